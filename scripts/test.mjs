@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// The project's one test command (`npm test`): builds the package and the tests, brings up what the
+// tests need when it is missing (scripts/ensure-env.sh), then runs every test with Node's test runner.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+function run(cmd, args) {
+  const result = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+function findTests(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) findTests(path, out);
+    else if (name.endsWith('.test.js')) out.push(path);
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+run('npx', ['tsc', '-p', 'tsconfig.build.json']);
+run('npx', ['tsc', '-p', 'tsconfig.json']);
+if (existsSync('scripts/ensure-env.sh') && !process.env.WAVECAST_SKIP_ENV) run('bash', ['scripts/ensure-env.sh']);
+let files = findTests('build/test').sort();
+if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
+run(process.execPath, ['--test', '--test-reporter=spec', ...files]);
