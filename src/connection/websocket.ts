@@ -1,0 +1,659 @@
+// One WebSocket connection over a Duplex: the state machine, sending (corked per event-loop turn),
+// ping/pong, the closing handshake and its timer. Server and client share this class; the `ws` package's
+// face (EventEmitter events) and the browser's face (onmessage, addEventListener) are the same object.
+import { isUtf8 } from 'node:buffer';
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { CloseCode, encodeClosePayload } from '../protocol/close.js';
+import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, headerLength, mask, writeHeader } from '../protocol/frame.js';
+import { Parser, ProtocolError, type ParserHandler } from '../protocol/parser.js';
+import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type EventListenerLike } from './events.js';
+import { maskKey } from './mask-keys.js';
+import { isTextMessage, toTextMessage } from './text-message.js';
+
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments';
+export type RawData = Buffer | ArrayBuffer | Buffer[];
+export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView | number;
+
+export interface SendOptions {
+  /** Send as binary (default: true unless the data is a string or a received text message). */
+  binary?: boolean;
+  /** False to send a fragment; the message ends with a send whose fin is true. */
+  fin?: boolean;
+  /** Mask the frame (default: true on a client, false on a server). */
+  mask?: boolean;
+  /** Compress with permessage-deflate when negotiated (default true). */
+  compress?: boolean;
+}
+
+/** permessage-deflate as the connection uses it; set once negotiated. */
+export interface MessageCompression {
+  /** Messages smaller than this are sent uncompressed. */
+  readonly threshold: number;
+  compress(data: Buffer, fin: boolean, callback: (error: Error | null, result?: Buffer) => void): void;
+  /** Inflates one message; fails with a ProtocolError (1009 or 1007) past maxPayload or on a bad stream. */
+  decompress(data: Buffer, fin: boolean, callback: (error: Error | null, result?: Buffer) => void): void;
+  /** Frees zlib resources; called once the connection has closed. */
+  cleanup(): void;
+}
+
+export interface ConnectionOptions {
+  maxPayload?: number;
+  skipUTF8Validation?: boolean;
+  /** Answer pings automatically (default true). */
+  autoPong?: boolean;
+  /** How long to wait for the peer's half of the closing handshake before destroying the socket (ms). */
+  closeTimeout?: number;
+  compression?: MessageCompression | null;
+}
+
+type ClientConnector = (socket: WebSocket, address: string | URL, protocols: unknown, options: unknown) => void;
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
+const EMPTY = Buffer.alloc(0);
+const DEFAULT_CLOSE_TIMEOUT = 30_000;
+const BINARY_TYPES: readonly BinaryType[] = ['nodebuffer', 'arraybuffer', 'fragments'];
+
+const kSocketOwner = Symbol('wavecast.websocket');
+type OwnedSocket = Duplex & { [kSocketOwner]?: WebSocket };
+
+// ---- One uncork per event-loop turn for every socket that sent something in it ----
+let corkedSockets: WebSocket[] = [];
+let uncorkScheduled = false;
+function uncorkAll(): void {
+  const list = corkedSockets;
+  corkedSockets = [];
+  uncorkScheduled = false;
+  for (const ws of list) {
+    ws._corked = false;
+    ws._socket?.uncork();
+  }
+}
+
+/** Hands the parser's calls to the connection without exposing them on the public object. */
+class Receiver implements ParserHandler {
+  constructor(private readonly ws: WebSocket) {}
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
+    this.ws._receiveMessage(data, isBinary, compressed);
+  }
+  onPing(data: Buffer): void {
+    this.ws._receivePing(data);
+  }
+  onPong(data: Buffer): void {
+    this.ws._receivePong(data);
+  }
+  onClose(code: number, reason: Buffer): void {
+    this.ws._receiveClose(code, reason);
+  }
+  onError(error: ProtocolError): void {
+    this.ws._fail(error);
+  }
+}
+
+export class WebSocket extends EventEmitter {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
+
+  /** Set by the client module: starts the opening handshake for `new WebSocket(url)`. */
+  static _connect: ClientConnector | null = null;
+
+  /** @internal */ _socket: OwnedSocket | null = null;
+  /** @internal */ _parser: Parser | null = null;
+  /** @internal */ _corked = false;
+  /** @internal */ _readyState: number = CONNECTING;
+  /** @internal */ _isServer = true;
+  /** @internal */ _protocol = '';
+  /** @internal */ _extensions = '';
+  /** @internal */ _url = '';
+  /** @internal */ _compression: MessageCompression | null = null;
+  /** @internal Called by close()/terminate() while the client handshake is under way. */
+  _abortHandshake: ((message: string) => void) | null = null;
+  /** @internal Heartbeat bookkeeping for the server's sweep. */
+  _lastSeen = 0;
+  /** @internal */ _awaitingPong = false;
+  /** @internal The server that tracks this connection in its `clients`. */
+  _tracker: { _clientClosed(ws: WebSocket): void } | null = null;
+
+  private _binaryType: BinaryType = 'nodebuffer';
+  private _closeCode: number = CloseCode.Abnormal;
+  private _closeReason: Buffer = EMPTY;
+  private _closeFrameSent = false;
+  private _closeFrameReceived = false;
+  private _closeTimer: NodeJS.Timeout | null = null;
+  private _closeTimeout = DEFAULT_CLOSE_TIMEOUT;
+  private _autoPong = true;
+  private _fragmenting = false;
+  private _bufferedAfterClose = 0;
+  private _receiver: Receiver | null = null;
+  /** Messages waiting behind an inflation still under way, so that order is kept. */
+  private _inflating: Array<{ data: Buffer; isBinary: boolean; compressed: boolean }> | null = null;
+  private _browserListeners: Map<unknown, { type: string; wrapper: (...args: any[]) => void }> | null = null;
+
+  constructor(address: string | URL | null, protocols?: unknown, options?: unknown) {
+    super();
+    if (address !== null) {
+      this._isServer = false;
+      if (WebSocket._connect === null) throw new Error('The WebSocket client is not loaded');
+      WebSocket._connect(this, address, protocols, options);
+    }
+  }
+
+  get readyState(): number {
+    return this._readyState;
+  }
+  get protocol(): string {
+    return this._protocol;
+  }
+  get extensions(): string {
+    return this._extensions;
+  }
+  get url(): string {
+    return this._url;
+  }
+  get binaryType(): BinaryType {
+    return this._binaryType;
+  }
+  set binaryType(type: BinaryType) {
+    if (BINARY_TYPES.includes(type)) this._binaryType = type;
+  }
+  /** Bytes given to send() that have not yet been handed to the operating system. */
+  get bufferedAmount(): number {
+    const socket = this._socket;
+    return (socket ? socket.writableLength : 0) + this._bufferedAfterClose;
+  }
+  get isPaused(): boolean {
+    return this._socket?.isPaused() ?? false;
+  }
+
+  /**
+   * @internal Takes over a socket whose opening handshake is done. `head` holds bytes that came after the
+   * handshake. Emits 'open'.
+   */
+  _setSocket(socket: Duplex, head: Buffer, options: ConnectionOptions): void {
+    const owned = socket as OwnedSocket;
+    owned[kSocketOwner] = this;
+    this._socket = owned;
+    this._compression = options.compression ?? null;
+    this._autoPong = options.autoPong ?? true;
+    this._closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this._receiver = new Receiver(this);
+    this._parser = new Parser(this._receiver, {
+      expectMasked: this._isServer,
+      maxPayload: options.maxPayload ?? 0,
+      allowRsv1: this._compression !== null,
+      skipUtf8Validation: options.skipUTF8Validation ?? false,
+    });
+    const net = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
+    net.setTimeout?.(0);
+    net.setNoDelay?.(true);
+    if (head.length > 0) socket.unshift(head);
+    socket.on('data', socketOnData);
+    socket.on('end', socketOnEnd);
+    socket.on('close', socketOnClose);
+    socket.on('error', socketOnError);
+    this._lastSeen = Date.now();
+    this._readyState = OPEN;
+    this.emit('open');
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  send(data: SendData, options?: SendOptions | ((error?: Error) => void), callback?: (error?: Error) => void): void {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    if (this._readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    let isText: boolean;
+    let payload: Buffer | null = null;
+    if (typeof data === 'number') data = String(data);
+    if (typeof data === 'string') {
+      isText = true;
+    } else {
+      payload = toBuffer(data);
+      isText = isTextMessage(data);
+    }
+    if (this._readyState !== OPEN) {
+      this._sendAfterClose(payload ? payload.length : Buffer.byteLength(data as string), callback);
+      return;
+    }
+    const binary = options?.binary ?? !isText;
+    const fin = options?.fin ?? true;
+    const masked = options?.mask ?? !this._isServer;
+    let opcode: number = binary ? Opcode.Binary : Opcode.Text;
+    if (this._fragmenting) opcode = Opcode.Continuation;
+    this._fragmenting = !fin;
+
+    // permessage-deflate (options.compress) is applied by the compression issue's send path.
+    if (payload === null) this._writeFrames([encodeString(data as string, opcode, fin, masked)], callback);
+    else this._writeFrames(encodeFrame(payload, { opcode, fin, rsv1: false, maskKey: masked ? maskKey() : null }), callback);
+  }
+
+  /** @internal Writes ready frames, corking the socket until the end of this event-loop turn. */
+  _writeFrames(frames: Buffer[], callback?: (error?: Error) => void): void {
+    const socket = this._socket!;
+    if (!this._corked) {
+      this._corked = true;
+      socket.cork();
+      corkedSockets.push(this);
+      if (!uncorkScheduled) {
+        uncorkScheduled = true;
+        setImmediate(uncorkAll);
+      }
+    }
+    const last = frames.length - 1;
+    for (let i = 0; i < last; i++) socket.write(frames[i]!);
+    if (callback) socket.write(frames[last]!, callback as (error?: Error | null) => void);
+    else socket.write(frames[last]!);
+  }
+
+  private _sendAfterClose(length: number, callback?: (error?: Error) => void): void {
+    this._bufferedAfterClose += length;
+    if (callback) {
+      const state = READY_STATES[this._readyState];
+      process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this._readyState} (${state})`));
+    }
+  }
+
+  private _control(opcode: number, data: SendData | undefined, masked: boolean | undefined, callback?: (error?: Error) => void): void {
+    if (this._readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    const payload = data === undefined ? EMPTY : typeof data === 'number' || typeof data === 'string' ? Buffer.from(String(data)) : toBuffer(data);
+    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
+    if (this._readyState !== OPEN) {
+      this._sendAfterClose(payload.length, callback);
+      return;
+    }
+    const useMask = masked ?? !this._isServer;
+    this._writeFrames(encodeFrame(payload, { opcode, fin: true, rsv1: false, maskKey: useMask ? maskKey() : null }), callback);
+  }
+
+  ping(data?: SendData, mask?: boolean | ((error?: Error) => void), callback?: (error?: Error) => void): void {
+    if (typeof data === 'function') {
+      callback = data as (error?: Error) => void;
+      data = undefined;
+      mask = undefined;
+    } else if (typeof mask === 'function') {
+      callback = mask;
+      mask = undefined;
+    }
+    this._control(Opcode.Ping, data, mask, callback);
+  }
+
+  pong(data?: SendData, mask?: boolean | ((error?: Error) => void), callback?: (error?: Error) => void): void {
+    if (typeof data === 'function') {
+      callback = data as (error?: Error) => void;
+      data = undefined;
+      mask = undefined;
+    } else if (typeof mask === 'function') {
+      callback = mask;
+      mask = undefined;
+    }
+    this._control(Opcode.Pong, data, mask, callback);
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  /**
+   * Starts the closing handshake: sends a close frame with `code` and `reason`, then waits for the peer's
+   * close frame (or destroys the socket after the close timeout).
+   */
+  close(code?: number, reason?: string | Buffer): void {
+    if (this._readyState === CLOSED) return;
+    if (this._readyState === CONNECTING) {
+      this._abortHandshake?.('WebSocket was closed before the connection was established');
+      return;
+    }
+    if (this._readyState === CLOSING) {
+      if (this._closeFrameSent && (this._closeFrameReceived || this._parser?.finished)) this._socket?.end();
+      return;
+    }
+    const payload = encodeClosePayload(code, reason);
+    this._readyState = CLOSING;
+    this._sendClose(payload);
+  }
+
+  private _sendClose(payload: Buffer): void {
+    if (this._closeFrameSent || !this._socket) return;
+    this._closeFrameSent = true;
+    const frame = encodeFrame(payload, { opcode: Opcode.Close, fin: true, rsv1: false, maskKey: this._isServer ? null : maskKey() });
+    this._writeFrames(frame);
+    if (this._closeFrameReceived) this._socket.end();
+    this._startCloseTimer();
+  }
+
+  private _startCloseTimer(): void {
+    if (this._closeTimer !== null) return;
+    this._closeTimer = setTimeout(destroySocket, this._closeTimeout, this);
+    this._closeTimer.unref?.();
+  }
+
+  /** Destroys the connection at once, without a closing handshake. */
+  terminate(): void {
+    if (this._readyState === CLOSED) return;
+    if (this._readyState === CONNECTING) {
+      this._abortHandshake?.('WebSocket was closed before the connection was established');
+      return;
+    }
+    this._readyState = CLOSING;
+    this._parser?.stop();
+    this._socket?.destroy();
+  }
+
+  pause(): void {
+    if (this._readyState !== CONNECTING && this._readyState !== CLOSED) this._socket?.pause();
+  }
+  resume(): void {
+    if (this._readyState !== CONNECTING && this._readyState !== CLOSED) this._socket?.resume();
+  }
+
+  // ---------------------------------------------------------------- receiving (called by Receiver)
+
+  /** @internal */
+  _receiveMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
+    if (this._inflating !== null) {
+      this._inflating.push({ data, isBinary, compressed });
+      return;
+    }
+    if (!compressed) {
+      this._emitMessage(data, isBinary);
+      return;
+    }
+    this._inflating = [];
+    this._inflate(data, isBinary);
+  }
+
+  private _inflate(data: Buffer, isBinary: boolean): void {
+    // Reading stops while zlib works, so that inflations in flight stay bounded per connection.
+    this._socket?.pause();
+    this._compression!.decompress(data, true, (error, result) => {
+      if (this._readyState === CLOSED) return;
+      if (error) {
+        this._inflating = null;
+        this._fail(error instanceof ProtocolError ? error : new ProtocolError(error.message, CloseCode.InvalidPayload, 'WS_ERR_INFLATE'));
+        return;
+      }
+      if (!isBinary && !isUtf8Safe(result!)) {
+        this._inflating = null;
+        this._fail(new ProtocolError('Invalid UTF-8 in a text message', CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8'));
+        return;
+      }
+      this._emitMessage(result!, isBinary);
+      const queue = this._inflating;
+      while (queue !== null && queue.length > 0) {
+        const next = queue.shift()!;
+        if (next.compressed) {
+          this._inflate(next.data, next.isBinary);
+          return;
+        }
+        this._emitMessage(next.data, next.isBinary);
+      }
+      this._inflating = null;
+      if (this._readyState === OPEN || this._readyState === CLOSING) this._socket?.resume();
+    });
+  }
+
+  private _emitMessage(data: Buffer, isBinary: boolean): void {
+    this._lastSeen = Date.now();
+    let out: RawData;
+    const type = this._binaryType;
+    if (type === 'nodebuffer') out = isBinary ? data : toTextMessage(data);
+    else if (type === 'arraybuffer') out = data.buffer.slice(data.byteOffset, data.byteOffset + data.length) as ArrayBuffer;
+    else out = [isBinary ? data : toTextMessage(data)];
+    this.emit('message', out, isBinary);
+  }
+
+  /** @internal */
+  _receivePing(data: Buffer): void {
+    this._lastSeen = Date.now();
+    if (this._autoPong && this._readyState === OPEN) this.pong(data, !this._isServer);
+    this.emit('ping', data);
+  }
+
+  /** @internal */
+  _receivePong(data: Buffer): void {
+    this._lastSeen = Date.now();
+    this._awaitingPong = false;
+    this.emit('pong', data);
+  }
+
+  /** @internal */
+  _receiveClose(code: number, reason: Buffer): void {
+    this._closeFrameReceived = true;
+    this._closeCode = code;
+    this._closeReason = reason;
+    if (this._readyState === OPEN) this._readyState = CLOSING;
+    if (!this._closeFrameSent) {
+      this._sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code, reason));
+    } else {
+      this._socket?.end();
+    }
+  }
+
+  /** @internal Fails the connection: a close frame with the error's code, then the socket is ended. */
+  _fail(error: ProtocolError): void {
+    this._parser?.stop();
+    if (this._readyState === CLOSED) return;
+    this._closeCode = error.closeCode;
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this._readyState === CLOSED) return;
+    this._readyState = CLOSING;
+    const socket = this._socket;
+    if (!socket) return;
+    if (!this._closeFrameSent) this._sendClose(encodeClosePayload(error.closeCode, error.message.length <= 123 ? error.message : undefined));
+    socket.end();
+    this._startCloseTimer();
+  }
+
+  /** @internal The socket is gone: the connection is closed. */
+  _socketClosed(): void {
+    if (this._readyState === CLOSED) return;
+    this._readyState = CLOSED;
+    if (this._closeTimer !== null) {
+      clearTimeout(this._closeTimer);
+      this._closeTimer = null;
+    }
+    this._parser?.stop();
+    this._inflating = null;
+    this._compression?.cleanup();
+    const socket = this._socket;
+    if (socket) {
+      socket.removeListener('data', socketOnData);
+      socket.removeListener('end', socketOnEnd);
+    }
+    this._tracker?._clientClosed(this);
+    this.emit('close', this._closeCode, this._closeReason);
+  }
+
+  /** @internal Used by the client when the opening handshake fails: error (if listened for), then close 1006. */
+  _failHandshake(error: Error): void {
+    if (this._readyState === CLOSED) return;
+    this._readyState = CLOSING;
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    this._readyState = CLOSED;
+    this.emit('close', CloseCode.Abnormal, EMPTY);
+  }
+
+  // ---------------------------------------------------------------- the browser's face
+
+  addEventListener(type: string, listener: EventListenerLike<any>, options?: { once?: boolean }): void {
+    if (listener === null || listener === undefined) return;
+    const call = (event: WebSocketEvent) => {
+      event.target = this;
+      if (typeof listener === 'function') listener.call(this, event);
+      else listener.handleEvent(event);
+    };
+    let wrapper: (...args: any[]) => void;
+    if (type === 'message') {
+      wrapper = (data: RawData, isBinary: boolean) => call(new MessageEvent(isBinary ? data : textOf(data)));
+    } else if (type === 'close') {
+      wrapper = (code: number, reason: Buffer) =>
+        call(new CloseEvent(code, reason.toString(), this._closeFrameSent && this._closeFrameReceived));
+    } else if (type === 'error') {
+      wrapper = (error: unknown) => call(new ErrorEvent(error));
+    } else if (type === 'open') {
+      wrapper = () => call(new WebSocketEvent('open'));
+    } else {
+      return;
+    }
+    this._browserListeners ??= new Map();
+    const key = listenerKey(type, listener);
+    if (this._browserListeners.has(key)) return;
+    this._browserListeners.set(key, { type, wrapper });
+    if (options?.once) {
+      const once = (...args: any[]) => {
+        this.removeEventListener(type, listener);
+        wrapper(...args);
+      };
+      this._browserListeners.set(key, { type, wrapper: once });
+      this.on(type, once);
+    } else {
+      this.on(type, wrapper);
+    }
+  }
+
+  removeEventListener(type: string, listener: EventListenerLike<any>): void {
+    const key = listenerKey(type, listener);
+    const entry = this._browserListeners?.get(key);
+    if (!entry) return;
+    this._browserListeners!.delete(key);
+    this.removeListener(entry.type, entry.wrapper);
+  }
+
+  private _handlers: Record<string, EventListenerLike<any> | null> | null = null;
+
+  private _getHandler(type: string): any {
+    return this._handlers?.[type] ?? null;
+  }
+
+  private _setHandler(type: string, handler: unknown): void {
+    this._handlers ??= {};
+    const previous = this._handlers[type];
+    if (previous) this.removeEventListener(type, previous);
+    if (typeof handler === 'function') {
+      this._handlers[type] = handler as EventListenerLike<any>;
+      this.addEventListener(type, handler as EventListenerLike<any>);
+    } else {
+      this._handlers[type] = null;
+    }
+  }
+
+  get onopen(): ((event: WebSocketEvent) => void) | null {
+    return this._getHandler('open');
+  }
+  set onopen(handler: ((event: WebSocketEvent) => void) | null) {
+    this._setHandler('open', handler);
+  }
+  get onmessage(): ((event: MessageEvent) => void) | null {
+    return this._getHandler('message');
+  }
+  set onmessage(handler: ((event: MessageEvent) => void) | null) {
+    this._setHandler('message', handler);
+  }
+  get onclose(): ((event: CloseEvent) => void) | null {
+    return this._getHandler('close');
+  }
+  set onclose(handler: ((event: CloseEvent) => void) | null) {
+    this._setHandler('close', handler);
+  }
+  get onerror(): ((event: ErrorEvent) => void) | null {
+    return this._getHandler('error');
+  }
+  set onerror(handler: ((event: ErrorEvent) => void) | null) {
+    this._setHandler('error', handler);
+  }
+}
+
+for (const [name, value] of [['CONNECTING', CONNECTING], ['OPEN', OPEN], ['CLOSING', CLOSING], ['CLOSED', CLOSED]] as const) {
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
+}
+
+// ---- socket listeners shared by every connection (no closures per connection) ----
+
+function socketOnData(this: OwnedSocket, chunk: Buffer): void {
+  const ws = this[kSocketOwner]!;
+  ws._lastSeen = Date.now();
+  ws._parser!.push(chunk);
+}
+
+function socketOnEnd(this: OwnedSocket): void {
+  const ws = this[kSocketOwner]!;
+  if (ws._readyState === OPEN) ws._readyState = CLOSING;
+  ws._parser?.stop();
+  this.end();
+}
+
+function socketOnClose(this: OwnedSocket): void {
+  this[kSocketOwner]!._socketClosed();
+}
+
+function socketOnError(this: OwnedSocket): void {
+  // A reset or a write after the peer left: the connection is over; 'close' follows and reports 1006.
+  this.destroy();
+}
+
+function destroySocket(ws: WebSocket): void {
+  ws._socket?.destroy();
+}
+
+// ---- helpers ----
+
+function toBuffer(data: Exclude<SendData, string | number>): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (typeof SharedArrayBuffer !== 'undefined' && (data as unknown) instanceof SharedArrayBuffer) {
+    return Buffer.from(data as unknown as ArrayBuffer);
+  }
+  throw new TypeError('Data must be a string, a Buffer, an ArrayBuffer or an ArrayBuffer view');
+}
+
+/** A string's frame in one buffer: the text is encoded straight after the header. */
+function encodeString(text: string, opcode: number, fin: boolean, masked: boolean): Buffer {
+  const length = Buffer.byteLength(text);
+  const key = masked ? maskKey() : null;
+  const hlen = headerLength(length, masked);
+  const out = Buffer.allocUnsafe(hlen + length);
+  writeHeader(out, 0, opcode, fin, false, length, key);
+  out.write(text, hlen);
+  if (key) {
+    const body = out.subarray(hlen);
+    mask(body, key, body, 0, 0, length);
+  }
+  return out;
+}
+
+function textOf(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString();
+  if (Array.isArray(data)) return Buffer.concat(data).toString();
+  return Buffer.from(data).toString();
+}
+
+function isUtf8Safe(data: Buffer): boolean {
+  return Buffer.isBuffer(data) && (data.length === 0 || isUtf8(data));
+}
+
+const listenerKeys = new WeakMap<object, Map<string, object>>();
+function listenerKey(type: string, listener: EventListenerLike<any>): unknown {
+  // One key per (type, listener) pair, as EventTarget dedupes listeners.
+  let byType = listenerKeys.get(listener as object);
+  if (!byType) {
+    byType = new Map();
+    listenerKeys.set(listener as object, byType);
+  }
+  let key = byType.get(type);
+  if (!key) {
+    key = {};
+    byType.set(type, key);
+  }
+  return key;
+}

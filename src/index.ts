@@ -1,0 +1,9 @@
+// The public API of wavecast.
+export { WebSocket } from './connection/websocket.js';
+export type { BinaryType, RawData, SendData, SendOptions, ConnectionOptions } from './connection/websocket.js';
+export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './connection/events.js';
+export { isTextMessage, type TextMessage } from './connection/text-message.js';
+export { WebSocketServer } from './server/websocket-server.js';
+export type { ServerOptions, VerifyClientInfo, VerifyClientCallback } from './server/websocket-server.js';
+export { ProtocolError } from './protocol/parser.js';
+export { CloseCode } from './protocol/close.js';

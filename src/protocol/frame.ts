@@ -1,0 +1,153 @@
+// Frame-level facts of RFC 6455 section 5: opcodes, header encoding, masking.
+// Pure: no sockets, no timers, no events.
+
+export const Opcode = {
+  Continuation: 0x0,
+  Text: 0x1,
+  Binary: 0x2,
+  Close: 0x8,
+  Ping: 0x9,
+  Pong: 0xa,
+} as const;
+export type OpcodeValue = (typeof Opcode)[keyof typeof Opcode];
+
+export function isControlOpcode(opcode: number): boolean {
+  return (opcode & 0x8) !== 0;
+}
+
+export function isKnownOpcode(opcode: number): boolean {
+  return opcode <= 0x2 || (opcode >= 0x8 && opcode <= 0xa);
+}
+
+/** Largest payload of a control frame (RFC 6455 5.5). */
+export const MAX_CONTROL_PAYLOAD = 125;
+
+/** Payloads up to this size are copied next to their header; larger ones are written as a second buffer. */
+export const COPY_THRESHOLD = 16 * 1024;
+
+export function headerLength(payloadLength: number, masked: boolean): number {
+  const base = payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10;
+  return masked ? base + 4 : base;
+}
+
+/**
+ * Writes a frame header into `target` at `offset` and returns the offset just past it.
+ * `maskKey`, when given, is 4 bytes copied after the length.
+ */
+export function writeHeader(
+  target: Uint8Array,
+  offset: number,
+  opcode: number,
+  fin: boolean,
+  rsv1: boolean,
+  payloadLength: number,
+  maskKey: Uint8Array | null,
+): number {
+  target[offset] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+  const maskBit = maskKey ? 0x80 : 0;
+  let o = offset + 2;
+  if (payloadLength < 126) {
+    target[offset + 1] = maskBit | payloadLength;
+  } else if (payloadLength < 65536) {
+    target[offset + 1] = maskBit | 126;
+    target[o] = payloadLength >>> 8;
+    target[o + 1] = payloadLength & 0xff;
+    o += 2;
+  } else {
+    target[offset + 1] = maskBit | 127;
+    const high = Math.floor(payloadLength / 0x100000000);
+    const low = payloadLength >>> 0;
+    target[o] = high >>> 24;
+    target[o + 1] = (high >>> 16) & 0xff;
+    target[o + 2] = (high >>> 8) & 0xff;
+    target[o + 3] = high & 0xff;
+    target[o + 4] = low >>> 24;
+    target[o + 5] = (low >>> 16) & 0xff;
+    target[o + 6] = (low >>> 8) & 0xff;
+    target[o + 7] = low & 0xff;
+    o += 8;
+  }
+  if (maskKey) {
+    target[o] = maskKey[0]!;
+    target[o + 1] = maskKey[1]!;
+    target[o + 2] = maskKey[2]!;
+    target[o + 3] = maskKey[3]!;
+    o += 4;
+  }
+  return o;
+}
+
+export interface FrameOptions {
+  opcode: number;
+  fin: boolean;
+  rsv1: boolean;
+  /** Four mask bytes (client to server), or null (server to client). */
+  maskKey: Uint8Array | null;
+}
+
+/**
+ * Builds the wire form of one frame. Small payloads come back as one buffer holding header and payload;
+ * large unmasked payloads come back as [header, payload] with the payload not copied.
+ */
+export function encodeFrame(payload: Uint8Array, options: FrameOptions): Buffer[] {
+  const length = payload.length;
+  const { maskKey } = options;
+  const hlen = headerLength(length, maskKey !== null);
+  if (maskKey === null && length > COPY_THRESHOLD) {
+    const header = Buffer.allocUnsafe(hlen);
+    writeHeader(header, 0, options.opcode, options.fin, options.rsv1, length, null);
+    return [header, Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length)];
+  }
+  const out = Buffer.allocUnsafe(hlen + length);
+  const start = writeHeader(out, 0, options.opcode, options.fin, options.rsv1, length, maskKey);
+  if (maskKey) mask(payload, maskKey, out, start, 0, length);
+  else out.set(payload, start);
+  return [out];
+}
+
+/**
+ * XORs `length` bytes of `source` (from 0) with the mask, writing them to `target` at `targetOffset`.
+ * `maskOffset` says which mask byte applies to source[0] (for payloads unmasked piece by piece).
+ */
+export function mask(
+  source: Uint8Array,
+  maskKey: Uint8Array,
+  target: Uint8Array,
+  targetOffset: number,
+  maskOffset: number,
+  length: number,
+): void {
+  let i = 0;
+  // Word-sized XOR: when source and target can both be viewed as 32-bit words from some point on,
+  // do the bulk a word at a time (the machine's endianness decides the order of mask bytes in a word).
+  if (length >= 64) {
+    const sAddr = source.byteOffset;
+    const tAddr = target.byteOffset + targetOffset;
+    const lead = (4 - (sAddr & 3)) & 3;
+    if (((sAddr + lead) & 3) === 0 && ((tAddr + lead) & 3) === 0) {
+      for (; i < lead; i++) target[targetOffset + i] = source[i]! ^ maskKey[(maskOffset + i) & 3]!;
+      const words = (length - lead) >>> 2;
+      const src32 = new Uint32Array(source.buffer, sAddr + lead, words);
+      const dst32 = new Uint32Array(target.buffer, tAddr + lead, words);
+      const k = maskOffset + lead;
+      const b0 = maskKey[k & 3]!;
+      const b1 = maskKey[(k + 1) & 3]!;
+      const b2 = maskKey[(k + 2) & 3]!;
+      const b3 = maskKey[(k + 3) & 3]!;
+      const word = LITTLE_ENDIAN
+        ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0
+        : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+      for (let w = 0; w < words; w++) dst32[w] = src32[w]! ^ word;
+      i = lead + words * 4;
+    }
+  }
+  // Byte loop for short payloads, unaligned views, and the tail.
+  for (; i < length; i++) target[targetOffset + i] = source[i]! ^ maskKey[(maskOffset + i) & 3]!;
+}
+
+/** Unmasks `data` in place; `maskOffset` is the position of data[0] within the frame's payload. */
+export function unmaskInPlace(data: Uint8Array, maskKey: Uint8Array, maskOffset = 0): void {
+  mask(data, maskKey, data, 0, maskOffset, data.length);
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

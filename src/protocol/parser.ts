@@ -1,0 +1,346 @@
+// The streaming frame parser (RFC 6455 section 5): chunks of bytes in, messages and control frames out.
+// Pure: it calls a handler and never touches a socket. Any split of the byte stream gives the same calls.
+import { isUtf8 } from 'node:buffer';
+import { CloseCode, parseClosePayload } from './close.js';
+import { MAX_CONTROL_PAYLOAD, Opcode, mask } from './frame.js';
+import { Utf8Validator } from './utf8.js';
+
+/** A violation by the peer; `closeCode` is what the connection is closed with. */
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+  constructor(
+    message: string,
+    /** The close code to fail the connection with: 1002, 1007 or 1009. */
+    readonly closeCode: number,
+    /** A stable identifier, as the `ws` package names its errors (WS_ERR_…). */
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ParserHandler {
+  /** A whole message. `data` may be a view of the chunk it arrived in. */
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void;
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  /** A valid close frame; `code` is 1005 when it carried none. Nothing is parsed after it. */
+  onClose(code: number, reason: Buffer): void;
+  /** The peer broke the protocol; nothing is parsed after it. */
+  onError(error: ProtocolError): void;
+}
+
+export interface ParserOptions {
+  /** True on the server: every frame must be masked. False on the client: none may be. */
+  expectMasked: boolean;
+  /** Largest message in bytes (0 for no limit). Checked from each header, before buffering. */
+  maxPayload?: number;
+  /** True once permessage-deflate is negotiated: RSV1 marks a compressed message. */
+  allowRsv1?: boolean;
+  /** Skip UTF-8 validation of text (only for peers that are trusted to send valid text). */
+  skipUtf8Validation?: boolean;
+}
+
+const HEADER = 0;
+const PAYLOAD = 1;
+const DONE = 2;
+
+const MIN_GROW = 16 * 1024;
+
+export class Parser {
+  expectMasked: boolean;
+  maxPayload: number;
+  allowRsv1: boolean;
+  skipUtf8Validation: boolean;
+
+  private readonly handler: ParserHandler;
+  private state = HEADER;
+
+  // A header split across chunks is gathered here.
+  private readonly headerBuf = Buffer.allocUnsafe(14);
+  private headerFill = 0;
+
+  // The frame being read.
+  private fin = false;
+  private opcode = 0;
+  private masked = false;
+  private readonly maskKey = Buffer.allocUnsafe(4);
+  private payloadLength = 0;
+  private payloadRead = 0;
+
+  // The data message being read (it may span frames and chunks): messageOpcode is 0 when none is open.
+  private messageOpcode = 0;
+  private messageCompressed = false;
+  private messageLength = 0;
+  private acc: Buffer | null = null;
+  private accLength = 0;
+  private readonly utf8 = new Utf8Validator();
+  private validateIncrementally = false;
+
+  // A control frame split across chunks.
+  private readonly controlBuf = Buffer.allocUnsafe(MAX_CONTROL_PAYLOAD);
+
+  constructor(handler: ParserHandler, options: ParserOptions) {
+    this.handler = handler;
+    this.expectMasked = options.expectMasked;
+    this.maxPayload = options.maxPayload ?? 0;
+    this.allowRsv1 = options.allowRsv1 ?? false;
+    this.skipUtf8Validation = options.skipUtf8Validation ?? false;
+  }
+
+  /** True after a close frame or a protocol error: further input is ignored. */
+  get finished(): boolean {
+    return this.state === DONE;
+  }
+
+  /** Stops parsing; later chunks are ignored. */
+  stop(): void {
+    this.state = DONE;
+    this.acc = null;
+  }
+
+  /** Feeds bytes. The parser may unmask them in place, so the caller gives up `chunk`. */
+  push(chunk: Buffer): void {
+    const length = chunk.length;
+    let offset = 0;
+    while (offset < length) {
+      if (this.state === HEADER) {
+        const available = length - offset;
+        if (this.headerFill === 0 && available >= 2) {
+          const size = headerSize(chunk[offset + 1]!);
+          if (available >= size) {
+            if (!this.readHeader(chunk, offset)) return;
+            offset += size;
+            if (this.payloadLength === 0 && !this.endFrame(EMPTY)) return;
+            continue;
+          }
+        }
+        // Slow path: gather the header into headerBuf.
+        const buf = this.headerBuf;
+        if (this.headerFill < 2) {
+          const take = Math.min(2 - this.headerFill, length - offset);
+          chunk.copy(buf, this.headerFill, offset, offset + take);
+          this.headerFill += take;
+          offset += take;
+          if (this.headerFill < 2) return;
+        }
+        const size = headerSize(buf[1]!);
+        const take = Math.min(size - this.headerFill, length - offset);
+        chunk.copy(buf, this.headerFill, offset, offset + take);
+        this.headerFill += take;
+        offset += take;
+        if (this.headerFill < size) return;
+        this.headerFill = 0;
+        if (!this.readHeader(buf, 0)) return;
+        if (this.payloadLength === 0 && !this.endFrame(EMPTY)) return;
+      } else if (this.state === PAYLOAD) {
+        const remaining = this.payloadLength - this.payloadRead;
+        const take = Math.min(remaining, length - offset);
+        if (take === this.payloadLength) {
+          // The whole payload lies in this chunk: unmask it in place and hand out a view.
+          const view = chunk.subarray(offset, offset + take);
+          if (this.masked) mask(view, this.maskKey, view, 0, 0, take);
+          this.payloadRead = take;
+          offset += take;
+          if (!this.endFrame(view)) return;
+        } else {
+          if (!this.appendPiece(chunk, offset, take)) return;
+          offset += take;
+          if (this.payloadRead === this.payloadLength && !this.endFrame(null)) return;
+        }
+      } else {
+        return;
+      }
+    }
+  }
+
+  /** Decodes and checks a whole header at buf[offset]. Returns false after failing the connection. */
+  private readHeader(buf: Buffer, offset: number): boolean {
+    const b0 = buf[offset]!;
+    const b1 = buf[offset + 1]!;
+    const fin = (b0 & 0x80) !== 0;
+    const rsv1 = (b0 & 0x40) !== 0;
+    const opcode = b0 & 0x0f;
+    if ((b0 & 0x30) !== 0) return this.fail('RSV2 and RSV3 must be clear', CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_2_3');
+    if (rsv1 && !this.allowRsv1) return this.fail('RSV1 must be clear', CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
+
+    let length = b1 & 0x7f;
+    if (opcode === Opcode.Continuation) {
+      if (this.messageOpcode === 0) return this.fail('Continuation frame with no message to continue', CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
+      if (rsv1) return this.fail('RSV1 must be clear on a continuation frame', CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
+    } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
+      if (this.messageOpcode !== 0) return this.fail('Expected a continuation frame; a fragmented message is still open', CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
+    } else if (opcode === Opcode.Close || opcode === Opcode.Ping || opcode === Opcode.Pong) {
+      if (!fin) return this.fail('Control frames must not be fragmented', CloseCode.ProtocolError, 'WS_ERR_EXPECTED_FIN');
+      if (rsv1) return this.fail('RSV1 must be clear on a control frame', CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
+      if (length > MAX_CONTROL_PAYLOAD) return this.fail(`Control frame payload of ${length} bytes; the limit is 125`, CloseCode.ProtocolError, 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH');
+    } else {
+      return this.fail(`Invalid opcode ${opcode}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
+    }
+
+    const masked = (b1 & 0x80) !== 0;
+    if (masked !== this.expectMasked) {
+      return this.expectMasked
+        ? this.fail('Frames from a client must be masked', CloseCode.ProtocolError, 'WS_ERR_EXPECTED_MASK')
+        : this.fail('Frames from a server must not be masked', CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_MASK');
+    }
+
+    let o = offset + 2;
+    if (length === 126) {
+      length = (buf[o]! << 8) | buf[o + 1]!;
+      o += 2;
+    } else if (length === 127) {
+      const high = buf.readUInt32BE(o);
+      if (high & 0x80000000) return this.fail('Payload length with the most significant bit set', CloseCode.ProtocolError, 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH');
+      if (high > 0x1fffff) return this.fail('Payload length above 2^53 - 1', CloseCode.ProtocolError, 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH');
+      length = high * 0x100000000 + buf.readUInt32BE(o + 4);
+      o += 8;
+    }
+
+    if (opcode < 0x8) {
+      const total = (opcode === Opcode.Continuation ? this.messageLength : 0) + length;
+      if (this.maxPayload > 0 && total > this.maxPayload) {
+        return this.fail(`Message of ${total} bytes or more exceeds maxPayload (${this.maxPayload})`, CloseCode.MessageTooBig, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+      }
+      if (opcode !== Opcode.Continuation) {
+        this.messageOpcode = opcode;
+        this.messageCompressed = rsv1;
+        this.messageLength = 0;
+        this.validateIncrementally = false;
+      }
+      this.messageLength += length;
+    }
+
+    if (masked) {
+      this.maskKey[0] = buf[o]!;
+      this.maskKey[1] = buf[o + 1]!;
+      this.maskKey[2] = buf[o + 2]!;
+      this.maskKey[3] = buf[o + 3]!;
+    }
+    this.fin = fin;
+    this.opcode = opcode;
+    this.masked = masked;
+    this.payloadLength = length;
+    this.payloadRead = 0;
+    this.state = PAYLOAD;
+    return true;
+  }
+
+  /** Takes part of a payload that does not lie whole in one chunk. */
+  private appendPiece(chunk: Buffer, offset: number, take: number): boolean {
+    const maskOffset = this.payloadRead;
+    this.payloadRead += take;
+    if (this.opcode >= 0x8) {
+      const target = this.controlBuf;
+      if (this.masked) mask(chunk.subarray(offset, offset + take), this.maskKey, target, maskOffset, maskOffset, take);
+      else chunk.copy(target, maskOffset, offset, offset + take);
+      return true;
+    }
+    const start = this.accLength;
+    this.reserve(take);
+    const acc = this.acc!;
+    if (this.masked) mask(chunk.subarray(offset, offset + take), this.maskKey, acc, start, maskOffset, take);
+    else chunk.copy(acc, start, offset, offset + take);
+    this.accLength += take;
+    return this.checkText(acc.subarray(start, start + take));
+  }
+
+  /** Grows the message buffer for `extra` more bytes, never past what the message can still need. */
+  private reserve(extra: number): void {
+    const needed = this.accLength + extra;
+    const acc = this.acc;
+    if (acc !== null && needed <= acc.length) return;
+    let capacity = Math.max(needed, acc === null ? MIN_GROW : acc.length * 2);
+    // While the final frame is being read, the message's full size is known.
+    if (this.fin) capacity = Math.min(capacity, this.accLength + (this.payloadLength - this.payloadRead) + extra);
+    if (this.maxPayload > 0) capacity = Math.min(capacity, this.maxPayload);
+    capacity = Math.max(capacity, needed);
+    const grown = Buffer.allocUnsafe(capacity);
+    if (acc !== null && this.accLength > 0) acc.copy(grown, 0, 0, this.accLength);
+    this.acc = grown;
+  }
+
+  /** Validates a piece of a text message that arrives in pieces, failing on the first bad byte. */
+  private checkText(piece: Buffer): boolean {
+    if (this.messageOpcode !== Opcode.Text || this.messageCompressed || this.skipUtf8Validation) return true;
+    if (!this.validateIncrementally) {
+      this.validateIncrementally = true;
+      this.utf8.reset();
+      // Bytes gathered before this piece (a whole earlier frame handed over as a view) are checked first.
+      const before = this.accLength - piece.length;
+      if (before > 0 && !this.utf8.feed(this.acc!.subarray(0, before))) return this.badText();
+    }
+    return this.utf8.feed(piece) || this.badText();
+  }
+
+  private badText(): boolean {
+    return this.fail('Invalid UTF-8 in a text message', CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8');
+  }
+
+  /**
+   * Ends the current frame. `view` is the whole payload when it lay in one chunk, or null when it was
+   * gathered by appendPiece.
+   */
+  private endFrame(view: Buffer | null): boolean {
+    this.state = HEADER;
+    const opcode = this.opcode;
+    if (opcode >= 0x8) {
+      const payload = view ?? Buffer.from(this.controlBuf.subarray(0, this.payloadLength));
+      return this.control(opcode, payload);
+    }
+    if (view !== null) {
+      if (this.fin && this.accLength === 0) return this.deliver(view, false);
+      if (view.length > 0) {
+        const start = this.accLength;
+        this.reserve(view.length);
+        view.copy(this.acc!, start);
+        this.accLength += view.length;
+        if (!this.checkText(this.acc!.subarray(start, this.accLength))) return false;
+      }
+    }
+    if (!this.fin) return true;
+    const data = this.acc === null ? EMPTY : this.acc.subarray(0, this.accLength);
+    this.acc = null;
+    this.accLength = 0;
+    return this.deliver(data, this.validateIncrementally);
+  }
+
+  private deliver(data: Buffer, validated: boolean): boolean {
+    const isBinary = this.messageOpcode === Opcode.Binary;
+    const compressed = this.messageCompressed;
+    this.messageOpcode = 0;
+    this.messageLength = 0;
+    if (!isBinary && !compressed && !this.skipUtf8Validation) {
+      if (validated ? !this.utf8.complete : !isUtf8(data)) return this.badText();
+    }
+    this.validateIncrementally = false;
+    this.handler.onMessage(data, isBinary, compressed);
+    return this.state !== DONE;
+  }
+
+  private control(opcode: number, payload: Buffer): boolean {
+    if (opcode === Opcode.Close) {
+      const parsed = parseClosePayload(payload);
+      if (!parsed.ok) return this.fail(parsed.message, parsed.closeCode, parsed.closeCode === CloseCode.InvalidPayload ? 'WS_ERR_INVALID_UTF8' : 'WS_ERR_INVALID_CLOSE_CODE');
+      this.stop();
+      this.handler.onClose(parsed.code, parsed.reason);
+      return false;
+    }
+    if (opcode === Opcode.Ping) this.handler.onPing(payload);
+    else this.handler.onPong(payload);
+    return this.state !== DONE;
+  }
+
+  private fail(message: string, closeCode: number, code: string): false {
+    this.stop();
+    this.handler.onError(new ProtocolError(message, closeCode, code));
+    return false;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function headerSize(b1: number): number {
+  const len = b1 & 0x7f;
+  return 2 + (len === 126 ? 2 : len === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
+}
