@@ -1,0 +1,224 @@
+// Turning runs into medians, ratios and tables (printed, and saved as Markdown and JSON).
+import type { Metric, Scenario } from '../scenarios.js';
+import type { MachineInfo } from './machine.js';
+import { formatNumber, max, median, min } from './stats.js';
+
+export const BASELINE = 'ws';
+/** Cores' worth of CPU that other work may use during a run before it is retried, then flagged. */
+export const BUSY = 0.25;
+
+export interface RunRecord {
+  scenario: string;
+  server: string;
+  round: number;
+  values: Record<string, number>;
+  serverCpu: number | null;
+  genCpu: number;
+  genCpuSystem: number;
+  genElu: number;
+  genSaturated: boolean;
+  lost: number;
+  /** Cores' worth of CPU the rest of the machine used during the measured window. */
+  otherCpu?: number;
+  /** How many times the run was repeated because the machine was busy (the least busy one is kept). */
+  retries?: number;
+  verified: string;
+  info: Record<string, unknown>;
+  skipped?: string;
+  error?: string;
+}
+
+export interface MetricSummary {
+  median: number;
+  min: number;
+  max: number;
+  /** median / ws's median, null without a baseline. */
+  ratio: number | null;
+  values: number[];
+  /** Median server CPU time per operation, in the metric's cost unit (µs per msg, MB, ...). */
+  cost: number;
+}
+
+export interface ServerSummary {
+  server: string;
+  runs: number;
+  ok: number;
+  skipped: string | null;
+  errors: string[];
+  metrics: Record<string, MetricSummary>;
+  serverCpu: number;
+  genCpu: number;
+  genSaturatedRuns: number;
+  /** Runs kept although other work used more than BUSY cores meanwhile, and the most it used. */
+  busyRuns: number;
+  maxOtherCpu: number;
+  lost: number;
+  info: Record<string, unknown>;
+}
+
+export interface ScenarioSummary {
+  name: string;
+  title: string;
+  description: string;
+  metrics: Metric[];
+  servers: ServerSummary[];
+  /** What the load generator checked before measuring (from the first successful run). */
+  verified: string;
+}
+
+export function summarize(scenarios: Scenario[], records: RunRecord[], servers: string[]): ScenarioSummary[] {
+  return scenarios.map((s) => {
+    const mine = records.filter((r) => r.scenario === s.name);
+    const perServer: ServerSummary[] = servers.map((server) => {
+      const runs = mine.filter((r) => r.server === server);
+      const ok = runs.filter((r) => !r.error && !r.skipped);
+      const metrics: Record<string, MetricSummary> = {};
+      for (const m of s.metrics) {
+        const values = ok.map((r) => r.values[m.key] ?? NaN);
+        const costs = m.cost ? ok.map((r) => ((r.serverCpu ?? NaN) * 1e6) / (r.values[m.key] ?? NaN)) : [];
+        metrics[m.key] = { median: median(values), min: min(values), max: max(values), ratio: null, values, cost: median(costs) };
+      }
+      return {
+        server,
+        runs: runs.length,
+        ok: ok.length,
+        skipped: runs.find((r) => r.skipped)?.skipped ?? null,
+        errors: [...new Set(runs.filter((r) => r.error).map((r) => r.error!))],
+        metrics,
+        serverCpu: median(ok.map((r) => r.serverCpu ?? NaN)),
+        genCpu: max(ok.map((r) => r.genCpu)),
+        genSaturatedRuns: ok.filter((r) => r.genSaturated).length,
+        busyRuns: ok.filter((r) => (r.otherCpu ?? 0) > BUSY).length,
+        maxOtherCpu: max(ok.map((r) => r.otherCpu ?? NaN)),
+        lost: ok.reduce((a, r) => a + r.lost, 0),
+        info: ok[0]?.info ?? runs[0]?.info ?? {},
+      };
+    });
+    const base = perServer.find((x) => x.server === BASELINE);
+    for (const x of perServer) {
+      for (const m of s.metrics) {
+        const b = base?.metrics[m.key]?.median;
+        const v = x.metrics[m.key]!;
+        v.ratio = b && Number.isFinite(b) && Number.isFinite(v.median) ? v.median / b : null;
+      }
+    }
+    const verified = mine.find((r) => !r.error && !r.skipped && r.verified)?.verified ?? '';
+    return { name: s.name, title: s.title, description: s.description, metrics: s.metrics, servers: perServer, verified };
+  });
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : '—');
+
+function serverLabel(x: ServerSummary): string {
+  const fanout = x.info.fanout;
+  return typeof fanout === 'string' ? `${x.server} (${fanout})` : x.server;
+}
+
+export function renderScenario(s: Scenario, sum: ScenarioSummary, skippedWhy?: string): string {
+  const lines: string[] = [`### ${s.name}: ${s.title}`, '', s.description + '.', ''];
+  if (skippedWhy) {
+    lines.push(`Skipped: ${skippedWhy}.`, '');
+    return lines.join('\n');
+  }
+  const idle = s.kind === 'idle';
+  for (const m of s.metrics) {
+    lines.push(`**${m.label}** (${m.unit}, ${m.better} is better; vs ws = median / ws's median)`, '');
+    const cost = m.cost ? ` server CPU ${m.cost} |` : '';
+    lines.push(
+      idle ? '| server | median | min–max | vs ws |' : `| server | median | min–max | vs ws | server CPU |${cost} generator CPU |`,
+      idle ? '| --- | ---: | ---: | ---: |' : `| --- | ---: | ---: | ---: | ---: |${m.cost ? ' ---: |' : ''} ---: |`,
+    );
+    for (const x of sum.servers) {
+      const v = x.metrics[m.key]!;
+      if (x.ok === 0) {
+        const why = x.skipped ? `skipped: ${x.skipped}` : x.errors.length ? `failed: ${x.errors[0]!.split('\n')[0]}` : 'no runs';
+        lines.push(`| ${x.server} | ${why} |${' |'.repeat(idle ? 2 : m.cost ? 5 : 4)}`);
+        continue;
+      }
+      const range = `${formatNumber(v.min, m.digits)}–${formatNumber(v.max, m.digits)}`;
+      const ratio = v.ratio === null ? '—' : `${v.ratio.toFixed(2)}x`;
+      const gen = `${pct(x.genCpu)}${x.genSaturatedRuns ? ` ⚠ saturated in ${x.genSaturatedRuns}/${x.ok}` : ''}`;
+      const busy = x.busyRuns ? ' †' : '';
+      const row = [serverLabel(x) + busy, formatNumber(v.median, m.digits), range, ratio];
+      if (!idle) row.push(pct(x.serverCpu), ...(m.cost ? [formatNumber(v.cost, v.cost < 10 ? 2 : v.cost < 100 ? 1 : 0)] : []), gen);
+      lines.push(`| ${row.join(' | ')} |`);
+    }
+    lines.push('');
+  }
+  const remarks: string[] = [];
+  for (const x of sum.servers) {
+    if (x.ok > 0 && x.ok < x.runs) remarks.push(`${x.server}: ${x.runs - x.ok} of ${x.runs} runs failed: ${x.errors[0]?.split('\n')[0] ?? ''}`);
+    if (x.busyRuns > 0) {
+      remarks.push(
+        `† ${x.server}: in ${x.busyRuns} of ${x.ok} runs other work on the machine used up to ` +
+          `${x.maxOtherCpu.toFixed(2)} cores meanwhile (after retries): treat those numbers with care`,
+      );
+    }
+    if (x.lost > 0) remarks.push(`${x.server}: the server closed or reset ${x.lost} connection(s) during measured runs`);
+  }
+  if (sum.servers.some((x) => x.genSaturatedRuns > 0)) {
+    remarks.push('⚠ the load generator used ≥ 90% of a core in some runs: those numbers may be the generator\'s limit, not the server\'s');
+  }
+  if (sum.verified) remarks.unshift(`checked before measuring: ${sum.verified}`);
+  for (const r of remarks) lines.push(`- ${r}`);
+  if (remarks.length) lines.push('');
+  return lines.join('\n');
+}
+
+/** One line per scenario and metric, one column per server: median (ratio to ws). */
+export function renderOverview(summary: ScenarioSummary[], servers: string[]): string {
+  const lines = [
+    `| scenario | metric | ${servers.join(' | ')} |`,
+    `| --- | --- |${servers.map(() => ' ---: |').join('')}`,
+  ];
+  for (const sc of summary) {
+    for (const m of sc.metrics) {
+      const cells = servers.map((name) => {
+        const x = sc.servers.find((y) => y.server === name);
+        if (!x || x.ok === 0) return x?.skipped ? 'skipped' : x?.errors.length ? 'failed' : '—';
+        const v = x.metrics[m.key]!;
+        const flag = (x.genSaturatedRuns ? ' ⚠' : '') + (x.busyRuns ? ' †' : '');
+        return `${formatNumber(v.median, m.digits)}${v.ratio === null ? '' : ` (${v.ratio.toFixed(2)}x)`}${flag}`;
+      });
+      lines.push(`| ${sc.name} | ${m.short} ${m.better === 'higher' ? '↑' : '↓'} | ${cells.join(' | ')} |`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+export interface ReportMeta {
+  startedAt: string;
+  command: string;
+  machine: MachineInfo;
+  servers: { name: string; note: string }[];
+  notes: string[];
+  options: { rounds: number; quick: boolean };
+}
+
+export function renderMarkdown(meta: ReportMeta, scenarios: Scenario[], summary: ScenarioSummary[], fdSkips: Map<string, string>): string {
+  const m = meta.machine;
+  const lines = [
+    `# Wavecast benchmark, ${meta.startedAt}`,
+    '',
+    `- machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}`,
+    `- Node ${m.node}; commit ${m.commit}${m.dirty ? ' (with uncommitted changes)' : ''}; ` +
+      Object.entries(m.versions)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    `- command: \`${meta.command}\`; ${meta.options.rounds} interleaved round(s)${meta.options.quick ? ', quick (short runs)' : ''}`,
+    `- servers: ${meta.servers.map((s) => `${s.name} (${s.note})`).join('; ')}`,
+    ...meta.notes.map((n) => `- ${n}`),
+    '',
+    '## Overview',
+    '',
+    'Median of the rounds, and in brackets the ratio to ws\'s median in the same run (ws = 1.00x); ⚠ marks ' +
+      'a server whose load generator saturated a core in at least one round, † one whose runs shared the ' +
+      'machine with other work (see the scenario\'s notes).',
+    '',
+    renderOverview(summary, meta.servers.map((s) => s.name)),
+    '## Scenarios',
+    '',
+  ];
+  scenarios.forEach((s, i) => lines.push(renderScenario(s, summary[i]!, fdSkips.get(s.name))));
+  return lines.join('\n');
+}

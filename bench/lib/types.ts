@@ -1,0 +1,82 @@
+// Messages and shapes shared by the runner, the load generator and the servers.
+
+export type GenKind = 'echo' | 'chat' | 'fanout' | 'handshake' | 'idle';
+
+export interface GenConfig {
+  kind: GenKind;
+  host: string;
+  port: number;
+  /** Index of this generator process among `procs`. */
+  proc: number;
+  procs: number;
+  /** Connections opened by this process. */
+  connections: number;
+  /** Connections across all generator processes (the chat clients' send rule needs it). */
+  totalConnections: number;
+  payloadSize: number;
+  binary: boolean;
+  /** Payload is JSON text sent compressed (permessage-deflate). */
+  deflate: boolean;
+  /** Messages in flight per connection (echo), or messages each chat client starts with. */
+  inflight: number;
+  /** Connects (handshakes) in flight at once. */
+  concurrency: number;
+  /** Source addresses to spread client sockets over (empty: let the kernel choose). */
+  localAddresses: string[];
+  warmupMs: number;
+  measureMs: number;
+}
+
+export interface CpuSample {
+  user: number;
+  system: number;
+}
+
+export interface GenResult {
+  proc: number;
+  connections: number;
+  elapsedMs: number;
+  /** Complete data messages received in the measured window. */
+  messages: number;
+  /** Payload bytes received in the measured window. */
+  bytes: number;
+  /** Messages sent in the measured window. */
+  sent: number;
+  handshakes: number;
+  /** Fan-out: time from publish to the last subscriber having it, for each publish in the window. */
+  latenciesMs: number[];
+  /** Share of one core the generator used in the window (1 = a full core). */
+  cpu: number;
+  /** The part of `cpu` spent in the kernel (on loopback, much of TCP's work is charged to the sender). */
+  cpuSystem: number;
+  /** Event loop utilization in the window (1 = never idle). */
+  elu: number;
+  /** Connections the server closed or reset while traffic ran. */
+  lost: number;
+  verified: string;
+}
+
+export type GenToRunner =
+  | { type: 'connected'; proc: number; connections: number; verified: string }
+  | { type: 'measure-start'; proc: number }
+  | { type: 'measure-end'; proc: number }
+  | { type: 'result'; result: GenResult }
+  | { type: 'error'; proc: number; message: string }
+  | { type: 'unsupported'; proc: number; reason: string };
+
+export type RunnerToGen = { cmd: 'run'; config: GenConfig } | { cmd: 'go' } | { cmd: 'exit' };
+
+export interface MemoryUsage {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export type ServerToRunner =
+  | { type: 'ready'; port: number; info: Record<string, unknown> }
+  | { type: 'unsupported'; reason: string }
+  | { type: 'error'; message: string }
+  | { type: 'mem'; usage: MemoryUsage; gc: boolean }
+  | { type: 'cpu'; usage: CpuSample; at: number };
