@@ -137,12 +137,22 @@ export class RawPeer {
   }
 }
 
+export interface Handshake {
+  socket: Socket;
+  /** The response's status line. */
+  status: string;
+  /** The response's headers, names in lower case. */
+  headers: Record<string, string>;
+  /** Bytes that came after the response head. */
+  head: Buffer;
+}
+
 /**
  * Connects to 127.0.0.1:`port`, sends an opening handshake with the given Sec-WebSocket-Extensions value
- * (none when undefined) and resolves once the response head has arrived. The Sec-WebSocket-Accept value
- * is checked when the status is 101.
+ * (none when undefined) and resolves once the response head has arrived, with the socket paused. The
+ * Sec-WebSocket-Accept value is checked when the status is 101.
  */
-export async function rawHandshake(port: number, extensions: string | undefined, path = '/'): Promise<RawPeer> {
+export async function handshake(port: number, extensions: string | undefined, path = '/'): Promise<Handshake> {
   const socket = connect(port, '127.0.0.1');
   await once(socket, 'connect');
   const key = generateKey();
@@ -163,8 +173,14 @@ export async function rawHandshake(port: number, extensions: string | undefined,
       headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
     if (status!.includes(' 101 ') && headers['sec-websocket-accept'] !== acceptKey(key)) throw new Error('bad Sec-WebSocket-Accept');
-    const peer = new RawPeer(socket, status!, headers, received.subarray(end + 4));
-    socket.resume();
-    return peer;
+    return { socket, status: status!, headers, head: received.subarray(end + 4) };
   }
+}
+
+/** A handshake as handshake() does it, then a RawPeer on the socket. */
+export async function rawHandshake(port: number, extensions: string | undefined, path = '/'): Promise<RawPeer> {
+  const hs = await handshake(port, extensions, path);
+  const peer = new RawPeer(hs.socket, hs.status, hs.headers, hs.head);
+  hs.socket.resume();
+  return peer;
 }
