@@ -6,4 +6,5 @@ export { isTextMessage, type TextMessage } from './connection/text-message.js';
 export { WebSocketServer } from './server/websocket-server.js';
 export type { ServerOptions, VerifyClientInfo, VerifyClientCallback } from './server/websocket-server.js';
 export { ProtocolError } from './protocol/parser.js';
+export type { PerMessageDeflateOptions } from './protocol/deflate.js';
 export { CloseCode } from './protocol/close.js';

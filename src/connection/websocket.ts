@@ -59,6 +59,18 @@ const DEFAULT_CLOSE_TIMEOUT = 30_000;
 const BINARY_TYPES: readonly BinaryType[] = ['nodebuffer', 'arraybuffer', 'fragments'];
 
 const kSocketOwner = Symbol('wavecast.websocket');
+
+/** A message (or fragment) to compress, then send. */
+interface CompressionJob {
+  data: Buffer;
+  opcode: number;
+  fin: boolean;
+  masked: boolean;
+  callback: ((error?: Error) => void) | undefined;
+}
+/** Marks where the socket is to be ended in the send queue. */
+const END_SOCKET = Symbol('end');
+type QueuedSend = CompressionJob | { frames: Buffer[]; length: number; callback: ((error?: Error) => void) | undefined } | typeof END_SOCKET;
 type OwnedSocket = Duplex & { [kSocketOwner]?: WebSocket };
 
 // ---- One uncork per event-loop turn for every socket that sent something in it ----
@@ -137,6 +149,12 @@ export class WebSocket extends EventEmitter {
   private _receiver: Receiver | null = null;
   /** Messages waiting behind an inflation still under way, so that order is kept. */
   private _inflating: Array<{ data: Buffer; isBinary: boolean; compressed: boolean }> | null = null;
+  /** While a compression is under way: what was sent after it (frames, compressions, the end), in order. */
+  private _sendQueue: QueuedSend[] | null = null;
+  /** Bytes of messages being compressed or waiting in _sendQueue (they count in bufferedAmount). */
+  private _queuedBytes = 0;
+  /** Whether the fragmented message being sent is compressed (decided by its first fragment). */
+  private _compressFragments = false;
   private _browserListeners: Map<unknown, { type: string; wrapper: (...args: any[]) => void }> | null = null;
 
   constructor(address: string | URL | null, protocols?: unknown, options?: unknown) {
@@ -169,7 +187,7 @@ export class WebSocket extends EventEmitter {
   /** Bytes given to send() that have not yet been handed to the operating system. */
   get bufferedAmount(): number {
     const socket = this._socket;
-    return (socket ? socket.writableLength : 0) + this._bufferedAfterClose;
+    return (socket ? socket.writableLength : 0) + this._bufferedAfterClose + this._queuedBytes;
   }
   get isPaused(): boolean {
     return this._socket?.isPaused() ?? false;
@@ -231,16 +249,41 @@ export class WebSocket extends EventEmitter {
     const fin = options?.fin ?? true;
     const masked = options?.mask ?? !this._isServer;
     let opcode: number = binary ? Opcode.Binary : Opcode.Text;
-    if (this._fragmenting) opcode = Opcode.Continuation;
+    const continuation = this._fragmenting;
+    if (continuation) opcode = Opcode.Continuation;
     this._fragmenting = !fin;
 
-    // permessage-deflate (options.compress) is applied by the compression issue's send path.
+    if (this._compression !== null) {
+      // permessage-deflate: the first fragment decides for the whole message (RSV1 goes on it alone).
+      const compress = continuation
+        ? this._compressFragments
+        : (options?.compress ?? true) && (payload ? payload.length : Buffer.byteLength(data as string)) >= this._compression.threshold;
+      this._compressFragments = compress && !fin;
+      if (compress) {
+        this._sendCompressed({ data: payload ?? Buffer.from(data as string), opcode, fin, masked, callback });
+        return;
+      }
+    }
     if (payload === null) this._writeFrames([encodeString(data as string, opcode, fin, masked)], callback);
     else this._writeFrames(encodeFrame(payload, { opcode, fin, rsv1: false, maskKey: masked ? maskKey() : null }), callback);
   }
 
-  /** @internal Writes ready frames, corking the socket until the end of this event-loop turn. */
+  /**
+   * @internal Writes ready frames, corking the socket until the end of this event-loop turn. While a
+   * compression is under way they wait behind it.
+   */
   _writeFrames(frames: Buffer[], callback?: (error?: Error) => void): void {
+    if (this._sendQueue !== null) {
+      let length = 0;
+      for (const frame of frames) length += frame.length;
+      this._queuedBytes += length;
+      this._sendQueue.push({ frames, length, callback });
+      return;
+    }
+    this._writeNow(frames, callback);
+  }
+
+  private _writeNow(frames: Buffer[], callback?: (error?: Error) => void): void {
     const socket = this._socket!;
     if (!this._corked) {
       this._corked = true;
@@ -255,6 +298,62 @@ export class WebSocket extends EventEmitter {
     for (let i = 0; i < last; i++) socket.write(frames[i]!);
     if (callback) socket.write(frames[last]!, callback as (error?: Error | null) => void);
     else socket.write(frames[last]!);
+  }
+
+  /** Compresses a message (or fragment) in its turn: nothing sent after it may overtake it. */
+  private _sendCompressed(job: CompressionJob): void {
+    this._queuedBytes += job.data.length;
+    if (this._sendQueue !== null) {
+      this._sendQueue.push(job);
+      return;
+    }
+    this._sendQueue = [];
+    this._compress(job);
+  }
+
+  private _compress(job: CompressionJob): void {
+    this._compression!.compress(job.data, job.fin, (error, result) => {
+      this._queuedBytes -= job.data.length;
+      const socket = this._socket;
+      if (this._readyState === CLOSED || socket === null || !socket.writable) {
+        // The queue is failed by _socketClosed().
+        job.callback?.(error ?? new Error('The socket was closed while data was being compressed'));
+        return;
+      }
+      if (error) {
+        job.callback?.(error);
+        this._failSendQueue();
+        this._fail(new ProtocolError(error.message, CloseCode.InternalError, 'WS_ERR_DEFLATE'));
+        return;
+      }
+      const rsv1 = job.opcode !== Opcode.Continuation;
+      this._writeNow(encodeFrame(result!, { opcode: job.opcode, fin: job.fin, rsv1, maskKey: job.masked ? maskKey() : null }), job.callback);
+      this._drainSendQueue();
+    });
+  }
+
+  /** Writes what waited behind a finished compression, up to the next compression. */
+  private _drainSendQueue(): void {
+    const queue = this._sendQueue!;
+    while (queue.length > 0) {
+      const item = queue.shift()!;
+      if (item === END_SOCKET) {
+        this._socket?.end();
+      } else if ('frames' in item) {
+        this._queuedBytes -= item.length;
+        this._writeNow(item.frames, item.callback);
+      } else {
+        this._compress(item);
+        return;
+      }
+    }
+    this._sendQueue = null;
+  }
+
+  /** @internal Ends the socket once every frame sent before has been written. */
+  _endSocket(): void {
+    if (this._sendQueue !== null) this._sendQueue.push(END_SOCKET);
+    else this._socket?.end();
   }
 
   private _sendAfterClose(length: number, callback?: (error?: Error) => void): void {
@@ -314,7 +413,7 @@ export class WebSocket extends EventEmitter {
       return;
     }
     if (this._readyState === CLOSING) {
-      if (this._closeFrameSent && (this._closeFrameReceived || this._parser?.finished)) this._socket?.end();
+      if (this._closeFrameSent && (this._closeFrameReceived || this._parser?.finished)) this._endSocket();
       return;
     }
     const payload = encodeClosePayload(code, reason);
@@ -327,7 +426,7 @@ export class WebSocket extends EventEmitter {
     this._closeFrameSent = true;
     const frame = encodeFrame(payload, { opcode: Opcode.Close, fin: true, rsv1: false, maskKey: this._isServer ? null : maskKey() });
     this._writeFrames(frame);
-    if (this._closeFrameReceived) this._socket.end();
+    if (this._closeFrameReceived) this._endSocket();
     this._startCloseTimer();
   }
 
@@ -435,7 +534,7 @@ export class WebSocket extends EventEmitter {
     if (!this._closeFrameSent) {
       this._sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code, reason));
     } else {
-      this._socket?.end();
+      this._endSocket();
     }
   }
 
@@ -450,7 +549,7 @@ export class WebSocket extends EventEmitter {
     const socket = this._socket;
     if (!socket) return;
     if (!this._closeFrameSent) this._sendClose(encodeClosePayload(error.closeCode, error.message.length <= 123 ? error.message : undefined));
-    socket.end();
+    this._endSocket();
     this._startCloseTimer();
   }
 
@@ -465,6 +564,7 @@ export class WebSocket extends EventEmitter {
     this._parser?.stop();
     this._inflating = null;
     this._compression?.cleanup();
+    this._failSendQueue();
     const socket = this._socket;
     if (socket) {
       socket.removeListener('data', socketOnData);
@@ -472,6 +572,17 @@ export class WebSocket extends EventEmitter {
     }
     this._tracker?._clientClosed(this);
     this.emit('close', this._closeCode, this._closeReason);
+  }
+
+  /** Calls back what was still waiting to be sent when the socket closed. */
+  private _failSendQueue(): void {
+    const queue = this._sendQueue;
+    if (queue === null) return;
+    this._sendQueue = null;
+    this._queuedBytes = 0;
+    for (const item of queue) {
+      if (item !== END_SOCKET && item.callback) process.nextTick(item.callback, new Error('The socket was closed before the data was sent'));
+    }
   }
 
   /** @internal Used by the client when the opening handshake fails: error (if listened for), then close 1006. */
@@ -589,7 +700,7 @@ function socketOnEnd(this: OwnedSocket): void {
   const ws = this[kSocketOwner]!;
   if (ws._readyState === OPEN) ws._readyState = CLOSING;
   ws._parser?.stop();
-  this.end();
+  ws._endSocket();
 }
 
 function socketOnClose(this: OwnedSocket): void {

@@ -5,7 +5,15 @@ import { createServer, type IncomingMessage, type Server as HttpServer } from 'n
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocket, type ConnectionOptions, type MessageCompression } from '../connection/websocket.js';
+import { WebSocket, type ConnectionOptions } from '../connection/websocket.js';
+import {
+  createDeflateCompression,
+  negotiateDeflateAsServer,
+  resolveDeflateOptions,
+  type DeflateAgreement,
+  type PerMessageDeflateOptions,
+  type ResolvedDeflateOptions,
+} from '../protocol/deflate.js';
 import { checkUpgradeRequest, errorResponse, upgradeResponseLines } from '../protocol/handshake.js';
 
 export interface VerifyClientInfo {
@@ -16,13 +24,6 @@ export interface VerifyClientInfo {
 export type VerifyClientCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string | number>) => void;
 export type VerifyClientSync = (info: VerifyClientInfo) => boolean;
 export type VerifyClientAsync = (info: VerifyClientInfo, callback: VerifyClientCallback) => void;
-
-/**
- * Negotiates an extension from the client's Sec-WebSocket-Extensions header. Returns the response
- * header value and a factory for the connection's compression, or null to decline.
- * @internal Filled in by the permessage-deflate module.
- */
-export type ExtensionNegotiator = (offerHeader: string) => { response: string; create: () => MessageCompression } | null;
 
 export interface ServerOptions {
   port?: number;
@@ -38,7 +39,8 @@ export interface ServerOptions {
   clientTracking?: boolean;
   handleProtocols?: (protocols: Set<string>, request: IncomingMessage) => string | false;
   verifyClient?: VerifyClientSync | VerifyClientAsync;
-  perMessageDeflate?: boolean | Record<string, unknown>;
+  /** permessage-deflate (RFC 7692): off by default; true or options to accept clients' offers. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
   skipUTF8Validation?: boolean;
   autoPong?: boolean;
   /** How long a closing handshake may take before the socket is destroyed (ms, default 30000). */
@@ -53,12 +55,6 @@ const CLOSED = 2;
 
 const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 
-/** Turns a deflate option into a negotiator; set by the permessage-deflate module. @internal */
-export let createExtensionNegotiator: ((option: boolean | Record<string, unknown>, maxPayload: number) => ExtensionNegotiator | null) | null = null;
-export function setExtensionNegotiatorFactory(factory: typeof createExtensionNegotiator): void {
-  createExtensionNegotiator = factory;
-}
-
 export class WebSocketServer extends EventEmitter {
   readonly options: ServerOptions & { maxPayload: number; clientTracking: boolean };
   /** The connected sockets (when clientTracking is on). */
@@ -68,7 +64,7 @@ export class WebSocketServer extends EventEmitter {
   private _removeListeners: (() => void) | null = null;
   private _state = RUNNING;
   private _shouldEmitClose = false;
-  private readonly _negotiator: ExtensionNegotiator | null;
+  private readonly _deflate: ResolvedDeflateOptions | null;
   private readonly _connectionOptions: ConnectionOptions;
   private readonly _WebSocket: typeof WebSocket;
 
@@ -85,8 +81,7 @@ export class WebSocketServer extends EventEmitter {
     };
     this.clients = new Set();
     this._WebSocket = options.WebSocket ?? WebSocket;
-    const deflate = options.perMessageDeflate ?? false;
-    this._negotiator = deflate && createExtensionNegotiator ? createExtensionNegotiator(deflate, this.options.maxPayload) : null;
+    this._deflate = resolveDeflateOptions(options.perMessageDeflate ?? false);
     this._connectionOptions = {
       maxPayload: this.options.maxPayload,
       skipUTF8Validation: options.skipUTF8Validation ?? false,
@@ -156,16 +151,16 @@ export class WebSocketServer extends EventEmitter {
       this._refuse(socket, req, 400, `No WebSocket endpoint at ${req.url ?? '/'}`);
       return;
     }
-    let extensionResponse: string | undefined;
-    let createCompression: (() => MessageCompression) | null = null;
-    if (this._negotiator && check.extensions !== undefined) {
-      const accepted = this._negotiator(check.extensions);
-      if (accepted) {
-        extensionResponse = accepted.response;
-        createCompression = accepted.create;
+    let deflate: DeflateAgreement | null = null;
+    if (this._deflate !== null && check.extensions !== undefined) {
+      const negotiation = negotiateDeflateAsServer(check.extensions, this._deflate);
+      if (!negotiation.ok) {
+        this._refuse(socket, req, 400, negotiation.message);
+        return;
       }
+      deflate = negotiation.agreement;
     }
-    const complete = () => this._complete(req, socket, head, check.key, check.protocols, extensionResponse, createCompression, callback);
+    const complete = () => this._complete(req, socket, head, check.key, check.protocols, deflate, callback);
     const verifyClient = this.options.verifyClient;
     if (!verifyClient) {
       complete();
@@ -194,8 +189,7 @@ export class WebSocketServer extends EventEmitter {
     head: Buffer,
     key: string,
     protocols: string[],
-    extensions: string | undefined,
-    createCompression: (() => MessageCompression) | null,
+    deflate: DeflateAgreement | null,
     callback: (ws: WebSocket, request: IncomingMessage) => void,
   ): void {
     if (!socket.readable || !socket.writable) {
@@ -211,6 +205,7 @@ export class WebSocketServer extends EventEmitter {
       const chosen = this.options.handleProtocols ? this.options.handleProtocols(new Set(protocols), req) : protocols[0];
       if (chosen) protocol = chosen;
     }
+    const extensions = deflate?.response;
     const lines = upgradeResponseLines(key, protocol, extensions);
     this.emit('headers', lines, req);
     socket.write(lines.join('\r\n') + '\r\n\r\n');
@@ -220,7 +215,8 @@ export class WebSocketServer extends EventEmitter {
     ws._protocol = protocol ?? '';
     ws._extensions = extensions ?? '';
     ws._url = req.url ?? '/';
-    ws._setSocket(socket, head, { ...this._connectionOptions, compression: createCompression ? createCompression() : null });
+    const compression = deflate ? createDeflateCompression(deflate.params, this._deflate!, { isServer: true, maxPayload: this.options.maxPayload }) : null;
+    ws._setSocket(socket, head, { ...this._connectionOptions, compression });
     if (this.options.clientTracking) {
       this.clients.add(ws);
       ws._tracker = this;
