@@ -174,8 +174,9 @@ function frameDone(c: Conn): void {
 // ---- what a complete message triggers, per scenario kind ----
 let onMessage: (c: Conn) => void = () => {};
 let frame: Buffer = Buffer.alloc(0);
-let batch: Buffer = Buffer.alloc(0);
 let batchCount = 1;
+/** slices[k] = k frames back to back, views of one buffer built once. */
+let slices: Buffer[] = [];
 
 function prepareFrames(payload: Buffer, cfg: GenConfig, windowBits: number): void {
   if (cfg.deflate) {
@@ -185,7 +186,8 @@ function prepareFrames(payload: Buffer, cfg: GenConfig, windowBits: number): voi
     frame = buildFrame(cfg.binary ? OP_BINARY : OP_TEXT, payload, MASK);
   }
   batchCount = Math.max(1, Math.min(64, Math.floor(MAX_BATCH_BYTES / frame.length)));
-  batch = Buffer.concat(Array.from({ length: batchCount }, () => frame));
+  const batch = Buffer.concat(Array.from({ length: batchCount }, () => frame));
+  slices = Array.from({ length: batchCount + 1 }, (_, k) => batch.subarray(0, k * frame.length));
 }
 
 function flushSends(c: Conn): void {
@@ -195,7 +197,7 @@ function flushSends(c: Conn): void {
   sent += k;
   while (k > 0) {
     const m = Math.min(k, batchCount);
-    c.socket.write(m === batchCount ? batch : batch.subarray(0, m * frame.length));
+    c.socket.write(slices[m]!);
     k -= m;
   }
 }
@@ -267,7 +269,9 @@ async function verify(cfg: GenConfig, conns: Conn[], payload: Buffer, waitAll: b
   } else if (cfg.deflate) {
     how = 'reply (sent uncompressed) matches';
   }
-  if (!data.equals(payload)) throw new Error(`the server replied with ${data.length} bytes that differ from the payload`);
+  if (!data.equals(payload)) {
+    throw new Error(`the server replied with ${data.length} bytes that differ from the payload`);
+  }
   if (waitAll) {
     // Every connection of this process must see the broadcast (subscriptions are in place).
     const deadline = Date.now() + 10_000;
@@ -372,22 +376,29 @@ function counts(): Counts {
 }
 
 async function run(cfg: GenConfig): Promise<GenResult> {
-  const payload = cfg.deflate ? jsonPayload(cfg.payloadSize) : cfg.binary ? binaryPayload(cfg.payloadSize) : textPayload(cfg.payloadSize);
+  const payload = cfg.deflate
+    ? jsonPayload(cfg.payloadSize)
+    : cfg.binary
+      ? binaryPayload(cfg.payloadSize)
+      : textPayload(cfg.payloadSize);
   const base = { proc: cfg.proc, latenciesMs: [] as number[], lost: 0 };
 
   if (cfg.kind === 'handshake') {
-    send({ type: 'connected', proc: cfg.proc, connections: 0, verified: 'every reply checked: 101 and Sec-WebSocket-Accept' });
+    const verified = 'every reply checked: 101 and Sec-WebSocket-Accept';
+    send({ type: 'connected', proc: cfg.proc, connections: 0, verified });
     await go;
     let stopped = false;
     const loop = handshakeLoop(cfg, () => stopped);
     const m = await measureWindow(cfg);
     stopped = true;
     await withTimeout(loop, 10_000, 'the last handshakes to finish');
-    return { ...base, ...m, connections: cfg.concurrency, lost, verified: 'every reply checked: 101 and Sec-WebSocket-Accept' };
+    return { ...base, ...m, connections: cfg.concurrency, lost, verified };
   }
 
   const conns = await connectAll(cfg);
-  if (cfg.deflate && !conns[0]!.deflateAccepted) throw new Unsupported('the server did not negotiate permessage-deflate');
+  if (cfg.deflate && !conns[0]!.deflateAccepted) {
+    throw new Unsupported('the server did not negotiate permessage-deflate');
+  }
   prepareFrames(payload, cfg, conns[0]!.windowBits);
 
   let verified = `${conns.length} handshakes checked`;
@@ -401,7 +412,8 @@ async function run(cfg: GenConfig): Promise<GenResult> {
   await go;
 
   if (cfg.kind === 'idle') {
-    return { ...base, elapsedMs: 0, messages: 0, bytes: 0, sent: 0, handshakes: 0, cpu: 0, cpuSystem: 0, elu: 0, connections: conns.length, verified };
+    const none = { elapsedMs: 0, messages: 0, bytes: 0, sent: 0, handshakes: 0, cpu: 0, cpuSystem: 0, elu: 0 };
+    return { ...base, ...none, connections: conns.length, verified };
   }
 
   const latencies: { ms: number; at: number }[] = [];

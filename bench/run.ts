@@ -152,16 +152,21 @@ function latestMtime(dir: string): number {
 /** Null when the built package can be benchmarked, else why not. */
 async function wavecastProblem(): Promise<{ skip: string | null; warning: string | null }> {
   const dist = join(ROOT, 'dist', 'index.js');
-  if (!existsSync(dist)) return { skip: 'dist/index.js not found: `npm run build` has not produced the package (yet)', warning: null };
+  if (!existsSync(dist)) {
+    return { skip: 'dist/index.js not found: `npm run build` has not produced the package (yet)', warning: null };
+  }
   try {
     const name = 'wavecast';
     const mod = (await import(name)) as { WebSocketServer?: unknown };
-    if (typeof mod.WebSocketServer !== 'function') return { skip: 'dist/index.js does not export WebSocketServer yet', warning: null };
+    if (typeof mod.WebSocketServer !== 'function') {
+      return { skip: 'dist/index.js does not export WebSocketServer yet', warning: null };
+    }
   } catch (err) {
     return { skip: `importing the built package failed: ${(err as Error).message}`, warning: null };
   }
   const stale = latestMtime(join(ROOT, 'src')) > statSync(dist).mtimeMs;
-  return { skip: null, warning: stale ? 'dist/ is older than src/ (the last build failed or was not run): numbers are for the old build' : null };
+  const warning = 'dist/ is older than src/ (the last build failed or was not run): numbers are for the old build';
+  return { skip: null, warning: stale ? warning : null };
 }
 
 function peers(): Peer[] {
@@ -169,7 +174,13 @@ function peers(): Peer[] {
   const noAddons = { ...process.env, WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' };
   const list: Peer[] = [
     { name: 'wavecast', script: wslike, args: (m) => ['wavecast', m], env: process.env, note: 'the built package (dist/)' },
-    { name: 'ws', script: wslike, args: (m) => ['ws', m], env: noAddons, note: 'ws without native addons (WS_NO_BUFFER_UTIL, WS_NO_UTF_8_VALIDATE)' },
+    {
+      name: 'ws',
+      script: wslike,
+      args: (m) => ['ws', m],
+      env: noAddons,
+      note: 'ws without native addons (WS_NO_BUFFER_UTIL, WS_NO_UTF_8_VALIDATE)',
+    },
     {
       name: 'ws+bufferutil',
       script: wslike,
@@ -177,10 +188,22 @@ function peers(): Peer[] {
       env: envWithout('WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'),
       note: 'ws with bufferutil and utf-8-validate',
     },
-    { name: 'raw', script: join(HERE, 'servers', 'raw.js'), args: (m) => [m], env: process.env, note: 'minimal node:net server, the ceiling on Node' },
+    {
+      name: 'raw',
+      script: join(HERE, 'servers', 'raw.js'),
+      args: (m) => [m],
+      env: process.env,
+      note: 'minimal node:net server, the ceiling on Node',
+    },
   ];
   if (process.env.UWS_PATH) {
-    list.push({ name: 'uws', script: join(HERE, 'servers', 'uws.js'), args: (m) => [m], env: process.env, note: `uWebSockets.js from ${process.env.UWS_PATH}` });
+    list.push({
+      name: 'uws',
+      script: join(HERE, 'servers', 'uws.js'),
+      args: (m) => [m],
+      env: process.env,
+      note: `uWebSockets.js from ${process.env.UWS_PATH}`,
+    });
   }
   return list;
 }
@@ -314,7 +337,8 @@ async function runOne(s: Scenario, peer: Peer, round: number, o: Options): Promi
       cpu = (c1.usage.user + c1.usage.system - c0.usage.user - c0.usage.system) / (c1.at - c0.at);
       if (m0 && m1 && m1.total > m0.total) busyCores = ((m1.busy - m0.busy) / (m1.total - m0.total)) * CORES;
     }
-    const results: GenResult[] = (await guard(Promise.all(gens.map((g) => g.next('result', 30_000))))).map((m) => m.result);
+    const done = await guard(Promise.all(gens.map((g) => g.next('result', 30_000))));
+    const results: GenResult[] = done.map((m) => m.result);
     const sample: ServerSample = { cpu, memBefore, memAfter };
     record.values = s.compute(results, sample);
     record.serverCpu = cpu;
@@ -345,7 +369,10 @@ function selectScenarios(o: Options): Scenario[] {
   if (o.scenarios.length) {
     const unknown = o.scenarios.filter((n) => !SCENARIOS.some((s) => s.name === n || s.name.startsWith(n)));
     if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}\n${USAGE}`);
-    list = SCENARIOS.filter((s) => o.scenarios.some((n) => s.name === n || s.name.startsWith(n)));
+    // A prefix selects the scenarios that a plain run has (--big adds the big ones); a full name, any.
+    list = SCENARIOS.filter((s) =>
+      o.scenarios.some((n) => s.name === n || (s.name.startsWith(n) && (!s.big || o.big))),
+    );
   }
   return list;
 }
@@ -391,7 +418,11 @@ async function main(): Promise<void> {
   for (const s of scenarios) {
     const n = s.gen.connections ?? 0;
     if (limit !== null && n + 256 > limit) {
-      fdSkips.set(s.name, `needs ${n.toLocaleString('en-US')}+ open files in the server process; the limit here is ${limit.toLocaleString('en-US')} (ulimit -n)`);
+      fdSkips.set(
+        s.name,
+        `needs ${n.toLocaleString('en-US')}+ open files in the server process; ` +
+          `the limit here is ${limit.toLocaleString('en-US')} (ulimit -n)`,
+      );
     }
   }
 
@@ -411,12 +442,14 @@ async function main(): Promise<void> {
     if (!o.save) return;
     mkdirSync(o.out, { recursive: true });
     const summary = summarize(scenarios, records, all.map((p) => p.name));
-    writeFileSync(join(o.out, `${stamp}.json`), JSON.stringify({ ...meta, finishedAt: new Date().toISOString(), scenarios: summary, runs: records }, null, 2) + '\n');
+    const json = { ...meta, finishedAt: new Date().toISOString(), scenarios: summary, runs: records };
+    writeFileSync(join(o.out, `${stamp}.json`), JSON.stringify(json, null, 2) + '\n');
     writeFileSync(join(o.out, `${stamp}.md`), renderMarkdown(meta, scenarios, summary, fdSkips));
   };
 
   console.log(
-    `Wavecast bench: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, commit ${machine.commit}${machine.dirty ? ' (dirty)' : ''}; ` +
+    `Wavecast bench: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, ` +
+      `commit ${machine.commit}${machine.dirty ? ' (dirty)' : ''}; ` +
       `${o.rounds} round(s)${o.quick ? ', quick' : ''}; servers: ${all.map((p) => p.name).join(', ')}\n`,
   );
   let k = 0;
@@ -461,7 +494,7 @@ async function main(): Promise<void> {
   }
   clearProgress();
   console.log('## Overview (median, ratio to ws)\n');
-  console.log(renderOverview(summarize(scenarios, records, all.map((p) => p.name)), all.map((p) => p.name)));
+  console.log(renderOverview(summarize(scenarios, records, all.map((p) => p.name)), all.map((p) => p.name), fdSkips));
   if (o.save) console.log(`results: ${join(o.out, `${stamp}.md`)} and .json`);
 }
 

@@ -76,7 +76,14 @@ export function summarize(scenarios: Scenario[], records: RunRecord[], servers: 
       for (const m of s.metrics) {
         const values = ok.map((r) => r.values[m.key] ?? NaN);
         const costs = m.cost ? ok.map((r) => ((r.serverCpu ?? NaN) * 1e6) / (r.values[m.key] ?? NaN)) : [];
-        metrics[m.key] = { median: median(values), min: min(values), max: max(values), ratio: null, values, cost: median(costs) };
+        metrics[m.key] = {
+          median: median(values),
+          min: min(values),
+          max: max(values),
+          ratio: null,
+          values,
+          cost: median(costs),
+        };
       }
       return {
         server,
@@ -103,10 +110,12 @@ export function summarize(scenarios: Scenario[], records: RunRecord[], servers: 
       }
     }
     const verified = mine.find((r) => !r.error && !r.skipped && r.verified)?.verified ?? '';
-    return { name: s.name, title: s.title, description: s.description, metrics: s.metrics, servers: perServer, verified };
+    const { name, title, description, metrics } = s;
+    return { name, title, description, metrics, servers: perServer, verified };
   });
 }
 
+const firstLine = (s: string) => s.split('\n')[0] ?? '';
 const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : '—');
 
 function serverLabel(x: ServerSummary): string {
@@ -125,13 +134,19 @@ export function renderScenario(s: Scenario, sum: ScenarioSummary, skippedWhy?: s
     lines.push(`**${m.label}** (${m.unit}, ${m.better} is better; vs ws = median / ws's median)`, '');
     const cost = m.cost ? ` server CPU ${m.cost} |` : '';
     lines.push(
-      idle ? '| server | median | min–max | vs ws |' : `| server | median | min–max | vs ws | server CPU |${cost} generator CPU |`,
+      idle
+        ? '| server | median | min–max | vs ws |'
+        : `| server | median | min–max | vs ws | server CPU |${cost} generator CPU |`,
       idle ? '| --- | ---: | ---: | ---: |' : `| --- | ---: | ---: | ---: | ---: |${m.cost ? ' ---: |' : ''} ---: |`,
     );
     for (const x of sum.servers) {
       const v = x.metrics[m.key]!;
       if (x.ok === 0) {
-        const why = x.skipped ? `skipped: ${x.skipped}` : x.errors.length ? `failed: ${x.errors[0]!.split('\n')[0]}` : 'no runs';
+        const why = x.skipped
+          ? `skipped: ${x.skipped}`
+          : x.errors.length
+            ? `failed: ${firstLine(x.errors[0]!)}`
+            : 'no runs';
         lines.push(`| ${x.server} | ${why} |${' |'.repeat(idle ? 2 : m.cost ? 5 : 4)}`);
         continue;
       }
@@ -140,24 +155,32 @@ export function renderScenario(s: Scenario, sum: ScenarioSummary, skippedWhy?: s
       const gen = `${pct(x.genCpu)}${x.genSaturatedRuns ? ` ⚠ saturated in ${x.genSaturatedRuns}/${x.ok}` : ''}`;
       const busy = x.busyRuns ? ' †' : '';
       const row = [serverLabel(x) + busy, formatNumber(v.median, m.digits), range, ratio];
-      if (!idle) row.push(pct(x.serverCpu), ...(m.cost ? [formatNumber(v.cost, v.cost < 10 ? 2 : v.cost < 100 ? 1 : 0)] : []), gen);
+      const costDigits = v.cost < 10 ? 2 : v.cost < 100 ? 1 : 0;
+      if (!idle) row.push(pct(x.serverCpu), ...(m.cost ? [formatNumber(v.cost, costDigits)] : []), gen);
       lines.push(`| ${row.join(' | ')} |`);
     }
     lines.push('');
   }
   const remarks: string[] = [];
   for (const x of sum.servers) {
-    if (x.ok > 0 && x.ok < x.runs) remarks.push(`${x.server}: ${x.runs - x.ok} of ${x.runs} runs failed: ${x.errors[0]?.split('\n')[0] ?? ''}`);
+    if (x.ok > 0 && x.ok < x.runs) {
+      remarks.push(`${x.server}: ${x.runs - x.ok} of ${x.runs} runs failed: ${firstLine(x.errors[0] ?? '')}`);
+    }
     if (x.busyRuns > 0) {
       remarks.push(
         `† ${x.server}: in ${x.busyRuns} of ${x.ok} runs other work on the machine used up to ` +
           `${x.maxOtherCpu.toFixed(2)} cores meanwhile (after retries): treat those numbers with care`,
       );
     }
-    if (x.lost > 0) remarks.push(`${x.server}: the server closed or reset ${x.lost} connection(s) during measured runs`);
+    if (x.lost > 0) {
+      remarks.push(`${x.server}: the server closed or reset ${x.lost} connection(s) during measured runs`);
+    }
   }
   if (sum.servers.some((x) => x.genSaturatedRuns > 0)) {
-    remarks.push('⚠ the load generator used ≥ 90% of a core in some runs: those numbers may be the generator\'s limit, not the server\'s');
+    remarks.push(
+      '⚠ the load generator used ≥ 90% of a core in some runs: those numbers may be the generator\'s limit, ' +
+        'not the server\'s (server CPU µs/op still compares the servers)',
+    );
   }
   if (sum.verified) remarks.unshift(`checked before measuring: ${sum.verified}`);
   for (const r of remarks) lines.push(`- ${r}`);
@@ -166,7 +189,11 @@ export function renderScenario(s: Scenario, sum: ScenarioSummary, skippedWhy?: s
 }
 
 /** One line per scenario and metric, one column per server: median (ratio to ws). */
-export function renderOverview(summary: ScenarioSummary[], servers: string[]): string {
+export function renderOverview(
+  summary: ScenarioSummary[],
+  servers: string[],
+  skipped: Map<string, string> = new Map(),
+): string {
   const lines = [
     `| scenario | metric | ${servers.join(' | ')} |`,
     `| --- | --- |${servers.map(() => ' ---: |').join('')}`,
@@ -175,6 +202,7 @@ export function renderOverview(summary: ScenarioSummary[], servers: string[]): s
     for (const m of sc.metrics) {
       const cells = servers.map((name) => {
         const x = sc.servers.find((y) => y.server === name);
+        if (skipped.has(sc.name)) return 'skipped';
         if (!x || x.ok === 0) return x?.skipped ? 'skipped' : x?.errors.length ? 'failed' : '—';
         const v = x.metrics[m.key]!;
         const flag = (x.genSaturatedRuns ? ' ⚠' : '') + (x.busyRuns ? ' †' : '');
@@ -195,7 +223,12 @@ export interface ReportMeta {
   options: { rounds: number; quick: boolean };
 }
 
-export function renderMarkdown(meta: ReportMeta, scenarios: Scenario[], summary: ScenarioSummary[], fdSkips: Map<string, string>): string {
+export function renderMarkdown(
+  meta: ReportMeta,
+  scenarios: Scenario[],
+  summary: ScenarioSummary[],
+  fdSkips: Map<string, string>,
+): string {
   const m = meta.machine;
   const lines = [
     `# Wavecast benchmark, ${meta.startedAt}`,
@@ -205,7 +238,8 @@ export function renderMarkdown(meta: ReportMeta, scenarios: Scenario[], summary:
       Object.entries(m.versions)
         .map(([k, v]) => `${k} ${v}`)
         .join(', '),
-    `- command: \`${meta.command}\`; ${meta.options.rounds} interleaved round(s)${meta.options.quick ? ', quick (short runs)' : ''}`,
+    `- command: \`${meta.command}\`; ${meta.options.rounds} interleaved round(s)` +
+      (meta.options.quick ? ', quick (short runs)' : ''),
     `- servers: ${meta.servers.map((s) => `${s.name} (${s.note})`).join('; ')}`,
     ...meta.notes.map((n) => `- ${n}`),
     '',
@@ -215,7 +249,7 @@ export function renderMarkdown(meta: ReportMeta, scenarios: Scenario[], summary:
       'a server whose load generator saturated a core in at least one round, † one whose runs shared the ' +
       'machine with other work (see the scenario\'s notes).',
     '',
-    renderOverview(summary, meta.servers.map((s) => s.name)),
+    renderOverview(summary, meta.servers.map((s) => s.name), fdSkips),
     '## Scenarios',
     '',
   ];
