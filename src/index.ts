@@ -7,3 +7,6 @@ export { WebSocketServer } from './server/websocket-server.js';
 export type { ServerOptions, VerifyClientInfo, VerifyClientCallback } from './server/websocket-server.js';
 export { ProtocolError } from './protocol/parser.js';
 export { CloseCode } from './protocol/close.js';
+// Loading the client module makes `new WebSocket(url)` a client.
+import './client/connect.js';
+export type { ClientOptions } from './client/options.js';
