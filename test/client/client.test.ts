@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { Agent, createServer, type IncomingMessage, type Server } from 'node:http';
+import { connect, type LookupFunction } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket, WebSocketServer, type MessageEvent, type CloseEvent, type ErrorEvent, type RawData } from '../../src/index.js';
@@ -230,6 +231,55 @@ test('autoPong: false leaves pings unanswered; by default a pong answers each pi
     socket.close();
     await once(socket, 'close');
   }
+});
+
+test('agent, createConnection, localAddress, family and lookup reach the connection', async () => {
+  const port = Number(new URL(base).port);
+  // An agent: the request goes through it.
+  const agent = new Agent();
+  const agentConnect = agent.createConnection.bind(agent);
+  let agentSockets = 0;
+  agent.createConnection = (options, callback) => {
+    agentSockets++;
+    return agentConnect(options, callback);
+  };
+  const viaAgent = await opened(new WebSocket(base, { agent }));
+  assert.equal(agentSockets, 1);
+  viaAgent.close();
+  await once(viaAgent, 'close');
+
+  // createConnection: the user's function opens the socket.
+  const opens: string[] = [];
+  const custom = await opened(
+    new WebSocket(base, {
+      createConnection: (options: { host?: string | null; port?: number | string | null }) => {
+        opens.push(`${options.host}:${options.port}`);
+        return connect({ host: options.host ?? undefined, port: Number(options.port) });
+      },
+    }),
+  );
+  assert.deepEqual(opens, [`127.0.0.1:${port}`]);
+  custom.close();
+  await once(custom, 'close');
+
+  // A host name resolved by a custom lookup, restricted to IPv4, from a given local address.
+  const looked: string[] = [];
+  const named = await opened(
+    new WebSocket(`ws://wavecast.test:${port}/named`, {
+      family: 4,
+      localAddress: '127.0.0.1',
+      lookup: ((hostname: string, options: { all?: boolean; family?: number }, callback: (...args: unknown[]) => void) => {
+        looked.push(`${hostname} family ${options.family}`);
+        if (options.all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
+        else callback(null, '127.0.0.1', 4);
+      }) as unknown as LookupFunction,
+    }),
+  );
+  assert.deepEqual(looked, ['wavecast.test family 4']);
+  assert.equal(lastRequest!.headers.host, `wavecast.test:${port}`);
+  assert.equal(lastRequest!.socket.remoteAddress, '127.0.0.1');
+  named.close();
+  await once(named, 'close');
 });
 
 test('close() while connecting aborts with the ws message, then close 1006', async () => {
