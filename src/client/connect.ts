@@ -120,7 +120,7 @@ class Handshake {
     // The listener reads the response (or closes the socket). Once the response is over, the socket
     // is closed with 1006; the listener has seen the failure, so no 'error' is emitted.
     response.once('close', () => {
-      if (this.request === request) this.finish(null);
+      if (this.request === request) this.fail(null);
     });
     this.ws.emit('unexpected-response', request, response);
     // A body nobody reads would keep the response open: read it away, as http does with no listener.
@@ -175,41 +175,34 @@ class Handshake {
       this.fail(new Error(extensions.message));
       return;
     }
-    this.finish(null, socket, head, check.protocol, extensions.extensions, extensions.compression);
+    this.open(socket, head, check.protocol, extensions.extensions, extensions.compression);
   }
 
-  /** The handshake failed: cleanup, then 'error' (when listened for) and 'close' with 1006. */
-  private fail(error: Error): void {
-    this.finish(error);
+  /**
+   * The handshake failed: everything is released, then 'error' (when listened for and `error` is not
+   * null) and 'close' with 1006.
+   */
+  private fail(error: Error | null): void {
+    this.cleanup();
+    this.ws._failHandshake(error);
   }
 
-  private finish(
-    error: Error | null,
-    socket?: Duplex,
-    head?: Buffer,
-    protocol?: string,
-    extensions?: string,
-    compression?: MessageCompression | null,
-  ): void {
+  /** The handshake succeeded: the connection takes the socket over and emits 'open'. */
+  private open(socket: Duplex, head: Buffer, protocol: string, extensions: string, compression: MessageCompression | null): void {
     const { ws, settings } = this;
-    if (socket === undefined) {
-      this.cleanup();
-      ws._failHandshake(error);
-      return;
-    }
     this.socket = null;
     this.request = null;
     this.clearTimer();
     ws._abortHandshake = null;
     socket.removeListener('error', ignore);
-    ws._protocol = protocol ?? '';
-    ws._extensions = extensions ?? '';
-    ws._setSocket(socket, head ?? Buffer.alloc(0), {
+    ws._protocol = protocol;
+    ws._extensions = extensions;
+    ws._setSocket(socket, head, {
       maxPayload: settings.maxPayload,
       skipUTF8Validation: settings.skipUTF8Validation,
       autoPong: settings.autoPong,
       ...(settings.closeTimeout !== undefined ? { closeTimeout: settings.closeTimeout } : {}),
-      compression: compression ?? null,
+      compression,
     });
   }
 

@@ -366,3 +366,17 @@ test('a server refusing the upgrade with 401: an unexpected-response listener ge
   assert.equal(code, 1006);
   await closeServer(strictServer);
 });
+
+test('an unexpected-response listener that ignores the body still sees the socket close with 1006', async () => {
+  const strictServer = createServer();
+  new WebSocketServer({ server: strictServer, verifyClient: (_info, done) => done(false, 429, 'x'.repeat(100_000)) });
+  const port = await listenHttp(strictServer);
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
+  const statuses: number[] = [];
+  socket.on('unexpected-response', (_request: unknown, response: IncomingMessage) => statuses.push(response.statusCode!));
+  const { events, code } = await outcome(socket);
+  assert.deepEqual(statuses, [429]);
+  assert.deepEqual(events, ['close']);
+  assert.equal(code, 1006);
+  await closeServer(strictServer);
+});
