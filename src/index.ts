@@ -8,3 +8,6 @@ export type { ServerOptions, VerifyClientInfo, VerifyClientCallback } from './se
 export { ProtocolError } from './protocol/parser.js';
 export type { PerMessageDeflateOptions } from './protocol/deflate.js';
 export { CloseCode } from './protocol/close.js';
+// Loading the client module makes `new WebSocket(url)` a client.
+import './client/connect.js';
+export type { ClientOptions } from './client/options.js';

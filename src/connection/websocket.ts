@@ -585,11 +585,14 @@ export class WebSocket extends EventEmitter {
     }
   }
 
-  /** @internal Used by the client when the opening handshake fails: error (if listened for), then close 1006. */
-  _failHandshake(error: Error): void {
+  /**
+   * @internal Used by the client when the opening handshake fails: error (if listened for and not null),
+   * then close 1006.
+   */
+  _failHandshake(error: Error | null): void {
     if (this._readyState === CLOSED) return;
     this._readyState = CLOSING;
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (error !== null && this.listenerCount('error') > 0) this.emit('error', error);
     this._readyState = CLOSED;
     this.emit('close', CloseCode.Abnormal, EMPTY);
   }

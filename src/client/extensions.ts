@@ -1,0 +1,51 @@
+// What the client offers in Sec-WebSocket-Extensions (permessage-deflate, on by default as in `ws`), and
+// the check of the server's answer.
+import type { MessageCompression } from '../connection/websocket.js';
+import { acceptDeflateResponse, createDeflateCompression, deflateOffer, resolveDeflateOptions, type PerMessageDeflateOptions } from '../protocol/deflate.js';
+import { parseExtensions } from '../protocol/handshake.js';
+
+/** One connection's offer: the header to send, and the check of what the server accepted. */
+export interface ClientExtensionOffer {
+  /** The Sec-WebSocket-Extensions value to send. */
+  readonly header: string;
+  /**
+   * Checks the server's Sec-WebSocket-Extensions value (already known to be well-formed) against this
+   * offer; returns the connection's compression, or a message saying why the answer is refused.
+   */
+  accept(response: string): { ok: true; compression: MessageCompression | null } | { ok: false; message: string };
+}
+
+/** The offer for one connection, or null when nothing is offered. Throws a RangeError for bad options. */
+export function createOffer(option: boolean | PerMessageDeflateOptions | undefined, maxPayload: number): ClientExtensionOffer | null {
+  const resolved = resolveDeflateOptions(option ?? true);
+  if (resolved === null) return null;
+  return {
+    header: deflateOffer(resolved),
+    accept(response) {
+      const negotiated = acceptDeflateResponse(response, resolved);
+      if (!negotiated.ok) return negotiated;
+      const agreement = negotiated.agreement;
+      return {
+        ok: true,
+        compression: agreement ? createDeflateCompression(agreement.params, resolved, { isServer: false, maxPayload }) : null,
+      };
+    },
+  };
+}
+
+export type ExtensionCheck = { ok: true; extensions: string; compression: MessageCompression | null } | { ok: false; message: string };
+
+/** Checks the server's Sec-WebSocket-Extensions header: only what was offered may come back. */
+export function checkResponseExtensions(header: string | undefined, offer: ClientExtensionOffer | null): ExtensionCheck {
+  if (header === undefined) return { ok: true, extensions: '', compression: null };
+  const parsed = parseExtensions(header);
+  if (parsed === null) return { ok: false, message: `Invalid Sec-WebSocket-Extensions header in the server response: ${header}` };
+  if (parsed.length === 0) return { ok: true, extensions: '', compression: null };
+  if (offer === null) {
+    const names = parsed.map((extension) => extension.name).join(', ');
+    return { ok: false, message: `Server sent a Sec-WebSocket-Extensions header (${names}) but no extension was offered` };
+  }
+  const result = offer.accept(header);
+  if (!result.ok) return result;
+  return { ok: true, extensions: header.trim(), compression: result.compression };
+}
