@@ -12,6 +12,7 @@ import { checkUpgradeRequest, errorResponse, upgradeResponseLines } from '../pro
 import { OriginList, runAuthenticate, type AuthenticateHook, type AuthenticateInfo, type Refusal } from './admission.js';
 import { SlowClientGate, type BackpressurePolicy } from './backpressure.js';
 import { Shutdown, resolveCloseOptions, type GracefulCloseOptions } from './shutdown.js';
+import { resolveRealtimeOptions } from './realtime-options.js';
 import { createStats, type ServerStats } from './stats.js';
 import { Sweeper, type HeartbeatOptions } from './sweep.js';
 import { TopicRegistry, type PublishOptions } from './topics.js';
@@ -85,8 +86,6 @@ const CLOSING = 1;
 const CLOSED = 2;
 
 const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
-const DEFAULT_MAX_BACKPRESSURE = 16 * 1024 * 1024;
-const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
 /** Turns a deflate option into a negotiator; set by the permessage-deflate module. @internal */
 export let createExtensionNegotiator: ((option: boolean | Record<string, unknown>, maxPayload: number) => ExtensionNegotiator | null) | null = null;
@@ -134,27 +133,11 @@ export class WebSocketServer extends EventEmitter {
     this._connections = this.options.clientTracking ? this.clients : new Set();
     this._WebSocket = options.WebSocket ?? WebSocket;
     this.stats = createStats();
-    const maxBackpressure = nonNegative('maxBackpressure', options.maxBackpressure, DEFAULT_MAX_BACKPRESSURE);
-    const policy = options.backpressurePolicy ?? 'close';
-    if (policy !== 'close' && policy !== 'drop') throw new TypeError(`Invalid backpressurePolicy: ${String(policy)} (use 'close' or 'drop')`);
-    this._gate = new SlowClientGate(maxBackpressure, policy, this, this.stats);
+    const realtime = resolveRealtimeOptions(options);
+    this._gate = new SlowClientGate(realtime.maxBackpressure, realtime.backpressurePolicy, this, this.stats);
     this._topics = new TopicRegistry(this._gate);
-    const heartbeat = options.heartbeat ?? null;
-    if (heartbeat !== null) {
-      positive('heartbeat.interval', heartbeat.interval);
-      positive('heartbeat.timeout', heartbeat.timeout);
-    }
-    this._sweeper = new Sweeper(
-      this._connections,
-      {
-        heartbeat: heartbeat && { interval: heartbeat.interval, timeout: heartbeat.timeout },
-        idleTimeout: nonNegative('idleTimeout', options.idleTimeout, 0),
-        handshakeTimeout: nonNegative('handshakeTimeout', options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT),
-      },
-      this.stats,
-      onHandshakeExpired,
-    );
-    this._maxConnections = nonNegative('maxConnections', options.maxConnections, Infinity);
+    this._sweeper = new Sweeper(this._connections, realtime, this.stats, onHandshakeExpired);
+    this._maxConnections = realtime.maxConnections;
     this._origins = options.origins ? new OriginList(options.origins) : null;
     const deflate = options.perMessageDeflate ?? false;
     this._negotiator = deflate && createExtensionNegotiator ? createExtensionNegotiator(deflate, this.options.maxPayload) : null;
@@ -488,16 +471,6 @@ export class WebSocketServer extends EventEmitter {
 function onHandshakeExpired(socket: Duplex, upgrading: boolean): void {
   if (upgrading) abortHandshake(socket, 408, 'The WebSocket handshake took too long');
   else socket.destroy();
-}
-
-function positive(name: string, value: unknown): void {
-  if (typeof value !== 'number' || !(value > 0)) throw new TypeError(`Invalid ${name}: ${String(value)} (expected a number of ms above 0)`);
-}
-
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) throw new TypeError(`Invalid ${name}: ${String(value)} (expected a number, 0 or more)`);
-  return value;
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {
