@@ -130,7 +130,7 @@ export class WebSocket extends EventEmitter {
   /** @internal Heartbeat bookkeeping for the server's sweep. */
   _lastSeen = 0;
   /** @internal */ _awaitingPong = false;
-  /** @internal The server that tracks this connection in its `clients`. */
+  /** @internal The server that accepted this connection (tracked in `clients` or not); told when it closes. */
   _tracker: { _clientClosed(ws: WebSocket): void } | null = null;
   /** @internal When the server's heartbeat sent its last unanswered ping (ms since the epoch). */
   _pingSentAt = 0;
