@@ -22,9 +22,12 @@ export class SlowClientGate implements DeliveryGate {
     private readonly _stats: ServerStats,
   ) {}
 
-  /** Bytes queued for `ws` and not yet handed to the operating system. */
+  /**
+   * Bytes queued for `ws` and not yet handed to the operating system: its bufferedAmount (which counts
+   * what waits behind a compression, where there is one) and publishes held behind a fragmented send.
+   */
   static queued(ws: WebSocket): number {
-    return (ws._socket?.writableLength ?? 0) + (ws._held?.bytes ?? 0);
+    return ws.bufferedAmount + (ws._held?.bytes ?? 0);
   }
 
   /**
@@ -54,18 +57,18 @@ export class SlowClientGate implements DeliveryGate {
   }
 
   /**
-   * Learns when the queue of `ws` is empty: an empty write's callback runs once everything written
-   * before it has been handed to the operating system. Only backed-up connections pay for this.
+   * Learns when the queue of `ws` is empty: an empty write through the connection's ordered write path
+   * calls back once everything sent before it has been handed to the operating system. Only backed-up
+   * connections pay for this.
    */
   private _watchDrain(ws: WebSocket): void {
-    const socket = ws._socket;
-    if (socket === null) return;
-    socket.write(EMPTY, (error?: Error | null) => {
+    if (ws._socket === null) return;
+    ws._writeFrames([EMPTY], (error?: Error) => {
       if (error || ws._readyState !== WebSocket.OPEN || !this._backedUp.has(ws)) {
         this._backedUp.delete(ws);
         return;
       }
-      if (ws._socket!.writableLength > 0) {
+      if (ws.bufferedAmount > 0) {
         this._watchDrain(ws);
         return;
       }
