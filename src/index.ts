@@ -4,7 +4,14 @@ export type { BinaryType, RawData, SendData, SendOptions, ConnectionOptions } fr
 export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './connection/events.js';
 export { isTextMessage, type TextMessage } from './connection/text-message.js';
 export { WebSocketServer } from './server/websocket-server.js';
-export type { ServerOptions, VerifyClientInfo, VerifyClientCallback } from './server/websocket-server.js';
+export type { ServerOptions, VerifyClientInfo, VerifyClientCallback, UpgradeCallback } from './server/websocket-server.js';
+export { UpgradeRejection } from './server/admission.js';
+export type { AuthenticateHook, AuthenticateInfo } from './server/admission.js';
+export type { PublishOptions } from './server/topics.js';
+export type { BackpressurePolicy } from './server/backpressure.js';
+export type { HeartbeatOptions } from './server/sweep.js';
+export type { GracefulCloseOptions } from './server/shutdown.js';
+export type { ServerStats } from './server/stats.js';
 export { ProtocolError } from './protocol/parser.js';
 export type { PerMessageDeflateOptions } from './protocol/deflate.js';
 export { CloseCode } from './protocol/close.js';

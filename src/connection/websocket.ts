@@ -47,6 +47,15 @@ export interface ConnectionOptions {
   compression?: MessageCompression | null;
 }
 
+/**
+ * @internal What subscribe() and unsubscribe() reach on a server-side connection: the server's topic
+ * registry. Declared here so that connection/ never imports server/.
+ */
+export interface TopicHost {
+  _subscribe(ws: WebSocket, topic: string): boolean;
+  _unsubscribe(ws: WebSocket, topic: string): boolean;
+}
+
 type ClientConnector = (socket: WebSocket, address: string | URL, protocols: unknown, options: unknown) => void;
 
 const CONNECTING = 0;
@@ -133,8 +142,16 @@ export class WebSocket extends EventEmitter {
   /** @internal Heartbeat bookkeeping for the server's sweep. */
   _lastSeen = 0;
   /** @internal */ _awaitingPong = false;
-  /** @internal The server that tracks this connection in its `clients`. */
+  /** @internal The server that accepted this connection (tracked in `clients` or not); told when it closes. */
   _tracker: { _clientClosed(ws: WebSocket): void } | null = null;
+  /** @internal When the server's heartbeat sent its last unanswered ping (ms since the epoch). */
+  _pingSentAt = 0;
+  /** @internal The server's topic registry (pub/sub); null on a client. */
+  _topicHost: TopicHost | null = null;
+  /** @internal The topics this connection is subscribed to; kept by the registry. */
+  _topics: Set<string> | null = null;
+  /** @internal Published frames held back while a fragmented message of ours is unfinished. */
+  _held: { frames: Buffer[][]; bytes: number } | null = null;
 
   private _binaryType: BinaryType = 'nodebuffer';
   private _closeCode: number = CloseCode.Abnormal;
@@ -266,6 +283,56 @@ export class WebSocket extends EventEmitter {
     }
     if (payload === null) this._writeFrames([encodeString(data as string, opcode, fin, masked)], callback);
     else this._writeFrames(encodeFrame(payload, { opcode, fin, rsv1: false, maskKey: masked ? maskKey() : null }), callback);
+    if (fin && this._held !== null) this._flushHeld();
+  }
+
+  // ---------------------------------------------------------------- pub/sub (the registry is the server's)
+
+  /** Subscribes this (server-side) connection to `topic`. Returns false if it already was, or is not open. */
+  subscribe(topic: string): boolean {
+    if (this._topicHost === null) throw new Error('subscribe() works on connections accepted by a WebSocketServer');
+    if (this._readyState !== OPEN) return false;
+    return this._topicHost._subscribe(this, String(topic));
+  }
+
+  /** Unsubscribes from `topic`. Returns false if this connection was not subscribed to it. */
+  unsubscribe(topic: string): boolean {
+    if (this._topicHost === null) throw new Error('unsubscribe() works on connections accepted by a WebSocketServer');
+    return this._topicHost._unsubscribe(this, String(topic));
+  }
+
+  isSubscribed(topic: string): boolean {
+    return this._topics !== null && this._topics.has(String(topic));
+  }
+
+  /** The topics this connection is subscribed to, in the order it subscribed. */
+  get topics(): string[] {
+    return this._topics === null ? [] : [...this._topics];
+  }
+
+  /**
+   * @internal Writes frames built once for many connections (a publish), in order with this connection's
+   * own sends. Returns false when the connection is not open.
+   */
+  _sendPrepared(frames: Buffer[], bytes: number): boolean {
+    if (this._readyState !== OPEN) return false;
+    // ORDER: a publish must not overtake a message of ours that is still being compressed. When the
+    // permessage-deflate send queue lands, published frames wait behind it here.
+    if (this._fragmenting) {
+      // A data frame may not interrupt a fragmented message: hold it until our final fragment is sent.
+      this._held ??= { frames: [], bytes: 0 };
+      this._held.frames.push(frames);
+      this._held.bytes += bytes;
+      return true;
+    }
+    this._writeFrames(frames);
+    return true;
+  }
+
+  private _flushHeld(): void {
+    const held = this._held!;
+    this._held = null;
+    for (const frames of held.frames) this._writeFrames(frames);
   }
 
   /**

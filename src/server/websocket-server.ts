@@ -1,11 +1,13 @@
 // WebSocketServer: accepts HTTP upgrades and turns them into WebSocket connections, with the options
-// and events of the `ws` package's server.
+// and events of the `ws` package's server, and wires in the real-time features that live beside it:
+// topics (topics.ts), the slow-client policy (backpressure.ts), the sweep (sweep.ts), admission
+// (admission.ts), graceful shutdown (shutdown.ts).
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocket, type ConnectionOptions } from '../connection/websocket.js';
+import { WebSocket, type ConnectionOptions, type SendData } from '../connection/websocket.js';
 import {
   createDeflateCompression,
   negotiateDeflateAsServer,
@@ -15,6 +17,13 @@ import {
   type ResolvedDeflateOptions,
 } from '../protocol/deflate.js';
 import { checkUpgradeRequest, errorResponse, upgradeResponseLines } from '../protocol/handshake.js';
+import { OriginList, runAuthenticate, type AuthenticateHook, type AuthenticateInfo, type Refusal } from './admission.js';
+import { SlowClientGate, type BackpressurePolicy } from './backpressure.js';
+import { Shutdown, resolveCloseOptions, type GracefulCloseOptions } from './shutdown.js';
+import { resolveRealtimeOptions } from './realtime-options.js';
+import { createStats, type ServerStats } from './stats.js';
+import { Sweeper, type HeartbeatOptions } from './sweep.js';
+import { TopicRegistry, type PublishOptions } from './topics.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -47,7 +56,32 @@ export interface ServerOptions {
   closeTimeout?: number;
   /** The class to create connections with (a subclass of WebSocket). */
   WebSocket?: typeof WebSocket;
+
+  // ---- real-time server options (beyond `ws`) ----
+  /**
+   * Most bytes a publish or broadcast may leave queued for one connection (default 16 MiB; Infinity
+   * for no bound). What happens past it is `backpressurePolicy`.
+   */
+  maxBackpressure?: number;
+  /** 'close' (default): close the connection with 1008. 'drop': skip messages for it until it drains. */
+  backpressurePolicy?: BackpressurePolicy;
+  /** Ping connections that have been quiet for `interval` ms; terminate those silent `timeout` ms after. */
+  heartbeat?: HeartbeatOptions;
+  /** Close (1000) a connection from which nothing at all has been received for this long (ms; off by default). */
+  idleTimeout?: number;
+  /** Most open connections; an upgrade beyond it is answered 503 (default: no limit). */
+  maxConnections?: number;
+  /** Drop a connection whose opening handshake is not done in this long (ms, default 10000; 0 is off). */
+  handshakeTimeout?: number;
+  /** Largest request header block accepted, in bytes (only when the server makes its own HTTP server; 431 beyond it). */
+  maxHeaderSize?: number;
+  /** Origins allowed to connect from a browser page (exact, like 'https://chat.example.com'; '*' for any). */
+  origins?: readonly string[];
+  /** Decides, possibly asynchronously, whether an upgrade may go ahead (see AuthenticateHook). */
+  authenticate?: AuthenticateHook;
 }
+
+export type UpgradeCallback = (ws: WebSocket, request: IncomingMessage, auth?: unknown) => void;
 
 const RUNNING = 0;
 const CLOSING = 1;
@@ -60,13 +94,25 @@ export class WebSocketServer extends EventEmitter {
   /** The connected sockets (when clientTracking is on). */
   readonly clients: Set<WebSocket>;
 
+  /** What the server's policies did: dropped messages, slow-client closes, timeouts, refusals. */
+  readonly stats: ServerStats;
+
   private _server: HttpServer | HttpsServer | null = null;
   private _removeListeners: (() => void) | null = null;
   private _state = RUNNING;
-  private _shouldEmitClose = false;
   private readonly _deflate: ResolvedDeflateOptions | null;
+  private _httpClosed = false;
+  private _closeScheduled = false;
+  private _shutdown: Shutdown | null = null;
   private readonly _connectionOptions: ConnectionOptions;
   private readonly _WebSocket: typeof WebSocket;
+  /** Every open connection, tracked or not (the same set as `clients` when clientTracking is on). */
+  private readonly _connections: Set<WebSocket>;
+  private readonly _topics: TopicRegistry;
+  private readonly _gate: SlowClientGate;
+  private readonly _sweeper: Sweeper;
+  private readonly _origins: OriginList | null;
+  private readonly _maxConnections: number;
 
   constructor(options: ServerOptions = {}, callback?: () => void) {
     super();
@@ -80,8 +126,16 @@ export class WebSocketServer extends EventEmitter {
       clientTracking: options.clientTracking ?? true,
     };
     this.clients = new Set();
+    this._connections = this.options.clientTracking ? this.clients : new Set();
     this._WebSocket = options.WebSocket ?? WebSocket;
     this._deflate = resolveDeflateOptions(options.perMessageDeflate ?? false);
+    this.stats = createStats();
+    const realtime = resolveRealtimeOptions(options);
+    this._gate = new SlowClientGate(realtime.maxBackpressure, realtime.backpressurePolicy, this, this.stats);
+    this._topics = new TopicRegistry(this._gate);
+    this._sweeper = new Sweeper(this._connections, realtime, this.stats, onHandshakeExpired);
+    this._maxConnections = realtime.maxConnections;
+    this._origins = options.origins ? new OriginList(options.origins) : null;
     this._connectionOptions = {
       maxPayload: this.options.maxPayload,
       skipUTF8Validation: options.skipUTF8Validation ?? false,
@@ -90,7 +144,8 @@ export class WebSocketServer extends EventEmitter {
     };
 
     if (options.port != null) {
-      const server = createServer((req, res) => {
+      const httpOptions = options.maxHeaderSize !== undefined ? { maxHeaderSize: options.maxHeaderSize } : {};
+      const server = createServer(httpOptions, (req, res) => {
         const body = 'Upgrade Required: this is a WebSocket server';
         res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Upgrade: 'websocket' });
         res.end(body);
@@ -105,15 +160,24 @@ export class WebSocketServer extends EventEmitter {
       const onListening = () => this.emit('listening');
       const onError = (error: Error) => this.emit('error', error);
       const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        this.handleUpgrade(req, socket, head, (ws, request) => this.emit('connection', ws, request));
+        this.handleUpgrade(req, socket, head, (ws, request, auth) => {
+          if (this.options.authenticate) this.emit('connection', ws, request, auth);
+          else this.emit('connection', ws, request);
+        });
       };
+      // On an HTTP server of our own, every TCP connection is a handshake to be, and its clock starts at
+      // accept (slow-loris). On a server of the user's, it starts at the upgrade request.
+      const onConnection = (socket: Socket) => this._sweeper.handshakeStarted(socket, false);
+      const ownServer = options.port != null;
       server.on('listening', onListening);
       server.on('error', onError);
       server.on('upgrade', onUpgrade);
+      if (ownServer) server.on('connection', onConnection);
       this._removeListeners = () => {
         server.removeListener('listening', onListening);
         server.removeListener('error', onError);
         server.removeListener('upgrade', onUpgrade);
+        if (ownServer) server.removeListener('connection', onConnection);
       };
     }
   }
@@ -138,10 +202,12 @@ export class WebSocketServer extends EventEmitter {
 
   /**
    * Completes (or refuses) the opening handshake of an upgrade request and calls back with the new
-   * socket. For `noServer` mode and custom routing.
+   * socket (and, when an `authenticate` hook is set, what it returned). For `noServer` mode and custom
+   * routing.
    */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: (ws: WebSocket, request: IncomingMessage) => void): void {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
     socket.on('error', destroyOnError);
+    this._sweeper.handshakeStarted(socket, true);
     const check = checkUpgradeRequest(req);
     if (!check.ok) {
       this._refuse(socket, req, check.status, check.message, check.headers);
@@ -149,6 +215,16 @@ export class WebSocketServer extends EventEmitter {
     }
     if (!this.shouldHandle(req)) {
       this._refuse(socket, req, 400, `No WebSocket endpoint at ${req.url ?? '/'}`);
+      return;
+    }
+    const origin = headerValue(req, 'origin');
+    const originRefusal = this._origins?.check(origin) ?? null;
+    if (originRefusal !== null) {
+      this._deny(socket, originRefusal);
+      return;
+    }
+    if (this._atCapacity()) {
+      this._deny(socket, this._capacityRefusal());
       return;
     }
     let deflate: DeflateAgreement | null = null;
@@ -160,26 +236,38 @@ export class WebSocketServer extends EventEmitter {
       }
       deflate = negotiation.agreement;
     }
-    const complete = () => this._complete(req, socket, head, check.key, check.protocols, deflate, callback);
+    const info: AuthenticateInfo = {
+      origin,
+      secure: Boolean((req.socket as { authorized?: boolean; encrypted?: boolean }).authorized || (req.socket as { encrypted?: boolean }).encrypted),
+    };
+    const complete = (auth?: unknown) =>
+      this._complete(req, socket, head, check.key, check.protocols, deflate, callback, auth);
+    const authenticate = () => {
+      const hook = this.options.authenticate;
+      if (!hook) {
+        complete();
+        return;
+      }
+      runAuthenticate(hook, req, info, complete, (refusal, error) => {
+        if (error !== undefined && this.listenerCount('authError') > 0) this.emit('authError', error, req);
+        this._deny(socket, refusal);
+      });
+    };
     const verifyClient = this.options.verifyClient;
     if (!verifyClient) {
-      complete();
+      authenticate();
       return;
     }
-    const info: VerifyClientInfo = {
-      origin: headerValue(req, 'origin'),
-      secure: Boolean((req.socket as { authorized?: boolean; encrypted?: boolean }).authorized || (req.socket as { encrypted?: boolean }).encrypted),
-      req,
-    };
+    const verifyInfo: VerifyClientInfo = { ...info, req };
     if (verifyClient.length === 2) {
-      (verifyClient as VerifyClientAsync)(info, (verified, code, message, headers) => {
-        if (!verified) this._reject(socket, code ?? 401, message, headers);
-        else complete();
+      (verifyClient as VerifyClientAsync)(verifyInfo, (verified, code, message, headers) => {
+        if (!verified) this._deny(socket, { status: code ?? 401, body: message ?? '', ...(headers ? { headers } : {}) });
+        else authenticate();
       });
-    } else if (!(verifyClient as VerifyClientSync)(info)) {
-      this._reject(socket, 401);
+    } else if (!(verifyClient as VerifyClientSync)(verifyInfo)) {
+      this._deny(socket, { status: 401, body: '' });
     } else {
-      complete();
+      authenticate();
     }
   }
 
@@ -190,14 +278,20 @@ export class WebSocketServer extends EventEmitter {
     key: string,
     protocols: string[],
     deflate: DeflateAgreement | null,
-    callback: (ws: WebSocket, request: IncomingMessage) => void,
+    callback: UpgradeCallback,
+    auth: unknown,
   ): void {
     if (!socket.readable || !socket.writable) {
+      this._sweeper.handshakeEnded(socket);
       socket.destroy();
       return;
     }
     if (this._state !== RUNNING) {
-      this._reject(socket, 503, 'The server is shutting down');
+      this._deny(socket, { status: 503, body: 'The server is shutting down' });
+      return;
+    }
+    if (this._atCapacity()) {
+      this._deny(socket, this._capacityRefusal());
       return;
     }
     let protocol: string | undefined;
@@ -210,6 +304,7 @@ export class WebSocketServer extends EventEmitter {
     this.emit('headers', lines, req);
     socket.write(lines.join('\r\n') + '\r\n\r\n');
     socket.removeListener('error', destroyOnError);
+    this._sweeper.handshakeEnded(socket);
 
     const ws = new this._WebSocket(null);
     ws._protocol = protocol ?? '';
@@ -217,20 +312,57 @@ export class WebSocketServer extends EventEmitter {
     ws._url = req.url ?? '/';
     const compression = deflate ? createDeflateCompression(deflate.params, this._deflate!, { isServer: true, maxPayload: this.options.maxPayload }) : null;
     ws._setSocket(socket, head, { ...this._connectionOptions, compression });
-    if (this.options.clientTracking) {
-      this.clients.add(ws);
-      ws._tracker = this;
-    }
-    callback(ws, req);
+    // Every connection reports its close to the server (topics, limits, shutdown need it); only tracked
+    // ones are in `clients`, which is then the same set as `_connections`.
+    ws._tracker = this;
+    ws._topicHost = this._topics;
+    this._connections.add(ws);
+    this._sweeper.wake();
+    callback(ws, req, auth);
   }
 
-  /** @internal Called by a tracked connection as it closes. */
+  /** @internal Called by a connection as it closes. */
   _clientClosed(ws: WebSocket): void {
+    this._connections.delete(ws);
     this.clients.delete(ws);
-    if (this._shouldEmitClose && this.clients.size === 0) {
-      this._shouldEmitClose = false;
-      process.nextTick(() => this._emitClose());
-    }
+    this._topics.removeAll(ws);
+    this._gate.forget(ws);
+    if (this._state === CLOSING) this._maybeEmitClose();
+  }
+
+  // ---------------------------------------------------------------- pub/sub
+
+  /**
+   * Sends `data` to every open connection subscribed to `topic`. The message is framed once and the same
+   * bytes are written to each subscriber. Returns how many connections it was written to.
+   */
+  publish(topic: string, data: SendData, options?: PublishOptions): number {
+    return this._topics.publish(topic, data, options);
+  }
+
+  /** Sends `data` to every open connection (tracked or not), framed once. Returns how many got it. */
+  broadcast(data: SendData, options?: PublishOptions): number {
+    return this._topics.deliver(this._connections, data, options);
+  }
+
+  /** How many connections are subscribed to `topic`. */
+  subscriberCount(topic: string): number {
+    return this._topics.subscriberCount(topic);
+  }
+
+  /** The topics that have at least one subscriber. */
+  get topics(): string[] {
+    return this._topics.topics();
+  }
+
+  // ---------------------------------------------------------------- refusals
+
+  private _atCapacity(): boolean {
+    return this._connections.size >= this._maxConnections;
+  }
+
+  private _capacityRefusal(): Refusal {
+    return { status: 503, body: `The server has reached its limit of ${this._maxConnections} connections; try again later` };
   }
 
   private _refuse(socket: Duplex, req: IncomingMessage, status: number, message: string, headers?: Record<string, string>): void {
@@ -239,42 +371,102 @@ export class WebSocketServer extends EventEmitter {
       this.emit('wsClientError', error, socket, req);
       return;
     }
-    this._reject(socket, status, message, headers);
-  }
-
-  private _reject(socket: Duplex, status: number, message?: string, headers?: Record<string, string | number>): void {
+    this._sweeper.handshakeEnded(socket);
     abortHandshake(socket, status, message, headers);
   }
 
+  /** Refuses an upgrade by policy (a limit or a hook). An empty body is answered with the status text, as ws does. */
+  private _deny(socket: Duplex, refusal: Refusal): void {
+    this.stats.rejectedUpgrades++;
+    this._sweeper.handshakeEnded(socket);
+    abortHandshake(socket, refusal.status, refusal.body === '' ? undefined : refusal.body, refusal.headers);
+  }
+
+  // ---------------------------------------------------------------- closing
+
   /**
-   * Stops accepting connections. Open connections are left alone (as in `ws`); 'close' is emitted once
-   * the server has stopped and, when clients are tracked, the last of them has closed.
+   * `close(callback)` stops accepting connections and leaves open ones alone (as in `ws`); 'close' is
+   * emitted once the server has stopped and, when clients are tracked, the last of them has closed.
+   *
+   * `close({ code, reason, timeout }, callback)` shuts down gracefully: it stops accepting, closes every
+   * connection with `code` (default 1001) after what it had queued, waits up to `timeout` ms for the
+   * closing handshakes, terminates what is left, and resolves (and calls back) once all are gone.
    */
-  close(callback?: (error?: Error) => void): void {
+  close(callback?: (error?: Error) => void): void;
+  close(options: GracefulCloseOptions, callback?: (error?: Error) => void): Promise<void>;
+  close(
+    optionsOrCallback?: GracefulCloseOptions | ((error?: Error) => void),
+    callback?: (error?: Error) => void,
+  ): Promise<void> | void {
+    if (typeof optionsOrCallback === 'object' && optionsOrCallback !== null) return this._closeGracefully(optionsOrCallback, callback);
+    const cb = optionsOrCallback;
     if (this._state === CLOSED) {
-      if (callback) this.once('close', () => callback(new Error('The server is not running')));
+      if (cb) this.once('close', () => cb(new Error('The server is not running')));
       process.nextTick(() => this._emitClose());
       return;
     }
-    if (callback) this.once('close', callback);
-    if (this._state === CLOSING) return;
+    if (cb) this.once('close', cb);
+    if (this._state === RUNNING) this._stopAccepting();
+  }
+
+  private _closeGracefully(options: GracefulCloseOptions, callback?: (error?: Error) => void): Promise<void> {
+    const resolved = resolveCloseOptions(options);
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        resolve();
+        callback?.();
+      };
+      if (this._state === CLOSED) {
+        process.nextTick(done);
+        return;
+      }
+      this.once('close', done);
+      this._shutdown ??= new Shutdown(this._connections, resolved);
+      if (this._state === RUNNING) this._stopAccepting();
+      else this._maybeEmitClose();
+    });
+  }
+
+  private _stopAccepting(): void {
     this._state = CLOSING;
     this._removeListeners?.();
     this._removeListeners = null;
+    this._sweeper.dropPendingHandshakes();
     const ownServer = this.options.port != null ? this._server : null;
     this._server = null;
     if (ownServer) {
-      ownServer.close(() => this._emitClose());
-      return;
+      ownServer.close(() => {
+        this._httpClosed = true;
+        this._maybeEmitClose();
+      });
+    } else {
+      this._httpClosed = true;
+      this._maybeEmitClose();
     }
-    if (this.options.clientTracking && this.clients.size > 0) this._shouldEmitClose = true;
-    else process.nextTick(() => this._emitClose());
+  }
+
+  /** Emits 'close' once stopped and, as the kind of close asks, the connections it waits for are gone. */
+  private _maybeEmitClose(): void {
+    if (this._state !== CLOSING || this._closeScheduled || !this._httpClosed) return;
+    const waitingFor = this._shutdown !== null ? this._connections.size : this.options.clientTracking ? this.clients.size : 0;
+    if (waitingFor > 0) return;
+    this._closeScheduled = true;
+    this._shutdown?.finished();
+    process.nextTick(() => this._emitClose());
   }
 
   private _emitClose(): void {
     this._state = CLOSED;
+    this._sweeper.stop();
     this.emit('close');
   }
+}
+
+/** A handshake past handshakeTimeout: an upgrade request still being decided is answered 408; a request
+ * that never arrived whole (slow-loris) gets nothing but a closed socket. */
+function onHandshakeExpired(socket: Duplex, upgrading: boolean): void {
+  if (upgrading) abortHandshake(socket, 408, 'The WebSocket handshake took too long');
+  else socket.destroy();
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {

@@ -1,0 +1,53 @@
+// The real-time options of a WebSocketServer, checked and given their defaults in one place.
+import type { BackpressurePolicy } from './backpressure.js';
+import type { HeartbeatOptions } from './sweep.js';
+
+export const DEFAULT_MAX_BACKPRESSURE = 16 * 1024 * 1024;
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+export interface RealtimeOptions {
+  maxBackpressure?: number;
+  backpressurePolicy?: BackpressurePolicy;
+  heartbeat?: HeartbeatOptions;
+  idleTimeout?: number;
+  maxConnections?: number;
+  handshakeTimeout?: number;
+}
+
+export interface RealtimeSettings {
+  maxBackpressure: number;
+  backpressurePolicy: BackpressurePolicy;
+  heartbeat: HeartbeatOptions | null;
+  idleTimeout: number;
+  maxConnections: number;
+  handshakeTimeout: number;
+}
+
+/** Throws a TypeError naming the option for a value that makes no sense. */
+export function resolveRealtimeOptions(options: RealtimeOptions): RealtimeSettings {
+  const policy = options.backpressurePolicy ?? 'close';
+  if (policy !== 'close' && policy !== 'drop') throw new TypeError(`Invalid backpressurePolicy: ${String(policy)} (use 'close' or 'drop')`);
+  let heartbeat: HeartbeatOptions | null = null;
+  if (options.heartbeat != null) {
+    heartbeat = { interval: positive('heartbeat.interval', options.heartbeat.interval), timeout: positive('heartbeat.timeout', options.heartbeat.timeout) };
+  }
+  return {
+    maxBackpressure: nonNegative('maxBackpressure', options.maxBackpressure, DEFAULT_MAX_BACKPRESSURE),
+    backpressurePolicy: policy,
+    heartbeat,
+    idleTimeout: nonNegative('idleTimeout', options.idleTimeout, 0),
+    maxConnections: nonNegative('maxConnections', options.maxConnections, Infinity),
+    handshakeTimeout: nonNegative('handshakeTimeout', options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT),
+  };
+}
+
+function positive(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value > 0)) throw new TypeError(`Invalid ${name}: ${String(value)} (expected a number of ms above 0)`);
+  return value;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) throw new TypeError(`Invalid ${name}: ${String(value)} (expected a number, 0 or more)`);
+  return value;
+}

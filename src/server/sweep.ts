@@ -1,0 +1,152 @@
+// The one timer of a server: a periodic sweep that pings quiet connections and terminates those that do
+// not answer (heartbeat), closes connections that receive nothing (idleTimeout), and drops opening
+// handshakes that take too long (handshakeTimeout). No connection has a timer of its own.
+import type { Duplex } from 'node:stream';
+import { CloseCode } from '../protocol/close.js';
+import { WebSocket } from '../connection/websocket.js';
+import type { ServerStats } from './stats.js';
+
+export interface HeartbeatOptions {
+  /** Ping a connection when nothing has been received from it for this long (ms). */
+  interval: number;
+  /** Terminate it when nothing, not even the pong, has come back this long after the ping (ms). */
+  timeout: number;
+}
+
+export interface SweepOptions {
+  heartbeat: HeartbeatOptions | null;
+  /** Close a connection when nothing has been received from it for this long (ms); 0 is off. */
+  idleTimeout: number;
+  /** Drop a connection whose opening handshake is not done this long after it began (ms); 0 is off. */
+  handshakeTimeout: number;
+}
+
+/** An opening handshake under way: its deadline, and whether its upgrade request has arrived. */
+interface PendingHandshake {
+  deadline: number;
+  upgrading: boolean;
+}
+
+/** What the sweep does to a handshake past its deadline (answer 408, or just drop the socket). */
+export type HandshakeExpiry = (socket: Duplex, upgrading: boolean) => void;
+
+const MIN_TICK = 5;
+
+export class Sweeper {
+  private _timer: NodeJS.Timeout | null = null;
+  private readonly _tick: number;
+  private readonly _pending = new Map<Duplex, PendingHandshake>();
+  private readonly _watchConnections: boolean;
+
+  constructor(
+    private readonly _connections: ReadonlySet<WebSocket>,
+    private readonly _options: SweepOptions,
+    private readonly _stats: ServerStats,
+    private readonly _onExpired: HandshakeExpiry,
+  ) {
+    const { heartbeat, idleTimeout, handshakeTimeout } = _options;
+    const periods: number[] = [];
+    if (heartbeat) periods.push(heartbeat.interval, heartbeat.timeout);
+    if (idleTimeout > 0) periods.push(idleTimeout);
+    if (handshakeTimeout > 0) periods.push(handshakeTimeout);
+    // A quarter of the shortest period: every deadline is met within a quarter of its length.
+    this._tick = periods.length > 0 ? Math.max(MIN_TICK, Math.floor(Math.min(...periods) / 4)) : 0;
+    this._watchConnections = heartbeat !== null || idleTimeout > 0;
+  }
+
+  /** Starts the timer if something needs watching; it stops itself once nothing does. */
+  wake(): void {
+    if (this._timer !== null || this._tick === 0 || !this._needed()) return;
+    this._timer = setInterval(sweepTick, this._tick, this);
+    this._timer.unref();
+  }
+
+  stop(): void {
+    if (this._timer !== null) {
+      clearInterval(this._timer);
+      this._timer = null;
+    }
+  }
+
+  /** A handshake begins (a TCP connection to our own server, or an upgrade request handed to us). */
+  handshakeStarted(socket: Duplex, upgrading: boolean): void {
+    if (this._options.handshakeTimeout <= 0) return;
+    const entry = this._pending.get(socket);
+    if (entry !== undefined) {
+      entry.upgrading ||= upgrading;
+      return;
+    }
+    this._pending.set(socket, { deadline: Date.now() + this._options.handshakeTimeout, upgrading });
+    this.wake();
+  }
+
+  /** The handshake is over (answered with 101, or refused). */
+  handshakeEnded(socket: Duplex): void {
+    this._pending.delete(socket);
+  }
+
+  /**
+   * The server is shutting down: connections whose upgrade request has not even arrived are destroyed;
+   * upgrades being decided are answered 503 when the decision comes (or 408 at their deadline).
+   */
+  dropPendingHandshakes(): void {
+    for (const [socket, entry] of this._pending) {
+      if (entry.upgrading) continue;
+      this._pending.delete(socket);
+      socket.destroy();
+    }
+  }
+
+  private _needed(): boolean {
+    return this._pending.size > 0 || (this._watchConnections && this._connections.size > 0);
+  }
+
+  /** @internal One pass over everything watched. */
+  _sweep(now: number): void {
+    for (const [socket, entry] of this._pending) {
+      if (socket.destroyed) {
+        this._pending.delete(socket);
+      } else if (now >= entry.deadline) {
+        this._pending.delete(socket);
+        this._stats.handshakeTimeouts++;
+        this._onExpired(socket, entry.upgrading);
+      }
+    }
+    if (this._watchConnections) {
+      const { heartbeat, idleTimeout } = this._options;
+      for (const ws of this._connections) {
+        if (ws._readyState !== WebSocket.OPEN) continue;
+        const seen = ws._lastSeen;
+        if (heartbeat !== null) {
+          if (ws._awaitingPong) {
+            if (seen > ws._pingSentAt) {
+              ws._awaitingPong = false; // something arrived after the ping: the peer is alive
+            } else if (now - ws._pingSentAt >= heartbeat.timeout) {
+              this._stats.heartbeatTimeouts++;
+              ws.terminate();
+              continue;
+            }
+          }
+          if (!ws._awaitingPong && now - seen >= heartbeat.interval) {
+            ws._awaitingPong = true;
+            ws._pingSentAt = now;
+            ws.ping();
+          }
+        }
+        if (idleTimeout > 0 && now - seen >= idleTimeout) {
+          this._stats.idleCloses++;
+          ws.close(CloseCode.Normal, `Idle timeout: nothing received for ${formatSeconds(idleTimeout)}`);
+        }
+      }
+    }
+    if (!this._needed()) this.stop();
+  }
+}
+
+function sweepTick(sweeper: Sweeper): void {
+  sweeper._sweep(Date.now());
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
