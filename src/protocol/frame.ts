@@ -121,25 +121,37 @@ export function mask(
   // Word-sized XOR: when source and target can both be viewed as 32-bit words from some point on,
   // do the bulk a word at a time (the machine's endianness decides the order of mask bytes in a word).
   if (length >= 64) {
+    if (((source.byteOffset - target.byteOffset - targetOffset) & 3) !== 0) {
+      // Source and target can never be aligned together: copy first (memcpy), then XOR in place.
+      target.set(source.subarray(0, length), targetOffset);
+      source = target.subarray(targetOffset, targetOffset + length);
+      target = source;
+      targetOffset = 0;
+    }
     const sAddr = source.byteOffset;
     const tAddr = target.byteOffset + targetOffset;
     const lead = (4 - (sAddr & 3)) & 3;
-    if (((sAddr + lead) & 3) === 0 && ((tAddr + lead) & 3) === 0) {
-      for (; i < lead; i++) target[targetOffset + i] = source[i]! ^ maskKey[(maskOffset + i) & 3]!;
-      const words = (length - lead) >>> 2;
-      const src32 = new Uint32Array(source.buffer, sAddr + lead, words);
-      const dst32 = new Uint32Array(target.buffer, tAddr + lead, words);
-      const k = maskOffset + lead;
-      const b0 = maskKey[k & 3]!;
-      const b1 = maskKey[(k + 1) & 3]!;
-      const b2 = maskKey[(k + 2) & 3]!;
-      const b3 = maskKey[(k + 3) & 3]!;
-      const word = LITTLE_ENDIAN
-        ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0
-        : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
-      for (let w = 0; w < words; w++) dst32[w] = src32[w]! ^ word;
-      i = lead + words * 4;
+    for (; i < lead; i++) target[targetOffset + i] = source[i]! ^ maskKey[(maskOffset + i) & 3]!;
+    const words = (length - lead) >>> 2;
+    const src32 = new Uint32Array(source.buffer, sAddr + lead, words);
+    const dst32 = new Uint32Array(target.buffer, tAddr + lead, words);
+    const k = maskOffset + lead;
+    const b0 = maskKey[k & 3]!;
+    const b1 = maskKey[(k + 1) & 3]!;
+    const b2 = maskKey[(k + 2) & 3]!;
+    const b3 = maskKey[(k + 3) & 3]!;
+    const word = LITTLE_ENDIAN
+      ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0
+      : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+    let w = 0;
+    for (const end = words - 3; w < end; w += 4) {
+      dst32[w] = src32[w]! ^ word;
+      dst32[w + 1] = src32[w + 1]! ^ word;
+      dst32[w + 2] = src32[w + 2]! ^ word;
+      dst32[w + 3] = src32[w + 3]! ^ word;
     }
+    for (; w < words; w++) dst32[w] = src32[w]! ^ word;
+    i = lead + words * 4;
   }
   // Byte loop for short payloads, unaligned views, and the tail.
   for (; i < length; i++) target[targetOffset + i] = source[i]! ^ maskKey[(maskOffset + i) & 3]!;

@@ -3,6 +3,7 @@
 import { isUtf8 } from 'node:buffer';
 import { CloseCode, parseClosePayload } from './close.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, mask } from './frame.js';
+import { MessageBuffer } from './message-buffer.js';
 import { Utf8Validator } from './utf8.js';
 
 /** A violation by the peer; `closeCode` is what the connection is closed with. */
@@ -45,8 +46,6 @@ const HEADER = 0;
 const PAYLOAD = 1;
 const DONE = 2;
 
-const MIN_GROW = 16 * 1024;
-
 export class Parser {
   expectMasked: boolean;
   maxPayload: number;
@@ -72,8 +71,7 @@ export class Parser {
   private messageOpcode = 0;
   private messageCompressed = false;
   private messageLength = 0;
-  private acc: Buffer | null = null;
-  private accLength = 0;
+  private readonly message = new MessageBuffer();
   private readonly utf8 = new Utf8Validator();
   private validateIncrementally = false;
 
@@ -96,7 +94,7 @@ export class Parser {
   /** Stops parsing; later chunks are ignored. */
   stop(): void {
     this.state = DONE;
-    this.acc = null;
+    this.message.clear();
   }
 
   /** Feeds bytes. The parser may unmask them in place, so the caller gives up `chunk`. */
@@ -236,28 +234,12 @@ export class Parser {
       else chunk.copy(target, maskOffset, offset, offset + take);
       return true;
     }
-    const start = this.accLength;
-    this.reserve(take);
-    const acc = this.acc!;
-    if (this.masked) mask(chunk.subarray(offset, offset + take), this.maskKey, acc, start, maskOffset, take);
-    else chunk.copy(acc, start, offset, offset + take);
-    this.accLength += take;
-    return this.checkText(acc.subarray(start, start + take));
-  }
-
-  /** Grows the message buffer for `extra` more bytes, never past what the message can still need. */
-  private reserve(extra: number): void {
-    const needed = this.accLength + extra;
-    const acc = this.acc;
-    if (acc !== null && needed <= acc.length) return;
-    let capacity = Math.max(needed, acc === null ? MIN_GROW : acc.length * 2);
-    // While the final frame is being read, the message's full size is known.
-    if (this.fin) capacity = Math.min(capacity, this.accLength + (this.payloadLength - this.payloadRead) + extra);
-    if (this.maxPayload > 0) capacity = Math.min(capacity, this.maxPayload);
-    capacity = Math.max(capacity, needed);
-    const grown = Buffer.allocUnsafe(capacity);
-    if (acc !== null && this.accLength > 0) acc.copy(grown, 0, 0, this.accLength);
-    this.acc = grown;
+    // The chunk is ours: unmask in place, then keep the piece (as a view when it is large).
+    const piece = chunk.subarray(offset, offset + take);
+    if (this.masked) mask(piece, this.maskKey, piece, 0, maskOffset, take);
+    if (!this.checkText(piece)) return false;
+    this.message.add(piece);
+    return true;
   }
 
   /** Validates a piece of a text message that arrives in pieces, failing on the first bad byte. */
@@ -266,9 +248,6 @@ export class Parser {
     if (!this.validateIncrementally) {
       this.validateIncrementally = true;
       this.utf8.reset();
-      // Bytes gathered before this piece (a whole earlier frame handed over as a view) are checked first.
-      const before = this.accLength - piece.length;
-      if (before > 0 && !this.utf8.feed(this.acc!.subarray(0, before))) return this.badText();
     }
     return this.utf8.feed(piece) || this.badText();
   }
@@ -289,20 +268,12 @@ export class Parser {
       return this.control(opcode, payload);
     }
     if (view !== null) {
-      if (this.fin && this.accLength === 0) return this.deliver(view, false);
-      if (view.length > 0) {
-        const start = this.accLength;
-        this.reserve(view.length);
-        view.copy(this.acc!, start);
-        this.accLength += view.length;
-        if (!this.checkText(this.acc!.subarray(start, this.accLength))) return false;
-      }
+      if (this.fin && this.message.length === 0) return this.deliver(view, false);
+      if (!this.checkText(view)) return false;
+      this.message.add(view);
     }
     if (!this.fin) return true;
-    const data = this.acc === null ? EMPTY : this.acc.subarray(0, this.accLength);
-    this.acc = null;
-    this.accLength = 0;
-    return this.deliver(data, this.validateIncrementally);
+    return this.deliver(this.message.take(), this.validateIncrementally);
   }
 
   private deliver(data: Buffer, validated: boolean): boolean {

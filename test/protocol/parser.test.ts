@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { Parser } from '../../src/protocol/parser.js';
 import { closePayload, parseAll, parseSplit, rawFrame, recorder, type ParsedEvent } from './parser-helpers.js';
 
 const TEXT = 0x1;
@@ -264,5 +265,36 @@ describe('maxPayload', () => {
       { maxPayload: 1000 },
     );
     assert.deepEqual(events.map((e) => e.type), ['ping', 'message']);
+  });
+});
+
+describe('message assembly', () => {
+  test('fragments of mixed sizes, small and large, join in order whatever the chunking', () => {
+    const sizes = [1, 5000, 3, 20000, 4096, 4095, 0, 70000, 2, 16384, 7];
+    let counter = 0;
+    const payloads = sizes.map((size) => Buffer.alloc(size).map(() => counter++ & 0xff));
+    const frames = payloads.map((payload, i) => rawFrame({ opcode: i === 0 ? BINARY : CONT, payload, fin: i === payloads.length - 1 }));
+    const expected = Buffer.concat(payloads);
+    for (const chunking of [[1e6], [1], [7, 4093], [65536], [1000, 3, 20000]]) {
+      const event = only(parseSplit(Buffer.concat(frames), chunking));
+      assert.ok((event as { data: Buffer }).data.equals(expected), `chunks ${chunking.join(',')}`);
+    }
+  });
+
+  test('a message handed out (not copied) stays intact after later messages are parsed', () => {
+    const keep: Buffer[] = [];
+    const parser = new Parser(
+      { onMessage: (data) => keep.push(data), onPing() {}, onPong() {}, onClose() {}, onError: (e) => assert.fail(e.message) },
+      { expectMasked: true },
+    );
+    for (let i = 0; i < 5; i++) {
+      for (const size of [9000, 100]) {
+        const frame = rawFrame({ opcode: BINARY, payload: Buffer.alloc(size, i) });
+        parser.push(frame.subarray(0, 50));
+        parser.push(frame.subarray(50));
+      }
+    }
+    assert.equal(keep.length, 10);
+    keep.forEach((data, i) => assert.ok(data.equals(Buffer.alloc(i % 2 ? 100 : 9000, i >> 1))));
   });
 });
