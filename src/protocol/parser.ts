@@ -56,7 +56,7 @@ export class Parser {
   private state = HEADER;
 
   // A header split across chunks is gathered here.
-  private readonly headerBuf = Buffer.allocUnsafe(14);
+  private headerBuf: Buffer | null = null;
   private headerFill = 0;
 
   // The frame being read.
@@ -71,12 +71,13 @@ export class Parser {
   private messageOpcode = 0;
   private messageCompressed = false;
   private messageLength = 0;
-  private readonly message = new MessageBuffer();
-  private readonly utf8 = new Utf8Validator();
+  // Made on first use: most connections never need them, and each costs memory per connection.
+  private message: MessageBuffer | null = null;
+  private utf8: Utf8Validator | null = null;
   private validateIncrementally = false;
 
   // A control frame split across chunks.
-  private readonly controlBuf = Buffer.allocUnsafe(MAX_CONTROL_PAYLOAD);
+  private controlBuf: Buffer | null = null;
 
   constructor(handler: ParserHandler, options: ParserOptions) {
     this.handler = handler;
@@ -94,7 +95,7 @@ export class Parser {
   /** Stops parsing; later chunks are ignored. */
   stop(): void {
     this.state = DONE;
-    this.message.clear();
+    this.message?.clear();
   }
 
   /** Feeds bytes. The parser may unmask them in place, so the caller gives up `chunk`. */
@@ -114,7 +115,7 @@ export class Parser {
           }
         }
         // Slow path: gather the header into headerBuf.
-        const buf = this.headerBuf;
+        const buf = (this.headerBuf ??= Buffer.allocUnsafe(14));
         if (this.headerFill < 2) {
           const take = Math.min(2 - this.headerFill, length - offset);
           chunk.copy(buf, this.headerFill, offset, offset + take);
@@ -229,7 +230,7 @@ export class Parser {
     const maskOffset = this.payloadRead;
     this.payloadRead += take;
     if (this.opcode >= 0x8) {
-      const target = this.controlBuf;
+      const target = (this.controlBuf ??= Buffer.allocUnsafe(MAX_CONTROL_PAYLOAD));
       if (this.masked) mask(chunk.subarray(offset, offset + take), this.maskKey, target, maskOffset, maskOffset, take);
       else chunk.copy(target, maskOffset, offset, offset + take);
       return true;
@@ -238,7 +239,7 @@ export class Parser {
     const piece = chunk.subarray(offset, offset + take);
     if (this.masked) mask(piece, this.maskKey, piece, 0, maskOffset, take);
     if (!this.checkText(piece)) return false;
-    this.message.add(piece);
+    (this.message ??= new MessageBuffer()).add(piece);
     return true;
   }
 
@@ -247,9 +248,9 @@ export class Parser {
     if (this.messageOpcode !== Opcode.Text || this.messageCompressed || this.skipUtf8Validation) return true;
     if (!this.validateIncrementally) {
       this.validateIncrementally = true;
-      this.utf8.reset();
+      (this.utf8 ??= new Utf8Validator()).reset();
     }
-    return this.utf8.feed(piece) || this.badText();
+    return this.utf8!.feed(piece) || this.badText();
   }
 
   private badText(): boolean {
@@ -264,16 +265,16 @@ export class Parser {
     this.state = HEADER;
     const opcode = this.opcode;
     if (opcode >= 0x8) {
-      const payload = view ?? Buffer.from(this.controlBuf.subarray(0, this.payloadLength));
+      const payload = view ?? Buffer.from(this.controlBuf!.subarray(0, this.payloadLength));
       return this.control(opcode, payload);
     }
     if (view !== null) {
-      if (this.fin && this.message.length === 0) return this.deliver(view, false);
+      if (this.fin && (this.message === null || this.message.length === 0)) return this.deliver(view, false);
       if (!this.checkText(view)) return false;
-      this.message.add(view);
+      (this.message ??= new MessageBuffer()).add(view);
     }
     if (!this.fin) return true;
-    return this.deliver(this.message.take(), this.validateIncrementally);
+    return this.deliver(this.message?.take() ?? EMPTY, this.validateIncrementally);
   }
 
   private deliver(data: Buffer, validated: boolean): boolean {
@@ -282,7 +283,7 @@ export class Parser {
     this.messageOpcode = 0;
     this.messageLength = 0;
     if (!isBinary && !compressed && !this.skipUtf8Validation) {
-      if (validated ? !this.utf8.complete : !isUtf8(data)) return this.badText();
+      if (validated ? !this.utf8!.complete : !isUtf8(data)) return this.badText();
     }
     this.validateIncrementally = false;
     this.handler.onMessage(data, isBinary, compressed);
