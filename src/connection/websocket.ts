@@ -2,12 +2,11 @@
 // ping/pong, the closing handshake and its timer. Server and client share this class; the `ws` package's
 // face (EventEmitter events) and the browser's face (onmessage, addEventListener) are the same object.
 import { isUtf8 } from 'node:buffer';
-import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { CloseCode, encodeClosePayload } from '../protocol/close.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, headerLength, mask, writeHeader } from '../protocol/frame.js';
 import { Parser, ProtocolError, type ParserHandler } from '../protocol/parser.js';
-import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type EventListenerLike } from './events.js';
+import { BrowserFace } from './browser-face.js';
 import { maskKey } from './mask-keys.js';
 import { isTextMessage, toTextMessage } from './text-message.js';
 
@@ -115,7 +114,7 @@ class Receiver implements ParserHandler {
   }
 }
 
-export class WebSocket extends EventEmitter {
+export class WebSocket extends BrowserFace {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -172,7 +171,6 @@ export class WebSocket extends EventEmitter {
   private _queuedBytes = 0;
   /** Whether the fragmented message being sent is compressed (decided by its first fragment). */
   private _compressFragments = false;
-  private _browserListeners: Map<unknown, { type: string; wrapper: (...args: any[]) => void }> | null = null;
 
   constructor(address: string | URL | null, protocols?: unknown, options?: unknown) {
     super();
@@ -664,94 +662,10 @@ export class WebSocket extends EventEmitter {
     this.emit('close', CloseCode.Abnormal, EMPTY);
   }
 
-  // ---------------------------------------------------------------- the browser's face
-
-  addEventListener(type: string, listener: EventListenerLike<any>, options?: { once?: boolean }): void {
-    if (listener === null || listener === undefined) return;
-    const call = (event: WebSocketEvent) => {
-      event.target = this;
-      if (typeof listener === 'function') listener.call(this, event);
-      else listener.handleEvent(event);
-    };
-    let wrapper: (...args: any[]) => void;
-    if (type === 'message') {
-      wrapper = (data: RawData, isBinary: boolean) => call(new MessageEvent(isBinary ? data : textOf(data)));
-    } else if (type === 'close') {
-      wrapper = (code: number, reason: Buffer) =>
-        call(new CloseEvent(code, reason.toString(), this._closeFrameSent && this._closeFrameReceived));
-    } else if (type === 'error') {
-      wrapper = (error: unknown) => call(new ErrorEvent(error));
-    } else if (type === 'open') {
-      wrapper = () => call(new WebSocketEvent('open'));
-    } else {
-      return;
-    }
-    this._browserListeners ??= new Map();
-    const key = listenerKey(type, listener);
-    if (this._browserListeners.has(key)) return;
-    this._browserListeners.set(key, { type, wrapper });
-    if (options?.once) {
-      const once = (...args: any[]) => {
-        this.removeEventListener(type, listener);
-        wrapper(...args);
-      };
-      this._browserListeners.set(key, { type, wrapper: once });
-      this.on(type, once);
-    } else {
-      this.on(type, wrapper);
-    }
+  protected _wasClean(): boolean {
+    return this._closeFrameSent && this._closeFrameReceived;
   }
 
-  removeEventListener(type: string, listener: EventListenerLike<any>): void {
-    const key = listenerKey(type, listener);
-    const entry = this._browserListeners?.get(key);
-    if (!entry) return;
-    this._browserListeners!.delete(key);
-    this.removeListener(entry.type, entry.wrapper);
-  }
-
-  private _handlers: Record<string, EventListenerLike<any> | null> | null = null;
-
-  private _getHandler(type: string): any {
-    return this._handlers?.[type] ?? null;
-  }
-
-  private _setHandler(type: string, handler: unknown): void {
-    this._handlers ??= {};
-    const previous = this._handlers[type];
-    if (previous) this.removeEventListener(type, previous);
-    if (typeof handler === 'function') {
-      this._handlers[type] = handler as EventListenerLike<any>;
-      this.addEventListener(type, handler as EventListenerLike<any>);
-    } else {
-      this._handlers[type] = null;
-    }
-  }
-
-  get onopen(): ((event: WebSocketEvent) => void) | null {
-    return this._getHandler('open');
-  }
-  set onopen(handler: ((event: WebSocketEvent) => void) | null) {
-    this._setHandler('open', handler);
-  }
-  get onmessage(): ((event: MessageEvent) => void) | null {
-    return this._getHandler('message');
-  }
-  set onmessage(handler: ((event: MessageEvent) => void) | null) {
-    this._setHandler('message', handler);
-  }
-  get onclose(): ((event: CloseEvent) => void) | null {
-    return this._getHandler('close');
-  }
-  set onclose(handler: ((event: CloseEvent) => void) | null) {
-    this._setHandler('close', handler);
-  }
-  get onerror(): ((event: ErrorEvent) => void) | null {
-    return this._getHandler('error');
-  }
-  set onerror(handler: ((event: ErrorEvent) => void) | null) {
-    this._setHandler('error', handler);
-  }
 }
 
 for (const [name, value] of [['CONNECTING', CONNECTING], ['OPEN', OPEN], ['CLOSING', CLOSING], ['CLOSED', CLOSED]] as const) {
@@ -813,28 +727,7 @@ function encodeString(text: string, opcode: number, fin: boolean, masked: boolea
   return out;
 }
 
-function textOf(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString();
-  if (Array.isArray(data)) return Buffer.concat(data).toString();
-  return Buffer.from(data).toString();
-}
 
 function isUtf8Safe(data: Buffer): boolean {
   return Buffer.isBuffer(data) && (data.length === 0 || isUtf8(data));
-}
-
-const listenerKeys = new WeakMap<object, Map<string, object>>();
-function listenerKey(type: string, listener: EventListenerLike<any>): unknown {
-  // One key per (type, listener) pair, as EventTarget dedupes listeners.
-  let byType = listenerKeys.get(listener as object);
-  if (!byType) {
-    byType = new Map();
-    listenerKeys.set(listener as object, byType);
-  }
-  let key = byType.get(type);
-  if (!key) {
-    key = {};
-    byType.set(type, key);
-  }
-  return key;
 }
