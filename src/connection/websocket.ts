@@ -546,7 +546,7 @@ export class WebSocket extends BrowserFace {
         this._fail(error instanceof ProtocolError ? error : new ProtocolError(error.message, CloseCode.InvalidPayload, 'WS_ERR_INFLATE'));
         return;
       }
-      if (!isBinary && !isUtf8Safe(result!)) {
+      if (!isBinary && !this._parser!.skipUtf8Validation && !isUtf8Safe(result!)) {
         this._inflating = null;
         this._fail(new ProtocolError('Invalid UTF-8 in a text message', CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8'));
         return;
@@ -568,11 +568,13 @@ export class WebSocket extends BrowserFace {
 
   private _emitMessage(data: Buffer, isBinary: boolean): void {
     this._lastSeen = Date.now();
+    // As in `ws`, binaryType shapes binary messages only; text always comes as a TextMessage (a Buffer).
     let out: RawData;
     const type = this._binaryType;
-    if (type === 'nodebuffer') out = isBinary ? data : toTextMessage(data);
+    if (!isBinary) out = toTextMessage(data);
+    else if (type === 'nodebuffer') out = data;
     else if (type === 'arraybuffer') out = data.buffer.slice(data.byteOffset, data.byteOffset + data.length) as ArrayBuffer;
-    else out = [isBinary ? data : toTextMessage(data)];
+    else out = [data];
     this.emit('message', out, isBinary);
   }
 

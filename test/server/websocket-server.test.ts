@@ -75,15 +75,18 @@ test('binaryType arraybuffer and fragments', async () => {
       socket.binaryType = 'arraybuffer';
       socket.on('message', (data) => {
         got.push(data);
-        socket.binaryType = 'fragments';
-        if (got.length === 2) resolve();
+        socket.binaryType = got.length === 1 ? 'fragments' : 'arraybuffer';
+        if (got.length === 3) resolve();
       });
     }),
   );
   const client = await open(url);
   client.send(Buffer.from([1, 2, 3]));
   client.send(Buffer.from([4, 5]));
+  client.send('still text');
   await done;
+  assert.ok(isTextMessage(got[2]), 'as in ws, binaryType shapes binary messages only');
+  assert.equal(String(got[2]), 'still text');
   assert.ok(got[0] instanceof ArrayBuffer);
   assert.deepEqual([...new Uint8Array(got[0] as ArrayBuffer)], [1, 2, 3]);
   assert.ok(Array.isArray(got[1]));
