@@ -8,6 +8,7 @@ import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, headerLength, mask, writeHead
 import { Parser, ProtocolError, type ParserHandler } from '../protocol/parser.js';
 import { BrowserFace } from './browser-face.js';
 import { maskKey } from './mask-keys.js';
+import { SharedSlot, SlotState, type SharedFrames } from './shared-frames.js';
 import { isTextMessage, toTextMessage } from './text-message.js';
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments';
@@ -78,7 +79,11 @@ interface CompressionJob {
 }
 /** Marks where the socket is to be ended in the send queue. */
 const END_SOCKET = Symbol('end');
-type QueuedSend = CompressionJob | { frames: Buffer[]; length: number; callback: ((error?: Error) => void) | undefined } | typeof END_SOCKET;
+type QueuedSend =
+  | CompressionJob
+  | { frames: Buffer[]; length: number; callback: ((error?: Error) => void) | undefined }
+  | SharedSlot
+  | typeof END_SOCKET;
 type OwnedSocket = Duplex & { [kSocketOwner]?: WebSocket };
 
 // ---- One uncork per event-loop turn for every socket that sent something in it ----
@@ -149,8 +154,8 @@ export class WebSocket extends BrowserFace {
   _topicHost: TopicHost | null = null;
   /** @internal The topics this connection is subscribed to; kept by the registry. */
   _topics: Set<string> | null = null;
-  /** @internal Published frames held back while a fragmented message of ours is unfinished. */
-  _held: { frames: Buffer[][]; bytes: number } | null = null;
+  /** @internal Published frames (or places for them) held back while a fragmented message of ours is unfinished. */
+  _held: { frames: Array<Buffer[] | SharedSlot>; bytes: number } | null = null;
 
   private _binaryType: BinaryType = 'nodebuffer';
   private _closeCode: number = CloseCode.Abnormal;
@@ -314,8 +319,8 @@ export class WebSocket extends BrowserFace {
    */
   _sendPrepared(frames: Buffer[], bytes: number): boolean {
     if (this._readyState !== OPEN) return false;
-    // ORDER: a publish must not overtake a message of ours that is still being compressed. When the
-    // permessage-deflate send queue lands, published frames wait behind it here.
+    // ORDER: a publish must not overtake a message of ours that is still being compressed: _writeFrames
+    // queues it behind that compression.
     if (this._fragmenting) {
       // A data frame may not interrupt a fragmented message: hold it until our final fragment is sent.
       this._held ??= { frames: [], bytes: 0 };
@@ -327,10 +332,80 @@ export class WebSocket extends BrowserFace {
     return true;
   }
 
+  /**
+   * @internal Reserves this connection's place for frames that a publish is still preparing for many
+   * connections (a shared compression): whatever is sent after this waits until they are filled in and
+   * written. Until then they count in bufferedAmount at the publisher's estimate, then at their real
+   * size. Returns false when the connection is not open.
+   */
+  _sendShared(shared: SharedFrames): boolean {
+    if (this._readyState !== OPEN) return false;
+    if (shared.frames !== null) return this._sendPrepared(shared.frames, shared.bytes);
+    const slot = shared._reserve(this);
+    if (this._fragmenting) {
+      slot.state = SlotState.Held;
+      this._held ??= { frames: [], bytes: 0 };
+      this._held.frames.push(slot);
+      this._held.bytes += slot.counted;
+      return true;
+    }
+    this._queueSlot(slot);
+    return true;
+  }
+
+  /** Puts a slot in the ordered write path: first in line (nothing is written until it is filled) or queued. */
+  private _queueSlot(slot: SharedSlot): void {
+    const frames = slot.shared.frames;
+    if (frames !== null) {
+      // Filled in while it was held back.
+      slot.state = SlotState.Done;
+      this._writeFrames(frames);
+      return;
+    }
+    this._queuedBytes += slot.counted;
+    if (this._sendQueue !== null) {
+      slot.state = SlotState.Queued;
+      this._sendQueue.push(slot);
+    } else {
+      slot.state = SlotState.Head;
+      this._sendQueue = [];
+    }
+  }
+
+  /**
+   * @internal Called by SharedFrames#fill for each slot: counts the frames at their real size, and
+   * writes them (then what waited behind them) if they were what this connection was waiting for.
+   */
+  _sharedFilled(slot: SharedSlot): void {
+    const state = slot.state;
+    if (state === SlotState.Done) return;
+    if (this._readyState === CLOSED) {
+      slot.state = SlotState.Done;
+      return;
+    }
+    const bytes = slot.shared.bytes;
+    if (state !== SlotState.Head) {
+      if (state === SlotState.Queued) this._queuedBytes += bytes - slot.counted;
+      else if (this._held !== null) this._held.bytes += bytes - slot.counted;
+      slot.counted = bytes;
+      return;
+    }
+    slot.state = SlotState.Done;
+    this._queuedBytes -= slot.counted;
+    const socket = this._socket;
+    // Not writable: the socket is going, and _socketClosed() fails what is queued.
+    if (socket === null || !socket.writable) return;
+    this._writeNow(slot.shared.frames!);
+    this._drainSendQueue();
+  }
+
   private _flushHeld(): void {
     const held = this._held!;
     this._held = null;
-    for (const frames of held.frames) this._writeFrames(frames);
+    for (const item of held.frames) {
+      if (item instanceof SharedSlot) this._queueSlot(item);
+      else this._writeFrames(item);
+    }
   }
 
   /**
@@ -404,6 +479,16 @@ export class WebSocket extends BrowserFace {
       const item = queue.shift()!;
       if (item === END_SOCKET) {
         this._socket?.end();
+      } else if (item instanceof SharedSlot) {
+        const frames = item.shared.frames;
+        if (frames === null) {
+          // Still being prepared: _sharedFilled() carries on from here.
+          item.state = SlotState.Head;
+          return;
+        }
+        item.state = SlotState.Done;
+        this._queuedBytes -= item.counted;
+        this._writeNow(frames);
       } else if ('frames' in item) {
         this._queuedBytes -= item.length;
         this._writeNow(item.frames, item.callback);
@@ -648,7 +733,8 @@ export class WebSocket extends BrowserFace {
     this._sendQueue = null;
     this._queuedBytes = 0;
     for (const item of queue) {
-      if (item !== END_SOCKET && item.callback) process.nextTick(item.callback, new Error('The socket was closed before the data was sent'));
+      if (item instanceof SharedSlot) item.state = SlotState.Done;
+      else if (item !== END_SOCKET && item.callback) process.nextTick(item.callback, new Error('The socket was closed before the data was sent'));
     }
   }
 

@@ -351,6 +351,27 @@ function endsWithTail(data: Buffer): boolean {
   return n >= 4 && data[n - 4] === 0x00 && data[n - 3] === 0x00 && data[n - 2] === 0xff && data[n - 1] === 0xff;
 }
 
+// ---------------------------------------------------------------- one message for many peers
+
+/** How deflateMessage() compresses: what the peers that get the result negotiated, and zlib's options. */
+export interface MessageDeflateOptions {
+  /** The window in bits (8 to 15): the result is valid for every peer whose window is at least this. */
+  windowBits: number;
+  zlibOptions: ZlibOptions;
+  /** As CodecConfig's: the job waits for a slot of the process-wide limiter. */
+  concurrencyLimit: number;
+}
+
+/**
+ * Compresses one whole message from an empty window, as a connection whose side keeps no context
+ * between messages does, and calls back with the payload of its frame (the trailing 0x00 0x00 0xff 0xff
+ * removed). The result holds no reference to any connection, so it can be sent to every such peer. The
+ * job runs in a slot of the process-wide limiter, on a zlib context made for it and freed at once.
+ */
+export function deflateMessage(data: Buffer, options: MessageDeflateOptions, callback: CodecCallback): void {
+  new DeflateChannel(options.windowBits, true, options.zlibOptions, options.concurrencyLimit).submit(data, true, callback);
+}
+
 // ---------------------------------------------------------------- the codec
 
 /**
@@ -359,11 +380,20 @@ function endsWithTail(data: Buffer): boolean {
  */
 export class DeflateCodec {
   readonly threshold: number;
+  /** The window this side compresses with, in bits (as negotiated). */
+  readonly deflateWindowBits: number;
+  /**
+   * Whether this side compresses each message from an empty window (no context takeover): then what
+   * deflateMessage() makes with the same window and zlib options is what this codec would send.
+   */
+  readonly deflateNoContextTakeover: boolean;
   private readonly deflater: DeflateChannel;
   private readonly inflater: InflateChannel;
 
   constructor(config: CodecConfig) {
     this.threshold = config.threshold;
+    this.deflateWindowBits = config.deflateWindowBits;
+    this.deflateNoContextTakeover = config.deflateNoContextTakeover;
     this.deflater = new DeflateChannel(config.deflateWindowBits, config.deflateNoContextTakeover, config.zlibDeflateOptions, config.concurrencyLimit);
     this.inflater = new InflateChannel(
       config.inflateWindowBits,

@@ -5,7 +5,7 @@ import type { ZlibOptions } from 'node:zlib';
 import { DeflateCodec } from './deflate-codec.js';
 import { formatExtensions, parseExtensions, type ExtensionParam } from './handshake.js';
 
-export { DeflateCodec, zlibActivity } from './deflate-codec.js';
+export { DeflateCodec, deflateMessage, zlibActivity, type MessageDeflateOptions } from './deflate-codec.js';
 
 export const PERMESSAGE_DEFLATE = 'permessage-deflate';
 

@@ -25,6 +25,8 @@ export class SlowClientGate implements DeliveryGate {
   /**
    * Bytes queued for `ws` and not yet handed to the operating system: its bufferedAmount (which counts
    * what waits behind a compression, where there is one) and publishes held behind a fragmented send.
+   * A publish whose shared compression is still running counts at its uncompressed size (an upper
+   * bound); once compressed, at the size of its compressed frame.
    */
   static queued(ws: WebSocket): number {
     return ws.bufferedAmount + (ws._held?.bytes ?? 0);

@@ -1,6 +1,9 @@
 // Pub/sub for one server: which connections are subscribed to which topics, and publish/broadcast,
-// which frame a message once and write the same bytes to every recipient.
+// which frame a message once and write the same bytes to every recipient; with permessage-deflate, the
+// recipients whose server side keeps no context also share one compression per publish.
+import { DeflateCodec, deflateMessage, type ResolvedDeflateOptions } from '../protocol/deflate.js';
 import { Opcode, headerLength, encodeFrame, writeHeader } from '../protocol/frame.js';
+import { SharedFrames } from '../connection/shared-frames.js';
 import { isTextMessage } from '../connection/text-message.js';
 import { WebSocket, type SendData, type TopicHost } from '../connection/websocket.js';
 
@@ -8,8 +11,10 @@ export interface PublishOptions {
   /** Send as binary (default: false for strings and received text messages, true otherwise). */
   binary?: boolean;
   /**
-   * Compress with permessage-deflate where negotiated (default true). Reserved: published messages go
-   * uncompressed until the shared per-publish compression is wired in.
+   * Compress with permessage-deflate (default true): a message of at least the threshold is compressed
+   * once per publish for the recipients whose server side keeps no context (server_no_context_takeover)
+   * and sent to them as that one compressed frame; every other recipient gets it uncompressed. False
+   * sends it uncompressed to all.
    */
   compress?: boolean;
   /** A connection (usually the sender) or a collection of connections that must not get the message. */
@@ -25,12 +30,23 @@ export interface DeliveryGate {
 interface PreparedMessage {
   frames: Buffer[];
   bytes: number;
+  /** The payload alone (for a string, a view into the frame): what a shared compression compresses. */
+  payload: Buffer;
+  opcode: number;
 }
 
 export class TopicRegistry implements TopicHost {
   private readonly _subscribers = new Map<string, Set<WebSocket>>();
 
-  constructor(private readonly _gate: DeliveryGate) {}
+  /**
+   * `_deflate`: the server's permessage-deflate options (null when it is off). Every connection of the
+   * server negotiated with them, so a compression made with their zlib options and a connection's window
+   * is what that connection's own compressor would make.
+   */
+  constructor(
+    private readonly _gate: DeliveryGate,
+    private readonly _deflate: ResolvedDeflateOptions | null = null,
+  ) {}
 
   /** @internal Called by WebSocket#subscribe. */
   _subscribe(ws: WebSocket, topic: string): boolean {
@@ -88,18 +104,61 @@ export class TopicRegistry implements TopicHost {
   /** Writes `data` to every connection in `recipients` that is open; returns how many it was written to. */
   deliver(recipients: Iterable<WebSocket>, data: SendData, options?: PublishOptions): number {
     const message = prepare(data, options?.binary);
-    // COMPRESSION (per publish): when options.compress !== false and recipients negotiated
-    // permessage-deflate without server context takeover, compress the payload once here and write the
-    // RSV1 frame to those recipients (the plain frame to the rest). Wired in after the deflate merge.
+    // COMPRESSION (per publish). A recipient whose server side keeps no context (it negotiated
+    // server_no_context_takeover) has each message compressed from an empty window, so one compression
+    // with its window size is valid for every such recipient: those recipients are grouped by window and
+    // each group shares one compression and one RSV1 frame. zlib is asynchronous, so each of them
+    // reserves its place in its ordered write path now (a slot of the group's SharedFrames): nothing
+    // published or sent to it afterwards overtakes this message. Recipients without permessage-deflate,
+    // and those whose server side keeps context (its window would have to see this message, so they
+    // cannot share), get the uncompressed frame: legal after negotiation, and still framed once.
+    // The slow-client gate admits with the uncompressed size, an upper bound of what is written.
+    const deflate = this._deflate;
+    const compress = deflate !== null && options?.compress !== false && message.payload.length >= deflate.threshold;
+    let groups: Map<number, SharedFrames> | null = null;
     const except = exceptSet(options?.except);
     let count = 0;
     for (const ws of recipients) {
       if (ws._readyState !== WebSocket.OPEN || ws._socket === null) continue;
       if (except !== null && except.has(ws)) continue;
       if (!this._gate.admit(ws, message.bytes)) continue;
+      const codec = ws._compression;
+      if (compress && codec instanceof DeflateCodec && codec.deflateNoContextTakeover) {
+        groups ??= new Map();
+        let shared = groups.get(codec.deflateWindowBits);
+        if (shared === undefined) {
+          shared = new SharedFrames(message.bytes);
+          groups.set(codec.deflateWindowBits, shared);
+        }
+        if (ws._sendShared(shared)) count++;
+        continue;
+      }
       if (ws._sendPrepared(message.frames, message.bytes)) count++;
     }
+    if (groups !== null) {
+      for (const [windowBits, shared] of groups) {
+        if (shared.waiting > 0) this._compressShared(message, windowBits, shared);
+      }
+    }
     return count;
+  }
+
+  /**
+   * @internal Compresses a published message once for the recipients whose window is `windowBits`, in a
+   * slot of the process-wide zlib limiter, and fills in their frames. If zlib fails, or the message does
+   * not get smaller, they get the uncompressed frame instead (always legal).
+   */
+  _compressShared(message: PreparedMessage, windowBits: number, shared: SharedFrames): void {
+    const deflate = this._deflate!;
+    const options = { windowBits, zlibOptions: deflate.zlibDeflateOptions, concurrencyLimit: deflate.concurrencyLimit };
+    deflateMessage(message.payload, options, (error, compressed) => {
+      if (error !== null || compressed === undefined || compressed.length >= message.payload.length) {
+        shared.fill(message.frames, message.bytes);
+        return;
+      }
+      const frames = encodeFrame(compressed, { opcode: message.opcode, fin: true, rsv1: true, maskKey: null });
+      shared.fill(frames, sizeOf(frames));
+    });
   }
 }
 
@@ -113,14 +172,18 @@ function prepare(data: SendData, binary: boolean | undefined): PreparedMessage {
     const frame = Buffer.allocUnsafe(hlen + length);
     writeHeader(frame, 0, opcode, true, false, length, null);
     frame.write(data, hlen);
-    return { frames: [frame], bytes: frame.length };
+    return { frames: [frame], bytes: frame.length, payload: frame.subarray(hlen), opcode };
   }
   const payload = toBuffer(data);
-  const isBinary = binary ?? !isTextMessage(data);
-  const frames = encodeFrame(payload, { opcode: isBinary ? Opcode.Binary : Opcode.Text, fin: true, rsv1: false, maskKey: null });
+  const opcode = (binary ?? !isTextMessage(data)) ? Opcode.Binary : Opcode.Text;
+  const frames = encodeFrame(payload, { opcode, fin: true, rsv1: false, maskKey: null });
+  return { frames, bytes: sizeOf(frames), payload, opcode };
+}
+
+function sizeOf(frames: Buffer[]): number {
   let bytes = 0;
   for (const frame of frames) bytes += frame.length;
-  return { frames, bytes };
+  return bytes;
 }
 
 function toBuffer(data: Exclude<SendData, string | number>): Buffer {

@@ -132,7 +132,7 @@ export class WebSocketServer extends EventEmitter {
     this.stats = createStats();
     const realtime = resolveRealtimeOptions(options);
     this._gate = new SlowClientGate(realtime.maxBackpressure, realtime.backpressurePolicy, this, this.stats);
-    this._topics = new TopicRegistry(this._gate);
+    this._topics = new TopicRegistry(this._gate, this._deflate);
     this._sweeper = new Sweeper(this._connections, realtime, this.stats, onHandshakeExpired);
     this._maxConnections = realtime.maxConnections;
     this._origins = options.origins ? new OriginList(options.origins) : null;
@@ -334,7 +334,8 @@ export class WebSocketServer extends EventEmitter {
 
   /**
    * Sends `data` to every open connection subscribed to `topic`. The message is framed once and the same
-   * bytes are written to each subscriber. Returns how many connections it was written to.
+   * bytes are written to each subscriber; with permessage-deflate, the subscribers whose server side keeps
+   * no context share one compression (see topics.ts). Returns how many connections it was written to.
    */
   publish(topic: string, data: SendData, options?: PublishOptions): number {
     return this._topics.publish(topic, data, options);
