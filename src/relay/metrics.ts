@@ -32,6 +32,8 @@ export interface MetricsSources {
   stats: ServerStats;
   /** Open WebSocket connections. */
   connections: number;
+  /** Bytes waiting in the relay to be sent to clients (slow readers). */
+  queuedBytes: number;
   /** Channels with at least one subscriber. */
   channels: readonly string[];
   subscriberCount(channel: string): number;
@@ -60,6 +62,7 @@ export function renderMetrics(source: MetricsSources): string {
   metric('wavecast_relay_received_bytes_total', 'counter', 'Payload bytes of the messages received.', bySource(metrics.bytesIn));
   metric('wavecast_relay_messages_sent_total', 'counter', 'Messages sent to WebSocket clients (one per recipient).', single(metrics.messagesOut));
   metric('wavecast_relay_sent_bytes_total', 'counter', 'Payload bytes of the messages sent.', single(metrics.bytesOut));
+  metric('wavecast_relay_queued_bytes', 'gauge', 'Bytes waiting in the relay to be sent to clients.', single(source.queuedBytes));
   metric('wavecast_relay_dropped_messages_total', 'counter', 'Messages skipped for clients too slow to take them.', single(stats.droppedMessages));
   metric('wavecast_relay_slow_client_closes_total', 'counter', 'Connections closed for falling too far behind.', single(stats.slowClientCloses));
   metric('wavecast_relay_rate_limit_closes_total', 'counter', 'Connections closed for sending over the rate limit.', single(metrics.rateLimitCloses));

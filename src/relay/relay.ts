@@ -166,10 +166,13 @@ export class Relay {
 
   metricsText(): string {
     const wss = this._wss;
+    let queuedBytes = 0;
+    for (const ws of wss.clients) queuedBytes += ws.bufferedAmount;
     return renderMetrics({
       metrics: this.metrics,
       stats: wss.stats,
       connections: wss.clients.size,
+      queuedBytes,
       channels: wss.topics,
       subscriberCount: (channel) => wss.subscriberCount(channel),
       topChannels: this._options.metricsChannels,

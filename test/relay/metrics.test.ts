@@ -11,7 +11,7 @@ test('the exposition has HELP and TYPE for every metric and the counted values',
   const stats = createStats();
   stats.droppedMessages = 4;
   const counts: Record<string, number> = { a: 1, b: 2 };
-  const text = renderMetrics({ metrics, stats, connections: 2, channels: ['a', 'b'], subscriberCount: (c) => counts[c]!, topChannels: 10 });
+  const text = renderMetrics({ metrics, stats, connections: 2, queuedBytes: 0, channels: ['a', 'b'], subscriberCount: (c) => counts[c]!, topChannels: 10 });
   assert.match(text, /^# HELP wavecast_relay_connections .+\n# TYPE wavecast_relay_connections gauge\nwavecast_relay_connections 2$/m);
   assert.match(text, /^wavecast_relay_connections_opened_total 3$/m);
   assert.match(text, /^wavecast_relay_messages_received_total\{source="websocket"\} 1$/m);
