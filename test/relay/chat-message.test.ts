@@ -1,7 +1,7 @@
 // The chat page's pure parts: what it sends, how it reads what arrives, its channel and reconnect delays.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { channelFromLocation, channelUrl, cleanName, decodeIncoming, encodeChat, reconnectDelay } from '../../src/relay/page/chat-message.js';
+import { channelFromLocation, channelUrl, cleanName, decodeIncoming, encodeChat, nameHue, reconnectDelay } from '../../src/relay/page/chat-message.js';
 
 test('a chat line goes out as JSON text and comes back as a chat line', () => {
   const text = encodeChat({ name: 'Ada', text: 'hello <b>', sender: 'abc' });
@@ -36,4 +36,9 @@ test('reconnect delays grow from about half a second to at most 15 s, with jitte
   assert.equal(reconnectDelay(3, 1), 4000);
   assert.equal(reconnectDelay(50, 1), 15_000);
   assert.ok(reconnectDelay(50, 0) >= 7_500);
+});
+
+test('a name always gets the same colour', () => {
+  assert.equal(nameHue('Ada'), nameHue('Ada'));
+  assert.notEqual(nameHue('Ada'), nameHue('Grace'));
 });

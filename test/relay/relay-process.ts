@@ -118,35 +118,47 @@ export async function connect(url: string, options: WsClient.ClientOptions = {})
 export type Received = { data: Buffer; isBinary: boolean; text: string };
 
 /**
- * Records everything a client receives, so a test can wait for a message and later check the whole
- * sequence it got.
+ * Records everything a client receives. `next(predicate)` resolves with the first message matching it
+ * that has not been taken yet (whether it already arrived or is still to come), and takes it and every
+ * message before it; `messages` keeps them all, so a test can check the whole sequence.
  */
 export function record(client: WsClient): { messages: Received[]; next(predicate?: (m: Received) => boolean, timeoutMs?: number): Promise<Received> } {
   const messages: Received[] = [];
-  const waiters: Array<{ predicate: (m: Received) => boolean; resolve: (m: Received) => void }> = [];
+  let cursor = 0;
+  let waiter: { predicate: (m: Received) => boolean; resolve: (m: Received) => void } | null = null;
+  const take = (predicate: (m: Received) => boolean): Received | undefined => {
+    while (cursor < messages.length) {
+      const message = messages[cursor++]!;
+      if (predicate(message)) return message;
+    }
+    return undefined;
+  };
   client.on('message', (data: WsClient.RawData, isBinary: boolean) => {
     const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-    const message = { data: buffer, isBinary, text: buffer.toString() };
-    messages.push(message);
-    for (let i = 0; i < waiters.length; i++) {
-      if (waiters[i]!.predicate(message)) {
-        waiters[i]!.resolve(message);
-        waiters.splice(i--, 1);
-      }
-    }
+    messages.push({ data: buffer, isBinary, text: buffer.toString() });
+    if (waiter === null) return;
+    const found = take(waiter.predicate);
+    if (found !== undefined) waiter.resolve(found);
   });
   return {
     messages,
     next(predicate = () => true, timeoutMs = 5_000) {
+      if (waiter !== null) return Promise.reject(new Error('record(): one next() at a time'));
+      const found = take(predicate);
+      if (found !== undefined) return Promise.resolve(found);
       return new Promise<Received>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no such message within ${timeoutMs} ms; got: ${JSON.stringify(messages.map((m) => m.text.slice(0, 40)))}`)), timeoutMs);
-        waiters.push({
+        const timer = setTimeout(() => {
+          waiter = null;
+          reject(new Error(`no such message within ${timeoutMs} ms; got: ${JSON.stringify(messages.map((m) => m.text.slice(0, 40)))}`));
+        }, timeoutMs);
+        waiter = {
           predicate,
           resolve: (m) => {
             clearTimeout(timer);
+            waiter = null;
             resolve(m);
           },
-        });
+        };
       });
     },
   };

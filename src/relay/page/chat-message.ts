@@ -81,9 +81,12 @@ export function reconnectDelay(attempt: number, random: number): number {
   return Math.round(base * (0.5 + random / 2));
 }
 
+/** Hues far enough apart to tell names apart, each readable on a light and a dark background. */
+const NAME_HUES = [210, 140, 0, 275, 30, 180, 320, 95];
+
 /** A hue for a name, so that each person's name keeps its colour. */
 export function nameHue(name: string): number {
   let hash = 0;
   for (let i = 0; i < name.length; i++) hash = (hash * 31 + name.charCodeAt(i)) >>> 0;
-  return hash % 360;
+  return NAME_HUES[hash % NAME_HUES.length]!;
 }
