@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The project's one test command (`npm test`): builds the package and the tests, brings up what the
-// tests need when it is missing (scripts/ensure-env.sh), then runs every test with Node's test runner.
+// The project's one test command (`npm test`): builds the package (`npm run build`: dist/, with the relay's
+// chat page) and the tests, brings up what the tests need when it is missing (scripts/ensure-env.sh), then
+// runs every test with Node's test runner.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ function findTests(dir, out = []) {
 }
 
 const filters = process.argv.slice(2);
-run('npx', ['tsc', '-p', 'tsconfig.build.json']);
+run('npm', ['run', '--silent', 'build']);
 run('npx', ['tsc', '-p', 'tsconfig.json']);
 if (existsSync('scripts/ensure-env.sh') && !process.env.WAVECAST_SKIP_ENV) run('bash', ['scripts/ensure-env.sh']);
 let files = findTests('build/test').sort();

@@ -1,5 +1,224 @@
-// Placeholder: `wavecast serve` is built on another branch, whose serve.ts replaces this file.
-export async function runServe(_argv: string[]): Promise<number> {
-  process.stderr.write('wavecast serve is not built yet\n');
-  return 1;
+// `wavecast serve`: runs the relay (src/relay/) from the command line. Flags are checked before anything
+// starts (a bad one exits 2 with a message); the relay then runs until SIGINT or SIGTERM, when it shuts
+// down gracefully and the command exits 0. The listening line is the only thing written to stdout.
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+import { UsageError, helpText, parseArgs, type FlagSpec, type FlagValues } from './args.js';
+import { createLogger, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from '../relay/log.js';
+import { Relay, type RelayOptions } from '../relay/relay.js';
+
+const USAGE = 'wavecast serve [options]';
+const DESCRIPTION = `Runs the Wavecast relay. Every path is a channel: a WebSocket client on ws://HOST:PORT/<channel> gets
+every message any client of that channel sends, itself included. GET / serves a chat page;
+POST /channels/<channel>/messages publishes a message; GET /healthz and GET /metrics (Prometheus).`;
+
+export const SERVE_FLAGS: Record<string, FlagSpec> = {
+  port: { type: 'number', short: 'p', default: 3000, env: 'PORT', value: 'PORT', description: 'port to listen on (0: any free port)' },
+  host: { type: 'string', default: 'localhost', value: 'HOST', description: 'address to listen on (0.0.0.0 for every interface)' },
+  token: { type: 'string', env: 'WAVECAST_TOKEN', value: 'TOKEN', description: 'require this bearer token on upgrades (or ?token=), publishes, /channels and /metrics (default: none, open to all)' },
+  origin: { type: 'list', value: 'ORIGIN', description: 'allow WebSocket upgrades and publishes from pages of this origin only, besides the relay\'s own page (repeatable; * for any) (default: any)' },
+  'max-payload': { type: 'number', default: 65536, value: 'BYTES', description: 'largest message accepted, over WebSocket (1009 beyond) or HTTP (413)' },
+  'rate-limit': { type: 'number', default: 20, value: 'PER_SECOND', description: 'messages a second one connection may send (0: no limit); over it the connection is closed with 1008' },
+  'rate-burst': { type: 'number', default: 40, value: 'MESSAGES', description: 'messages one connection may send at once before the rate limit applies' },
+  'max-backpressure': { type: 'number', default: 1048576, value: 'BYTES', description: 'most bytes queued for one slow client' },
+  'backpressure-policy': { type: 'string', default: 'drop', value: 'drop|close', description: 'past --max-backpressure: skip messages for the client, or close it with 1008' },
+  'max-connections': { type: 'number', default: 10000, value: 'N', description: 'most open WebSocket connections; more are refused with 503 (0: no limit)' },
+  heartbeat: { type: 'number', default: 30, value: 'SECONDS', description: 'ping connections quiet this long, drop those silent as long again (0: off)' },
+  'metrics-channels': { type: 'number', default: 20, value: 'N', description: 'how many of the busiest channels /metrics lists subscribers for' },
+  'shutdown-timeout': { type: 'number', default: 10, value: 'SECONDS', description: 'on SIGINT/SIGTERM, how long clients get to take what was queued before they are cut off' },
+  'tls-cert': { type: 'string', value: 'FILE', description: 'PEM certificate (chain): serve https:// and wss:// (needs --tls-key) (default: none, plain http:// and ws://)' },
+  'tls-key': { type: 'string', value: 'FILE', description: 'PEM private key for --tls-cert' },
+  'log-level': { type: 'string', default: 'info', value: LOG_LEVELS.join('|'), description: 'least important events logged (to stderr)' },
+  'log-format': { type: 'string', default: 'text', value: LOG_FORMATS.join('|'), description: 'one line of text, or one JSON object, per event' },
+  help: { type: 'boolean', short: 'h', description: 'show this help and exit' },
+};
+
+export interface ServeIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  /** Registers for SIGINT and SIGTERM; returns a function that unregisters. */
+  onSignal: (handler: (signal: NodeJS.Signals) => void) => () => void;
 }
+
+const processIo: ServeIo = {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+  env: process.env,
+  onSignal(handler) {
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+    return () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    };
+  },
+};
+
+/** Runs `wavecast serve` with `argv` (the arguments after "serve"); resolves with the exit status. */
+export async function runServe(argv: string[], io: ServeIo = processIo): Promise<number> {
+  let settings: ServeSettings;
+  try {
+    const parsed = parseArgs(argv, SERVE_FLAGS, io.env);
+    if (parsed.flags.help === true) {
+      io.stdout(helpText(USAGE, DESCRIPTION, SERVE_FLAGS));
+      return 0;
+    }
+    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}" (wavecast serve takes only options)`);
+    settings = checkFlags(parsed.flags);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`wavecast serve: ${error.message}\nRun "wavecast serve --help" for the options.\n`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+
+  const log = createLogger({ level: settings.logLevel, format: settings.logFormat, write: io.stderr });
+  let relay: Relay;
+  try {
+    relay = await Relay.start({ ...settings.relay, log });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${settings.relay.host}:${settings.relay.port}`;
+    const why =
+      code === 'EADDRINUSE' ? `${where} is already in use` : code === 'EACCES' ? `no permission to listen on ${where}` : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' ? `${settings.relay.host} is not an address of this machine` : String((error as Error).message ?? error);
+    log.error(`cannot start the relay: ${why}`, { code });
+    return 1;
+  }
+
+  io.stdout(`wavecast relay listening on ${relay.url}\n`);
+  const pageUrl = `${settings.relay.tls ? 'https' : 'http'}://${relay.url.slice(relay.url.indexOf('://') + 3)}/`;
+  log.info('relay started', {
+    url: relay.url,
+    page: pageUrl,
+    token: settings.relay.token ? 'required' : 'none',
+    origins: settings.relay.origins.length > 0 ? settings.relay.origins.join(',') : 'any',
+    maxPayload: settings.relay.maxPayload,
+    rateLimit: settings.relay.rateLimit.rate > 0 ? `${settings.relay.rateLimit.rate}/s burst ${settings.relay.rateLimit.burst}` : 'off',
+    pid: process.pid,
+  });
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const unregister = io.onSignal((signal) => {
+      if (stopping) {
+        log.warn(`${signal} again: cutting off every connection now`);
+        relay.terminate();
+        return;
+      }
+      stopping = true;
+      log.info(`${signal} received: shutting down`, { connections: relay.metrics.connectionsOpened - relay.metrics.connectionsClosed });
+      relay.close(settings.shutdownTimeout).then(
+        () => {
+          unregister();
+          log.info('relay stopped', {
+            messagesIn: relay.metrics.messagesIn.websocket + relay.metrics.messagesIn.http,
+            messagesOut: relay.metrics.messagesOut,
+          });
+          resolve(0);
+        },
+        (error: unknown) => {
+          unregister();
+          log.error('shutdown failed', { error: String(error) });
+          resolve(1);
+        },
+      );
+    });
+  });
+}
+
+interface ServeSettings {
+  relay: Omit<RelayOptions, 'log'>;
+  logLevel: (typeof LOG_LEVELS)[number];
+  logFormat: (typeof LOG_FORMATS)[number];
+  /** ms */
+  shutdownTimeout: number;
+}
+
+/** Checks the values of the flags and turns them into the relay's options; throws UsageError. */
+export function checkFlags(flags: FlagValues): ServeSettings {
+  const port = integer(flags, 'port', 0, 65535);
+  const host = String(flags.host);
+  if (host.trim() === '') throw new UsageError('--host needs an address (such as localhost or 0.0.0.0)');
+  const token = flags.token as string | undefined;
+  if (token !== undefined && token.trim() === '') throw new UsageError('--token may not be empty');
+  const origins = flags.origin as string[];
+  for (const origin of origins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+\/?$/i.test(origin)) {
+      throw new UsageError(`--origin needs an origin such as https://chat.example.com (scheme and host, no path), not "${origin}"`);
+    }
+  }
+  const maxPayload = integer(flags, 'max-payload', 1, 1024 * 1024 * 1024);
+  const rate = number(flags, 'rate-limit', 0);
+  const burst = integer(flags, 'rate-burst', 1, Number.MAX_SAFE_INTEGER);
+  const maxBackpressure = integer(flags, 'max-backpressure', 1, Number.MAX_SAFE_INTEGER);
+  const policy = String(flags.backpressurePolicy);
+  if (policy !== 'drop' && policy !== 'close') throw new UsageError(`--backpressure-policy must be drop or close, not "${policy}"`);
+  const maxConnections = integer(flags, 'max-connections', 0, Number.MAX_SAFE_INTEGER);
+  const heartbeat = number(flags, 'heartbeat', 0);
+  const metricsChannels = integer(flags, 'metrics-channels', 0, 10_000);
+  const shutdownTimeout = number(flags, 'shutdown-timeout', 0);
+  const logLevel = String(flags.logLevel);
+  if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
+  const logFormat = String(flags.logFormat);
+  if (!isLogFormat(logFormat)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, not "${logFormat}"`);
+  return {
+    relay: {
+      port,
+      host,
+      tls: readTls(flags.tlsCert as string | undefined, flags.tlsKey as string | undefined),
+      maxPayload,
+      token,
+      origins,
+      rateLimit: { rate, burst },
+      maxBackpressure,
+      backpressurePolicy: policy,
+      maxConnections,
+      heartbeat: heartbeat * 1000,
+      metricsChannels,
+    },
+    logLevel,
+    logFormat,
+    shutdownTimeout: shutdownTimeout * 1000,
+  };
+}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+function number(flags: FlagValues, name: string, min: number): number {
+  const value = flags[camel(name)] as number;
+  if (!(value >= min)) throw new UsageError(`--${name} must be ${min} or more, not ${value}`);
+  return value;
+}
+
+function integer(flags: FlagValues, name: string, min: number, max: number): number {
+  const value = flags[camel(name)] as number;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be a whole number ${range}, not ${value}`);
+  }
+  return value;
+}
+
+function readTls(certFile: string | undefined, keyFile: string | undefined): RelayOptions['tls'] {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) throw new UsageError('--tls-cert and --tls-key go together: give both, or neither');
+  const read = (flag: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new UsageError(`${flag}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  };
+  const tls = { cert: read('--tls-cert', certFile), key: read('--tls-key', keyFile) };
+  try {
+    createSecureContext(tls);
+  } catch (error) {
+    throw new UsageError(`--tls-cert/--tls-key: ${(error as Error).message}`);
+  }
+  return tls;
+}
+

@@ -1,0 +1,186 @@
+// The relay's plain HTTP side: the chat page, health, metrics, a channel's presence, and publishing to a
+// channel from a backend. Every answer is a complete response with a readable body; no request can
+// crash the process or make it buffer more than maxPayload bytes.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isUtf8 } from 'node:buffer';
+import type { Access, Denial } from './access.js';
+import { decodeChannel } from './channel.js';
+import type { Logger } from './log.js';
+import type { PageAssets } from './page-assets.js';
+
+export interface HttpRoutesOptions {
+  access: Access;
+  /** Largest body POST /channels/<name>/messages accepts, in bytes (413 beyond it). */
+  maxPayload: number;
+  page: PageAssets;
+  log: Logger;
+  /** Publishes a message to a channel; returns how many connections it was written to. */
+  publish(channel: string, data: Buffer, binary: boolean): number;
+  subscriberCount(channel: string): number;
+  /** The Prometheus text exposition. */
+  metrics(): string;
+  /** Whether the relay is shutting down (health answers 503). */
+  closing(): boolean;
+}
+
+export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
+
+const PAGE_SECURITY_HEADERS = {
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'Referrer-Policy': 'no-referrer',
+};
+
+const MESSAGES_SUFFIX = '/messages';
+const CHANNELS_PREFIX = '/channels/';
+
+export function createRequestHandler(options: HttpRoutesOptions): RequestHandler {
+  return (request, response) => {
+    request.on('error', () => response.destroy());
+    try {
+      route(options, request, response);
+    } catch (error) {
+      options.log.error('HTTP request failed', { method: request.method, url: request.url, error: String(error) });
+      if (!response.headersSent) send(response, 500, 'Internal Server Error\n');
+      else response.destroy();
+    }
+  };
+}
+
+function route(options: HttpRoutesOptions, request: IncomingMessage, response: ServerResponse): void {
+  const target = request.url ?? '/';
+  const query = target.indexOf('?');
+  const path = query === -1 ? target : target.slice(0, query);
+  const method = request.method ?? 'GET';
+  const readOnly = method === 'GET' || method === 'HEAD';
+
+  if (path.startsWith(CHANNELS_PREFIX) && path.endsWith(MESSAGES_SUFFIX) && path.length >= CHANNELS_PREFIX.length + MESSAGES_SUFFIX.length) {
+    if (method !== 'POST') return send(response, 405, 'Publish to a channel with POST\n', { Allow: 'POST' });
+    return publish(options, request, response, path.slice(CHANNELS_PREFIX.length, -MESSAGES_SUFFIX.length));
+  }
+  if (path.startsWith(CHANNELS_PREFIX)) {
+    if (!readOnly) return send(response, 405, 'A channel is read with GET\n', { Allow: 'GET, HEAD' });
+    return presence(options, request, response, path.slice(CHANNELS_PREFIX.length));
+  }
+  if (path === '/healthz') {
+    if (!readOnly) return send(response, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
+    return options.closing() ? send(response, 503, 'shutting down\n') : send(response, 200, 'ok\n');
+  }
+  if (path === '/metrics') {
+    if (!readOnly) return send(response, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
+    const denied = options.access.checkToken(request, false);
+    if (denied) return deny(response, denied);
+    return send(response, 200, options.metrics(), { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+  }
+  const asset = options.page.get(path);
+  if (asset !== undefined) {
+    if (!readOnly) return send(response, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
+    const headers: Record<string, string> = { 'Content-Type': asset.type, 'Cache-Control': 'no-cache' };
+    return send(response, 200, asset.body, path === '/' ? { ...headers, ...PAGE_SECURITY_HEADERS } : headers);
+  }
+  if (path === '/favicon.ico') return send(response, 404, 'Not Found\n');
+  if (!readOnly) return send(response, 404, `Nothing to ${method} at ${path}\n`);
+  // Any other path is a WebSocket channel: say how to use it.
+  const channel = decodeChannel(path.slice(1));
+  const name = channel.ok ? channel.channel : path.slice(1);
+  return send(
+    response,
+    426,
+    `${path} is a WebSocket channel: connect to it with a WebSocket client, ` +
+      `or open /?channel=${encodeURIComponent(name)} in a browser for the chat page.\n`,
+    { Upgrade: 'websocket' },
+  );
+}
+
+/** GET /channels/<name>: how many are connected to a channel (the chat page's "online" count). */
+function presence(options: HttpRoutesOptions, request: IncomingMessage, response: ServerResponse, encoded: string): void {
+  const denied = options.access.checkToken(request, false);
+  if (denied) return deny(response, denied);
+  const channel = decodeChannel(encoded);
+  if (!channel.ok) return send(response, 400, channel.message + '\n');
+  const body = JSON.stringify({ channel: channel.channel, online: options.subscriberCount(channel.channel) });
+  send(response, 200, body + '\n', { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+}
+
+/** POST /channels/<name>/messages: the body becomes one message on the channel. */
+function publish(options: HttpRoutesOptions, request: IncomingMessage, response: ServerResponse, encoded: string): void {
+  if (options.closing()) return refuseBody(response, { status: 503, body: 'The relay is shutting down' });
+  const denied = options.access.checkToken(request, false) ?? options.access.checkOrigin(request);
+  if (denied) return refuseBody(response, denied);
+  const channel = decodeChannel(encoded);
+  if (!channel.ok) return refuseBody(response, { status: 400, body: channel.message });
+  const kind = bodyKind(request.headers['content-type']);
+  if (kind === 'unsupported-charset') {
+    return refuseBody(response, { status: 415, body: 'Text must be UTF-8: send charset=utf-8, or send the body as binary (application/octet-stream)' });
+  }
+  const declared = request.headers['content-length'];
+  if (declared !== undefined && Number(declared) > options.maxPayload) return refuseBody(response, tooLarge(options.maxPayload));
+  // Only now is the body wanted (a client that sent "Expect: 100-continue" waits for this).
+  if (request.headers.expect?.toLowerCase() === '100-continue') response.writeContinue();
+
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let refused = false;
+  request.on('data', (chunk: Buffer) => {
+    if (refused) return;
+    size += chunk.length;
+    if (size > options.maxPayload) {
+      refused = true;
+      chunks.length = 0;
+      refuseBody(response, tooLarge(options.maxPayload));
+      return;
+    }
+    chunks.push(chunk);
+  });
+  request.on('end', () => {
+    if (refused || response.headersSent) return;
+    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    const binary = kind === 'binary';
+    if (!binary && !isUtf8(body)) {
+      return send(response, 400, 'The body is not valid UTF-8 text; send binary data as application/octet-stream\n');
+    }
+    const delivered = options.publish(channel.channel, body, binary);
+    if (options.log.enabled('debug')) options.log.debug('HTTP publish', { channel: channel.channel, bytes: body.length, binary, delivered });
+    send(response, 200, JSON.stringify({ channel: channel.channel, delivered }) + '\n', { 'Content-Type': 'application/json' });
+  });
+}
+
+type BodyKind = 'text' | 'binary' | 'unsupported-charset';
+
+/** Text for text/* and JSON (UTF-8 only), binary for anything else or no Content-Type. */
+export function bodyKind(contentType: string | undefined): BodyKind {
+  if (contentType === undefined) return 'binary';
+  const [mime = '', ...params] = contentType.split(';').map((part) => part.trim().toLowerCase());
+  const text = mime.startsWith('text/') || mime === 'application/json' || mime.endsWith('+json');
+  if (!text) return 'binary';
+  for (const param of params) {
+    const [key, value = ''] = param.split('=').map((part) => part.trim());
+    if (key === 'charset' && !['utf-8', 'utf8', 'us-ascii', '"utf-8"'].includes(value)) return 'unsupported-charset';
+  }
+  return 'text';
+}
+
+function tooLarge(maxPayload: number): Denial {
+  return { status: 413, body: `The message is larger than the relay's limit of ${maxPayload} bytes` };
+}
+
+function deny(response: ServerResponse, denial: Denial): void {
+  send(response, denial.status, denial.body + '\n', denial.headers);
+}
+
+/** Refuses a request whose body will not be read: the connection is closed after the answer. */
+function refuseBody(response: ServerResponse, denial: Denial): void {
+  send(response, denial.status, denial.body + '\n', { ...denial.headers, Connection: 'close' });
+}
+
+function send(response: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
+  if (response.headersSent) return;
+  const buffer = typeof body === 'string' ? Buffer.from(body) : body;
+  response.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'X-Content-Type-Options': 'nosniff',
+    ...headers,
+    'Content-Length': buffer.length,
+  });
+  response.end(buffer);
+}

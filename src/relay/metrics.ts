@@ -1,0 +1,106 @@
+// The relay's counters and their Prometheus text exposition (format 0.0.4): connections, messages and
+// bytes in and out, what the slow-client and rate-limit policies did, and subscribers per channel for
+// the busiest channels only, so that a relay with many channels keeps a bounded scrape.
+import type { ServerStats } from '../server/stats.js';
+
+export type MessageSource = 'websocket' | 'http';
+
+export class RelayMetrics {
+  connectionsOpened = 0;
+  connectionsClosed = 0;
+  /** Messages received from WebSocket clients and HTTP publishes, and their payload bytes. */
+  readonly messagesIn: Record<MessageSource, number> = { websocket: 0, http: 0 };
+  readonly bytesIn: Record<MessageSource, number> = { websocket: 0, http: 0 };
+  /** Messages written to WebSocket clients (one per recipient), and their payload bytes. */
+  messagesOut = 0;
+  bytesOut = 0;
+  rateLimitCloses = 0;
+  readonly startedAt = Date.now();
+
+  /** Counts a message received and its delivery to `recipients` connections. */
+  relayed(source: MessageSource, bytes: number, recipients: number): void {
+    this.messagesIn[source]++;
+    this.bytesIn[source] += bytes;
+    this.messagesOut += recipients;
+    this.bytesOut += bytes * recipients;
+  }
+}
+
+/** What the exposition reads besides the relay's own counters. */
+export interface MetricsSources {
+  metrics: RelayMetrics;
+  stats: ServerStats;
+  /** Open WebSocket connections. */
+  connections: number;
+  /** Bytes waiting in the relay to be sent to clients (slow readers). */
+  queuedBytes: number;
+  /** Channels with at least one subscriber. */
+  channels: readonly string[];
+  subscriberCount(channel: string): number;
+  /** At most this many channels get a per-channel line (the busiest ones). */
+  topChannels: number;
+}
+
+/** Renders the Prometheus text exposition. */
+export function renderMetrics(source: MetricsSources): string {
+  const { metrics, stats } = source;
+  const out: string[] = [];
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[labels: string, value: number]>) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) out.push(`${name}${labels} ${formatValue(value)}`);
+  };
+  const single = (value: number): Array<[string, number]> => [['', value]];
+  const bySource = (values: Record<MessageSource, number>): Array<[string, number]> => [
+    ['{source="websocket"}', values.websocket],
+    ['{source="http"}', values.http],
+  ];
+
+  metric('wavecast_relay_connections', 'gauge', 'Open WebSocket connections.', single(source.connections));
+  metric('wavecast_relay_connections_opened_total', 'counter', 'WebSocket connections accepted.', single(metrics.connectionsOpened));
+  metric('wavecast_relay_connections_closed_total', 'counter', 'WebSocket connections closed.', single(metrics.connectionsClosed));
+  metric('wavecast_relay_messages_received_total', 'counter', 'Messages received, from WebSocket clients and HTTP publishes.', bySource(metrics.messagesIn));
+  metric('wavecast_relay_received_bytes_total', 'counter', 'Payload bytes of the messages received.', bySource(metrics.bytesIn));
+  metric('wavecast_relay_messages_sent_total', 'counter', 'Messages sent to WebSocket clients (one per recipient).', single(metrics.messagesOut));
+  metric('wavecast_relay_sent_bytes_total', 'counter', 'Payload bytes of the messages sent.', single(metrics.bytesOut));
+  metric('wavecast_relay_queued_bytes', 'gauge', 'Bytes waiting in the relay to be sent to clients.', single(source.queuedBytes));
+  metric('wavecast_relay_dropped_messages_total', 'counter', 'Messages skipped for clients too slow to take them.', single(stats.droppedMessages));
+  metric('wavecast_relay_slow_client_closes_total', 'counter', 'Connections closed for falling too far behind.', single(stats.slowClientCloses));
+  metric('wavecast_relay_rate_limit_closes_total', 'counter', 'Connections closed for sending over the rate limit.', single(metrics.rateLimitCloses));
+  metric('wavecast_relay_heartbeat_timeouts_total', 'counter', 'Connections dropped for not answering pings.', single(stats.heartbeatTimeouts));
+  metric(
+    'wavecast_relay_rejected_upgrades_total',
+    'counter',
+    'WebSocket upgrades refused (token, origin, channel name, connection limit, shutdown).',
+    single(stats.rejectedUpgrades),
+  );
+  metric('wavecast_relay_channels', 'gauge', 'Channels with at least one subscriber.', single(source.channels.length));
+  const top = busiest(source.channels, source.subscriberCount, source.topChannels);
+  metric(
+    'wavecast_relay_channel_subscribers',
+    'gauge',
+    `Subscribers of the busiest channels (at most ${source.topChannels}).`,
+    top.map(([channel, count]) => [`{channel="${escapeLabel(channel)}"}`, count]),
+  );
+  metric('wavecast_relay_start_time_seconds', 'gauge', 'When the relay started, in seconds since the Unix epoch.', single(metrics.startedAt / 1000));
+  return out.join('\n') + '\n';
+}
+
+/** The `limit` channels with the most subscribers, busiest first (ties by name, so output is stable). */
+export function busiest(channels: readonly string[], count: (channel: string) => number, limit: number): Array<[string, number]> {
+  if (limit <= 0) return [];
+  const withCounts = channels.map((channel): [string, number] => [channel, count(channel)]);
+  withCounts.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return withCounts.length > limit ? withCounts.slice(0, limit) : withCounts;
+}
+
+/** Escapes a label value: backslash, double quote and newline, as the text format asks. */
+export function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}

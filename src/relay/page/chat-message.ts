@@ -1,0 +1,92 @@
+// What the chat page sends and how it reads what arrives. The page is a plain client of the relay: it
+// sends each chat line as a small JSON text, {"name","text","sender"}, and everyone on the channel gets
+// exactly that. What other plain clients send (any text, or binary) is shown as it is.
+// Pure functions (no DOM), so the tests can check them too.
+
+export interface ChatLine {
+  name: string;
+  text: string;
+  /** A random id per page load, so a page knows its own messages when the relay echoes them. */
+  sender: string;
+}
+
+export type Incoming =
+  | { kind: 'chat'; name: string; text: string; sender: string }
+  | { kind: 'text'; text: string }
+  | { kind: 'binary'; bytes: number };
+
+export const MAX_NAME_LENGTH = 32;
+export const MAX_TEXT_LENGTH = 2000;
+
+export function encodeChat(line: ChatLine): string {
+  return JSON.stringify({ name: line.name, text: line.text, sender: line.sender });
+}
+
+/** Reads a message from the channel: a chat line from a page, or whatever a plain client sent. */
+export function decodeIncoming(data: unknown): Incoming {
+  if (typeof data !== 'string') {
+    const bytes = data instanceof ArrayBuffer ? data.byteLength : typeof (data as { size?: unknown })?.size === 'number' ? (data as { size: number }).size : 0;
+    return { kind: 'binary', bytes };
+  }
+  if (data.startsWith('{')) {
+    try {
+      const value = JSON.parse(data) as Record<string, unknown>;
+      if (typeof value === 'object' && value !== null && typeof value.text === 'string' && typeof value.name === 'string') {
+        return {
+          kind: 'chat',
+          name: cleanName(value.name) || 'anonymous',
+          text: value.text.slice(0, MAX_TEXT_LENGTH * 2),
+          sender: typeof value.sender === 'string' ? value.sender : '',
+        };
+      }
+    } catch {
+      // Not JSON after all: shown as plain text below.
+    }
+  }
+  return { kind: 'text', text: data };
+}
+
+/** A name as shown: one line, trimmed, at most MAX_NAME_LENGTH characters. */
+export function cleanName(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  return name.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, MAX_NAME_LENGTH);
+}
+
+/** The channel the page opens on: ?channel=…, else the #fragment, else "lobby". */
+export function channelFromLocation(search: string, hash: string): string {
+  const fromQuery = new URLSearchParams(search).get('channel');
+  if (fromQuery !== null && fromQuery.trim() !== '') return fromQuery.trim();
+  let fromHash = hash.startsWith('#') ? hash.slice(1) : hash;
+  try {
+    fromHash = decodeURIComponent(fromHash);
+  } catch {
+    // Keep it as it is.
+  }
+  return fromHash.trim() !== '' ? fromHash.trim() : 'lobby';
+}
+
+/** The WebSocket URL of a channel on the relay that served the page (with the token, if the page has one). */
+export function channelUrl(location: { protocol: string; host: string }, channel: string, token: string | null): string {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const query = token ? `?token=${encodeURIComponent(token)}` : '';
+  return `${scheme}://${location.host}/${encodeURIComponent(channel)}${query}`;
+}
+
+/**
+ * How long to wait before reconnection attempt `attempt` (0 for the first): doubling from 500 ms up to
+ * 15 s, with jitter so that clients dropped together do not all come back at the same moment.
+ */
+export function reconnectDelay(attempt: number, random: number): number {
+  const base = Math.min(15_000, 500 * 2 ** Math.min(attempt, 10));
+  return Math.round(base * (0.5 + random / 2));
+}
+
+/** Hues far enough apart to tell names apart, each readable on a light and a dark background. */
+const NAME_HUES = [210, 140, 0, 275, 30, 180, 320, 95];
+
+/** A hue for a name, so that each person's name keeps its colour. */
+export function nameHue(name: string): number {
+  let hash = 0;
+  for (let i = 0; i < name.length; i++) hash = (hash * 31 + name.charCodeAt(i)) >>> 0;
+  return NAME_HUES[hash % NAME_HUES.length]!;
+}

@@ -1,0 +1,82 @@
+// The classic broadcast relay, per channel: a plain WebSocket client (no subprotocol) is subscribed to
+// its channel, and every message it sends is published, framed once, to every client of that channel,
+// the sender included, text as text and binary as binary. Nothing else is ever sent to a plain client.
+// A client over the rate limit is closed with 1008.
+import type { WebSocket, RawData } from '../connection/websocket.js';
+import { CloseCode } from '../protocol/close.js';
+import type { WebSocketServer } from '../server/websocket-server.js';
+import type { Logger } from './log.js';
+import type { RelayMetrics } from './metrics.js';
+import type { Bucket, RateLimiter } from './rate-limit.js';
+
+/** What the relay keeps per plain connection: plain fields, no timers. */
+interface PlainClient {
+  channel: string;
+  bucket: Bucket;
+  /** Where it connected from, for the log. */
+  peer: string;
+}
+
+export class PlainRelay {
+  private readonly _clients = new Map<WebSocket, PlainClient>();
+  /** One listener of each kind for every connection (`this` is the connection). */
+  private readonly _onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
+  private readonly _onClose: (this: WebSocket, code: number, reason: Buffer) => void;
+
+  constructor(
+    private readonly _wss: WebSocketServer,
+    private readonly _limiter: RateLimiter,
+    private readonly _metrics: RelayMetrics,
+    private readonly _log: Logger,
+  ) {
+    const relay = this;
+    this._onMessage = function (data, isBinary) {
+      relay._message(this, data as Buffer, isBinary);
+    };
+    this._onClose = function (code, reason) {
+      relay._closed(this, code, reason);
+    };
+  }
+
+  /** Takes a newly opened plain connection onto `channel`. */
+  accept(ws: WebSocket, channel: string, peer: string): void {
+    this._clients.set(ws, { channel, bucket: this._limiter.bucket(), peer });
+    ws.subscribe(channel);
+    ws.on('message', this._onMessage);
+    ws.on('close', this._onClose);
+    this._metrics.connectionsOpened++;
+    if (this._log.enabled('debug')) this._log.debug('client joined', { channel, peer, subscribers: this._wss.subscriberCount(channel) });
+  }
+
+  private _message(ws: WebSocket, data: Buffer, isBinary: boolean): void {
+    const client = this._clients.get(ws);
+    if (client === undefined || ws.readyState !== ws.OPEN) return;
+    if (!this._limiter.take(client.bucket)) {
+      this._metrics.rateLimitCloses++;
+      this._log.warn('client closed for going over the rate limit', { channel: client.channel, peer: client.peer, rate: this._limiter.rate, burst: this._limiter.burst });
+      ws.close(CloseCode.PolicyViolation, this._limiter.reason());
+      return;
+    }
+    const recipients = this._wss.publish(client.channel, data, { binary: isBinary });
+    this._metrics.relayed('websocket', data.length, recipients);
+  }
+
+  private _closed(ws: WebSocket, code: number, reason: Buffer): void {
+    const client = this._clients.get(ws);
+    this._clients.delete(ws);
+    this._metrics.connectionsClosed++;
+    if (client !== undefined && this._log.enabled('debug')) {
+      this._log.debug('client left', { channel: client.channel, peer: client.peer, code, reason: reason.toString() || undefined });
+    }
+  }
+
+  /** The channel a plain connection is on (for the log of a slow client). */
+  channelOf(ws: WebSocket): string | undefined {
+    return this._clients.get(ws)?.channel;
+  }
+
+  /** Where a plain connection came from (for the log). */
+  peerOf(ws: WebSocket): string | undefined {
+    return this._clients.get(ws)?.peer;
+  }
+}

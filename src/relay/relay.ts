@@ -1,0 +1,214 @@
+// The relay behind `wavecast serve`: one HTTP (or HTTPS) server carrying the WebSocket channels and the
+// HTTP routes, with the safety settings of a server facing the public: a small maxPayload, a token, an
+// origin list, a rate limit, slow clients skipped rather than buffered without end, heartbeats, and a
+// graceful shutdown that delivers what was queued.
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { WebSocket } from '../connection/websocket.js';
+import { UpgradeRejection } from '../server/admission.js';
+import type { BackpressurePolicy } from '../server/backpressure.js';
+import { WebSocketServer } from '../server/websocket-server.js';
+import { Access } from './access.js';
+import { channelOfTarget } from './channel.js';
+import { createRequestHandler } from './http-routes.js';
+import type { Logger } from './log.js';
+import { RelayMetrics, renderMetrics } from './metrics.js';
+import { loadPageAssets, type PageAssets } from './page-assets.js';
+import { PlainRelay } from './plain-relay.js';
+import { RateLimiter, type RateLimit } from './rate-limit.js';
+
+export interface RelayOptions {
+  port: number;
+  host: string;
+  /** PEM certificate and key: serve HTTPS and wss:// instead of HTTP and ws://. */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
+  /** Largest message, over WebSocket or HTTP publish, in bytes. */
+  maxPayload: number;
+  /** Bearer token required on upgrades, publishes, presence and metrics (none: open). */
+  token?: string | undefined;
+  /** Origins of pages allowed besides the relay's own (empty: any). */
+  origins: readonly string[];
+  rateLimit: RateLimit;
+  /** Most bytes queued for one client before messages for it are dropped (or it is closed). */
+  maxBackpressure: number;
+  backpressurePolicy: BackpressurePolicy;
+  /** Most open WebSocket connections (0: no limit). */
+  maxConnections: number;
+  /** Ping connections quiet for this long and drop those that stay silent as long again (ms; 0: off). */
+  heartbeat: number;
+  /** How many channels get a subscriber count in /metrics (the busiest). */
+  metricsChannels: number;
+  log: Logger;
+  /** The chat page (default: the built page beside this module). */
+  page?: PageAssets;
+}
+
+/** What the authenticate hook hands to the connection listener. */
+interface Admitted {
+  channel: string;
+}
+
+export class Relay {
+  readonly metrics = new RelayMetrics();
+  private readonly _server: HttpServer;
+  private readonly _wss: WebSocketServer;
+  private readonly _plain: PlainRelay;
+  private readonly _secure: boolean;
+  private _closing: Promise<void> | null = null;
+
+  private constructor(private readonly _options: RelayOptions) {
+    const { log } = _options;
+    const access = new Access({ token: _options.token, origins: _options.origins });
+    const page = _options.page ?? loadPageAssets();
+    if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
+    this._secure = _options.tls !== undefined;
+    const handler = createRequestHandler({
+      access,
+      maxPayload: _options.maxPayload,
+      page,
+      log,
+      publish: (channel, data, binary) => {
+        const recipients = this._wss.publish(channel, data, { binary });
+        this.metrics.relayed('http', data.length, recipients);
+        return recipients;
+      },
+      subscriberCount: (channel) => this._wss.subscriberCount(channel),
+      metrics: () => this.metricsText(),
+      closing: () => this._closing !== null,
+    });
+    this._server = _options.tls ? createHttpsServer({ cert: _options.tls.cert, key: _options.tls.key }, handler) : createHttpServer(handler);
+    // Expect: 100-continue: the publish route answers 100 only once the token and size are acceptable.
+    this._server.on('checkContinue', handler);
+    this._server.headersTimeout = 10_000;
+    this._server.requestTimeout = 30_000;
+
+    this._wss = new WebSocketServer({
+      server: this._server,
+      maxPayload: _options.maxPayload,
+      maxBackpressure: _options.maxBackpressure,
+      backpressurePolicy: _options.backpressurePolicy,
+      ...(_options.maxConnections > 0 ? { maxConnections: _options.maxConnections } : {}),
+      ...(_options.heartbeat > 0 ? { heartbeat: { interval: _options.heartbeat, timeout: _options.heartbeat } } : {}),
+      // Only plain clients for now: a subprotocol a client offers is not taken (issue 8 adds wavecast.v1 here).
+      handleProtocols: () => false,
+      authenticate: (request) => this._admit(access, request),
+    });
+    this._plain = new PlainRelay(this._wss, new RateLimiter(_options.rateLimit), this.metrics, log);
+    this._wss.on('connection', (ws: WebSocket, request: IncomingMessage, admitted: Admitted) => {
+      this._plain.accept(ws, admitted.channel, peerOf(request));
+    });
+    this._wss.on('drop', (ws: WebSocket, dropped: number) => {
+      if (dropped === 1) log.warn('client too slow: skipping messages for it until it catches up', this._describe(ws));
+    });
+    this._wss.on('drain', (ws: WebSocket, dropped: number) => {
+      log.info('slow client caught up', { ...this._describe(ws), missed: dropped });
+    });
+    this._wss.on('authError', (error: unknown) => log.error('upgrade check failed', { error: String(error) }));
+    this._wss.on('error', (error: Error) => log.error('WebSocket server error', { error: error.message }));
+  }
+
+  /** Creates the relay and starts listening; rejects if it cannot (port in use, say). */
+  static async start(options: RelayOptions): Promise<Relay> {
+    const relay = new Relay(options);
+    await relay._listen();
+    return relay;
+  }
+
+  private _listen(): Promise<void> {
+    const server = this._server;
+    return new Promise<void>((resolve, reject) => {
+      const onError = (error: Error) => {
+        server.off('listening', onListening);
+        reject(error);
+      };
+      const onListening = () => {
+        server.off('error', onError);
+        server.on('error', (error: Error) => this._options.log.error('server error', { error: error.message }));
+        resolve();
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(this._options.port, this._options.host);
+    });
+  }
+
+  /** Decides an upgrade: origin, token, then the channel its path names. */
+  private _admit(access: Access, request: IncomingMessage): Admitted {
+    const denial = access.checkOrigin(request) ?? access.checkToken(request, true);
+    if (denial !== null) {
+      this._options.log.info('upgrade refused', { peer: peerOf(request), status: denial.status, reason: denial.body });
+      throw new UpgradeRejection(denial.status, denial.body, denial.headers);
+    }
+    const channel = channelOfTarget(request.url);
+    if (!channel.ok) {
+      this._options.log.info('upgrade refused', { peer: peerOf(request), status: 400, reason: channel.message });
+      throw new UpgradeRejection(400, channel.message);
+    }
+    return { channel: channel.channel };
+  }
+
+  private _describe(ws: WebSocket): Record<string, string | undefined> {
+    return { channel: this._plain.channelOf(ws), peer: this._plain.peerOf(ws) };
+  }
+
+  /** The bound address. */
+  address(): AddressInfo {
+    return this._server.address() as AddressInfo;
+  }
+
+  /** ws://address:port (wss:// with TLS), with the address that was bound. */
+  get url(): string {
+    const { address, port, family } = this.address();
+    const host = family === 'IPv6' || address.includes(':') ? `[${address}]` : address;
+    return `${this._secure ? 'wss' : 'ws'}://${host}:${port}`;
+  }
+
+  metricsText(): string {
+    const wss = this._wss;
+    let queuedBytes = 0;
+    for (const ws of wss.clients) queuedBytes += ws.bufferedAmount;
+    return renderMetrics({
+      metrics: this.metrics,
+      stats: wss.stats,
+      connections: wss.clients.size,
+      queuedBytes,
+      channels: wss.topics,
+      subscriberCount: (channel) => wss.subscriberCount(channel),
+      topChannels: this._options.metricsChannels,
+    });
+  }
+
+  /**
+   * Shuts down gracefully: stops accepting, closes every WebSocket with 1001 after what was queued for it,
+   * lets HTTP requests under way finish, and resolves once everything is closed. What is still open after
+   * `timeout` ms is cut off.
+   */
+  close(timeout: number): Promise<void> {
+    this._closing ??= this._close(timeout);
+    return this._closing;
+  }
+
+  private async _close(timeout: number): Promise<void> {
+    const server = this._server;
+    const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await this._wss.close({ code: 1001, reason: 'Server shutting down', timeout });
+    server.closeIdleConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), timeout);
+    await httpClosed;
+    clearTimeout(timer);
+  }
+
+  /** Cuts every connection now (for a second signal during a graceful shutdown). */
+  terminate(): void {
+    for (const ws of this._wss.clients) ws.terminate();
+    this._server.closeAllConnections();
+  }
+}
+
+function peerOf(request: IncomingMessage): string {
+  const socket = request.socket;
+  const address = socket.remoteAddress ?? 'unknown';
+  return address.includes(':') ? `[${address}]:${socket.remotePort}` : `${address}:${socket.remotePort}`;
+}

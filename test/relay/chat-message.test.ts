@@ -1,0 +1,44 @@
+// The chat page's pure parts: what it sends, how it reads what arrives, its channel and reconnect delays.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { channelFromLocation, channelUrl, cleanName, decodeIncoming, encodeChat, nameHue, reconnectDelay } from '../../src/relay/page/chat-message.js';
+
+test('a chat line goes out as JSON text and comes back as a chat line', () => {
+  const text = encodeChat({ name: 'Ada', text: 'hello <b>', sender: 'abc' });
+  assert.deepEqual(JSON.parse(text), { name: 'Ada', text: 'hello <b>', sender: 'abc' });
+  assert.deepEqual(decodeIncoming(text), { kind: 'chat', name: 'Ada', text: 'hello <b>', sender: 'abc' });
+});
+
+test('what plain clients send is shown as it is', () => {
+  assert.deepEqual(decodeIncoming('hello'), { kind: 'text', text: 'hello' });
+  assert.deepEqual(decodeIncoming('{not json'), { kind: 'text', text: '{not json' });
+  assert.deepEqual(decodeIncoming('{"a":1}'), { kind: 'text', text: '{"a":1}' });
+  assert.deepEqual(decodeIncoming(new ArrayBuffer(3)), { kind: 'binary', bytes: 3 });
+  assert.deepEqual(decodeIncoming('{"name":"\\n\\n","text":"x"}'), { kind: 'chat', name: 'anonymous', text: 'x', sender: '' });
+});
+
+test('names are one trimmed line of at most 32 characters', () => {
+  assert.equal(cleanName('  Ada\nLovelace  '), 'Ada Lovelace');
+  assert.equal(cleanName('x'.repeat(50)).length, 32);
+});
+
+test('the channel comes from ?channel=, else the #fragment, else lobby', () => {
+  assert.equal(channelFromLocation('?channel=games', '#other'), 'games');
+  assert.equal(channelFromLocation('', '#caf%C3%A9'), 'café');
+  assert.equal(channelFromLocation('?token=x', ''), 'lobby');
+  assert.equal(channelUrl({ protocol: 'http:', host: 'h:1' }, 'a/b c', null), 'ws://h:1/a%2Fb%20c');
+  assert.equal(channelUrl({ protocol: 'https:', host: 'h' }, 'x', 't&1'), 'wss://h/x?token=t%261');
+});
+
+test('reconnect delays grow from about half a second to at most 15 s, with jitter', () => {
+  assert.equal(reconnectDelay(0, 1), 500);
+  assert.equal(reconnectDelay(0, 0), 250);
+  assert.equal(reconnectDelay(3, 1), 4000);
+  assert.equal(reconnectDelay(50, 1), 15_000);
+  assert.ok(reconnectDelay(50, 0) >= 7_500);
+});
+
+test('a name always gets the same colour', () => {
+  assert.equal(nameHue('Ada'), nameHue('Ada'));
+  assert.notEqual(nameHue('Ada'), nameHue('Grace'));
+});

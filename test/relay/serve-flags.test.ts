@@ -1,0 +1,63 @@
+// `wavecast serve` flag checks, in-process (the end-to-end tests run the real command).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { UsageError, parseArgs } from '../../src/cli/args.js';
+import { SERVE_FLAGS, checkFlags } from '../../src/cli/serve.js';
+import { bodyKind } from '../../src/relay/http-routes.js';
+
+function settings(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  return checkFlags(parseArgs(argv, SERVE_FLAGS, env).flags);
+}
+
+test('no flags: localhost:3000 with the safe defaults', () => {
+  const { relay, logLevel, logFormat, shutdownTimeout } = settings([]);
+  assert.equal(relay.port, 3000);
+  assert.equal(relay.host, 'localhost');
+  assert.equal(relay.maxPayload, 64 * 1024);
+  assert.equal(relay.token, undefined);
+  assert.deepEqual(relay.origins, []);
+  assert.deepEqual(relay.rateLimit, { rate: 20, burst: 40 });
+  assert.equal(relay.backpressurePolicy, 'drop');
+  assert.equal(relay.tls, undefined);
+  assert.equal(logLevel, 'info');
+  assert.equal(logFormat, 'text');
+  assert.equal(shutdownTimeout, 10_000);
+});
+
+test('PORT and WAVECAST_TOKEN come from the environment; flags win', () => {
+  assert.equal(settings([], { PORT: '8080' }).relay.port, 8080);
+  assert.equal(settings(['--port', '0'], { PORT: '8080' }).relay.port, 0);
+  assert.equal(settings([], { WAVECAST_TOKEN: 'abc' }).relay.token, 'abc');
+  assert.deepEqual(settings(['--origin', 'https://a.example', '--origin', 'http://b.example:8080']).relay.origins, ['https://a.example', 'http://b.example:8080']);
+});
+
+test('bad values are usage errors that say what is wrong', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--port', '70000'], /--port must be a whole number from 0 to 65535/],
+    [['--port', '1.5'], /--port must be a whole number/],
+    [['--max-payload', '0'], /--max-payload must be a whole number/],
+    [['--rate-limit', '-1'], /--rate-limit must be 0 or more/],
+    [['--rate-burst', '0'], /--rate-burst must be a whole number 1 or more/],
+    [['--backpressure-policy', 'queue'], /--backpressure-policy must be drop or close/],
+    [['--log-level', 'loud'], /--log-level must be one of debug, info, warn, error/],
+    [['--log-format', 'xml'], /--log-format must be one of text, json/],
+    [['--origin', 'example.com'], /--origin needs an origin such as https:\/\/chat.example.com/],
+    [['--token', ''], /--token may not be empty/],
+    [['--tls-cert', 'a.pem'], /--tls-cert and --tls-key go together/],
+    [['--tls-cert', '/nonexistent/c.pem', '--tls-key', '/nonexistent/k.pem'], /--tls-cert: cannot read \/nonexistent\/c.pem \(ENOENT\)/],
+  ];
+  for (const [argv, message] of cases) {
+    assert.throws(() => settings(argv), (error: unknown) => error instanceof UsageError && message.test(error.message), argv.join(' '));
+  }
+});
+
+test('HTTP publish: text for text/* and JSON in UTF-8, binary otherwise', () => {
+  assert.equal(bodyKind('text/plain'), 'text');
+  assert.equal(bodyKind('text/plain; charset=UTF-8'), 'text');
+  assert.equal(bodyKind('application/json'), 'text');
+  assert.equal(bodyKind('application/vnd.api+json'), 'text');
+  assert.equal(bodyKind(undefined), 'binary');
+  assert.equal(bodyKind('application/octet-stream'), 'binary');
+  assert.equal(bodyKind('application/x-www-form-urlencoded'), 'binary');
+  assert.equal(bodyKind('text/plain; charset=latin1'), 'unsupported-charset');
+});
