@@ -8,6 +8,8 @@ export type { ServerOptions, VerifyClientInfo, VerifyClientCallback, UpgradeCall
 export { UpgradeRejection } from './server/admission.js';
 export type { AuthenticateHook, AuthenticateInfo } from './server/admission.js';
 export type { PublishOptions } from './server/topics.js';
+export type { ClusterAdapter, ClusterNode } from './server/cluster-hook.js';
+export { InProcessAdapter, InProcessBus } from './cluster/in-process.js';
 export type { BackpressurePolicy } from './server/backpressure.js';
 export type { HeartbeatOptions } from './server/sweep.js';
 export type { GracefulCloseOptions } from './server/shutdown.js';
