@@ -203,8 +203,8 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
     }
     const message = encodeMessage(this._nodeIdBytes, topic, topicBytes, payload, binary);
     try {
-      this._brokerPublish(topic, message);
-      this.stats.published++;
+      if (this._brokerPublish(topic, message)) this.stats.published++;
+      else this.stats.dropped++;
     } catch (error) {
       this._publishFailed(error);
     }
@@ -218,8 +218,11 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
   protected abstract _shut(): Promise<void>;
   protected abstract _brokerSubscribe(topic: string): void;
   protected abstract _brokerUnsubscribe(topic: string): void;
-  /** Sends one message (never while the link is down; may throw). */
-  protected abstract _brokerPublish(topic: string, message: Buffer): void;
+  /**
+   * Sends one message (never called while the link is down). Returns false when it was not sent on
+   * purpose (a bound was reached; the subclass has said so in the log); throws when sending failed.
+   */
+  protected abstract _brokerPublish(topic: string, message: Buffer): boolean;
   protected abstract _brokerSynced(): Promise<void>;
 
   /** Throws a RangeError for a message the broker would refuse (by default, none). */

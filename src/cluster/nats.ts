@@ -183,9 +183,10 @@ export class NatsAdapter extends BrokerAdapter {
     }
   }
 
-  protected _brokerPublish(topic: string, message: Buffer): void {
+  protected _brokerPublish(topic: string, message: Buffer): boolean {
     if (this._nc === null) throw new Error('not connected');
     this._nc.publish(this.subject(topic), message);
+    return true;
   }
 
   protected async _brokerSynced(): Promise<void> {

@@ -19,6 +19,12 @@ export interface RedisAdapterOptions extends BrokerAdapterOptions {
    * the publishing connection, `disableOfflineQueue` itself.
    */
   clientOptions?: Record<string, unknown>;
+  /**
+   * Most bytes of publishes Redis has not acknowledged yet (default 64 MiB). Past it (Redis much slower
+   * than the publishers, or a link that hangs without failing), publishes stay on this node and count
+   * as dropped, so the memory they take is bounded.
+   */
+  maxPendingBytes?: number;
 }
 
 type MessageListener = (message: Buffer, channel: Buffer) => void;
@@ -30,7 +36,7 @@ interface RedisClient {
   on(event: string, listener: (...args: any[]) => void): unknown;
   subscribe(channels: string, listener: MessageListener, bufferMode: true): Promise<void>;
   unsubscribe(channels: string, listener: MessageListener, bufferMode: true): Promise<void>;
-  publish(channel: string, message: Buffer): Promise<unknown>;
+  sendCommand(args: Array<string | Buffer>, options?: Record<string, unknown>): Promise<unknown>;
   getPubSubListeners(type: 'CHANNELS'): Map<string, unknown>;
   close?(): Promise<unknown>;
   quit?(): Promise<unknown>;
@@ -43,6 +49,9 @@ interface RedisModule {
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
+/** PUBLISH without node-redis's per-command timer (an AbortSignal per command costs more than the command). */
+const PUBLISH_OPTIONS = { timeout: 0 };
 
 export class RedisAdapter extends BrokerAdapter {
   readonly prefix: string;
@@ -55,6 +64,10 @@ export class RedisAdapter extends BrokerAdapter {
   /** Counts reconnections, so that a reconcile overtaken by another outage does not report success. */
   private _linkEpoch = 0;
   private readonly _onMessage: MessageListener = (message) => this._receive(message);
+  /** Bytes of publishes sent and not yet acknowledged by Redis. */
+  private _pendingBytes = 0;
+  private readonly _maxPendingBytes: number;
+  private _overLimit = false;
 
   constructor(options: RedisAdapterOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('RedisAdapter options must be an object');
@@ -68,6 +81,9 @@ export class RedisAdapter extends BrokerAdapter {
       throw new TypeError('Invalid clientOptions: expected an object of options for createClient');
     }
     this._clientOptions = options.clientOptions ?? {};
+    const max = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    if (typeof max !== 'number' || Number.isNaN(max) || max <= 0) throw new TypeError(`Invalid maxPendingBytes: ${String(max)} (expected a number of bytes above 0)`);
+    this._maxPendingBytes = max;
   }
 
   /** The Redis channel that carries `topic`. */
@@ -162,9 +178,28 @@ export class RedisAdapter extends BrokerAdapter {
     if (this._sub !== null) void this._track(this._sub.unsubscribe(this.channel(topic), this._onMessage, true), 'unsubscribe', topic);
   }
 
-  protected _brokerPublish(topic: string, message: Buffer): void {
+  protected _brokerPublish(topic: string, message: Buffer): boolean {
     if (this._pub === null) throw new Error('not connected');
-    this._pub.publish(this.channel(topic), message).catch((error: unknown) => this._publishFailed(error));
+    const bytes = message.length;
+    if (this._pendingBytes + bytes > this._maxPendingBytes && this._pendingBytes > 0) {
+      if (!this._overLimit) {
+        this._overLimit = true;
+        this._log('warn', `Over ${this._maxPendingBytes} bytes of publishes wait for Redis to acknowledge them; publishes stay on this node until it catches up`);
+      }
+      return false;
+    }
+    this._overLimit = false;
+    this._pendingBytes += bytes;
+    this._pub.sendCommand(['PUBLISH', this.channel(topic), message], PUBLISH_OPTIONS).then(
+      () => {
+        this._pendingBytes -= bytes;
+      },
+      (error: unknown) => {
+        this._pendingBytes -= bytes;
+        this._publishFailed(error);
+      },
+    );
+    return true;
   }
 
   protected async _brokerSynced(): Promise<void> {

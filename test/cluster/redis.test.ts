@@ -181,5 +181,6 @@ test('bad options are refused with clear errors', () => {
   assert.throws(() => new RedisAdapter({ connectTimeout: Number.NaN }), /Invalid connectTimeout/);
   assert.throws(() => new RedisAdapter({ log: 'yes' as never }), /Invalid log option/);
   assert.throws(() => new RedisAdapter({ prefix: 5 as never }), /Invalid prefix/);
+  assert.throws(() => new RedisAdapter({ maxPendingBytes: 0 }), /Invalid maxPendingBytes: 0/);
   assert.throws(() => new RedisAdapter(null as never), /options must be an object/);
 });

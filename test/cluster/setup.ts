@@ -49,7 +49,8 @@ export class Inbox {
     if (this.messages.length >= count) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`client got ${this.messages.length} of ${count} messages; the last: ${JSON.stringify(this.texts().slice(-3))}`));
+        const last = this.texts().slice(-3).map((text) => (text.length > 40 ? `${text.slice(0, 40)}... (${text.length} chars)` : text));
+        reject(new Error(`client got ${this.messages.length} of ${count} messages; the last: ${JSON.stringify(last)}`));
       }, timeoutMs);
       this._waiters.push({
         count,
@@ -166,6 +167,11 @@ export class PrivateBroker {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
+  }
+
+  /** Sends a signal to the broker (SIGSTOP makes a broker that hangs without closing its connections). */
+  signal(signal: NodeJS.Signals): void {
+    this._process?.kill(signal);
   }
 
   /** NATS only: the subscriptions of the client connection named `name` (from /connz). */
