@@ -26,6 +26,12 @@ export interface BrokerAdapterOptions {
   connectTimeout?: number;
   /** Called with each log line; by default the adapter logs nothing (use the events and `stats`). */
   log?: AdapterLog;
+  /**
+   * Most bytes of publishes the broker has not yet confirmed (default 64 MiB). Past it (a broker much
+   * slower than the publishers, or a link that hangs without failing), publishes stay on this node and
+   * count as dropped, so the memory they hold is bounded.
+   */
+  maxPendingBytes?: number;
 }
 
 /** Counters for a metrics endpoint. They only grow. */
@@ -55,6 +61,7 @@ export interface ReconnectInfo {
 
 export const DEFAULT_RECONNECT_DELAY = 1000;
 export const DEFAULT_CONNECT_TIMEOUT = 5000;
+export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
 export interface BrokerAdapter {
   /** The link was lost. Local clients are served meanwhile; publishes are not carried until 'reconnected'. */
@@ -79,6 +86,7 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
 
   protected readonly _reconnectDelay: number;
   protected readonly _connectTimeout: number;
+  protected readonly _maxPendingBytes: number;
   /** The topics that have local subscribers, and so are (or are to be) subscribed on the broker. */
   protected readonly _topics = new Set<string>();
 
@@ -99,6 +107,7 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
     super();
     this._reconnectDelay = positiveOption('reconnectDelay', options.reconnectDelay, DEFAULT_RECONNECT_DELAY);
     this._connectTimeout = positiveOption('connectTimeout', options.connectTimeout, DEFAULT_CONNECT_TIMEOUT);
+    this._maxPendingBytes = positiveOption('maxPendingBytes', options.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES, 'bytes');
     if (options.log !== undefined && typeof options.log !== 'function') throw new TypeError('Invalid log option: expected a function (level, message) => void');
     this._logOption = options.log;
     this.url = hidePassword(url);
@@ -276,6 +285,11 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
     this._log('error', `${this._brokerName} ${action} of ${JSON.stringify(topic)} failed: ${describeError(error)}`);
   }
 
+  /** Logs, once until publishes fit again, that maxPendingBytes was reached. */
+  protected _pendingLimitReached(): void {
+    this._log('warn', `Over ${this._maxPendingBytes} bytes of publishes wait for ${this._brokerName} to acknowledge them; publishes stay on this node until it catches up`);
+  }
+
   /** A publish the broker did not take (counted as dropped). */
   protected _publishFailed(error: unknown): void {
     if (this._state === 'closed') return;
@@ -352,10 +366,10 @@ export function hidePassword(url: string): string {
   }
 }
 
-function positiveOption(name: string, value: unknown, fallback: number): number {
+function positiveOption(name: string, value: unknown, fallback: number, unit = 'ms'): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`Invalid ${name}: ${String(value)} (expected a number of ms above 0)`);
+    throw new TypeError(`Invalid ${name}: ${String(value)} (expected a number of ${unit} above 0)`);
   }
   return value;
 }

@@ -64,6 +64,15 @@ export class NatsAdapter extends BrokerAdapter {
   private _maxPayload = Infinity;
   /** Between a 'disconnect' and the next 'reconnect' status. */
   private _linkLost = false;
+  // Publishes the server has not confirmed: NATS does not acknowledge a publish, but it answers a flush
+  // (PING) after everything sent before it. Every `_flushEvery` bytes a flush is sent; what it answers for
+  // is confirmed. A link that hangs leaves bytes unconfirmed, up to maxPendingBytes.
+  private _sentBytes = 0;
+  private _confirmedBytes = 0;
+  private _flushing = false;
+  private _flushEpoch = 0;
+  private _overLimit = false;
+  private readonly _flushEvery: number;
 
   constructor(options: NatsAdapterOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('NatsAdapter options must be an object');
@@ -78,6 +87,7 @@ export class NatsAdapter extends BrokerAdapter {
       throw new TypeError('Invalid clientOptions: expected an object of options for connect()');
     }
     this._clientOptions = options.clientOptions ?? {};
+    this._flushEvery = Math.max(1, Math.min(this._maxPendingBytes / 4, 1024 * 1024));
   }
 
   /** The NATS subject that carries `topic`. */
@@ -121,6 +131,10 @@ export class NatsAdapter extends BrokerAdapter {
             break;
           case 'reconnect':
             this._linkLost = false;
+            // What was unconfirmed on the old connection is gone or resent; count afresh.
+            this._flushEpoch++;
+            this._flushing = false;
+            this._confirmedBytes = this._sentBytes;
             // The client has sent its subscriptions again; a flush round-trip confirms the server has them.
             nc.flush().then(
               () => {
@@ -184,9 +198,40 @@ export class NatsAdapter extends BrokerAdapter {
   }
 
   protected _brokerPublish(topic: string, message: Buffer): boolean {
-    if (this._nc === null) throw new Error('not connected');
-    this._nc.publish(this.subject(topic), message);
+    const nc = this._nc;
+    if (nc === null) throw new Error('not connected');
+    const bytes = message.length;
+    const pending = this._sentBytes - this._confirmedBytes;
+    if (pending + bytes > this._maxPendingBytes && pending > 0) {
+      if (!this._overLimit) {
+        this._overLimit = true;
+        this._pendingLimitReached();
+      }
+      return false;
+    }
+    this._overLimit = false;
+    nc.publish(this.subject(topic), message);
+    this._sentBytes += bytes;
+    if (!this._flushing && this._sentBytes - this._confirmedBytes >= this._flushEvery) this._confirm(nc);
     return true;
+  }
+
+  /** Sends a flush; its answer confirms everything published before it. */
+  private _confirm(nc: NatsConnection): void {
+    this._flushing = true;
+    const epoch = this._flushEpoch;
+    const mark = this._sentBytes;
+    nc.flush().then(
+      () => {
+        if (this._nc !== nc || epoch !== this._flushEpoch) return;
+        this._flushing = false;
+        this._confirmedBytes = Math.max(this._confirmedBytes, mark);
+        if (this._sentBytes - this._confirmedBytes >= this._flushEvery) this._confirm(nc);
+      },
+      () => {
+        if (epoch === this._flushEpoch) this._flushing = false;
+      },
+    );
   }
 
   protected async _brokerSynced(): Promise<void> {

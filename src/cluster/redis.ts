@@ -19,12 +19,6 @@ export interface RedisAdapterOptions extends BrokerAdapterOptions {
    * the publishing connection, `disableOfflineQueue` itself.
    */
   clientOptions?: Record<string, unknown>;
-  /**
-   * Most bytes of publishes Redis has not acknowledged yet (default 64 MiB). Past it (Redis much slower
-   * than the publishers, or a link that hangs without failing), publishes stay on this node and count
-   * as dropped, so the memory they take is bounded.
-   */
-  maxPendingBytes?: number;
 }
 
 type MessageListener = (message: Buffer, channel: Buffer) => void;
@@ -49,7 +43,6 @@ interface RedisModule {
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
-export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 /** PUBLISH without node-redis's per-command timer (an AbortSignal per command costs more than the command). */
 const PUBLISH_OPTIONS = { timeout: 0 };
 
@@ -66,7 +59,6 @@ export class RedisAdapter extends BrokerAdapter {
   private readonly _onMessage: MessageListener = (message) => this._receive(message);
   /** Bytes of publishes sent and not yet acknowledged by Redis. */
   private _pendingBytes = 0;
-  private readonly _maxPendingBytes: number;
   private _overLimit = false;
 
   constructor(options: RedisAdapterOptions = {}) {
@@ -81,9 +73,6 @@ export class RedisAdapter extends BrokerAdapter {
       throw new TypeError('Invalid clientOptions: expected an object of options for createClient');
     }
     this._clientOptions = options.clientOptions ?? {};
-    const max = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
-    if (typeof max !== 'number' || Number.isNaN(max) || max <= 0) throw new TypeError(`Invalid maxPendingBytes: ${String(max)} (expected a number of bytes above 0)`);
-    this._maxPendingBytes = max;
   }
 
   /** The Redis channel that carries `topic`. */
@@ -184,7 +173,7 @@ export class RedisAdapter extends BrokerAdapter {
     if (this._pendingBytes + bytes > this._maxPendingBytes && this._pendingBytes > 0) {
       if (!this._overLimit) {
         this._overLimit = true;
-        this._log('warn', `Over ${this._maxPendingBytes} bytes of publishes wait for Redis to acknowledge them; publishes stay on this node until it catches up`);
+        this._pendingLimitReached();
       }
       return false;
     }

@@ -150,42 +150,46 @@ test('Redis drops the link (CLIENT KILL): the adapter reconnects, resubscribes a
   }
 });
 
-test('Redis hangs (SIGSTOP): what waits for it is bounded (maxPendingBytes), the rest stays local and is counted', async () => {
-  const broker = await PrivateBroker.redis();
-  const lines: string[] = [];
-  const LIMIT = 1024 * 1024;
-  const adapter = new RedisAdapter({ url: broker.url, maxPendingBytes: LIMIT, log: (level, line) => lines.push(`${level}: ${line}`) });
-  const other = new RedisAdapter({ url: broker.url });
-  try {
-    await adapter.connect();
-    await other.connect();
-    const [A, B] = [await startNode(adapter), await startNode(other)];
-    const local = await client(A, 't');
-    const remote = await client(B, 't');
-    await other.synced();
-    broker.signal('SIGSTOP');
-    const chunk = Buffer.alloc(64 * 1024, 1);
-    for (let i = 0; i < 100; i++) assert.equal(A.wss.publish('t', chunk), 1, 'local delivery goes on');
-    const fits = Math.floor(LIMIT / (12 + 1 + chunk.length)); // a 12-byte header and the 1-byte topic
-    assert.equal(adapter.stats.published, fits);
-    assert.equal(adapter.stats.dropped, 100 - fits);
-    assert.equal(lines.filter((line) => line.includes(`Over ${LIMIT} bytes of publishes wait for Redis to acknowledge them`)).length, 1, lines.join('\n'));
-    await local.waitFor(100);
+for (const kind of [redisKind, natsKind]) {
+  test(`${kind.name} hangs (SIGSTOP): what waits for it is bounded (maxPendingBytes), the rest stays local and is counted`, async () => {
+    const broker = await kind.broker();
+    const lines: string[] = [];
+    const LIMIT = 1024 * 1024;
+    const options = { url: broker.url, maxPendingBytes: LIMIT, log: (level: string, line: string) => lines.push(`${level}: ${line}`) };
+    const adapter = kind.name === 'Redis' ? new RedisAdapter(options) : new NatsAdapter(options);
+    const other = kind.name === 'Redis' ? new RedisAdapter({ url: broker.url }) : new NatsAdapter({ url: broker.url });
+    try {
+      await adapter.connect();
+      await other.connect();
+      const [A, B] = [await startNode(adapter), await startNode(other)];
+      const local = await client(A, 't');
+      const remote = await client(B, 't');
+      await other.synced();
+      broker.signal('SIGSTOP');
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      for (let i = 0; i < 100; i++) assert.equal(A.wss.publish('t', chunk), 1, 'local delivery goes on');
+      const fits = Math.floor(LIMIT / (12 + 1 + chunk.length)); // a 12-byte header and the 1-byte topic
+      assert.equal(adapter.stats.published, fits);
+      assert.equal(adapter.stats.dropped, 100 - fits);
+      const warning = `Over ${LIMIT} bytes of publishes wait for ${kind.name} to acknowledge them`;
+      assert.equal(lines.filter((line) => line.includes(warning)).length, 1, lines.join('\n'));
+      await local.waitFor(100);
 
-    // Redis wakes up: what was pending goes through, and so do new publishes, in order.
-    broker.signal('SIGCONT');
-    A.wss.publish('t', 'again');
-    await remote.waitFor(fits + 1);
-    assert.equal(remote.messages.length, fits + 1);
-    assert.equal(remote.messages.slice(0, fits).every((m) => m.data.equals(chunk)), true);
-    assert.deepEqual(remote.messages[fits], { data: Buffer.from('again'), binary: false });
-    await closeNodes([A, B], [local, remote]);
-  } finally {
-    broker.signal('SIGCONT');
-    await Promise.all([adapter.close(), other.close()]);
-    await broker.kill();
-  }
-});
+      // The broker wakes up: what was pending goes through, and so do new publishes, in order.
+      broker.signal('SIGCONT');
+      A.wss.publish('t', 'again');
+      await remote.waitFor(fits + 1);
+      assert.equal(remote.messages.length, fits + 1);
+      assert.equal(remote.messages.slice(0, fits).every((m) => m.data.equals(chunk)), true);
+      assert.deepEqual(remote.messages[fits], { data: Buffer.from('again'), binary: false });
+      await closeNodes([A, B], [local, remote]);
+    } finally {
+      broker.signal('SIGCONT');
+      await Promise.all([adapter.close(), other.close()]);
+      await broker.kill();
+    }
+  });
+}
 
 test('closing an adapter while its broker is down does not hang', async () => {
   const broker = await PrivateBroker.redis();
