@@ -145,6 +145,7 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
       (error: unknown) => {
         this._connecting = null;
         if (this._state === 'connecting') this._state = 'idle';
+        if ((error as { code?: unknown } | null)?.code === MISSING_PEER) throw error;
         const reason = describeError(error);
         const wrapped = new Error(`Cannot reach ${this._brokerName} at ${this.url}: ${reason}`, { cause: error });
         (wrapped as Error & { code: string }).code = 'WAVECAST_BROKER_UNREACHABLE';
@@ -318,14 +319,18 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
   }
 }
 
-/** Loads an optional peer dependency, or says how to install it. */
+const MISSING_PEER = 'WAVECAST_MISSING_PEER';
+
+/** Loads an optional peer dependency, or says how to install it (an error with code WAVECAST_MISSING_PEER). */
 export async function loadPeer<T>(name: string, adapter: string): Promise<T> {
   try {
     return (await import(name)) as T;
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new Error(`${adapter} needs the '${name}' package, an optional peer dependency of wavecast: npm install ${name}`, { cause: error });
+      const missing = new Error(`${adapter} needs the '${name}' package, an optional peer dependency of wavecast: npm install ${name}`, { cause: error });
+      (missing as Error & { code: string }).code = MISSING_PEER;
+      throw missing;
     }
     throw error;
   }

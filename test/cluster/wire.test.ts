@@ -1,9 +1,10 @@
-// The wire format between nodes, and the topic-to-subject mapping for NATS: pure functions.
+// The wire format between nodes, the topic-to-subject mapping for NATS, and the small helpers of the
+// broker adapters (error wording, hidden passwords, a missing client package): no broker needed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkTopic, decodeMessage, encodeMessage, HEADER_BYTES, MAX_TOPIC_BYTES } from '../../src/cluster/wire.js';
 import { subjectToken } from '../../src/cluster/nats.js';
-import { describeError, hidePassword } from '../../src/cluster/broker-adapter.js';
+import { BrokerAdapter, describeError, hidePassword, loadPeer } from '../../src/cluster/broker-adapter.js';
 
 const NODE = Buffer.from('0102030405060708', 'hex');
 
@@ -79,4 +80,29 @@ test('errors are described by their system code; URLs lose their password', () =
   assert.equal(describeError(new Error('Connection timeout')), 'Connection timeout');
   assert.equal(hidePassword('redis://user:secret@host:6379/0'), 'redis://user:***@host:6379/0');
   assert.equal(hidePassword('redis://127.0.0.1:6379'), 'redis://127.0.0.1:6379');
+});
+
+test('an adapter whose client package is not installed says how to install it', async () => {
+  await assert.rejects(loadPeer('wavecast-no-such-package', 'SomeAdapter'), {
+    code: 'WAVECAST_MISSING_PEER',
+    message: "SomeAdapter needs the 'wavecast-no-such-package' package, an optional peer dependency of wavecast: npm install wavecast-no-such-package",
+  });
+  class Uninstalled extends BrokerAdapter {
+    constructor() {
+      super('Thing', 'thing://127.0.0.1:1', {});
+    }
+    protected async _open(): Promise<void> {
+      await loadPeer('wavecast-no-such-package', 'ThingAdapter');
+    }
+    protected async _shut(): Promise<void> {}
+    protected _brokerSubscribe(): void {}
+    protected _brokerUnsubscribe(): void {}
+    protected _brokerPublish(): boolean {
+      return true;
+    }
+    protected async _brokerSynced(): Promise<void> {}
+  }
+  const adapter = new Uninstalled();
+  await assert.rejects(adapter.connect(), { message: /^ThingAdapter needs the 'wavecast-no-such-package' package/ });
+  assert.equal(adapter.state, 'idle');
 });
