@@ -138,7 +138,8 @@ export class NatsAdapter extends BrokerAdapter {
             // The client has sent its subscriptions again; a flush round-trip confirms the server has them.
             nc.flush().then(
               () => {
-                if (this._nc === nc) this._linkUp();
+                // Not if the link was lost again meanwhile: the next 'reconnect' will report.
+                if (this._nc === nc && !this._linkLost) this._linkUp();
               },
               () => undefined,
             );

@@ -2,6 +2,7 @@
 // record what they receive, unique topic names per run (the Redis and NATS servers on 6379 and 4222 are
 // shared with other tests), and private brokers on free ports for the tests that kill one.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect as netConnect } from 'node:net';
 import WsClient from 'ws';
@@ -145,7 +146,9 @@ export class PrivateBroker {
       this.kind === 'redis'
         ? ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no']
         : ['-a', '127.0.0.1', '-p', String(this.port), ...(this.monitorPort !== null ? ['-m', String(this.monitorPort)] : [])];
-    const command = this.kind === 'redis' ? 'redis-server' : 'nats-server';
+    // Where Debian puts them (scripts/ensure-env.sh installs them), else whatever PATH finds.
+    const installed = this.kind === 'redis' ? '/usr/bin/redis-server' : '/usr/sbin/nats-server';
+    const command = existsSync(installed) ? installed : installed.slice(installed.lastIndexOf('/') + 1);
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this._process = child;
     child.stdout?.on('data', (chunk: Buffer) => (this._output = (this._output + chunk.toString()).slice(-4000)));
