@@ -2,7 +2,8 @@
 # Brings up what Wavecast's tests need when it is missing, and does nothing (quickly) when it is there:
 #   - Debian's Chromium at /usr/bin/chromium (browser interop tests, driven by playwright-core)
 #   - /usr/bin/python3 with Debian's python3-websockets (interop tests against a Python peer)
-#   - Redis answering on 127.0.0.1:6379 and NATS with JetStream on 127.0.0.1:4222 (cluster tests)
+#   - Redis answering on 127.0.0.1:6379 and NATS with JetStream on 127.0.0.1:4222 (cluster tests), and
+#     the redis-server and nats-server binaries (the cluster fault tests run private brokers)
 # Prints one line per thing it had to do; prints nothing when everything was ready.
 # Exits non-zero with a message saying what is wrong when something cannot be brought up.
 # Run by `npm test` (scripts/test.mjs) before the tests; safe to run by hand at any time.
@@ -70,8 +71,10 @@ elif ! python_websockets_ok; then
 fi
 redis_up=0; redis_answers && redis_up=1
 nats_up=0; nats_answers && nats_up=1
-if [[ $redis_up -eq 0 && ! -x /usr/bin/redis-server ]]; then missing+=(redis-server); fi
-if [[ $nats_up -eq 0 && ! -x /usr/sbin/nats-server ]]; then missing+=(nats-server); fi
+# The binaries are needed even when the shared servers already answer: the cluster fault tests start
+# private brokers of their own on free ports, and kill and restart them.
+[[ -x /usr/bin/redis-server ]] || missing+=(redis-server)
+[[ -x /usr/sbin/nats-server ]] || missing+=(nats-server)
 
 if [[ ${#missing[@]} -gt 0 ]]; then
   command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and there is no apt-get to install them"

@@ -8,6 +8,12 @@ export type { ServerOptions, VerifyClientInfo, VerifyClientCallback, UpgradeCall
 export { UpgradeRejection } from './server/admission.js';
 export type { AuthenticateHook, AuthenticateInfo } from './server/admission.js';
 export type { PublishOptions } from './server/topics.js';
+export type { ClusterAdapter, ClusterNode } from './server/cluster-hook.js';
+export { InProcessAdapter, InProcessBus } from './cluster/in-process.js';
+export { BrokerAdapter } from './cluster/broker-adapter.js';
+export type { AdapterLog, AdapterLogLevel, AdapterState, AdapterStats, BrokerAdapterOptions, ReconnectInfo } from './cluster/broker-adapter.js';
+export { MAX_TOPIC_BYTES } from './cluster/wire.js';
+// RedisAdapter and NatsAdapter are imported from 'wavecast/redis' and 'wavecast/nats'.
 export type { BackpressurePolicy } from './server/backpressure.js';
 export type { HeartbeatOptions } from './server/sweep.js';
 export type { GracefulCloseOptions } from './server/shutdown.js';

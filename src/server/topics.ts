@@ -26,6 +26,16 @@ export interface DeliveryGate {
   admit(ws: WebSocket, bytes: number): boolean;
 }
 
+/**
+ * Told when a topic gets its first subscriber and when it loses its last (the cluster hook uses it to
+ * subscribe on a broker only for topics with local subscribers). `topicAdded` runs before the
+ * subscription is recorded: if it throws, the subscription is refused and the error goes to the caller.
+ */
+export interface TopicWatcher {
+  topicAdded(topic: string): void;
+  topicRemoved(topic: string): void;
+}
+
 /** A message framed once: the buffers every recipient gets, and their total size. */
 interface PreparedMessage {
   frames: Buffer[];
@@ -37,6 +47,8 @@ interface PreparedMessage {
 
 export class TopicRegistry implements TopicHost {
   private readonly _subscribers = new Map<string, Set<WebSocket>>();
+  /** Hears of topics gaining their first and losing their last subscriber (set by the cluster hook). */
+  watcher: TopicWatcher | null = null;
 
   /**
    * `_deflate`: the server's permessage-deflate options (null when it is off). Every connection of the
@@ -50,14 +62,14 @@ export class TopicRegistry implements TopicHost {
 
   /** @internal Called by WebSocket#subscribe. */
   _subscribe(ws: WebSocket, topic: string): boolean {
-    const topics = (ws._topics ??= new Set());
-    if (topics.has(topic)) return false;
-    topics.add(topic);
+    if (ws._topics !== null && ws._topics.has(topic)) return false;
     let set = this._subscribers.get(topic);
     if (set === undefined) {
+      this.watcher?.topicAdded(topic);
       set = new Set();
       this._subscribers.set(topic, set);
     }
+    (ws._topics ??= new Set()).add(topic);
     set.add(ws);
     return true;
   }
@@ -82,7 +94,10 @@ export class TopicRegistry implements TopicHost {
     const set = this._subscribers.get(topic);
     if (set === undefined) return;
     set.delete(ws);
-    if (set.size === 0) this._subscribers.delete(topic);
+    if (set.size === 0) {
+      this._subscribers.delete(topic);
+      this.watcher?.topicRemoved(topic);
+    }
   }
 
   subscriberCount(topic: string): number {
@@ -186,7 +201,7 @@ function sizeOf(frames: Buffer[]): number {
   return bytes;
 }
 
-function toBuffer(data: Exclude<SendData, string | number>): Buffer {
+export function toBuffer(data: Exclude<SendData, string | number>): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (data instanceof ArrayBuffer) return Buffer.from(data);
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);

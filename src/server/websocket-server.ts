@@ -1,7 +1,7 @@
 // WebSocketServer: accepts HTTP upgrades and turns them into WebSocket connections, with the options
 // and events of the `ws` package's server, and wires in the real-time features that live beside it:
 // topics (topics.ts), the slow-client policy (backpressure.ts), the sweep (sweep.ts), admission
-// (admission.ts), graceful shutdown (shutdown.ts).
+// (admission.ts), graceful shutdown (shutdown.ts), and the hook for a cluster adapter (cluster-hook.ts).
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -17,6 +17,7 @@ import {
   type ResolvedDeflateOptions,
 } from '../protocol/deflate.js';
 import { checkUpgradeRequest, errorResponse, upgradeResponseLines } from '../protocol/handshake.js';
+import { ClusterHook, type ClusterAdapter } from './cluster-hook.js';
 import { OriginList, runAuthenticate, type AuthenticateHook, type AuthenticateInfo, type Refusal } from './admission.js';
 import { SlowClientGate, type BackpressurePolicy } from './backpressure.js';
 import { Shutdown, resolveCloseOptions, type GracefulCloseOptions } from './shutdown.js';
@@ -79,6 +80,11 @@ export interface ServerOptions {
   origins?: readonly string[];
   /** Decides, possibly asynchronously, whether an upgrade may go ahead (see AuthenticateHook). */
   authenticate?: AuthenticateHook;
+  /**
+   * Carries `publish()` to the other nodes of a cluster and delivers theirs here (a RedisAdapter, a
+   * NatsAdapter, ...). Without it, publishes stay in this process.
+   */
+  adapter?: ClusterAdapter;
 }
 
 export type UpgradeCallback = (ws: WebSocket, request: IncomingMessage, auth?: unknown) => void;
@@ -109,6 +115,7 @@ export class WebSocketServer extends EventEmitter {
   /** Every open connection, tracked or not (the same set as `clients` when clientTracking is on). */
   private readonly _connections: Set<WebSocket>;
   private readonly _topics: TopicRegistry;
+  private readonly _cluster: ClusterHook | null;
   private readonly _gate: SlowClientGate;
   private readonly _sweeper: Sweeper;
   private readonly _origins: OriginList | null;
@@ -133,6 +140,8 @@ export class WebSocketServer extends EventEmitter {
     const realtime = resolveRealtimeOptions(options);
     this._gate = new SlowClientGate(realtime.maxBackpressure, realtime.backpressurePolicy, this, this.stats);
     this._topics = new TopicRegistry(this._gate, this._deflate);
+    this._cluster = options.adapter != null ? new ClusterHook(this._topics, options.adapter) : null;
+    this._cluster?.attach();
     this._sweeper = new Sweeper(this._connections, realtime, this.stats, onHandshakeExpired);
     this._maxConnections = realtime.maxConnections;
     this._origins = options.origins ? new OriginList(options.origins) : null;
@@ -335,10 +344,18 @@ export class WebSocketServer extends EventEmitter {
   /**
    * Sends `data` to every open connection subscribed to `topic`. The message is framed once and the same
    * bytes are written to each subscriber; with permessage-deflate, the subscribers whose server side keeps
-   * no context share one compression (see topics.ts). Returns how many connections it was written to.
+   * no context share one compression (see topics.ts). Returns how many connections it was written to. With
+   * an `adapter`, the message also goes to the adapter, which carries it to the other nodes (`except`
+   * applies to this server's connections only).
    */
   publish(topic: string, data: SendData, options?: PublishOptions): number {
+    if (this._cluster !== null) return this._cluster.publish(String(topic), data, options);
     return this._topics.publish(topic, data, options);
+  }
+
+  /** The cluster adapter given as the `adapter` option, or null when publishes stay in this process. */
+  get adapter(): ClusterAdapter | null {
+    return this._cluster?.adapter ?? null;
   }
 
   /** Sends `data` to every open connection (tracked or not), framed once. Returns how many got it. */
@@ -459,6 +476,7 @@ export class WebSocketServer extends EventEmitter {
   private _emitClose(): void {
     this._state = CLOSED;
     this._sweeper.stop();
+    this._cluster?.detach();
     this.emit('close');
   }
 }

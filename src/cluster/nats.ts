@@ -1,0 +1,281 @@
+// NatsAdapter: carries publish() between nodes through NATS core subjects, with the `nats` package,
+// loaded only when connect() is called so that wavecast itself never needs it. Import from
+// 'wavecast/nats'.
+//
+// One connection publishes and subscribes, with `noEcho` so the server does not send a node its own
+// messages back (the node id in each message would catch them anyway). Each topic with local
+// subscribers is one subject, `prefix.<token>`, where the token is the topic with every byte outside
+// [A-Za-z0-9_-] written as %XX (so '.', '*', '>' and spaces in a topic mean nothing to NATS; the empty
+// topic is '%'). The client library reconnects and sends its subscriptions again by itself; after a
+// flush confirms the server has them, we report 'reconnected'.
+import { BrokerAdapter, hidePassword, loadPeer, type BrokerAdapterOptions } from './broker-adapter.js';
+
+export interface NatsAdapterOptions extends BrokerAdapterOptions {
+  /** `nats://host:port` (or `tls://`), or several for a NATS cluster (default `nats://127.0.0.1:4222`). */
+  url?: string | string[];
+  /** The first tokens of each subject (default `wavecast`). Nodes that talk share it. */
+  prefix?: string;
+  /**
+   * More options for the `nats` package's connect() (credentials, TLS, ...). The adapter sets
+   * `servers`, `noEcho`, `reconnect`, `maxReconnectAttempts`, `reconnectTimeWait`, `timeout` and
+   * `waitOnFirstConnect` itself.
+   */
+  clientOptions?: Record<string, unknown>;
+}
+
+interface NatsSubscription {
+  unsubscribe(): void;
+}
+
+interface NatsMessage {
+  readonly data: Uint8Array;
+}
+
+interface NatsStatus {
+  type: string;
+  data: unknown;
+}
+
+/** The part of a nats.js connection the adapter uses. */
+interface NatsConnection {
+  readonly info?: { max_payload?: number };
+  publish(subject: string, data: Uint8Array): void;
+  subscribe(subject: string, options: { callback: (error: Error | null, message: NatsMessage) => void }): NatsSubscription;
+  flush(): Promise<void>;
+  drain(): Promise<void>;
+  close(): Promise<void>;
+  closed(): Promise<void | Error>;
+  isClosed(): boolean;
+  status(): AsyncIterable<NatsStatus>;
+}
+
+interface NatsModule {
+  connect(options: Record<string, unknown>): Promise<NatsConnection>;
+}
+
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+
+export class NatsAdapter extends BrokerAdapter {
+  readonly prefix: string;
+  private readonly _servers: string[];
+  private readonly _clientOptions: Record<string, unknown>;
+  private _nc: NatsConnection | null = null;
+  private readonly _subscriptions = new Map<string, NatsSubscription>();
+  private _maxPayload = Infinity;
+  /** Between a 'disconnect' and the next 'reconnect' status. */
+  private _linkLost = false;
+  // Publishes the server has not confirmed: NATS does not acknowledge a publish, but it answers a flush
+  // (PING) after everything sent before it. Every `_flushEvery` bytes a flush is sent; what it answers for
+  // is confirmed. A link that hangs leaves bytes unconfirmed, up to maxPendingBytes.
+  private _sentBytes = 0;
+  private _confirmedBytes = 0;
+  private _flushing = false;
+  private _flushEpoch = 0;
+  private _overLimit = false;
+  private readonly _flushEvery: number;
+
+  constructor(options: NatsAdapterOptions = {}) {
+    if (options === null || typeof options !== 'object') throw new TypeError('NatsAdapter options must be an object');
+    const servers = checkNatsUrls(options.url ?? DEFAULT_NATS_URL);
+    super('NATS', servers.map(hidePassword).join(','), options);
+    this._servers = servers;
+    this.prefix = options.prefix ?? 'wavecast';
+    if (typeof this.prefix !== 'string' || !SUBJECT_PREFIX.test(this.prefix)) {
+      throw new TypeError(`Invalid prefix: ${String(this.prefix)} (expected NATS subject tokens such as 'wavecast' or 'app.ws', without spaces, '*' or '>')`);
+    }
+    if (options.clientOptions !== undefined && (options.clientOptions === null || typeof options.clientOptions !== 'object')) {
+      throw new TypeError('Invalid clientOptions: expected an object of options for connect()');
+    }
+    this._clientOptions = options.clientOptions ?? {};
+    this._flushEvery = Math.max(1, Math.min(this._maxPendingBytes / 4, 1024 * 1024));
+  }
+
+  /** The NATS subject that carries `topic`. */
+  subject(topic: string): string {
+    return `${this.prefix}.${subjectToken(topic)}`;
+  }
+
+  protected async _open(): Promise<void> {
+    const nats = await loadPeer<NatsModule>('nats', 'NatsAdapter');
+    const nc = await nats.connect({
+      name: `wavecast-${this.nodeId}`,
+      ...this._clientOptions,
+      servers: this._servers,
+      noEcho: true,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: this._reconnectDelay,
+      timeout: this._connectTimeout,
+      waitOnFirstConnect: false,
+    });
+    this._nc = nc;
+    this._maxPayload = nc.info?.max_payload ?? Infinity;
+    void this._watch(nc);
+  }
+
+  /** Follows the connection's status until it closes. */
+  private async _watch(nc: NatsConnection): Promise<void> {
+    void nc.closed().then((error) => {
+      if (this._nc !== nc || this.state === 'closed') return;
+      // With unlimited reconnects this only happens on a fatal error (such as an authorization one).
+      this._linkDown(error ?? new Error('the connection was closed'));
+      this._log('error', `The NATS connection at ${this.url} closed for good${error ? `: ${error.message}` : ''}; close this adapter and make a new one`);
+    });
+    try {
+      for await (const status of nc.status()) {
+        if (this._nc !== nc) return;
+        switch (status.type) {
+          case 'disconnect':
+            this._linkLost = true;
+            this._linkDown(new Error(`disconnected from ${String(status.data)}`));
+            break;
+          case 'reconnect':
+            this._linkLost = false;
+            // What was unconfirmed on the old connection is gone or resent; count afresh.
+            this._flushEpoch++;
+            this._flushing = false;
+            this._confirmedBytes = this._sentBytes;
+            // The client has sent its subscriptions again; a flush round-trip confirms the server has them.
+            nc.flush().then(
+              () => {
+                // Not if the link was lost again meanwhile: the next 'reconnect' will report.
+                if (this._nc === nc && !this._linkLost) this._linkUp();
+              },
+              () => undefined,
+            );
+            break;
+          case 'error':
+            this.stats.errors++;
+            this._log('error', `NATS reported: ${String(status.data)}`);
+            break;
+          case 'ldm':
+            this._log('warn', `The NATS server at ${this.url} is entering lame duck mode; the client will move to another server`);
+            break;
+        }
+      }
+    } catch {
+      // The status iterator ends with the connection.
+    }
+  }
+
+  protected async _shut(): Promise<void> {
+    const nc = this._nc;
+    this._nc = null;
+    this._subscriptions.clear();
+    if (nc === null || nc.isClosed()) return;
+    try {
+      // drain() sends what is queued and unsubscribes; it needs a live link, so close() when there is none.
+      if (!this._linkLost) await nc.drain();
+      else await nc.close();
+    } catch {
+      await nc.close().catch(() => undefined);
+    }
+  }
+
+  protected _brokerSubscribe(topic: string): void {
+    if (this._nc === null || this._subscriptions.has(topic)) return;
+    try {
+      const subscription = this._nc.subscribe(this.subject(topic), {
+        callback: (error, message) => {
+          if (error !== null) this._subscriptionFailed('subscription', topic, error);
+          else this._receive(message.data);
+        },
+      });
+      this._subscriptions.set(topic, subscription);
+    } catch (error) {
+      this._subscriptionFailed('subscribe', topic, error);
+    }
+  }
+
+  protected _brokerUnsubscribe(topic: string): void {
+    const subscription = this._subscriptions.get(topic);
+    if (subscription === undefined) return;
+    this._subscriptions.delete(topic);
+    try {
+      subscription.unsubscribe();
+    } catch (error) {
+      this._subscriptionFailed('unsubscribe', topic, error);
+    }
+  }
+
+  protected _brokerPublish(topic: string, message: Buffer): boolean {
+    const nc = this._nc;
+    if (nc === null) throw new Error('not connected');
+    const bytes = message.length;
+    const pending = this._sentBytes - this._confirmedBytes;
+    if (pending + bytes > this._maxPendingBytes && pending > 0) {
+      if (!this._overLimit) {
+        this._overLimit = true;
+        this._pendingLimitReached();
+      }
+      return false;
+    }
+    this._overLimit = false;
+    nc.publish(this.subject(topic), message);
+    this._sentBytes += bytes;
+    if (!this._flushing && this._sentBytes - this._confirmedBytes >= this._flushEvery) this._confirm(nc);
+    return true;
+  }
+
+  /** Sends a flush; its answer confirms everything published before it. */
+  private _confirm(nc: NatsConnection): void {
+    this._flushing = true;
+    const epoch = this._flushEpoch;
+    const mark = this._sentBytes;
+    nc.flush().then(
+      () => {
+        if (this._nc !== nc || epoch !== this._flushEpoch) return;
+        this._flushing = false;
+        this._confirmedBytes = Math.max(this._confirmedBytes, mark);
+        if (this._sentBytes - this._confirmedBytes >= this._flushEvery) this._confirm(nc);
+      },
+      () => {
+        if (epoch === this._flushEpoch) this._flushing = false;
+      },
+    );
+  }
+
+  protected async _brokerSynced(): Promise<void> {
+    await this._nc?.flush();
+  }
+
+  protected override _checkMessageSize(bytes: number): void {
+    if (bytes > this._maxPayload) {
+      throw new RangeError(`Message too large for NATS: ${bytes} bytes with the cluster header, and the server's max_payload is ${this._maxPayload}`);
+    }
+  }
+}
+
+const SUBJECT_PREFIX = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
+const PLAIN = /^[A-Za-z0-9_-]+$/;
+
+/** One subject token for a topic: bytes outside [A-Za-z0-9_-] as %XX; the empty topic as '%'. */
+export function subjectToken(topic: string): string {
+  if (topic === '') return '%';
+  if (PLAIN.test(topic)) return topic;
+  let token = '';
+  for (const byte of Buffer.from(topic, 'utf8')) {
+    const plain = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || byte === 0x5f || byte === 0x2d;
+    token += plain ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return token;
+}
+
+function checkNatsUrls(url: unknown): string[] {
+  const list = Array.isArray(url) ? url : [url];
+  if (list.length === 0) throw new TypeError('Invalid NATS url: the list is empty');
+  for (const entry of list) {
+    if (typeof entry !== 'string' || entry === '') throw new TypeError('Invalid NATS url: expected a string such as nats://127.0.0.1:4222');
+    const withScheme = entry.includes('://') ? entry : `nats://${entry}`;
+    let parsed: URL;
+    try {
+      parsed = new URL(withScheme);
+    } catch {
+      throw new TypeError(`Invalid NATS url: ${entry} (expected nats://host:port)`);
+    }
+    if (parsed.protocol !== 'nats:' && parsed.protocol !== 'tls:') {
+      throw new TypeError(`Invalid NATS url: ${entry} (the scheme must be nats: or tls:)`);
+    }
+  }
+  return list as string[];
+}
