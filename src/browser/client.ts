@@ -201,7 +201,7 @@ export class WavecastClient {
       return true;
     }
     const item: Queued = { channel, data };
-    const { dropped } = this._queue.push(item);
+    const dropped = this._queue.push(item).dropped;
     if (dropped !== undefined) this._emit('dropped', { channel: dropped.channel, data: dropped.data });
     return dropped !== item;
   }
@@ -218,6 +218,24 @@ export class WavecastClient {
     clearTimeout(this._retryTimer);
     this._retryTimer = null;
     this._open();
+  }
+
+  /**
+   * Treats the connection as lost now and reconnects after the backoff (the browser said it went
+   * offline, say: a connection can take minutes to notice on its own).
+   */
+  drop(reason = 'Dropped by the application'): void {
+    if (this._state !== 'open' && this._state !== 'connecting' && !(this._state === 'reconnecting' && this._socket !== null)) return;
+    const socket = this._socket;
+    if (socket !== null) {
+      detach(socket);
+      try {
+        socket.close(4001, reason.slice(0, 100));
+      } catch {
+        // ignore
+      }
+    }
+    this._dropped(1006, reason);
   }
 
   /** Closes for good (until connect() is called again). */

@@ -186,3 +186,21 @@ test('without a WebSocket implementation the client says what to do', () => {
     (globalThis as { WebSocket?: unknown }).WebSocket = saved;
   }
 });
+
+test('drop(): the application says the connection is lost (the browser went offline); the client reconnects', async () => {
+  const { client, socket, nextSocket, states } = setup();
+  client.join('c');
+  socket().open();
+  const first = socket();
+  const next = nextSocket(2);
+  client.drop('The browser is offline.');
+  assert.equal(client.state, 'reconnecting');
+  assert.equal(first.readyState, 3, 'the old socket is closed');
+  const second = await next;
+  second.open();
+  assert.equal(second.sent[0]!.type, 'join');
+  assert.deepEqual(states.slice(-3), ['reconnecting', 'reconnecting', 'open']);
+  client.close();
+  client.drop();
+  assert.equal(client.state, 'closed', 'nothing to drop once closed');
+});
