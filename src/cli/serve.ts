@@ -28,6 +28,7 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   history: { type: 'number', default: 100, value: 'N', description: 'messages kept per channel for clients that reconnect (wavecast.v1) and GET /channels/<channel>/messages (0: none)' },
   'history-ttl': { type: 'number', default: 3600, value: 'SECONDS', description: 'longest a message is kept in the history (0: no age limit)' },
   'history-bytes': { type: 'number', default: 1048576, value: 'BYTES', description: 'most payload bytes kept in the history per channel' },
+  'history-total-bytes': { type: 'number', default: 67108864, value: 'BYTES', description: 'most payload bytes kept in the history of all channels together (the quietest channels lose their oldest first)' },
   'metrics-channels': { type: 'number', default: 20, value: 'N', description: 'how many of the busiest channels /metrics lists subscribers for' },
   'shutdown-timeout': { type: 'number', default: 10, value: 'SECONDS', description: 'on SIGINT/SIGTERM, how long clients get to take what was queued before they are cut off' },
   'tls-cert': { type: 'string', value: 'FILE', description: 'PEM certificate (chain): serve https:// and wss:// (needs --tls-key) (default: none, plain http:// and ws://)' },
@@ -165,6 +166,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const history = integer(flags, 'history', 0, 1_000_000);
   const historyTtl = number(flags, 'history-ttl', 0);
   const historyBytes = integer(flags, 'history-bytes', 0, Number.MAX_SAFE_INTEGER);
+  const historyTotalBytes = integer(flags, 'history-total-bytes', 0, Number.MAX_SAFE_INTEGER);
   const shutdownTimeout = number(flags, 'shutdown-timeout', 0);
   const logLevel = String(flags.logLevel);
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
@@ -184,7 +186,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       maxConnections,
       heartbeat: heartbeat * 1000,
       metricsChannels,
-      history: { limit: history, ttl: historyTtl * 1000, maxBytes: historyBytes },
+      history: { limit: history, ttl: historyTtl * 1000, maxBytes: historyBytes, maxTotalBytes: historyTotalBytes },
     },
     logLevel,
     logFormat,

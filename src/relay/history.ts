@@ -48,6 +48,12 @@ export interface MemoryHistoryOptions {
   ttl: number;
   /** Most payload bytes kept per channel. */
   maxBytes: number;
+  /**
+   * Most payload bytes kept for all channels together (default: no bound beyond the per-channel one).
+   * Past it, the oldest messages of the channels that have gone longest without a message are dropped
+   * (a client that asks for them gets a gap, as for any message no longer kept).
+   */
+  maxTotalBytes?: number;
   /** The clock (tests). */
   now?: () => number;
   /** The epoch (default: random). */
@@ -65,8 +71,10 @@ interface ChannelLog {
 
 export class MemoryHistory implements HistoryStore {
   readonly epoch: string;
+  /** Channel logs, the one with the oldest last message first. */
   private readonly _logs = new Map<string, ChannelLog>();
   private readonly _now: () => number;
+  private _totalBytes = 0;
 
   constructor(private readonly _options: MemoryHistoryOptions) {
     this._now = _options.now ?? Date.now;
@@ -75,22 +83,25 @@ export class MemoryHistory implements HistoryStore {
 
   append(channel: string, data: Buffer, binary: boolean): StoredMessage {
     let log = this._logs.get(channel);
-    if (log === undefined) {
-      log = { seq: 0, items: [], head: 0, bytes: 0 };
-      this._logs.set(channel, log);
-    }
+    if (log === undefined) log = { seq: 0, items: [], head: 0, bytes: 0 };
+    else this._logs.delete(channel);
+    // The most recently written channel goes last.
+    this._logs.set(channel, log);
     const message: StoredMessage = { channel, seq: ++log.seq, time: this._now(), data, binary };
     if (this._options.limit > 0 && data.length <= this._options.maxBytes) {
       // A copy: the data may be a view of a buffer its owner reuses.
       log.items.push({ ...message, data: Buffer.from(data) });
       log.bytes += data.length;
+      this._totalBytes += data.length;
     } else {
       // Not kept: neither is anything before it, so what is kept never has a hole.
+      this._totalBytes -= log.bytes;
       log.items = [];
       log.head = 0;
       log.bytes = 0;
     }
     this._prune(log);
+    this._bound();
     return message;
   }
 
@@ -123,17 +134,37 @@ export class MemoryHistory implements HistoryStore {
     return { messages: log.items.length - log.head, bytes: log.bytes };
   }
 
+  /** Bytes kept for all channels. */
+  get totalBytes(): number {
+    return this._totalBytes;
+  }
+
+  /** Drops the oldest messages of the least recently written channels while over maxTotalBytes. */
+  private _bound(): void {
+    const max = this._options.maxTotalBytes;
+    if (max === undefined || this._totalBytes <= max) return;
+    for (const log of this._logs.values()) {
+      while (this._totalBytes > max && log.head < log.items.length) this._dropOldest(log);
+      if (this._totalBytes <= max) break;
+    }
+  }
+
+  private _dropOldest(log: ChannelLog): void {
+    const item = log.items[log.head]!;
+    log.bytes -= item.data.length;
+    this._totalBytes -= item.data.length;
+    log.items[log.head] = undefined as unknown as StoredMessage;
+    log.head++;
+  }
+
   private _prune(log: ChannelLog): void {
     const { limit, ttl, maxBytes } = this._options;
     const oldest = ttl > 0 ? this._now() - ttl : -Infinity;
     while (log.head < log.items.length) {
       const item = log.items[log.head]!;
       const count = log.items.length - log.head;
-      if (count > limit || log.bytes > maxBytes || item.time < oldest) {
-        log.bytes -= item.data.length;
-        log.items[log.head] = undefined as unknown as StoredMessage;
-        log.head++;
-      } else break;
+      if (count > limit || log.bytes > maxBytes || item.time < oldest) this._dropOldest(log);
+      else break;
     }
     // Compact once the dropped part is as big as the kept part.
     if (log.head > 0 && log.head * 2 >= log.items.length) {

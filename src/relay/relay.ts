@@ -44,7 +44,7 @@ export interface RelayOptions {
   metricsChannels: number;
   log: Logger;
   /** History kept per channel (ignored when `historyStore` is given). */
-  history: { limit: number; ttl: number; maxBytes: number };
+  history: { limit: number; ttl: number; maxBytes: number; maxTotalBytes?: number };
   /** Another history store (a shared one); default: in memory, bounded by `history`. */
   historyStore?: HistoryStore;
   /** The chat page (default: the built page beside this module). */

@@ -76,3 +76,18 @@ test('the kept data is a copy', () => {
   buffer.write('zzz');
   assert.equal(history.read('a', 0).messages[0]!.data.toString(), 'abc');
 });
+
+test('the bytes kept for all channels are bounded: the quietest channels lose their oldest first', () => {
+  const history = new MemoryHistory({ limit: 100, ttl: 0, maxBytes: 100, maxTotalBytes: 10 });
+  history.append('quiet', Buffer.alloc(4), false);
+  history.append('quiet', Buffer.alloc(4), false);
+  history.append('busy', Buffer.alloc(4), false);
+  assert.equal(history.totalBytes, 8);
+  assert.deepEqual(history.read('quiet', 0).lost, { from: 1, to: 1 });
+  history.append('quiet', Buffer.alloc(4), false);
+  // 'busy' is now the quietest: its message goes.
+  assert.equal(history.totalBytes, 8);
+  assert.deepEqual(history.read('busy', 0), { messages: [], latest: 1, lost: { from: 1, to: 1 } });
+  assert.deepEqual(history.read('quiet', 0).messages.map((m) => m.seq), [2, 3]);
+  assert.equal(history.latest('quiet'), 3, 'numbering goes on');
+});

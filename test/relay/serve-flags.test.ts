@@ -22,12 +22,12 @@ test('no flags: localhost:3000 with the safe defaults', () => {
   assert.equal(logLevel, 'info');
   assert.equal(logFormat, 'text');
   assert.equal(shutdownTimeout, 10_000);
-  assert.deepEqual(relay.history, { limit: 100, ttl: 3_600_000, maxBytes: 1_048_576 });
+  assert.deepEqual(relay.history, { limit: 100, ttl: 3_600_000, maxBytes: 1_048_576, maxTotalBytes: 64 * 1_048_576 });
 });
 
 test('history flags: count, age in seconds, bytes', () => {
-  assert.deepEqual(settings(['--history', '0', '--history-ttl', '0', '--history-bytes', '1000']).relay.history, { limit: 0, ttl: 0, maxBytes: 1000 });
-  assert.deepEqual(settings(['--history', '500', '--history-ttl', '1.5']).relay.history, { limit: 500, ttl: 1500, maxBytes: 1_048_576 });
+  assert.deepEqual(settings(['--history', '0', '--history-ttl', '0', '--history-bytes', '1000', '--history-total-bytes', '5000']).relay.history, { limit: 0, ttl: 0, maxBytes: 1000, maxTotalBytes: 5000 });
+  assert.deepEqual(settings(['--history', '500', '--history-ttl', '1.5']).relay.history, { limit: 500, ttl: 1500, maxBytes: 1_048_576, maxTotalBytes: 64 * 1_048_576 });
 });
 
 test('PORT and WAVECAST_TOKEN come from the environment; flags win', () => {
