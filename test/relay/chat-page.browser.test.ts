@@ -139,6 +139,28 @@ test('offline in the browser while another client publishes: back online, the pa
   }
 });
 
+test('a relay with a token: the page without it says so; with it, it chats', { timeout: 60_000 }, async () => {
+  const relay = await startRelay(['--token', 's3cret']);
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${relay.http}/?channel=vip`);
+    await page.fill('#name', 'Ada');
+    await page.click('#join-button');
+    await page.locator('#messages li.notice', { hasText: 'This relay needs a token' }).waitFor();
+    await page.close();
+    const allowed = await browser.newPage();
+    await allowed.goto(`${relay.http}/?channel=vip&token=s3cret`);
+    await allowed.fill('#name', 'Ada');
+    await allowed.click('#join-button');
+    await allowed.waitForSelector('#status[data-state="open"]');
+    await say(allowed, 'inside');
+    assert.deepEqual(await shown(allowed, 'inside'), { who: 'Ada', mine: true });
+    await allowed.close();
+  } finally {
+    await relay.stop();
+  }
+});
+
 test('the browser\'s own WebSocket works against the relay: onmessage gets text as a string and binary as binary', { timeout: 60_000 }, async () => {
   const relay = await startRelay();
   try {

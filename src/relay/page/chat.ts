@@ -163,6 +163,7 @@ function onSocketState(event: ClientEvents['state']): void {
         break;
       }
       const seconds = Math.max(1, Math.round(event.delay / 1000));
+      if (event.code === 1006) checkToken();
       setStatus('waiting', `offline · retrying in ${seconds}s`);
       ui.online.textContent = '';
       notice(describeClose(event.code ?? 1006, event.reason ?? '') + ` Reconnecting in ${seconds}s… What you type now is sent then.`, true);
@@ -174,6 +175,26 @@ function onSocketState(event: ClientEvents['state']): void {
       setComposerEnabled(false);
       break;
   }
+}
+
+let tokenChecked = false;
+
+/** A browser cannot see why an upgrade was refused: ask the relay once whether the token is the reason. */
+function checkToken(): void {
+  if (tokenChecked) return;
+  tokenChecked = true;
+  const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
+  fetch(`/channels/${encodeURIComponent(channel)}`, { headers, cache: 'no-store' })
+    .then((response) => {
+      if (response.status !== 401) {
+        tokenChecked = false;
+        return;
+      }
+      notice(token ? 'The relay did not accept the token in this page\'s address.' : 'This relay needs a token: open the page with ?token=… in its address.', true);
+    })
+    .catch(() => {
+      tokenChecked = false; // offline: ask again next time
+    });
 }
 
 function describeClose(code: number, reason: string): string {
