@@ -91,7 +91,7 @@ function join(newName: string, newChannel: string): void {
   ui.messages.replaceChildren();
   notice(`You are ${name}. Messages on #${channel} go to everyone connected to it.`);
 
-  const client = new WavecastClient(channelUrl(location, channel, token), { name, autoConnect: false });
+  const client = new WavecastClient(channelUrl(location, channel, token), { name, autoConnect: false, backoff: { max: 15_000 } });
   socket = client;
   client.on('state', onSocketState);
   client.on('message', onMessage);
