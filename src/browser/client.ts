@@ -125,6 +125,7 @@ export class WavecastClient {
   private _pingTimer: ReturnType<typeof setTimeout> | null = null;
   private _deadTimer: ReturnType<typeof setTimeout> | null = null;
   private _pingId = 0;
+  private _lastHeard = 0;
 
   constructor(url: string, options: ClientOptions = {}) {
     this._url = url;
@@ -312,30 +313,46 @@ export class WavecastClient {
     }, delay);
   }
 
-  /** Something arrived: the connection lives; schedule the next ping. */
+  /**
+   * Something arrived: the connection lives. One timer checks, every `pingInterval`, how long it has
+   * been quiet (no timer is reset per message); quiet that long, it sends a ping envelope and waits
+   * `pingTimeout` for anything at all.
+   */
   private _alive(): void {
     const interval = this._options.pingInterval ?? 20_000;
     if (interval <= 0) return;
-    if (this._deadTimer !== null) clearTimeout(this._deadTimer);
-    this._deadTimer = null;
-    if (this._pingTimer !== null) clearTimeout(this._pingTimer);
-    this._pingTimer = setTimeout(() => {
-      this._pingTimer = null;
-      if (!this._isOpen()) return;
-      this._send({ type: 'ping', id: ++this._pingId });
-      this._deadTimer = setTimeout(() => {
-        this._deadTimer = null;
-        const socket = this._socket;
-        if (socket !== null) {
-          try {
-            socket.close(4000, 'No answer to ping');
-          } catch {
-            // ignore
-          }
+    this._lastHeard = Date.now();
+    if (this._deadTimer !== null) {
+      clearTimeout(this._deadTimer);
+      this._deadTimer = null;
+    }
+    if (this._pingTimer === null) this._pingTimer = setTimeout(() => this._checkQuiet(interval), interval);
+  }
+
+  private _checkQuiet(interval: number): void {
+    this._pingTimer = null;
+    // Not open, or a ping is still waiting for its answer (the dead-connection timer decides).
+    if (!this._isOpen() || this._deadTimer !== null) return;
+    const quiet = Date.now() - this._lastHeard;
+    if (quiet < interval) {
+      this._pingTimer = setTimeout(() => this._checkQuiet(interval), interval - quiet);
+      return;
+    }
+    this._deadTimer = setTimeout(() => {
+      this._deadTimer = null;
+      const socket = this._socket;
+      if (socket !== null) {
+        detach(socket);
+        try {
+          socket.close(4000, 'No answer to ping');
+        } catch {
+          // ignore
         }
-        this._dropped(1006, 'No answer to ping');
-      }, this._options.pingTimeout ?? 10_000);
-    }, interval);
+      }
+      this._dropped(1006, 'No answer to ping');
+    }, this._options.pingTimeout ?? 10_000);
+    // After the timer is set: whatever arrives from here on counts as the answer.
+    this._send({ type: 'ping', id: ++this._pingId });
   }
 
   private _clearTimers(): void {

@@ -204,3 +204,25 @@ test('drop(): the application says the connection is lost (the browser went offl
   client.drop();
   assert.equal(client.state, 'closed', 'nothing to drop once closed');
 });
+
+test('an answered ping keeps the connection; pings go on', async () => {
+  const { client, socket } = setup({ pingInterval: 1, pingTimeout: 50 });
+  socket().open();
+  const s = socket();
+  const pings = await new Promise<number>((resolve) => {
+    let count = 0;
+    const send = s.send.bind(s);
+    s.send = (text: string) => {
+      send(text);
+      const e = JSON.parse(text) as { type: string; id: number };
+      if (e.type !== 'ping') return;
+      count++;
+      if (count === 3) resolve(count);
+      else s.receive({ type: 'pong', id: e.id, time: 0 });
+    };
+  });
+  assert.equal(pings, 3);
+  assert.equal(FakeSocket.instances.length, 1, 'no reconnection');
+  assert.equal(client.state, 'open');
+  client.close();
+});
