@@ -10,7 +10,8 @@ import { Relay, type RelayOptions } from '../relay/relay.js';
 const USAGE = 'wavecast serve [options]';
 const DESCRIPTION = `Runs the Wavecast relay. Every path is a channel: a WebSocket client on ws://HOST:PORT/<channel> gets
 every message any client of that channel sends, itself included. GET / serves a chat page;
-POST /channels/<channel>/messages publishes a message; GET /healthz and GET /metrics (Prometheus).`;
+POST /channels/<channel>/messages publishes a message; GET /channels/<channel>/messages?since=SEQ
+reads the channel's history; the subprotocol wavecast.v1 adds sequence numbers, recovery and presence; GET /healthz and GET /metrics (Prometheus).`;
 
 export const SERVE_FLAGS: Record<string, FlagSpec> = {
   port: { type: 'number', short: 'p', default: 3000, env: 'PORT', value: 'PORT', description: 'port to listen on (0: any free port)' },
@@ -24,6 +25,10 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   'backpressure-policy': { type: 'string', default: 'drop', value: 'drop|close', description: 'past --max-backpressure: skip messages for the client, or close it with 1008' },
   'max-connections': { type: 'number', default: 10000, value: 'N', description: 'most open WebSocket connections; more are refused with 503 (0: no limit)' },
   heartbeat: { type: 'number', default: 30, value: 'SECONDS', description: 'ping connections quiet this long, drop those silent as long again (0: off)' },
+  history: { type: 'number', default: 100, value: 'N', description: 'messages kept per channel for clients that reconnect (wavecast.v1) and GET /channels/<channel>/messages (0: none)' },
+  'history-ttl': { type: 'number', default: 3600, value: 'SECONDS', description: 'longest a message is kept in the history (0: no age limit)' },
+  'history-bytes': { type: 'number', default: 1048576, value: 'BYTES', description: 'most payload bytes kept in the history per channel' },
+  'history-total-bytes': { type: 'number', default: 67108864, value: 'BYTES', description: 'most payload bytes kept in the history of all channels together (the quietest channels lose their oldest first)' },
   'metrics-channels': { type: 'number', default: 20, value: 'N', description: 'how many of the busiest channels /metrics lists subscribers for' },
   'shutdown-timeout': { type: 'number', default: 10, value: 'SECONDS', description: 'on SIGINT/SIGTERM, how long clients get to take what was queued before they are cut off' },
   'tls-cert': { type: 'string', value: 'FILE', description: 'PEM certificate (chain): serve https:// and wss:// (needs --tls-key) (default: none, plain http:// and ws://)' },
@@ -158,6 +163,10 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const maxConnections = integer(flags, 'max-connections', 0, Number.MAX_SAFE_INTEGER);
   const heartbeat = number(flags, 'heartbeat', 0);
   const metricsChannels = integer(flags, 'metrics-channels', 0, 10_000);
+  const history = integer(flags, 'history', 0, 1_000_000);
+  const historyTtl = number(flags, 'history-ttl', 0);
+  const historyBytes = integer(flags, 'history-bytes', 0, Number.MAX_SAFE_INTEGER);
+  const historyTotalBytes = integer(flags, 'history-total-bytes', 0, Number.MAX_SAFE_INTEGER);
   const shutdownTimeout = number(flags, 'shutdown-timeout', 0);
   const logLevel = String(flags.logLevel);
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
@@ -177,6 +186,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       maxConnections,
       heartbeat: heartbeat * 1000,
       metricsChannels,
+      history: { limit: history, ttl: historyTtl * 1000, maxBytes: historyBytes, maxTotalBytes: historyTotalBytes },
     },
     logLevel,
     logFormat,

@@ -1,11 +1,13 @@
 // The relay's plain HTTP side: the chat page, health, metrics, a channel's presence, and publishing to a
-// channel from a backend. Every answer is a complete response with a readable body; no request can
+// channel from a backend and reading its history. Every answer is a complete response with a readable body; no request can
 // crash the process or make it buffer more than maxPayload bytes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isUtf8 } from 'node:buffer';
 import type { Access, Denial } from './access.js';
 import { decodeChannel } from './channel.js';
+import type { HistoryRead } from './history.js';
 import type { Logger } from './log.js';
+import type { Published } from './relay.js';
 import type { PageAssets } from './page-assets.js';
 
 export interface HttpRoutesOptions {
@@ -14,8 +16,12 @@ export interface HttpRoutesOptions {
   maxPayload: number;
   page: PageAssets;
   log: Logger;
-  /** Publishes a message to a channel; returns how many connections it was written to. */
-  publish(channel: string, data: Buffer, binary: boolean): number;
+  /** Publishes a message to a channel: its sequence number and how many connections it was written to. */
+  publish(channel: string, data: Buffer, binary: boolean): Published | Promise<Published>;
+  /** The channel's history after `since`. */
+  readHistory(channel: string, since: number): HistoryRead | Promise<HistoryRead>;
+  /** The history's epoch. */
+  epoch(): string;
   subscriberCount(channel: string): number;
   /** The Prometheus text exposition. */
   metrics(): string;
@@ -55,7 +61,8 @@ function route(options: HttpRoutesOptions, request: IncomingMessage, response: S
   const readOnly = method === 'GET' || method === 'HEAD';
 
   if (path.startsWith(CHANNELS_PREFIX) && path.endsWith(MESSAGES_SUFFIX) && path.length >= CHANNELS_PREFIX.length + MESSAGES_SUFFIX.length) {
-    if (method !== 'POST') return send(response, 405, 'Publish to a channel with POST\n', { Allow: 'POST' });
+    if (readOnly) return history(options, request, response, path.slice(CHANNELS_PREFIX.length, -MESSAGES_SUFFIX.length), target.slice(path.length));
+    if (method !== 'POST') return send(response, 405, 'Publish to a channel with POST, read its history with GET\n', { Allow: 'GET, HEAD, POST' });
     return publish(options, request, response, path.slice(CHANNELS_PREFIX.length, -MESSAGES_SUFFIX.length));
   }
   if (path.startsWith(CHANNELS_PREFIX)) {
@@ -139,10 +146,45 @@ function publish(options: HttpRoutesOptions, request: IncomingMessage, response:
     if (!binary && !isUtf8(body)) {
       return send(response, 400, 'The body is not valid UTF-8 text; send binary data as application/octet-stream\n');
     }
-    const delivered = options.publish(channel.channel, body, binary);
-    if (options.log.enabled('debug')) options.log.debug('HTTP publish', { channel: channel.channel, bytes: body.length, binary, delivered });
-    send(response, 200, JSON.stringify({ channel: channel.channel, delivered }) + '\n', { 'Content-Type': 'application/json' });
+    Promise.resolve(options.publish(channel.channel, body, binary)).then(
+      ({ message, delivered }) => {
+        if (options.log.enabled('debug')) options.log.debug('HTTP publish', { channel: channel.channel, bytes: body.length, binary, delivered, seq: message.seq });
+        send(response, 200, JSON.stringify({ channel: channel.channel, seq: message.seq, delivered }) + '\n', { 'Content-Type': 'application/json' });
+      },
+      (error: unknown) => {
+        options.log.error('HTTP publish failed', { channel: channel.channel, error: String(error) });
+        send(response, 503, 'The message could not be stored in the channel history; try again\n');
+      },
+    );
   });
+}
+
+/**
+ * GET /channels/<name>/messages?since=SEQ: the messages kept after SEQ (default 0: all kept), as JSON;
+ * `lost` names the range after SEQ that is no longer kept, so a backend knows it missed something.
+ */
+function history(options: HttpRoutesOptions, request: IncomingMessage, response: ServerResponse, encoded: string, query: string): void {
+  const denied = options.access.checkToken(request, false);
+  if (denied) return deny(response, denied);
+  const channel = decodeChannel(encoded);
+  if (!channel.ok) return send(response, 400, channel.message + '\n');
+  const params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
+  const raw = params.get('since') ?? '0';
+  if (!/^\d{1,15}$/.test(raw)) return send(response, 400, `since must be a sequence number (a whole number, 0 or more), not ${JSON.stringify(raw.slice(0, 32))}\n`);
+  const since = Number(raw);
+  Promise.resolve(options.readHistory(channel.channel, since)).then(
+    (read) => {
+      const body: Record<string, unknown> = { channel: channel.channel, epoch: options.epoch(), latest: read.latest };
+      if (since > read.latest) body.reset = true;
+      if (read.lost !== undefined) body.lost = read.lost;
+      body.messages = read.messages.map((m) => (m.binary ? { seq: m.seq, time: m.time, data: m.data.toString('base64'), binary: true } : { seq: m.seq, time: m.time, data: m.data.toString() }));
+      send(response, 200, JSON.stringify(body) + '\n', { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+    },
+    (error: unknown) => {
+      options.log.error('history read failed', { channel: channel.channel, error: String(error) });
+      send(response, 503, 'The channel history could not be read; try again\n');
+    },
+  );
 }
 
 type BodyKind = 'text' | 'binary' | 'unsupported-charset';

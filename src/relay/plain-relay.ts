@@ -1,5 +1,6 @@
 // The classic broadcast relay, per channel: a plain WebSocket client (no subprotocol) is subscribed to
-// its channel, and every message it sends is published, framed once, to every client of that channel,
+// its channel, and every message it sends is published (through the relay: stamped into the channel's
+// history, and sent to wavecast.v1 members as an envelope), framed once, to every client of that channel,
 // the sender included, text as text and binary as binary. Nothing else is ever sent to a plain client.
 // A client over the rate limit is closed with 1008.
 import type { WebSocket, RawData } from '../connection/websocket.js';
@@ -28,6 +29,8 @@ export class PlainRelay {
     private readonly _limiter: RateLimiter,
     private readonly _metrics: RelayMetrics,
     private readonly _log: Logger,
+    /** The relay's publish: stamps the message into the channel's history and delivers it to all. */
+    private readonly _publish: (channel: string, data: Buffer, binary: boolean) => void,
   ) {
     const relay = this;
     this._onMessage = function (data, isBinary) {
@@ -57,8 +60,7 @@ export class PlainRelay {
       ws.close(CloseCode.PolicyViolation, this._limiter.reason());
       return;
     }
-    const recipients = this._wss.publish(client.channel, data, { binary: isBinary });
-    this._metrics.relayed('websocket', data.length, recipients);
+    this._publish(client.channel, data, isBinary);
   }
 
   private _closed(ws: WebSocket, code: number, reason: Buffer): void {

@@ -15,7 +15,10 @@ import { createRequestHandler } from './http-routes.js';
 import type { Logger } from './log.js';
 import { RelayMetrics, renderMetrics } from './metrics.js';
 import { loadPageAssets, type PageAssets } from './page-assets.js';
+import { MemoryHistory, type HistoryStore, type StoredMessage } from './history.js';
 import { PlainRelay } from './plain-relay.js';
+import { V1_PROTOCOL } from './v1-protocol.js';
+import { channelOfTopic, V1Hub } from './v1-session.js';
 import { RateLimiter, type RateLimit } from './rate-limit.js';
 
 export interface RelayOptions {
@@ -40,8 +43,18 @@ export interface RelayOptions {
   /** How many channels get a subscriber count in /metrics (the busiest). */
   metricsChannels: number;
   log: Logger;
+  /** History kept per channel (ignored when `historyStore` is given). */
+  history: { limit: number; ttl: number; maxBytes: number; maxTotalBytes?: number };
+  /** Another history store (a shared one); default: in memory, bounded by `history`. */
+  historyStore?: HistoryStore;
   /** The chat page (default: the built page beside this module). */
   page?: PageAssets;
+}
+
+/** A message the relay stamped and how many connections it was written to. */
+export interface Published {
+  message: StoredMessage;
+  delivered: number;
 }
 
 /** What the authenticate hook hands to the connection listener. */
@@ -54,6 +67,10 @@ export class Relay {
   private readonly _server: HttpServer;
   private readonly _wss: WebSocketServer;
   private readonly _plain: PlainRelay;
+  private readonly _v1: V1Hub;
+  readonly history: HistoryStore;
+  /** Appends to a store that answers with promises are delivered in the order they were started. */
+  private _appending: Promise<unknown> = Promise.resolve();
   private readonly _secure: boolean;
   private _closing: Promise<void> | null = null;
 
@@ -63,17 +80,16 @@ export class Relay {
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
+    this.history = _options.historyStore ?? new MemoryHistory(_options.history);
     const handler = createRequestHandler({
       access,
       maxPayload: _options.maxPayload,
       page,
       log,
-      publish: (channel, data, binary) => {
-        const recipients = this._wss.publish(channel, data, { binary });
-        this.metrics.relayed('http', data.length, recipients);
-        return recipients;
-      },
-      subscriberCount: (channel) => this._wss.subscriberCount(channel),
+      publish: (channel, data, binary) => this.publish(channel, data, binary, 'http'),
+      readHistory: (channel, since) => this.history.read(channel, since),
+      epoch: () => this.history.epoch,
+      subscriberCount: (channel) => this._wss.subscriberCount(channel) + this._v1.count(channel),
       metrics: () => this.metricsText(),
       closing: () => this._closing !== null,
     });
@@ -90,13 +106,28 @@ export class Relay {
       backpressurePolicy: _options.backpressurePolicy,
       ...(_options.maxConnections > 0 ? { maxConnections: _options.maxConnections } : {}),
       ...(_options.heartbeat > 0 ? { heartbeat: { interval: _options.heartbeat, timeout: _options.heartbeat } } : {}),
-      // Only plain clients for now: a subprotocol a client offers is not taken (issue 8 adds wavecast.v1 here).
-      handleProtocols: () => false,
+      // wavecast.v1 when offered; any other subprotocol is not taken (a plain client).
+      handleProtocols: (protocols) => (protocols.has(V1_PROTOCOL) ? V1_PROTOCOL : false),
       authenticate: (request) => this._admit(access, request),
     });
-    this._plain = new PlainRelay(this._wss, new RateLimiter(_options.rateLimit), this.metrics, log);
+    const limiter = new RateLimiter(_options.rateLimit);
+    this._plain = new PlainRelay(this._wss, limiter, this.metrics, log, (channel, data, binary) => void this.publish(channel, data, binary, 'websocket'));
+    this._v1 = new V1Hub({
+      wss: this._wss,
+      history: this.history,
+      publish: (channel, data, binary) => {
+        const published = this.publish(channel, data, binary, 'websocket');
+        return published instanceof Promise ? published.then((p) => p.message) : published.message;
+      },
+      limiter,
+      metrics: this.metrics,
+      log,
+      maxPayload: _options.maxPayload,
+      maxChannels: 64,
+    });
     this._wss.on('connection', (ws: WebSocket, request: IncomingMessage, admitted: Admitted) => {
-      this._plain.accept(ws, admitted.channel, peerOf(request));
+      if (ws.protocol === V1_PROTOCOL) this._v1.accept(ws, peerOf(request));
+      else this._plain.accept(ws, admitted.channel, peerOf(request));
     });
     this._wss.on('drop', (ws: WebSocket, dropped: number) => {
       if (dropped === 1) log.warn('client too slow: skipping messages for it until it catches up', this._describe(ws));
@@ -149,7 +180,27 @@ export class Relay {
   }
 
   private _describe(ws: WebSocket): Record<string, string | undefined> {
-    return { channel: this._plain.channelOf(ws), peer: this._plain.peerOf(ws) };
+    return this._v1.describe(ws) ?? { channel: this._plain.channelOf(ws), peer: this._plain.peerOf(ws) };
+  }
+
+  /**
+   * Publishes a message on a channel, from any source: the history stamps it with the channel's next
+   * sequence number (and keeps it), then plain clients get the payload as it is and wavecast.v1 clients
+   * a `message` envelope. Resolves (synchronously with the in-memory store) with the stamped message.
+   */
+  publish(channel: string, data: Buffer, binary: boolean, source: 'http' | 'websocket'): Published | Promise<Published> {
+    const appended = this.history.append(channel, data, binary);
+    if (!(appended instanceof Promise)) return this._deliver(appended, source);
+    const delivered = this._appending.then(() => appended).then((message) => this._deliver(message, source));
+    this._appending = delivered.catch(() => undefined);
+    return delivered;
+  }
+
+  private _deliver(message: StoredMessage, source: 'http' | 'websocket'): Published {
+    const plain = this._wss.subscriberCount(message.channel) > 0 ? this._wss.publish(message.channel, message.data, { binary: message.binary }) : 0;
+    const delivered = plain + this._v1.deliver(message);
+    this.metrics.relayed(source, message.data.length, delivered);
+    return { message, delivered };
   }
 
   /** The bound address. */
@@ -173,8 +224,8 @@ export class Relay {
       stats: wss.stats,
       connections: wss.clients.size,
       queuedBytes,
-      channels: wss.topics,
-      subscriberCount: (channel) => wss.subscriberCount(channel),
+      channels: [...new Set(wss.topics.map(channelOfTopic))],
+      subscriberCount: (channel) => wss.subscriberCount(channel) + this._v1.count(channel),
       topChannels: this._options.metricsChannels,
     });
   }

@@ -1,7 +1,7 @@
 // The chat page's pure parts: what it sends, how it reads what arrives, its channel and reconnect delays.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { channelFromLocation, channelUrl, cleanName, decodeIncoming, encodeChat, nameHue, reconnectDelay } from '../../src/relay/page/chat-message.js';
+import { channelFromLocation, channelUrl, cleanName, decodeIncoming, encodeChat, nameHue } from '../../src/relay/page/chat-message.js';
 
 test('a chat line goes out as JSON text and comes back as a chat line', () => {
   const text = encodeChat({ name: 'Ada', text: 'hello <b>', sender: 'abc' });
@@ -28,14 +28,6 @@ test('the channel comes from ?channel=, else the #fragment, else lobby', () => {
   assert.equal(channelFromLocation('?token=x', ''), 'lobby');
   assert.equal(channelUrl({ protocol: 'http:', host: 'h:1' }, 'a/b c', null), 'ws://h:1/a%2Fb%20c');
   assert.equal(channelUrl({ protocol: 'https:', host: 'h' }, 'x', 't&1'), 'wss://h/x?token=t%261');
-});
-
-test('reconnect delays grow from about half a second to at most 15 s, with jitter', () => {
-  assert.equal(reconnectDelay(0, 1), 500);
-  assert.equal(reconnectDelay(0, 0), 250);
-  assert.equal(reconnectDelay(3, 1), 4000);
-  assert.equal(reconnectDelay(50, 1), 15_000);
-  assert.ok(reconnectDelay(50, 0) >= 7_500);
 });
 
 test('a name always gets the same colour', () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
-import { connect, killAll, record, startRelay, type RelayProcess } from './relay-process.js';
+import { connect, http, killAll, record, startRelay, type RelayProcess } from './relay-process.js';
 
 let browser: Browser;
 
@@ -90,17 +90,74 @@ test('the page shows the connection dropping when the relay stops, and coming ba
     assert.deepEqual(await first.stop(), { code: 0, signal: null });
     await page.waitForSelector('#status[data-state="waiting"]');
     await page.locator('#messages li.notice', { hasText: 'The relay is restarting.' }).waitFor();
-    assert.equal(await page.isDisabled('#text'), true, 'no typing into a closed connection');
+    // What is typed while offline is queued and sent once the relay is back.
+    await say(page, 'typed while offline');
     if (screenshots) await page.screenshot({ path: join(screenshots, 'chat-offline.png') });
 
     second = await startRelay(['--port', String(first.port)]);
     await page.waitForSelector('#status[data-state="open"]', { timeout: 30_000 });
-    await page.locator('#messages li.notice', { hasText: 'Reconnected.' }).waitFor();
+    assert.deepEqual(await shown(page, 'typed while offline'), { who: 'Ada', mine: true });
     await say(page, 'back again');
     assert.deepEqual(await shown(page, 'back again'), { who: 'Ada', mine: true });
     await page.close();
   } finally {
     await second?.stop();
+  }
+});
+
+test('offline in the browser while another client publishes: back online, the page shows every message in order, once', { timeout: 90_000 }, async () => {
+  const relay = await startRelay();
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('pageerror', (error) => assert.fail(`error in the page: ${error.message}`));
+    await page.goto(`${relay.http}/?channel=tunnel`);
+    await page.fill('#name', 'Ada');
+    await page.click('#join-button');
+    await page.waitForSelector('#status[data-state="open"]');
+    await page.locator('#messages li.notice', { hasText: 'Connected to #tunnel.' }).waitFor();
+    const post = (text: string) => http(relay.http, 'POST', '/channels/tunnel/messages', { headers: { 'Content-Type': 'text/plain' }, body: text });
+    await post('before 1');
+    await shown(page, 'before 1');
+
+    await context.setOffline(true);
+    await page.waitForSelector('#status[data-state="waiting"]', { timeout: 30_000 });
+    for (let i = 1; i <= 5; i++) await post(`while offline ${i}`);
+    await context.setOffline(false);
+    await page.evaluate("window.dispatchEvent(new Event('online'))");
+    await page.waitForSelector('#status[data-state="open"]', { timeout: 30_000 });
+    await page.locator('#messages li.notice', { hasText: 'Reconnected: 5 missed messages above.' }).waitFor();
+    await post('after');
+    await shown(page, 'after');
+    const texts = await page.locator('#messages li.msg .text').allTextContents();
+    assert.deepEqual(texts, ['before 1', 'while offline 1', 'while offline 2', 'while offline 3', 'while offline 4', 'while offline 5', 'after']);
+    const seqs = await page.locator('#messages li.msg').evaluateAll((items) => items.map((item) => Number(item.getAttribute('data-seq'))));
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6, 7]);
+    await context.close();
+  } finally {
+    await relay.stop();
+  }
+});
+
+test('a relay with a token: the page without it says so; with it, it chats', { timeout: 60_000 }, async () => {
+  const relay = await startRelay(['--token', 's3cret']);
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${relay.http}/?channel=vip`);
+    await page.fill('#name', 'Ada');
+    await page.click('#join-button');
+    await page.locator('#messages li.notice', { hasText: 'This relay needs a token' }).waitFor();
+    await page.close();
+    const allowed = await browser.newPage();
+    await allowed.goto(`${relay.http}/?channel=vip&token=s3cret`);
+    await allowed.fill('#name', 'Ada');
+    await allowed.click('#join-button');
+    await allowed.waitForSelector('#status[data-state="open"]');
+    await say(allowed, 'inside');
+    assert.deepEqual(await shown(allowed, 'inside'), { who: 'Ada', mine: true });
+    await allowed.close();
+  } finally {
+    await relay.stop();
   }
 });
 

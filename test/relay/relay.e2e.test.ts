@@ -76,7 +76,7 @@ test('POST /channels/<name>/messages reaches the channel\'s WebSocket clients, t
 
     const text = await http(relay.http, 'POST', '/channels/news/messages', { headers: { 'Content-Type': 'text/plain' }, body: 'breaking' });
     assert.equal(text.status, 200);
-    assert.deepEqual(JSON.parse(text.body), { channel: 'news', delivered: 1 });
+    assert.deepEqual(JSON.parse(text.body), { channel: 'news', seq: 1, delivered: 1 });
     assert.deepEqual(await got.next().then((m) => [m.text, m.isBinary]), ['breaking', false]);
 
     const json = await http(relay.http, 'POST', '/channels/news/messages', { headers: { 'Content-Type': 'application/json' }, body: '{"score":1}' });
@@ -97,7 +97,7 @@ test('POST /channels/<name>/messages reaches the channel\'s WebSocket clients, t
     const badText = await http(relay.http, 'POST', '/channels/news/messages', { headers: { 'Content-Type': 'text/plain' }, body: Buffer.from([0xff, 0xfe]) });
     assert.equal(badText.status, 400);
     assert.match(badText.body, /not valid UTF-8/);
-    assert.equal((await http(relay.http, 'GET', '/channels/news/messages')).status, 405);
+    assert.equal((await http(relay.http, 'PUT', '/channels/news/messages')).status, 405);
 
     // A WebSocket message over the limit closes that connection with 1009; the channel goes on.
     const big = closed(client);

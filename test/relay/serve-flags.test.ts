@@ -22,6 +22,12 @@ test('no flags: localhost:3000 with the safe defaults', () => {
   assert.equal(logLevel, 'info');
   assert.equal(logFormat, 'text');
   assert.equal(shutdownTimeout, 10_000);
+  assert.deepEqual(relay.history, { limit: 100, ttl: 3_600_000, maxBytes: 1_048_576, maxTotalBytes: 64 * 1_048_576 });
+});
+
+test('history flags: count, age in seconds, bytes', () => {
+  assert.deepEqual(settings(['--history', '0', '--history-ttl', '0', '--history-bytes', '1000', '--history-total-bytes', '5000']).relay.history, { limit: 0, ttl: 0, maxBytes: 1000, maxTotalBytes: 5000 });
+  assert.deepEqual(settings(['--history', '500', '--history-ttl', '1.5']).relay.history, { limit: 500, ttl: 1500, maxBytes: 1_048_576, maxTotalBytes: 64 * 1_048_576 });
 });
 
 test('PORT and WAVECAST_TOKEN come from the environment; flags win', () => {
@@ -43,6 +49,10 @@ test('bad values are usage errors that say what is wrong', () => {
     [['--log-format', 'xml'], /--log-format must be one of text, json/],
     [['--origin', 'example.com'], /--origin needs an origin such as https:\/\/chat.example.com/],
     [['--token', ''], /--token may not be empty/],
+    [['--history', '-1'], /--history must be a whole number from 0 to 1000000/],
+    [['--history', '2.5'], /--history must be a whole number/],
+    [['--history-ttl', '-5'], /--history-ttl must be 0 or more/],
+    [['--history-bytes', '-1'], /--history-bytes must be a whole number 0 or more/],
     [['--tls-cert', 'a.pem'], /--tls-cert and --tls-key go together/],
     [['--tls-cert', '/nonexistent/c.pem', '--tls-key', '/nonexistent/k.pem'], /--tls-cert: cannot read \/nonexistent\/c.pem \(ENOENT\)/],
   ];

@@ -72,15 +72,6 @@ export function channelUrl(location: { protocol: string; host: string }, channel
   return `${scheme}://${location.host}/${encodeURIComponent(channel)}${query}`;
 }
 
-/**
- * How long to wait before reconnection attempt `attempt` (0 for the first): doubling from 500 ms up to
- * 15 s, with jitter so that clients dropped together do not all come back at the same moment.
- */
-export function reconnectDelay(attempt: number, random: number): number {
-  const base = Math.min(15_000, 500 * 2 ** Math.min(attempt, 10));
-  return Math.round(base * (0.5 + random / 2));
-}
-
 /** Hues far enough apart to tell names apart, each readable on a light and a dark background. */
 const NAME_HUES = [210, 140, 0, 275, 30, 180, 320, 95];
 

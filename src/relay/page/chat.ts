@@ -1,6 +1,7 @@
 // The chat page served at GET /: pick a name and a channel, then talk. Bundled by esbuild into
-// dist/relay/page/chat.js at build time. It talks to the relay as a plain WebSocket client of the
-// channel, and reads the number of people online from GET /channels/<channel>.
+// dist/relay/page/chat.js at build time. It talks to the relay with wavecast/browser (src/browser/, the
+// wavecast.v1 subprotocol): it reconnects by itself and recovers what was said while it was offline,
+// lines typed while offline are queued, and who is online comes from the protocol's presence.
 import {
   MAX_TEXT_LENGTH,
   channelFromLocation,
@@ -10,11 +11,9 @@ import {
   encodeChat,
   nameHue,
 } from './chat-message.js';
-import { ReconnectingSocket, type SocketState } from './reconnecting-socket.js';
+import { WavecastClient, type ChannelMessage, type ClientEvents } from '../../browser/index.js';
 
 const NAME_KEY = 'wavecast.name';
-const ONLINE_POLL_MS = 10_000;
-const ONLINE_MIN_GAP_MS = 1_000;
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -44,10 +43,9 @@ const params = new URLSearchParams(location.search);
 const token = params.get('token');
 const sender = Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
 
-let socket: ReconnectingSocket | null = null;
+let socket: WavecastClient | null = null;
 let channel = channelFromLocation(location.search, location.hash);
 let name = '';
-let onlineTimer: number | null = null;
 
 // ---------------------------------------------------------------- joining and leaving
 
@@ -93,18 +91,27 @@ function join(newName: string, newChannel: string): void {
   ui.messages.replaceChildren();
   notice(`You are ${name}. Messages on #${channel} go to everyone connected to it.`);
 
-  socket = new ReconnectingSocket(channelUrl(location, channel, token));
-  socket.onstate = onSocketState;
-  socket.onmessage = onMessage;
-  socket.start();
-  onlineTimer = window.setInterval(refreshOnline, ONLINE_POLL_MS);
+  const client = new WavecastClient(channelUrl(location, channel, token), { name, autoConnect: false, backoff: { max: 15_000 } });
+  socket = client;
+  client.on('state', onSocketState);
+  client.on('message', onMessage);
+  client.on('presence', (p) => {
+    if (p.channel === channel) ui.online.textContent = `${p.count} online`;
+  });
+  client.on('joined', (j) => {
+    if (j.rejoin) notice(j.recovered > 0 ? `Reconnected: ${j.recovered} missed message${j.recovered === 1 ? '' : 's'} above.` : 'Reconnected.');
+    else notice(`Connected to #${channel}.`);
+  });
+  client.on('gap', (g) => notice(g.reason === 'reset' ? 'The relay restarted: messages sent while you were away may be missing.' : `Messages ${g.from} to ${g.to} were missed and are no longer available.`, true));
+  client.on('error', (e) => notice(`The relay refused a request: ${e.message}`, true));
+  client.on('dropped', () => notice('Offline for too long: an unsent message was dropped.', true));
+  client.join(channel);
+  client.connect();
 }
 
 function leave(): void {
-  socket?.stop();
+  socket?.close();
   socket = null;
-  if (onlineTimer !== null) window.clearInterval(onlineTimer);
-  onlineTimer = null;
   document.title = 'Wavecast chat';
   showJoinForm();
 }
@@ -141,34 +148,57 @@ function setComposerEnabled(enabled: boolean): void {
   ui.send.disabled = !enabled;
 }
 
-function onSocketState(state: SocketState): void {
-  switch (state.state) {
+function onSocketState(event: ClientEvents['state']): void {
+  switch (event.state) {
     case 'connecting':
-      setStatus('connecting', state.attempt === 0 ? 'connecting…' : 'reconnecting…');
-      setComposerEnabled(false);
+      setStatus('connecting', 'connecting…');
       break;
     case 'open':
       setStatus('open', 'connected');
       setComposerEnabled(true);
-      notice(state.reconnected ? 'Reconnected.' : `Connected to #${channel}.`);
-      refreshOnline();
       break;
-    case 'waiting': {
-      const seconds = Math.max(1, Math.round(state.delay / 1000));
+    case 'reconnecting': {
+      if (event.delay === undefined) {
+        setStatus('connecting', 'reconnecting…');
+        break;
+      }
+      const seconds = Math.max(1, Math.round(event.delay / 1000));
+      if (event.code === 1006) checkToken();
       setStatus('waiting', `offline · retrying in ${seconds}s`);
-      setComposerEnabled(false);
       ui.online.textContent = '';
-      notice(describeClose(state.code, state.reason) + ` Reconnecting in ${seconds}s…`, true);
+      notice(describeClose(event.code ?? 1006, event.reason ?? '') + ` Reconnecting in ${seconds}s… What you type now is sent then.`, true);
       break;
     }
-    case 'stopped':
+    case 'closed':
+    case 'idle':
       setStatus('stopped', 'not connected');
       setComposerEnabled(false);
       break;
   }
 }
 
+let tokenChecked = false;
+
+/** A browser cannot see why an upgrade was refused: ask the relay once whether the token is the reason. */
+function checkToken(): void {
+  if (tokenChecked) return;
+  tokenChecked = true;
+  const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
+  fetch(`/channels/${encodeURIComponent(channel)}`, { headers, cache: 'no-store' })
+    .then((response) => {
+      if (response.status !== 401) {
+        tokenChecked = false;
+        return;
+      }
+      notice(token ? 'The relay did not accept the token in this page\'s address.' : 'This relay needs a token: open the page with ?token=… in its address.', true);
+    })
+    .catch(() => {
+      tokenChecked = false; // offline: ask again next time
+    });
+}
+
 function describeClose(code: number, reason: string): string {
+  if (reason === 'The browser is offline.') return reason;
   if (code === 1001) return 'The relay is restarting.';
   if (code === 1008) return `The relay closed the connection: ${reason || 'policy violation'}.`;
   if (code === 1009) return 'The relay closed the connection: a message was too large.';
@@ -177,6 +207,8 @@ function describeClose(code: number, reason: string): string {
 }
 
 window.addEventListener('online', () => socket?.retryNow());
+// The browser knows before the connection does (which can take minutes to notice).
+window.addEventListener('offline', () => socket?.drop('The browser is offline.'));
 
 // ---------------------------------------------------------------- messages
 
@@ -184,14 +216,16 @@ ui.composer.addEventListener('submit', (event) => {
   event.preventDefault();
   const text = ui.text.value;
   if (text.trim() === '' || socket === null) return;
-  if (socket.send(encodeChat({ name, text: text.slice(0, MAX_TEXT_LENGTH), sender }))) {
+  // Offline, the client queues it and sends it once it is back.
+  if (socket.publish(channel, encodeChat({ name, text: text.slice(0, MAX_TEXT_LENGTH), sender }))) {
     ui.text.value = '';
   }
   ui.text.focus();
 });
 
-function onMessage(data: unknown): void {
-  const message = decodeIncoming(data);
+function onMessage(incoming: ChannelMessage): void {
+  if (incoming.channel !== channel) return;
+  const message = incoming.binary ? ({ kind: 'binary', bytes: base64Length(incoming.data) } as const) : decodeIncoming(incoming.data);
   const item = document.createElement('li');
   item.className = 'msg';
   const who = document.createElement('span');
@@ -211,13 +245,18 @@ function onMessage(data: unknown): void {
     body.textContent = `binary message, ${message.bytes} bytes`;
     body.classList.add('binary');
   }
+  item.dataset.seq = String(incoming.seq);
   const time = document.createElement('time');
-  const now = new Date();
+  const now = new Date(incoming.time);
   time.dateTime = now.toISOString();
   time.textContent = now.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   item.append(who, time, body);
   append(item);
-  refreshOnline();
+}
+
+function base64Length(data: string): number {
+  const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+  return Math.floor((data.length * 3) / 4) - padding;
 }
 
 function notice(text: string, bad = false): void {
@@ -233,50 +272,6 @@ function append(item: HTMLElement): void {
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
   list.append(item);
   if (atBottom) list.scrollTop = list.scrollHeight;
-}
-
-// ---------------------------------------------------------------- who is online
-
-let lastOnlineRefresh = 0;
-let onlineTrailing: number | null = null;
-let onlineInFlight = false;
-let tokenNoticeShown = false;
-
-/** Asks the relay how many are on the channel; at most once a second, the last call always honoured. */
-function refreshOnline(): void {
-  if (socket === null) return;
-  const wait = lastOnlineRefresh + ONLINE_MIN_GAP_MS - Date.now();
-  if (wait > 0 || onlineInFlight) {
-    onlineTrailing ??= window.setTimeout(() => {
-      onlineTrailing = null;
-      refreshOnline();
-    }, Math.max(wait, ONLINE_MIN_GAP_MS));
-    return;
-  }
-  lastOnlineRefresh = Date.now();
-  onlineInFlight = true;
-  const asked = channel;
-  const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
-  fetch(`/channels/${encodeURIComponent(asked)}`, { headers, cache: 'no-store' })
-    .then(async (response) => {
-      if (response.status === 401) {
-        ui.online.textContent = '';
-        if (!tokenNoticeShown) notice(token ? 'The relay did not accept the token in this page\'s address.' : 'This relay needs a token: open the page with ?token=… in its address.', true);
-        tokenNoticeShown = true;
-        return;
-      }
-      if (!response.ok) return;
-      const body = (await response.json()) as { online?: unknown };
-      if (asked === channel && socket !== null && typeof body.online === 'number') {
-        ui.online.textContent = `${body.online} online`;
-      }
-    })
-    .catch(() => {
-      // Offline: the status already says so.
-    })
-    .finally(() => {
-      onlineInFlight = false;
-    });
 }
 
 // ---------------------------------------------------------------- start

@@ -1,0 +1,245 @@
+// The relay's subprotocol `wavecast.v1` (docs/protocol.md): JSON envelopes, one per text message, each
+// with a `type`. Pure functions: parsing and checking what a client sends (bad input gives a typed error,
+// never a throw), and building what the server sends. No sockets, no timers.
+import { checkChannel } from './channel.js';
+
+export const V1_PROTOCOL = 'wavecast.v1';
+
+/** Longest presence name, in characters. */
+export const MAX_NAME_LENGTH = 64;
+/** Longest request id, in characters (strings) — numbers are any safe integer. */
+export const MAX_ID_LENGTH = 64;
+
+export type RequestId = string | number;
+
+// ------------------------------------------------------------------ client → server
+
+export interface JoinEnvelope {
+  type: 'join';
+  channel: string;
+  /** The last sequence number the client has seen on this channel: the server sends what came after. */
+  since?: number;
+  /** The epoch `since` belongs to (from an earlier `joined`). */
+  epoch?: string;
+  /** The name others see in presence (default: ""). */
+  name?: string;
+}
+export interface LeaveEnvelope {
+  type: 'leave';
+  channel: string;
+}
+export interface PublishEnvelope {
+  type: 'publish';
+  channel: string;
+  data: string;
+  /** Asks for an `ack` carrying the sequence number given to the message. */
+  id?: RequestId;
+}
+export interface PingEnvelope {
+  type: 'ping';
+  id?: RequestId;
+}
+export type ClientEnvelope = JoinEnvelope | LeaveEnvelope | PublishEnvelope | PingEnvelope;
+
+// ------------------------------------------------------------------ server → client
+
+export interface PresenceInfo {
+  /** How many wavecast.v1 connections have joined the channel. */
+  count: number;
+  /** Their names, one per connection (sorted). */
+  names: string[];
+}
+export interface JoinedEnvelope {
+  type: 'joined';
+  channel: string;
+  epoch: string;
+  /** The newest sequence number the client has now been sent on this channel (0: none yet). */
+  seq: number;
+  /** How many missed messages were sent before this envelope. */
+  recovered: number;
+  presence: PresenceInfo;
+}
+export interface MessageEnvelope {
+  type: 'message';
+  channel: string;
+  seq: number;
+  time: number;
+  /** The text; base64 when `binary` is true. */
+  data: string;
+  binary?: true;
+}
+export type GapReason = 'expired' | 'reset';
+export interface GapEnvelope {
+  type: 'gap';
+  channel: string;
+  /** First and last sequence numbers that cannot be sent (`to` is unknown, 0, for a reset). */
+  from: number;
+  to: number;
+  reason: GapReason;
+  epoch: string;
+  message: string;
+}
+export interface PresenceEnvelope {
+  type: 'presence';
+  channel: string;
+  event: 'join' | 'leave';
+  name: string;
+  count: number;
+}
+export interface LeftEnvelope {
+  type: 'left';
+  channel: string;
+}
+export interface AckEnvelope {
+  type: 'ack';
+  id: RequestId;
+  channel: string;
+  seq: number;
+}
+export interface PongEnvelope {
+  type: 'pong';
+  id?: RequestId;
+  time: number;
+}
+export type ErrorCode =
+  | 'bad_json'
+  | 'bad_envelope'
+  | 'unknown_type'
+  | 'binary_frame'
+  | 'bad_channel'
+  | 'not_joined'
+  | 'already_joined'
+  | 'too_many_channels'
+  | 'too_big';
+export interface ErrorEnvelope {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  /** The request's id or channel, when the request had one. */
+  id?: RequestId;
+  channel?: string;
+}
+export type ServerEnvelope =
+  | JoinedEnvelope
+  | MessageEnvelope
+  | GapEnvelope
+  | PresenceEnvelope
+  | LeftEnvelope
+  | AckEnvelope
+  | PongEnvelope
+  | ErrorEnvelope;
+
+// ------------------------------------------------------------------ parsing
+
+export type ParseResult = { ok: true; envelope: ClientEnvelope } | { ok: false; error: ErrorEnvelope };
+
+const CLIENT_TYPES = ['join', 'leave', 'publish', 'ping'];
+
+/** Parses one text message from a client. `maxData` bounds a publish's data (UTF-8 bytes). */
+export function parseClientEnvelope(text: string, maxData: number): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return fail('bad_json', `The message is not JSON (${(error as Error).message}); wavecast.v1 messages are JSON envelopes such as {"type":"join","channel":"lobby"}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return fail('bad_envelope', 'An envelope is a JSON object with a "type"');
+  }
+  const raw = value as Record<string, unknown>;
+  const type = raw.type;
+  const id = raw.id;
+  const channelHint = typeof raw.channel === 'string' ? raw.channel : undefined;
+  const bad = (code: ErrorCode, message: string): ParseResult => fail(code, message, checkId(id) === null ? (id as RequestId | undefined) : undefined, channelHint);
+  if (typeof type !== 'string') return bad('bad_envelope', 'An envelope needs a "type" string');
+  if (!CLIENT_TYPES.includes(type)) return bad('unknown_type', `Unknown envelope type ${JSON.stringify(clip(type))}; a client sends ${CLIENT_TYPES.join(', ')}`);
+  if (id !== undefined) {
+    const idError = checkId(id);
+    if (idError !== null) return fail('bad_envelope', idError, undefined, channelHint);
+  }
+  if (type === 'ping') return { ok: true, envelope: id === undefined ? { type } : { type, id: id as RequestId } };
+
+  if (typeof raw.channel !== 'string') return bad('bad_envelope', `A "${type}" envelope needs a "channel" string`);
+  const channel = checkChannel(raw.channel);
+  if (!channel.ok) return bad('bad_channel', channel.message);
+
+  if (type === 'leave') return { ok: true, envelope: { type, channel: channel.channel } };
+
+  if (type === 'join') {
+    const join: JoinEnvelope = { type, channel: channel.channel };
+    if (raw.since !== undefined) {
+      if (typeof raw.since !== 'number' || !Number.isSafeInteger(raw.since) || raw.since < 0) {
+        return bad('bad_envelope', '"since" must be a sequence number: an integer, 0 or more');
+      }
+      join.since = raw.since;
+    }
+    if (raw.epoch !== undefined) {
+      if (typeof raw.epoch !== 'string' || raw.epoch.length > 64) return bad('bad_envelope', '"epoch" must be the string a "joined" envelope gave');
+      join.epoch = raw.epoch;
+    }
+    if (raw.name !== undefined) {
+      if (typeof raw.name !== 'string') return bad('bad_envelope', '"name" must be a string');
+      if (raw.name.length > MAX_NAME_LENGTH) return bad('too_big', `Names are at most ${MAX_NAME_LENGTH} characters long`);
+      // eslint-disable-next-line no-control-regex
+      if (/[\u0000-\u001f\u007f]/.test(raw.name)) return bad('bad_envelope', 'Names may not contain control characters');
+      join.name = raw.name;
+    }
+    return { ok: true, envelope: join };
+  }
+
+  // publish
+  if (typeof raw.data !== 'string') return bad('bad_envelope', 'A "publish" envelope needs "data", a string (send JSON as a string)');
+  if (Buffer.byteLength(raw.data) > maxData) return bad('too_big', `"data" is larger than the relay's limit of ${maxData} bytes`);
+  const publish: PublishEnvelope = { type: 'publish', channel: channel.channel, data: raw.data };
+  if (id !== undefined) publish.id = id as RequestId;
+  return { ok: true, envelope: publish };
+}
+
+function checkId(id: unknown): string | null {
+  if (id === undefined) return null;
+  if (typeof id === 'string' && id.length <= MAX_ID_LENGTH) return null;
+  if (typeof id === 'number' && Number.isSafeInteger(id)) return null;
+  return `"id" must be a string of at most ${MAX_ID_LENGTH} characters or an integer`;
+}
+
+function fail(code: ErrorCode, message: string, id?: RequestId, channel?: string): ParseResult {
+  return { ok: false, error: errorEnvelope(code, message, id, channel) };
+}
+
+function clip(text: string): string {
+  return text.length > 32 ? text.slice(0, 32) + '…' : text;
+}
+
+// ------------------------------------------------------------------ building
+
+export function errorEnvelope(code: ErrorCode, message: string, id?: RequestId, channel?: string): ErrorEnvelope {
+  const error: ErrorEnvelope = { type: 'error', code, message };
+  if (id !== undefined) error.id = id;
+  if (channel !== undefined) error.channel = clip(channel);
+  return error;
+}
+
+/** The `message` envelope for a stored message (binary data as base64). */
+export function messageEnvelope(message: { channel: string; seq: number; time: number; data: Buffer; binary: boolean }): MessageEnvelope {
+  const envelope: MessageEnvelope = {
+    type: 'message',
+    channel: message.channel,
+    seq: message.seq,
+    time: message.time,
+    data: message.binary ? message.data.toString('base64') : message.data.toString(),
+  };
+  if (message.binary) envelope.binary = true;
+  return envelope;
+}
+
+export function gapEnvelope(channel: string, from: number, to: number, reason: GapReason, epoch: string): GapEnvelope {
+  const message =
+    reason === 'expired'
+      ? `Messages ${from} to ${to} of this channel are no longer in the relay's history; reload what you show of it`
+      : `The relay's history was reset (it restarted): messages after ${from - 1} of the earlier epoch are unknown; reload what you show of this channel`;
+  return { type: 'gap', channel, from, to, reason, epoch, message };
+}
+
+export function encode(envelope: ServerEnvelope): string {
+  return JSON.stringify(envelope);
+}

@@ -1,0 +1,261 @@
+// wavecast.v1 connections (the envelopes are in v1-protocol.ts, the protocol in docs/protocol.md). A
+// connection joins channels, optionally `since` a sequence number; it is sent what it missed (or a `gap`
+// saying which range is gone), then live messages, with no message lost or sent twice in between:
+// while a join is being recovered, live messages for that connection are buffered, then the buffer is
+// flushed (skipping what the replay already sent), and only then is the connection subscribed to the
+// channel's topic, in the same turn, so every message goes either through the buffer or the topic.
+// Live messages go through the server's topics: framed once for every v1 member of a channel.
+import type { WebSocket, RawData } from '../connection/websocket.js';
+import { CloseCode } from '../protocol/close.js';
+import type { WebSocketServer } from '../server/websocket-server.js';
+import type { HistoryStore, StoredMessage } from './history.js';
+import type { Logger } from './log.js';
+import type { RelayMetrics } from './metrics.js';
+import type { Bucket, RateLimiter } from './rate-limit.js';
+import {
+  encode,
+  errorEnvelope,
+  gapEnvelope,
+  messageEnvelope,
+  parseClientEnvelope,
+  type JoinEnvelope,
+  type PresenceInfo,
+  type PublishEnvelope,
+  type ServerEnvelope,
+} from './v1-protocol.js';
+
+/** Room left in maxPayload for the envelope around a message's data. */
+export const ENVELOPE_ROOM = 256;
+
+/** The topic v1 members of a channel are subscribed to (control characters cannot be in channel names). */
+export function v1Topic(channel: string): string {
+  return `\u0000v1\u0000${channel}`;
+}
+
+/** The channel of a topic, v1 or plain. */
+export function channelOfTopic(topic: string): string {
+  return topic.startsWith('\u0000v1\u0000') ? topic.slice(4) : topic;
+}
+
+export interface V1HubOptions {
+  wss: WebSocketServer;
+  history: HistoryStore;
+  /** The relay's publish: stamps, keeps and delivers to every client of the channel (this hub included). */
+  publish(channel: string, data: Buffer, binary: boolean): StoredMessage | Promise<StoredMessage>;
+  limiter: RateLimiter;
+  metrics: RelayMetrics;
+  log: Logger;
+  maxPayload: number;
+  /** Most channels one connection may join. */
+  maxChannels: number;
+}
+
+interface Membership {
+  name: string;
+  /** The newest sequence number sent to this connection on the channel. */
+  lastSeq: number;
+  /** Live messages held back while the join is being recovered; null once subscribed. */
+  pending: StoredMessage[] | null;
+}
+
+interface Session {
+  ws: WebSocket;
+  bucket: Bucket;
+  peer: string;
+  channels: Map<string, Membership>;
+}
+
+export class V1Hub {
+  /** channel → its members. */
+  private readonly _members = new Map<string, Map<Session, Membership>>();
+  private readonly _sessions = new Map<WebSocket, Session>();
+
+  constructor(private readonly _options: V1HubOptions) {}
+
+  /** Takes a newly opened wavecast.v1 connection. */
+  accept(ws: WebSocket, peer: string): void {
+    const session: Session = { ws, bucket: this._options.limiter.bucket(), peer, channels: new Map() };
+    this._sessions.set(ws, session);
+    this._options.metrics.connectionsOpened++;
+    ws.on('message', (data: RawData, isBinary: boolean) => this._message(session, data as Buffer, isBinary));
+    ws.on('close', () => this._closed(session));
+    if (this._options.log.enabled('debug')) this._options.log.debug('wavecast.v1 client connected', { peer });
+  }
+
+  /**
+   * Delivers a message the relay has stamped to the v1 members of its channel: through the topic to
+   * those subscribed, into the buffer of those being recovered. Returns how many it was written to.
+   */
+  deliver(message: StoredMessage): number {
+    const members = this._members.get(message.channel);
+    if (members !== undefined) {
+      for (const membership of members.values()) membership.pending?.push(message);
+    }
+    const topic = v1Topic(message.channel);
+    if (this._options.wss.subscriberCount(topic) === 0) return 0;
+    return this._options.wss.publish(topic, encode(messageEnvelope(message)));
+  }
+
+  /** How many v1 connections have joined a channel. */
+  count(channel: string): number {
+    return this._members.get(channel)?.size ?? 0;
+  }
+
+  presence(channel: string): PresenceInfo {
+    const members = this._members.get(channel);
+    if (members === undefined) return { count: 0, names: [] };
+    const names = [...members.values()].map((m) => m.name).sort();
+    return { count: names.length, names };
+  }
+
+  /** The channels a v1 connection has joined and its peer (for the log). */
+  describe(ws: WebSocket): { channel: string | undefined; peer: string | undefined } | undefined {
+    const session = this._sessions.get(ws);
+    if (session === undefined) return undefined;
+    return { channel: [...session.channels.keys()].join(',') || undefined, peer: session.peer };
+  }
+
+  private _send(session: Session, envelope: ServerEnvelope): void {
+    if (session.ws.readyState === session.ws.OPEN) session.ws.send(encode(envelope));
+  }
+
+  private _message(session: Session, data: Buffer, isBinary: boolean): void {
+    const { ws } = session;
+    if (ws.readyState !== ws.OPEN) return;
+    const { limiter, metrics, log } = this._options;
+    if (!limiter.take(session.bucket)) {
+      metrics.rateLimitCloses++;
+      log.warn('client closed for going over the rate limit', { peer: session.peer, rate: limiter.rate, burst: limiter.burst });
+      ws.close(CloseCode.PolicyViolation, limiter.reason());
+      return;
+    }
+    if (isBinary) {
+      return this._send(session, errorEnvelope('binary_frame', 'wavecast.v1 envelopes are JSON in text messages, not binary messages'));
+    }
+    const parsed = parseClientEnvelope(data.toString(), this._options.maxPayload - ENVELOPE_ROOM);
+    if (!parsed.ok) return this._send(session, parsed.error);
+    const envelope = parsed.envelope;
+    switch (envelope.type) {
+      case 'ping': {
+        const pong: ServerEnvelope = envelope.id === undefined ? { type: 'pong', time: Date.now() } : { type: 'pong', id: envelope.id, time: Date.now() };
+        return this._send(session, pong);
+      }
+      case 'join':
+        return this._join(session, envelope);
+      case 'leave': {
+        if (!session.channels.has(envelope.channel)) {
+          return this._send(session, errorEnvelope('not_joined', `Not joined to ${JSON.stringify(envelope.channel)}`, undefined, envelope.channel));
+        }
+        this._leave(session, envelope.channel);
+        return this._send(session, { type: 'left', channel: envelope.channel });
+      }
+      case 'publish':
+        return this._publish(session, envelope);
+    }
+  }
+
+  private _publish(session: Session, envelope: PublishEnvelope): void {
+    if (!session.channels.has(envelope.channel)) {
+      return this._send(session, errorEnvelope('not_joined', `Join ${JSON.stringify(envelope.channel)} before publishing to it`, envelope.id, envelope.channel));
+    }
+    const stored = this._options.publish(envelope.channel, Buffer.from(envelope.data), false);
+    if (envelope.id === undefined) return;
+    const id = envelope.id;
+    void Promise.resolve(stored).then(
+      (message) => this._send(session, { type: 'ack', id, channel: message.channel, seq: message.seq }),
+      (error: unknown) => this._options.log.error('history append failed', { channel: envelope.channel, error: String(error) }),
+    );
+  }
+
+  private _join(session: Session, envelope: JoinEnvelope): void {
+    const { channel } = envelope;
+    if (session.channels.has(channel)) {
+      return this._send(session, errorEnvelope('already_joined', `Already joined to ${JSON.stringify(channel)}; leave it first to join again`, undefined, channel));
+    }
+    if (session.channels.size >= this._options.maxChannels) {
+      return this._send(session, errorEnvelope('too_many_channels', `A connection may join at most ${this._options.maxChannels} channels`, undefined, channel));
+    }
+    const membership: Membership = { name: envelope.name ?? '', lastSeq: 0, pending: [] };
+    session.channels.set(channel, membership);
+    let members = this._members.get(channel);
+    if (members === undefined) {
+      members = new Map();
+      this._members.set(channel, members);
+    }
+    members.set(session, membership);
+    this._announce(channel, session, 'join', membership.name);
+    this._recover(session, membership, envelope).catch((error: unknown) => {
+      this._options.log.error('history read failed', { channel, error: String(error) });
+      if (session.channels.get(channel) === membership) this._leave(session, channel);
+      this._send(session, errorEnvelope('bad_channel', `The relay could not read the history of ${JSON.stringify(channel)}; try again`, undefined, channel));
+    });
+  }
+
+  /** Sends what a join missed, then the buffered live messages, then subscribes (see the top). */
+  private async _recover(session: Session, membership: Membership, envelope: JoinEnvelope): Promise<void> {
+    const { channel } = envelope;
+    const history = this._options.history;
+    const still = () => session.channels.get(channel) === membership && session.ws.readyState === session.ws.OPEN;
+    let recovered = 0;
+    if (envelope.since === undefined) {
+      membership.lastSeq = await history.latest(channel);
+      if (!still()) return;
+    } else {
+      const otherEpoch = envelope.epoch !== undefined && envelope.epoch !== history.epoch;
+      let read = await history.read(channel, otherEpoch ? 0 : envelope.since);
+      if (!still()) return;
+      const reset = otherEpoch || envelope.since > read.latest;
+      if (reset) {
+        // The client's numbers come from another run of the sequence: everything kept now is new to it.
+        this._send(session, gapEnvelope(channel, envelope.since + 1, 0, 'reset', history.epoch));
+        if (!otherEpoch) {
+          read = await history.read(channel, 0);
+          if (!still()) return;
+        }
+      }
+      if (read.lost !== undefined) this._send(session, gapEnvelope(channel, read.lost.from, read.lost.to, 'expired', history.epoch));
+      membership.lastSeq = Math.max(reset ? 0 : envelope.since, read.lost?.to ?? 0);
+      for (const message of read.messages) {
+        if (message.seq <= membership.lastSeq) continue;
+        this._send(session, messageEnvelope(message));
+        membership.lastSeq = message.seq;
+        recovered++;
+      }
+    }
+    for (const message of membership.pending ?? []) {
+      if (message.seq <= membership.lastSeq) continue;
+      this._send(session, messageEnvelope(message));
+      membership.lastSeq = message.seq;
+    }
+    membership.pending = null;
+    session.ws.subscribe(v1Topic(channel));
+    this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this.presence(channel) });
+  }
+
+  private _leave(session: Session, channel: string): void {
+    const membership = session.channels.get(channel);
+    if (membership === undefined) return;
+    session.channels.delete(channel);
+    session.ws.unsubscribe(v1Topic(channel));
+    const members = this._members.get(channel);
+    members?.delete(session);
+    if (members !== undefined && members.size === 0) this._members.delete(channel);
+    this._announce(channel, session, 'leave', membership.name);
+  }
+
+  /** Tells the other members of a channel that someone joined or left. */
+  private _announce(channel: string, except: Session, event: 'join' | 'leave', name: string): void {
+    const members = this._members.get(channel);
+    if (members === undefined) return;
+    const text = encode({ type: 'presence', channel, event, name, count: members.size });
+    for (const session of members.keys()) {
+      if (session !== except && session.ws.readyState === session.ws.OPEN) session.ws.send(text);
+    }
+  }
+
+  private _closed(session: Session): void {
+    this._sessions.delete(session.ws);
+    this._options.metrics.connectionsClosed++;
+    for (const channel of [...session.channels.keys()]) this._leave(session, channel);
+  }
+}

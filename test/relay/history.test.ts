@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryHistory } from '../../src/relay/history.js';
+
+function store(options: Partial<{ limit: number; ttl: number; maxBytes: number }> = {}) {
+  let now = 1_000;
+  const history = new MemoryHistory({ limit: 3, ttl: 0, maxBytes: 1024, epoch: 'e1', now: () => now, ...options });
+  return { history, advance: (ms: number) => (now += ms) };
+}
+const texts = (messages: { data: Buffer }[]) => messages.map((m) => m.data.toString());
+
+test('each channel numbers its messages from 1, stamped with the time', () => {
+  const { history } = store();
+  assert.deepEqual([history.append('a', Buffer.from('x'), false).seq, history.append('a', Buffer.from('y'), false).seq], [1, 2]);
+  const other = history.append('b', Buffer.from('z'), true);
+  assert.equal(other.seq, 1);
+  assert.equal(other.time, 1_000);
+  assert.equal(history.latest('a'), 2);
+  assert.equal(history.latest('none'), 0);
+});
+
+test('a read after `since` gives exactly the later messages, in order', () => {
+  const { history } = store();
+  for (const t of ['1', '2', '3']) history.append('a', Buffer.from(t), false);
+  assert.deepEqual(texts(history.read('a', 1).messages), ['2', '3']);
+  assert.deepEqual(history.read('a', 1).lost, undefined);
+  assert.deepEqual(history.read('a', 3), { messages: [], latest: 3 });
+  assert.deepEqual(history.read('unknown', 0), { messages: [], latest: 0 });
+});
+
+test('past the count limit, the oldest go, and a read from before them names the lost range', () => {
+  const { history } = store({ limit: 3 });
+  for (const t of ['1', '2', '3', '4', '5']) history.append('a', Buffer.from(t), false);
+  const read = history.read('a', 0);
+  assert.deepEqual(texts(read.messages), ['3', '4', '5']);
+  assert.deepEqual(read.lost, { from: 1, to: 2 });
+  assert.deepEqual(history.read('a', 1).lost, { from: 2, to: 2 });
+  assert.equal(history.read('a', 2).lost, undefined);
+});
+
+test('messages older than the ttl are gone', () => {
+  const { history, advance } = store({ ttl: 60_000 });
+  history.append('a', Buffer.from('old'), false);
+  advance(30_000);
+  history.append('a', Buffer.from('new'), false);
+  advance(40_000);
+  const read = history.read('a', 0);
+  assert.deepEqual(texts(read.messages), ['new']);
+  assert.deepEqual(read.lost, { from: 1, to: 1 });
+});
+
+test('the bytes kept per channel are bounded', () => {
+  const { history } = store({ limit: 100, maxBytes: 10 });
+  history.append('a', Buffer.alloc(6), false);
+  history.append('a', Buffer.alloc(6), false);
+  assert.deepEqual(history.size('a'), { messages: 1, bytes: 6 });
+  history.append('a', Buffer.alloc(11), false);
+  // A message larger than the bound is not kept, nor anything before it (no hole in what is kept).
+  assert.deepEqual(history.read('a', 0), { messages: [], latest: 3, lost: { from: 1, to: 3 } });
+  history.append('a', Buffer.alloc(2), false);
+  assert.deepEqual(history.read('a', 2).lost, { from: 3, to: 3 });
+  assert.deepEqual(history.read('a', 2).messages.map((m) => m.seq), [4]);
+});
+
+test('with no history, numbers are still given and every earlier message is reported lost', () => {
+  const { history } = store({ limit: 0 });
+  history.append('a', Buffer.from('x'), false);
+  history.append('a', Buffer.from('y'), false);
+  assert.deepEqual(history.read('a', 0), { messages: [], latest: 2, lost: { from: 1, to: 2 } });
+});
+
+test('the kept data is a copy', () => {
+  const { history } = store();
+  const buffer = Buffer.from('abc');
+  history.append('a', buffer, false);
+  buffer.write('zzz');
+  assert.equal(history.read('a', 0).messages[0]!.data.toString(), 'abc');
+});
+
+test('the bytes kept for all channels are bounded: the quietest channels lose their oldest first', () => {
+  const history = new MemoryHistory({ limit: 100, ttl: 0, maxBytes: 100, maxTotalBytes: 10 });
+  history.append('quiet', Buffer.alloc(4), false);
+  history.append('quiet', Buffer.alloc(4), false);
+  history.append('busy', Buffer.alloc(4), false);
+  assert.equal(history.totalBytes, 8);
+  assert.deepEqual(history.read('quiet', 0).lost, { from: 1, to: 1 });
+  history.append('quiet', Buffer.alloc(4), false);
+  // 'busy' is now the quietest: its message goes.
+  assert.equal(history.totalBytes, 8);
+  assert.deepEqual(history.read('busy', 0), { messages: [], latest: 1, lost: { from: 1, to: 1 } });
+  assert.deepEqual(history.read('quiet', 0).messages.map((m) => m.seq), [2, 3]);
+  assert.equal(history.latest('quiet'), 3, 'numbering goes on');
+});

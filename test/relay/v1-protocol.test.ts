@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gapEnvelope, messageEnvelope, parseClientEnvelope } from '../../src/relay/v1-protocol.js';
+
+const parse = (value: unknown, max = 100) => parseClientEnvelope(typeof value === 'string' ? value : JSON.stringify(value), max);
+const code = (value: unknown, max?: number) => {
+  const result = parse(value, max);
+  assert.equal(result.ok, false, `expected an error for ${JSON.stringify(value)}`);
+  return result.ok ? '' : result.error.code;
+};
+
+test('the four client envelopes parse', () => {
+  assert.deepEqual(parse({ type: 'join', channel: 'lobby', since: 4, epoch: 'e', name: 'Ada' }), { ok: true, envelope: { type: 'join', channel: 'lobby', since: 4, epoch: 'e', name: 'Ada' } });
+  assert.deepEqual(parse({ type: 'join', channel: '' }), { ok: true, envelope: { type: 'join', channel: '' } });
+  assert.deepEqual(parse({ type: 'leave', channel: 'a/b' }), { ok: true, envelope: { type: 'leave', channel: 'a/b' } });
+  assert.deepEqual(parse({ type: 'publish', channel: 'x', data: 'hi', id: 7 }), { ok: true, envelope: { type: 'publish', channel: 'x', data: 'hi', id: 7 } });
+  assert.deepEqual(parse({ type: 'ping', id: 'p1' }), { ok: true, envelope: { type: 'ping', id: 'p1' } });
+});
+
+test('bad input gets a typed error with a readable message', () => {
+  assert.equal(code('{nope'), 'bad_json');
+  assert.equal(code('[1]'), 'bad_envelope');
+  assert.equal(code('null'), 'bad_envelope');
+  assert.equal(code({ channel: 'x' }), 'bad_envelope');
+  assert.equal(code({ type: 'subscribe', channel: 'x' }), 'unknown_type');
+  assert.equal(code({ type: 'join' }), 'bad_envelope');
+  assert.equal(code({ type: 'join', channel: 'a\nb' }), 'bad_channel');
+  assert.equal(code({ type: 'join', channel: 'x'.repeat(300) }), 'bad_channel');
+  assert.equal(code({ type: 'join', channel: 'x', since: -1 }), 'bad_envelope');
+  assert.equal(code({ type: 'join', channel: 'x', since: 1.5 }), 'bad_envelope');
+  assert.equal(code({ type: 'join', channel: 'x', since: '3' }), 'bad_envelope');
+  assert.equal(code({ type: 'join', channel: 'x', name: 'n'.repeat(65) }), 'too_big');
+  assert.equal(code({ type: 'publish', channel: 'x', data: { a: 1 } }), 'bad_envelope');
+  assert.equal(code({ type: 'publish', channel: 'x', data: 'é'.repeat(51) }, 100), 'too_big');
+  assert.equal(code({ type: 'ping', id: { x: 1 } }), 'bad_envelope');
+  const result = parse({ type: 'publish', channel: 'x', id: 'r1' });
+  assert.ok(!result.ok);
+  assert.equal(result.error.id, 'r1', 'the error names the request');
+  assert.equal(result.error.channel, 'x');
+  assert.match(result.error.message, /"data"/);
+});
+
+test('messages: text as it is, binary as base64', () => {
+  assert.deepEqual(messageEnvelope({ channel: 'c', seq: 3, time: 9, data: Buffer.from('hi'), binary: false }), { type: 'message', channel: 'c', seq: 3, time: 9, data: 'hi' });
+  assert.deepEqual(messageEnvelope({ channel: 'c', seq: 4, time: 9, data: Buffer.from([1, 2]), binary: true }), { type: 'message', channel: 'c', seq: 4, time: 9, data: 'AQI=', binary: true });
+});
+
+test('a gap names its range and reason', () => {
+  const gap = gapEnvelope('c', 2, 5, 'expired', 'e');
+  assert.equal(gap.type, 'gap');
+  assert.deepEqual([gap.from, gap.to, gap.reason], [2, 5, 'expired']);
+  assert.match(gap.message, /2 to 5/);
+});
