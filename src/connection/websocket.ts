@@ -151,6 +151,8 @@ export class WebSocket extends BrowserFace {
   _topics: Set<string> | null = null;
   /** @internal Published frames held back while a fragmented message of ours is unfinished. */
   _held: { frames: Buffer[][]; bytes: number } | null = null;
+  /** @internal The latest ping not answered yet because the peer is not reading (sent on 'drain'). */
+  _pendingPong: Buffer | null = null;
 
   private _binaryType: BinaryType = 'nodebuffer';
   private _closeCode: number = CloseCode.Abnormal;
@@ -581,7 +583,17 @@ export class WebSocket extends BrowserFace {
   /** @internal */
   _receivePing(data: Buffer): void {
     this._lastSeen = Date.now();
-    if (this._autoPong && this._readyState === OPEN) this.pong(data, !this._isServer);
+    if (this._autoPong && this._readyState === OPEN) {
+      const socket = this._socket!;
+      if (socket.writableNeedDrain) {
+        // The peer does not read what we send: a pong for each of its pings would pile up without
+        // bound. Only its latest ping is answered, once the socket drains (RFC 6455 5.5.3 allows it).
+        if (this._pendingPong === null) socket.once('drain', socketOnDrain);
+        this._pendingPong = Buffer.from(data);
+      } else {
+        this.pong(data, !this._isServer);
+      }
+    }
     this.emit('ping', data);
   }
 
@@ -691,6 +703,13 @@ function socketOnEnd(this: OwnedSocket): void {
 
 function socketOnClose(this: OwnedSocket): void {
   this[kSocketOwner]!._socketClosed();
+}
+
+function socketOnDrain(this: OwnedSocket): void {
+  const ws = this[kSocketOwner]!;
+  const data = ws._pendingPong;
+  ws._pendingPong = null;
+  if (data !== null && ws._readyState === OPEN) ws.pong(data, !ws._isServer);
 }
 
 function socketOnError(this: OwnedSocket): void {
