@@ -62,6 +62,7 @@ async function main(): Promise<void> {
   const rssStart = process.memoryUsage().rss;
   let rssMax = rssStart;
   let lastPrint = 0;
+  let lastLine = 0;
   let current = '';
   let currentDone = 0;
   let currentRuns = 0;
@@ -75,7 +76,10 @@ async function main(): Promise<void> {
     const seconds = (now - started) / 1000;
     const line = `fuzz: ${stats.inputs.toLocaleString('en')}/${args.count.toLocaleString('en')} inputs, ${Math.round(stats.inputs / Math.max(seconds, 0.001)).toLocaleString('en')}/s, ${current} ${currentDone}/${currentRuns}, rss ${mib(rss)}`;
     if (tty) process.stdout.write(`\r${line.padEnd(110)}${final ? '\n' : ''}`);
-    else if (final || Math.floor(seconds) % 10 === 0) console.log(line);
+    else if (final || now - lastLine >= 10_000) {
+      lastLine = now;
+      console.log(line);
+    }
   };
   stats.onInput = () => {
     currentDone++;

@@ -435,3 +435,52 @@ test('invalid UTF-8 at every position of a fragmented text message closes with 1
     await wss.close({ timeout: 100 });
   }
 });
+
+test('twenty subscribers that stop reading are closed with 1008 at the bound while two readers get every message in order', async () => {
+  const BOUND = 128 * 1024;
+  const PAYLOAD = 8 * 1024;
+  const { wss, port } = await startServer({ maxBackpressure: BOUND, backpressurePolicy: 'close', closeTimeout: 200 });
+  const stalled: Array<{ raw: Awaited<ReturnType<typeof rawHandshake>>; socket: WebSocket }> = [];
+  try {
+    for (let i = 0; i < 20; i++) {
+      const pair = await acceptRaw(wss, port);
+      pair.raw.socket.on('error', noop);
+      pair.socket.subscribe('feed');
+      stalled.push(pair);
+    }
+    const readers = [await connectPair(wss, port), await connectPair(wss, port)];
+    const seen = readers.map(({ client, socket }) => {
+      socket.subscribe('feed');
+      const seqs: number[] = [];
+      client.on('message', (data: Buffer) => seqs.push(data.readUInt32BE(0)));
+      return seqs;
+    });
+    const closedStalled = Promise.all(stalled.map(({ socket }) => once<[number]>(socket, 'close', 30_000)));
+    let maxQueued = 0;
+    let published = 0;
+    // Publish until every stalled subscriber has been closed (the kernel's buffers hold a few MB first).
+    while (stalled.some(({ socket }) => socket.readyState === WebSocket.OPEN) && published < 20_000) {
+      const data = Buffer.alloc(PAYLOAD, 0x71);
+      data.writeUInt32BE(published++, 0);
+      wss.publish('feed', data);
+      for (const { socket } of stalled) maxQueued = Math.max(maxQueued, socket.bufferedAmount);
+      // The readers keep up: publishing waits (turn by turn) while their queues are half full.
+      do await new Promise<void>((resolve) => setImmediate(resolve));
+      while (readers.some(({ socket }) => socket.bufferedAmount > BOUND / 2));
+    }
+    assert.ok(stalled.every(({ socket }) => socket.readyState !== WebSocket.OPEN), `still open after ${published} publishes`);
+    assert.ok(maxQueued <= BOUND + PAYLOAD + 16, `a stalled subscriber had ${maxQueued} bytes queued`);
+    assert.equal(wss.stats.slowClientCloses, 20);
+    // The readers get everything, in order.
+    const done = readers.map(({ client }, i) =>
+      seen[i]!.length === published ? Promise.resolve() : new Promise<void>((resolve) => client.on('message', () => seen[i]!.length === published && resolve())),
+    );
+    await Promise.all(done);
+    for (const seqs of seen) assert.deepEqual(seqs, Array.from({ length: published }, (_, n) => n));
+    await closedStalled;
+    await closeAll(wss, ...readers.map((r) => r.client));
+  } finally {
+    for (const { raw } of stalled) raw.socket.destroy();
+    await wss.close({ timeout: 100 });
+  }
+});
