@@ -167,6 +167,8 @@ export class WebSocket extends BrowserFace {
   private _receiver: Receiver | null = null;
   /** Messages waiting behind an inflation still under way, so that order is kept. */
   private _inflating: Array<{ data: Buffer; isBinary: boolean; compressed: boolean }> | null = null;
+  /** The socket closed while messages received before were still being inflated: 'close' waits for them. */
+  private _closeWhenInflated = false;
   /** While a compression is under way: what was sent after it (frames, compressions, the end), in order. */
   private _sendQueue: QueuedSend[] | null = null;
   /** Bytes of messages being compressed or waiting in _sendQueue (they count in bufferedAmount). */
@@ -512,6 +514,7 @@ export class WebSocket extends BrowserFace {
     }
     this._readyState = CLOSING;
     this._parser?.stop();
+    this._inflating = null; // what is still being inflated is dropped, not waited for
     this._socket?.destroy();
   }
 
@@ -546,11 +549,13 @@ export class WebSocket extends BrowserFace {
       if (error) {
         this._inflating = null;
         this._fail(error instanceof ProtocolError ? error : new ProtocolError(error.message, CloseCode.InvalidPayload, 'WS_ERR_INFLATE'));
+        if (this._closeWhenInflated) this._socketClosed();
         return;
       }
       if (!isBinary && !this._parser!.skipUtf8Validation && !isUtf8Safe(result!)) {
         this._inflating = null;
         this._fail(new ProtocolError('Invalid UTF-8 in a text message', CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8'));
+        if (this._closeWhenInflated) this._socketClosed();
         return;
       }
       this._emitMessage(result!, isBinary);
@@ -564,7 +569,8 @@ export class WebSocket extends BrowserFace {
         this._emitMessage(next.data, next.isBinary);
       }
       this._inflating = null;
-      if (this._readyState === OPEN || this._readyState === CLOSING) this._socket?.resume();
+      if (this._closeWhenInflated) this._socketClosed();
+      else if (this._readyState === OPEN || this._readyState === CLOSING) this._socket?.resume();
     });
   }
 
@@ -635,6 +641,14 @@ export class WebSocket extends BrowserFace {
   /** @internal The socket is gone: the connection is closed. */
   _socketClosed(): void {
     if (this._readyState === CLOSED) return;
+    if (this._inflating !== null) {
+      // A message that arrived before the end (often in the same read as the peer's close frame) is
+      // still being inflated: it is delivered first, and 'close' follows once the queue has drained.
+      if (this._readyState === OPEN) this._readyState = CLOSING;
+      this._closeWhenInflated = true;
+      return;
+    }
+    this._closeWhenInflated = false;
     this._readyState = CLOSED;
     if (this._closeTimer !== null) {
       clearTimeout(this._closeTimer);
