@@ -99,7 +99,8 @@ async function main(): Promise<void> {
       failed = true;
       if (tty) process.stdout.write('\n');
       console.error(`fuzz: ${target.name} FAILED (seed ${seed}, path ${result.counterexamplePath}) after ${result.numRuns} runs`);
-      console.error(fc.defaultReportMessage(result));
+      const report = fc.defaultReportMessage(result);
+      console.error(report.length > 6000 ? `${report.slice(0, 6000)}… (${report.length} characters in all)` : report);
       console.error(`fuzz: the failure: ${String((result.errorInstance as Error)?.message ?? result.errorInstance)}`);
       console.error(`fuzz: replay this target with: npm run fuzz -- --target ${target.name} --seed ${args.seed} (seed ${seed} is derived from it)`);
     }

@@ -37,6 +37,7 @@ import {
   textPayload,
   validStream,
 } from './arbitraries.js';
+import { connectionTarget } from './connection.js';
 import { describeEvent, eventsEqual, ownChunk, runParser, sameEvents, type ParserRun } from './parser-oracle.js';
 import {
   INVALID_UTF8,
@@ -523,4 +524,4 @@ const inflate: Target = {
     ),
 };
 
-export const TARGETS: readonly Target[] = [parserRoundtrip, parserMutate, parserNoise, parserUtf8, handshake, extensions, negotiation, inflate];
+export const TARGETS: readonly Target[] = [parserRoundtrip, parserMutate, parserNoise, parserUtf8, handshake, extensions, negotiation, inflate, connectionTarget];

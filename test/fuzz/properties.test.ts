@@ -15,6 +15,7 @@ const RUNS: Record<string, number> = {
   extensions: 500,
   negotiation: 500,
   inflate: 60,
+  connection: 60,
 };
 
 for (const target of TARGETS) {
