@@ -102,6 +102,7 @@ export const connectionTarget: Target = {
         ws.on('message', (data: Buffer, isBinary: boolean) => {
           if (closes > 0) problems.push('a message after close');
           if (data.length > MAX_PAYLOAD) problems.push(`a message of ${data.length} bytes`);
+          stats.maxMessage = Math.max(stats.maxMessage, data.length);
           if (!isBinary && !isUtf8(data)) problems.push('text that is not UTF-8');
           received.push({ data: Buffer.from(data), isBinary });
         });

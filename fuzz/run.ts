@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   console.log(`  rss: ${mib(rssStart)} at start, ${mib(rssMax)} at most, ${mib(process.memoryUsage().rss)} at the end`);
   console.log(`  largest message reported ${stats.maxMessage.toLocaleString('en')} bytes; most held of an unfinished message ${stats.maxHeld.toLocaleString('en')} bytes, keeping ${stats.maxRetained.toLocaleString('en')} bytes of buffers alive`);
   console.log('  outcomes (target, how the input ended: error:<close code>, close, open = waiting for more, or an HTTP status):');
-  for (const [key, n] of [...stats.outcomes].sort(([a], [b]) => a.localeCompare(b))) console.log(`    ${key.padEnd(34)} ${n.toLocaleString('en').padStart(12)}`);
+  for (const [key, n] of [...stats.outcomes].sort(([a], [b]) => a.localeCompare(b))) console.log(`    ${key.padEnd(56)} ${n.toLocaleString('en').padStart(12)}`);
   process.exitCode = failed ? 1 : 0;
 }
 
