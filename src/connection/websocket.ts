@@ -156,6 +156,8 @@ export class WebSocket extends BrowserFace {
   _topics: Set<string> | null = null;
   /** @internal Published frames (or places for them) held back while a fragmented message of ours is unfinished. */
   _held: { frames: Array<Buffer[] | SharedSlot>; bytes: number } | null = null;
+  /** @internal The latest ping not answered yet because the peer is not reading (sent on 'drain'). */
+  _pendingPong: Buffer | null = null;
 
   private _binaryType: BinaryType = 'nodebuffer';
   private _closeCode: number = CloseCode.Abnormal;
@@ -170,6 +172,8 @@ export class WebSocket extends BrowserFace {
   private _receiver: Receiver | null = null;
   /** Messages waiting behind an inflation still under way, so that order is kept. */
   private _inflating: Array<{ data: Buffer; isBinary: boolean; compressed: boolean }> | null = null;
+  /** The socket closed while messages received before were still being inflated: 'close' waits for them. */
+  private _closeWhenInflated = false;
   /** While a compression is under way: what was sent after it (frames, compressions, the end), in order. */
   private _sendQueue: QueuedSend[] | null = null;
   /** Bytes of messages being compressed or waiting in _sendQueue (they count in bufferedAmount). */
@@ -595,6 +599,7 @@ export class WebSocket extends BrowserFace {
     }
     this._readyState = CLOSING;
     this._parser?.stop();
+    this._inflating = null; // what is still being inflated is dropped, not waited for
     this._socket?.destroy();
   }
 
@@ -629,11 +634,13 @@ export class WebSocket extends BrowserFace {
       if (error) {
         this._inflating = null;
         this._fail(error instanceof ProtocolError ? error : new ProtocolError(error.message, CloseCode.InvalidPayload, 'WS_ERR_INFLATE'));
+        if (this._closeWhenInflated) this._socketClosed();
         return;
       }
       if (!isBinary && !this._parser!.skipUtf8Validation && !isUtf8Safe(result!)) {
         this._inflating = null;
         this._fail(new ProtocolError('Invalid UTF-8 in a text message', CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8'));
+        if (this._closeWhenInflated) this._socketClosed();
         return;
       }
       this._emitMessage(result!, isBinary);
@@ -647,7 +654,8 @@ export class WebSocket extends BrowserFace {
         this._emitMessage(next.data, next.isBinary);
       }
       this._inflating = null;
-      if (this._readyState === OPEN || this._readyState === CLOSING) this._socket?.resume();
+      if (this._closeWhenInflated) this._socketClosed();
+      else if (this._readyState === OPEN || this._readyState === CLOSING) this._socket?.resume();
     });
   }
 
@@ -666,7 +674,17 @@ export class WebSocket extends BrowserFace {
   /** @internal */
   _receivePing(data: Buffer): void {
     this._lastSeen = Date.now();
-    if (this._autoPong && this._readyState === OPEN) this.pong(data, !this._isServer);
+    if (this._autoPong && this._readyState === OPEN) {
+      const socket = this._socket!;
+      if (socket.writableNeedDrain) {
+        // The peer does not read what we send: a pong for each of its pings would pile up without
+        // bound. Only its latest ping is answered, once the socket drains (RFC 6455 5.5.3 allows it).
+        if (this._pendingPong === null) socket.once('drain', socketOnDrain);
+        this._pendingPong = Buffer.from(data);
+      } else {
+        this.pong(data, !this._isServer);
+      }
+    }
     this.emit('ping', data);
   }
 
@@ -708,6 +726,14 @@ export class WebSocket extends BrowserFace {
   /** @internal The socket is gone: the connection is closed. */
   _socketClosed(): void {
     if (this._readyState === CLOSED) return;
+    if (this._inflating !== null) {
+      // A message that arrived before the end (often in the same read as the peer's close frame) is
+      // still being inflated: it is delivered first, and 'close' follows once the queue has drained.
+      if (this._readyState === OPEN) this._readyState = CLOSING;
+      this._closeWhenInflated = true;
+      return;
+    }
+    this._closeWhenInflated = false;
     this._readyState = CLOSED;
     if (this._closeTimer !== null) {
       clearTimeout(this._closeTimer);
@@ -777,6 +803,13 @@ function socketOnEnd(this: OwnedSocket): void {
 
 function socketOnClose(this: OwnedSocket): void {
   this[kSocketOwner]!._socketClosed();
+}
+
+function socketOnDrain(this: OwnedSocket): void {
+  const ws = this[kSocketOwner]!;
+  const data = ws._pendingPong;
+  ws._pendingPong = null;
+  if (data !== null && ws._readyState === OPEN) ws.pong(data, !ws._isServer);
 }
 
 function socketOnError(this: OwnedSocket): void {

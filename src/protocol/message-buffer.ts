@@ -1,7 +1,9 @@
 // Gathers the pieces of one message that does not arrive in one chunk. Large pieces are kept as views of
 // the chunks they came in (no copy until the end); small pieces are copied together into shared blocks,
 // so a flood of tiny fragments costs bytes, not objects. The message is joined by one copy at the end,
-// or not at all when it is one piece.
+// or not at all when it is one piece. A view keeps its whole chunk alive, so a piece is kept as a view
+// only when it is at least half of the memory behind it: what a message keeps alive stays within about
+// twice its size, however a peer lays its fragments out in its reads.
 
 /** Pieces at least this big are kept as views; smaller ones are copied into a block. */
 const VIEW_MIN = 4 * 1024;
@@ -24,7 +26,7 @@ export class MessageBuffer {
     this.length += size;
     if (size >= VIEW_MIN) {
       this.flushBlock();
-      this.pieces.push(piece);
+      this.pieces.push(size * 2 >= piece.buffer.byteLength ? piece : Buffer.from(piece));
       return;
     }
     let block = this.block;

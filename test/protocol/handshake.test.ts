@@ -81,3 +81,10 @@ test('extension headers', () => {
   assert.equal(parseExtensions('a b'), null);
   assert.equal(parseExtensions('a; b="unterminated'), null);
 });
+
+test('a subprotocol list as large as a request head allows: every token kept in order, a repeat at the far end found', () => {
+  const tokens = Array.from({ length: 3000 }, (_, i) => `p${i.toString(36)}`);
+  assert.deepEqual(parseTokenList(tokens.join(', ')), tokens);
+  assert.equal(parseTokenList([...tokens, tokens[0]].join(',')), null);
+  assert.equal(parseTokenList([...tokens, 'not a token'].join(',')), null);
+});

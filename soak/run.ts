@@ -1,0 +1,178 @@
+// The soak: a WebSocketServer in this process, many connections from a load generator in a child process
+// (loadgen.ts), connections churned while the server publishes to topics, then a graceful shutdown.
+// Checks that no message published before the shutdown is lost (per connection, by sequence number),
+// that every connection ends with the shutdown's close code and none is left half-open on either side,
+// and measures memory before, at the peak and after.
+import { fork } from 'node:child_process';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { WebSocketServer } from '../src/server/websocket-server.js';
+import type { WebSocket } from '../src/connection/websocket.js';
+import { allTopicIndex, encodePublished, type FromLoad, type LoadReport, type ToLoad } from './protocol.js';
+
+export interface SoakOptions {
+  connections: number;
+  /** How long to publish and churn (ms). */
+  durationMs: number;
+  topics: number;
+  /** Publishes per second to the topics t0..tN (each reaches connections / topics subscribers). */
+  publishPerSecond: number;
+  /** Publishes per second to 'all' (each reaches every connection). */
+  broadcastPerSecond: number;
+  churnPerSecond: number;
+  payloadBytes: number;
+  /** The graceful shutdown's timeout (ms). */
+  closeTimeoutMs: number;
+  /** Called with a line of progress now and then. */
+  log?: (line: string) => void;
+}
+
+export interface SoakReport {
+  options: SoakOptions;
+  load: LoadReport;
+  published: number;
+  /** Deliveries the server accepted (the sum of what publish() returned). */
+  deliveries: number;
+  shutdownMs: number;
+  /** Connections the server still had after close() resolved, and TCP sockets left in this process. */
+  serverClientsAfter: number;
+  tcpHandlesAfter: number;
+  memory: { rssStart: number; rssPeak: number; rssEnd: number; heapStart: number; heapPeak: number; heapEnd: number };
+  stats: WebSocketServer['stats'];
+}
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function tcpHandles(): number {
+  return process.getActiveResourcesInfo().filter((name) => name === 'TCPSocketWrap' || name === 'TCPServerWrap').length;
+}
+
+export async function runSoak(options: SoakOptions): Promise<SoakReport> {
+  const log = options.log ?? (() => {});
+  gc();
+  const rssStart = process.memoryUsage().rss;
+  const heapStart = process.memoryUsage().heapUsed;
+  let rssPeak = rssStart;
+  let heapPeak = heapStart;
+  const sample = () => {
+    const m = process.memoryUsage();
+    rssPeak = Math.max(rssPeak, m.rss);
+    heapPeak = Math.max(heapPeak, m.heapUsed);
+  };
+
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', backlog: 4096, handshakeTimeout: 30_000 });
+  await new Promise<void>((resolve) => wss.once('listening', resolve));
+  const port = (wss.address() as { port: number }).port;
+  const topics = Array.from({ length: options.topics }, (_, i) => `t${i}`);
+  const all = allTopicIndex(options.topics);
+  const seqs = new Array<number>(options.topics + 1).fill(0);
+  wss.on('connection', (ws: WebSocket, request: { url?: string }) => {
+    const id = Number(new URL(request.url ?? '/', 'http://x').searchParams.get('id'));
+    const t = id % options.topics;
+    ws.send(JSON.stringify({ last: [seqs[t], seqs[all]] }));
+    ws.subscribe(topics[t]!);
+    ws.subscribe('all');
+  });
+
+  const child = fork(new URL('./loadgen.js', import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const inbox: FromLoad[] = [];
+  let wake: (() => void) | null = null;
+  child.on('message', (message: FromLoad) => {
+    inbox.push(message);
+    wake?.();
+  });
+  const childExited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const next = async <T extends FromLoad['type']>(type: T): Promise<Extract<FromLoad, { type: T }>> => {
+    for (;;) {
+      const index = inbox.findIndex((m) => m.type === type);
+      if (index !== -1) return inbox.splice(index, 1)[0] as Extract<FromLoad, { type: T }>;
+      const exited = await Promise.race([new Promise<false>((resolve) => (wake = () => resolve(false))), childExited.then(() => true)]);
+      if (exited && !inbox.some((m) => m.type === type)) throw new Error(`the load generator exited before sending '${type}'`);
+    }
+  };
+  const tell = (message: ToLoad) => child.send(message);
+
+  try {
+    const started = Date.now();
+    tell({ type: 'start', port, connections: options.connections, topics: options.topics, churnPerSecond: options.churnPerSecond, openConcurrency: 256 });
+    const ready = await next('ready');
+    sample();
+    log(`soak: ${ready.open} connections open in ${Date.now() - started} ms; server clients ${wss.clients.size}; rss ${mb(process.memoryUsage().rss)}`);
+
+    // Publish (and the generator churns) for the duration: one timer, a batch per 10 ms.
+    let published = 0;
+    let deliveries = 0;
+    let topicCursor = 0;
+    let owed = 0;
+    let broadcastOwed = 0;
+    const publish = (t: number, name: string) => {
+      seqs[t]!++;
+      deliveries += wss.publish(name, encodePublished(t, seqs[t]!, options.payloadBytes));
+      published++;
+    };
+    const runStart = Date.now();
+    let lastLog = runStart;
+    let lastTick = runStart;
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        // What is owed follows the clock, however late the timer fires.
+        const tick = Date.now();
+        owed += (options.publishPerSecond * (tick - lastTick)) / 1000;
+        broadcastOwed += (options.broadcastPerSecond * (tick - lastTick)) / 1000;
+        lastTick = tick;
+        for (; owed >= 1; owed--) {
+          publish(topicCursor, topics[topicCursor]!);
+          topicCursor = (topicCursor + 1) % options.topics;
+        }
+        for (; broadcastOwed >= 1; broadcastOwed--) publish(all, 'all');
+        const now = Date.now();
+        if (now - lastLog >= 5000) {
+          lastLog = now;
+          sample();
+          log(`soak: ${((now - runStart) / 1000).toFixed(0)} s, ${published} publishes, ${deliveries} deliveries, ${wss.clients.size} clients, rss ${mb(process.memoryUsage().rss)}, heap ${mb(process.memoryUsage().heapUsed)}`);
+        }
+        if (now - runStart >= options.durationMs) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 10);
+    });
+    sample();
+
+    // Shut down: no more churn, one last publish round, then close gracefully right behind it.
+    tell({ type: 'stopChurn' });
+    const quiet = await next('churnStopped');
+    for (let t = 0; t < options.topics; t++) publish(t, topics[t]!);
+    publish(all, 'all');
+    sample();
+    log(`soak: shutting down with ${quiet.open} checked connections (${wss.clients.size} on the server), ${published} publishes, ${deliveries} deliveries`);
+    const closeStart = Date.now();
+    await wss.close({ code: 1001, reason: 'soak over', timeout: options.closeTimeoutMs });
+    const shutdownMs = Date.now() - closeStart;
+    const serverClientsAfter = wss.clients.size;
+    tell({ type: 'final', finals: seqs });
+    const load = await next('report');
+    await childExited;
+    const tcpHandlesAfter = tcpHandles();
+    gc();
+    const rssEnd = process.memoryUsage().rss;
+    const heapEnd = process.memoryUsage().heapUsed;
+    return {
+      options,
+      load,
+      published,
+      deliveries,
+      shutdownMs,
+      serverClientsAfter,
+      tcpHandlesAfter,
+      memory: { rssStart, rssPeak, rssEnd, heapStart, heapPeak, heapEnd },
+      stats: { ...wss.stats },
+    };
+  } finally {
+    if (child.exitCode === null) child.kill();
+    await wss.close({ timeout: 100 });
+  }
+}
+
+export const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
