@@ -531,27 +531,24 @@ export class WebSocket extends BrowserFace {
   }
 
   ping(data?: SendData, mask?: boolean | ((error?: Error) => void), callback?: (error?: Error) => void): void {
-    if (typeof data === 'function') {
-      callback = data as (error?: Error) => void;
-      data = undefined;
-      mask = undefined;
-    } else if (typeof mask === 'function') {
-      callback = mask;
-      mask = undefined;
-    }
-    this._control(Opcode.Ping, data, mask, callback);
+    this._controlArgs(Opcode.Ping, data, mask, callback);
   }
 
   pong(data?: SendData, mask?: boolean | ((error?: Error) => void), callback?: (error?: Error) => void): void {
+    this._controlArgs(Opcode.Pong, data, mask, callback);
+  }
+
+  /** ping()/pong() take (data?, mask?, callback?) with any trailing argument optional, as in `ws`. */
+  private _controlArgs(opcode: number, data: unknown, mask: unknown, callback?: (error?: Error) => void): void {
     if (typeof data === 'function') {
       callback = data as (error?: Error) => void;
       data = undefined;
       mask = undefined;
     } else if (typeof mask === 'function') {
-      callback = mask;
+      callback = mask as (error?: Error) => void;
       mask = undefined;
     }
-    this._control(Opcode.Pong, data, mask, callback);
+    this._control(opcode, data as SendData | undefined, mask as boolean | undefined, callback);
   }
 
   // ---------------------------------------------------------------- closing
