@@ -5,12 +5,22 @@ import type { HeartbeatOptions } from './sweep.js';
 export const DEFAULT_MAX_BACKPRESSURE = 16 * 1024 * 1024;
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
+/** The real-time options of `ServerOptions` (beyond `ws`). */
 export interface RealtimeOptions {
+  /**
+   * Most bytes a publish or broadcast may leave queued for one connection (default 16 MiB; Infinity
+   * for no bound). What happens past it is `backpressurePolicy`.
+   */
   maxBackpressure?: number;
+  /** 'close' (default): close the connection with 1008. 'drop': skip messages for it until it drains. */
   backpressurePolicy?: BackpressurePolicy;
+  /** Ping connections that have been quiet for `interval` ms; terminate those silent `timeout` ms after. */
   heartbeat?: HeartbeatOptions;
+  /** Close (1000) a connection from which nothing at all has been received for this long (ms; off by default). */
   idleTimeout?: number;
+  /** Most open connections; an upgrade beyond it is answered 503 (default: no limit). */
   maxConnections?: number;
+  /** Drop a connection whose opening handshake is not done in this long (ms, default 10000; 0 is off). */
   handshakeTimeout?: number;
 }
 

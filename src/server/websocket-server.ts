@@ -21,7 +21,7 @@ import { ClusterHook, type ClusterAdapter } from './cluster-hook.js';
 import { OriginList, runAuthenticate, type AuthenticateHook, type AuthenticateInfo, type Refusal } from './admission.js';
 import { SlowClientGate, type BackpressurePolicy } from './backpressure.js';
 import { Shutdown, resolveCloseOptions, type GracefulCloseOptions } from './shutdown.js';
-import { resolveRealtimeOptions } from './realtime-options.js';
+import { resolveRealtimeOptions, type RealtimeOptions } from './realtime-options.js';
 import { createStats, type ServerStats } from './stats.js';
 import { Sweeper, type HeartbeatOptions } from './sweep.js';
 import { TopicRegistry, type PublishOptions } from './topics.js';
@@ -35,7 +35,7 @@ export type VerifyClientCallback = (result: boolean, code?: number, message?: st
 export type VerifyClientSync = (info: VerifyClientInfo) => boolean;
 export type VerifyClientAsync = (info: VerifyClientInfo, callback: VerifyClientCallback) => void;
 
-export interface ServerOptions {
+export interface ServerOptions extends RealtimeOptions {
   port?: number;
   host?: string;
   backlog?: number;
@@ -58,22 +58,7 @@ export interface ServerOptions {
   /** The class to create connections with (a subclass of WebSocket). */
   WebSocket?: typeof WebSocket;
 
-  // ---- real-time server options (beyond `ws`) ----
-  /**
-   * Most bytes a publish or broadcast may leave queued for one connection (default 16 MiB; Infinity
-   * for no bound). What happens past it is `backpressurePolicy`.
-   */
-  maxBackpressure?: number;
-  /** 'close' (default): close the connection with 1008. 'drop': skip messages for it until it drains. */
-  backpressurePolicy?: BackpressurePolicy;
-  /** Ping connections that have been quiet for `interval` ms; terminate those silent `timeout` ms after. */
-  heartbeat?: HeartbeatOptions;
-  /** Close (1000) a connection from which nothing at all has been received for this long (ms; off by default). */
-  idleTimeout?: number;
-  /** Most open connections; an upgrade beyond it is answered 503 (default: no limit). */
-  maxConnections?: number;
-  /** Drop a connection whose opening handshake is not done in this long (ms, default 10000; 0 is off). */
-  handshakeTimeout?: number;
+  // ---- real-time server options (beyond `ws`; the others are in RealtimeOptions) ----
   /** Largest request header block accepted, in bytes (only when the server makes its own HTTP server; 431 beyond it). */
   maxHeaderSize?: number;
   /** Origins allowed to connect from a browser page (exact, like 'https://chat.example.com'; '*' for any). */
