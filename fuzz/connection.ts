@@ -112,7 +112,7 @@ export const connectionTarget: Target = {
           else errors.push(error);
           if (errors.length === 1) endedBeforeError = socket.writableEnded;
         });
-        ws._setSocket(socket, Buffer.alloc(0), { maxPayload: MAX_PAYLOAD, compression, closeTimeout: 200 });
+        ws._setSocket(socket, Buffer.alloc(0), { maxPayload: MAX_PAYLOAD, closeTimeout: 200 }, compression);
         for (const chunk of chunksOf(bytes, sizes, 256)) socket.push(chunk);
         socket.push(null);
         const timer = setTimeout(() => problems.push('no close within 10 s (hang)'), 10_000);

@@ -197,13 +197,17 @@ class Handshake {
     socket.removeListener('error', ignore);
     ws._protocol = protocol;
     ws._extensions = extensions;
-    ws._setSocket(socket, head, {
-      maxPayload: settings.maxPayload,
-      skipUTF8Validation: settings.skipUTF8Validation,
-      autoPong: settings.autoPong,
-      ...(settings.closeTimeout !== undefined ? { closeTimeout: settings.closeTimeout } : {}),
+    ws._setSocket(
+      socket,
+      head,
+      {
+        maxPayload: settings.maxPayload,
+        skipUTF8Validation: settings.skipUTF8Validation,
+        autoPong: settings.autoPong,
+        ...(settings.closeTimeout !== undefined ? { closeTimeout: settings.closeTimeout } : {}),
+      },
       compression,
-    });
+    );
   }
 
   /** Releases everything without events (the constructor is about to throw). */

@@ -37,6 +37,10 @@ export interface MessageCompression {
   cleanup(): void;
 }
 
+/**
+ * How a connection reads and closes. A server hands the same object to all its connections (it is never
+ * changed), so that these settings cost nothing per connection.
+ */
 export interface ConnectionOptions {
   maxPayload?: number;
   skipUTF8Validation?: boolean;
@@ -44,8 +48,8 @@ export interface ConnectionOptions {
   autoPong?: boolean;
   /** How long to wait for the peer's half of the closing handshake before destroying the socket (ms). */
   closeTimeout?: number;
-  compression?: MessageCompression | null;
 }
+const DEFAULT_OPTIONS: ConnectionOptions = {};
 
 /**
  * @internal What subscribe() and unsubscribe() reach on a server-side connection: the server's topic
@@ -68,6 +72,20 @@ const DEFAULT_CLOSE_TIMEOUT = 30_000;
 const BINARY_TYPES: readonly BinaryType[] = ['nodebuffer', 'arraybuffer', 'fragments'];
 
 const kSocketOwner = Symbol('wavecast.websocket');
+// The boolean state of a connection, packed into _flags (one idle connection is mostly these few fields):
+// bit i of WebSocket#_flags is FLAGS[i]; the accessors are defined after the class.
+const FLAGS = [
+  '_corked',
+  '_isServer',
+  '_awaitingPong',
+  '_closeFrameSent',
+  '_endRequested',
+  '_closeFrameReceived',
+  '_fragmenting',
+  '_closeWhenInflated',
+  '_compressFragments',
+] as const;
+const FLAG_IS_SERVER = 1 << FLAGS.indexOf('_isServer');
 
 /** A message (or fragment) to compress, then send. */
 interface CompressionJob {
@@ -132,11 +150,16 @@ export class WebSocket extends BrowserFace {
   /** Set by the client module: starts the opening handshake for `new WebSocket(url)`. */
   static _connect: ClientConnector | null = null;
 
+  /**
+   * @internal The connection's booleans (_corked, _isServer, …), one bit each: they are accessors on the
+   * prototype (see FLAGS), so that they cost one field per connection instead of nine.
+   */
+  _flags = FLAG_IS_SERVER;
   /** @internal */ _socket: OwnedSocket | null = null;
   /** @internal */ _parser: Parser | null = null;
-  /** @internal */ _corked = false;
+  /** @internal */ declare _corked: boolean;
   /** @internal */ _readyState: number = CONNECTING;
-  /** @internal */ _isServer = true;
+  /** @internal */ declare _isServer: boolean;
   /** @internal */ _protocol = '';
   /** @internal */ _extensions = '';
   /** @internal */ _url = '';
@@ -145,7 +168,7 @@ export class WebSocket extends BrowserFace {
   _abortHandshake: ((message: string) => void) | null = null;
   /** @internal Heartbeat bookkeeping for the server's sweep. */
   _lastSeen = 0;
-  /** @internal */ _awaitingPong = false;
+  /** @internal */ declare _awaitingPong: boolean;
   /** @internal The server that accepted this connection (tracked in `clients` or not); told when it closes. */
   _tracker: { _clientClosed(ws: WebSocket): void } | null = null;
   /** @internal When the server's heartbeat sent its last unanswered ping (ms since the epoch). */
@@ -162,24 +185,24 @@ export class WebSocket extends BrowserFace {
   private _binaryType: BinaryType = 'nodebuffer';
   private _closeCode: number = CloseCode.Abnormal;
   private _closeReason: Buffer = EMPTY;
-  private _closeFrameSent = false;
-  private _closeFrameReceived = false;
+  private declare _closeFrameSent: boolean;
+  /** end() was asked of the socket (or queued behind a compression). */
+  private declare _endRequested: boolean;
+  private declare _closeFrameReceived: boolean;
   private _closeTimer: NodeJS.Timeout | null = null;
-  private _closeTimeout = DEFAULT_CLOSE_TIMEOUT;
-  private _autoPong = true;
-  private _fragmenting = false;
+  private _options: ConnectionOptions = DEFAULT_OPTIONS;
+  private declare _fragmenting: boolean;
   private _bufferedAfterClose = 0;
-  private _receiver: Receiver | null = null;
   /** Messages waiting behind an inflation still under way, so that order is kept. */
   private _inflating: Array<{ data: Buffer; isBinary: boolean; compressed: boolean }> | null = null;
   /** The socket closed while messages received before were still being inflated: 'close' waits for them. */
-  private _closeWhenInflated = false;
+  private declare _closeWhenInflated: boolean;
   /** While a compression is under way: what was sent after it (frames, compressions, the end), in order. */
   private _sendQueue: QueuedSend[] | null = null;
   /** Bytes of messages being compressed or waiting in _sendQueue (they count in bufferedAmount). */
   private _queuedBytes = 0;
   /** Whether the fragmented message being sent is compressed (decided by its first fragment). */
-  private _compressFragments = false;
+  private declare _compressFragments: boolean;
 
   constructor(address: string | URL | null, protocols?: unknown, options?: unknown) {
     super();
@@ -221,20 +244,12 @@ export class WebSocket extends BrowserFace {
    * @internal Takes over a socket whose opening handshake is done. `head` holds bytes that came after the
    * handshake. Emits 'open'.
    */
-  _setSocket(socket: Duplex, head: Buffer, options: ConnectionOptions): void {
+  _setSocket(socket: Duplex, head: Buffer, options: ConnectionOptions, compression: MessageCompression | null = null): void {
     const owned = socket as OwnedSocket;
     owned[kSocketOwner] = this;
     this._socket = owned;
-    this._compression = options.compression ?? null;
-    this._autoPong = options.autoPong ?? true;
-    this._closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    this._receiver = new Receiver(this);
-    this._parser = new Parser(this._receiver, {
-      expectMasked: this._isServer,
-      maxPayload: options.maxPayload ?? 0,
-      allowRsv1: this._compression !== null,
-      skipUtf8Validation: options.skipUTF8Validation ?? false,
-    });
+    this._compression = compression;
+    this._options = options;
     const net = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
     net.setTimeout?.(0);
     net.setNoDelay?.(true);
@@ -506,6 +521,9 @@ export class WebSocket extends BrowserFace {
 
   /** @internal Ends the socket once every frame sent before has been written. */
   _endSocket(): void {
+    // Once is enough: a second end() (the peer's FIN after our close, say) would only build an error.
+    if (this._endRequested) return;
+    this._endRequested = true;
     if (this._sendQueue !== null) this._sendQueue.push(END_SOCKET);
     else this._socket?.end();
   }
@@ -583,7 +601,7 @@ export class WebSocket extends BrowserFace {
 
   private _startCloseTimer(): void {
     if (this._closeTimer !== null) return;
-    this._closeTimer = setTimeout(destroySocket, this._closeTimeout, this);
+    this._closeTimer = setTimeout(destroySocket, this._options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT, this);
     this._closeTimer.unref?.();
   }
 
@@ -595,7 +613,7 @@ export class WebSocket extends BrowserFace {
       return;
     }
     this._readyState = CLOSING;
-    this._parser?.stop();
+    this._stopParsing();
     this._inflating = null; // what is still being inflated is dropped, not waited for
     this._socket?.destroy();
   }
@@ -634,7 +652,7 @@ export class WebSocket extends BrowserFace {
         if (this._closeWhenInflated) this._socketClosed();
         return;
       }
-      if (!isBinary && !this._parser!.skipUtf8Validation && !isUtf8Safe(result!)) {
+      if (!isBinary && this._options.skipUTF8Validation !== true && !isUtf8Safe(result!)) {
         this._inflating = null;
         this._fail(new ProtocolError('Invalid UTF-8 in a text message', CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8'));
         if (this._closeWhenInflated) this._socketClosed();
@@ -671,7 +689,7 @@ export class WebSocket extends BrowserFace {
   /** @internal */
   _receivePing(data: Buffer): void {
     this._lastSeen = Date.now();
-    if (this._autoPong && this._readyState === OPEN) {
+    if (this._options.autoPong !== false && this._readyState === OPEN) {
       const socket = this._socket!;
       if (socket.writableNeedDrain) {
         // The peer does not read what we send: a pong for each of its pings would pile up without
@@ -707,7 +725,7 @@ export class WebSocket extends BrowserFace {
 
   /** @internal Fails the connection: a close frame with the error's code, then the socket is ended. */
   _fail(error: ProtocolError): void {
-    this._parser?.stop();
+    this._stopParsing();
     if (this._readyState === CLOSED) return;
     this._closeCode = error.closeCode;
     if (this.listenerCount('error') > 0) this.emit('error', error);
@@ -718,6 +736,26 @@ export class WebSocket extends BrowserFace {
     if (!this._closeFrameSent) this._sendClose(encodeClosePayload(error.closeCode, error.message.length <= 123 ? error.message : undefined));
     this._endSocket();
     this._startCloseTimer();
+  }
+
+  /**
+   * @internal Makes the parser, on the first bytes from the peer: a connection that stays idle never
+   * pays for one.
+   */
+  _startParsing(): Parser {
+    const options = this._options;
+    return (this._parser = new Parser(new Receiver(this), {
+      expectMasked: this._isServer,
+      maxPayload: options.maxPayload ?? 0,
+      allowRsv1: this._compression !== null,
+      skipUtf8Validation: options.skipUTF8Validation ?? false,
+    }));
+  }
+
+  /** @internal Nothing the peer sends is read any more. */
+  _stopParsing(): void {
+    if (this._parser === null) this._parser = STOPPED_PARSER;
+    else this._parser.stop();
   }
 
   /** @internal The socket is gone: the connection is closed. */
@@ -736,7 +774,7 @@ export class WebSocket extends BrowserFace {
       clearTimeout(this._closeTimer);
       this._closeTimer = null;
     }
-    this._parser?.stop();
+    this._stopParsing();
     this._inflating = null;
     this._compression?.cleanup();
     this._failSendQueue();
@@ -779,22 +817,42 @@ export class WebSocket extends BrowserFace {
 
 }
 
+// The accessors of the booleans packed into _flags (listed in FLAGS above).
+FLAGS.forEach((name, bit) => {
+  const flag = 1 << bit;
+  Object.defineProperty(WebSocket.prototype, name, {
+    get(this: WebSocket): boolean {
+      return (this._flags & flag) !== 0;
+    },
+    set(this: WebSocket, on: boolean) {
+      this._flags = on ? this._flags | flag : this._flags & ~flag;
+    },
+  });
+});
+
 for (const [name, value] of [['CONNECTING', CONNECTING], ['OPEN', OPEN], ['CLOSING', CLOSING], ['CLOSED', CLOSED]] as const) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
 }
+
+/** The parser of every connection stopped before the peer sent anything. */
+const STOPPED_PARSER = new Parser(
+  { onMessage() {}, onPing() {}, onPong() {}, onClose() {}, onError() {} },
+  { expectMasked: true },
+);
+STOPPED_PARSER.stop();
 
 // ---- socket listeners shared by every connection (no closures per connection) ----
 
 function socketOnData(this: OwnedSocket, chunk: Buffer): void {
   const ws = this[kSocketOwner]!;
   ws._lastSeen = Date.now();
-  ws._parser!.push(chunk);
+  (ws._parser ?? ws._startParsing()).push(chunk);
 }
 
 function socketOnEnd(this: OwnedSocket): void {
   const ws = this[kSocketOwner]!;
   if (ws._readyState === OPEN) ws._readyState = CLOSING;
-  ws._parser?.stop();
+  ws._stopParsing();
   ws._endSocket();
 }
 

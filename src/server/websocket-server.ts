@@ -305,7 +305,7 @@ export class WebSocketServer extends EventEmitter {
     ws._extensions = extensions ?? '';
     ws._url = req.url ?? '/';
     const compression = deflate ? createDeflateCompression(deflate.params, this._deflate!, { isServer: true, maxPayload: this.options.maxPayload }) : null;
-    ws._setSocket(socket, head, { ...this._connectionOptions, compression });
+    ws._setSocket(socket, head, this._connectionOptions, compression);
     // Every connection reports its close to the server (topics, limits, shutdown need it); only tracked
     // ones are in `clients`, which is then the same set as `_connections`.
     ws._tracker = this;

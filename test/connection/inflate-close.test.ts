@@ -38,7 +38,7 @@ async function receive(bytes: Buffer): Promise<string[]> {
       resolve();
     }),
   );
-  ws._setSocket(socket, Buffer.alloc(0), { compression: createDeflateCompression(PARAMS, OPTIONS, { isServer: true, maxPayload: 0 }) });
+  ws._setSocket(socket, Buffer.alloc(0), {}, createDeflateCompression(PARAMS, OPTIONS, { isServer: true, maxPayload: 0 }));
   socket.push(bytes);
   socket.push(null);
   await closed;

@@ -71,7 +71,7 @@ async function ourClient(port: number, option: boolean | PerMessageDeflateOption
   ws._isServer = false;
   ws._extensions = accepted.agreement?.response ?? '';
   const compression = accepted.agreement ? createDeflateCompression(accepted.agreement.params, options!, { isServer: false, maxPayload }) : null;
-  ws._setSocket(hs.socket, hs.head, { maxPayload, compression });
+  ws._setSocket(hs.socket, hs.head, { maxPayload }, compression);
   hs.socket.resume();
   return { ws, response };
 }
