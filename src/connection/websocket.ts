@@ -258,6 +258,8 @@ export class WebSocket extends BrowserFace {
     socket.on('end', socketOnEnd);
     socket.on('close', socketOnClose);
     socket.on('error', socketOnError);
+    // A server that read the handshake itself may have paused the socket meanwhile.
+    socket.resume();
     this._lastSeen = Date.now();
     this._readyState = OPEN;
     this.emit('open');

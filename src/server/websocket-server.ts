@@ -3,9 +3,9 @@
 // topics (topics.ts), the slow-client policy (backpressure.ts), the sweep (sweep.ts), admission
 // (admission.ts), graceful shutdown (shutdown.ts), and the hook for a cluster adapter (cluster-hook.ts).
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, type ConnectionOptions, type SendData } from '../connection/websocket.js';
 import {
@@ -25,6 +25,7 @@ import { resolveRealtimeOptions, type RealtimeOptions } from './realtime-options
 import { createStats, type ServerStats } from './stats.js';
 import { Sweeper, type HeartbeatOptions } from './sweep.js';
 import { TopicRegistry, type PublishOptions } from './topics.js';
+import { createUpgradeServer, DEFAULT_MAX_HEADER_SIZE } from './upgrade-server.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -88,7 +89,7 @@ export class WebSocketServer extends EventEmitter {
   /** What the server's policies did: dropped messages, slow-client closes, timeouts, refusals. */
   readonly stats: ServerStats;
 
-  private _server: HttpServer | HttpsServer | null = null;
+  private _server: HttpServer | HttpsServer | NetServer | null = null;
   private _removeListeners: (() => void) | null = null;
   private _state = RUNNING;
   private readonly _deflate: ResolvedDeflateOptions | null;
@@ -137,41 +138,34 @@ export class WebSocketServer extends EventEmitter {
       closeTimeout: options.closeTimeout ?? 30_000,
     };
 
-    if (options.port != null) {
-      const httpOptions = options.maxHeaderSize !== undefined ? { maxHeaderSize: options.maxHeaderSize } : {};
-      const server = createServer(httpOptions, (req, res) => {
-        const body = 'Upgrade Required: this is a WebSocket server';
-        res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Upgrade: 'websocket' });
-        res.end(body);
+    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.handleUpgrade(req, socket, head, (ws, request, auth) => {
+        if (this.options.authenticate) this.emit('connection', ws, request, auth);
+        else this.emit('connection', ws, request);
       });
+    };
+    if (options.port != null) {
+      // A server of our own does nothing but upgrade (upgrade-server.ts). Every TCP connection is a
+      // handshake to be, and its clock starts at accept (slow-loris).
+      const server = createUpgradeServer(options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, onUpgrade);
+      server.on('connection', (socket: Socket) => this._sweeper.handshakeStarted(socket, false));
       this._server = server;
       server.listen(options.port, options.host, options.backlog, callback);
     } else if (options.server) {
+      // The user's HTTP server: the clock starts at the upgrade request.
+      options.server.on('upgrade', onUpgrade);
       this._server = options.server;
     }
     if (this._server) {
       const server = this._server;
       const onListening = () => this.emit('listening');
       const onError = (error: Error) => this.emit('error', error);
-      const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        this.handleUpgrade(req, socket, head, (ws, request, auth) => {
-          if (this.options.authenticate) this.emit('connection', ws, request, auth);
-          else this.emit('connection', ws, request);
-        });
-      };
-      // On an HTTP server of our own, every TCP connection is a handshake to be, and its clock starts at
-      // accept (slow-loris). On a server of the user's, it starts at the upgrade request.
-      const onConnection = (socket: Socket) => this._sweeper.handshakeStarted(socket, false);
-      const ownServer = options.port != null;
       server.on('listening', onListening);
       server.on('error', onError);
-      server.on('upgrade', onUpgrade);
-      if (ownServer) server.on('connection', onConnection);
       this._removeListeners = () => {
         server.removeListener('listening', onListening);
         server.removeListener('error', onError);
         server.removeListener('upgrade', onUpgrade);
-        if (ownServer) server.removeListener('connection', onConnection);
       };
     }
   }
