@@ -2,7 +2,7 @@
 // process-wide limit on zlib operations running at once. One DeflateCodec per connection; it holds at
 // most one zlib context per direction, made on first use and freed when no context is kept between
 // messages (no_context_takeover) and on cleanup().
-import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw, type ZlibOptions } from 'node:zlib';
+import { constants, createDeflateRaw, createInflateRaw, deflateRawSync, type DeflateRaw, type InflateRaw, type ZlibOptions } from 'node:zlib';
 import { CloseCode } from './close.js';
 import { ProtocolError } from './parser.js';
 
@@ -91,6 +91,27 @@ export function zlibActivity(): { running: number; waiting: number } {
 // ---------------------------------------------------------------- one direction of one connection
 
 type ZlibStream = DeflateRaw | InflateRaw;
+
+/**
+ * node:zlib's one-call path (ZlibBase#_processChunk): with a callback it runs one zlib job in the thread
+ * pool over a whole buffer with a flush flag, handing the output out as 'data'. It is how node:zlib's own
+ * transform drives a stream, but it is not documented, so it is looked for on each stream, and the
+ * Writable path (a job per write and one more for the flush) is used where it is missing.
+ */
+interface OneCall {
+  _processChunk(chunk: Buffer, flushFlag: number, callback: () => void): void;
+}
+function oneCall(stream: ZlibStream): OneCall | null {
+  return typeof (stream as Partial<OneCall>)._processChunk === 'function' ? (stream as unknown as OneCall) : null;
+}
+
+/**
+ * A whole message up to this size, compressed from an empty window (no context takeover, or a shared
+ * publish), is compressed on the calling thread with deflateRawSync: for it a trip through the thread
+ * pool costs more than the compression (4 KiB of JSON: tens of microseconds). Larger ones, and every
+ * message that keeps a context, go to the pool; so does inflation, whose output is the peer's choice.
+ */
+const SYNC_DEFLATE_LIMIT = 16 * 1024;
 const kChannel = Symbol('wavecast.deflate.channel');
 type OwnedStream = ZlibStream & { [kChannel]?: Channel };
 
@@ -240,22 +261,45 @@ function closedError(): Error {
 
 class DeflateChannel extends Channel {
   protected create(): ZlibStream {
+    return createDeflateRaw({ ...this.zlibOptions, windowBits: this.zlibWindowBits() });
+  }
+
+  private zlibWindowBits(): number {
     // zlib cannot make a raw deflate stream with a 256-byte window and Node asks for 512 bytes instead.
     // That is still safe for a peer that inflates with 256: zlib's deflate never reaches further back
     // than the window minus 262 bytes, here 250.
-    const windowBits = this.windowBits === 8 ? 9 : this.windowBits;
-    return createDeflateRaw({ ...this.zlibOptions, windowBits });
+    return this.windowBits === 8 ? 9 : this.windowBits;
   }
 
   protected run(op: Operation): void {
+    if (this.noContextTakeover && op.fin && this.stream === null && op.data.length <= SYNC_DEFLATE_LIMIT) {
+      let out: Buffer;
+      try {
+        out = deflateRawSync(op.data, { ...this.zlibOptions, windowBits: this.zlibWindowBits(), finishFlush: constants.Z_SYNC_FLUSH });
+      } catch (error) {
+        this.onError(error as Error);
+        return;
+      }
+      this.done(op, out);
+      return;
+    }
     const stream = this.openStream();
+    const direct = oneCall(stream);
+    if (direct !== null) {
+      // One job in the pool for the message and its flush.
+      direct._processChunk(op.data, constants.Z_SYNC_FLUSH, () => this.flushed(op, stream));
+      return;
+    }
     if (op.data.length > 0) stream.write(op.data);
     stream.flush(constants.Z_SYNC_FLUSH, () => this.flushed(op, stream));
   }
 
   private flushed(op: Operation, stream: OwnedStream): void {
     if (op !== this.op || stream !== this.stream) return;
-    let out = this.output();
+    this.done(op, this.output());
+  }
+
+  private done(op: Operation, out: Buffer): void {
     if (op.fin) {
       // Z_SYNC_FLUSH ends the output with an empty stored block; its last 4 bytes are not sent.
       if (endsWithTail(out)) out = out.subarray(0, out.length - 4);
@@ -293,6 +337,13 @@ class InflateChannel extends Channel {
   private feed(op: Operation, input: Buffer): void {
     const stream = this.openStream();
     const before = stream.bytesWritten;
+    const direct = oneCall(stream);
+    if (direct !== null) {
+      // One job in the pool for the message and its tail, instead of one per write and one for the flush.
+      const whole = op.fin ? Buffer.concat([input, TAIL]) : input;
+      direct._processChunk(whole, constants.Z_SYNC_FLUSH, () => this.flushed(op, stream, input, before));
+      return;
+    }
     if (input.length > 0) stream.write(input);
     if (op.fin) stream.write(TAIL);
     stream.flush(constants.Z_SYNC_FLUSH, () => this.flushed(op, stream, input, before));
