@@ -2,7 +2,8 @@
 // and is kept for a while, so a client that comes back can be sent exactly what it missed, or be told
 // which range is gone. The relay talks to a store through HistoryStore only; MemoryHistory is the default
 // (bounded by count, age and bytes per channel). A shared store (Redis Streams, NATS JetStream) can
-// replace it: its methods may return promises, and the relay keeps the order of appends it started.
+// replace it (history-redis.ts, history-nats.ts): its methods may return promises, and the relay keeps
+// the order of appends it started (in a cluster, the order of the sequence numbers).
 
 /** A message as the history keeps it. */
 export interface StoredMessage {
@@ -13,6 +14,8 @@ export interface StoredMessage {
   time: number;
   data: Buffer;
   binary: boolean;
+  /** The epoch the number belongs to (shared stores say it; it changes only if the store was wiped). */
+  epoch?: string;
 }
 
 /** What a read from `since` found. */

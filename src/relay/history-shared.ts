@@ -1,0 +1,33 @@
+// What the shared history stores (Redis Streams, NATS JetStream) have in common beyond HistoryStore:
+// a connection to open and close, a link state for /healthz and /metrics, and the same bounds.
+import { randomBytes } from 'node:crypto';
+import type { HistoryStore } from './history.js';
+
+export type SharedHistoryState = 'idle' | 'connected' | 'reconnecting' | 'closed';
+
+export interface SharedHistoryOptions {
+  /** Per channel: most messages kept (0: none), longest kept (ms, 0: no age limit), most payload bytes. */
+  bounds: { limit: number; ttl: number; maxBytes: number };
+  /** How long connect() may take (ms, default 5000). */
+  connectTimeout?: number;
+}
+
+export interface SharedHistory extends HistoryStore {
+  /** 'Redis' or 'NATS'. */
+  readonly broker: string;
+  /** The broker's URL, password hidden. */
+  readonly url: string;
+  readonly state: SharedHistoryState;
+  /** Called when the link state changes. */
+  onState(listener: (state: SharedHistoryState) => void): void;
+  /** Connects and reads (or makes) the epoch; rejects naming the URL when the broker cannot be reached. */
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  /** Deletes everything this store keeps under its prefix (tests). */
+  wipe(): Promise<void>;
+}
+
+/** A fresh epoch, offered to the store; it is kept only if the store has none yet. */
+export function newEpoch(): string {
+  return randomBytes(6).toString('hex') + Date.now().toString(36);
+}
