@@ -1,7 +1,7 @@
 // What the shared history stores (Redis Streams, NATS JetStream) have in common beyond HistoryStore:
 // a connection to open and close, a link state for /healthz and /metrics, and the same bounds.
 import { randomBytes } from 'node:crypto';
-import type { HistoryStore } from './history.js';
+import type { HistoryRead, HistoryStore, StoredMessage } from './history.js';
 
 export type SharedHistoryState = 'idle' | 'connected' | 'reconnecting' | 'closed';
 
@@ -18,6 +18,9 @@ export interface SharedHistory extends HistoryStore {
   /** The broker's URL, password hidden. */
   readonly url: string;
   readonly state: SharedHistoryState;
+  append(channel: string, data: Buffer, binary: boolean): Promise<StoredMessage>;
+  read(channel: string, since: number): Promise<HistoryRead>;
+  latest(channel: string): Promise<number>;
   /** Called when the link state changes. */
   onState(listener: (state: SharedHistoryState) => void): void;
   /** Connects and reads (or makes) the epoch; rejects naming the URL when the broker cannot be reached. */
