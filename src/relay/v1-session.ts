@@ -222,7 +222,7 @@ export class V1Hub {
     this._recover(session, membership, envelope, ready).catch((error: unknown) => {
       this._options.log.error('history read failed', { channel, error: String(error) });
       if (session.channels.get(channel) === membership) this._leave(session, channel);
-      this._send(session, errorEnvelope('bad_channel', `The relay could not read the history of ${JSON.stringify(channel)}; try again`, undefined, channel));
+      this._send(session, errorEnvelope('unavailable', `The relay could not read the history of ${JSON.stringify(channel)}; try again`, undefined, channel));
     });
   }
 

@@ -4,36 +4,18 @@
 // epoch for every node, kept across reconnections, and a new one only when the data is gone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisHistory } from '../../src/relay/history-redis.js';
-import { NatsHistory } from '../../src/relay/history-nats.js';
 import type { SharedHistory } from '../../src/relay/history-shared.js';
-import { SHARED_NATS, SHARED_REDIS, uniquePrefix } from '../cluster/setup.js';
-
-type Bounds = { limit: number; ttl: number; maxBytes: number };
-
-export interface StoreKind {
-  name: 'Redis' | 'NATS';
-  make(prefix: string, bounds: Bounds, url?: string): SharedHistory;
-}
-
-export const REDIS_STORE: StoreKind = {
-  name: 'Redis',
-  make: (prefix, bounds, url = SHARED_REDIS) => new RedisHistory({ url, prefix: `${prefix}:`, bounds }),
-};
-
-export const NATS_STORE: StoreKind = {
-  name: 'NATS',
-  make: (prefix, bounds, url = SHARED_NATS) => new NatsHistory({ url, prefix, bounds }),
-};
+import { uniquePrefix } from '../cluster/setup.js';
+import { BROKERS, type Bounds, type BrokerKind } from './cluster-setup.js';
 
 const BOUNDS: Bounds = { limit: 100, ttl: 0, maxBytes: 1 << 20 };
 const texts = (messages: { data: Buffer }[]) => messages.map((m) => m.data.toString());
 
 /** Two connected stores (two nodes) under a fresh prefix; wiped and closed after `body`. */
-async function withStores(kind: StoreKind, bounds: Bounds, body: (a: SharedHistory, b: SharedHistory) => Promise<void>): Promise<void> {
+async function withStores(kind: BrokerKind, bounds: Bounds, body: (a: SharedHistory, b: SharedHistory) => Promise<void>): Promise<void> {
   const prefix = uniquePrefix('hist');
-  const a = kind.make(prefix, bounds);
-  const b = kind.make(prefix, bounds);
+  const a = kind.store(prefix, bounds);
+  const b = kind.store(prefix, bounds);
   await a.connect();
   await b.connect();
   try {
@@ -44,7 +26,7 @@ async function withStores(kind: StoreKind, bounds: Bounds, body: (a: SharedHisto
   }
 }
 
-for (const kind of [REDIS_STORE, NATS_STORE]) {
+for (const kind of BROKERS) {
   test(`${kind.name} history: two nodes appending at once get unique, consecutive numbers, and one epoch`, async () => {
     await withStores(kind, BOUNDS, async (a, b) => {
       assert.ok(a.epoch.length > 0);
@@ -104,13 +86,13 @@ for (const kind of [REDIS_STORE, NATS_STORE]) {
 
   test(`${kind.name} history: the epoch outlives the nodes and changes only when the data is gone`, async () => {
     const prefix = uniquePrefix('epoch');
-    const first = kind.make(prefix, BOUNDS);
+    const first = kind.store(prefix, BOUNDS);
     await first.connect();
     try {
       const epoch = first.epoch;
       await first.append('t', Buffer.from('x'), false);
       await first.close();
-      const again = kind.make(prefix, BOUNDS);
+      const again = kind.store(prefix, BOUNDS);
       await again.connect();
       assert.equal(again.epoch, epoch, 'a node started later reads the same epoch');
       assert.equal(await again.latest('t'), 1);
