@@ -16,10 +16,10 @@ every message any client of that channel sends, itself included. GET / serves a 
 POST /channels/<channel>/messages publishes a message; GET /channels/<channel>/messages?since=SEQ
 reads the channel's history; the subprotocol wavecast.v1 adds sequence numbers, recovery and presence; GET /healthz and GET /metrics (Prometheus).
 
-Several relays (nodes) serve as one with --redis or --nats: publishes cross nodes, and history, sequence
-numbers and presence are shared through the broker (Redis Streams, NATS JetStream), so a client that
-reconnects to another node recovers what it missed. --workers N runs N processes on this port (needs one
-of them).`;
+Several relays (nodes) serve as one through a broker, Redis or NATS (see the options of those names):
+publishes cross nodes, and history, sequence numbers and presence are shared through it (Redis Streams,
+NATS JetStream), so a client that reconnects to another node recovers what it missed. Several worker
+processes on one port need a broker too. See docs/cluster.md.`;
 
 export const SERVE_FLAGS: Record<string, FlagSpec> = {
   port: { type: 'number', short: 'p', default: 3000, env: 'PORT', value: 'PORT', description: 'port to listen on (0: any free port)' },
@@ -35,8 +35,8 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   heartbeat: { type: 'number', default: 30, value: 'SECONDS', description: 'ping connections quiet this long, drop those silent as long again (0: off)' },
   history: { type: 'number', default: 100, value: 'N', description: 'messages kept per channel for clients that reconnect (wavecast.v1) and GET /channels/<channel>/messages (0: none)' },
   'history-ttl': { type: 'number', default: 3600, value: 'SECONDS', description: 'longest a message is kept in the history (0: no age limit)' },
-  'history-bytes': { type: 'number', default: 1048576, value: 'BYTES', description: 'most payload bytes kept in the history per channel' },
-  'history-total-bytes': { type: 'number', default: 67108864, value: 'BYTES', description: 'most payload bytes kept in the history of all channels together (the quietest channels lose their oldest first)' },
+  'history-bytes': { type: 'number', default: 1048576, value: 'BYTES', description: 'most payload bytes kept in the history per channel (NATS counts about 100 bytes of subject and headers per message too)' },
+  'history-total-bytes': { type: 'number', default: 67108864, value: 'BYTES', description: 'most payload bytes kept in the history of all channels together (the quietest channels lose their oldest first); in memory only: with a broker, its own limits apply' },
   redis: { type: 'string', value: 'URL', description: 'join a cluster through Redis (redis://host:6379): publishes between nodes, history and sequence numbers in Redis Streams, presence of every node (default: none, one process)' },
   nats: { type: 'string', value: 'URL', description: 'join a cluster through NATS with JetStream (nats://host:4222), the same way (history in JetStream streams) (default: none)' },
   'cluster-prefix': { type: 'string', default: 'wavecast', value: 'NAME', description: 'names of the keys (Redis: NAME:…) or subjects and streams (NATS) of this cluster; nodes that serve together share it' },

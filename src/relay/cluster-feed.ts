@@ -10,6 +10,9 @@
 import type { HistoryStore, StoredMessage } from './history.js';
 import type { Logger } from './log.js';
 
+/** Most messages held for one channel while the history cannot be read to fill the hole before them. */
+const MAX_HELD = 10_000;
+
 export interface FeedOptions {
   history: HistoryStore;
   log: Logger;
@@ -208,6 +211,8 @@ export class ClusterFeed {
     } catch (error) {
       if (!feed.failing) this._options.log.warn('reading missed messages from the history failed; retrying', { channel: feed.channel, error: String(error) });
       feed.failing = true;
+      // Bounded: past MAX_HELD, what is held is delivered and the hole before it given up.
+      if (feed.held.size > MAX_HELD) this._skipped(feed, Math.min(...feed.held.keys()) - 1);
     } finally {
       feed.fetching = false;
     }
