@@ -65,11 +65,6 @@ export class ClusterFeed {
     return feed.ready;
   }
 
-  /** Resolves once the channel's feed knows where it starts (at once for a channel with no local client). */
-  ready(channel: string): Promise<void> {
-    return this._feeds.get(channel)?.ready ?? Promise.resolve();
-  }
-
   release(channel: string): void {
     const feed = this._feeds.get(channel);
     if (feed === undefined || --feed.clients > 0) return;
@@ -121,23 +116,48 @@ export class ClusterFeed {
     this._feeds.clear();
   }
 
-  private async _start(feed: ChannelFeed): Promise<void> {
-    const { history, log } = this._options;
+  /**
+   * Listens on the broker and learns where the channel stands. If the history cannot be read (its broker
+   * is away), `ready` rejects (a v1 join is told) and the feed tries again every 4 × grace, holding what
+   * comes meanwhile; a client that comes later waits for the new attempt.
+   */
+  private _start(feed: ChannelFeed): Promise<void> {
+    const attempt = this._begin(feed, true);
+    attempt.catch(() => this._retryStart(feed));
+    return attempt;
+  }
+
+  private _retryStart(feed: ChannelFeed): void {
+    const timer = setTimeout(() => {
+      if (this._feeds.get(feed.channel) !== feed || feed.last !== null) return;
+      feed.ready = this._begin(feed, false);
+      feed.ready.catch(() => this._retryStart(feed));
+    }, 4 * this._options.grace);
+    timer.unref?.();
+  }
+
+  private async _begin(feed: ChannelFeed, listen: boolean): Promise<void> {
+    const { history } = this._options;
     // Asked before the listening is in place: what is numbered after this answer comes either from the
-    // broker or from the check below.
-    const latest = Promise.resolve(history.latest(feed.channel));
-    try {
-      await this._options.listen(feed.channel);
-    } catch (error) {
-      log.warn('listening to a channel on the broker failed; its messages from other nodes come from the history', { channel: feed.channel, error: String(error) });
+    // broker or from the read at the end.
+    const latest = Promise.resolve().then(() => history.latest(feed.channel));
+    latest.catch(() => undefined);
+    if (listen) {
+      try {
+        await this._options.listen(feed.channel);
+      } catch (error) {
+        this._options.log.warn('listening to a channel on the broker failed; its messages from other nodes come from the history', { channel: feed.channel, error: String(error) });
+      }
     }
     let start: number;
     try {
       start = await latest;
     } catch (error) {
-      log.error('history read failed', { channel: feed.channel, error: String(error) });
-      start = 0;
+      if (!feed.failing) this._options.log.warn('the history cannot be read: the channel waits for it', { channel: feed.channel, error: String(error) });
+      feed.failing = true;
+      throw error;
     }
+    feed.failing = false;
     if (this._feeds.get(feed.channel) !== feed) return;
     feed.epoch ??= history.epoch;
     // This node's own publishes made after the client came are delivered even if numbered before `start`.

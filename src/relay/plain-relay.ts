@@ -51,7 +51,8 @@ export class PlainRelay {
     ws.on('message', this._onMessage);
     ws.on('close', this._onClose);
     this._metrics.connectionsOpened++;
-    void this._watch?.joined(channel, null);
+    // Its messages wait (held) until the channel's feed is ready; nothing to tell a plain client.
+    this._watch?.joined(channel, null).catch(() => undefined);
     if (this._log.enabled('debug')) this._log.debug('client joined', { channel, peer, subscribers: this._wss.subscriberCount(channel) });
   }
 
