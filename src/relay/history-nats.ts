@@ -16,9 +16,9 @@
 //
 // The `nats` package is loaded when connect() is called, never by `import 'wavecast'`.
 import { createHash } from 'node:crypto';
-import { describeError, hidePassword, loadPeer } from '../cluster/broker-adapter.js';
-import type { HistoryRead, StoredMessage } from './history.js';
-import { newEpoch, type SharedHistory, type SharedHistoryOptions, type SharedHistoryState } from './history-shared.js';
+import { describeError, loadPeer } from '../cluster/broker-adapter.js';
+import { historyRead, type HistoryRead, type StoredMessage } from './history.js';
+import { newEpoch, SharedHistoryBase, type SharedHistory, type SharedHistoryOptions } from './history-shared.js';
 
 export interface NatsHistoryOptions extends SharedHistoryOptions {
   /** nats://host:port (default nats://127.0.0.1:4222). */
@@ -70,43 +70,22 @@ const STREAM_NAME_IN_USE = 10058;
 /** Messages fetched at once by a read. */
 const READ_BATCH = 64;
 
-export class NatsHistory implements SharedHistory {
-  readonly broker = 'NATS';
-  readonly url: string;
+export class NatsHistory extends SharedHistoryBase implements SharedHistory {
   readonly prefix: string;
-  private readonly _rawUrl: string;
   private readonly _streamPrefix: string;
-  private readonly _options: SharedHistoryOptions;
   private _nats: NatsModule | null = null;
   private _nc: NatsConnection | null = null;
   private _jsm: JetStreamManager | null = null;
-  private _epoch = '';
-  private _state: SharedHistoryState = 'idle';
   /** Whether the link is up (the state says 'connected' only once the epoch was checked after a reconnect). */
   private _up = false;
   /** Channel streams known to exist (made or found), as promises so a channel is made once at a time. */
   private readonly _streams = new Map<string, Promise<void>>();
   private _epochCheck: Promise<void> | null = null;
-  private readonly _listeners = new Set<(state: SharedHistoryState) => void>();
 
   constructor(options: NatsHistoryOptions) {
-    this._rawUrl = options.url ?? 'nats://127.0.0.1:4222';
-    this.url = hidePassword(this._rawUrl);
+    super('NATS', options.url ?? 'nats://127.0.0.1:4222', options);
     this.prefix = options.prefix ?? 'wavecast';
     this._streamPrefix = this.prefix.replace(/[^A-Za-z0-9_-]/g, '_');
-    this._options = options;
-  }
-
-  get epoch(): string {
-    return this._epoch;
-  }
-
-  get state(): SharedHistoryState {
-    return this._state;
-  }
-
-  onState(listener: (state: SharedHistoryState) => void): void {
-    this._listeners.add(listener);
   }
 
   async connect(): Promise<void> {
@@ -116,9 +95,7 @@ export class NatsHistory implements SharedHistory {
     try {
       nc = await nats.connect({ servers: this._rawUrl, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: this._options.connectTimeout ?? 5000, name: 'wavecast-history' });
     } catch (error) {
-      const wrapped = new Error(`Cannot reach NATS at ${this.url}: ${describeError(error)}`, { cause: error });
-      (wrapped as Error & { code: string }).code = 'WAVECAST_BROKER_UNREACHABLE';
-      throw wrapped;
+      throw this._unreachable(error);
     }
     this._nc = nc;
     try {
@@ -215,10 +192,7 @@ export class NatsHistory implements SharedHistory {
         }
       }
     }
-    const first = messages.length > 0 ? messages[0]!.seq : latest + 1;
-    const read: HistoryRead = { messages, latest };
-    if (start + 1 < first && start < latest) read.lost = { from: start + 1, to: Math.min(first - 1, latest) };
-    return read;
+    return historyRead(messages, latest, start);
   }
 
   async latest(channel: string): Promise<number> {
@@ -346,12 +320,6 @@ export class NatsHistory implements SharedHistory {
   private _manager(): JetStreamManager {
     this._live();
     return this._jsm!;
-  }
-
-  private _setState(state: SharedHistoryState): void {
-    if (this._state === state || this._state === 'closed') return;
-    this._state = state;
-    for (const listener of this._listeners) listener(state);
   }
 }
 

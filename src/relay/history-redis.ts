@@ -15,9 +15,9 @@
 // script too (epoch, newest number and the entries after `since` at one instant).
 //
 // The `redis` package is loaded when connect() is called, never by `import 'wavecast'`.
-import { loadPeer, describeError, hidePassword } from '../cluster/broker-adapter.js';
-import type { HistoryRead, StoredMessage } from './history.js';
-import { newEpoch, type SharedHistory, type SharedHistoryOptions, type SharedHistoryState } from './history-shared.js';
+import { loadPeer } from '../cluster/broker-adapter.js';
+import { historyRead, type HistoryRead, type StoredMessage } from './history.js';
+import { newEpoch, SharedHistoryBase, type SharedHistory, type SharedHistoryOptions } from './history-shared.js';
 
 export interface RedisHistoryOptions extends SharedHistoryOptions {
   /** `redis[s]://…` (default redis://127.0.0.1:6379). */
@@ -84,35 +84,14 @@ return {epoch, latest, redis.call('XRANGE', KEYS[3], '(' .. ARGV[2] .. '-0', '+'
 /** Buffers for blob strings (payloads stay binary-safe); no per-command timer. */
 const COMMAND_OPTIONS = { typeMapping: { 36: Buffer } };
 
-export class RedisHistory implements SharedHistory {
-  readonly broker = 'Redis';
-  readonly url: string;
+export class RedisHistory extends SharedHistoryBase implements SharedHistory {
   readonly prefix: string;
-  private readonly _rawUrl: string;
-  private readonly _options: SharedHistoryOptions;
   private _client: RedisClient | null = null;
-  private _epoch = '';
-  private _state: SharedHistoryState = 'idle';
   private readonly _sha = new Map<string, string>();
-  private readonly _listeners = new Set<(state: SharedHistoryState) => void>();
 
   constructor(options: RedisHistoryOptions) {
-    this._rawUrl = options.url ?? 'redis://127.0.0.1:6379';
-    this.url = hidePassword(this._rawUrl);
+    super('Redis', options.url ?? 'redis://127.0.0.1:6379', options);
     this.prefix = options.prefix ?? 'wavecast:';
-    this._options = options;
-  }
-
-  get epoch(): string {
-    return this._epoch;
-  }
-
-  get state(): SharedHistoryState {
-    return this._state;
-  }
-
-  onState(listener: (state: SharedHistoryState) => void): void {
-    this._listeners.add(listener);
   }
 
   async connect(): Promise<void> {
@@ -136,9 +115,7 @@ export class RedisHistory implements SharedHistory {
       await client.connect();
     } catch (error) {
       client.destroy?.();
-      const wrapped = new Error(`Cannot reach Redis at ${this.url}: ${describeError(error)}`, { cause: error });
-      (wrapped as Error & { code: string }).code = 'WAVECAST_BROKER_UNREACHABLE';
-      throw wrapped;
+      throw this._unreachable(error);
     }
     ready = true;
     this._client = client;
@@ -184,10 +161,7 @@ export class RedisHistory implements SharedHistory {
       messages.push({ channel, seq, time, binary: fields[3]!.toString() === '1', data: fields[5]!, epoch: this._epoch });
     }
     const start = Math.max(0, since);
-    const first = messages.length > 0 ? messages[0]!.seq : latest + 1;
-    const read: HistoryRead = { messages, latest };
-    if (start + 1 < first && start < latest) read.lost = { from: start + 1, to: Math.min(first - 1, latest) };
-    return read;
+    return historyRead(messages, latest, start);
   }
 
   async latest(channel: string): Promise<number> {
@@ -229,12 +203,6 @@ export class RedisHistory implements SharedHistory {
     const loaded = (await client.sendCommand(['SCRIPT', 'LOAD', script])) as string;
     this._sha.set(script, loaded);
     return client.sendCommand(['EVALSHA', loaded, String(keys.length), ...keys, ...args], COMMAND_OPTIONS);
-  }
-
-  private _setState(state: SharedHistoryState): void {
-    if (this._state === state || this._state === 'closed') return;
-    this._state = state;
-    for (const listener of this._listeners) listener(state);
   }
 }
 

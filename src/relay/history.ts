@@ -30,6 +30,16 @@ export interface HistoryRead {
 
 type MaybePromise<T> = T | Promise<T>;
 
+/**
+ * A read's answer: the kept `messages` after `since` (in order), and as lost the numbers after `since`
+ * that come before `first`, the oldest number still kept (`latest + 1` when none is).
+ */
+export function historyRead(messages: StoredMessage[], latest: number, since: number, first = messages[0]?.seq ?? latest + 1): HistoryRead {
+  const read: HistoryRead = { messages, latest };
+  if (since + 1 < first && since < latest) read.lost = { from: since + 1, to: Math.min(first - 1, latest) };
+  return read;
+}
+
 export interface HistoryStore {
   /**
    * Identifies this run of the sequence numbers: a client's `since` from another epoch (the relay was
@@ -120,9 +130,7 @@ export class MemoryHistory implements HistoryStore {
       const item = log.items[i]!;
       if (item.seq > start) messages.push(item);
     }
-    const read: HistoryRead = { messages, latest };
-    if (start + 1 < first && start < latest) read.lost = { from: start + 1, to: Math.min(first - 1, latest) };
-    return read;
+    return historyRead(messages, latest, start, first);
   }
 
   latest(channel: string): number {
