@@ -45,8 +45,10 @@ export function runPrimary(workers: number, log: Logger, io: PrimaryIo): Promise
           stop('SIGTERM', code ?? 1);
           return;
         }
-        log.error('a worker died; starting another', { worker: worker.id, code, signal });
-        fork();
+        log.error('a worker died; starting another in a second', { worker: worker.id, code, signal });
+        setTimeout(() => {
+          if (!stopping) fork();
+        }, 1000);
       });
     };
     const finish = () => {

@@ -239,9 +239,15 @@ export class V1Hub {
       membership.lastSeq = await history.latest(channel);
       if (!still()) return;
     } else {
-      const otherEpoch = envelope.epoch !== undefined && envelope.epoch !== history.epoch;
+      let otherEpoch = envelope.epoch !== undefined && envelope.epoch !== history.epoch;
       let read = await history.read(channel, otherEpoch ? 0 : envelope.since);
       if (!still()) return;
+      if (!otherEpoch && envelope.epoch !== undefined && envelope.epoch !== history.epoch) {
+        // A shared store found out during the read that its data was wiped: a new epoch.
+        otherEpoch = true;
+        read = await history.read(channel, 0);
+        if (!still()) return;
+      }
       const reset = otherEpoch || envelope.since > read.latest;
       if (reset) {
         // The client's numbers come from another run of the sequence: everything kept now is new to it.

@@ -2,7 +2,7 @@
 // record what they receive, unique topic names per run (the Redis and NATS servers on 6379 and 4222 are
 // shared with other tests), and private brokers on free ports for the tests that kill one.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -143,6 +143,16 @@ export class PrivateBroker {
     const broker = new PrivateBroker('nats', await freePort(), monitor ? await freePort() : null, jetstream ? mkdtempSync(join(tmpdir(), 'wavecast-nats-')) : null);
     await broker.start();
     return broker;
+  }
+
+  /** Kills the broker and starts it again with its data gone (a broker that lost its disk). */
+  async restartEmpty(): Promise<void> {
+    await this.kill();
+    if (this.dataDir !== null) {
+      rmSync(this.dataDir, { recursive: true, force: true });
+      mkdirSync(this.dataDir);
+    }
+    await this.start();
   }
 
   /** Kills the broker and deletes its data folder. */

@@ -169,3 +169,16 @@ test('presence: a node silent for three heartbeats is dropped with its members',
   assert.deepEqual(a.p.remote('lobby'), { names: [], plain: 0 });
   a.p.stop();
 });
+
+test('after the broker link comes back, what other nodes stored meanwhile is read from the history', async () => {
+  const { feed, delivered, store } = setup();
+  await feed.retain('c');
+  feed.offer(store('before'), false);
+  // Stored by other nodes while this node's subscription was down: nothing came through the broker.
+  store('during 1');
+  store('during 2');
+  feed.catchUp();
+  await until('caught up', () => delivered.length === 3, 2000);
+  assert.deepEqual(delivered, [[1, 'before'], [2, 'during 1'], [3, 'during 2']]);
+  feed.close();
+});

@@ -177,6 +177,37 @@ for (const kind of BROKERS) {
     }
   });
 
+  test(`${kind.name} lost its data: clients are told with a reset gap, and numbers start again under a new epoch`, { timeout: 60_000 }, async () => {
+    const broker = await kind.persistent();
+    const prefix = uniquePrefix('wiped');
+    const nodes = await startNodes(kind, broker.url, prefix, 2);
+    const [A, B] = nodes as [RelayProcess, RelayProcess];
+    try {
+      const live = await joined(A, 'r');
+      for (const body of ['m1', 'm2']) await post(B, 'r', body);
+      await until('A has m1, m2', () => live.client.messages('r').length === 2);
+      const oldEpoch = live.joined.epoch as string;
+      await broker.restartEmpty();
+      await until('both nodes are linked again', async () => (await Promise.all(nodes.map(health))).every((body) => body.startsWith('ok')), 20_000);
+      assert.equal((await post(B, 'r', 'new')).seq, 1, 'numbers start again');
+      const gap = await live.client.next('gap');
+      assert.equal(gap.reason, 'reset');
+      assert.notEqual(gap.epoch, oldEpoch);
+      await live.client.next('message', (e) => e.data === 'new');
+      assert.deepEqual(live.client.messages('r'), [[1, 'm1'], [2, 'm2'], [1, 'new']]);
+
+      const back = await joined(A, 'r', { since: 2, epoch: oldEpoch });
+      assert.equal(back.joined.epoch, gap.epoch);
+      assert.deepEqual(back.client.all.filter((e) => e.type === 'gap').map((e) => e.reason), ['reset']);
+      assert.deepEqual(back.client.messages('r'), [[1, 'new']], 'everything the history has now follows the reset');
+      live.client.client.terminate();
+      back.client.client.terminate();
+    } finally {
+      await Promise.all(nodes.map((node) => node.stop()));
+      await broker.dispose();
+    }
+  });
+
   test(`${kind.name}: --workers 2 share one port, publishes cross workers, SIGTERM stops them gracefully`, { timeout: 60_000 }, async () => {
     const prefix = uniquePrefix('workers');
     const relay = await startRelay([kind.flag, kind.shared, '--cluster-prefix', prefix, '--workers', '2', '--rate-limit', '0', '--log-level', 'debug']);
