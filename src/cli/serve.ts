@@ -221,7 +221,8 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const presenceHeartbeat = number(flags, 'presence-heartbeat', 0.05);
   const workers = integer(flags, 'workers', 1, 256);
   let clusterSettings: ClusterSettings | undefined;
-  const history = { limit: historyLimit, ttl: historyTtl * 1000, maxBytes: historyBytes };
+  // Whole milliseconds: Redis's PEXPIRE and JetStream's max_age take integers.
+  const history = { limit: historyLimit, ttl: Math.ceil(historyTtl * 1000), maxBytes: historyBytes };
   if (redis !== undefined) {
     if (!/^rediss?:\/\/\S+$/.test(redis)) throw new UsageError(`--redis needs a URL such as redis://127.0.0.1:6379, not "${redis}"`);
     clusterSettings = { broker: 'redis', url: redis, prefix, presenceInterval: presenceHeartbeat * 1000, history };

@@ -150,6 +150,9 @@ for (const kind of BROKERS) {
         channel: 'r',
         message: 'The relay could not store the message in the channel history (its broker is unreachable); it was not published: send it again later',
       });
+      const plainDuring = await connect(`${A.url}/r`);
+      plainDuring.send('lost as well');
+      assert.equal((await closed(plainDuring)).code, 1013, 'a plain client whose message could not be stored is told the only way it can be');
       const joiner = await v1(A);
       joiner.send({ type: 'join', channel: 'r' });
       assert.equal((await joiner.next('error')).code, 'unavailable', 'a join cannot read the history meanwhile');
