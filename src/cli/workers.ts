@@ -41,11 +41,11 @@ export function runPrimary(workers: number, log: Logger, io: PrimaryIo): Promise
         }
         if (!started) {
           // A worker that cannot start (broker unreachable, port in use): the others will not do better.
-          log.error('a worker could not start; stopping', { worker: worker.id, code, signal });
-          stop('SIGTERM', code ?? 1);
+          log.error(`worker ${worker.id} could not start; stopping`, { code, signal });
+          stop(code ?? 1);
           return;
         }
-        log.error('a worker died; starting another in a second', { worker: worker.id, code, signal });
+        log.error(`worker ${worker.id} died; starting another in a second`, { code, signal });
         setTimeout(() => {
           if (!stopping) fork();
         }, 1000);
@@ -56,20 +56,22 @@ export function runPrimary(workers: number, log: Logger, io: PrimaryIo): Promise
       log.info('relay stopped', { workers });
       resolve(status);
     };
-    const stop = (signal: NodeJS.Signals, exitStatus: number) => {
+    // Workers are always sent SIGTERM (they leave SIGINT, which a terminal sends to all, to the primary);
+    // a second one cuts their connections at once.
+    const stop = (exitStatus: number) => {
       if (stopping) {
-        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
         return;
       }
       stopping = true;
       status = exitStatus;
       const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
       if (alive.length === 0) return finish();
-      for (const worker of alive) worker.process.kill(signal);
+      for (const worker of alive) worker.process.kill('SIGTERM');
     };
     const unregister = io.onSignal((signal) => {
       log.info(`${signal} received: shutting the workers down`, { workers: Object.keys(cluster.workers ?? {}).length });
-      stop(signal, 0);
+      stop(0);
     });
     for (let i = 0; i < workers; i++) fork();
   });
