@@ -81,8 +81,11 @@ local latest = tonumber(redis.call('GET', KEYS[2]) or '0')
 return {epoch, latest, redis.call('XRANGE', KEYS[3], '(' .. ARGV[2] .. '-0', '+')}
 `;
 
-/** Buffers for blob strings (payloads stay binary-safe); no per-command timer. */
-const COMMAND_OPTIONS = { typeMapping: { 36: Buffer } };
+/**
+ * Buffers for blob strings (payloads stay binary-safe); a Redis that hangs fails a command after 5 s (the
+ * publisher is told) rather than holding it without end.
+ */
+const COMMAND_OPTIONS = { typeMapping: { 36: Buffer }, timeout: 5000 };
 
 export class RedisHistory extends SharedHistoryBase implements SharedHistory {
   readonly prefix: string;
