@@ -5,7 +5,7 @@
 // its own on the shared brokers (deleted afterwards), or a private broker on a free port.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, uniquePrefix } from '../cluster/setup.js';
+import { freePort, uniquePrefix, type PrivateBroker } from '../cluster/setup.js';
 import { BROKERS, until, wipe, type BrokerKind } from './cluster-setup.js';
 import { closed, connect, http, killAll, record, runServeCommand, startRelay, v1, type Envelope, type RelayProcess, type V1Client } from './relay-process.js';
 
@@ -28,6 +28,18 @@ async function joined(node: RelayProcess, channel: string, join: Record<string, 
   const client = await v1(node);
   client.send({ type: 'join', channel, ...join });
   return { client, joined: await client.next('joined', (e) => e.channel === channel) };
+}
+
+/** Two relays on a private broker that keeps its data across restarts; stopped and disposed afterwards. */
+async function withPrivateBroker(kind: BrokerKind, body: (broker: PrivateBroker, nodes: [RelayProcess, RelayProcess]) => Promise<void>): Promise<void> {
+  const broker = await kind.persistent();
+  const nodes = await startNodes(kind, broker.url, uniquePrefix('private'), 2);
+  try {
+    await body(broker, nodes as [RelayProcess, RelayProcess]);
+  } finally {
+    await Promise.all(nodes.map((node) => node.stop()));
+    await broker.dispose();
+  }
 }
 
 async function health(node: RelayProcess): Promise<string> {
@@ -124,11 +136,8 @@ for (const kind of BROKERS) {
   });
 
   test(`${kind.name} restarts mid-run: publishes are refused meanwhile, delivery resumes, v1 clients recover the gap exactly`, { timeout: 60_000 }, async () => {
-    const broker = await kind.persistent();
-    const prefix = uniquePrefix('restart');
-    const nodes = await startNodes(kind, broker.url, prefix, 2);
-    const [A, B] = nodes as [RelayProcess, RelayProcess];
-    try {
+    await withPrivateBroker(kind, async (broker, nodes) => {
+      const [A, B] = nodes;
       const onA = await joined(A, 'r');
       const onB = await joined(B, 'r');
       const plainB = record(await connect(`${B.url}/r`));
@@ -174,18 +183,12 @@ for (const kind of BROKERS) {
       assert.equal(back.client.all.filter((e) => e.type === 'gap').length, 0);
       back.client.client.terminate();
       onB.client.client.terminate();
-    } finally {
-      await Promise.all(nodes.map((node) => node.stop()));
-      await broker.dispose();
-    }
+    });
   });
 
   test(`${kind.name} lost its data: clients are told with a reset gap, and numbers start again under a new epoch`, { timeout: 60_000 }, async () => {
-    const broker = await kind.persistent();
-    const prefix = uniquePrefix('wiped');
-    const nodes = await startNodes(kind, broker.url, prefix, 2);
-    const [A, B] = nodes as [RelayProcess, RelayProcess];
-    try {
+    await withPrivateBroker(kind, async (broker, nodes) => {
+      const [A, B] = nodes;
       const live = await joined(A, 'r');
       for (const body of ['m1', 'm2']) await post(B, 'r', body);
       await until('A has m1, m2', () => live.client.messages('r').length === 2);
@@ -205,10 +208,7 @@ for (const kind of BROKERS) {
       assert.deepEqual(back.client.messages('r'), [[1, 'new']], 'everything the history has now follows the reset');
       live.client.client.terminate();
       back.client.client.terminate();
-    } finally {
-      await Promise.all(nodes.map((node) => node.stop()));
-      await broker.dispose();
-    }
+    });
   });
 
   test(`${kind.name}: --workers 2 share one port, publishes cross workers, SIGTERM stops them gracefully`, { timeout: 60_000 }, async () => {
