@@ -1,17 +1,25 @@
 // `wavecast serve`: runs the relay (src/relay/) from the command line. Flags are checked before anything
 // starts (a bad one exits 2 with a message); the relay then runs until SIGINT or SIGTERM, when it shuts
 // down gracefully and the command exits 0. The listening line is the only thing written to stdout.
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { UsageError, helpText, parseArgs, type FlagSpec, type FlagValues } from './args.js';
 import { createLogger, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from '../relay/log.js';
+import type { RelayCluster } from '../relay/cluster.js';
 import { Relay, type RelayOptions } from '../relay/relay.js';
+import type { ClusterSettings } from './serve-cluster.js';
 
 const USAGE = 'wavecast serve [options]';
 const DESCRIPTION = `Runs the Wavecast relay. Every path is a channel: a WebSocket client on ws://HOST:PORT/<channel> gets
 every message any client of that channel sends, itself included. GET / serves a chat page;
 POST /channels/<channel>/messages publishes a message; GET /channels/<channel>/messages?since=SEQ
-reads the channel's history; the subprotocol wavecast.v1 adds sequence numbers, recovery and presence; GET /healthz and GET /metrics (Prometheus).`;
+reads the channel's history; the subprotocol wavecast.v1 adds sequence numbers, recovery and presence; GET /healthz and GET /metrics (Prometheus).
+
+Several relays (nodes) serve as one through a broker, Redis or NATS (see the options of those names):
+publishes cross nodes, and history, sequence numbers and presence are shared through it (Redis Streams,
+NATS JetStream), so a client that reconnects to another node recovers what it missed. Several worker
+processes on one port need a broker too. See docs/cluster.md.`;
 
 export const SERVE_FLAGS: Record<string, FlagSpec> = {
   port: { type: 'number', short: 'p', default: 3000, env: 'PORT', value: 'PORT', description: 'port to listen on (0: any free port)' },
@@ -27,8 +35,13 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   heartbeat: { type: 'number', default: 30, value: 'SECONDS', description: 'ping connections quiet this long, drop those silent as long again (0: off)' },
   history: { type: 'number', default: 100, value: 'N', description: 'messages kept per channel for clients that reconnect (wavecast.v1) and GET /channels/<channel>/messages (0: none)' },
   'history-ttl': { type: 'number', default: 3600, value: 'SECONDS', description: 'longest a message is kept in the history (0: no age limit)' },
-  'history-bytes': { type: 'number', default: 1048576, value: 'BYTES', description: 'most payload bytes kept in the history per channel' },
-  'history-total-bytes': { type: 'number', default: 67108864, value: 'BYTES', description: 'most payload bytes kept in the history of all channels together (the quietest channels lose their oldest first)' },
+  'history-bytes': { type: 'number', default: 1048576, value: 'BYTES', description: 'most payload bytes kept in the history per channel (NATS counts about 100 bytes of subject and headers per message too)' },
+  'history-total-bytes': { type: 'number', default: 67108864, value: 'BYTES', description: 'most payload bytes kept in the history of all channels together (the quietest channels lose their oldest first); in memory only: with a broker, its own limits apply' },
+  redis: { type: 'string', value: 'URL', description: 'join a cluster through Redis (redis://host:6379): publishes between nodes, history and sequence numbers in Redis Streams, presence of every node (default: none, one process)' },
+  nats: { type: 'string', value: 'URL', description: 'join a cluster through NATS with JetStream (nats://host:4222), the same way (history in JetStream streams) (default: none)' },
+  'cluster-prefix': { type: 'string', default: 'wavecast', value: 'NAME', description: 'names of the keys (Redis: NAME:…) or subjects and streams (NATS) of this cluster; nodes that serve together share it' },
+  'presence-heartbeat': { type: 'number', default: 5, value: 'SECONDS', description: 'in a cluster, how often a node tells the others it is alive; the members of a node silent 3 times as long are dropped' },
+  workers: { type: 'number', default: 1, value: 'N', description: 'processes serving this port (node:cluster); more than 1 needs --redis or --nats' },
   'metrics-channels': { type: 'number', default: 20, value: 'N', description: 'how many of the busiest channels /metrics lists subscribers for' },
   'shutdown-timeout': { type: 'number', default: 10, value: 'SECONDS', description: 'on SIGINT/SIGTERM, how long clients get to take what was queued before they are cut off' },
   'tls-cert': { type: 'string', value: 'FILE', description: 'PEM certificate (chain): serve https:// and wss:// (needs --tls-key) (default: none, plain http:// and ws://)' },
@@ -79,11 +92,32 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     throw error;
   }
 
-  const log = createLogger({ level: settings.logLevel, format: settings.logFormat, write: io.stderr });
+  const worker = settings.workers > 1 ? (cluster.isPrimary ? 'primary' : String(cluster.worker?.id)) : undefined;
+  const log = createLogger({ level: settings.logLevel, format: settings.logFormat, write: io.stderr, ...(worker !== undefined ? { fields: { worker } } : {}) });
+  if (settings.workers > 1 && cluster.isPrimary) {
+    const { runPrimary } = await import('./workers.js');
+    return runPrimary(settings.workers, log, io);
+  }
+  // A worker is stopped by the primary (SIGTERM); Ctrl-C in a terminal reaches every process, so the
+  // worker leaves SIGINT to the primary rather than count it as a second signal.
+  if (worker !== undefined) process.on('SIGINT', () => undefined);
+  const signals: ServeIo['onSignal'] = worker !== undefined ? (handler) => onSigterm(handler) : io.onSignal;
+
+  let relayCluster: RelayCluster | undefined;
+  if (settings.cluster !== undefined) {
+    try {
+      const { startCluster } = await import('./serve-cluster.js');
+      relayCluster = await startCluster(settings.cluster, log);
+    } catch (error) {
+      log.error(`cannot start the relay: ${(error as Error).message ?? String(error)}`);
+      return 1;
+    }
+  }
   let relay: Relay;
   try {
-    relay = await Relay.start({ ...settings.relay, log });
+    relay = await Relay.start({ ...settings.relay, log, ...(relayCluster !== undefined ? { cluster: relayCluster } : {}) });
   } catch (error) {
+    await relayCluster?.close().catch(() => undefined);
     const code = (error as NodeJS.ErrnoException).code;
     const where = `${settings.relay.host}:${settings.relay.port}`;
     const why =
@@ -92,7 +126,8 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     return 1;
   }
 
-  io.stdout(`wavecast relay listening on ${relay.url}\n`);
+  if (worker !== undefined) (await import('./workers.js')).reportListening(relay.url);
+  else io.stdout(`wavecast relay listening on ${relay.url}\n`);
   const pageUrl = `${settings.relay.tls ? 'https' : 'http'}://${relay.url.slice(relay.url.indexOf('://') + 3)}/`;
   log.info('relay started', {
     url: relay.url,
@@ -101,12 +136,14 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     origins: settings.relay.origins.length > 0 ? settings.relay.origins.join(',') : 'any',
     maxPayload: settings.relay.maxPayload,
     rateLimit: settings.relay.rateLimit.rate > 0 ? `${settings.relay.rateLimit.rate}/s burst ${settings.relay.rateLimit.burst}` : 'off',
+    broker: relayCluster?.broker,
+    node: relayCluster?.adapter.nodeId,
     pid: process.pid,
   });
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const unregister = io.onSignal((signal) => {
+    const unregister = signals((signal) => {
       if (stopping) {
         log.warn(`${signal} again: cutting off every connection now`);
         relay.terminate();
@@ -133,8 +170,16 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
   });
 }
 
+function onSigterm(handler: (signal: NodeJS.Signals) => void): () => void {
+  process.on('SIGTERM', handler);
+  return () => process.off('SIGTERM', handler);
+}
+
 interface ServeSettings {
   relay: Omit<RelayOptions, 'log'>;
+  /** With --redis or --nats. */
+  cluster?: ClusterSettings;
+  workers: number;
   logLevel: (typeof LOG_LEVELS)[number];
   logFormat: (typeof LOG_FORMATS)[number];
   /** ms */
@@ -163,11 +208,31 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const maxConnections = integer(flags, 'max-connections', 0, Number.MAX_SAFE_INTEGER);
   const heartbeat = number(flags, 'heartbeat', 0);
   const metricsChannels = integer(flags, 'metrics-channels', 0, 10_000);
-  const history = integer(flags, 'history', 0, 1_000_000);
+  const historyLimit = integer(flags, 'history', 0, 1_000_000);
   const historyTtl = number(flags, 'history-ttl', 0);
   const historyBytes = integer(flags, 'history-bytes', 0, Number.MAX_SAFE_INTEGER);
   const historyTotalBytes = integer(flags, 'history-total-bytes', 0, Number.MAX_SAFE_INTEGER);
   const shutdownTimeout = number(flags, 'shutdown-timeout', 0);
+  const redis = flags.redis as string | undefined;
+  const nats = flags.nats as string | undefined;
+  if (redis !== undefined && nats !== undefined) throw new UsageError('--redis and --nats do not go together: a cluster uses one broker');
+  const prefix = String(flags.clusterPrefix);
+  if (!/^[A-Za-z0-9_-]+$/.test(prefix)) throw new UsageError(`--cluster-prefix may hold only letters, digits, '_' and '-', not "${prefix}"`);
+  const presenceHeartbeat = number(flags, 'presence-heartbeat', 0.05);
+  const workers = integer(flags, 'workers', 1, 256);
+  let clusterSettings: ClusterSettings | undefined;
+  // Whole milliseconds: Redis's PEXPIRE and JetStream's max_age take integers.
+  const history = { limit: historyLimit, ttl: Math.ceil(historyTtl * 1000), maxBytes: historyBytes };
+  if (redis !== undefined) {
+    if (!/^rediss?:\/\/\S+$/.test(redis)) throw new UsageError(`--redis needs a URL such as redis://127.0.0.1:6379, not "${redis}"`);
+    clusterSettings = { broker: 'redis', url: redis, prefix, presenceInterval: presenceHeartbeat * 1000, history };
+  } else if (nats !== undefined) {
+    if (!/^(nats|tls):\/\/\S+$/.test(nats)) throw new UsageError(`--nats needs a URL such as nats://127.0.0.1:4222, not "${nats}"`);
+    clusterSettings = { broker: 'nats', url: nats, prefix, presenceInterval: presenceHeartbeat * 1000, history };
+  }
+  if (workers > 1 && clusterSettings === undefined) {
+    throw new UsageError(`--workers ${workers} needs --redis or --nats: each worker is a process of its own, and without a broker their publishes, history and presence would not be shared`);
+  }
   const logLevel = String(flags.logLevel);
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
   const logFormat = String(flags.logFormat);
@@ -186,8 +251,10 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       maxConnections,
       heartbeat: heartbeat * 1000,
       metricsChannels,
-      history: { limit: history, ttl: historyTtl * 1000, maxBytes: historyBytes, maxTotalBytes: historyTotalBytes },
+      history: { limit: historyLimit, ttl: historyTtl * 1000, maxBytes: historyBytes, maxTotalBytes: historyTotalBytes },
     },
+    ...(clusterSettings !== undefined ? { cluster: clusterSettings } : {}),
+    workers,
     logLevel,
     logFormat,
     shutdownTimeout: shutdownTimeout * 1000,

@@ -39,3 +39,15 @@ export function checkChannel(channel: string): ChannelResult {
 function truncate(text: string): string {
   return text.length > 64 ? text.slice(0, 64) + '…' : text;
 }
+
+/**
+ * Told when a local client comes onto a channel or goes (a cluster node uses it to listen to the channel
+ * on the broker and to tell other nodes of presence). `name` is the wavecast.v1 name, null for a plain
+ * client. `joined` resolves once messages from every node reach this node in order.
+ */
+export interface ChannelWatch {
+  joined(channel: string, name: string | null): Promise<void>;
+  left(channel: string, name: string | null): void;
+  /** Members of the channel on other nodes. */
+  remote(channel: string): { names: string[]; plain: number };
+}

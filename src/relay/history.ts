@@ -2,7 +2,8 @@
 // and is kept for a while, so a client that comes back can be sent exactly what it missed, or be told
 // which range is gone. The relay talks to a store through HistoryStore only; MemoryHistory is the default
 // (bounded by count, age and bytes per channel). A shared store (Redis Streams, NATS JetStream) can
-// replace it: its methods may return promises, and the relay keeps the order of appends it started.
+// replace it (history-redis.ts, history-nats.ts): its methods may return promises, and the relay keeps
+// the order of appends it started (in a cluster, the order of the sequence numbers).
 
 /** A message as the history keeps it. */
 export interface StoredMessage {
@@ -13,6 +14,8 @@ export interface StoredMessage {
   time: number;
   data: Buffer;
   binary: boolean;
+  /** The epoch the number belongs to (shared stores say it; it changes only if the store was wiped). */
+  epoch?: string;
 }
 
 /** What a read from `since` found. */
@@ -26,6 +29,16 @@ export interface HistoryRead {
 }
 
 type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * A read's answer: the kept `messages` after `since` (in order), and as lost the numbers after `since`
+ * that come before `first`, the oldest number still kept (`latest + 1` when none is).
+ */
+export function historyRead(messages: StoredMessage[], latest: number, since: number, first = messages[0]?.seq ?? latest + 1): HistoryRead {
+  const read: HistoryRead = { messages, latest };
+  if (since + 1 < first && since < latest) read.lost = { from: since + 1, to: Math.min(first - 1, latest) };
+  return read;
+}
 
 export interface HistoryStore {
   /**
@@ -117,9 +130,7 @@ export class MemoryHistory implements HistoryStore {
       const item = log.items[i]!;
       if (item.seq > start) messages.push(item);
     }
-    const read: HistoryRead = { messages, latest };
-    if (start + 1 < first && start < latest) read.lost = { from: start + 1, to: Math.min(first - 1, latest) };
-    return read;
+    return historyRead(messages, latest, start, first);
   }
 
   latest(channel: string): number {

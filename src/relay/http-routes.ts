@@ -27,6 +27,8 @@ export interface HttpRoutesOptions {
   metrics(): string;
   /** Whether the relay is shutting down (health answers 503). */
   closing(): boolean;
+  /** In a cluster: the broker and the state of the link to it (for /healthz). */
+  broker?: () => { name: string; state: string };
 }
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -71,7 +73,11 @@ function route(options: HttpRoutesOptions, request: IncomingMessage, response: S
   }
   if (path === '/healthz') {
     if (!readOnly) return send(response, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
-    return options.closing() ? send(response, 503, 'shutting down\n') : send(response, 200, 'ok\n');
+    if (options.closing()) return send(response, 503, 'shutting down\n');
+    const broker = options.broker?.();
+    if (broker === undefined) return send(response, 200, 'ok\n');
+    // Still 200 while the broker is away: local clients are served; publishes are refused meanwhile.
+    return send(response, 200, `${broker.state === 'connected' ? 'ok' : 'degraded'}\nbroker: ${broker.name}: ${broker.state}\n`);
   }
   if (path === '/metrics') {
     if (!readOnly) return send(response, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });

@@ -25,6 +25,8 @@ export interface LoggerOptions {
   write?: (line: string) => void;
   /** The clock (default: Date.now), for tests. */
   now?: () => number;
+  /** Fields written on every line (such as which worker process wrote it). */
+  fields?: LogFields;
 }
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -42,8 +44,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ?? 'text';
   const write = options.write ?? ((line: string) => void process.stderr.write(line));
   const now = options.now ?? Date.now;
-  const log = (level: LogLevel, message: string, fields?: LogFields) => {
+  const base = options.fields;
+  const log = (level: LogLevel, message: string, own?: LogFields) => {
     if (RANK[level] < threshold) return;
+    const fields = base === undefined ? own : { ...base, ...own };
     const time = new Date(now()).toISOString();
     write(format === 'json' ? jsonLine(time, level, message, fields) : textLine(time, level, message, fields));
   };

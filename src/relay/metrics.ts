@@ -17,13 +17,37 @@ export class RelayMetrics {
   rateLimitCloses = 0;
   readonly startedAt = Date.now();
 
+  /** Publishes refused because the history could not store them (its broker was unreachable). */
+  publishFailures = 0;
+
   /** Counts a message received and its delivery to `recipients` connections. */
   relayed(source: MessageSource, bytes: number, recipients: number): void {
+    this.received(source, bytes);
+    this.sent(bytes, recipients);
+  }
+
+  received(source: MessageSource, bytes: number): void {
     this.messagesIn[source]++;
     this.bytesIn[source] += bytes;
+  }
+
+  sent(bytes: number, recipients: number): void {
     this.messagesOut += recipients;
     this.bytesOut += bytes * recipients;
   }
+}
+
+/** The link to the broker of a cluster, for /metrics. */
+export interface BrokerMetrics {
+  /** 'redis' or 'nats'. */
+  broker: string;
+  up: boolean;
+  disconnects: number;
+  reconnects: number;
+  /** Messages from other nodes. */
+  received: number;
+  /** Nodes heard from (presence). */
+  nodes: number;
 }
 
 /** What the exposition reads besides the relay's own counters. */
@@ -39,6 +63,8 @@ export interface MetricsSources {
   subscriberCount(channel: string): number;
   /** At most this many channels get a per-channel line (the busiest ones). */
   topChannels: number;
+  /** In a cluster: the broker link. */
+  broker?: BrokerMetrics | undefined;
 }
 
 /** Renders the Prometheus text exposition. */
@@ -81,6 +107,16 @@ export function renderMetrics(source: MetricsSources): string {
     `Subscribers of the busiest channels (at most ${source.topChannels}).`,
     top.map(([channel, count]) => [`{channel="${escapeLabel(channel)}"}`, count]),
   );
+  metric('wavecast_relay_publish_failures_total', 'counter', 'Publishes refused because the history could not store them (broker unreachable).', single(metrics.publishFailures));
+  const broker = source.broker;
+  if (broker !== undefined) {
+    const label = `{broker="${escapeLabel(broker.broker)}"}`;
+    metric('wavecast_relay_broker_up', 'gauge', 'Whether the links to the broker (publish and history) are up.', [[label, broker.up ? 1 : 0]]);
+    metric('wavecast_relay_broker_disconnects_total', 'counter', 'Times the link to the broker was lost.', [[label, broker.disconnects]]);
+    metric('wavecast_relay_broker_reconnects_total', 'counter', 'Times the link to the broker came back.', [[label, broker.reconnects]]);
+    metric('wavecast_relay_broker_messages_received_total', 'counter', 'Messages received from other nodes.', [[label, broker.received]]);
+    metric('wavecast_relay_cluster_nodes', 'gauge', 'Other relay nodes heard from (presence heartbeats).', [[label, broker.nodes]]);
+  }
   metric('wavecast_relay_start_time_seconds', 'gauge', 'When the relay started, in seconds since the Unix epoch.', single(metrics.startedAt / 1000));
   return out.join('\n') + '\n';
 }

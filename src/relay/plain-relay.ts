@@ -6,6 +6,7 @@
 import type { WebSocket, RawData } from '../connection/websocket.js';
 import { CloseCode } from '../protocol/close.js';
 import type { WebSocketServer } from '../server/websocket-server.js';
+import type { ChannelWatch } from './channel.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Bucket, RateLimiter } from './rate-limit.js';
@@ -30,7 +31,9 @@ export class PlainRelay {
     private readonly _metrics: RelayMetrics,
     private readonly _log: Logger,
     /** The relay's publish: stamps the message into the channel's history and delivers it to all. */
-    private readonly _publish: (channel: string, data: Buffer, binary: boolean) => void,
+    private readonly _publish: (channel: string, data: Buffer, binary: boolean, ws: WebSocket) => void,
+    /** Told of clients coming and going (in a cluster). */
+    private readonly _watch: ChannelWatch | null = null,
   ) {
     const relay = this;
     this._onMessage = function (data, isBinary) {
@@ -48,6 +51,8 @@ export class PlainRelay {
     ws.on('message', this._onMessage);
     ws.on('close', this._onClose);
     this._metrics.connectionsOpened++;
+    // Its messages wait (held) until the channel's feed is ready; nothing to tell a plain client.
+    this._watch?.joined(channel, null).catch(() => undefined);
     if (this._log.enabled('debug')) this._log.debug('client joined', { channel, peer, subscribers: this._wss.subscriberCount(channel) });
   }
 
@@ -60,13 +65,14 @@ export class PlainRelay {
       ws.close(CloseCode.PolicyViolation, this._limiter.reason());
       return;
     }
-    this._publish(client.channel, data, isBinary);
+    this._publish(client.channel, data, isBinary, ws);
   }
 
   private _closed(ws: WebSocket, code: number, reason: Buffer): void {
     const client = this._clients.get(ws);
     this._clients.delete(ws);
     this._metrics.connectionsClosed++;
+    if (client !== undefined) this._watch?.left(client.channel, null);
     if (client !== undefined && this._log.enabled('debug')) {
       this._log.debug('client left', { channel: client.channel, peer: client.peer, code, reason: reason.toString() || undefined });
     }

@@ -10,10 +10,11 @@ import { UpgradeRejection } from '../server/admission.js';
 import type { BackpressurePolicy } from '../server/backpressure.js';
 import { WebSocketServer } from '../server/websocket-server.js';
 import { Access } from './access.js';
-import { channelOfTarget } from './channel.js';
+import { channelOfTarget, type ChannelWatch } from './channel.js';
+import type { RelayCluster } from './cluster.js';
 import { createRequestHandler } from './http-routes.js';
 import type { Logger } from './log.js';
-import { RelayMetrics, renderMetrics } from './metrics.js';
+import { RelayMetrics, renderMetrics, type BrokerMetrics } from './metrics.js';
 import { loadPageAssets, type PageAssets } from './page-assets.js';
 import { MemoryHistory, type HistoryStore, type StoredMessage } from './history.js';
 import { PlainRelay } from './plain-relay.js';
@@ -47,6 +48,12 @@ export interface RelayOptions {
   history: { limit: number; ttl: number; maxBytes: number; maxTotalBytes?: number };
   /** Another history store (a shared one); default: in memory, bounded by `history`. */
   historyStore?: HistoryStore;
+  /**
+   * A node of a cluster: publishes go between nodes through its broker adapter, history and sequence
+   * numbers live in its shared store (then `historyStore` is ignored), presence counts every node.
+   * The relay closes it when it closes.
+   */
+  cluster?: RelayCluster;
   /** The chat page (default: the built page beside this module). */
   page?: PageAssets;
 }
@@ -73,14 +80,19 @@ export class Relay {
   private _appending: Promise<unknown> = Promise.resolve();
   private readonly _secure: boolean;
   private _closing: Promise<void> | null = null;
+  private readonly _cluster: RelayCluster | null;
+  /** Plain connections per channel on this node (for presence in a cluster). */
+  private readonly _plainCounts = new Map<string, number>();
 
   private constructor(private readonly _options: RelayOptions) {
     const { log } = _options;
+    this._cluster = _options.cluster ?? null;
     const access = new Access({ token: _options.token, origins: _options.origins });
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
-    this.history = _options.historyStore ?? new MemoryHistory(_options.history);
+    this.history = this._cluster?.store ?? _options.historyStore ?? new MemoryHistory(_options.history);
+    const watch = this._cluster === null ? null : this._watch(this._cluster);
     const handler = createRequestHandler({
       access,
       maxPayload: _options.maxPayload,
@@ -89,9 +101,10 @@ export class Relay {
       publish: (channel, data, binary) => this.publish(channel, data, binary, 'http'),
       readHistory: (channel, since) => this.history.read(channel, since),
       epoch: () => this.history.epoch,
-      subscriberCount: (channel) => this._wss.subscriberCount(channel) + this._v1.count(channel),
+      subscriberCount: (channel) => this.online(channel),
       metrics: () => this.metricsText(),
       closing: () => this._closing !== null,
+      ...(this._cluster !== null ? { broker: () => ({ name: this._cluster!.broker, state: this._cluster!.linkState }) } : {}),
     });
     this._server = _options.tls ? createHttpsServer({ cert: _options.tls.cert, key: _options.tls.key }, handler) : createHttpServer(handler);
     // Expect: 100-continue: the publish route answers 100 only once the token and size are acceptable.
@@ -111,7 +124,18 @@ export class Relay {
       authenticate: (request) => this._admit(access, request),
     });
     const limiter = new RateLimiter(_options.rateLimit);
-    this._plain = new PlainRelay(this._wss, limiter, this.metrics, log, (channel, data, binary) => void this.publish(channel, data, binary, 'websocket'));
+    this._plain = new PlainRelay(
+      this._wss,
+      limiter,
+      this.metrics,
+      log,
+      (channel, data, binary, ws) => {
+        const published = this.publish(channel, data, binary, 'websocket');
+        // Not stored, so not published: a plain client has no way to be told but this (1013 Try Again Later).
+        if (published instanceof Promise) published.catch(() => ws.close(1013, 'The relay could not store the message (broker unreachable)'));
+      },
+      watch,
+    );
     this._v1 = new V1Hub({
       wss: this._wss,
       history: this.history,
@@ -124,6 +148,14 @@ export class Relay {
       log,
       maxPayload: _options.maxPayload,
       maxChannels: 64,
+      ...(watch !== null ? { watch } : {}),
+    });
+    this._cluster?.start({
+      deliver: (message) => this._deliverLocal(message),
+      reset: (channel, epoch) => this._v1.reset(channel, epoch),
+      local: (channel) => ({ names: this._v1.localNames(channel), plain: this._plainCounts.get(channel) ?? 0 }),
+      localChannels: () => [...new Set([...this._plainCounts.keys(), ...this._cluster!.feed.channels])],
+      presenceChanged: (channel, event, name) => this._v1.announce(channel, event, name),
     });
     this._wss.on('connection', (ws: WebSocket, request: IncomingMessage, admitted: Admitted) => {
       if (ws.protocol === V1_PROTOCOL) this._v1.accept(ws, peerOf(request));
@@ -189,6 +221,7 @@ export class Relay {
    * a `message` envelope. Resolves (synchronously with the in-memory store) with the stamped message.
    */
   publish(channel: string, data: Buffer, binary: boolean, source: 'http' | 'websocket'): Published | Promise<Published> {
+    if (this._cluster !== null) return this._publishCluster(this._cluster, channel, data, binary, source);
     const appended = this.history.append(channel, data, binary);
     if (!(appended instanceof Promise)) return this._deliver(appended, source);
     const delivered = this._appending.then(() => appended).then((message) => this._deliver(message, source));
@@ -197,10 +230,66 @@ export class Relay {
   }
 
   private _deliver(message: StoredMessage, source: 'http' | 'websocket'): Published {
+    this.metrics.received(source, message.data.length);
+    return { message, delivered: this._deliverLocal(message) };
+  }
+
+  /** Writes a stamped message to this node's plain clients and v1 members of its channel. */
+  private _deliverLocal(message: StoredMessage): number {
     const plain = this._wss.subscriberCount(message.channel) > 0 ? this._wss.publish(message.channel, message.data, { binary: message.binary }) : 0;
     const delivered = plain + this._v1.deliver(message);
-    this.metrics.relayed(source, message.data.length, delivered);
-    return { message, delivered };
+    this.metrics.sent(message.data.length, delivered);
+    return delivered;
+  }
+
+  /**
+   * In a cluster: the shared history numbers and keeps the message (if it cannot, the publish fails and
+   * nothing is delivered), the other nodes are sent it, and the feed delivers it here in sequence order.
+   * `delivered` counts this node's connections written to at once.
+   */
+  private async _publishCluster(cluster: RelayCluster, channel: string, data: Buffer, binary: boolean, source: 'http' | 'websocket'): Promise<Published> {
+    let message: StoredMessage;
+    try {
+      // A copy: the data may be a view of a buffer its owner reuses, and the feed may hold it.
+      message = await this.history.append(channel, Buffer.from(data), binary);
+    } catch (error) {
+      this.metrics.publishFailures++;
+      this._options.log.warn('publish refused: the shared history could not store it', { channel, source, broker: cluster.broker, error: String((error as Error)?.message ?? error) });
+      throw error;
+    }
+    this.metrics.received(source, message.data.length);
+    cluster.publish(message);
+    return { message, delivered: cluster.feed.offer(message, true) };
+  }
+
+  /** Connections on a channel: this node's plain and v1 ones, and in a cluster those of the other nodes. */
+  online(channel: string): number {
+    const local = this._wss.subscriberCount(channel) + this._v1.count(channel);
+    if (this._cluster === null) return local;
+    const remote = this._cluster.presence.remote(channel);
+    return local + remote.plain + remote.names.length;
+  }
+
+  /** What a cluster node tells of local clients: the feed listens to their channels, presence is shared. */
+  private _watch(cluster: RelayCluster): ChannelWatch {
+    return {
+      joined: (channel, name) => {
+        if (name === null) this._plainCounts.set(channel, (this._plainCounts.get(channel) ?? 0) + 1);
+        const ready = cluster.feed.retain(channel);
+        cluster.presence.localChanged(channel, name === null ? undefined : { event: 'join', name });
+        return ready;
+      },
+      left: (channel, name) => {
+        if (name === null) {
+          const count = (this._plainCounts.get(channel) ?? 1) - 1;
+          if (count > 0) this._plainCounts.set(channel, count);
+          else this._plainCounts.delete(channel);
+        }
+        cluster.feed.release(channel);
+        cluster.presence.localChanged(channel, name === null ? undefined : { event: 'leave', name });
+      },
+      remote: (channel) => cluster.presence.remote(channel),
+    };
   }
 
   /** The bound address. */
@@ -225,9 +314,24 @@ export class Relay {
       connections: wss.clients.size,
       queuedBytes,
       channels: [...new Set(wss.topics.map(channelOfTopic))],
-      subscriberCount: (channel) => wss.subscriberCount(channel) + this._v1.count(channel),
+      subscriberCount: (channel) => this.online(channel),
       topChannels: this._options.metricsChannels,
+      broker: this._brokerMetrics(),
     });
+  }
+
+  private _brokerMetrics(): BrokerMetrics | undefined {
+    const cluster = this._cluster;
+    if (cluster === null) return undefined;
+    const { stats } = cluster.adapter;
+    return {
+      broker: cluster.store.broker.toLowerCase(),
+      up: cluster.linkState === 'connected',
+      disconnects: stats.disconnects,
+      reconnects: stats.reconnects,
+      received: stats.received,
+      nodes: cluster.presence.nodes,
+    };
   }
 
   /**
@@ -249,6 +353,7 @@ export class Relay {
     const timer = setTimeout(() => server.closeAllConnections(), timeout);
     await httpClosed;
     clearTimeout(timer);
+    await this._cluster?.close();
   }
 
   /** Cuts every connection now (for a second signal during a graceful shutdown). */

@@ -110,7 +110,8 @@ export type ErrorCode =
   | 'not_joined'
   | 'already_joined'
   | 'too_many_channels'
-  | 'too_big';
+  | 'too_big'
+  | 'unavailable';
 export interface ErrorEnvelope {
   type: 'error';
   code: ErrorCode;

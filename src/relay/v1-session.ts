@@ -8,6 +8,7 @@
 import type { WebSocket, RawData } from '../connection/websocket.js';
 import { CloseCode } from '../protocol/close.js';
 import type { WebSocketServer } from '../server/websocket-server.js';
+import type { ChannelWatch } from './channel.js';
 import type { HistoryStore, StoredMessage } from './history.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
@@ -48,6 +49,8 @@ export interface V1HubOptions {
   maxPayload: number;
   /** Most channels one connection may join. */
   maxChannels: number;
+  /** Told of members coming and going, and knows those of other nodes (in a cluster). */
+  watch?: ChannelWatch;
 }
 
 interface Membership {
@@ -101,11 +104,37 @@ export class V1Hub {
     return this._members.get(channel)?.size ?? 0;
   }
 
+  /** Who is on a channel: this node's members and, in a cluster, those of the other nodes. */
   presence(channel: string): PresenceInfo {
-    const members = this._members.get(channel);
-    if (members === undefined) return { count: 0, names: [] };
-    const names = [...members.values()].map((m) => m.name).sort();
+    const names = this.localNames(channel);
+    const remote = this._options.watch?.remote(channel).names;
+    if (remote !== undefined && remote.length > 0) names.push(...remote);
+    names.sort();
     return { count: names.length, names };
+  }
+
+  /** The names of this node's members of a channel. */
+  localNames(channel: string): string[] {
+    const members = this._members.get(channel);
+    return members === undefined ? [] : [...members.values()].map((m) => m.name);
+  }
+
+  /** Someone on another node joined or left: tells this node's members of the channel. */
+  announce(channel: string, event: 'join' | 'leave', name: string): void {
+    this._announce(channel, null, event, name);
+  }
+
+  /**
+   * The shared history was wiped and its numbers start again: members are told with a `reset` gap, as
+   * if they had rejoined with numbers of another epoch.
+   */
+  reset(channel: string, epoch: string): void {
+    const members = this._members.get(channel);
+    if (members === undefined) return;
+    for (const [session, membership] of members) {
+      this._send(session, gapEnvelope(channel, membership.lastSeq + 1, 0, 'reset', epoch));
+      membership.lastSeq = 0;
+    }
   }
 
   /** The channels a v1 connection has joined and its peer (for the log). */
@@ -159,11 +188,16 @@ export class V1Hub {
       return this._send(session, errorEnvelope('not_joined', `Join ${JSON.stringify(envelope.channel)} before publishing to it`, envelope.id, envelope.channel));
     }
     const stored = this._options.publish(envelope.channel, Buffer.from(envelope.data), false);
-    if (envelope.id === undefined) return;
+    if (envelope.id === undefined) {
+      if (stored instanceof Promise) {
+        stored.catch(() => this._send(session, errorEnvelope('unavailable', 'The relay could not store the message in the channel history (its broker is unreachable); it was not published: send it again later', undefined, envelope.channel)));
+      }
+      return;
+    }
     const id = envelope.id;
     void Promise.resolve(stored).then(
       (message) => this._send(session, { type: 'ack', id, channel: message.channel, seq: message.seq }),
-      (error: unknown) => this._options.log.error('history append failed', { channel: envelope.channel, error: String(error) }),
+      () => this._send(session, errorEnvelope('unavailable', 'The relay could not store the message in the channel history (its broker is unreachable); it was not published: send it again later', id, envelope.channel)),
     );
   }
 
@@ -184,26 +218,36 @@ export class V1Hub {
     }
     members.set(session, membership);
     this._announce(channel, session, 'join', membership.name);
-    this._recover(session, membership, envelope).catch((error: unknown) => {
+    const ready = this._options.watch?.joined(channel, membership.name);
+    this._recover(session, membership, envelope, ready).catch((error: unknown) => {
       this._options.log.error('history read failed', { channel, error: String(error) });
       if (session.channels.get(channel) === membership) this._leave(session, channel);
-      this._send(session, errorEnvelope('bad_channel', `The relay could not read the history of ${JSON.stringify(channel)}; try again`, undefined, channel));
+      this._send(session, errorEnvelope('unavailable', `The relay could not read the history of ${JSON.stringify(channel)}; try again`, undefined, channel));
     });
   }
 
   /** Sends what a join missed, then the buffered live messages, then subscribes (see the top). */
-  private async _recover(session: Session, membership: Membership, envelope: JoinEnvelope): Promise<void> {
+  private async _recover(session: Session, membership: Membership, envelope: JoinEnvelope, ready: Promise<void> | undefined): Promise<void> {
     const { channel } = envelope;
     const history = this._options.history;
     const still = () => session.channels.get(channel) === membership && session.ws.readyState === session.ws.OPEN;
     let recovered = 0;
+    // In a cluster: once this node hears the channel's messages from every node, in order.
+    if (ready !== undefined) await ready;
+    if (!still()) return;
     if (envelope.since === undefined) {
       membership.lastSeq = await history.latest(channel);
       if (!still()) return;
     } else {
-      const otherEpoch = envelope.epoch !== undefined && envelope.epoch !== history.epoch;
+      let otherEpoch = envelope.epoch !== undefined && envelope.epoch !== history.epoch;
       let read = await history.read(channel, otherEpoch ? 0 : envelope.since);
       if (!still()) return;
+      if (!otherEpoch && envelope.epoch !== undefined && envelope.epoch !== history.epoch) {
+        // A shared store found out during the read that its data was wiped: a new epoch.
+        otherEpoch = true;
+        read = await history.read(channel, 0);
+        if (!still()) return;
+      }
       const reset = otherEpoch || envelope.since > read.latest;
       if (reset) {
         // The client's numbers come from another run of the sequence: everything kept now is new to it.
@@ -240,14 +284,16 @@ export class V1Hub {
     const members = this._members.get(channel);
     members?.delete(session);
     if (members !== undefined && members.size === 0) this._members.delete(channel);
+    this._options.watch?.left(channel, membership.name);
     this._announce(channel, session, 'leave', membership.name);
   }
 
   /** Tells the other members of a channel that someone joined or left. */
-  private _announce(channel: string, except: Session, event: 'join' | 'leave', name: string): void {
+  private _announce(channel: string, except: Session | null, event: 'join' | 'leave', name: string): void {
     const members = this._members.get(channel);
     if (members === undefined) return;
-    const text = encode({ type: 'presence', channel, event, name, count: members.size });
+    const count = members.size + (this._options.watch?.remote(channel).names.length ?? 0);
+    const text = encode({ type: 'presence', channel, event, name, count });
     for (const session of members.keys()) {
       if (session !== except && session.ws.readyState === session.ws.OPEN) session.ws.send(text);
     }

@@ -2,7 +2,9 @@
 // record what they receive, unique topic names per run (the Redis and NATS servers on 6379 and 4222 are
 // shared with other tests), and private brokers on free ports for the tests that kill one.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect as netConnect } from 'node:net';
 import WsClient from 'ws';
@@ -122,19 +124,41 @@ export class PrivateBroker {
     readonly kind: 'redis' | 'nats',
     readonly port: number,
     readonly monitorPort: number | null,
+    /** A folder of its own where it keeps its data across restarts (Redis: an append-only file; NATS: JetStream). */
+    readonly dataDir: string | null = null,
   ) {}
 
-  static async redis(): Promise<PrivateBroker> {
-    const broker = new PrivateBroker('redis', await freePort(), null);
+  /** With `persistent`, Redis keeps its data in an append-only file (fsync always) across restarts. */
+  static async redis(persistent = false): Promise<PrivateBroker> {
+    const broker = new PrivateBroker('redis', await freePort(), null, persistent ? mkdtempSync(join(tmpdir(), 'wavecast-redis-')) : null);
     await broker.start();
     return broker;
   }
 
-  /** With `monitor`, also serves NATS's HTTP monitoring (for /connz subscription counts). */
-  static async nats(monitor = false): Promise<PrivateBroker> {
-    const broker = new PrivateBroker('nats', await freePort(), monitor ? await freePort() : null);
+  /**
+   * With `monitor`, also serves NATS's HTTP monitoring (for /connz subscription counts); with
+   * `jetstream`, runs JetStream with its store in a folder of its own (kept across restarts).
+   */
+  static async nats(monitor = false, jetstream = false): Promise<PrivateBroker> {
+    const broker = new PrivateBroker('nats', await freePort(), monitor ? await freePort() : null, jetstream ? mkdtempSync(join(tmpdir(), 'wavecast-nats-')) : null);
     await broker.start();
     return broker;
+  }
+
+  /** Kills the broker and starts it again with its data gone (a broker that lost its disk). */
+  async restartEmpty(): Promise<void> {
+    await this.kill();
+    if (this.dataDir !== null) {
+      rmSync(this.dataDir, { recursive: true, force: true });
+      mkdirSync(this.dataDir);
+    }
+    await this.start();
+  }
+
+  /** Kills the broker and deletes its data folder. */
+  async dispose(): Promise<void> {
+    await this.kill();
+    if (this.dataDir !== null) rmSync(this.dataDir, { recursive: true, force: true });
   }
 
   get url(): string {
@@ -142,10 +166,11 @@ export class PrivateBroker {
   }
 
   async start(): Promise<void> {
+    const dir = this.dataDir;
     const args =
       this.kind === 'redis'
-        ? ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no']
-        : ['-a', '127.0.0.1', '-p', String(this.port), ...(this.monitorPort !== null ? ['-m', String(this.monitorPort)] : [])];
+        ? ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--daemonize', 'no', ...(dir === null ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir])]
+        : ['-a', '127.0.0.1', '-p', String(this.port), ...(this.monitorPort !== null ? ['-m', String(this.monitorPort)] : []), ...(dir === null ? [] : ['-js', '-sd', dir])];
     // Where Debian puts them (scripts/ensure-env.sh installs them), else whatever PATH finds.
     const installed = this.kind === 'redis' ? '/usr/bin/redis-server' : '/usr/sbin/nats-server';
     const command = existsSync(installed) ? installed : installed.slice(installed.lastIndexOf('/') + 1);

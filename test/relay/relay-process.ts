@@ -212,3 +212,29 @@ export function sample(metrics: string, name: string, labels = ''): number | und
   const line = metrics.split('\n').find((l) => l.startsWith(`${name}${labels} `));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
+
+export type Envelope = Record<string, unknown> & { type: string };
+
+/** A wavecast.v1 client: `next(type, match)` waits for the next envelope of that type. */
+export async function v1(relay: { url: string }) {
+  const client = new WsClient(`${relay.url}/`, 'wavecast.v1');
+  await once(client, 'open');
+  const log = record(client);
+  const all: Envelope[] = [];
+  client.on('message', (data: Buffer) => all.push(JSON.parse(data.toString()) as Envelope));
+  return {
+    client,
+    all,
+    send: (envelope: object) => client.send(JSON.stringify(envelope)),
+    async next(type: string, match: (e: Envelope) => boolean = () => true, timeoutMs?: number): Promise<Envelope> {
+      const m = await log.next((r) => {
+        const e = JSON.parse(r.text) as Envelope;
+        return e.type === type && match(e);
+      }, timeoutMs);
+      return JSON.parse(m.text) as Envelope;
+    },
+    messages: (channel: string) => all.filter((e) => e.type === 'message' && e.channel === channel).map((e) => [e.seq, e.data]),
+  };
+}
+
+export type V1Client = Awaited<ReturnType<typeof v1>>;

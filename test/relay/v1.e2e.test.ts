@@ -4,33 +4,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from '../helpers/net.js';
-import { connect, http, killAll, record, startRelay, WsClient, type RelayProcess } from './relay-process.js';
+import { connect, http, killAll, record, startRelay, v1, WsClient, type Envelope, type RelayProcess } from './relay-process.js';
 
 after(() => killAll());
-
-type Envelope = Record<string, unknown> & { type: string };
-
-/** A wavecast.v1 client: `next(type, match)` waits for the next envelope of that type. */
-async function v1(relay: RelayProcess) {
-  const client = new WsClient(`${relay.url}/`, 'wavecast.v1');
-  await once(client, 'open');
-  const log = record(client);
-  const all: Envelope[] = [];
-  client.on('message', (data: Buffer) => all.push(JSON.parse(data.toString()) as Envelope));
-  return {
-    client,
-    all,
-    send: (envelope: object) => client.send(JSON.stringify(envelope)),
-    async next(type: string, match: (e: Envelope) => boolean = () => true): Promise<Envelope> {
-      const m = await log.next((r) => {
-        const e = JSON.parse(r.text) as Envelope;
-        return e.type === type && match(e);
-      });
-      return JSON.parse(m.text) as Envelope;
-    },
-    messages: (channel: string) => all.filter((e) => e.type === 'message' && e.channel === channel).map((e) => [e.seq, e.data]),
-  };
-}
 
 test('the subprotocol is negotiated; plain clients, HTTP and v1 share one sequence per channel', { timeout: 30_000 }, async () => {
   const relay = await startRelay();

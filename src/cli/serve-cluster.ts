@@ -1,0 +1,42 @@
+// `wavecast serve --redis URL` / `--nats URL`: connects the broker adapter (publishes between nodes) and
+// the shared history (sequence numbers, history, epoch) to the broker, and makes the relay's cluster
+// node of them. The modules that need the `redis` or `nats` package are loaded only here, only then.
+import type { BrokerAdapter } from '../cluster/broker-adapter.js';
+import type { Logger } from '../relay/log.js';
+import type { RelayCluster } from '../relay/cluster.js';
+import type { SharedHistory } from '../relay/history-shared.js';
+
+export interface ClusterSettings {
+  broker: 'redis' | 'nats';
+  url: string;
+  /** Key prefix (Redis: `<prefix>:`) or first subject token (NATS). */
+  prefix: string;
+  /** Presence heartbeat, ms. */
+  presenceInterval: number;
+  history: { limit: number; ttl: number; maxBytes: number };
+}
+
+/** Connects to the broker; rejects with an error naming the URL when it cannot be reached. */
+export async function startCluster(settings: ClusterSettings, log: Logger): Promise<RelayCluster> {
+  const adapterLog = (level: 'info' | 'warn' | 'error', message: string) => log[level](message);
+  let adapter: BrokerAdapter;
+  let store: SharedHistory;
+  if (settings.broker === 'redis') {
+    const [{ RedisAdapter }, { RedisHistory }] = await Promise.all([import('../cluster/redis.js'), import('../relay/history-redis.js')]);
+    adapter = new RedisAdapter({ url: settings.url, prefix: `${settings.prefix}:`, log: adapterLog });
+    store = new RedisHistory({ url: settings.url, prefix: `${settings.prefix}:`, bounds: settings.history });
+  } else {
+    const [{ NatsAdapter }, { NatsHistory }] = await Promise.all([import('../cluster/nats.js'), import('../relay/history-nats.js')]);
+    adapter = new NatsAdapter({ url: settings.url, prefix: settings.prefix, log: adapterLog });
+    store = new NatsHistory({ url: settings.url, prefix: settings.prefix, bounds: settings.history });
+  }
+  try {
+    await adapter.connect();
+    await store.connect();
+  } catch (error) {
+    await Promise.all([adapter.close(), store.close()]).catch(() => undefined);
+    throw error;
+  }
+  const { RelayCluster } = await import('../relay/cluster.js');
+  return new RelayCluster({ adapter, store, log, presenceInterval: settings.presenceInterval });
+}

@@ -1,0 +1,201 @@
+// A relay node in a cluster: the relay's side of a broker adapter (Redis or NATS) and of a shared history.
+// The relay is the adapter's ClusterNode (its WebSocketServer has no adapter: every message the relay
+// sends between nodes is its own, stamped with the channel's sequence number and epoch):
+//
+//   topic "\0m\0<channel>"  one message of a channel: [1][seq: f64][time: f64][epoch length: u8][epoch][payload]
+//                           (text or binary as the adapter's flag says); a node listens only to channels
+//                           it has clients on
+//   topic "\0p"             presence (cluster-presence.ts), JSON; every node listens
+//
+// A node's own publishes go to its clients directly (through the feed, so that they are in order with
+// the others'); the adapter does not bring them back.
+import type { BrokerAdapter } from '../cluster/broker-adapter.js';
+import type { ClusterNode } from '../server/cluster-hook.js';
+import { ClusterFeed } from './cluster-feed.js';
+import { ClusterPresence, type ChannelPresence, type PresenceMessage } from './cluster-presence.js';
+import type { StoredMessage } from './history.js';
+import type { SharedHistory } from './history-shared.js';
+import type { Logger } from './log.js';
+
+const MESSAGE_PREFIX = '\u0000m\u0000';
+const PRESENCE_TOPIC = '\u0000p';
+const WIRE_VERSION = 1;
+
+export interface RelayClusterOptions {
+  adapter: BrokerAdapter;
+  store: SharedHistory;
+  log: Logger;
+  /** Presence heartbeat (ms): members of a node silent for 3 of them are dropped. */
+  presenceInterval: number;
+  /** How long a message out of turn waits before the missing ones are read from the history (ms). */
+  grace?: number;
+}
+
+/** What the relay does for the cluster. */
+export interface RelayClusterHooks {
+  /** Delivers a message to this node's clients of its channel; returns how many it was written to. */
+  deliver(message: StoredMessage): number;
+  /** The history was wiped and its numbers restart (tell v1 members). */
+  reset(channel: string, epoch: string): void;
+  /** This node's members of a channel, and the channels it has members on. */
+  local(channel: string): ChannelPresence;
+  localChannels(): string[];
+  /** Someone on another node joined or left. */
+  presenceChanged(channel: string, event: 'join' | 'leave', name: string): void;
+}
+
+export type LinkState = 'connected' | 'reconnecting' | 'closed' | 'idle' | 'connecting';
+
+export class RelayCluster implements ClusterNode {
+  readonly adapter: BrokerAdapter;
+  readonly store: SharedHistory;
+  private _feed: ClusterFeed | null = null;
+  private _presence: ClusterPresence | null = null;
+  private readonly _log: Logger;
+
+  constructor(private readonly _options: RelayClusterOptions) {
+    this.adapter = _options.adapter;
+    this.store = _options.store;
+    this._log = _options.log;
+  }
+
+  /** The broker's name and URL, for logs and /healthz. */
+  get broker(): string {
+    return `${this.store.broker} at ${this.store.url}`;
+  }
+
+  /** 'connected' when both the adapter and the history store are; otherwise the worse of the two. */
+  get linkState(): LinkState {
+    const states = [this.adapter.state, this.store.state];
+    for (const state of ['closed', 'reconnecting', 'connecting', 'idle'] as const) if (states.includes(state)) return state;
+    return 'connected';
+  }
+
+  get feed(): ClusterFeed {
+    if (this._feed === null) throw new Error('The relay cluster is not started');
+    return this._feed;
+  }
+
+  get presence(): ClusterPresence {
+    if (this._presence === null) throw new Error('The relay cluster is not started');
+    return this._presence;
+  }
+
+  /** Starts delivering and telling presence (the adapter and the store are connected). */
+  start(hooks: RelayClusterHooks): void {
+    const adapter = this.adapter;
+    this._feed = new ClusterFeed({
+      history: this.store,
+      log: this._log,
+      deliver: hooks.deliver,
+      reset: hooks.reset,
+      grace: this._options.grace ?? 250,
+      listen: async (channel) => {
+        adapter.subscribe(MESSAGE_PREFIX + channel);
+        if (adapter.state === 'connected') await withTimeout(adapter.synced(), 2000);
+      },
+      unlisten: (channel) => adapter.unsubscribe(MESSAGE_PREFIX + channel),
+    });
+    this._presence = new ClusterPresence({
+      nodeId: adapter.nodeId,
+      interval: this._options.presenceInterval,
+      send: (message) => this._send(message),
+      local: hooks.local,
+      localChannels: hooks.localChannels,
+      changed: hooks.presenceChanged,
+    });
+    adapter.attach(this);
+    adapter.subscribe(PRESENCE_TOPIC);
+    adapter.on('reconnected', () => {
+      this._log.info('broker link back: reading what was missed from the history, presence resynchronised', { broker: this.broker });
+      this._feed?.catchUp();
+      this._presence?.resync();
+    });
+    adapter.on('disconnected', (error: Error) => {
+      this._log.warn('broker link lost: local clients are served; publishes are refused until it is back', { broker: this.broker, error: error.message });
+    });
+    this.store.onState((state) => {
+      if (state === 'connected') this._feed?.catchUp();
+    });
+    this._presence.start();
+  }
+
+  /** Carries a message this node stamped to the other nodes. */
+  publish(message: StoredMessage): void {
+    const epoch = Buffer.from(message.epoch ?? this.store.epoch);
+    const payload = Buffer.allocUnsafe(18 + epoch.length + message.data.length);
+    payload[0] = WIRE_VERSION;
+    payload.writeDoubleBE(message.seq, 1);
+    payload.writeDoubleBE(message.time, 9);
+    payload[17] = epoch.length;
+    epoch.copy(payload, 18);
+    message.data.copy(payload, 18 + epoch.length);
+    try {
+      this.adapter.publish(MESSAGE_PREFIX + message.channel, payload, message.binary);
+    } catch (error) {
+      // Stored already: other nodes will read it from the history when they notice the hole.
+      this._log.warn('a message could not be carried to the other nodes', { channel: message.channel, error: String(error) });
+    }
+  }
+
+  /** Says goodbye to the other nodes and lets the adapter and the store go. */
+  async close(): Promise<void> {
+    this._presence?.stop();
+    this._feed?.close();
+    this.adapter.detach(this);
+    await this.adapter.close();
+    await this.store.close();
+  }
+
+  // ---------------------------------------------------------------- ClusterNode (called by the adapter)
+
+  get topics(): string[] {
+    return [PRESENCE_TOPIC, ...(this._feed?.channels ?? []).map((channel) => MESSAGE_PREFIX + channel)];
+  }
+
+  deliver(topic: string, payload: Buffer, binary: boolean): number {
+    if (topic === PRESENCE_TOPIC) {
+      let message: PresenceMessage;
+      try {
+        message = JSON.parse(payload.toString()) as PresenceMessage;
+      } catch {
+        this._log.warn('ignored a presence message that is not JSON');
+        return 0;
+      }
+      this._presence?.receive(message);
+      return 0;
+    }
+    if (!topic.startsWith(MESSAGE_PREFIX) || payload.length < 18 || payload[0] !== WIRE_VERSION) return 0;
+    const epochLength = payload[17]!;
+    const message: StoredMessage = {
+      channel: topic.slice(MESSAGE_PREFIX.length),
+      seq: payload.readDoubleBE(1),
+      time: payload.readDoubleBE(9),
+      epoch: payload.subarray(18, 18 + epochLength).toString(),
+      // A copy: the adapter's buffer is not ours to keep (held messages live on).
+      data: Buffer.from(payload.subarray(18 + epochLength)),
+      binary,
+    };
+    return this._feed?.offer(message, false) ?? 0;
+  }
+
+  private _send(message: PresenceMessage): void {
+    try {
+      this.adapter.publish(PRESENCE_TOPIC, Buffer.from(JSON.stringify(message)), false);
+    } catch (error) {
+      this._log.warn('a presence message could not be sent', { error: String(error) });
+    }
+  }
+}
+
+async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  try {
+    await Promise.race([promise.catch(() => undefined), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

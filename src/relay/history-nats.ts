@@ -1,0 +1,333 @@
+// NatsHistory: channel history in NATS JetStream, shared by every relay node that uses the same NATS
+// and prefix, so that a client that reconnects to another node (or after a restart) recovers what it
+// missed.
+//
+// One stream per channel, `<PREFIX>_h_<hash>` capturing the one subject `<prefix>.history.<hash>` (the
+// hash is the first 24 hex digits of the channel name's SHA-256, so any name fits the rules for stream
+// names and subjects). The stream's own sequence number is the channel's sequence number: JetStream
+// assigns it when it stores the message, atomically, so two nodes can never get the same number and
+// no number is handed out without its message. The stream's limits are the history's bounds: max_msgs
+// (--history), max_age (--history-ttl), max_bytes (--history-bytes), discarding the oldest; a stream keeps
+// its last sequence number when its limits have removed every message, and across server restarts.
+//
+// The epoch is one message on `<prefix>.meta.epoch` in the stream `<PREFIX>_meta`, written once with the
+// header Nats-Expected-Last-Subject-Sequence: 0 so that two nodes that start together agree. A JetStream
+// that lost its store has no epoch message: the next node to notice writes a new one.
+//
+// The `nats` package is loaded when connect() is called, never by `import 'wavecast'`.
+import { createHash } from 'node:crypto';
+import { describeError, loadPeer } from '../cluster/broker-adapter.js';
+import { historyRead, type HistoryRead, type StoredMessage } from './history.js';
+import { newEpoch, SharedHistoryBase, type SharedHistory, type SharedHistoryOptions } from './history-shared.js';
+
+export interface NatsHistoryOptions extends SharedHistoryOptions {
+  /** nats://host:port (default nats://127.0.0.1:4222). */
+  url?: string;
+  /** The first subject token (default `wavecast`); stream names use it with '.' made '_'. */
+  prefix?: string;
+}
+
+interface MsgHdrs {
+  get(key: string): string;
+  set(key: string, value: string): void;
+}
+
+interface StoredMsg {
+  seq: number;
+  data: Uint8Array;
+  header: MsgHdrs;
+}
+
+interface NatsConnection {
+  jetstream(): { publish(subject: string, data: Uint8Array, options: Record<string, unknown>): Promise<{ seq: number }> };
+  jetstreamManager(): Promise<JetStreamManager>;
+  status(): AsyncIterable<{ type: string }>;
+  close(): Promise<void>;
+}
+
+interface JetStreamManager {
+  streams: {
+    add(config: Record<string, unknown>): Promise<unknown>;
+    info(name: string): Promise<{ state: { first_seq: number; last_seq: number } }>;
+    getMessage(name: string, query: Record<string, unknown>): Promise<StoredMsg>;
+    delete(name: string): Promise<boolean>;
+    names(subject?: string): { next(): Promise<string[]> };
+  };
+}
+
+interface NatsModule {
+  connect(options: Record<string, unknown>): Promise<NatsConnection>;
+  headers(): MsgHdrs;
+}
+
+const TIME = 'Wavecast-Time';
+const BINARY = 'Wavecast-Binary';
+/** JetStream API error codes. */
+const STREAM_NOT_FOUND = 10059;
+const MESSAGE_NOT_FOUND = 10037;
+const WRONG_LAST_SEQUENCE = 10071;
+const STREAM_NAME_IN_USE = 10058;
+/** Messages fetched at once by a read. */
+const READ_BATCH = 64;
+
+export class NatsHistory extends SharedHistoryBase implements SharedHistory {
+  readonly prefix: string;
+  private readonly _streamPrefix: string;
+  private _nats: NatsModule | null = null;
+  private _nc: NatsConnection | null = null;
+  private _jsm: JetStreamManager | null = null;
+  /** Whether the link is up (the state says 'connected' only once the epoch was checked after a reconnect). */
+  private _up = false;
+  /** Channel streams known to exist (made or found), as promises so a channel is made once at a time. */
+  private readonly _streams = new Map<string, Promise<void>>();
+  private _epochCheck: Promise<void> | null = null;
+
+  constructor(options: NatsHistoryOptions) {
+    super('NATS', options.url ?? 'nats://127.0.0.1:4222', options);
+    this.prefix = options.prefix ?? 'wavecast';
+    this._streamPrefix = this.prefix.replace(/[^A-Za-z0-9_-]/g, '_');
+  }
+
+  async connect(): Promise<void> {
+    const nats = await loadPeer<NatsModule>('nats', 'The NATS history');
+    this._nats = nats;
+    let nc: NatsConnection;
+    try {
+      nc = await nats.connect({ servers: this._rawUrl, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: this._options.connectTimeout ?? 5000, name: 'wavecast-history' });
+    } catch (error) {
+      throw this._unreachable(error);
+    }
+    this._nc = nc;
+    try {
+      this._jsm = await nc.jetstreamManager();
+      this._up = true;
+      await this._checkEpoch();
+      this._state = 'connected';
+    } catch (error) {
+      await nc.close().catch(() => undefined);
+      this._nc = null;
+      this._up = false;
+      throw new Error(`NATS at ${this.url} has no usable JetStream (start nats-server with -js): ${describeError(error)}`, { cause: error });
+    }
+    void this._watch(nc);
+  }
+
+  private async _watch(nc: NatsConnection): Promise<void> {
+    try {
+      for await (const status of nc.status()) {
+        if (status.type === 'disconnect') {
+          this._up = false;
+          this._setState('reconnecting');
+        } else if (status.type === 'reconnect') {
+          this._up = true;
+          // The server may have restarted with another store: find the streams and the epoch again.
+          this._streams.clear();
+          this._epochCheck = null;
+          this._checkEpoch().then(
+            () => this._setState('connected'),
+            () => this._setState('connected'),
+          );
+        }
+      }
+    } catch {
+      // Ends with the connection.
+    }
+  }
+
+  async close(): Promise<void> {
+    const nc = this._nc;
+    this._nc = null;
+    this._up = false;
+    this._state = 'closed';
+    await nc?.close().catch(() => undefined);
+  }
+
+  async append(channel: string, data: Buffer, binary: boolean): Promise<StoredMessage> {
+    const nc = this._live();
+    const time = Date.now();
+    const headers = this._nats!.headers();
+    headers.set(TIME, String(time));
+    if (binary) headers.set(BINARY, '1');
+    const { stream, subject } = this._names(channel);
+    for (let attempt = 0; ; attempt++) {
+      await this._stream(channel);
+      try {
+        const ack = await nc.jetstream().publish(subject, data, { headers, expect: { streamName: stream } });
+        return { channel, seq: ack.seq, time, data, binary, epoch: this._epoch };
+      } catch (error) {
+        // No stream (the store was wiped, or the stream was deleted): make it, once.
+        if (attempt > 0 || !isNoStream(error)) throw error;
+        this._streams.delete(channel);
+        this._epochCheck = null;
+      }
+    }
+  }
+
+  async read(channel: string, since: number): Promise<HistoryRead> {
+    const jsm = this._manager();
+    const { stream } = this._names(channel);
+    let state: { first_seq: number; last_seq: number };
+    try {
+      state = (await jsm.streams.info(stream)).state;
+    } catch (error) {
+      if (apiCode(error) !== STREAM_NOT_FOUND) throw error;
+      await this._checkEpoch();
+      return { messages: [], latest: 0 };
+    }
+    const latest = state.last_seq;
+    const start = Math.max(0, since);
+    const { limit, ttl } = this._options.bounds;
+    const oldest = ttl > 0 ? Date.now() - ttl : -Infinity;
+    const messages: StoredMessage[] = [];
+    if (limit > 0) {
+      for (let from = Math.max(start + 1, state.first_seq); from <= latest; from += READ_BATCH) {
+        const batch: Array<Promise<StoredMsg | null>> = [];
+        for (let seq = from; seq < from + READ_BATCH && seq <= latest; seq++) batch.push(this._get(jsm, stream, seq));
+        for (const stored of await Promise.all(batch)) {
+          if (stored === null) continue;
+          const time = Number(stored.header.get(TIME));
+          if (time < oldest) continue;
+          const data = Buffer.from(stored.data.buffer, stored.data.byteOffset, stored.data.byteLength);
+          messages.push({ channel, seq: stored.seq, time, data, binary: stored.header.get(BINARY) === '1', epoch: this._epoch });
+        }
+      }
+    }
+    return historyRead(messages, latest, start);
+  }
+
+  async latest(channel: string): Promise<number> {
+    try {
+      return (await this._manager().streams.info(this._names(channel).stream)).state.last_seq;
+    } catch (error) {
+      if (apiCode(error) === STREAM_NOT_FOUND) return 0;
+      throw error;
+    }
+  }
+
+  async wipe(): Promise<void> {
+    const jsm = this._manager();
+    const lister = jsm.streams.names();
+    const names: string[] = [];
+    for (let page = await lister.next(); page.length > 0; page = await lister.next()) names.push(...page);
+    for (const name of names) if (name.startsWith(`${this._streamPrefix}_h_`) || name === `${this._streamPrefix}_meta`) await jsm.streams.delete(name);
+    this._streams.clear();
+    this._epochCheck = null;
+  }
+
+  /** The stream and subject of a channel. */
+  private _names(channel: string): { stream: string; subject: string } {
+    const hash = createHash('sha256').update(channel).digest('hex').slice(0, 24);
+    return { stream: `${this._streamPrefix}_h_${hash}`, subject: `${this.prefix}.history.${hash}` };
+  }
+
+  /** Makes sure the channel's stream exists (the epoch too, when a stream has to be made). */
+  private _stream(channel: string): Promise<void> {
+    let known = this._streams.get(channel);
+    if (known === undefined) {
+      known = this._makeStream(channel);
+      this._streams.set(channel, known);
+      known.catch(() => this._streams.delete(channel));
+    }
+    return known;
+  }
+
+  private async _makeStream(channel: string): Promise<void> {
+    const jsm = this._manager();
+    const { stream, subject } = this._names(channel);
+    try {
+      await jsm.streams.info(stream);
+      return;
+    } catch (error) {
+      if (apiCode(error) !== STREAM_NOT_FOUND) throw error;
+    }
+    // A new stream: if the store was wiped, the epoch must be new too before any number is handed out.
+    await this._checkEpoch();
+    const { limit, ttl, maxBytes } = this._options.bounds;
+    try {
+      await jsm.streams.add({
+        name: stream,
+        subjects: [subject],
+        description: `wavecast history of ${JSON.stringify(channel).slice(0, 200)}`,
+        storage: 'file',
+        retention: 'limits',
+        discard: 'old',
+        // max_msgs 0 would mean "no limit": with --history 0 one message is stored and none is read.
+        max_msgs: Math.max(1, limit),
+        max_age: ttl * 1_000_000,
+        max_bytes: maxBytes > 0 ? maxBytes : -1,
+        num_replicas: 1,
+      });
+    } catch (error) {
+      // Another node made it meanwhile, or with other bounds: use it as it is.
+      if (apiCode(error) !== STREAM_NAME_IN_USE) throw error;
+    }
+  }
+
+  /** Reads the epoch, writing one first if there is none (once at a time). */
+  private _checkEpoch(): Promise<void> {
+    this._epochCheck ??= this._readEpoch().catch((error: unknown) => {
+      this._epochCheck = null;
+      throw error;
+    });
+    return this._epochCheck;
+  }
+
+  private async _readEpoch(): Promise<void> {
+    const jsm = this._manager();
+    const stream = `${this._streamPrefix}_meta`;
+    const subject = `${this.prefix}.meta.epoch`;
+    try {
+      await jsm.streams.add({ name: stream, subjects: [subject], storage: 'file', max_msgs_per_subject: 1, num_replicas: 1 });
+    } catch (error) {
+      if (apiCode(error) !== STREAM_NAME_IN_USE) throw error;
+    }
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const stored = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+        this._epoch = new TextDecoder().decode(stored.data);
+        return;
+      } catch (error) {
+        if (apiCode(error) !== MESSAGE_NOT_FOUND) throw error;
+      }
+      const headers = this._nats!.headers();
+      // Only if nothing is there yet: of two nodes starting together, one writes and both read it.
+      headers.set('Nats-Expected-Last-Subject-Sequence', '0');
+      try {
+        await this._live().jetstream().publish(subject, new TextEncoder().encode(newEpoch()), { headers });
+      } catch (error) {
+        if (apiCode(error) !== WRONG_LAST_SEQUENCE) throw error;
+      }
+    }
+    throw new Error(`Could not read or write the history epoch in NATS at ${this.url}`);
+  }
+
+  private async _get(jsm: JetStreamManager, stream: string, seq: number): Promise<StoredMsg | null> {
+    try {
+      return await jsm.streams.getMessage(stream, { seq });
+    } catch (error) {
+      // Removed by the limits since the stream's state was read.
+      if (apiCode(error) === MESSAGE_NOT_FOUND) return null;
+      throw error;
+    }
+  }
+
+  /** The connection, when the link is up: an operation while it is down fails at once. */
+  private _live(): NatsConnection {
+    if (this._nc === null || !this._up || this._state === 'closed') throw new Error(`The link to NATS at ${this.url} is ${this._state === 'closed' ? 'closed' : 'down'}`);
+    return this._nc;
+  }
+
+  private _manager(): JetStreamManager {
+    this._live();
+    return this._jsm!;
+  }
+}
+
+function apiCode(error: unknown): number | undefined {
+  return (error as { api_error?: { err_code?: number } } | null)?.api_error?.err_code;
+}
+
+/** A publish that no stream took (nats.js reports the server's "no responders" as code 503). */
+function isNoStream(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '503' || apiCode(error) === STREAM_NOT_FOUND;
+}

@@ -1,0 +1,214 @@
+// RedisHistory: channel history in Redis, shared by every relay node that uses the same Redis and prefix,
+// so that a client that reconnects to another node (or after a restart) recovers what it missed.
+//
+// Keys (prefix `wavecast:` by default):
+//   <prefix>history:epoch          the epoch: made once (by whichever node needs it first); a Redis that
+//                                  lost its data has no epoch, so a new one tells clients their numbers are void
+//   <prefix>history:seq:<channel>  the channel's newest sequence number (INCR); never expires
+//   <prefix>history:log:<channel>  a Stream of the kept messages, entry id `<seq>-0`, fields t (time),
+//                                  b (1: binary) and d (the payload)
+//   <prefix>history:bytes:<channel> payload bytes in the log
+//
+// An append is one Lua script, run atomically by Redis: it takes the next number, adds the entry, and
+// drops the oldest entries past the count, byte and age bounds. Numbers are therefore unique and
+// consecutive across nodes, and a number is only handed out together with its entry. A read is one
+// script too (epoch, newest number and the entries after `since` at one instant).
+//
+// The `redis` package is loaded when connect() is called, never by `import 'wavecast'`.
+import { loadPeer } from '../cluster/broker-adapter.js';
+import { historyRead, type HistoryRead, type StoredMessage } from './history.js';
+import { newEpoch, SharedHistoryBase, type SharedHistory, type SharedHistoryOptions } from './history-shared.js';
+
+export interface RedisHistoryOptions extends SharedHistoryOptions {
+  /** `redis[s]://…` (default redis://127.0.0.1:6379). */
+  url?: string;
+  /** Put before every key (default `wavecast:`). */
+  prefix?: string;
+}
+
+interface RedisClient {
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  sendCommand(args: Array<string | Buffer>, options?: Record<string, unknown>): Promise<unknown>;
+  close?(): Promise<unknown>;
+  quit?(): Promise<unknown>;
+  destroy?(): void;
+}
+
+interface RedisModule {
+  createClient(options: Record<string, unknown>): RedisClient;
+}
+
+const APPEND = `
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then epoch = ARGV[1]; redis.call('SET', KEYS[1], epoch) end
+local seq = redis.call('INCR', KEYS[2])
+local now = tonumber(ARGV[2])
+local limit = tonumber(ARGV[5])
+local ttl = tonumber(ARGV[6])
+local maxBytes = tonumber(ARGV[7])
+local size = string.len(ARGV[4])
+if limit > 0 and size <= maxBytes then
+  redis.call('XADD', KEYS[3], seq .. '-0', 't', ARGV[2], 'b', ARGV[3], 'd', ARGV[4])
+  local bytes = redis.call('INCRBY', KEYS[4], size)
+  local count = redis.call('XLEN', KEYS[3])
+  while count > 0 do
+    local first = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)[1]
+    local fields = first[2]
+    if count > limit or bytes > maxBytes or (ttl > 0 and tonumber(fields[2]) < now - ttl) then
+      redis.call('XDEL', KEYS[3], first[1])
+      bytes = redis.call('DECRBY', KEYS[4], string.len(fields[6]))
+      count = count - 1
+    else
+      break
+    end
+  end
+  if ttl > 0 then
+    redis.call('PEXPIRE', KEYS[3], ttl)
+    redis.call('PEXPIRE', KEYS[4], ttl)
+  end
+else
+  redis.call('DEL', KEYS[3], KEYS[4])
+end
+return {seq, epoch}
+`;
+
+const READ = `
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then epoch = ARGV[1]; redis.call('SET', KEYS[1], epoch) end
+local latest = tonumber(redis.call('GET', KEYS[2]) or '0')
+return {epoch, latest, redis.call('XRANGE', KEYS[3], '(' .. ARGV[2] .. '-0', '+')}
+`;
+
+/**
+ * Buffers for blob strings (payloads stay binary-safe); a Redis that hangs fails a command after 5 s (the
+ * publisher is told) rather than holding it without end.
+ */
+const COMMAND_OPTIONS = { typeMapping: { 36: Buffer }, timeout: 5000 };
+
+export class RedisHistory extends SharedHistoryBase implements SharedHistory {
+  readonly prefix: string;
+  private _client: RedisClient | null = null;
+  private readonly _sha = new Map<string, string>();
+
+  constructor(options: RedisHistoryOptions) {
+    super('Redis', options.url ?? 'redis://127.0.0.1:6379', options);
+    this.prefix = options.prefix ?? 'wavecast:';
+  }
+
+  async connect(): Promise<void> {
+    const redis = await loadPeer<RedisModule>('redis', 'The Redis history');
+    let ready = false;
+    const client = redis.createClient({
+      url: this._rawUrl,
+      // A command while the link is down fails at once (the publisher is told) instead of waiting.
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: this._options.connectTimeout ?? 5000,
+        reconnectStrategy: (retries: number, cause: unknown) => (ready ? Math.min(50 * 2 ** Math.min(retries, 10), 1000) : cause instanceof Error ? cause : new Error(String(cause))),
+      },
+    });
+    client.on('error', () => {
+      if (ready && !client.isReady) this._setState('reconnecting');
+    });
+    client.on('reconnecting', () => ready && this._setState('reconnecting'));
+    client.on('ready', () => ready && this._setState('connected'));
+    try {
+      await client.connect();
+    } catch (error) {
+      client.destroy?.();
+      throw this._unreachable(error);
+    }
+    ready = true;
+    this._client = client;
+    this._setState('connected');
+    // Fix the epoch now (a read of any channel makes it if it is missing).
+    await this.latest('');
+  }
+
+  async close(): Promise<void> {
+    const client = this._client;
+    this._client = null;
+    this._state = 'closed';
+    if (client === null) return;
+    try {
+      if (client.isReady && client.close) await client.close();
+      else client.destroy?.();
+    } catch {
+      client.destroy?.();
+    }
+  }
+
+  async append(channel: string, data: Buffer, binary: boolean): Promise<StoredMessage> {
+    const time = Date.now();
+    const { limit, ttl, maxBytes } = this._options.bounds;
+    const reply = (await this._script(APPEND, this._keys(channel), [newEpoch(), String(time), binary ? '1' : '0', data, String(limit), String(ttl), String(maxBytes)])) as [number, Buffer];
+    const epoch = reply[1].toString();
+    this._epoch = epoch;
+    return { channel, seq: Number(reply[0]), time, data, binary, epoch };
+  }
+
+  async read(channel: string, since: number): Promise<HistoryRead> {
+    const keys = this._keys(channel);
+    const reply = (await this._script(READ, keys.slice(0, 3), [newEpoch(), String(Math.max(0, since))])) as [Buffer, number, Array<[Buffer, Buffer[]]>];
+    this._epoch = reply[0].toString();
+    const latest = Number(reply[1]);
+    const ttl = this._options.bounds.ttl;
+    const oldest = ttl > 0 ? Date.now() - ttl : -Infinity;
+    const messages: StoredMessage[] = [];
+    for (const [id, fields] of reply[2]) {
+      const time = Number(fields[1]!.toString());
+      if (time < oldest) continue; // past its age: as good as gone
+      const seq = Number(id.toString().slice(0, -2));
+      messages.push({ channel, seq, time, binary: fields[3]!.toString() === '1', data: fields[5]!, epoch: this._epoch });
+    }
+    const start = Math.max(0, since);
+    return historyRead(messages, latest, start);
+  }
+
+  async latest(channel: string): Promise<number> {
+    return (await this.read(channel, Number.MAX_SAFE_INTEGER)).latest;
+  }
+
+  /** Deletes every key of this prefix's history (tests; an operator's reset). */
+  async wipe(): Promise<void> {
+    const client = this._require();
+    let cursor = '0';
+    do {
+      const [next, keys] = (await client.sendCommand(['SCAN', cursor, 'MATCH', `${escapeGlob(this.prefix)}history:*`, 'COUNT', '1000'])) as [string, string[]];
+      cursor = next;
+      if (keys.length > 0) await client.sendCommand(['DEL', ...keys]);
+    } while (cursor !== '0');
+  }
+
+  private _keys(channel: string): string[] {
+    const p = `${this.prefix}history:`;
+    return [`${p}epoch`, `${p}seq:${channel}`, `${p}log:${channel}`, `${p}bytes:${channel}`];
+  }
+
+  private _require(): RedisClient {
+    if (this._client === null || this._state === 'closed') throw new Error('The Redis history is not connected');
+    return this._client;
+  }
+
+  /** EVALSHA, loading the script on NOSCRIPT (a restarted Redis has forgotten it). */
+  private async _script(script: string, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
+    const client = this._require();
+    const sha = this._sha.get(script);
+    if (sha !== undefined) {
+      try {
+        return await client.sendCommand(['EVALSHA', sha, String(keys.length), ...keys, ...args], COMMAND_OPTIONS);
+      } catch (error) {
+        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+      }
+    }
+    const loaded = (await client.sendCommand(['SCRIPT', 'LOAD', script])) as string;
+    this._sha.set(script, loaded);
+    return client.sendCommand(['EVALSHA', loaded, String(keys.length), ...keys, ...args], COMMAND_OPTIONS);
+  }
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,110 @@
+// The shared history stores against the real brokers (Redis on 6379, NATS with JetStream on 4222), each
+// test under a prefix of its own, deleted afterwards: two stores (two nodes) appending at once get unique,
+// consecutive numbers; reads after `since`; the lost range once the bounds have dropped messages; one
+// epoch for every node, kept across reconnections, and a new one only when the data is gone.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { SharedHistory } from '../../src/relay/history-shared.js';
+import { uniquePrefix } from '../cluster/setup.js';
+import { BROKERS, type Bounds, type BrokerKind } from './cluster-setup.js';
+
+const BOUNDS: Bounds = { limit: 100, ttl: 0, maxBytes: 1 << 20 };
+const texts = (messages: { data: Buffer }[]) => messages.map((m) => m.data.toString());
+
+/** Two connected stores (two nodes) under a fresh prefix; wiped and closed after `body`. */
+async function withStores(kind: BrokerKind, bounds: Bounds, body: (a: SharedHistory, b: SharedHistory) => Promise<void>): Promise<void> {
+  const prefix = uniquePrefix('hist');
+  const a = kind.store(prefix, bounds);
+  const b = kind.store(prefix, bounds);
+  await a.connect();
+  await b.connect();
+  try {
+    await body(a, b);
+  } finally {
+    await a.wipe().catch(() => undefined);
+    await Promise.all([a.close(), b.close()]);
+  }
+}
+
+for (const kind of BROKERS) {
+  test(`${kind.name} history: two nodes appending at once get unique, consecutive numbers, and one epoch`, async () => {
+    await withStores(kind, BOUNDS, async (a, b) => {
+      assert.ok(a.epoch.length > 0);
+      assert.equal(b.epoch, a.epoch, 'both nodes read the same epoch');
+      const appends: Array<Promise<{ seq: number; data: Buffer; epoch?: string }>> = [];
+      for (let i = 0; i < 40; i++) appends.push((i % 2 === 0 ? a : b).append('room', Buffer.from(`m${i}`), i % 3 === 0));
+      const stored = await Promise.all(appends);
+      assert.deepEqual(stored.map((m) => m.seq).sort((x, y) => x - y), Array.from({ length: 40 }, (_, i) => i + 1));
+      assert.ok(stored.every((m) => m.epoch === a.epoch));
+      // Each node's own appends are numbered in the order it made them.
+      for (const parity of [0, 1]) {
+        const own = stored.filter((_, i) => i % 2 === parity).map((m) => m.seq);
+        assert.deepEqual(own, [...own].sort((x, y) => x - y));
+      }
+      const read = await b.read('room', 0);
+      assert.equal(read.latest, 40);
+      assert.equal(read.lost, undefined);
+      assert.deepEqual(read.messages.map((m) => m.seq), Array.from({ length: 40 }, (_, i) => i + 1));
+      // The read gives back what each append stored, binary flag included.
+      const bySeq = new Map(stored.map((m, i) => [m.seq, { text: m.data.toString(), binary: i % 3 === 0 }]));
+      for (const message of read.messages) assert.deepEqual({ text: message.data.toString(), binary: message.binary }, bySeq.get(message.seq));
+      assert.equal(await a.latest('room'), 40);
+      assert.equal(await a.latest('never'), 0);
+      assert.deepEqual(await a.read('never', 0), { messages: [], latest: 0 });
+    });
+  });
+
+  test(`${kind.name} history: a read after \`since\` gives exactly the later messages; trimmed ones are a lost range`, async () => {
+    await withStores(kind, { limit: 3, ttl: 0, maxBytes: 1 << 20 }, async (a, b) => {
+      for (const text of ['1', '2', '3', '4', '5']) await a.append('t', Buffer.from(text), false);
+      const all = await b.read('t', 0);
+      assert.deepEqual(texts(all.messages), ['3', '4', '5']);
+      assert.deepEqual(all.lost, { from: 1, to: 2 });
+      assert.equal(all.latest, 5);
+      assert.deepEqual((await b.read('t', 1)).lost, { from: 2, to: 2 });
+      const later = await b.read('t', 3);
+      assert.deepEqual(texts(later.messages), ['4', '5']);
+      assert.equal(later.lost, undefined);
+      assert.deepEqual(await b.read('t', 5), { messages: [], latest: 5 });
+      // Numbers go on from where they were, whatever was trimmed.
+      assert.equal((await b.append('t', Buffer.from('6'), false)).seq, 6);
+    });
+  });
+
+  // (NATS counts a message's subject and headers too, about 100 bytes: 400 is room for a small one.)
+  test(`${kind.name} history: a message over the byte bound is numbered but not kept, nor what came before it`, async () => {
+    await withStores(kind, { limit: 10, ttl: 0, maxBytes: 400 }, async (a) => {
+      await a.append('t', Buffer.from('small'), false);
+      assert.equal((await a.append('t', Buffer.alloc(1000, 1), true)).seq, 2);
+      const read = await a.read('t', 0);
+      assert.deepEqual(read.messages, []);
+      assert.deepEqual(read.lost, { from: 1, to: 2 });
+      await a.append('t', Buffer.from('after'), false);
+      assert.deepEqual(texts((await a.read('t', 0)).messages), ['after']);
+    });
+  });
+
+  test(`${kind.name} history: the epoch outlives the nodes and changes only when the data is gone`, async () => {
+    const prefix = uniquePrefix('epoch');
+    const first = kind.store(prefix, BOUNDS);
+    await first.connect();
+    try {
+      const epoch = first.epoch;
+      await first.append('t', Buffer.from('x'), false);
+      await first.close();
+      const again = kind.store(prefix, BOUNDS);
+      await again.connect();
+      assert.equal(again.epoch, epoch, 'a node started later reads the same epoch');
+      assert.equal(await again.latest('t'), 1);
+      await again.wipe();
+      const message = await again.append('t', Buffer.from('y'), false);
+      assert.equal(message.seq, 1, 'numbers start again');
+      assert.notEqual(message.epoch, epoch, 'under a new epoch');
+      assert.equal(again.epoch, message.epoch);
+      await again.wipe();
+      await again.close();
+    } finally {
+      await first.close();
+    }
+  });
+}
