@@ -2,9 +2,9 @@
 // every recipient). Each recipient reserves its place in its ordered write path at once, with a slot;
 // what it sends after that waits behind the slot until the frames are filled in, so nothing overtakes
 // the publish. The frames are then written to every recipient, and freed once the last has them.
-import type { WebSocket } from './websocket.js';
+import type { SendQueue } from './send-queue.js';
 
-/** Where a slot is in its connection (see WebSocket#_sendShared). */
+/** Where a slot is in its connection (see SendQueue#share). */
 export const SlotState = {
   /** In the connection's send queue, behind something still under way. */
   Queued: 0,
@@ -23,7 +23,8 @@ export class SharedSlot {
 
   constructor(
     readonly shared: SharedFrames,
-    readonly ws: WebSocket,
+    /** The ordered send path of the connection the slot belongs to. */
+    readonly queue: SendQueue,
     /** The bytes this slot counts in its connection's queue: the estimate, then the real size. */
     public counted: number,
   ) {}
@@ -45,9 +46,9 @@ export class SharedFrames {
     return this._slots?.length ?? 0;
   }
 
-  /** @internal Called by WebSocket#_sendShared: a place for `ws`. */
-  _reserve(ws: WebSocket): SharedSlot {
-    const slot = new SharedSlot(this, ws, this.bytes);
+  /** @internal Called by SendQueue#share: a place in `queue`. */
+  _reserve(queue: SendQueue): SharedSlot {
+    const slot = new SharedSlot(this, queue, this.bytes);
     this._slots!.push(slot);
     return slot;
   }
@@ -62,6 +63,6 @@ export class SharedFrames {
     this._slots = null;
     this.frames = frames;
     this.bytes = bytes;
-    for (const slot of slots) slot.ws._sharedFilled(slot);
+    for (const slot of slots) slot.queue._filled(slot);
   }
 }

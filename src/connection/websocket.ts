@@ -1,6 +1,8 @@
-// One WebSocket connection over a Duplex: the state machine, sending (corked per event-loop turn),
-// ping/pong, the closing handshake and its timer. Server and client share this class; the `ws` package's
-// face (EventEmitter events) and the browser's face (onmessage, addEventListener) are the same object.
+// One WebSocket connection over a Duplex: the state machine, sending (corked per event-loop turn; what
+// must wait its turn, behind a compression or a fragmented message, goes through the connection's
+// SendQueue), ping/pong, the closing handshake and its timer. Server and client share this class; the
+// `ws` package's face (EventEmitter events) and the browser's face (onmessage, addEventListener) are the
+// same object.
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { CloseCode, encodeClosePayload } from '../protocol/close.js';
@@ -8,7 +10,8 @@ import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, headerLength, mask, writeHead
 import { Parser, ProtocolError, type ParserHandler } from '../protocol/parser.js';
 import { BrowserFace } from './browser-face.js';
 import { maskKey } from './mask-keys.js';
-import { SharedSlot, SlotState, type SharedFrames } from './shared-frames.js';
+import { SendQueue } from './send-queue.js';
+import type { SharedFrames } from './shared-frames.js';
 import { isTextMessage, toTextMessage } from './text-message.js';
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments';
@@ -87,21 +90,6 @@ const FLAGS = [
 ] as const;
 const FLAG_IS_SERVER = 1 << FLAGS.indexOf('_isServer');
 
-/** A message (or fragment) to compress, then send. */
-interface CompressionJob {
-  data: Buffer;
-  opcode: number;
-  fin: boolean;
-  masked: boolean;
-  callback: ((error?: Error) => void) | undefined;
-}
-/** Marks where the socket is to be ended in the send queue. */
-const END_SOCKET = Symbol('end');
-type QueuedSend =
-  | CompressionJob
-  | { frames: Buffer[]; length: number; callback: ((error?: Error) => void) | undefined }
-  | SharedSlot
-  | typeof END_SOCKET;
 type OwnedSocket = Duplex & { [kSocketOwner]?: WebSocket };
 
 // ---- One uncork per event-loop turn for every socket that sent something in it ----
@@ -177,8 +165,11 @@ export class WebSocket extends BrowserFace {
   _topicHost: TopicHost | null = null;
   /** @internal The topics this connection is subscribed to; kept by the registry. */
   _topics: Set<string> | null = null;
-  /** @internal Published frames (or places for them) held back while a fragmented message of ours is unfinished. */
-  _held: { frames: Array<Buffer[] | SharedSlot>; bytes: number } | null = null;
+  /**
+   * @internal The ordered send path for what cannot be written at once (compressions, shared publishes,
+   * frames held behind a fragmented message); made on first need, so that an idle connection has none.
+   */
+  _sendQueue: SendQueue | null = null;
   /** @internal The latest ping not answered yet because the peer is not reading (sent on 'drain'). */
   _pendingPong: Buffer | null = null;
 
@@ -197,10 +188,6 @@ export class WebSocket extends BrowserFace {
   private _inflating: Array<{ data: Buffer; isBinary: boolean; compressed: boolean }> | null = null;
   /** The socket closed while messages received before were still being inflated: 'close' waits for them. */
   private declare _closeWhenInflated: boolean;
-  /** While a compression is under way: what was sent after it (frames, compressions, the end), in order. */
-  private _sendQueue: QueuedSend[] | null = null;
-  /** Bytes of messages being compressed or waiting in _sendQueue (they count in bufferedAmount). */
-  private _queuedBytes = 0;
   /** Whether the fragmented message being sent is compressed (decided by its first fragment). */
   private declare _compressFragments: boolean;
 
@@ -234,7 +221,7 @@ export class WebSocket extends BrowserFace {
   /** Bytes given to send() that have not yet been handed to the operating system. */
   get bufferedAmount(): number {
     const socket = this._socket;
-    return (socket ? socket.writableLength : 0) + this._bufferedAfterClose + this._queuedBytes;
+    return (socket ? socket.writableLength : 0) + this._bufferedAfterClose + (this._sendQueue?.queuedBytes ?? 0);
   }
   get isPaused(): boolean {
     return this._socket?.isPaused() ?? false;
@@ -301,13 +288,18 @@ export class WebSocket extends BrowserFace {
         : (options?.compress ?? true) && (payload ? payload.length : Buffer.byteLength(data as string)) >= this._compression.threshold;
       this._compressFragments = compress && !fin;
       if (compress) {
-        this._sendCompressed({ data: payload ?? Buffer.from(data as string), opcode, fin, masked, callback });
+        this._queue().compress({ data: payload ?? Buffer.from(data as string), opcode, fin, masked, callback });
         return;
       }
     }
     if (payload === null) this._writeFrames([encodeString(data as string, opcode, fin, masked)], callback);
     else this._writeFrames(encodeFrame(payload, { opcode, fin, rsv1: false, maskKey: masked ? maskKey() : null }), callback);
-    if (fin && this._held !== null) this._flushHeld();
+    if (fin && this._sendQueue !== null && this._sendQueue.holding) this._sendQueue.flushHeld();
+  }
+
+  /** The connection's SendQueue, made on first need. */
+  private _queue(): SendQueue {
+    return (this._sendQueue ??= new SendQueue(this));
   }
 
   // ---------------------------------------------------------------- pub/sub (the registry is the server's)
@@ -342,109 +334,34 @@ export class WebSocket extends BrowserFace {
     if (this._readyState !== OPEN) return false;
     // ORDER: a publish must not overtake a message of ours that is still being compressed: _writeFrames
     // queues it behind that compression.
-    if (this._fragmenting) {
-      // A data frame may not interrupt a fragmented message: hold it until our final fragment is sent.
-      this._held ??= { frames: [], bytes: 0 };
-      this._held.frames.push(frames);
-      this._held.bytes += bytes;
-      return true;
-    }
-    this._writeFrames(frames);
+    if (this._fragmenting) this._queue().hold(frames, bytes);
+    else this._writeFrames(frames);
     return true;
   }
 
   /**
    * @internal Reserves this connection's place for frames that a publish is still preparing for many
-   * connections (a shared compression): whatever is sent after this waits until they are filled in and
-   * written. Until then they count in bufferedAmount at the publisher's estimate, then at their real
-   * size. Returns false when the connection is not open.
+   * connections (a shared compression; see SendQueue#share). Returns false when the connection is not open.
    */
   _sendShared(shared: SharedFrames): boolean {
     if (this._readyState !== OPEN) return false;
     if (shared.frames !== null) return this._sendPrepared(shared.frames, shared.bytes);
-    const slot = shared._reserve(this);
-    if (this._fragmenting) {
-      slot.state = SlotState.Held;
-      this._held ??= { frames: [], bytes: 0 };
-      this._held.frames.push(slot);
-      this._held.bytes += slot.counted;
-      return true;
-    }
-    this._queueSlot(slot);
+    this._queue().share(shared, this._fragmenting);
     return true;
-  }
-
-  /** Puts a slot in the ordered write path: first in line (nothing is written until it is filled) or queued. */
-  private _queueSlot(slot: SharedSlot): void {
-    const frames = slot.shared.frames;
-    if (frames !== null) {
-      // Filled in while it was held back.
-      slot.state = SlotState.Done;
-      this._writeFrames(frames);
-      return;
-    }
-    this._queuedBytes += slot.counted;
-    if (this._sendQueue !== null) {
-      slot.state = SlotState.Queued;
-      this._sendQueue.push(slot);
-    } else {
-      slot.state = SlotState.Head;
-      this._sendQueue = [];
-    }
-  }
-
-  /**
-   * @internal Called by SharedFrames#fill for each slot: counts the frames at their real size, and
-   * writes them (then what waited behind them) if they were what this connection was waiting for.
-   */
-  _sharedFilled(slot: SharedSlot): void {
-    const state = slot.state;
-    if (state === SlotState.Done) return;
-    if (this._readyState === CLOSED) {
-      slot.state = SlotState.Done;
-      return;
-    }
-    const bytes = slot.shared.bytes;
-    if (state !== SlotState.Head) {
-      if (state === SlotState.Queued) this._queuedBytes += bytes - slot.counted;
-      else if (this._held !== null) this._held.bytes += bytes - slot.counted;
-      slot.counted = bytes;
-      return;
-    }
-    slot.state = SlotState.Done;
-    this._queuedBytes -= slot.counted;
-    const socket = this._socket;
-    // Not writable: the socket is going, and _socketClosed() fails what is queued.
-    if (socket === null || !socket.writable) return;
-    this._writeNow(slot.shared.frames!);
-    this._drainSendQueue();
-  }
-
-  private _flushHeld(): void {
-    const held = this._held!;
-    this._held = null;
-    for (const item of held.frames) {
-      if (item instanceof SharedSlot) this._queueSlot(item);
-      else this._writeFrames(item);
-    }
   }
 
   /**
    * @internal Writes ready frames, corking the socket until the end of this event-loop turn. While a
-   * compression is under way they wait behind it.
+   * compression (or a shared publish) is under way they wait behind it.
    */
   _writeFrames(frames: Buffer[], callback?: (error?: Error) => void): void {
-    if (this._sendQueue !== null) {
-      let length = 0;
-      for (const frame of frames) length += frame.length;
-      this._queuedBytes += length;
-      this._sendQueue.push({ frames, length, callback });
-      return;
-    }
-    this._writeNow(frames, callback);
+    const queue = this._sendQueue;
+    if (queue !== null && queue.busy) queue.push(frames, callback);
+    else this._writeNow(frames, callback);
   }
 
-  private _writeNow(frames: Buffer[], callback?: (error?: Error) => void): void {
+  /** @internal Writes frames to the socket now (the SendQueue calls it when their turn has come). */
+  _writeNow(frames: Buffer[], callback?: (error?: Error) => void): void {
     const socket = this._socket!;
     if (!this._corked) {
       this._corked = true;
@@ -461,72 +378,13 @@ export class WebSocket extends BrowserFace {
     else socket.write(frames[last]!);
   }
 
-  /** Compresses a message (or fragment) in its turn: nothing sent after it may overtake it. */
-  private _sendCompressed(job: CompressionJob): void {
-    this._queuedBytes += job.data.length;
-    if (this._sendQueue !== null) {
-      this._sendQueue.push(job);
-      return;
-    }
-    this._sendQueue = [];
-    this._compress(job);
-  }
-
-  private _compress(job: CompressionJob): void {
-    this._compression!.compress(job.data, job.fin, (error, result) => {
-      this._queuedBytes -= job.data.length;
-      const socket = this._socket;
-      if (this._readyState === CLOSED || socket === null || !socket.writable) {
-        // The queue is failed by _socketClosed().
-        job.callback?.(error ?? new Error('The socket was closed while data was being compressed'));
-        return;
-      }
-      if (error) {
-        job.callback?.(error);
-        this._failSendQueue();
-        this._fail(new ProtocolError(error.message, CloseCode.InternalError, 'WS_ERR_DEFLATE'));
-        return;
-      }
-      const rsv1 = job.opcode !== Opcode.Continuation;
-      this._writeNow(encodeFrame(result!, { opcode: job.opcode, fin: job.fin, rsv1, maskKey: job.masked ? maskKey() : null }), job.callback);
-      this._drainSendQueue();
-    });
-  }
-
-  /** Writes what waited behind a finished compression, up to the next compression. */
-  private _drainSendQueue(): void {
-    const queue = this._sendQueue!;
-    while (queue.length > 0) {
-      const item = queue.shift()!;
-      if (item === END_SOCKET) {
-        this._socket?.end();
-      } else if (item instanceof SharedSlot) {
-        const frames = item.shared.frames;
-        if (frames === null) {
-          // Still being prepared: _sharedFilled() carries on from here.
-          item.state = SlotState.Head;
-          return;
-        }
-        item.state = SlotState.Done;
-        this._queuedBytes -= item.counted;
-        this._writeNow(frames);
-      } else if ('frames' in item) {
-        this._queuedBytes -= item.length;
-        this._writeNow(item.frames, item.callback);
-      } else {
-        this._compress(item);
-        return;
-      }
-    }
-    this._sendQueue = null;
-  }
-
   /** @internal Ends the socket once every frame sent before has been written. */
   _endSocket(): void {
     // Once is enough: a second end() (the peer's FIN after our close, say) would only build an error.
     if (this._endRequested) return;
     this._endRequested = true;
-    if (this._sendQueue !== null) this._sendQueue.push(END_SOCKET);
+    const queue = this._sendQueue;
+    if (queue !== null && queue.busy) queue.pushEnd();
     else this._socket?.end();
   }
 
@@ -779,7 +637,7 @@ export class WebSocket extends BrowserFace {
     this._stopParsing();
     this._inflating = null;
     this._compression?.cleanup();
-    this._failSendQueue();
+    this._sendQueue?.fail();
     const socket = this._socket;
     if (socket) {
       socket.removeListener('data', socketOnData);
@@ -787,18 +645,6 @@ export class WebSocket extends BrowserFace {
     }
     this._tracker?._clientClosed(this);
     this.emit('close', this._closeCode, this._closeReason);
-  }
-
-  /** Calls back what was still waiting to be sent when the socket closed. */
-  private _failSendQueue(): void {
-    const queue = this._sendQueue;
-    if (queue === null) return;
-    this._sendQueue = null;
-    this._queuedBytes = 0;
-    for (const item of queue) {
-      if (item instanceof SharedSlot) item.state = SlotState.Done;
-      else if (item !== END_SOCKET && item.callback) process.nextTick(item.callback, new Error('The socket was closed before the data was sent'));
-    }
   }
 
   /**

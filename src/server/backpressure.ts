@@ -29,7 +29,7 @@ export class SlowClientGate implements DeliveryGate {
    * bound); once compressed, at the size of its compressed frame.
    */
   static queued(ws: WebSocket): number {
-    return ws.bufferedAmount + (ws._held?.bytes ?? 0);
+    return ws.bufferedAmount + (ws._sendQueue?.heldBytes ?? 0);
   }
 
   /**
