@@ -160,7 +160,8 @@ export class SendQueue {
   private _compress(job: CompressionJob): void {
     const ws = this._ws;
     ws._compression!.compress(job.data, job.fin, (error, result) => {
-      this.queuedBytes -= job.data.length;
+      // After fail() (the socket closed meanwhile) nothing is counted any more, this job included.
+      if (this._queue !== null) this.queuedBytes -= job.data.length;
       const socket = ws._socket;
       if (ws._readyState === ws.CLOSED || socket === null || !socket.writable) {
         // The queue is failed by _socketClosed().

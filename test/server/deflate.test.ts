@@ -19,6 +19,7 @@ import {
 import { Opcode } from '../../src/protocol/frame.js';
 import { handshake, noise, rawHandshake, zeroBomb, type RawPeer } from '../helpers/deflate.js';
 import { once } from '../helpers/net.js';
+import { WebSocket as Client } from '../../src/index.js';
 
 const servers = new Set<WebSocketServer | WsServer>();
 
@@ -595,4 +596,21 @@ describe('memory and callbacks', () => {
     await stopServer(wss);
     await stopServer(off.wss);
   });
+});
+
+test('a message still being compressed when the connection is terminated is failed, and bufferedAmount never goes below 0', async () => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
+  await once(wss, 'listening');
+  const port = (wss.address() as AddressInfo).port;
+  const client = new Client(`ws://127.0.0.1:${port}`);
+  await once(client, 'open');
+  assert.match(client.extensions, /permessage-deflate/);
+  const sent = new Promise<Error | undefined>((resolve) => client.send(Buffer.alloc(4 << 20, 'wavecast '), (error) => resolve(error)));
+  assert.ok(client.bufferedAmount >= 4 << 20, 'the message counts while it is compressed');
+  client.terminate();
+  await once(client, 'close');
+  const error = await sent;
+  assert.ok(error instanceof Error, 'the send is failed');
+  assert.ok(client.bufferedAmount >= 0, `bufferedAmount after close is ${client.bufferedAmount}`);
+  await new Promise<void>((resolve) => wss.close(() => resolve()));
 });
