@@ -101,7 +101,7 @@ export interface Exchange {
  * HEAD (whose answers have no body). Rejects on a hang.
  */
 export async function exchange(port: number, chunks: readonly Buffer[], options: { halfClose: boolean; head: boolean; timeoutMs?: number }): Promise<Exchange> {
-  const socket = netConnect({ port, host: '127.0.0.1' });
+  const socket = netConnect({ port, host: '127.0.0.1', noDelay: true });
   socket.on('error', () => {});
   const result: Exchange = { answers: [], closed: false, malformed: null };
   let buffer = Buffer.alloc(0);
@@ -262,7 +262,7 @@ export class RawV1 {
   }
 
   static async open(port: number, path = '/'): Promise<RawV1> {
-    const socket = netConnect({ port, host: '127.0.0.1' });
+    const socket = netConnect({ port, host: '127.0.0.1', noDelay: true });
     const key = Buffer.from('wavecast-fuzz-k!').toString('base64');
     const v1 = new RawV1(socket);
     socket.write(

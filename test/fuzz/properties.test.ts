@@ -17,6 +17,7 @@ const RUNS: Record<string, number> = {
   inflate: 60,
   connection: 60,
   'relay-http': 300,
+  'relay-v1': 100,
 };
 
 for (const target of TARGETS) {
