@@ -2,6 +2,7 @@
 // per run and stopped by the target's dispose(), its error log kept (an error logged while answering a
 // request is a failure), raw HTTP exchanges over TCP with a strict reader of the answers, and a
 // wavecast.v1 connection made by hand (raw frames, so that anything can be sent) with a ping barrier.
+import type { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { createLogger } from '../src/relay/log.js';
 import { Relay } from '../src/relay/relay.js';
@@ -65,6 +66,23 @@ export function checkRelayLog(r: RelayUnderTest): void {
     const lines = r.errors.splice(0);
     fail(`the relay logged errors: ${lines.join(' | ').slice(0, 1000)}`);
   }
+}
+
+/**
+ * Once every client has gone: waits for the relay to see each connection close, then fails if it still
+ * holds a wavecast.v1 session or channel membership, or a topic (what would leak, connection after
+ * connection). Looks at the relay's private fields: this is a leak check, not an API.
+ */
+export async function checkRelayForgets(r: RelayUnderTest, keep = 0): Promise<void> {
+  const inner = r.relay as unknown as { _wss: { clients: Set<EventEmitter & { readyState: number }>; topics: string[] }; _v1: { _sessions: Map<unknown, unknown>; _members: Map<string, unknown> } };
+  const open = [...inner._wss.clients].filter((ws) => ws.readyState !== 3);
+  if (open.length > keep) {
+    // Connections the test closed are still closing on the relay's side: wait for their 'close'.
+    await within(Promise.all(open.slice(keep).map((ws) => new Promise((resolve) => ws.once('close', resolve)))), 10_000, 'close of every connection on the relay side');
+  }
+  const v1 = inner._v1;
+  if (inner._wss.clients.size > keep || v1._sessions.size > keep) fail(`the relay still holds ${inner._wss.clients.size} clients, ${v1._sessions.size} v1 sessions after the clients left`);
+  if (keep === 0 && (v1._members.size > 0 || inner._wss.topics.length > 0)) fail(`the relay still has members of ${[...v1._members.keys()].join(', ')}, topics ${inner._wss.topics.length}`);
 }
 
 /** Rejects after `ms` with a message naming what did not happen (the fuzzers' guard against hangs). */

@@ -39,6 +39,7 @@ import {
 } from './arbitraries.js';
 import { connectionTarget } from './connection.js';
 import { relayHttpTarget } from './relay-http.js';
+import { relayReplayTarget } from './relay-replay.js';
 import { relayV1Target } from './relay-v1.js';
 import { describeEvent, eventsEqual, ownChunk, runParser, sameEvents, type ParserRun } from './parser-oracle.js';
 import {
@@ -528,4 +529,4 @@ const inflate: Target = {
     ),
 };
 
-export const TARGETS: readonly Target[] = [parserRoundtrip, parserMutate, parserNoise, parserUtf8, handshake, extensions, negotiation, inflate, connectionTarget, relayHttpTarget, relayV1Target];
+export const TARGETS: readonly Target[] = [parserRoundtrip, parserMutate, parserNoise, parserUtf8, handshake, extensions, negotiation, inflate, connectionTarget, relayHttpTarget, relayV1Target, relayReplayTarget];

@@ -18,6 +18,7 @@ const RUNS: Record<string, number> = {
   connection: 60,
   'relay-http': 300,
   'relay-v1': 100,
+  'relay-replay': 25,
 };
 
 for (const target of TARGETS) {
