@@ -37,6 +37,7 @@ import {
   textPayload,
   validStream,
 } from './arbitraries.js';
+import { clientHandshakeTarget } from './client-handshake.js';
 import { connectionTarget } from './connection.js';
 import { relayHttpTarget } from './relay-http.js';
 import { relayReplayTarget } from './relay-replay.js';
@@ -529,4 +530,4 @@ const inflate: Target = {
     ),
 };
 
-export const TARGETS: readonly Target[] = [parserRoundtrip, parserMutate, parserNoise, parserUtf8, handshake, extensions, negotiation, inflate, connectionTarget, relayHttpTarget, relayV1Target, relayReplayTarget];
+export const TARGETS: readonly Target[] = [parserRoundtrip, parserMutate, parserNoise, parserUtf8, handshake, extensions, negotiation, inflate, connectionTarget, relayHttpTarget, relayV1Target, relayReplayTarget, clientHandshakeTarget];

@@ -19,6 +19,7 @@ const RUNS: Record<string, number> = {
   'relay-http': 300,
   'relay-v1': 100,
   'relay-replay': 25,
+  'client-handshake': 150,
 };
 
 for (const target of TARGETS) {
