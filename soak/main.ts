@@ -5,7 +5,14 @@
 // With --rounds N the whole soak (connect, publish and churn, shut down) runs N times in this process, on
 // a new server each time: RSS that a first round leaves behind (memory the allocator keeps for reuse)
 // must not grow round after round.
+//
+//   npm run soak -- --relay [--clients N] [--channels N] [--duration SECONDS] [--http-rate PER_S]
+//                   [--ws-rate PER_S] [--drops PER_S] [--history N]
+// The relay soak (relay-run.ts): wavecast/browser clients dropped abruptly and reconnecting while
+// messages are published over HTTP and WebSocket; every client must get every message of its channels
+// exactly once, in order. Defaults: 1,000 clients, 50 channels, 120 s, 200 + 200 publishes/s, 20 drops/s.
 import { mb, runSoak, type SoakOptions, type SoakReport } from './run.js';
+import { runRelaySoak, type RelaySoakOptions } from './relay-run.js';
 
 const options: SoakOptions = {
   connections: 10_000,
@@ -20,6 +27,10 @@ const options: SoakOptions = {
 };
 let rounds = 2;
 const argv = process.argv.slice(2);
+if (argv.includes('--relay')) {
+  await relayMain(argv.filter((a) => a !== '--relay'));
+  process.exit();
+}
 for (let i = 0; i < argv.length; i++) {
   const flag = argv[i]!;
   const value = Number(argv[++i]);
@@ -72,4 +83,48 @@ function summarize(report: SoakReport): boolean {
   console.log(`  server rss ${mb(memory.rssStart)} → peak ${mb(memory.rssPeak)} → ${mb(memory.rssEnd)} after; heap ${mb(memory.heapStart)} → peak ${mb(memory.heapPeak)} → ${mb(memory.heapEnd)}; generator rss peak ${mb(load.rssMax)}`);
   console.log(`  server stats ${JSON.stringify(report.stats)}`);
   return ok;
+}
+
+async function relayMain(args: string[]): Promise<void> {
+  const relayOptions: RelaySoakOptions = {
+    clients: 1000,
+    channels: 50,
+    durationMs: 120_000,
+    httpPerSecond: 200,
+    wsPerSecond: 200,
+    dropsPerSecond: 20,
+    history: 1000,
+    log: (line) => console.log(line),
+  };
+  const names: Record<string, (v: number) => void> = {
+    '--clients': (v) => (relayOptions.clients = v),
+    '--channels': (v) => (relayOptions.channels = Math.max(2, v)),
+    '--duration': (v) => (relayOptions.durationMs = v * 1000),
+    '--http-rate': (v) => (relayOptions.httpPerSecond = v),
+    '--ws-rate': (v) => (relayOptions.wsPerSecond = v),
+    '--drops': (v) => (relayOptions.dropsPerSecond = v),
+    '--history': (v) => (relayOptions.history = v),
+  };
+  for (let i = 0; i < args.length; i += 2) {
+    const set = names[args[i]!];
+    const value = Number(args[i + 1]);
+    if (set === undefined || !Number.isFinite(value) || value < 0) {
+      console.error(`soak --relay: ${set === undefined ? `unknown option ${args[i]}` : `${args[i]} takes a number`}`);
+      process.exit(2);
+    }
+    set(value);
+  }
+  const report = await runRelaySoak(relayOptions);
+  const { load, memory } = report;
+  const ok = load.losses === 0 && load.duplicates === 0 && load.gaps === 0 && load.behind === 0 && report.httpFailed === 0 && report.errorsLogged.length === 0;
+  const o = relayOptions;
+  console.log('\nsoak --relay: summary');
+  console.log(`  ${o.clients} clients on ${o.channels} channels (2 each), ${(report.durationMs / 1000).toFixed(0)} s, ${o.httpPerSecond} HTTP + ${o.wsPerSecond} WebSocket publishes/s asked, ${o.dropsPerSecond} drops/s asked, history ${o.history}`);
+  console.log(`  published: ${report.httpPublished} over HTTP (${report.httpFailed} failed), ${load.published} over WebSocket by the clients; the relay numbered ${report.numbered}`);
+  console.log(`  connections lost: ${load.terminated} destroyed under the client + ${load.dropped} drop(); reconnects ${load.reconnects}`);
+  console.log(`  delivered to the clients: ${load.received}; losses ${load.losses}; duplicates or out of order ${load.duplicates}; gaps ${load.gaps}; client-channels behind at the end ${load.behind}`);
+  console.log(`  relay rss ${mb(memory.rssStart)} → peak ${mb(memory.rssPeak)} → ${mb(memory.rssEnd)} after; heap ${mb(memory.heapStart)} → ${mb(memory.heapEnd)}; generator rss peak ${mb(load.rssMax)}`);
+  if (report.errorsLogged.length > 0) console.log(`  the relay logged errors: ${report.errorsLogged.slice(0, 5).join(' | ')}`);
+  console.log(`  ${ok ? 'every check held' : 'A CHECK FAILED'}`);
+  process.exitCode = ok ? 0 : 1;
 }
