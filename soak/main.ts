@@ -1,7 +1,8 @@
 // `npm run soak`: the soak of run.ts at full size, with a summary.
 //   npm run soak -- [--connections N] [--duration SECONDS] [--rate PUBLISHES_PER_S] [--broadcast PER_S]
-//                   [--churn PER_S] [--topics N] [--payload BYTES] [--rounds N]
-// Defaults: 10,000 connections, 45 s, 2 rounds (about two minutes in all).
+//                   [--churn PER_S] [--topics N] [--payload BYTES] [--rounds N] [--generators N]
+// Defaults: 10,000 connections, 45 s, 2 rounds (about two minutes in all), the load spread over 2
+// generator processes.
 // With --rounds N the whole soak (connect, publish and churn, shut down) runs N times in this process, on
 // a new server each time: RSS that a first round leaves behind (memory the allocator keeps for reuse)
 // must not grow round after round.
@@ -23,6 +24,7 @@ const options: SoakOptions = {
   churnPerSecond: 200,
   payloadBytes: 64,
   closeTimeoutMs: 10_000,
+  generators: 2,
   log: (line) => console.log(line),
 };
 let rounds = 2;
@@ -46,6 +48,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (flag === '--churn') options.churnPerSecond = value;
   else if (flag === '--topics') options.topics = value;
   else if (flag === '--payload') options.payloadBytes = value;
+  else if (flag === '--generators') options.generators = Math.max(1, Math.floor(value));
   else {
     console.error(`soak: unknown option ${flag}`);
     process.exit(2);
@@ -77,6 +80,7 @@ function summarize(report: SoakReport): boolean {
   const ok = load.lost === 0 && load.disorder === 0 && load.stillOpen === 0 && report.serverClientsAfter === 0 && report.tcpHandlesAfter === 0 && Object.keys(load.closes).every((k) => k === '1001');
   console.log('\nsoak: summary');
   console.log(`  ${options.connections} connections, ${options.durationMs / 1000} s, ${options.topics} topics, ${options.publishPerSecond} publishes/s + ${options.broadcastPerSecond} to all/s, churn ${options.churnPerSecond}/s`);
+  console.log(`  churn reached ${(load.churned / Math.max(0.001, load.churnMs / 1000)).toFixed(0)} closes (and as many opens) a second over ${(load.churnMs / 1000).toFixed(0)} s, from ${options.generators} generator processes`);
   console.log(`  opened ${load.opened} (churned ${load.churned}, failed ${load.failedOpens}); published ${report.published}; deliveries accepted ${report.deliveries}; received ${load.received}`);
   console.log(`  checked at shutdown: ${load.checked} connections; lost ${load.lost}; out of order ${load.disorder}; closes ${JSON.stringify(load.closes)}`);
   console.log(`  shutdown took ${report.shutdownMs} ms; server clients after ${report.serverClientsAfter}; TCP handles left ${report.tcpHandlesAfter}; generator connections not closed ${load.stillOpen}`);

@@ -3,12 +3,12 @@
 // reconnect, while this process publishes over HTTP and the clients publish over WebSocket. At the end,
 // with publishing stopped and every client back, each client must have had every message of its two
 // channels exactly once, in order, up to the channel's latest: losses, duplicates and gaps 0.
-import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createLogger } from '../src/relay/log.js';
 import { Relay } from '../src/relay/relay.js';
+import { LoadChild } from './child.js';
 import type { FromRelayLoad, RelayLoadReport, ToRelayLoad } from './relay-protocol.js';
 
 export interface RelaySoakOptions {
@@ -63,23 +63,9 @@ export async function runRelaySoak(options: RelaySoakOptions): Promise<RelaySoak
     log: createLogger({ level: 'error', write: (line) => errorsLogged.push(line) }),
   });
   const channels = Array.from({ length: options.channels }, (_, i) => `soak/${i}`);
-  const child = fork(new URL('./relay-loadgen.js', import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const inbox: FromRelayLoad[] = [];
-  let wake: (() => void) | null = null;
-  child.on('message', (message: FromRelayLoad) => {
-    inbox.push(message);
-    wake?.();
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const next = async <T extends FromRelayLoad['type']>(type: T): Promise<Extract<FromRelayLoad, { type: T }>> => {
-    for (;;) {
-      const index = inbox.findIndex((m) => m.type === type);
-      if (index !== -1) return inbox.splice(index, 1)[0] as Extract<FromRelayLoad, { type: T }>;
-      const gone = await Promise.race([new Promise<false>((resolve) => (wake = () => resolve(false))), exited.then(() => true)]);
-      if (gone && !inbox.some((m) => m.type === type)) throw new Error(`the relay load generator exited before sending '${type}'`);
-    }
-  };
-  const tell = (message: ToRelayLoad) => child.send(message);
+  const child = new LoadChild<FromRelayLoad, ToRelayLoad>(new URL('./relay-loadgen.js', import.meta.url));
+  const next = child.next.bind(child);
+  const tell = child.tell.bind(child);
   const agent = new Agent({ keepAlive: true, maxSockets: 32 });
   let httpPublished = 0;
   let httpFailed = 0;
@@ -142,7 +128,7 @@ export async function runRelaySoak(options: RelaySoakOptions): Promise<RelaySoak
     const latest = await Promise.all(channels.map((channel) => relay.history.latest(channel)));
     tell({ type: 'final', latest });
     const load = await next('report');
-    await exited;
+    await child.exited;
     await relay.close(5000);
     agent.destroy();
     gc();
@@ -157,7 +143,7 @@ export async function runRelaySoak(options: RelaySoakOptions): Promise<RelaySoak
       errorsLogged,
     };
   } finally {
-    if (child.exitCode === null) child.kill();
+    child.kill();
     agent.destroy();
     await relay.close(100);
   }
