@@ -65,7 +65,7 @@ for (let round = 1; round <= rounds; round++) {
 }
 if (rounds > 1) {
   const ends = reports.map((r) => r.memory.rssEnd);
-  console.log(`soak: rss after each round: ${ends.map(mb).join(', ')}; heap after each round: ${reports.map((r) => mb(r.memory.heapEnd)).join(', ')}`);
+  console.log(`soak: rss after each round: ${ends.map(mb).join(', ')}; heap after each round: ${reports.map((r) => mb(r.memory.heapEnd)).join(', ')}; external (buffers) after each round: ${reports.map((r) => mb(r.memory.externalEnd)).join(', ')}`);
   // What the first round left behind is kept for reuse, not leaked: later rounds must not add to it.
   const growth = ends.at(-1)! - ends[0]!;
   const held = growth <= 0.1 * ends[0]!;

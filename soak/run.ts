@@ -39,7 +39,7 @@ export interface SoakReport {
   /** Connections the server still had after close() resolved, and TCP sockets left in this process. */
   serverClientsAfter: number;
   tcpHandlesAfter: number;
-  memory: { rssStart: number; rssPeak: number; rssEnd: number; heapStart: number; heapPeak: number; heapEnd: number };
+  memory: { rssStart: number; rssPeak: number; rssEnd: number; heapStart: number; heapPeak: number; heapEnd: number; externalEnd: number };
   stats: WebSocketServer['stats'];
 }
 
@@ -152,6 +152,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     gc();
     const rssEnd = process.memoryUsage().rss;
     const heapEnd = process.memoryUsage().heapUsed;
+    // Buffers live outside the heap: what they hold after the round is counted here.
+    const externalEnd = process.memoryUsage().external;
     return {
       options,
       load,
@@ -160,7 +162,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       shutdownMs,
       serverClientsAfter,
       tcpHandlesAfter,
-      memory: { rssStart, rssPeak, rssEnd, heapStart, heapPeak, heapEnd },
+      memory: { rssStart, rssPeak, rssEnd, heapStart, heapPeak, heapEnd, externalEnd },
       stats: { ...wss.stats },
     };
   } finally {
