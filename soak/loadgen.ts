@@ -126,14 +126,18 @@ function churn(): void {
   const due = Math.floor(churnOwed);
   if (due === 0) return;
   churnOwed -= due;
-  const candidates = [...clients.values()].filter((c) => !c.churned && !c.closed);
+  // Only open connections are churned (one still opening, dropped, would not be a connection that was made).
+  const candidates = [...clients.values()].filter((c) => !c.churned && c.ws.readyState === WebSocket.OPEN);
   for (let i = 0; i < due && candidates.length > 0; i++) {
     const client = candidates.splice(Math.floor(Math.random() * candidates.length), 1)[0]!;
     client.churned = true;
-    churned++;
-    if (i % 2 === 0) client.ws.close(1000, 'churn');
-    else client.ws.terminate();
-    void open();
+    // The replacement first, then the drop: the number of connections never sinks below the target, and
+    // when connections open slower than asked, the drops (the churn rate reported) slow down with them.
+    void open().then(() => {
+      churned++;
+      if (i % 2 === 0) client.ws.close(1000, 'churn');
+      else client.ws.terminate();
+    });
   }
 }
 
