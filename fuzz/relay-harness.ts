@@ -23,7 +23,10 @@ export interface RelaySettings {
   historyLimit: number;
 }
 
-/** Starts a relay on 127.0.0.1, port 0, rate limit off, history `historyLimit` per channel, no age limit. */
+/**
+ * Starts a relay on 127.0.0.1, port 0, rate limit off, history `historyLimit` per channel (4 MiB of it at
+ * most), no age limit. (The relay soak uses it too.)
+ */
 export async function startRelay(settings: RelaySettings): Promise<RelayUnderTest> {
   const errors: string[] = [];
   const relay = await Relay.start({

@@ -6,8 +6,7 @@
 import { Agent, request } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createLogger } from '../src/relay/log.js';
-import { Relay } from '../src/relay/relay.js';
+import { startRelay } from '../fuzz/relay-harness.js';
 import { LoadChild } from './child.js';
 import type { FromRelayLoad, RelayLoadReport, ToRelayLoad } from './relay-protocol.js';
 
@@ -47,21 +46,8 @@ export async function runRelaySoak(options: RelaySoakOptions): Promise<RelaySoak
   const heapStart = process.memoryUsage().heapUsed;
   let rssPeak = rssStart;
   const sample = () => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss));
-  const errorsLogged: string[] = [];
-  const relay = await Relay.start({
-    port: 0,
-    host: '127.0.0.1',
-    maxPayload: 65536,
-    origins: [],
-    rateLimit: { rate: 0, burst: 1 },
-    maxBackpressure: 1 << 20,
-    backpressurePolicy: 'drop',
-    maxConnections: 0,
-    heartbeat: 0,
-    metricsChannels: 5,
-    history: { limit: options.history, ttl: 0, maxBytes: 1 << 20 },
-    log: createLogger({ level: 'error', write: (line) => errorsLogged.push(line) }),
-  });
+  // The relay of the fuzz targets: rate limit off, 4 MiB of backpressure a client, errors it logs kept.
+  const { relay, errors: errorsLogged } = await startRelay({ maxPayload: 65536, historyLimit: options.history });
   const channels = Array.from({ length: options.channels }, (_, i) => `soak/${i}`);
   const child = new LoadChild<FromRelayLoad, ToRelayLoad>(new URL('./relay-loadgen.js', import.meta.url));
   const next = child.next.bind(child);
