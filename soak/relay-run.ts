@@ -4,10 +4,9 @@
 // with publishing stopped and every client back, each client must have had every message of its two
 // channels exactly once, in order, up to the channel's latest: losses, duplicates and gaps 0.
 import { Agent, request } from 'node:http';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { startRelay } from '../fuzz/relay-harness.js';
 import { LoadChild } from './child.js';
+import { watchMemory, type MemoryFigures } from './memory.js';
 import type { FromRelayLoad, RelayLoadReport, ToRelayLoad } from './relay-protocol.js';
 
 export interface RelaySoakOptions {
@@ -32,20 +31,14 @@ export interface RelaySoakReport {
   /** Messages the relay numbered, all channels together. */
   numbered: number;
   durationMs: number;
-  memory: { rssStart: number; rssPeak: number; rssEnd: number; heapStart: number; heapEnd: number };
+  memory: MemoryFigures;
   errorsLogged: string[];
 }
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
 export async function runRelaySoak(options: RelaySoakOptions): Promise<RelaySoakReport> {
   const log = options.log ?? (() => {});
-  gc();
-  const rssStart = process.memoryUsage().rss;
-  const heapStart = process.memoryUsage().heapUsed;
-  let rssPeak = rssStart;
-  const sample = () => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss));
+  const memory = watchMemory();
+  const sample = memory.sample;
   // The relay of the fuzz targets: rate limit off, 4 MiB of backpressure a client, errors it logs kept.
   const { relay, errors: errorsLogged } = await startRelay({ maxPayload: 65536, historyLimit: options.history });
   const channels = Array.from({ length: options.channels }, (_, i) => `soak/${i}`);
@@ -117,7 +110,6 @@ export async function runRelaySoak(options: RelaySoakOptions): Promise<RelaySoak
     await child.exited;
     await relay.close(5000);
     agent.destroy();
-    gc();
     return {
       options,
       load,
@@ -125,7 +117,7 @@ export async function runRelaySoak(options: RelaySoakOptions): Promise<RelaySoak
       httpFailed,
       numbered: latest.reduce((a, b) => a + b, 0),
       durationMs,
-      memory: { rssStart, rssPeak, rssEnd: process.memoryUsage().rss, heapStart, heapEnd: process.memoryUsage().heapUsed },
+      memory: memory.end(),
       errorsLogged,
     };
   } finally {

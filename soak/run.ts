@@ -3,11 +3,10 @@
 // Checks that no message published before the shutdown is lost (per connection, by sequence number),
 // that every connection ends with the shutdown's close code and none is left half-open on either side,
 // and measures memory before, at the peak and after.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { WebSocketServer } from '../src/server/websocket-server.js';
 import type { WebSocket } from '../src/connection/websocket.js';
 import { LoadChild } from './child.js';
+import { watchMemory, type MemoryFigures } from './memory.js';
 import { allTopicIndex, encodePublished, type FromLoad, type LoadReport, type ToLoad } from './protocol.js';
 
 export interface SoakOptions {
@@ -39,12 +38,9 @@ export interface SoakReport {
   /** Connections the server still had after close() resolved, and TCP sockets left in this process. */
   serverClientsAfter: number;
   tcpHandlesAfter: number;
-  memory: { rssStart: number; rssPeak: number; rssEnd: number; heapStart: number; heapPeak: number; heapEnd: number; externalEnd: number };
+  memory: MemoryFigures;
   stats: WebSocketServer['stats'];
 }
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 function tcpHandles(): number {
   return process.getActiveResourcesInfo().filter((name) => name === 'TCPSocketWrap' || name === 'TCPServerWrap').length;
@@ -52,16 +48,8 @@ function tcpHandles(): number {
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const log = options.log ?? (() => {});
-  gc();
-  const rssStart = process.memoryUsage().rss;
-  const heapStart = process.memoryUsage().heapUsed;
-  let rssPeak = rssStart;
-  let heapPeak = heapStart;
-  const sample = () => {
-    const m = process.memoryUsage();
-    rssPeak = Math.max(rssPeak, m.rss);
-    heapPeak = Math.max(heapPeak, m.heapUsed);
-  };
+  const memory = watchMemory();
+  const sample = memory.sample;
 
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', backlog: 4096, handshakeTimeout: 30_000 });
   await new Promise<void>((resolve) => wss.once('listening', resolve));
@@ -149,11 +137,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const load = mergeReports(await nextAll('report'));
     await Promise.all(children.map((c) => c.exited));
     const tcpHandlesAfter = tcpHandles();
-    gc();
-    const rssEnd = process.memoryUsage().rss;
-    const heapEnd = process.memoryUsage().heapUsed;
-    // Buffers live outside the heap: what they hold after the round is counted here.
-    const externalEnd = process.memoryUsage().external;
     return {
       options,
       load,
@@ -162,7 +145,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       shutdownMs,
       serverClientsAfter,
       tcpHandlesAfter,
-      memory: { rssStart, rssPeak, rssEnd, heapStart, heapPeak, heapEnd, externalEnd },
+      memory: memory.end(),
       stats: { ...wss.stats },
     };
   } finally {
