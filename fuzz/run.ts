@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     currentRuns = runs;
     // Each target gets its own seed derived from the run's, so that one can be replayed alone.
     const seed = (args.seed + index * 7919) | 0;
-    const result = await fc.check(target.property(stats), { numRuns: runs, seed, endOnFailure: false });
+    const result = await Promise.resolve(fc.check(target.property(stats), { numRuns: runs, seed, endOnFailure: false })).finally(() => target.dispose?.());
     if (result.failed) {
       failed = true;
       if (tty) process.stdout.write('\n');

@@ -37,7 +37,11 @@ import {
   textPayload,
   validStream,
 } from './arbitraries.js';
+import { clientHandshakeTarget } from './client-handshake.js';
 import { connectionTarget } from './connection.js';
+import { relayHttpTarget } from './relay-http.js';
+import { relayReplayTarget } from './relay-replay.js';
+import { relayV1Target } from './relay-v1.js';
 import { describeEvent, eventsEqual, ownChunk, runParser, sameEvents, type ParserRun } from './parser-oracle.js';
 import {
   INVALID_UTF8,
@@ -99,6 +103,8 @@ export interface Target {
   weight: number;
   /** Each target has its own tuple of generated arguments. */
   property(stats: FuzzStats): fc.IRawProperty<any>;
+  /** Releases what the target started for its inputs (a server, connections), once it has run. */
+  dispose?(): Promise<void>;
 }
 
 // ---------------------------------------------------------------- the frame parser
@@ -524,4 +530,4 @@ const inflate: Target = {
     ),
 };
 
-export const TARGETS: readonly Target[] = [parserRoundtrip, parserMutate, parserNoise, parserUtf8, handshake, extensions, negotiation, inflate, connectionTarget];
+export const TARGETS: readonly Target[] = [parserRoundtrip, parserMutate, parserNoise, parserUtf8, handshake, extensions, negotiation, inflate, connectionTarget, relayHttpTarget, relayV1Target, relayReplayTarget, clientHandshakeTarget];

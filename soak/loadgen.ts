@@ -59,7 +59,7 @@ function send(message: FromLoad): void {
 }
 
 function open(): Promise<void> {
-  const id = nextId++;
+  const id = config.firstId + nextId++;
   const topicIndex = id % config.topics;
   const ws = new WebSocket(`ws://127.0.0.1:${config.port}/?id=${id}`, { perMessageDeflate: false });
   const client: Client = { id, ws, topics: [topicIndex, config.topics], next: [0, 0], churned: false, checked: false, closed: false, closeCode: 0, clean: false };
@@ -113,16 +113,31 @@ async function openMany(count: number): Promise<void> {
   await Promise.all(Array.from({ length: Math.min(config.openConcurrency, count) }, worker));
 }
 
+let churnOwed = 0;
+let churnLast = 0;
+let churnStart = 0;
+let churnMs = 0;
+
 function churn(): void {
-  const perTick = Math.max(1, Math.round(config.churnPerSecond / 10));
-  const candidates = [...clients.values()].filter((c) => !c.churned && !c.closed);
-  for (let i = 0; i < perTick && candidates.length > 0; i++) {
+  // What is owed follows the clock: a tick that comes late (the process busy reading) catches up.
+  const now = Date.now();
+  churnOwed += (config.churnPerSecond * (now - churnLast)) / 1000;
+  churnLast = now;
+  const due = Math.floor(churnOwed);
+  if (due === 0) return;
+  churnOwed -= due;
+  // Only open connections are churned (one still opening, dropped, would not be a connection that was made).
+  const candidates = [...clients.values()].filter((c) => !c.churned && c.ws.readyState === WebSocket.OPEN);
+  for (let i = 0; i < due && candidates.length > 0; i++) {
     const client = candidates.splice(Math.floor(Math.random() * candidates.length), 1)[0]!;
     client.churned = true;
-    churned++;
-    if (i % 2 === 0) client.ws.close(1000, 'churn');
-    else client.ws.terminate();
-    void open();
+    // The replacement first, then the drop: the number of connections never sinks below the target, and
+    // when connections open slower than asked, the drops (the churn rate reported) slow down with them.
+    void open().then(() => {
+      churned++;
+      if (i % 2 === 0) client.ws.close(1000, 'churn');
+      else client.ws.terminate();
+    });
   }
 }
 
@@ -137,10 +152,12 @@ process.on('message', async (message: ToLoad) => {
     await openMany(config.connections);
     sample();
     send({ type: 'ready', open: countWhere((c) => c.ws.readyState === WebSocket.OPEN) });
+    churnStart = churnLast = Date.now();
     if (config.churnPerSecond > 0) churning = setInterval(churn, 100);
   } else if (message.type === 'stopChurn') {
     if (churning) clearInterval(churning);
     churning = null;
+    churnMs = Date.now() - churnStart;
     // Replacements still opening must be open before the shutdown: they are checked too.
     await until(() => countWhere((c) => c.ws.readyState === WebSocket.CONNECTING) === 0, 30_000);
     for (const client of clients.values()) client.checked = !client.churned && client.ws.readyState === WebSocket.OPEN;
@@ -176,6 +193,7 @@ process.on('message', async (message: ToLoad) => {
       stillOpen: countWhere((c) => !c.closed),
       failedOpens,
       rssMax,
+      churnMs,
     };
     send(report);
     process.disconnect();

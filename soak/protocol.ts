@@ -12,6 +12,8 @@ export interface StartLoad {
   churnPerSecond: number;
   /** Connection attempts in flight at once while ramping up. */
   openConcurrency: number;
+  /** This generator's first connection id (ids go up from it; the topic is id % topics). */
+  firstId: number;
 }
 
 export type ToLoad = StartLoad | { type: 'stopChurn' } | { type: 'final'; finals: number[] };
@@ -35,6 +37,8 @@ export interface LoadReport {
   /** Connections that failed to open. */
   failedOpens: number;
   rssMax: number;
+  /** How long the churn ran (ms), to tell the churn rate reached. */
+  churnMs: number;
 }
 
 export type FromLoad = { type: 'ready'; open: number } | { type: 'churnStopped'; open: number } | LoadReport;

@@ -3,11 +3,10 @@
 // Checks that no message published before the shutdown is lost (per connection, by sequence number),
 // that every connection ends with the shutdown's close code and none is left half-open on either side,
 // and measures memory before, at the peak and after.
-import { fork } from 'node:child_process';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { WebSocketServer } from '../src/server/websocket-server.js';
 import type { WebSocket } from '../src/connection/websocket.js';
+import { LoadChild } from './child.js';
+import { watchMemory, type MemoryFigures } from './memory.js';
 import { allTopicIndex, encodePublished, type FromLoad, type LoadReport, type ToLoad } from './protocol.js';
 
 export interface SoakOptions {
@@ -21,6 +20,8 @@ export interface SoakOptions {
   broadcastPerSecond: number;
   churnPerSecond: number;
   payloadBytes: number;
+  /** Load generator processes (default 1). */
+  generators?: number;
   /** The graceful shutdown's timeout (ms). */
   closeTimeoutMs: number;
   /** Called with a line of progress now and then. */
@@ -37,12 +38,9 @@ export interface SoakReport {
   /** Connections the server still had after close() resolved, and TCP sockets left in this process. */
   serverClientsAfter: number;
   tcpHandlesAfter: number;
-  memory: { rssStart: number; rssPeak: number; rssEnd: number; heapStart: number; heapPeak: number; heapEnd: number };
+  memory: MemoryFigures;
   stats: WebSocketServer['stats'];
 }
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 function tcpHandles(): number {
   return process.getActiveResourcesInfo().filter((name) => name === 'TCPSocketWrap' || name === 'TCPServerWrap').length;
@@ -50,16 +48,8 @@ function tcpHandles(): number {
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const log = options.log ?? (() => {});
-  gc();
-  const rssStart = process.memoryUsage().rss;
-  const heapStart = process.memoryUsage().heapUsed;
-  let rssPeak = rssStart;
-  let heapPeak = heapStart;
-  const sample = () => {
-    const m = process.memoryUsage();
-    rssPeak = Math.max(rssPeak, m.rss);
-    heapPeak = Math.max(heapPeak, m.heapUsed);
-  };
+  const memory = watchMemory();
+  const sample = memory.sample;
 
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', backlog: 4096, handshakeTimeout: 30_000 });
   await new Promise<void>((resolve) => wss.once('listening', resolve));
@@ -75,28 +65,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     ws.subscribe('all');
   });
 
-  const child = fork(new URL('./loadgen.js', import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const inbox: FromLoad[] = [];
-  let wake: (() => void) | null = null;
-  child.on('message', (message: FromLoad) => {
-    inbox.push(message);
-    wake?.();
-  });
-  const childExited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const next = async <T extends FromLoad['type']>(type: T): Promise<Extract<FromLoad, { type: T }>> => {
-    for (;;) {
-      const index = inbox.findIndex((m) => m.type === type);
-      if (index !== -1) return inbox.splice(index, 1)[0] as Extract<FromLoad, { type: T }>;
-      const exited = await Promise.race([new Promise<false>((resolve) => (wake = () => resolve(false))), childExited.then(() => true)]);
-      if (exited && !inbox.some((m) => m.type === type)) throw new Error(`the load generator exited before sending '${type}'`);
-    }
-  };
-  const tell = (message: ToLoad) => child.send(message);
+  // The load is spread over several generator processes (one process reading every message was the
+  // limit of the churn rate); each gets its share of the connections and of the churn.
+  const generators = Math.max(1, Math.min(options.generators ?? 1, options.connections));
+  const children = Array.from({ length: generators }, () => new LoadChild<FromLoad, ToLoad>(new URL('./loadgen.js', import.meta.url)));
+  const share = (total: number, i: number) => Math.floor(total / generators) + (i < total % generators ? 1 : 0);
+  const nextAll = <T extends FromLoad['type']>(type: T) => Promise.all(children.map((c) => c.next(type)));
+  const tellAll = (message: ToLoad) => children.forEach((c) => c.tell(message));
 
   try {
     const started = Date.now();
-    tell({ type: 'start', port, connections: options.connections, topics: options.topics, churnPerSecond: options.churnPerSecond, openConcurrency: 256 });
-    const ready = await next('ready');
+    children.forEach((c, i) =>
+      c.tell({ type: 'start', port, connections: share(options.connections, i), topics: options.topics, churnPerSecond: options.churnPerSecond / generators, openConcurrency: Math.ceil(256 / generators), firstId: i * 10_000_000 }),
+    );
+    const ready = { open: (await nextAll('ready')).reduce((sum, r) => sum + r.open, 0) };
     sample();
     log(`soak: ${ready.open} connections open in ${Date.now() - started} ms; server clients ${wss.clients.size}; rss ${mb(process.memoryUsage().rss)}`);
 
@@ -141,8 +123,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     sample();
 
     // Shut down: no more churn, one last publish round, then close gracefully right behind it.
-    tell({ type: 'stopChurn' });
-    const quiet = await next('churnStopped');
+    tellAll({ type: 'stopChurn' });
+    const quiet = { open: (await nextAll('churnStopped')).reduce((sum, r) => sum + r.open, 0) };
     for (let t = 0; t < options.topics; t++) publish(t, topics[t]!);
     publish(all, 'all');
     sample();
@@ -151,13 +133,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await wss.close({ code: 1001, reason: 'soak over', timeout: options.closeTimeoutMs });
     const shutdownMs = Date.now() - closeStart;
     const serverClientsAfter = wss.clients.size;
-    tell({ type: 'final', finals: seqs });
-    const load = await next('report');
-    await childExited;
+    tellAll({ type: 'final', finals: seqs });
+    const load = mergeReports(await nextAll('report'));
+    await Promise.all(children.map((c) => c.exited));
     const tcpHandlesAfter = tcpHandles();
-    gc();
-    const rssEnd = process.memoryUsage().rss;
-    const heapEnd = process.memoryUsage().heapUsed;
     return {
       options,
       load,
@@ -166,13 +145,25 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       shutdownMs,
       serverClientsAfter,
       tcpHandlesAfter,
-      memory: { rssStart, rssPeak, rssEnd, heapStart, heapPeak, heapEnd },
+      memory: memory.end(),
       stats: { ...wss.stats },
     };
   } finally {
-    if (child.exitCode === null) child.kill();
+    for (const c of children) c.kill();
     await wss.close({ timeout: 100 });
   }
+}
+
+/** The generators' reports as one: counts added, close codes merged, the largest RSS. */
+function mergeReports(reports: LoadReport[]): LoadReport {
+  const merged: LoadReport = { type: 'report', opened: 0, churned: 0, checked: 0, received: 0, lost: 0, disorder: 0, closes: {}, stillOpen: 0, failedOpens: 0, rssMax: 0, churnMs: 0 };
+  for (const r of reports) {
+    for (const key of ['opened', 'churned', 'checked', 'received', 'lost', 'disorder', 'stillOpen', 'failedOpens'] as const) merged[key] += r[key];
+    for (const [code, n] of Object.entries(r.closes)) merged.closes[code] = (merged.closes[code] ?? 0) + n;
+    merged.rssMax = Math.max(merged.rssMax, r.rssMax);
+    merged.churnMs = Math.max(merged.churnMs, r.churnMs);
+  }
+  return merged;
 }
 
 export const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;

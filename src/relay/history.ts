@@ -103,7 +103,7 @@ export class MemoryHistory implements HistoryStore {
     const message: StoredMessage = { channel, seq: ++log.seq, time: this._now(), data, binary };
     if (this._options.limit > 0 && data.length <= this._options.maxBytes) {
       // A copy: the data may be a view of a buffer its owner reuses.
-      log.items.push({ ...message, data: Buffer.from(data) });
+      log.items.push({ ...message, data: ownCopy(data) });
       log.bytes += data.length;
       this._totalBytes += data.length;
     } else {
@@ -183,4 +183,15 @@ export class MemoryHistory implements HistoryStore {
       log.head = 0;
     }
   }
+}
+
+/**
+ * A copy with its own memory. Buffer.from() takes small copies from a shared 8 KiB pool, and one kept
+ * message keeps its whole pool block alive: history bounded by payload bytes would hold up to 8 KiB per
+ * message of a few bytes.
+ */
+function ownCopy(data: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(data.length);
+  data.copy(copy);
+  return copy;
 }

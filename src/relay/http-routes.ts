@@ -176,7 +176,8 @@ function history(options: HttpRoutesOptions, request: IncomingMessage, response:
   if (!channel.ok) return send(response, 400, channel.message + '\n');
   const params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
   const raw = params.get('since') ?? '0';
-  if (!/^\d{1,15}$/.test(raw)) return send(response, 400, `since must be a sequence number (a whole number, 0 or more), not ${JSON.stringify(raw.slice(0, 32))}\n`);
+  // Any sequence number a channel can reach (a safe integer), as wavecast.v1's join accepts.
+  if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw))) return send(response, 400, `since must be a sequence number (a whole number, 0 or more), not ${JSON.stringify(raw.slice(0, 32))}\n`);
   const since = Number(raw);
   Promise.resolve(options.readHistory(channel.channel, since)).then(
     (read) => {
@@ -202,8 +203,10 @@ export function bodyKind(contentType: string | undefined): BodyKind {
   const text = mime.startsWith('text/') || mime === 'application/json' || mime.endsWith('+json');
   if (!text) return 'binary';
   for (const param of params) {
-    const [key, value = ''] = param.split('=').map((part) => part.trim());
-    if (key === 'charset' && !['utf-8', 'utf8', 'us-ascii', '"utf-8"'].includes(value)) return 'unsupported-charset';
+    const [key, raw = ''] = param.split('=').map((part) => part.trim());
+    // A parameter's value may be a token or a quoted string, the same value either way (RFC 9110 5.6.6).
+    const value = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw;
+    if (key === 'charset' && !['utf-8', 'utf8', 'us-ascii'].includes(value)) return 'unsupported-charset';
   }
   return 'text';
 }

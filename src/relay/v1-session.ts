@@ -73,7 +73,17 @@ export class V1Hub {
   private readonly _members = new Map<string, Map<Session, Membership>>();
   private readonly _sessions = new Map<WebSocket, Session>();
 
-  constructor(private readonly _options: V1HubOptions) {}
+  constructor(private readonly _options: V1HubOptions) {
+    // Under the 'drop' backpressure policy a slow client is skipped: a wavecast.v1 client would then miss
+    // messages with no gap to tell it. It is closed instead (after what is queued for it), and recovers
+    // what it missed from history when it rejoins `since` its last message.
+    _options.wss.on('drop', (ws: WebSocket) => {
+      const session = this._sessions.get(ws);
+      if (session === undefined || ws.readyState !== ws.OPEN) return;
+      _options.log.warn('wavecast.v1 client too slow: closed so that it recovers from history', { peer: session.peer });
+      ws.close(CloseCode.TryAgainLater, 'Too slow for its channels: reconnect and rejoin since the last message');
+    });
+  }
 
   /** Takes a newly opened wavecast.v1 connection. */
   accept(ws: WebSocket, peer: string): void {

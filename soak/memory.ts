@@ -1,0 +1,40 @@
+// Memory of the soak's server process: measured at the start and at the end after a garbage collection,
+// and sampled for the peak in between.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+setFlagsFromString('--expose-gc');
+export const gc = runInNewContext('gc') as () => void;
+
+export interface MemoryFigures {
+  rssStart: number;
+  rssPeak: number;
+  rssEnd: number;
+  heapStart: number;
+  heapPeak: number;
+  heapEnd: number;
+  /** Memory of buffers (outside the heap) at the end. */
+  externalEnd: number;
+}
+
+/** Starts measuring (after a garbage collection): `sample()` now and then, `end()` once done. */
+export function watchMemory(): { sample(): void; end(): MemoryFigures } {
+  gc();
+  const start = process.memoryUsage();
+  let rssPeak = start.rss;
+  let heapPeak = start.heapUsed;
+  const sample = () => {
+    const m = process.memoryUsage();
+    rssPeak = Math.max(rssPeak, m.rss);
+    heapPeak = Math.max(heapPeak, m.heapUsed);
+  };
+  return {
+    sample,
+    end() {
+      sample();
+      gc();
+      const m = process.memoryUsage();
+      return { rssStart: start.rss, rssPeak, rssEnd: m.rss, heapStart: start.heapUsed, heapPeak, heapEnd: m.heapUsed, externalEnd: m.external };
+    },
+  };
+}
