@@ -2,22 +2,14 @@
 // addEventListener / removeEventListener, layered over the EventEmitter events of the `ws` face, so that
 // both faces see the same connection.
 import { EventEmitter } from 'node:events';
+import { useFastListenerTable } from './listener-table.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type EventListenerLike } from './events.js';
 import type { RawData } from './websocket.js';
-
-/** The prototype of each connection's listener table: empty and without a prototype of its own. */
-const NO_LISTENERS: object = Object.create(null);
 
 export abstract class BrowserFace extends EventEmitter {
   constructor() {
     super();
-    // EventEmitter keeps listeners in `_events`, made as a null-prototype literal, which V8 stores as a
-    // hash table (about 160 bytes more per connection than needed for the two or three events a server
-    // usually listens to). An object whose prototype is an empty null-prototype object behaves the same
-    // for every lookup EventEmitter makes (a missing event is undefined, `constructor` included) and has
-    // fast properties: about 125 bytes less per idle connection. If listeners are removed, EventEmitter
-    // may make its own table again, which is only the usual cost.
-    (this as unknown as { _events: object })._events = Object.create(NO_LISTENERS);
+    useFastListenerTable(this);
   }
 
   private _browserListeners: Map<unknown, { type: string; wrapper: (...args: any[]) => void }> | null = null;

@@ -75,6 +75,29 @@ const DEFAULT_CLOSE_TIMEOUT = 30_000;
 const BINARY_TYPES: readonly BinaryType[] = ['nodebuffer', 'arraybuffer', 'fragments'];
 
 const kSocketOwner = Symbol('wavecast.websocket');
+
+// Times kept per connection (when it last heard from its peer, when it sent a heartbeat ping) are ms
+// since this module loaded, as 32-bit integers, which V8 keeps in the field itself, where a Date.now()
+// would be a separate 16-byte number object per connection. The clock wraps after 24.8 days, so times
+// are compared through clockDiff(), which is right for any two times less than 24.8 days apart.
+const CLOCK_BASE = Date.now();
+/** @internal The clock of _lastSeen and _pingSentAt (ms, wrapping 32-bit). */
+export function connectionClock(): number {
+  return (Date.now() - CLOCK_BASE) | 0;
+}
+/** @internal `later - earlier` in ms, for two readings of connectionClock(). */
+export function clockDiff(later: number, earlier: number): number {
+  return (later - earlier) | 0;
+}
+
+/** @internal What only a closing or closed connection needs: made when its closing starts. */
+interface ClosingState {
+  code: number;
+  reason: Buffer;
+  timer: NodeJS.Timeout | null;
+  /** Bytes given to send() after the connection stopped being open (they count in bufferedAmount). */
+  afterClose: number;
+}
 // The boolean state of a connection, packed into _flags (one idle connection is mostly these few fields):
 // bit i of WebSocket#_flags is FLAGS[i]; the accessors are defined after the class.
 const FLAGS = [
@@ -87,6 +110,8 @@ const FLAGS = [
   '_fragmenting',
   '_closeWhenInflated',
   '_compressFragments',
+  '_binaryArrayBuffer',
+  '_binaryFragments',
 ] as const;
 const FLAG_IS_SERVER = 1 << FLAGS.indexOf('_isServer');
 
@@ -173,17 +198,17 @@ export class WebSocket extends BrowserFace {
   /** @internal The latest ping not answered yet because the peer is not reading (sent on 'drain'). */
   _pendingPong: Buffer | null = null;
 
-  private _binaryType: BinaryType = 'nodebuffer';
-  private _closeCode: number = CloseCode.Abnormal;
-  private _closeReason: Buffer = EMPTY;
+  /** binaryType, as two of the _flags ('nodebuffer' when neither is set). */
+  private declare _binaryArrayBuffer: boolean;
+  private declare _binaryFragments: boolean;
+  /** Close code and reason, the close timer, sends after close: null until the closing starts. */
+  private _closing: ClosingState | null = null;
   private declare _closeFrameSent: boolean;
   /** end() was asked of the socket (or queued behind a compression). */
   private declare _endRequested: boolean;
   private declare _closeFrameReceived: boolean;
-  private _closeTimer: NodeJS.Timeout | null = null;
   private _options: ConnectionOptions = DEFAULT_OPTIONS;
   private declare _fragmenting: boolean;
-  private _bufferedAfterClose = 0;
   /** Messages waiting behind an inflation still under way, so that order is kept. */
   private _inflating: Array<{ data: Buffer; isBinary: boolean; compressed: boolean }> | null = null;
   /** The socket closed while messages received before were still being inflated: 'close' waits for them. */
@@ -213,15 +238,17 @@ export class WebSocket extends BrowserFace {
     return this._url;
   }
   get binaryType(): BinaryType {
-    return this._binaryType;
+    return this._binaryFragments ? 'fragments' : this._binaryArrayBuffer ? 'arraybuffer' : 'nodebuffer';
   }
   set binaryType(type: BinaryType) {
-    if (BINARY_TYPES.includes(type)) this._binaryType = type;
+    if (!BINARY_TYPES.includes(type)) return;
+    this._binaryArrayBuffer = type === 'arraybuffer';
+    this._binaryFragments = type === 'fragments';
   }
   /** Bytes given to send() that have not yet been handed to the operating system. */
   get bufferedAmount(): number {
     const socket = this._socket;
-    return (socket ? socket.writableLength : 0) + this._bufferedAfterClose + (this._sendQueue?.queuedBytes ?? 0);
+    return (socket ? socket.writableLength : 0) + (this._closing?.afterClose ?? 0) + (this._sendQueue?.queuedBytes ?? 0);
   }
   get isPaused(): boolean {
     return this._socket?.isPaused() ?? false;
@@ -247,7 +274,7 @@ export class WebSocket extends BrowserFace {
     socket.on('error', socketOnError);
     // A server that read the handshake itself may have paused the socket meanwhile.
     socket.resume();
-    this._lastSeen = Date.now();
+    this._lastSeen = connectionClock();
     this._readyState = OPEN;
     this.emit('open');
   }
@@ -389,7 +416,7 @@ export class WebSocket extends BrowserFace {
   }
 
   private _sendAfterClose(length: number, callback?: (error?: Error) => void): void {
-    this._bufferedAfterClose += length;
+    this._closingState().afterClose += length;
     if (callback) {
       const state = READY_STATES[this._readyState];
       process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this._readyState} (${state})`));
@@ -460,9 +487,10 @@ export class WebSocket extends BrowserFace {
   }
 
   private _startCloseTimer(): void {
-    if (this._closeTimer !== null) return;
-    this._closeTimer = setTimeout(destroySocket, this._options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT, this);
-    this._closeTimer.unref?.();
+    const closing = this._closingState();
+    if (closing.timer !== null) return;
+    closing.timer = setTimeout(destroySocket, this._options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT, this);
+    closing.timer.unref?.();
   }
 
   /** Destroys the connection at once, without a closing handshake. */
@@ -535,10 +563,10 @@ export class WebSocket extends BrowserFace {
   }
 
   private _emitMessage(data: Buffer, isBinary: boolean): void {
-    this._lastSeen = Date.now();
+    this._lastSeen = connectionClock();
     // As in `ws`, binaryType shapes binary messages only; text always comes as a TextMessage (a Buffer).
     let out: RawData;
-    const type = this._binaryType;
+    const type = this.binaryType;
     if (!isBinary) out = toTextMessage(data);
     else if (type === 'nodebuffer') out = data;
     else if (type === 'arraybuffer') out = data.buffer.slice(data.byteOffset, data.byteOffset + data.length) as ArrayBuffer;
@@ -548,7 +576,7 @@ export class WebSocket extends BrowserFace {
 
   /** @internal */
   _receivePing(data: Buffer): void {
-    this._lastSeen = Date.now();
+    this._lastSeen = connectionClock();
     if (this._options.autoPong !== false && this._readyState === OPEN) {
       const socket = this._socket!;
       if (socket.writableNeedDrain) {
@@ -565,7 +593,7 @@ export class WebSocket extends BrowserFace {
 
   /** @internal */
   _receivePong(data: Buffer): void {
-    this._lastSeen = Date.now();
+    this._lastSeen = connectionClock();
     this._awaitingPong = false;
     this.emit('pong', data);
   }
@@ -573,8 +601,9 @@ export class WebSocket extends BrowserFace {
   /** @internal */
   _receiveClose(code: number, reason: Buffer): void {
     this._closeFrameReceived = true;
-    this._closeCode = code;
-    this._closeReason = reason;
+    const closing = this._closingState();
+    closing.code = code;
+    closing.reason = reason;
     if (this._readyState === OPEN) this._readyState = CLOSING;
     if (!this._closeFrameSent) {
       this._sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code, reason));
@@ -587,7 +616,7 @@ export class WebSocket extends BrowserFace {
   _fail(error: ProtocolError): void {
     this._stopParsing();
     if (this._readyState === CLOSED) return;
-    this._closeCode = error.closeCode;
+    this._closingState().code = error.closeCode;
     if (this.listenerCount('error') > 0) this.emit('error', error);
     if (this._readyState === CLOSED) return;
     this._readyState = CLOSING;
@@ -612,6 +641,10 @@ export class WebSocket extends BrowserFace {
     }));
   }
 
+  private _closingState(): ClosingState {
+    return (this._closing ??= { code: CloseCode.Abnormal, reason: EMPTY, timer: null, afterClose: 0 });
+  }
+
   /** @internal Nothing the peer sends is read any more. */
   _stopParsing(): void {
     if (this._parser === null) this._parser = STOPPED_PARSER;
@@ -630,9 +663,10 @@ export class WebSocket extends BrowserFace {
     }
     this._closeWhenInflated = false;
     this._readyState = CLOSED;
-    if (this._closeTimer !== null) {
-      clearTimeout(this._closeTimer);
-      this._closeTimer = null;
+    const closing = this._closing;
+    if (closing !== null && closing.timer !== null) {
+      clearTimeout(closing.timer);
+      closing.timer = null;
     }
     this._stopParsing();
     this._inflating = null;
@@ -644,7 +678,7 @@ export class WebSocket extends BrowserFace {
       socket.removeListener('end', socketOnEnd);
     }
     this._tracker?._clientClosed(this);
-    this.emit('close', this._closeCode, this._closeReason);
+    this.emit('close', closing?.code ?? CloseCode.Abnormal, closing?.reason ?? EMPTY);
   }
 
   /**
@@ -693,7 +727,7 @@ STOPPED_PARSER.stop();
 
 function socketOnData(this: OwnedSocket, chunk: Buffer): void {
   const ws = this[kSocketOwner]!;
-  ws._lastSeen = Date.now();
+  ws._lastSeen = connectionClock();
   (ws._parser ?? ws._startParsing()).push(chunk);
 }
 

@@ -3,7 +3,7 @@
 // handshakes that take too long (handshakeTimeout). No connection has a timer of its own.
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/close.js';
-import { WebSocket } from '../connection/websocket.js';
+import { WebSocket, clockDiff, connectionClock } from '../connection/websocket.js';
 import type { ServerStats } from './stats.js';
 
 export interface HeartbeatOptions {
@@ -114,26 +114,27 @@ export class Sweeper {
     }
     if (this._watchConnections) {
       const { heartbeat, idleTimeout } = this._options;
+      const clock = connectionClock(); // the clock of _lastSeen and _pingSentAt
       for (const ws of this._connections) {
         if (ws._readyState !== WebSocket.OPEN) continue;
         const seen = ws._lastSeen;
         if (heartbeat !== null) {
           if (ws._awaitingPong) {
-            if (seen > ws._pingSentAt) {
+            if (clockDiff(seen, ws._pingSentAt) > 0) {
               ws._awaitingPong = false; // something arrived after the ping: the peer is alive
-            } else if (now - ws._pingSentAt >= heartbeat.timeout) {
+            } else if (clockDiff(clock, ws._pingSentAt) >= heartbeat.timeout) {
               this._stats.heartbeatTimeouts++;
               ws.terminate();
               continue;
             }
           }
-          if (!ws._awaitingPong && now - seen >= heartbeat.interval) {
+          if (!ws._awaitingPong && clockDiff(clock, seen) >= heartbeat.interval) {
             ws._awaitingPong = true;
-            ws._pingSentAt = now;
+            ws._pingSentAt = clock;
             ws.ping();
           }
         }
-        if (idleTimeout > 0 && now - seen >= idleTimeout) {
+        if (idleTimeout > 0 && clockDiff(clock, seen) >= idleTimeout) {
           this._stats.idleCloses++;
           ws.close(CloseCode.Normal, `Idle timeout: nothing received for ${formatSeconds(idleTimeout)}`);
         }
