@@ -6,13 +6,23 @@ import { useFastListenerTable } from './listener-table.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type EventListenerLike } from './events.js';
 import type { RawData } from './websocket.js';
 
+interface BrowserState {
+  listeners: Map<unknown, { type: string; wrapper: (...args: any[]) => void }>;
+  handlers: Record<string, EventListenerLike<any> | null>;
+}
+
 export abstract class BrowserFace extends EventEmitter {
   constructor() {
     super();
     useFastListenerTable(this);
   }
 
-  private _browserListeners: Map<unknown, { type: string; wrapper: (...args: any[]) => void }> | null = null;
+  /** The listeners added the browser's way and the on* handlers: made on first use (one field per connection). */
+  private _browser: BrowserState | null = null;
+
+  private _browserState(): BrowserState {
+    return (this._browser ??= { listeners: new Map(), handlers: {} });
+  }
 
   /** Whether both close frames were exchanged (CloseEvent.wasClean). */
   protected abstract _wasClean(): boolean;
@@ -37,16 +47,16 @@ export abstract class BrowserFace extends EventEmitter {
     } else {
       return;
     }
-    this._browserListeners ??= new Map();
+    const listeners = this._browserState().listeners;
     const key = listenerKey(type, listener);
-    if (this._browserListeners.has(key)) return;
-    this._browserListeners.set(key, { type, wrapper });
+    if (listeners.has(key)) return;
+    listeners.set(key, { type, wrapper });
     if (options?.once) {
       const once = (...args: any[]) => {
         this.removeEventListener(type, listener);
         wrapper(...args);
       };
-      this._browserListeners.set(key, { type, wrapper: once });
+      listeners.set(key, { type, wrapper: once });
       this.on(type, once);
     } else {
       this.on(type, wrapper);
@@ -55,27 +65,25 @@ export abstract class BrowserFace extends EventEmitter {
 
   removeEventListener(type: string, listener: EventListenerLike<any>): void {
     const key = listenerKey(type, listener);
-    const entry = this._browserListeners?.get(key);
+    const entry = this._browser?.listeners.get(key);
     if (!entry) return;
-    this._browserListeners!.delete(key);
+    this._browser!.listeners.delete(key);
     this.removeListener(entry.type, entry.wrapper);
   }
 
-  private _handlers: Record<string, EventListenerLike<any> | null> | null = null;
-
   private _getHandler(type: string): any {
-    return this._handlers?.[type] ?? null;
+    return this._browser?.handlers[type] ?? null;
   }
 
   private _setHandler(type: string, handler: unknown): void {
-    this._handlers ??= {};
-    const previous = this._handlers[type];
+    const handlers = this._browserState().handlers;
+    const previous = handlers[type];
     if (previous) this.removeEventListener(type, previous);
     if (typeof handler === 'function') {
-      this._handlers[type] = handler as EventListenerLike<any>;
+      handlers[type] = handler as EventListenerLike<any>;
       this.addEventListener(type, handler as EventListenerLike<any>);
     } else {
-      this._handlers[type] = null;
+      handlers[type] = null;
     }
   }
 

@@ -55,12 +55,15 @@ export interface ConnectionOptions {
 const DEFAULT_OPTIONS: ConnectionOptions = {};
 
 /**
- * @internal What subscribe() and unsubscribe() reach on a server-side connection: the server's topic
- * registry. Declared here so that connection/ never imports server/.
+ * @internal The server that accepted a connection, as the connection reaches it: subscribe() and
+ * unsubscribe() go to its topics, and it is told of the close. Declared here so that connection/ never
+ * imports server/.
  */
-export interface TopicHost {
+export interface ServerHost {
   _subscribe(ws: WebSocket, topic: string): boolean;
   _unsubscribe(ws: WebSocket, topic: string): boolean;
+  /** The connection has closed (topics, limits and shutdown need to know). */
+  _clientClosed(ws: WebSocket): void;
 }
 
 type ClientConnector = (socket: WebSocket, address: string | URL, protocols: unknown, options: unknown) => void;
@@ -183,11 +186,10 @@ export class WebSocket extends BrowserFace {
   _lastSeen = 0;
   /** @internal */ declare _awaitingPong: boolean;
   /** @internal The server that accepted this connection (tracked in `clients` or not); told when it closes. */
-  _tracker: { _clientClosed(ws: WebSocket): void } | null = null;
+  _host: ServerHost | null = null;
   /** @internal When the server's heartbeat sent its last unanswered ping (ms since the epoch). */
   _pingSentAt = 0;
   /** @internal The server's topic registry (pub/sub); null on a client. */
-  _topicHost: TopicHost | null = null;
   /** @internal The topics this connection is subscribed to; kept by the registry. */
   _topics: Set<string> | null = null;
   /**
@@ -333,15 +335,15 @@ export class WebSocket extends BrowserFace {
 
   /** Subscribes this (server-side) connection to `topic`. Returns false if it already was, or is not open. */
   subscribe(topic: string): boolean {
-    if (this._topicHost === null) throw new Error('subscribe() works on connections accepted by a WebSocketServer');
+    if (this._host === null) throw new Error('subscribe() works on connections accepted by a WebSocketServer');
     if (this._readyState !== OPEN) return false;
-    return this._topicHost._subscribe(this, String(topic));
+    return this._host._subscribe(this, String(topic));
   }
 
   /** Unsubscribes from `topic`. Returns false if this connection was not subscribed to it. */
   unsubscribe(topic: string): boolean {
-    if (this._topicHost === null) throw new Error('unsubscribe() works on connections accepted by a WebSocketServer');
-    return this._topicHost._unsubscribe(this, String(topic));
+    if (this._host === null) throw new Error('unsubscribe() works on connections accepted by a WebSocketServer');
+    return this._host._unsubscribe(this, String(topic));
   }
 
   isSubscribed(topic: string): boolean {
@@ -677,7 +679,7 @@ export class WebSocket extends BrowserFace {
       socket.removeListener('data', socketOnData);
       socket.removeListener('end', socketOnEnd);
     }
-    this._tracker?._clientClosed(this);
+    this._host?._clientClosed(this);
     this.emit('close', closing?.code ?? CloseCode.Abnormal, closing?.reason ?? EMPTY);
   }
 

@@ -5,7 +5,7 @@ import { DeflateCodec, deflateMessage, type ResolvedDeflateOptions } from '../pr
 import { Opcode, headerLength, encodeFrame, writeHeader } from '../protocol/frame.js';
 import { SharedFrames } from '../connection/shared-frames.js';
 import { isTextMessage } from '../connection/text-message.js';
-import { WebSocket, type SendData, type TopicHost } from '../connection/websocket.js';
+import { WebSocket, type SendData } from '../connection/websocket.js';
 
 export interface PublishOptions {
   /** Send as binary (default: false for strings and received text messages, true otherwise). */
@@ -45,7 +45,7 @@ interface PreparedMessage {
   opcode: number;
 }
 
-export class TopicRegistry implements TopicHost {
+export class TopicRegistry {
   private readonly _subscribers = new Map<string, Set<WebSocket>>();
   /** Hears of topics gaining their first and losing their last subscriber (set by the cluster hook). */
   watcher: TopicWatcher | null = null;

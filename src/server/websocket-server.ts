@@ -7,7 +7,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocket, type ConnectionOptions, type SendData } from '../connection/websocket.js';
+import { WebSocket, type ConnectionOptions, type SendData, type ServerHost } from '../connection/websocket.js';
 import {
   createDeflateCompression,
   negotiateDeflateAsServer,
@@ -81,7 +81,7 @@ const CLOSED = 2;
 
 const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 
-export class WebSocketServer extends EventEmitter {
+export class WebSocketServer extends EventEmitter implements ServerHost {
   readonly options: ServerOptions & { maxPayload: number; clientTracking: boolean };
   /** The connected sockets (when clientTracking is on). */
   readonly clients: Set<WebSocket>;
@@ -302,8 +302,7 @@ export class WebSocketServer extends EventEmitter {
     ws._setSocket(socket, head, this._connectionOptions, compression);
     // Every connection reports its close to the server (topics, limits, shutdown need it); only tracked
     // ones are in `clients`, which is then the same set as `_connections`.
-    ws._tracker = this;
-    ws._topicHost = this._topics;
+    ws._host = this;
     this._connections.add(ws);
     this._sweeper.wake();
     callback(ws, req, auth);
@@ -316,6 +315,16 @@ export class WebSocketServer extends EventEmitter {
     this._topics.removeAll(ws);
     this._gate.forget(ws);
     if (this._state === CLOSING) this._maybeEmitClose();
+  }
+
+  /** @internal socket.subscribe(topic). */
+  _subscribe(ws: WebSocket, topic: string): boolean {
+    return this._topics._subscribe(ws, topic);
+  }
+
+  /** @internal socket.unsubscribe(topic). */
+  _unsubscribe(ws: WebSocket, topic: string): boolean {
+    return this._topics._unsubscribe(ws, topic);
   }
 
   // ---------------------------------------------------------------- pub/sub
