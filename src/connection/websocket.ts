@@ -271,7 +271,10 @@ export class WebSocket extends BrowserFace {
     net.setNoDelay?.(true);
     if (head.length > 0) socket.unshift(head);
     socket.on('data', socketOnData);
-    socket.on('end', socketOnEnd);
+    // The peer's FIN: a socket that may stay half-open (a node:http server's) must be ended by us. One
+    // that may not (net's default: our own server's, the client's) is ended by Node itself, and a
+    // listener of ours would only cost each connection an array in the socket's listener table.
+    if ((socket as Duplex & { allowHalfOpen?: boolean }).allowHalfOpen !== false) socket.on('end', socketOnEnd);
     socket.on('close', socketOnClose);
     socket.on('error', socketOnError);
     // A server that read the handshake itself may have paused the socket meanwhile.

@@ -113,3 +113,25 @@ test('a head and a frame in one write upgrade and the frame is read', async () =
   assert.ok(reply.includes('got hi'));
   await stop(wss);
 });
+
+test('a peer that half-closes (FIN, no close frame) is closed with 1006 and its socket is closed too, on our server and on a node:http one', async () => {
+  const { createServer } = await import('node:http');
+  const httpServer = createServer();
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  const servers = [(await start()).wss, new WebSocketServer({ server: httpServer })];
+  for (const wss of servers) {
+    const port = ((wss.options.server ?? wss).address() as { port: number }).port;
+    const closed = new Promise<number>((resolve) => wss.once('connection', (ws: WebSocket) => ws.on('close', (code: number) => resolve(code))));
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(upgradeHead(randomBytes(16).toString('base64')));
+    await once(socket, 'data');
+    const ended = once(socket, 'end');
+    socket.end();
+    assert.equal(await closed, 1006);
+    await ended; // the server ended its side as well: nothing is left half-open
+    socket.destroy();
+    await stop(wss);
+  }
+  httpServer.close();
+});
