@@ -15,6 +15,7 @@
 // script too (epoch, newest number and the entries after `since` at one instant).
 //
 // The `redis` package is loaded when connect() is called, never by `import 'wavecast'`.
+import { createHash } from 'node:crypto';
 import { loadPeer } from '../cluster/broker-adapter.js';
 import { historyRead, type HistoryRead, type StoredMessage } from './history.js';
 import { newEpoch, SharedHistoryBase, type SharedHistory, type SharedHistoryOptions } from './history-shared.js';
@@ -90,7 +91,6 @@ const COMMAND_OPTIONS = { typeMapping: { 36: Buffer }, timeout: 5000 };
 export class RedisHistory extends SharedHistoryBase implements SharedHistory {
   readonly prefix: string;
   private _client: RedisClient | null = null;
-  private readonly _sha = new Map<string, string>();
 
   constructor(options: RedisHistoryOptions) {
     super('Redis', options.url ?? 'redis://127.0.0.1:6379', options);
@@ -113,13 +113,19 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
       if (ready && !client.isReady) this._setState('reconnecting');
     });
     client.on('reconnecting', () => ready && this._setState('reconnecting'));
-    client.on('ready', () => ready && this._setState('connected'));
+    client.on('ready', () => {
+      if (!ready) return;
+      // A Redis that restarted has forgotten the scripts: loaded again before any call after this.
+      this._loadScripts(client).catch(() => {});
+      this._setState('connected');
+    });
     try {
       await client.connect();
     } catch (error) {
       client.destroy?.();
       throw this._unreachable(error);
     }
+    await this._loadScripts(client);
     ready = true;
     this._client = client;
     this._setState('connected');
@@ -192,21 +198,38 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
     return this._client;
   }
 
-  /** EVALSHA, loading the script on NOSCRIPT (a restarted Redis has forgotten it). */
+  /** Loads the scripts, so that calls find them (sent before any call made after this). */
+  private async _loadScripts(client: RedisClient): Promise<void> {
+    await Promise.all([APPEND, READ].map((script) => client.sendCommand(['SCRIPT', 'LOAD', script])));
+  }
+
+  /**
+   * EVALSHA with the script's SHA1 computed here, so that every call sends its one command at once, in
+   * the order the calls were made, and Redis runs them in that order (an append that first had to load
+   * its script could be overtaken by later ones). The scripts are loaded on connect and on every
+   * reconnect; should Redis still answer NOSCRIPT (its script cache flushed by hand), the call is sent
+   * again with the script itself (EVAL, which loads it), and may then land after calls made later.
+   */
   private async _script(script: string, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
     const client = this._require();
-    const sha = this._sha.get(script);
-    if (sha !== undefined) {
-      try {
-        return await client.sendCommand(['EVALSHA', sha, String(keys.length), ...keys, ...args], COMMAND_OPTIONS);
-      } catch (error) {
-        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-      }
+    try {
+      return await client.sendCommand(['EVALSHA', scriptSha(script), String(keys.length), ...keys, ...args], COMMAND_OPTIONS);
+    } catch (error) {
+      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
     }
-    const loaded = (await client.sendCommand(['SCRIPT', 'LOAD', script])) as string;
-    this._sha.set(script, loaded);
-    return client.sendCommand(['EVALSHA', loaded, String(keys.length), ...keys, ...args], COMMAND_OPTIONS);
+    return client.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args], COMMAND_OPTIONS);
   }
+}
+
+const SHAS = new Map<string, string>();
+/** The id Redis gives a script: the SHA1 of its text, in hex. */
+function scriptSha(script: string): string {
+  let sha = SHAS.get(script);
+  if (sha === undefined) {
+    sha = createHash('sha1').update(script).digest('hex');
+    SHAS.set(script, sha);
+  }
+  return sha;
 }
 
 function escapeGlob(text: string): string {
