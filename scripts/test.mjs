@@ -26,7 +26,4 @@ run('npx', ['tsc', '-p', 'tsconfig.json']);
 if (existsSync('scripts/ensure-env.sh') && !process.env.WAVECAST_SKIP_ENV) run('bash', ['scripts/ensure-env.sh']);
 let files = findTests('build/test').sort();
 if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
-// --test-force-exit: a test file whose tests have all finished exits even if a handle is left open (once,
-// under load, a Redis client's reconnect attempt kept test/cluster/faults alive after its last test had
-// passed, and the run waited for it without end). Failures still fail the run.
-run(process.execPath, ['--test', '--test-force-exit', '--test-reporter=spec', ...files]);
+run(process.execPath, ['--test', '--test-reporter=spec', ...files]);
