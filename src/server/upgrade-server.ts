@@ -5,6 +5,7 @@
 // A request that is not an upgrade is answered 426; a malformed head 400; one past maxHeaderSize 431.
 import { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { errorResponse } from '../protocol/handshake.js';
 import { HEAD_END, headersOf, parseRequestHead } from '../protocol/request-head.js';
 
@@ -18,7 +19,6 @@ export function createUpgradeServer(maxHeaderSize: number, onUpgrade: UpgradeHan
 }
 
 const EMPTY = Buffer.alloc(0);
-const NOT_AN_UPGRADE = errorResponse(426, 'Upgrade Required: this is a WebSocket server', { Upgrade: 'websocket' });
 
 function readHead(socket: Socket, maxHeaderSize: number, onUpgrade: UpgradeHandler): void {
   // What came so far, as a list of chunks (a head that trickles in a byte at a time is not copied again
@@ -37,15 +37,14 @@ function readHead(socket: Socket, maxHeaderSize: number, onUpgrade: UpgradeHandl
       chunks.push(chunk);
       length += chunk.length;
       recent = chunk.length >= 3 ? chunk.subarray(chunk.length - 3) : Buffer.concat([recent, chunk]).subarray(-3);
-      if (length > maxHeaderSize) refuse(socket, 431);
+      if (length > maxHeaderSize) refuse(socket, onData, 431);
       return;
     }
     if (length + end > maxHeaderSize) {
-      refuse(socket, 431);
+      refuse(socket, onData, 431);
       return;
     }
     socket.removeListener('data', onData);
-    socket.removeListener('error', destroyOnError);
     // Bytes after the head wait in the socket until the connection reads them (it resumes the socket).
     socket.pause();
     chunks.push(chunk);
@@ -53,7 +52,7 @@ function readHead(socket: Socket, maxHeaderSize: number, onUpgrade: UpgradeHandl
     const headEnd = length + end;
     const parsed = parseRequestHead(all.toString('latin1', 0, headEnd));
     if (!parsed.ok) {
-      refuse(socket, 400, parsed.message);
+      abortHandshake(socket, 400, parsed.message);
       return;
     }
     const { head } = parsed;
@@ -68,22 +67,35 @@ function readHead(socket: Socket, maxHeaderSize: number, onUpgrade: UpgradeHandl
     req.complete = true;
     req.push(null);
     if (req.headers.upgrade === undefined) {
-      socket.end(NOT_AN_UPGRADE);
+      abortHandshake(socket, 426, 'Upgrade Required: this is a WebSocket server', { Upgrade: 'websocket' });
       return;
     }
     (req as IncomingMessage & { upgrade: boolean }).upgrade = true;
+    // The upgrade's own handling listens for errors from here (a refusal above still has this one).
+    socket.removeListener('error', destroyOnError);
     onUpgrade(req, socket, all.subarray(headEnd + HEAD_END.length));
   };
   socket.on('data', onData);
   socket.on('error', destroyOnError);
 }
 
-function refuse(socket: Socket, status: number, message?: string): void {
-  socket.removeAllListeners('data');
-  socket.pause();
-  socket.end(errorResponse(status, message));
+/** A head too large to read: nothing more of it is read, and the request is answered. */
+function refuse(socket: Socket, onData: (chunk: Buffer) => void, status: number): void {
+  socket.removeListener('data', onData);
+  abortHandshake(socket, status);
 }
 
-function destroyOnError(this: Socket): void {
+/** Answers a refused upgrade (or a request that is none) with an HTTP error and closes the socket. */
+export function abortHandshake(socket: Duplex, status: number, message?: string, headers?: Record<string, string | number>): void {
+  if (socket.writable) {
+    socket.once('finish', () => socket.destroy());
+    socket.end(errorResponse(status, message, headers));
+  } else {
+    socket.destroy();
+  }
+}
+
+/** A socket error during a handshake: the socket is dropped ('close' follows). */
+export function destroyOnError(this: Duplex): void {
   this.destroy();
 }

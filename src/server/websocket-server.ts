@@ -16,7 +16,7 @@ import {
   type PerMessageDeflateOptions,
   type ResolvedDeflateOptions,
 } from '../protocol/deflate.js';
-import { checkUpgradeRequest, errorResponse, upgradeResponseLines } from '../protocol/handshake.js';
+import { checkUpgradeRequest, upgradeResponseLines } from '../protocol/handshake.js';
 import { ClusterHook, type ClusterAdapter } from './cluster-hook.js';
 import { OriginList, runAuthenticate, type AuthenticateHook, type AuthenticateInfo, type Refusal } from './admission.js';
 import { SlowClientGate, type BackpressurePolicy } from './backpressure.js';
@@ -25,7 +25,7 @@ import { resolveRealtimeOptions, type RealtimeOptions } from './realtime-options
 import { createStats, type ServerStats } from './stats.js';
 import { Sweeper, type HeartbeatOptions } from './sweep.js';
 import { TopicRegistry, type PublishOptions } from './topics.js';
-import { createUpgradeServer, DEFAULT_MAX_HEADER_SIZE } from './upgrade-server.js';
+import { abortHandshake, createUpgradeServer, DEFAULT_MAX_HEADER_SIZE, destroyOnError } from './upgrade-server.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -479,18 +479,4 @@ function onHandshakeExpired(socket: Duplex, upgrading: boolean): void {
 function headerValue(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-function destroyOnError(this: Duplex): void {
-  this.destroy();
-}
-
-/** Answers a refused upgrade with an HTTP error and closes the socket. */
-export function abortHandshake(socket: Duplex, status: number, message?: string, headers?: Record<string, string | number>): void {
-  if (socket.writable) {
-    socket.once('finish', () => socket.destroy());
-    socket.end(errorResponse(status, message, headers));
-  } else {
-    socket.destroy();
-  }
 }

@@ -135,3 +135,18 @@ test('a peer that half-closes (FIN, no close frame) is closed with 1006 and its 
   }
   httpServer.close();
 });
+
+test('clients that reset the connection right after a refused head do not take the server down', async () => {
+  const { wss, port } = await start({ maxHeaderSize: 1024 });
+  const bad = ['BAD REQUEST LINE\r\n\r\n', 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', `GET / HTTP/1.1\r\nX-Big: ${'a'.repeat(2000)}\r\n\r\n`];
+  for (let i = 0; i < 60; i++) {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    socket.write(bad[i % bad.length]!);
+    socket.resetAndDestroy();
+  }
+  const key = randomBytes(16).toString('base64');
+  assert.match(await exchange(port, [upgradeHead(key)], (r) => r.includes('\r\n\r\n')), /^HTTP\/1\.1 101 /);
+  await stop(wss);
+});
