@@ -168,7 +168,7 @@ export class WebSocket extends BrowserFace {
 
   /**
    * @internal The connection's booleans (_corked, _isServer, …), one bit each: they are accessors on the
-   * prototype (see FLAGS), so that they cost one field per connection instead of nine.
+   * prototype (see FLAGS), so that they cost one field per connection instead of one each.
    */
   _flags = FLAG_IS_SERVER;
   /** @internal */ _socket: OwnedSocket | null = null;
@@ -182,14 +182,16 @@ export class WebSocket extends BrowserFace {
   /** @internal */ _compression: MessageCompression | null = null;
   /** @internal Called by close()/terminate() while the client handshake is under way. */
   _abortHandshake: ((message: string) => void) | null = null;
-  /** @internal Heartbeat bookkeeping for the server's sweep. */
+  /** @internal When the peer was last heard from (connectionClock()), for the server's sweep. */
   _lastSeen = 0;
   /** @internal */ declare _awaitingPong: boolean;
-  /** @internal The server that accepted this connection (tracked in `clients` or not); told when it closes. */
+  /**
+   * @internal The server that accepted this connection (tracked in `clients` or not): subscribe() goes
+   * to its topics, and it is told of the close. Null on a client.
+   */
   _host: ServerHost | null = null;
-  /** @internal When the server's heartbeat sent its last unanswered ping (ms since the epoch). */
+  /** @internal When the server's heartbeat sent its last unanswered ping (connectionClock()). */
   _pingSentAt = 0;
-  /** @internal The server's topic registry (pub/sub); null on a client. */
   /** @internal The topics this connection is subscribed to; kept by the registry. */
   _topics: Set<string> | null = null;
   /**
