@@ -4,7 +4,7 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import { UsageError, helpText, parseArgs, type FlagSpec, type FlagValues } from './args.js';
+import { UsageError, camel, helpText, parseArgs, type FlagSpec, type FlagValues } from './args.js';
 import { createLogger, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from '../relay/log.js';
 import type { RelayCluster } from '../relay/cluster.js';
 import { Relay, type RelayOptions } from '../relay/relay.js';
@@ -259,10 +259,6 @@ export function checkFlags(flags: FlagValues): ServeSettings {
     logFormat,
     shutdownTimeout: shutdownTimeout * 1000,
   };
-}
-
-function camel(name: string): string {
-  return name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
 function number(flags: FlagValues, name: string, min: number): number {
