@@ -2,7 +2,7 @@
 // know, flags it does not know, and `wavecast bench` handing over to npm.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { ROOT, STACK_LINE, killLeftovers, wavecastResult, within } from './helpers.js';
@@ -56,6 +56,27 @@ test('connect --help (and help connect) lists every flag and the exit statuses',
       assert.ok(result.stdout.includes(flag), `${flag} in the help`);
     }
     assert.match(result.stdout, /Exit status:/);
+  }
+});
+
+test('bench --help answers at once and a mistyped bench flag is refused, both without running npm (no build)', async () => {
+  // A stand-in npm on PATH that leaves a file if it is called at all.
+  const dir = mkdtempSync(join(tmpdir(), 'wavecast-bench-'));
+  try {
+    const called = join(dir, 'called');
+    writeFileSync(join(dir, 'npm'), `#!/bin/sh\ntouch '${called}'\nexit 7\n`);
+    chmodSync(join(dir, 'npm'), 0o755);
+    const env = { PATH: `${dir}${delimiter}${process.env.PATH ?? ''}` };
+    const help = await run(['bench', '--help'], env);
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: wavecast bench \[options\]/);
+    for (const flag of ['--rounds N', '--scenario a,b', '--server a,b', '--quick', '--no-save']) assert.ok(help.stdout.includes(flag), `${flag} in the help`);
+    const typo = await run(['bench', '--scenarios', 'echo'], env);
+    assert.equal(typo.status, 2);
+    assert.match(typo.stderr, /^wavecast bench: unknown option --scenarios \(did you mean --scenario\?\)/);
+    assert.equal(existsSync(called), false, 'npm was not run');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
