@@ -17,8 +17,8 @@ export interface FlagSpec {
   /** Environment variable read when the flag is absent. */
   env?: string;
   /**
-   * A string flag whose value may be left out (`--passphrase` alone, as the last argument or before
-   * another option): it is then `true`. A value that starts with '-' goes after '='.
+   * A string flag whose value may be left out (`--passphrase` alone: last, or before another option or
+   * a URL): it is then `true`. A value that starts with '-' or looks like a URL goes after '='.
    */
   optionalValue?: boolean;
 }
@@ -125,8 +125,9 @@ function withOptionalValues(argv: readonly string[], specs: Record<string, FlagS
     }
     const name = arg.startsWith('--') ? arg.slice(2) : undefined;
     if (name === undefined || !specs[name]?.optionalValue) continue;
+    // Not a value: nothing, an option, or a URL (the command's argument: `--passphrase wss://host/`).
     const next = argv[i + 1];
-    if (next === undefined || (next.startsWith('-') && next !== '-')) out[out.length - 1] = `${arg}=${NO_VALUE}`;
+    if (next === undefined || (next.startsWith('-') && next !== '-') || /^[a-z][a-z0-9+.-]*:\/\//i.test(next)) out[out.length - 1] = `${arg}=${NO_VALUE}`;
   }
   return out;
 }

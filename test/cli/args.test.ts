@@ -59,6 +59,9 @@ test('values that start with a dash, and flags whose value may be left out', () 
   assert.equal(before.flags.insecure, true);
   assert.deepEqual(before.positionals, ['url']);
   assert.equal(parseArgs(['--passphrase', 's3cret', 'url'], specs, {}).flags.passphrase, 's3cret');
+  const url = parseArgs(['--passphrase', 'wss://example.com/'], specs, {});
+  assert.equal(url.flags.passphrase, true);
+  assert.deepEqual(url.positionals, ['wss://example.com/']);
   assert.equal(parseArgs(['--passphrase=-dash'], specs, {}).flags.passphrase, '-dash');
   assert.equal(parseArgs(['--no-color'], specs, {}).flags.noColor, true);
   assert.deepEqual(parseArgs(['--', '--port', '-k'], specs, {}).positionals, ['--port', '-k']);

@@ -41,9 +41,13 @@ test('an unknown command or option exits 2 with a clear message and no stack tra
   assert.equal(flag.status, 2);
   assert.match(flag.stderr, /unknown option --frobnicate/);
 
+  const wscat = await run(['-c', 'ws://127.0.0.1:1/']);
+  assert.equal(wscat.status, 2);
+  assert.match(wscat.stderr, /^wavecast: unknown option -c: it is an option of the connect command, as in wavecast connect -c ws:\/\/127\.0\.0\.1:1\//);
+
   const badFlag = await run(['connect', '--colour', 'ws://127.0.0.1:1/']);
   assert.equal(badFlag.status, 2);
-  assert.match(badFlag.stderr, /^wavecast connect: unknown option --colour/);
+  assert.match(badFlag.stderr, /^wavecast connect: unknown option --colour \(did you mean --no-color\?\)/);
   assert.doesNotMatch(badFlag.stderr, STACK_LINE);
 });
 
@@ -51,8 +55,8 @@ test('connect --help (and help connect) lists every flag and the exit statuses',
   for (const args of [['connect', '--help'], ['help', 'connect']]) {
     const result = await run(args);
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /^Usage: wavecast connect \[options\] <url>/);
-    for (const flag of ['-p, --subprotocol', '-H, --header', '--origin', '-x, --execute', '-w, --wait', '--ping-interval', '-k, --insecure', '--no-color', '-v, --verbose']) {
+    assert.match(result.stdout, /^Usage: wavecast connect \[options\] \(<url> \| -c <url> \| -l \[host:\]<port>\)/);
+    for (const flag of ['-c, --connect URL', '-l, --listen [HOST:]PORT', '-s, --subprotocol', '-p, --protocol VERSION', '-H, --header', '--auth USER:PASSWORD', '-o, --origin', '-x, --execute', '-w, --wait', '--slash', '-P, --show-ping-pong', '-L, --location', '-n, --no-check', '--ca FILE', '--cert FILE', '--key FILE', '--passphrase [PASSPHRASE]', '--ping-interval', '-k, --insecure', '--no-color', '-v, --verbose']) {
       assert.ok(result.stdout.includes(flag), `${flag} in the help`);
     }
     assert.match(result.stdout, /Exit status:/);
