@@ -6,12 +6,7 @@ import { WebSocket } from './connection/websocket.js';
 import type { BinaryType as BinaryTypeName, RawData as RawDataType } from './connection/websocket.js';
 import type { ClientOptions as ClientOptionsType } from './connection/client-options.js';
 import { createWebSocketStream } from './connection/stream.js';
-import type {
-  CloseEvent as CloseEventClass,
-  ErrorEvent as ErrorEventClass,
-  MessageEvent as MessageEventClass,
-  WebSocketEvent as WebSocketEventClass,
-} from './connection/events.js';
+import type { CloseEventShape, ErrorEventShape, MessageEventShape, OpenEventShape } from './connection/events.js';
 import type { AddEventListenerOptions, WebSocketEventMap as EventMap } from './connection/browser-face.js';
 import { WebSocketServer } from './server/websocket-server.js';
 import type {
@@ -25,7 +20,7 @@ import type { FinishRequest } from './connection/client-options.js';
 export { WebSocket, createWebSocketStream, WebSocketServer };
 export type { BinaryType, RawData, SendData, SendOptions, ConnectionOptions } from './connection/websocket.js';
 export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './connection/events.js';
-export type { CloseEventInit, ErrorEventInit, MessageEventInit } from './connection/events.js';
+export type { CloseEventInit, ErrorEventInit, MessageEventInit, CloseEventShape, ErrorEventShape, MessageEventShape, OpenEventShape } from './connection/events.js';
 export type { AddEventListenerOptions, WebSocketEventMap } from './connection/browser-face.js';
 export { isTextMessage, type TextMessage } from './connection/text-message.js';
 export type { ServerOptions, VerifyClientInfo, VerifyClientCallback, VerifyClientSync, VerifyClientAsync, UpgradeCallback } from './server/websocket-server.js';
@@ -71,10 +66,10 @@ declare module './connection/websocket.js' {
     type VerifyClientCallbackSync<Request extends IncomingMessage = IncomingMessage> = VerifyClientSync<Request>;
     type VerifyClientCallbackAsync<Request extends IncomingMessage = IncomingMessage> = VerifyClientAsync<Request>;
     type FinishRequestCallback = FinishRequest;
-    type Event = WebSocketEventClass;
-    type ErrorEvent = ErrorEventClass;
-    type CloseEvent = CloseEventClass;
-    type MessageEvent = MessageEventClass;
+    type Event = OpenEventShape;
+    type ErrorEvent = ErrorEventShape;
+    type CloseEvent = CloseEventShape;
+    type MessageEvent = MessageEventShape;
     type EventListenerOptions = AddEventListenerOptions;
     type WebSocketEventMap = EventMap;
     interface AddressInfo {

@@ -6,7 +6,8 @@
 // marked as the handler, separate from the listeners added with addEventListener, as in browsers and `ws`.
 import { EventEmitter } from 'node:events';
 import { useFastListenerTable } from './listener-table.js';
-import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, targetEvent, type EventListenerLike } from './events.js';
+import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, targetEvent } from './events.js';
+import type { CloseEventShape, ErrorEventShape, EventHandler, EventListenerLike, MessageEventShape, OpenEventShape } from './events.js';
 
 const kListener = Symbol('wavecast.listener');
 const kHandler = Symbol('wavecast.handler');
@@ -15,10 +16,10 @@ type Wrapper = ((...args: any[]) => void) & { [kListener]?: EventListenerLike<an
 
 /** The event each type of listener gets. */
 export interface WebSocketEventMap {
-  open: WebSocketEvent;
-  error: ErrorEvent;
-  close: CloseEvent;
-  message: MessageEvent;
+  open: OpenEventShape;
+  error: ErrorEventShape;
+  close: CloseEventShape;
+  message: MessageEventShape;
 }
 
 export interface AddEventListenerOptions {
@@ -103,28 +104,28 @@ export abstract class BrowserFace extends EventEmitter {
     if (typeof handler === 'function') this.#addWrapper(type, handler as EventListenerLike<any>, false, true);
   }
 
-  get onopen(): ((event: WebSocketEvent) => void) | null {
+  get onopen(): EventHandler<OpenEventShape> | null {
     return this.#getHandler('open');
   }
-  set onopen(handler: ((event: WebSocketEvent) => void) | null) {
+  set onopen(handler: EventHandler<OpenEventShape> | null) {
     this.#setHandler('open', handler);
   }
-  get onmessage(): ((event: MessageEvent) => void) | null {
+  get onmessage(): EventHandler<MessageEventShape> | null {
     return this.#getHandler('message');
   }
-  set onmessage(handler: ((event: MessageEvent) => void) | null) {
+  set onmessage(handler: EventHandler<MessageEventShape> | null) {
     this.#setHandler('message', handler);
   }
-  get onclose(): ((event: CloseEvent) => void) | null {
+  get onclose(): EventHandler<CloseEventShape> | null {
     return this.#getHandler('close');
   }
-  set onclose(handler: ((event: CloseEvent) => void) | null) {
+  set onclose(handler: EventHandler<CloseEventShape> | null) {
     this.#setHandler('close', handler);
   }
-  get onerror(): ((event: ErrorEvent) => void) | null {
+  get onerror(): EventHandler<ErrorEventShape> | null {
     return this.#getHandler('error');
   }
-  set onerror(handler: ((event: ErrorEvent) => void) | null) {
+  set onerror(handler: EventHandler<ErrorEventShape> | null) {
     this.#setHandler('error', handler);
   }
 }

@@ -3,6 +3,7 @@
 // takes them; client/options.ts checks them and fills in the defaults. Any other option of `http.request()`
 // or `tls.connect()` (the constructor also takes a ClientRequestArgs) goes to them as given.
 import type { Agent, ClientRequest, ClientRequestArgs, OutgoingHttpHeaders } from 'node:http';
+import type { createConnection as netCreateConnection } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { PerMessageDeflateOptions } from '../protocol/deflate.js';
 import type { WebSocket } from './websocket.js';
@@ -11,7 +12,7 @@ import type { WebSocket } from './websocket.js';
 export type FinishRequest = (request: ClientRequest, websocket: WebSocket) => void;
 
 export interface ClientOptions
-  extends Pick<ClientRequestArgs, 'createConnection' | 'localPort' | 'lookup' | 'hints' | 'signal'>,
+  extends Pick<ClientRequestArgs, 'localPort' | 'lookup' | 'hints' | 'signal'>,
     SecureContextOptions {
   /** Extra request headers. The handshake's own headers (Upgrade, Sec-WebSocket-*) cannot be replaced. */
   headers?: OutgoingHttpHeaders | undefined;
@@ -56,6 +57,8 @@ export interface ClientOptions
   servername?: string | undefined;
   rejectUnauthorized?: boolean | undefined;
   checkServerIdentity?(servername: string, cert: any): Error | undefined | boolean;
+  /** Makes the connection (called with the request's options), instead of net.connect / tls.connect. */
+  createConnection?: ClientRequestArgs['createConnection'] | typeof netCreateConnection | undefined;
   /** `user:password` for Basic authentication (credentials in the URL take precedence). */
   auth?: string | undefined;
 }

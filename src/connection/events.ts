@@ -108,4 +108,32 @@ for (const [prototype, names] of [
   for (const name of names) Object.defineProperty(prototype, name, { enumerable: true });
 }
 
-export type EventListenerLike<E> = ((event: E) => void) | { handleEvent(event: E): void };
+/**
+ * A listener of events of shape `E`. Its parameter is checked both ways (a method's parameter is), so that a
+ * listener typed for the classes above and one typed for `@types/ws`'s shapes both fit.
+ */
+export type EventHandler<E> = { bivariance(event: E): void }['bivariance'];
+export type EventListenerLike<E> = EventHandler<E> | { handleEvent(event: E): void };
+
+// What a listener is typed to get: the shapes `@types/ws` gives the events (the objects are the classes
+// above). Interfaces rather than the classes, so that a handler typed for `ws` fits and a Wavecast socket
+// passes where a `ws` one is expected.
+
+/** An open event, and what every event has. */
+export interface OpenEventShape {
+  type: string;
+  target: any;
+}
+export interface MessageEventShape extends OpenEventShape {
+  /** A string for a text message; for a binary one, what `binaryType` asks for. */
+  data: any;
+}
+export interface CloseEventShape extends OpenEventShape {
+  code: number;
+  reason: string;
+  wasClean: boolean;
+}
+export interface ErrorEventShape extends OpenEventShape {
+  error: any;
+  message: string;
+}

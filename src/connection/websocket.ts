@@ -290,8 +290,14 @@ export class WebSocket extends BrowserFace {
   get url(): string {
     return this._url;
   }
-  get binaryType(): BinaryType {
-    return this._binaryFragments ? 'fragments' : this._binaryArrayBuffer ? 'arraybuffer' : this._binaryBlob ? 'blob' : 'nodebuffer';
+  /**
+   * How binary messages are handed out: 'nodebuffer' (a Buffer, the default), 'arraybuffer', 'fragments'
+   * (an array of Buffers) or 'blob'. Read back, its type is the three values of `@types/ws` (which has no
+   * 'blob'), so that a Wavecast socket can be passed where a `ws` one is expected; after `binaryType =
+   * 'blob'` it reads 'blob'.
+   */
+  get binaryType(): 'nodebuffer' | 'arraybuffer' | 'fragments' {
+    return (this._binaryFragments ? 'fragments' : this._binaryArrayBuffer ? 'arraybuffer' : this._binaryBlob ? 'blob' : 'nodebuffer') as 'nodebuffer';
   }
   set binaryType(type: BinaryType) {
     if (!BINARY_TYPES.includes(type)) return;

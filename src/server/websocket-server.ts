@@ -25,6 +25,7 @@ import { resolveRealtimeOptions, type RealtimeOptions } from './realtime-options
 import { createStats, type ServerStats } from './stats.js';
 import { Sweeper, type HeartbeatOptions } from './sweep.js';
 import { TopicRegistry, type PublishOptions } from './topics.js';
+import type { ServerEventMethods } from './server-events.js';
 import { abortHandshake, createUpgradeServer, DEFAULT_MAX_HEADER_SIZE, destroyOnError } from './upgrade-server.js';
 
 export interface VerifyClientInfo<Request extends IncomingMessage = IncomingMessage> {
@@ -525,6 +526,15 @@ export class WebSocketServer extends EventEmitter {
     this._cluster?.detach();
     this.emit('close');
   }
+}
+
+// Its EventEmitter methods, typed with its events (types only).
+export interface WebSocketServer {
+  on: ServerEventMethods<WebSocketServer, this>['on'];
+  once: ServerEventMethods<WebSocketServer, this>['once'];
+  off: ServerEventMethods<WebSocketServer, this>['off'];
+  addListener: ServerEventMethods<WebSocketServer, this>['addListener'];
+  removeListener: ServerEventMethods<WebSocketServer, this>['removeListener'];
 }
 
 /** A handshake past handshakeTimeout: an upgrade request still being decided is answered 408; a request

@@ -299,7 +299,7 @@ test('close() while connecting aborts with the ws message, then close 1006', asy
 
 test('terminate() while connecting does the same, and the close event says it was not clean', async () => {
   const socket = new WebSocket(base);
-  const closed = new Promise<CloseEvent>((resolve) => (socket.onclose = resolve));
+  const closed = new Promise<WebSocket.CloseEvent>((resolve) => (socket.onclose = resolve));
   socket.terminate();
   const event = await closed;
   assert.deepEqual([event.code, event.wasClean], [1006, false]);

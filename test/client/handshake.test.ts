@@ -113,7 +113,7 @@ test('connection refused: error (ECONNREFUSED) then close 1006, in the browser f
 
   const browserFace = new WebSocket(`ws://127.0.0.1:${port}/`);
   const seen: string[] = [];
-  const closed = new Promise<CloseEvent>((resolve) => {
+  const closed = new Promise<WebSocket.CloseEvent>((resolve) => {
     browserFace.onerror = (event: ErrorEvent) => seen.push(`error ${(event.error as NodeJS.ErrnoException).code}`);
     browserFace.onclose = resolve;
   });
