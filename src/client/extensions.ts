@@ -40,7 +40,8 @@ export type ExtensionCheck = { ok: true; extensions: string; compression: Messag
  * worded as `ws` words them; `extensions` is what `ws.extensions` says: the names of the extensions in use.
  */
 export function checkResponseExtensions(header: string | undefined, offer: ClientExtensionOffer | null): ExtensionCheck {
-  if (header === undefined) return { ok: true, extensions: '', compression: null };
+  // An empty header names no extension (RFC 6455 9.1; `ws` fails the connection).
+  if (header === undefined || header.trim() === '') return { ok: true, extensions: '', compression: null };
   if (offer === null) return { ok: false, message: 'Server sent a Sec-WebSocket-Extensions header but no extension was requested' };
   const parsed = parseExtensions(header);
   if (parsed === null) return { ok: false, message: 'Invalid Sec-WebSocket-Extensions header' };

@@ -140,6 +140,7 @@ const FLAGS = [
   '_binaryFragments',
   '_binaryBlob',
   '_paused',
+  '_peerEnded',
 ] as const;
 const FLAG_IS_SERVER = 1 << FLAGS.indexOf('_isServer');
 
@@ -249,6 +250,8 @@ export class WebSocket extends BrowserFace {
   /** @internal */ private declare _binaryBlob: boolean;
   /** @internal pause() was called (and resume() not since). */
   private declare _paused: boolean;
+  /** @internal The peer ended its side while what it sent before still waited: ours ends once that is handed out. */
+  declare _peerEnded: boolean;
   /** @internal Close code and reason, the close timer, sends after close: null until the closing starts. */
   private _closing: ClosingState | null = null;
   /** @internal */
@@ -729,6 +732,8 @@ export class WebSocket extends BrowserFace {
   /** @internal Nothing waits any more. */
   _incomingDone(): void {
     this._incoming = null;
+    // Its close frame (if it sent one) has been answered by now: our side may end.
+    if (this._peerEnded) this._endSocket();
     if (this._closeWhenInflated) this._socketClosed();
   }
 
@@ -959,7 +964,10 @@ function socketOnEnd(this: OwnedSocket): void {
   const ws = this[kSocketOwner]!;
   if (ws._readyState === OPEN) ws._readyState = CLOSING;
   ws._stopParsing();
-  ws._endSocket();
+  // What the peer sent before its end may still wait (behind an inflation): its close frame among it,
+  // which is answered before our side ends.
+  if (ws._incoming !== null) ws._peerEnded = true;
+  else ws._endSocket();
 }
 
 function socketOnClose(this: OwnedSocket): void {
