@@ -16,7 +16,10 @@ export interface RealtimeOptions {
   backpressurePolicy?: BackpressurePolicy;
   /** Ping connections that have been quiet for `interval` ms; terminate those silent `timeout` ms after. */
   heartbeat?: HeartbeatOptions;
-  /** Close (1000) a connection from which nothing at all has been received for this long (ms; off by default). */
+  /**
+   * Close (1000) a connection when no message (text or binary) has gone either way for this long (ms;
+   * off by default). Pings, pongs and other control frames do not count.
+   */
   idleTimeout?: number;
   /** Most open connections; an upgrade beyond it is answered 503 (default: no limit). */
   maxConnections?: number;

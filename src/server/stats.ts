@@ -7,7 +7,7 @@ export interface ServerStats {
   slowClientCloses: number;
   /** Connections terminated for not answering a heartbeat ping in time. */
   heartbeatTimeouts: number;
-  /** Connections closed after idleTimeout without receiving anything. */
+  /** Connections closed after idleTimeout without a message either way. */
   idleCloses: number;
   /** Opening handshakes dropped for not completing within handshakeTimeout. */
   handshakeTimeouts: number;

@@ -1,6 +1,10 @@
 // The one timer of a server: a periodic sweep that pings quiet connections and terminates those that do
-// not answer (heartbeat), closes connections that receive nothing (idleTimeout), and drops opening
+// not answer (heartbeat), closes connections that exchange no message (idleTimeout), and drops opening
 // handshakes that take too long (handshakeTimeout). No connection has a timer of its own.
+//
+// The two clocks of a connection differ on purpose: the heartbeat asks whether the peer is alive, so any
+// byte from it counts (a pong above all); idleTimeout asks whether the connection is used, so only
+// messages count, sent or received: a peer that answers pings and does nothing else is alive but idle.
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/close.js';
 import { WebSocket, clockDiff, connectionClock } from '../connection/websocket.js';
@@ -15,7 +19,7 @@ export interface HeartbeatOptions {
 
 export interface SweepOptions {
   heartbeat: HeartbeatOptions | null;
-  /** Close a connection when nothing has been received from it for this long (ms); 0 is off. */
+  /** Close a connection when no message has gone either way for this long (ms); 0 is off. */
   idleTimeout: number;
   /** Drop a connection whose opening handshake is not done this long after it began (ms); 0 is off. */
   handshakeTimeout: number;
@@ -134,9 +138,15 @@ export class Sweeper {
             ws.ping();
           }
         }
-        if (idleTimeout > 0 && clockDiff(clock, seen) >= idleTimeout) {
-          this._stats.idleCloses++;
-          ws.close(CloseCode.Normal, `Idle timeout: nothing received for ${formatSeconds(idleTimeout)}`);
+        if (idleTimeout > 0) {
+          // A send or receive only sets a bit; the time is taken here, at most a tick late.
+          if (ws._messageMoved) {
+            ws._messageMoved = false;
+            ws._lastMessage = clock;
+          } else if (clockDiff(clock, ws._lastMessage) >= idleTimeout) {
+            this._stats.idleCloses++;
+            ws.close(CloseCode.Normal, `Idle timeout: no message for ${formatSeconds(idleTimeout)}`);
+          }
         }
       }
     }
