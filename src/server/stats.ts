@@ -11,8 +11,10 @@ export interface ServerStats {
   idleCloses: number;
   /** Opening handshakes dropped for not completing within handshakeTimeout. */
   handshakeTimeouts: number;
-  /** Upgrades refused by a limit or a hook: origin, maxConnections, verifyClient, authenticate. */
+  /** Upgrades refused by a limit or a hook: origin, maxConnections, maxConnectionsPerIp, verifyClient, authenticate. */
   rejectedUpgrades: number;
+  /** Connections dropped unanswered because their address had twice maxConnectionsPerIp open. */
+  perAddressDrops: number;
 }
 
 export function createStats(): ServerStats {
@@ -23,5 +25,6 @@ export function createStats(): ServerStats {
     idleCloses: 0,
     handshakeTimeouts: 0,
     rejectedUpgrades: 0,
+    perAddressDrops: 0,
   };
 }
