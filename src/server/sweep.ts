@@ -41,6 +41,7 @@ export class Sweeper {
   private readonly _tick: number;
   private readonly _pending = new Map<Duplex, PendingHandshake>();
   private readonly _watchConnections: boolean;
+  private readonly _forget: (this: Duplex) => void;
 
   constructor(
     private readonly _connections: ReadonlySet<WebSocket>,
@@ -56,6 +57,10 @@ export class Sweeper {
     // A quarter of the shortest period: every deadline is met within a quarter of its length.
     this._tick = periods.length > 0 ? Math.max(MIN_TICK, Math.floor(Math.min(...periods) / 4)) : 0;
     this._watchConnections = heartbeat !== null || idleTimeout > 0;
+    const pending = this._pending;
+    this._forget = function (this: Duplex) {
+      pending.delete(this);
+    };
   }
 
   /** Starts the timer if something needs watching; it stops itself once nothing does. */
@@ -72,21 +77,26 @@ export class Sweeper {
     }
   }
 
-  /** A handshake begins (a TCP connection to our own server, or an upgrade request handed to us). */
+  /**
+   * A handshake begins (a TCP connection to our own server, or an upgrade request handed to us). It is
+   * kept until it ends even without a handshakeTimeout, so that a shutdown can cut it at its deadline.
+   */
   handshakeStarted(socket: Duplex, upgrading: boolean): void {
-    if (this._options.handshakeTimeout <= 0) return;
     const entry = this._pending.get(socket);
     if (entry !== undefined) {
       entry.upgrading ||= upgrading;
       return;
     }
-    this._pending.set(socket, { deadline: Date.now() + this._options.handshakeTimeout, upgrading });
-    this.wake();
+    const timeout = this._options.handshakeTimeout;
+    this._pending.set(socket, { deadline: timeout > 0 ? Date.now() + timeout : Infinity, upgrading });
+    if (timeout > 0) this.wake();
+    // No sweep looks for it (no deadline): its own close takes it off the list.
+    else socket.on('close', this._forget);
   }
 
   /** The handshake is over (answered with 101, or refused). */
   handshakeEnded(socket: Duplex): void {
-    this._pending.delete(socket);
+    if (this._pending.delete(socket) && this._options.handshakeTimeout <= 0) socket.removeListener('close', this._forget);
   }
 
   /**
@@ -99,6 +109,17 @@ export class Sweeper {
       this._pending.delete(socket);
       socket.destroy();
     }
+  }
+
+  /** A shutdown's deadline: every handshake still under way is dropped, whatever it waits for. */
+  dropAllHandshakes(): void {
+    for (const socket of this._pending.keys()) socket.destroy();
+    this._pending.clear();
+  }
+
+  /** Handshakes under way. */
+  get pendingHandshakes(): number {
+    return this._pending.size;
   }
 
   private _needed(): boolean {

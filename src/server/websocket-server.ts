@@ -469,7 +469,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
         return;
       }
       this.once('close', done);
-      this._shutdown ??= new Shutdown(this._connections, resolved);
+      this._shutdown ??= new Shutdown(this._connections, resolved, () => this._sweeper.dropAllHandshakes());
       if (this._state === RUNNING) this._stopAccepting();
       else this._maybeEmitClose();
     });
