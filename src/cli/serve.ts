@@ -43,6 +43,7 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   'presence-heartbeat': { type: 'number', default: 5, value: 'SECONDS', description: 'in a cluster, how often a node tells the others it is alive; the members of a node silent 3 times as long are dropped' },
   workers: { type: 'number', default: 1, value: 'N', description: 'processes serving this port (node:cluster); more than 1 needs --redis or --nats' },
   'metrics-channels': { type: 'number', default: 20, value: 'N', description: 'how many of the busiest channels /metrics lists subscribers for' },
+  'public-url': { type: 'list', value: 'URL', description: 'a URL the relay is reached at besides the address it listens on, such as https://chat.example.com behind a proxy: with --origin, pages of its origin are the relay\'s own (repeatable) (default: none)' },
   'shutdown-timeout': { type: 'number', default: 10, value: 'SECONDS', description: 'on SIGINT/SIGTERM, how long clients get to take what was queued before they are cut off' },
   'tls-cert': { type: 'string', value: 'FILE', description: 'PEM certificate (chain): serve https:// and wss:// (needs --tls-key) (default: none, plain http:// and ws://)' },
   'tls-key': { type: 'string', value: 'FILE', description: 'PEM private key for --tls-cert' },
@@ -206,6 +207,10 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const policy = String(flags.backpressurePolicy);
   if (policy !== 'drop' && policy !== 'close') throw new UsageError(`--backpressure-policy must be drop or close, not "${policy}"`);
   const maxConnections = integer(flags, 'max-connections', 0, Number.MAX_SAFE_INTEGER);
+  const publicUrls = flags.publicUrl as string[];
+  for (const url of publicUrls) {
+    if (!/^https?:\/\/[^/\s]+(\/\S*)?$/i.test(url) || !URL.canParse(url)) throw new UsageError(`--public-url needs a URL such as https://chat.example.com, not "${url}"`);
+  }
   const heartbeat = number(flags, 'heartbeat', 0);
   const metricsChannels = integer(flags, 'metrics-channels', 0, 10_000);
   const historyLimit = integer(flags, 'history', 0, 1_000_000);
@@ -249,6 +254,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       maxBackpressure,
       backpressurePolicy: policy,
       maxConnections,
+      publicUrls,
       heartbeat: heartbeat * 1000,
       metricsChannels,
       history: { limit: historyLimit, ttl: historyTtl * 1000, maxBytes: historyBytes, maxTotalBytes: historyTotalBytes },

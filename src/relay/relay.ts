@@ -9,7 +9,7 @@ import type { WebSocket } from '../connection/websocket.js';
 import { UpgradeRejection } from '../server/admission.js';
 import type { BackpressurePolicy } from '../server/backpressure.js';
 import { WebSocketServer } from '../server/websocket-server.js';
-import { Access } from './access.js';
+import { Access, ownOrigins } from './access.js';
 import { channelOfTarget, type ChannelWatch } from './channel.js';
 import type { RelayCluster } from './cluster.js';
 import { createRequestHandler } from './http-routes.js';
@@ -39,6 +39,11 @@ export interface RelayOptions {
   backpressurePolicy: BackpressurePolicy;
   /** Most open WebSocket connections (0: no limit). */
   maxConnections: number;
+  /**
+   * The URLs the relay is reached at besides the address it listens on (behind a proxy, a DNS name):
+   * with an origin list, pages of their origins are the relay's own and always allowed.
+   */
+  publicUrls?: readonly string[];
   /** Ping connections quiet for this long and drop those that stay silent as long again (ms; 0: off). */
   heartbeat: number;
   /** How many channels get a subscriber count in /metrics (the busiest). */
@@ -83,11 +88,12 @@ export class Relay {
   private readonly _cluster: RelayCluster | null;
   /** Plain connections per channel on this node (for presence in a cluster). */
   private readonly _plainCounts = new Map<string, number>();
+  private readonly _access: Access;
 
   private constructor(private readonly _options: RelayOptions) {
     const { log } = _options;
     this._cluster = _options.cluster ?? null;
-    const access = new Access({ token: _options.token, origins: _options.origins });
+    const access = (this._access = new Access({ token: _options.token, origins: _options.origins }));
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
@@ -187,6 +193,8 @@ export class Relay {
       };
       const onListening = () => {
         server.off('error', onError);
+        // The port is known now (--port 0 picks one): pages served from these origins are the relay's own.
+        this._access.allowOwnOrigins(ownOrigins(this._secure ? 'https' : 'http', this._options.host, this.address().port, this._options.publicUrls));
         server.on('error', (error: Error) => this._options.log.error('server error', { error: error.message }));
         resolve();
       };

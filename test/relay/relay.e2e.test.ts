@@ -209,9 +209,29 @@ test('--origin: pages of other origins are refused with 403, listed ones and the
     assert.match(refused.body, /Origin https:\/\/evil.example is not allowed/);
     const listed = await connect(`${relay.url}/x`, { origin: 'https://chat.example.com' });
     const own = await connect(`${relay.url}/x`, { origin: relay.http });
+    const ownByName = await connect(`${relay.url}/x`, { origin: `http://localhost:${relay.port}` });
     const post = await http(relay.http, 'POST', '/channels/x/messages', { headers: { Origin: 'https://evil.example', 'Content-Type': 'text/plain' }, body: 'csrf' });
     assert.equal(post.status, 403);
-    closeAll(listed, own);
+    // DNS rebinding: a page of rebind.evil.example, whose name now points at the relay, sends a Host
+    // that matches its Origin. Before, that passed as the relay's own page.
+    const rebound = `rebind.evil.example:${relay.port}`;
+    const rebinding = await refusedUpgrade(`${relay.url}/x`, { origin: `http://${rebound}`, headers: { Host: rebound } });
+    assert.equal(rebinding.status, 403);
+    const reboundPost = await http(relay.http, 'POST', '/channels/x/messages', { headers: { Origin: `http://${rebound}`, Host: rebound, 'Content-Type': 'text/plain' }, body: 'csrf' });
+    assert.equal(reboundPost.status, 403);
+    closeAll(listed, own, ownByName);
+  } finally {
+    await relay.stop();
+  }
+});
+
+test('--public-url: behind a proxy, pages of the public origin are the relay\'s own', async () => {
+  const relay = await startRelay(['--origin', 'https://chat.example.com', '--public-url', 'https://relay.example.org/']);
+  try {
+    const proxied = await connect(`${relay.url}/x`, { origin: 'https://relay.example.org', headers: { Host: 'relay.example.org' } });
+    const other = await refusedUpgrade(`${relay.url}/x`, { origin: 'https://other.example.org', headers: { Host: 'other.example.org' } });
+    assert.equal(other.status, 403);
+    closeAll(proxied);
   } finally {
     await relay.stop();
   }

@@ -23,6 +23,11 @@ test('no flags: localhost:3000 with the safe defaults', () => {
   assert.equal(logFormat, 'text');
   assert.equal(shutdownTimeout, 10_000);
   assert.deepEqual(relay.history, { limit: 100, ttl: 3_600_000, maxBytes: 1_048_576, maxTotalBytes: 64 * 1_048_576 });
+  assert.deepEqual(relay.publicUrls, []);
+});
+
+test('--public-url: repeatable, URLs only', () => {
+  assert.deepEqual(settings(['--public-url', 'https://chat.example.com', '--public-url', 'http://10.0.0.5:8080/']).relay.publicUrls, ['https://chat.example.com', 'http://10.0.0.5:8080/']);
 });
 
 test('history flags: count, age in seconds, bytes', () => {
@@ -54,6 +59,7 @@ test('bad values are usage errors that say what is wrong', () => {
     [['--history-ttl', '-5'], /--history-ttl must be 0 or more/],
     [['--history-bytes', '-1'], /--history-bytes must be a whole number 0 or more/],
     [['--tls-cert', 'a.pem'], /--tls-cert and --tls-key go together/],
+    [['--public-url', 'chat.example.com'], /--public-url needs a URL such as https:\/\/chat.example.com, not "chat.example.com"/],
     [['--tls-cert', '/nonexistent/c.pem', '--tls-key', '/nonexistent/k.pem'], /--tls-cert: cannot read \/nonexistent\/c.pem \(ENOENT\)/],
   ];
   for (const [argv, message] of cases) {
