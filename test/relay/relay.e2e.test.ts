@@ -2,13 +2,13 @@
 // limit, size limits, TLS. Each test starts the relay it needs, with the flags it is about.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from '../../src/index.js';
 import { once } from '../helpers/net.js';
+import { selfSigned } from '../helpers/tls.js';
 import { closed, connect, http, killAll, record, refusedUpgrade, sample, startRelay, type WsClient } from './relay-process.js';
 
 after(killAll);
@@ -277,13 +277,7 @@ test('bad channel names in an upgrade are refused with 400 and a reason', async 
 test('--tls-cert/--tls-key: the relay serves wss:// and https://', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wavecast-relay-tls-'));
   try {
-    const keyFile = join(dir, 'relay.key');
-    const certFile = join(dir, 'relay.crt');
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=wavecast relay test', '-addext', 'subjectAltName=IP:127.0.0.1'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const { certFile, keyFile } = selfSigned(dir, 'relay');
     const relay = await startRelay(['--tls-cert', certFile, '--tls-key', keyFile]);
     try {
       assert.match(relay.url, /^wss:\/\/127\.0\.0\.1:\d+$/);
