@@ -36,6 +36,7 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   'handshake-timeout': { type: 'number', default: RELAY_DEFAULTS.handshakeTimeout / 1000, value: 'SECONDS', description: 'a TLS handshake, then the request head, then a WebSocket upgrade\'s checks must each be done within this; a connection that has sent nothing or half a head is answered 408 and closed' },
   'request-timeout': { type: 'number', default: RELAY_DEFAULTS.requestTimeout / 1000, value: 'SECONDS', description: 'a whole HTTP request, body included, must have arrived within this (408 otherwise; 0: no limit)' },
   'keep-alive-timeout': { type: 'number', default: RELAY_DEFAULTS.keepAliveTimeout / 1000, value: 'SECONDS', description: 'an HTTP connection idle between requests is closed after this' },
+  'idle-timeout': { type: 'number', default: RELAY_DEFAULTS.idleTimeout / 1000, value: 'SECONDS', description: 'a WebSocket on which no message went either way for this long is closed with 1000; pings and pongs do not count (0: never)' },
   'public-url': { type: 'list', value: 'URL', description: 'a URL the relay is reached at besides the address it listens on, such as https://chat.example.com behind a proxy: with --origin, pages of its origin are the relay\'s own (repeatable) (default: none)' },
   heartbeat: { type: 'number', default: 30, value: 'SECONDS', description: 'ping connections quiet this long, drop those silent as long again (0: off)' },
   history: { type: 'number', default: 100, value: 'N', description: 'messages kept per channel for clients that reconnect (wavecast.v1) and GET /channels/<channel>/messages (0: none)' },
@@ -220,6 +221,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
     throw new UsageError(`--request-timeout (${requestTimeout}) may not be shorter than --handshake-timeout (${handshakeTimeout}): the request head is part of the request`);
   }
   const keepAliveTimeout = number(flags, 'keep-alive-timeout', 0.1);
+  const idleTimeout = number(flags, 'idle-timeout', 0);
   const publicUrls = flags.publicUrl as string[];
   for (const url of publicUrls) {
     if (!/^https?:\/\/[^/\s]+(\/\S*)?$/i.test(url) || !URL.canParse(url)) throw new UsageError(`--public-url needs a URL such as https://chat.example.com, not "${url}"`);
@@ -271,6 +273,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       handshakeTimeout: handshakeTimeout * 1000,
       requestTimeout: requestTimeout * 1000,
       keepAliveTimeout: keepAliveTimeout * 1000,
+      idleTimeout: idleTimeout * 1000,
       publicUrls,
       heartbeat: heartbeat * 1000,
       metricsChannels,

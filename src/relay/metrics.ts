@@ -96,6 +96,7 @@ export function renderMetrics(source: MetricsSources): string {
   metric('wavecast_relay_slow_client_closes_total', 'counter', 'Connections closed for falling too far behind.', single(stats.slowClientCloses));
   metric('wavecast_relay_rate_limit_closes_total', 'counter', 'Connections closed for sending over the rate limit.', single(metrics.rateLimitCloses));
   metric('wavecast_relay_heartbeat_timeouts_total', 'counter', 'Connections dropped for not answering pings.', single(stats.heartbeatTimeouts));
+  metric('wavecast_relay_idle_closes_total', 'counter', 'WebSocket connections closed for exchanging no message for --idle-timeout.', single(stats.idleCloses));
   const gate = source.gate;
   if (gate !== undefined) {
     metric('wavecast_relay_tcp_connections', 'gauge', 'Open connections of any kind (WebSocket, HTTP, TLS handshakes and request heads under way): what --max-connections bounds.', single(gate.open));

@@ -52,6 +52,8 @@ export interface RelayOptions {
   requestTimeout?: number;
   /** An HTTP connection idle between requests is closed after it (ms; default 5000). */
   keepAliveTimeout?: number;
+  /** A WebSocket on which no message has gone either way for this long is closed (ms; 0: never; default 3600000). */
+  idleTimeout?: number;
   /**
    * The URLs the relay is reached at besides the address it listens on (behind a proxy, a DNS name):
    * with an origin list, pages of their origins are the relay's own and always allowed.
@@ -82,6 +84,7 @@ export const RELAY_DEFAULTS = {
   handshakeTimeout: 5_000,
   requestTimeout: 30_000,
   keepAliveTimeout: 5_000,
+  idleTimeout: 3_600_000,
 } as const;
 
 /** A message the relay stamped and how many connections it was written to. */
@@ -163,6 +166,7 @@ export class Relay {
     // Expect: 100-continue: the publish route answers 100 only once the token and size are acceptable.
     this._server.on('checkContinue', gated);
 
+    const idleTimeout = _options.idleTimeout ?? RELAY_DEFAULTS.idleTimeout;
     this._wss = new WebSocketServer({
       server: this._server,
       maxPayload: _options.maxPayload,
@@ -170,6 +174,7 @@ export class Relay {
       backpressurePolicy: _options.backpressurePolicy,
       // The connection bound is the gate's: it counts every connection, WebSockets among them.
       handshakeTimeout,
+      ...(idleTimeout > 0 ? { idleTimeout } : {}),
       ...(_options.heartbeat > 0 ? { heartbeat: { interval: _options.heartbeat, timeout: _options.heartbeat } } : {}),
       // wavecast.v1 when offered; any other subprotocol is not taken (a plain client).
       handleProtocols: (protocols) => (protocols.has(V1_PROTOCOL) ? V1_PROTOCOL : false),

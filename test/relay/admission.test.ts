@@ -183,3 +183,21 @@ test('under a file limit of 256, 300 sockets that do nothing (from ten addresses
   }
 });
 
+test('--idle-timeout: a client that only answers pings is closed with 1000; the heartbeat did not take it for dead', async () => {
+  const relay = await startRelay(['--idle-timeout', '0.4', '--heartbeat', '0.1']);
+  try {
+    const client = await connect(`${relay.url}/quiet`);
+    let pinged = 0;
+    client.on('ping', () => pinged++);
+    const { code, reason } = await closed(client, 10_000);
+    assert.equal(code, 1000);
+    assert.equal(reason, 'Idle timeout: no message for 400 ms');
+    assert.ok(pinged >= 2, `pinged ${pinged} times`);
+    const metrics = (await get(relay.port, '/metrics')).body;
+    assert.equal(sample(metrics, 'wavecast_relay_idle_closes_total'), 1);
+    assert.equal(sample(metrics, 'wavecast_relay_heartbeat_timeouts_total'), 0);
+  } finally {
+    await relay.stop();
+  }
+});
+
