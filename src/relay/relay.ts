@@ -407,19 +407,31 @@ export class Relay {
     return this._closing;
   }
 
+  /**
+   * One deadline for everything: WebSockets get their close frame after what was queued, HTTP requests
+   * under way may finish, and at `timeout` whatever is still connected (a slow reader, a slow upload, a
+   * head or TLS handshake under way) is cut. The broker link is let go after, within the same deadline.
+   */
   private async _close(timeout: number): Promise<void> {
     const server = this._server;
+    let deadlineReached!: () => void;
+    const deadline = new Promise<void>((resolve) => (deadlineReached = resolve));
+    const timer = setTimeout(() => {
+      const open = this._gate.open;
+      if (open > 0) this._options.log.warn('shutdown timeout: cutting off what is still connected', { connections: open });
+      this.terminate();
+      deadlineReached();
+    }, timeout);
     const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     await this._wss.close({ code: 1001, reason: 'Server shutting down', timeout });
     server.closeIdleConnections();
-    const timer = setTimeout(() => server.closeAllConnections(), timeout);
     await httpClosed;
+    if (this._cluster !== null) await Promise.race([this._cluster.close(), deadline]);
     clearTimeout(timer);
-    await this._cluster?.close();
   }
 
-  /** Cuts every connection now (for a second signal during a graceful shutdown). */
+  /** Cuts every connection now (at the shutdown's deadline, or for a second signal). */
   terminate(): void {
     for (const ws of this._wss.clients) ws.terminate();
     this._server.closeAllConnections();

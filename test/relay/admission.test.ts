@@ -201,3 +201,29 @@ test('--idle-timeout: a client that only answers pings is closed with 1000; the 
   }
 });
 
+test('SIGTERM with a slow WebSocket and a slow HTTP upload connected: one --shutdown-timeout, then both are cut, and the relay exits 0', { timeout: 30_000 }, async () => {
+  const relay = await startRelay(['--shutdown-timeout', '2', '--log-format', 'json']);
+  // A WebSocket that never reads again (its close frame is never answered) and a POST that never ends.
+  const ws = await tcp(relay.port);
+  ws.write(upgradeRequest('/slow'));
+  await new Promise<void>((resolve) => ws.once('data', () => resolve()));
+  const upload = await tcp(relay.port);
+  // Expect: 100-continue tells when the relay has the request under way (the body may come).
+  upload.write('POST /channels/slow/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 10000\r\nExpect: 100-continue\r\n\r\n');
+  await new Promise<void>((resolve) => upload.once('data', () => resolve()));
+  assert.match(upload.received(), /^HTTP\/1\.1 100 Continue/);
+  upload.write('only a bit');
+  const cut = Promise.all([once(ws, 'close', 20_000), once(upload, 'close', 20_000)]);
+  relay.child.kill('SIGTERM');
+  const exit = await relay.exited;
+  assert.equal(exit.code, 0);
+  await cut;
+  // The relay's own clock: from the signal to the end, one deadline (before, a second one followed).
+  const lines = relay.stderr().trim().split('\n').map((line) => JSON.parse(line) as { time: string; msg: string; connections?: number });
+  const at = (message: RegExp) => Date.parse(lines.find((line) => message.test(line.msg))!.time);
+  const deadline = lines.filter((line) => /^shutdown timeout: cutting off/.test(line.msg));
+  assert.equal(deadline.length, 1);
+  assert.ok(deadline[0]!.connections! >= 2, 'the WebSocket and the upload were still there');
+  const took = at(/^relay stopped/) - at(/^SIGTERM received/);
+  assert.ok(took >= 2000 && took < 3000, `the shutdown took ${took} ms`);
+});
