@@ -160,7 +160,7 @@ test('TLS: a handshake that is never finished is cut at --handshake-timeout, and
 });
 
 test('under a file limit of 256, 300 sockets that do nothing (from ten addresses) cannot keep a client out', { timeout: 60_000 }, async () => {
-  const relay = await startRelay([], {}, 256);
+  const relay = await startRelay([], {}, { fileLimit: 256 });
   try {
     assert.match(relay.stderr(), /the file descriptor limit \(ulimit -n 256\) allows 128 connections/);
     const idle: Socket[] = [];
