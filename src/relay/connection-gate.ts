@@ -209,12 +209,16 @@ export class ConnectionGate {
     }
   }
 
+  /** Says when the relay becomes full, and when it is well below full again (not at every place freed and taken). */
   private _checkFull(): void {
-    const full = this._admitted >= this._options.maxConnections;
-    if (full === this._full) return;
-    this._full = full;
-    if (full) this._log.warn('connection limit reached: connections that wait without a request are cut to make room, others are refused with 503', { limit: this._options.maxConnections });
-    else this._log.info('below the connection limit again', { limit: this._options.maxConnections });
+    const max = this._options.maxConnections;
+    if (!this._full && this._admitted >= max) {
+      this._full = true;
+      this._log.warn('connection limit reached: connections that wait without a request are cut to make room, others are refused with 503', { limit: max });
+    } else if (this._full && this._admitted < max * 0.9) {
+      this._full = false;
+      this._log.info('below 90% of the connection limit again', { limit: max, open: this._admitted });
+    }
   }
 
   /** At most one line a second about refused connections, however many there are. */

@@ -159,6 +159,43 @@ test('TLS: a handshake that is never finished is cut at --handshake-timeout, and
   }
 });
 
+test('when the relay is full, the connection waiting longest without a request is cut for a newcomer; WebSockets and requests being served never are; then 503', async () => {
+  const relay = await startRelay(['--max-connections', '3']);
+  try {
+    const ws = await connect(`${relay.url}/kept`);
+    // A request being served: the relay has its head (it answered 100 Continue), its body is still coming.
+    const upload = await tcp(relay.port);
+    upload.write('POST /channels/kept/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+    await once(upload, 'data');
+    const silent = await tcp(relay.port); // the third place: the relay is full
+
+    const first = await tcp(relay.port);
+    await once(silent, 'close'); // cut for `first`
+    first.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await once(first, 'data'); // answered, and now idle between requests (keep-alive)
+    const second = await tcp(relay.port);
+    await once(first, 'close'); // the idle keep-alive connection is cut for `second`
+    second.write(upgradeRequest('/kept'));
+    await once(second, 'data'); // a WebSocket now
+
+    // Every place holds a WebSocket or a request being served: the newcomer is refused.
+    const third = await tcp(relay.port);
+    third.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await once(third, 'close');
+    assert.match(third.received(), /^HTTP\/1\.1 503 [^\r]*\r\n[\s\S]*The relay has reached its limit of 3 connections; try again later/);
+    assert.equal(ws.readyState, WsClient.OPEN);
+    assert.equal(upload.destroyed, false);
+
+    upload.end('hello'); // the upload completes and is answered
+    await once(upload, 'data');
+    assert.match(upload.received(), /HTTP\/1\.1 200 OK/);
+    second.destroy();
+    ws.terminate();
+  } finally {
+    await relay.stop();
+  }
+});
+
 test('under a file limit of 256, 300 sockets that do nothing (from ten addresses) cannot keep a client out', { timeout: 60_000 }, async () => {
   const relay = await startRelay([], {}, { fileLimit: 256 });
   try {
