@@ -2,7 +2,9 @@
 // take every place a server has. An IPv4 address counts on its own; an IPv6 address counts by its /64
 // (the block one household, phone or server is given: an attacker with one has 2^64 addresses), and an
 // IPv4-mapped IPv6 address (::ffff:192.0.2.1) as the IPv4 address it is.
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Refusal } from './admission.js';
 
 /** The key an address is counted under: the IPv4 address, or the /64 of an IPv6 one. */
 export function addressKey(address: string | undefined): string {
@@ -88,6 +90,34 @@ export class AddressCounter {
     const left = this.count(key) - 1;
     if (left > 0) this._counts.set(key, left);
     else this._counts.delete(key);
+  }
+}
+
+/**
+ * A WebSocketServer's maxConnectionsPerIp: sockets are counted from the first time the server sees them
+ * until they close; an address over the limit has its upgrades refused, and one at twice the limit has
+ * its new connections dropped unanswered.
+ */
+export class AddressLimit {
+  private readonly _counter = new AddressCounter();
+  constructor(readonly max: number) {}
+
+  /** Counts `socket` (once); false when its address already has twice the limit open (drop it). */
+  admit(socket: Duplex): boolean {
+    if (this._counter.has(socket)) return true;
+    const address = (socket as Partial<Socket>).remoteAddress;
+    if (address === undefined) return true; // not a network socket: nothing to count it under
+    const key = addressKey(address);
+    if (this._counter.count(key) >= 2 * this.max) return false;
+    this._counter.add(socket, key);
+    return true;
+  }
+
+  /** A 429 while the socket's address has more than the limit open, this socket included. */
+  refusal(socket: Duplex): Refusal | null {
+    const key = this._counter.keyOf(socket);
+    if (key === undefined || this._counter.count(key) <= this.max) return null;
+    return { status: 429, body: perAddressRefusalBody(key, this.max) };
   }
 }
 

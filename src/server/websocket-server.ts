@@ -26,7 +26,7 @@ import { createStats, type ServerStats } from './stats.js';
 import { Sweeper, type HeartbeatOptions } from './sweep.js';
 import { TopicRegistry, type PublishOptions } from './topics.js';
 import { abortHandshake, createUpgradeServer, DEFAULT_MAX_HEADER_SIZE, destroyOnError } from './upgrade-server.js';
-import { AddressCounter, addressKey, perAddressRefusalBody } from './address-limit.js';
+import { AddressLimit } from './address-limit.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -107,9 +107,8 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
   private readonly _sweeper: Sweeper;
   private readonly _origins: OriginList | null;
   private readonly _maxConnections: number;
-  private readonly _maxPerAddress: number;
-  /** Sockets per address, when maxConnectionsPerIp is set. */
-  private readonly _addresses: AddressCounter | null;
+  /** maxConnectionsPerIp, when set. */
+  private readonly _addressLimit: AddressLimit | null;
 
   constructor(options: ServerOptions = {}, callback?: () => void) {
     super();
@@ -134,8 +133,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     this._cluster?.attach();
     this._sweeper = new Sweeper(this._connections, realtime, this.stats, onHandshakeExpired);
     this._maxConnections = realtime.maxConnections;
-    this._maxPerAddress = realtime.maxConnectionsPerIp;
-    this._addresses = realtime.maxConnectionsPerIp < Infinity ? new AddressCounter() : null;
+    this._addressLimit = realtime.maxConnectionsPerIp < Infinity ? new AddressLimit(realtime.maxConnectionsPerIp) : null;
     this._origins = options.origins ? new OriginList(options.origins) : null;
     this._connectionOptions = {
       maxPayload: this.options.maxPayload,
@@ -155,8 +153,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
       // handshake to be, and its clock starts at accept (slow-loris).
       const server = createUpgradeServer(options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, onUpgrade);
       server.on('connection', (socket: Socket) => {
-        if (!this._countAddress(socket)) return;
-        this._sweeper.handshakeStarted(socket, false);
+        if (this._admitAddress(socket)) this._sweeper.handshakeStarted(socket, false);
       });
       this._server = server;
       server.listen(options.port, options.host, options.backlog, callback);
@@ -204,7 +201,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
     socket.on('error', destroyOnError);
-    if (!this._countAddress(socket)) return;
+    if (!this._admitAddress(socket)) return;
     this._sweeper.handshakeStarted(socket, true);
     const check = checkUpgradeRequest(req);
     if (!check.ok) {
@@ -221,7 +218,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
       this._deny(socket, originRefusal);
       return;
     }
-    const perAddress = this._perAddressRefusal(socket);
+    const perAddress = this._addressLimit?.refusal(socket) ?? null;
     if (perAddress !== null) {
       this._deny(socket, perAddress);
       return;
@@ -386,31 +383,12 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     return { status: 503, body: `The server has reached its limit of ${this._maxConnections} connections; try again later` };
   }
 
-  /**
-   * Counts a socket against its address from the first time the server sees it (a TCP connection to our
-   * own server, or an upgrade request handed to us) until it closes. Returns false, having destroyed it,
-   * when its address already has twice maxConnectionsPerIp open: a flood is not even answered.
-   */
-  private _countAddress(socket: Duplex): boolean {
-    const counter = this._addresses;
-    if (counter === null || counter.has(socket)) return true;
-    const address = (socket as Partial<Socket>).remoteAddress;
-    if (address === undefined) return true; // not a network socket: nothing to count it under
-    const key = addressKey(address);
-    if (counter.count(key) >= 2 * this._maxPerAddress) {
-      this.stats.perAddressDrops++;
-      socket.destroy();
-      return false;
-    }
-    counter.add(socket, key);
-    return true;
-  }
-
-  /** A 429 while the socket's address has more than maxConnectionsPerIp sockets open, this one included. */
-  private _perAddressRefusal(socket: Duplex): Refusal | null {
-    const key = this._addresses?.keyOf(socket);
-    if (key === undefined || this._addresses!.count(key) <= this._maxPerAddress) return null;
-    return { status: 429, body: perAddressRefusalBody(key, this._maxPerAddress) };
+  /** Counts a socket against its address (maxConnectionsPerIp); false, having destroyed it, for a flood. */
+  private _admitAddress(socket: Duplex): boolean {
+    if (this._addressLimit === null || this._addressLimit.admit(socket)) return true;
+    this.stats.perAddressDrops++;
+    socket.destroy();
+    return false;
   }
 
   private _refuse(socket: Duplex, req: IncomingMessage, status: number, message: string, headers?: Record<string, string>): void {
