@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from '../test/helpers/net.js';
 import { upgradeRequest } from '../test/helpers/raw-ws.js';
-import { selfSigned } from '../test/helpers/tls.js';
+import { selfSigned } from '../test/helpers/certificates.js';
 import { CLI_MAIN, connect, startRelay, type RelayProcess, type StartOptions } from '../test/relay/relay-process.js';
 
 interface Row {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import { closeServer, listenHttp, once } from '../helpers/net.js';
-import { selfSigned } from '../helpers/tls.js';
+import { selfSigned as makeCertificate } from '../helpers/certificates.js';
 import { SIZES, bytesOfSize, opened, outcome, textOfSize } from './helpers.js';
 
 let dir: string;
@@ -19,11 +19,16 @@ let server: Server;
 let wss: WebSocketServer;
 let port: number;
 
+/** A self-signed certificate (its own CA) for localhost and 127.0.0.1, valid for a day. */
+function selfSigned(name: string): { cert: Buffer; key: Buffer } {
+  return makeCertificate(dir, name);
+}
+
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'wavecast-tls-'));
-  const serverPair = selfSigned(dir, 'wavecast');
+  const serverPair = selfSigned('wavecast');
   cert = serverPair.cert;
-  otherCa = selfSigned(dir, 'unrelated').cert;
+  otherCa = selfSigned('unrelated').cert;
   server = createServer({ cert: serverPair.cert, key: serverPair.key });
   wss = new WebSocketServer({ server });
   wss.on('connection', (socket, request) => {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { once } from '../helpers/net.js';
-import { selfSigned } from '../helpers/tls.js';
+import { selfSigned } from '../helpers/certificates.js';
 import { upgradeRequest } from '../helpers/raw-ws.js';
 import { closed, connect, killAll, record, refusedUpgrade, sample, startRelay, WsClient, type HttpResult } from './relay-process.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from '../../src/index.js';
 import { once } from '../helpers/net.js';
-import { selfSigned } from '../helpers/tls.js';
+import { selfSigned } from '../helpers/certificates.js';
 import { closed, connect, http, killAll, record, refusedUpgrade, sample, startRelay, type WsClient } from './relay-process.js';
 
 after(killAll);
