@@ -1,17 +1,19 @@
 // The relay behind `wavecast serve`: one HTTP (or HTTPS) server carrying the WebSocket channels and the
 // HTTP routes, with the safety settings of a server facing the public: a small maxPayload, a token, an
-// origin list, a rate limit, slow clients skipped rather than buffered without end, heartbeats, and a
-// graceful shutdown that delivers what was queued.
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+// origin list, a rate limit, slow clients skipped rather than buffered without end, heartbeats, every
+// connection counted (per address too) and timed (TLS handshakes, request heads, idle keep-alive and
+// idle WebSockets), and a graceful shutdown that delivers what was queued within one deadline.
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { WebSocket } from '../connection/websocket.js';
 import { UpgradeRejection } from '../server/admission.js';
 import type { BackpressurePolicy } from '../server/backpressure.js';
 import { WebSocketServer } from '../server/websocket-server.js';
-import { Access } from './access.js';
+import { Access, ownOrigins } from './access.js';
 import { channelOfTarget, type ChannelWatch } from './channel.js';
 import type { RelayCluster } from './cluster.js';
+import { ConnectionGate, descriptorLimit, REFUSING, RESERVED_DESCRIPTORS } from './connection-gate.js';
 import { createRequestHandler } from './http-routes.js';
 import type { Logger } from './log.js';
 import { RelayMetrics, renderMetrics, type BrokerMetrics } from './metrics.js';
@@ -37,8 +39,26 @@ export interface RelayOptions {
   /** Most bytes queued for one client before messages for it are dropped (or it is closed). */
   maxBackpressure: number;
   backpressurePolicy: BackpressurePolicy;
-  /** Most open WebSocket connections (0: no limit). */
+  /**
+   * Most open connections of any kind: WebSocket, HTTP, a TLS handshake or a request head under way
+   * (0: as many as the file descriptor limit allows, which also caps any larger value).
+   */
   maxConnections: number;
+  /** Most connections from one address, an IPv6 /64 counting as one (0: no limit; default 256). */
+  maxConnectionsPerIp?: number;
+  /** A TLS handshake, then a request head, then an upgrade's decision, must each be done within it (ms; default 5000). */
+  handshakeTimeout?: number;
+  /** A whole HTTP request, body included, must have arrived within it (ms; default 30000). */
+  requestTimeout?: number;
+  /** An HTTP connection idle between requests is closed after it (ms; default 5000). */
+  keepAliveTimeout?: number;
+  /** A WebSocket on which no message has gone either way for this long is closed (ms; 0: never; default 3600000). */
+  idleTimeout?: number;
+  /**
+   * The URLs the relay is reached at besides the address it listens on (behind a proxy, a DNS name):
+   * with an origin list, pages of their origins are the relay's own and always allowed.
+   */
+  publicUrls?: readonly string[];
   /** Ping connections quiet for this long and drop those that stay silent as long again (ms; 0: off). */
   heartbeat: number;
   /** How many channels get a subscriber count in /metrics (the busiest). */
@@ -57,6 +77,15 @@ export interface RelayOptions {
   /** The chat page (default: the built page beside this module). */
   page?: PageAssets;
 }
+
+/** What the optional RelayOptions are when not given (the defaults of `wavecast serve`). */
+export const RELAY_DEFAULTS = {
+  maxConnectionsPerIp: 256,
+  handshakeTimeout: 5_000,
+  requestTimeout: 30_000,
+  keepAliveTimeout: 5_000,
+  idleTimeout: 3_600_000,
+} as const;
 
 /** A message the relay stamped and how many connections it was written to. */
 export interface Published {
@@ -83,11 +112,15 @@ export class Relay {
   private readonly _cluster: RelayCluster | null;
   /** Plain connections per channel on this node (for presence in a cluster). */
   private readonly _plainCounts = new Map<string, number>();
+  private readonly _gate: ConnectionGate;
+  private readonly _access: Access;
+  /** The connection bound in force: --max-connections, or less when the file descriptors are fewer. */
+  readonly maxConnections: number;
 
   private constructor(private readonly _options: RelayOptions) {
     const { log } = _options;
     this._cluster = _options.cluster ?? null;
-    const access = new Access({ token: _options.token, origins: _options.origins });
+    const access = (this._access = new Access({ token: _options.token, origins: _options.origins }));
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
@@ -106,18 +139,42 @@ export class Relay {
       closing: () => this._closing !== null,
       ...(this._cluster !== null ? { broker: () => ({ name: this._cluster!.broker, state: this._cluster!.linkState }) } : {}),
     });
-    this._server = _options.tls ? createHttpsServer({ cert: _options.tls.cert, key: _options.tls.key }, handler) : createHttpServer(handler);
+    const handshakeTimeout = _options.handshakeTimeout ?? RELAY_DEFAULTS.handshakeTimeout;
+    const timeouts = {
+      // From the connection's start (after its TLS handshake) to the end of its request head: a socket
+      // that says nothing, or trickles its head, is answered 408 and closed.
+      headersTimeout: handshakeTimeout,
+      requestTimeout: _options.requestTimeout ?? RELAY_DEFAULTS.requestTimeout,
+      keepAliveTimeout: _options.keepAliveTimeout ?? RELAY_DEFAULTS.keepAliveTimeout,
+      // How often node:http looks for requests past those timeouts (its default, 30 s, would let a head
+      // live 35 s): a quarter of the head's timeout, within 50 ms to 1 s.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(handshakeTimeout / 4))),
+    };
+    this.maxConnections = connectionLimit(_options.maxConnections, log);
+    const maxPerAddress = _options.maxConnectionsPerIp ?? RELAY_DEFAULTS.maxConnectionsPerIp;
+    this._gate = new ConnectionGate({ maxConnections: this.maxConnections, maxPerAddress: maxPerAddress > 0 ? maxPerAddress : Infinity }, this._secure, log);
+    // A refused connection is answered by the gate; an admitted one is busy while its request is served.
+    const gated = (request: IncomingMessage, response: ServerResponse) => {
+      if (!this._gate.request(request, response)) handler(request, response);
+    };
+    this._server = _options.tls
+      ? createHttpsServer({ cert: _options.tls.cert, key: _options.tls.key, handshakeTimeout, ...timeouts }, gated)
+      : createHttpServer(timeouts, gated);
+    this._server.keepAliveTimeout = timeouts.keepAliveTimeout;
+    this._server.on('connection', (socket: Socket) => this._gate.accepted(socket));
+    if (_options.tls) this._server.on('secureConnection', (socket: Socket) => this._gate.secured(socket));
     // Expect: 100-continue: the publish route answers 100 only once the token and size are acceptable.
-    this._server.on('checkContinue', handler);
-    this._server.headersTimeout = 10_000;
-    this._server.requestTimeout = 30_000;
+    this._server.on('checkContinue', gated);
 
+    const idleTimeout = _options.idleTimeout ?? RELAY_DEFAULTS.idleTimeout;
     this._wss = new WebSocketServer({
       server: this._server,
       maxPayload: _options.maxPayload,
       maxBackpressure: _options.maxBackpressure,
       backpressurePolicy: _options.backpressurePolicy,
-      ...(_options.maxConnections > 0 ? { maxConnections: _options.maxConnections } : {}),
+      // The connection bound is the gate's: it counts every connection, WebSockets among them.
+      handshakeTimeout,
+      ...(idleTimeout > 0 ? { idleTimeout } : {}),
       ...(_options.heartbeat > 0 ? { heartbeat: { interval: _options.heartbeat, timeout: _options.heartbeat } } : {}),
       // wavecast.v1 when offered; any other subprotocol is not taken (a plain client).
       handleProtocols: (protocols) => (protocols.has(V1_PROTOCOL) ? V1_PROTOCOL : false),
@@ -158,6 +215,7 @@ export class Relay {
       presenceChanged: (channel, event, name) => this._v1.announce(channel, event, name),
     });
     this._wss.on('connection', (ws: WebSocket, request: IncomingMessage, admitted: Admitted) => {
+      this._gate.upgraded(request.socket);
       if (ws.protocol === V1_PROTOCOL) this._v1.accept(ws, peerOf(request));
       else this._plain.accept(ws, admitted.channel, peerOf(request));
     });
@@ -190,6 +248,8 @@ export class Relay {
       };
       const onListening = () => {
         server.off('error', onError);
+        // The port is known now (--port 0 picks one): pages served from these origins are the relay's own.
+        this._access.allowOwnOrigins(ownOrigins(this._secure ? 'https' : 'http', this._options.host, this.address().port, this._options.publicUrls));
         server.on('error', (error: Error) => this._options.log.error('server error', { error: error.message }));
         resolve();
       };
@@ -199,8 +259,10 @@ export class Relay {
     });
   }
 
-  /** Decides an upgrade: origin, token, then the channel its path names. */
+  /** Decides an upgrade: the connection's place (the gate), origin, token, then the channel its path names. */
   private _admit(access: Access, request: IncomingMessage): Admitted {
+    const refusal = this._gate.refusalOf(request.socket);
+    if (refusal !== null) throw new UpgradeRejection(refusal.status, refusal.body);
     const denial = access.checkOrigin(request) ?? access.checkToken(request, true);
     if (denial !== null) {
       this._options.log.info('upgrade refused', { peer: peerOf(request), status: denial.status, reason: denial.body });
@@ -320,6 +382,7 @@ export class Relay {
       subscriberCount: (channel) => this.online(channel),
       topChannels: this._options.metricsChannels,
       broker: this._brokerMetrics(),
+      gate: { open: this._gate.open, stats: this._gate.stats },
     });
   }
 
@@ -347,23 +410,51 @@ export class Relay {
     return this._closing;
   }
 
+  /**
+   * One deadline for everything: WebSockets get their close frame after what was queued, HTTP requests
+   * under way may finish, and at `timeout` whatever is still connected (a slow reader, a slow upload, a
+   * head or TLS handshake under way) is cut. The broker link is let go after, within the same deadline.
+   */
   private async _close(timeout: number): Promise<void> {
     const server = this._server;
+    let deadlineReached!: () => void;
+    const deadline = new Promise<void>((resolve) => (deadlineReached = resolve));
+    const timer = setTimeout(() => {
+      const open = this._gate.open;
+      if (open > 0) this._options.log.warn('shutdown timeout: cutting off what is still connected', { connections: open });
+      this.terminate();
+      deadlineReached();
+    }, timeout);
     const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     await this._wss.close({ code: 1001, reason: 'Server shutting down', timeout });
     server.closeIdleConnections();
-    const timer = setTimeout(() => server.closeAllConnections(), timeout);
     await httpClosed;
+    if (this._cluster !== null) await Promise.race([this._cluster.close(), deadline]);
     clearTimeout(timer);
-    await this._cluster?.close();
   }
 
-  /** Cuts every connection now (for a second signal during a graceful shutdown). */
+  /** Cuts every connection now (at the shutdown's deadline, or for a second signal). */
   terminate(): void {
     for (const ws of this._wss.clients) ws.terminate();
     this._server.closeAllConnections();
+    this._gate.destroyAll();
   }
+}
+
+/**
+ * The connection bound: --max-connections (0: none), but never more than the file descriptors allow
+ * (less a reserve for what is not a client, and room for the refusals being answered), so that the
+ * process does not run out of descriptors before it reaches its own bound.
+ */
+function connectionLimit(maxConnections: number, log: Logger): number {
+  const wanted = maxConnections > 0 ? maxConnections : Infinity;
+  const descriptors = descriptorLimit();
+  if (descriptors === null) return wanted;
+  const room = Math.max(1, descriptors - RESERVED_DESCRIPTORS - REFUSING);
+  if (wanted <= room) return wanted;
+  log.warn(`the file descriptor limit (ulimit -n ${descriptors}) allows ${room} connections: serving at most that many`, { maxConnections: maxConnections > 0 ? maxConnections : 'none' });
+  return room;
 }
 
 function peerOf(request: IncomingMessage): string {
