@@ -5,6 +5,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from '../connection/websocket.js';
 import { UpgradeRejection } from '../server/admission.js';
 import type { BackpressurePolicy } from '../server/backpressure.js';
@@ -21,6 +22,8 @@ import { PlainRelay } from './plain-relay.js';
 import { V1_PROTOCOL } from './v1-protocol.js';
 import { channelOfTopic, V1Hub } from './v1-session.js';
 import { RateLimiter, type RateLimit } from './rate-limit.js';
+import { startDocs } from './docs/load.js';
+import { pathOf, type DocsEndpoint, type DocsSettings } from './docs/settings.js';
 
 export interface RelayOptions {
   port: number;
@@ -56,6 +59,8 @@ export interface RelayOptions {
   cluster?: RelayCluster;
   /** The chat page (default: the built page beside this module). */
   page?: PageAssets;
+  /** Collaborative documents on ws://host/docs/<name> (none: off). They load Yjs when they start. */
+  docs?: DocsSettings;
 }
 
 /** A message the relay stamped and how many connections it was written to. */
@@ -84,7 +89,10 @@ export class Relay {
   /** Plain connections per channel on this node (for presence in a cluster). */
   private readonly _plainCounts = new Map<string, number>();
 
-  private constructor(private readonly _options: RelayOptions) {
+  private constructor(
+    private readonly _options: RelayOptions,
+    private readonly _docs: DocsEndpoint | null = null,
+  ) {
     const { log } = _options;
     this._cluster = _options.cluster ?? null;
     const access = new Access({ token: _options.token, origins: _options.origins });
@@ -93,7 +101,7 @@ export class Relay {
     this._secure = _options.tls !== undefined;
     this.history = this._cluster?.store ?? _options.historyStore ?? new MemoryHistory(_options.history);
     const watch = this._cluster === null ? null : this._watch(this._cluster);
-    const handler = createRequestHandler({
+    const routes = createRequestHandler({
       access,
       maxPayload: _options.maxPayload,
       page,
@@ -106,6 +114,8 @@ export class Relay {
       closing: () => this._closing !== null,
       ...(this._cluster !== null ? { broker: () => ({ name: this._cluster!.broker, state: this._cluster!.linkState }) } : {}),
     });
+    const docs = _docs;
+    const handler: typeof routes = docs === null ? routes : (request, response) => (docs.claimsRequest(pathOf(request.url)) ? docs.handleRequest(request, response) : routes(request, response));
     this._server = _options.tls ? createHttpsServer({ cert: _options.tls.cert, key: _options.tls.key }, handler) : createHttpServer(handler);
     // Expect: 100-continue: the publish route answers 100 only once the token and size are acceptable.
     this._server.on('checkContinue', handler);
@@ -113,7 +123,7 @@ export class Relay {
     this._server.requestTimeout = 30_000;
 
     this._wss = new WebSocketServer({
-      server: this._server,
+      noServer: true,
       maxPayload: _options.maxPayload,
       maxBackpressure: _options.maxBackpressure,
       backpressurePolicy: _options.backpressurePolicy,
@@ -168,6 +178,11 @@ export class Relay {
       log.info('slow client caught up', { ...this._describe(ws), missed: dropped });
     });
     this._wss.on('authError', (error: unknown) => log.error('upgrade check failed', { error: String(error) }));
+    // Upgrades to /docs/<name> are collaborative documents' editors; every other path is a channel.
+    this._server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (docs !== null && docs.claimsUpgrade(pathOf(request.url))) docs.handleUpgrade(request, socket, head);
+      else this._wss.handleUpgrade(request, socket, head, (ws, req, admitted) => this._wss.emit('connection', ws, req, admitted));
+    });
     // The WebSocketServer passes on the HTTP server's errors: _listen logs those that come once it
     // listens; one before (a port in use) is the start's failure, which start() rejects with for its
     // caller to report in its own words.
@@ -176,8 +191,26 @@ export class Relay {
 
   /** Creates the relay and starts listening; rejects if it cannot (port in use, say). */
   static async start(options: RelayOptions): Promise<Relay> {
-    const relay = new Relay(options);
-    await relay._listen();
+    let relay: Relay | undefined;
+    const docs =
+      options.docs === undefined
+        ? null
+        : await startDocs(options.docs, {
+            log: options.log,
+            access: new Access({ token: options.token, origins: options.origins }),
+            ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
+            heartbeat: options.heartbeat,
+            maxConnections: options.maxConnections,
+            maxBackpressure: options.maxBackpressure,
+            otherConnections: () => relay?._wss.clients.size ?? 0,
+          });
+    relay = new Relay(options, docs);
+    try {
+      await relay._listen();
+    } catch (error) {
+      await docs?.close(0);
+      throw error;
+    }
     return relay;
   }
 
@@ -320,7 +353,7 @@ export class Relay {
       subscriberCount: (channel) => this.online(channel),
       topChannels: this._options.metricsChannels,
       broker: this._brokerMetrics(),
-    });
+    }) + (this._docs?.metricsText() ?? '');
   }
 
   private _brokerMetrics(): BrokerMetrics | undefined {
@@ -351,7 +384,7 @@ export class Relay {
     const server = this._server;
     const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    await this._wss.close({ code: 1001, reason: 'Server shutting down', timeout });
+    await Promise.all([this._wss.close({ code: 1001, reason: 'Server shutting down', timeout }), this._docs?.close(timeout)]);
     server.closeIdleConnections();
     const timer = setTimeout(() => server.closeAllConnections(), timeout);
     await httpClosed;
@@ -362,11 +395,12 @@ export class Relay {
   /** Cuts every connection now (for a second signal during a graceful shutdown). */
   terminate(): void {
     for (const ws of this._wss.clients) ws.terminate();
+    this._docs?.terminate();
     this._server.closeAllConnections();
   }
 }
 
-function peerOf(request: IncomingMessage): string {
+export function peerOf(request: IncomingMessage): string {
   const socket = request.socket;
   const address = socket.remoteAddress ?? 'unknown';
   return address.includes(':') ? `[${address}]:${socket.remotePort}` : `${address}:${socket.remotePort}`;

@@ -1,0 +1,100 @@
+// One open collaborative document: its Yjs document and awareness (y-protocols'), who has it open, and
+// what the store has of it. Merging is Yjs's own; this file keeps the books around it: an estimate of
+// the document's size (for the size bound), how much was appended to the store since it was last
+// compacted, and whether it holds changes the store may lack (from other nodes).
+import * as Y from 'yjs';
+import { Awareness } from 'y-protocols/awareness';
+import type { DocStore } from './store.js';
+
+/** Origins of changes that are not a local connection's. */
+export const FROM_STORE = Symbol('store');
+export const FROM_CLUSTER = Symbol('cluster');
+export const FROM_HTTP = Symbol('http');
+
+/** Compaction is due once this much, and at least the compacted size again, was appended. */
+export const COMPACT_AFTER_BYTES = 256 * 1024;
+
+export class SharedDoc {
+  readonly ydoc = new Y.Doc({ gc: true });
+  readonly awareness: Awareness;
+  /** Connections and HTTP requests using it; at 0 it is stored and unloaded. */
+  users = 0;
+  /** Resolves once the stored updates are applied (rejects if they could not be read). */
+  ready: Promise<void> = Promise.resolve();
+  loaded = false;
+  /** An estimate of the encoded document's size: exact after loading or compacting, then grown by each update. */
+  bytes = 0;
+  /** Bytes appended to the store since the last compaction, and the size that compaction wrote. */
+  appended = 0;
+  compacted = 0;
+  /** Changes the store may lack: from other nodes (theirs to append), or an append that failed. */
+  unstored = false;
+  /** The last append to the store (an HTTP apply answers once it is stored). */
+  lastAppend: Promise<void> = Promise.resolve();
+  /** A compaction under way. */
+  compacting: Promise<void> | null = null;
+  /** The unload under way. */
+  unloading: Promise<void> | null = null;
+
+  constructor(readonly name: string) {
+    this.awareness = new Awareness(this.ydoc);
+    // The relay itself has no cursor: only the editors' states are shared.
+    this.awareness.setLocalState(null);
+  }
+
+  /** Applies what the store holds (before anyone uses the document). */
+  restore(updates: Uint8Array[]): void {
+    if (updates.length === 0) return;
+    const merged = updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates);
+    Y.applyUpdate(this.ydoc, merged, FROM_STORE);
+    this.bytes = merged.length;
+    this.compacted = merged.length;
+  }
+
+  /**
+   * Whether an update of `size` bytes keeps the document within `max` bytes. The running estimate only
+   * grows (deletions do not shrink it), so when it says no, the exact size is measured first.
+   */
+  fits(size: number, max: number): boolean {
+    if (this.bytes + size <= max) return true;
+    this.bytes = Y.encodeStateAsUpdate(this.ydoc).length;
+    return this.bytes + size <= max;
+  }
+
+  get compactionDue(): boolean {
+    return this.appended >= COMPACT_AFTER_BYTES && this.appended >= this.compacted;
+  }
+
+  /** Whether the store may lack something this document holds. */
+  get dirty(): boolean {
+    return this.appended > 0 || this.unstored;
+  }
+
+  /** Replaces the stored log by the whole document (one at a time). */
+  compact(store: DocStore): Promise<void> {
+    this.compacting ??= (async () => {
+      try {
+        const appended = this.appended;
+        const unstored = this.unstored;
+        this.unstored = false;
+        const state = Y.encodeStateAsUpdate(this.ydoc);
+        try {
+          this.compacted = await store.compact(this.name, state);
+        } catch (error) {
+          this.unstored ||= unstored;
+          throw error;
+        }
+        this.bytes = state.length;
+        this.appended -= appended;
+      } finally {
+        this.compacting = null;
+      }
+    })();
+    return this.compacting;
+  }
+
+  destroy(): void {
+    this.awareness.destroy();
+    this.ydoc.destroy();
+  }
+}
