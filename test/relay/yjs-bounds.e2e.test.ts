@@ -2,32 +2,21 @@
 // editor's changes are refused, not merged; every bound has its close code or HTTP status and a reason.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as Y from 'yjs';
-import { closed, connect, http, killAll, record, refusedUpgrade, startRelay } from './relay-process.js';
-import { agree, destroy, destroyAll, editor, readMessage, syncMessage, textUpdate, until } from './yjs-helpers.js';
+import { once } from '../helpers/net.js';
+import { closed, connect, http, killAll, record, refusedUpgrade, startRelay, WsClient } from './relay-process.js';
+import { agree, destroy, destroyAll, editor, removeTempDirs, tempDir, readMessage, syncMessage, textUpdate, until } from './yjs-helpers.js';
 import * as decoding from 'lib0/decoding';
 
 after(killAll);
 after(destroyAll);
 
-const dirs: string[] = [];
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function dataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'wavecast-docs-'));
-  dirs.push(dir);
-  return dir;
-}
+after(removeTempDirs);
 
 const octets = { 'Content-Type': 'application/octet-stream' };
 
 test('a read-only document: editors get its content, their changes are refused (not merged, not stored) and they are told so', async () => {
-  const dir = dataDir();
+  const dir = tempDir();
   let relay = await startRelay(['--data-dir', dir]);
   const author = await editor(relay.url, 'handbook/intro');
   author.text.insert(0, 'Welcome aboard.');
@@ -40,8 +29,10 @@ test('a read-only document: editors get its content, their changes are refused (
     const other = await editor(relay.url, 'handbook/intro');
     assert.equal(reader.text.toString(), 'Welcome aboard.');
     // A raw client shows what the relay says: the permission-denied auth message, at once.
-    const raw = await connect(`${relay.url}/docs/handbook%2Fintro`);
+    // Recording from before the opening: the relay speaks first, in the same packets as its 101.
+    const raw = new WsClient(`${relay.url}/docs/handbook%2Fintro`);
     const got = record(raw);
+    await once(raw, 'open');
     const denied = await got.next((m) => readMessage(m.data).type === 2);
     const parsed = readMessage(denied.data);
     assert.equal(parsed.sub, 0);
@@ -77,7 +68,7 @@ test('a read-only document: editors get its content, their changes are refused (
 });
 
 test('bounds: update size (1009, 413), document size (4413, 413), rate (1008), open documents (503), each with its reason', async () => {
-  const relay = await startRelay(['--data-dir', dataDir(), '--doc-max-update', '4096', '--doc-max-bytes', '8192', '--doc-rate-limit', '5', '--doc-rate-burst', '10', '--docs-max-open', '3']);
+  const relay = await startRelay(['--data-dir', tempDir(), '--doc-max-update', '4096', '--doc-max-bytes', '8192', '--doc-rate-limit', '5', '--doc-rate-burst', '10', '--docs-max-open', '3']);
   try {
     // A message over --doc-max-update.
     const big = await connect(`${relay.url}/docs/a`);
@@ -130,7 +121,7 @@ test('bounds: update size (1009, 413), document size (4413, 413), rate (1008), o
 });
 
 test('bad input: a text message (1003), a malformed message or update (1007); a token and a document name are required', async () => {
-  const relay = await startRelay(['--data-dir', dataDir(), '--token', 's3cret']);
+  const relay = await startRelay(['--data-dir', tempDir(), '--token', 's3cret']);
   try {
     const url = `${relay.url}/docs/x?token=s3cret`;
     const text = await connect(url);

@@ -1,6 +1,9 @@
 // Helpers for the collaborative documents' tests: y-websocket editors in Node (the provider as its
 // users run it, with the `ws` package as its WebSocket), waiting for documents to agree without sleeps
 // (every wait is for a document's update event, bounded by a timeout), and raw y-websocket messages.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { WebsocketProvider } from 'y-websocket';
@@ -132,4 +135,17 @@ export function textUpdate(text: string): Uint8Array {
   const update = Y.encodeStateAsUpdate(doc);
   doc.destroy();
   return update;
+}
+
+const temporary: string[] = [];
+
+/** A new empty directory under the system's temporary one (a data directory), removed by removeTempDirs(). */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'wavecast-docs-'));
+  temporary.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of temporary.splice(0)) rmSync(dir, { recursive: true, force: true });
 }

@@ -3,22 +3,13 @@
 // directory has one owner.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as Y from 'yjs';
 import { FileDocStore } from '../../src/relay/docs/store-file.js';
+import { removeTempDirs, tempDir } from './yjs-helpers.js';
 
-const dirs: string[] = [];
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function dataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'wavecast-store-'));
-  dirs.push(dir);
-  return dir;
-}
+after(removeTempDirs);
 
 /** A document, and the updates it made, one per character typed. */
 function typed(text: string): { doc: Y.Doc; updates: Uint8Array[] } {
@@ -41,7 +32,7 @@ function docFile(dir: string): string {
 }
 
 test('appended updates load back in order; compaction leaves one update with the same content and a smaller file', async () => {
-  const dir = dataDir();
+  const dir = tempDir();
   const store = new FileDocStore(dir);
   assert.deepEqual(await store.load('notes'), []);
   const { doc, updates } = typed('hello, world');
@@ -64,7 +55,7 @@ test('appended updates load back in order; compaction leaves one update with the
 });
 
 test('a torn last record (the process died mid-write) is cut off at load, and later appends are kept', async () => {
-  const dir = dataDir();
+  const dir = tempDir();
   const store = new FileDocStore(dir);
   const warnings: string[] = [];
   const { updates } = typed('abc');
@@ -83,7 +74,7 @@ test('a torn last record (the process died mid-write) is cut off at load, and la
 });
 
 test('a data directory has one owner: a second store cannot open documents while the first holds it', async () => {
-  const dir = dataDir();
+  const dir = tempDir();
   const first = new FileDocStore(dir);
   await first.load('a');
   // The lock holds this process's pid; a store in another process sees a live owner. Here, the same

@@ -3,29 +3,17 @@
 // read and write them over HTTP.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as Y from 'yjs';
 import { http, killAll, startRelay } from './relay-process.js';
-import { agree, allRead, awarenessHas, destroy, destroyAll, editor, textUpdate, until } from './yjs-helpers.js';
+import { agree, allRead, awarenessHas, destroy, destroyAll, editor, removeTempDirs, tempDir, textUpdate, until } from './yjs-helpers.js';
 
 after(killAll);
 after(destroyAll);
 
-const dirs: string[] = [];
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function dataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'wavecast-docs-'));
-  dirs.push(dir);
-  return dir;
-}
+after(removeTempDirs);
 
 test('two y-websocket editors typing at once converge, and each sees the other\'s name (awareness)', async () => {
-  const relay = await startRelay(['--data-dir', dataDir()]);
+  const relay = await startRelay(['--data-dir', tempDir()]);
   try {
     const ada = await editor(relay.url, 'notes', { user: 'Ada' });
     const bob = await editor(relay.url, 'notes', { user: 'Bob' });
@@ -48,7 +36,7 @@ test('two y-websocket editors typing at once converge, and each sees the other\'
 });
 
 test('edits made offline on both sides merge when the editor reconnects', async () => {
-  const relay = await startRelay(['--data-dir', dataDir()]);
+  const relay = await startRelay(['--data-dir', tempDir()]);
   try {
     const ada = await editor(relay.url, 'plan');
     const bob = await editor(relay.url, 'plan');
@@ -67,7 +55,7 @@ test('edits made offline on both sides merge when the editor reconnects', async 
 });
 
 test('a relay restart keeps every document: stopped gracefully, or killed right after the relay said an update was stored', async () => {
-  const dir = dataDir();
+  const dir = tempDir();
   let relay = await startRelay(['--data-dir', dir]);
   const ada = await editor(relay.url, 'one');
   const bob = await editor(relay.url, 'two/with slash');
@@ -99,7 +87,7 @@ test('a relay restart keeps every document: stopped gracefully, or killed right 
 });
 
 test('a backend reads a document as JSON, as text and as a Yjs update, and applies an update that every editor gets', async () => {
-  const relay = await startRelay(['--data-dir', dataDir(), '--token', 's3cret']);
+  const relay = await startRelay(['--data-dir', tempDir(), '--token', 's3cret']);
   const auth = { Authorization: 'Bearer s3cret' };
   try {
     const ada = await editor(relay.url, 'report', { params: { token: 's3cret' } });
