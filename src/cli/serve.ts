@@ -11,6 +11,7 @@ import { Relay, type RelayOptions } from '../relay/relay.js';
 import type { ClusterSettings } from './serve-cluster.js';
 import { listenFailure, listeningLine, pageUrl } from './serve-address.js';
 import { checkDocsFlags, DOCS_FLAGS } from './serve-docs.js';
+import { DOCS_UNAVAILABLE } from '../relay/docs/load.js';
 
 const USAGE = 'wavecast serve [options]';
 const DESCRIPTION = `Runs the Wavecast relay. Every path is a channel: a WebSocket client on ws://HOST:PORT/<channel> gets
@@ -125,7 +126,8 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     relay = await Relay.start({ ...settings.relay, log, ...(relayCluster !== undefined ? { cluster: relayCluster } : {}) });
   } catch (error) {
     await relayCluster?.close().catch(() => undefined);
-    log.error(`cannot start the relay: ${listenFailure(error as NodeJS.ErrnoException, settings.relay.host, settings.relay.port)}`);
+    const failure = error as NodeJS.ErrnoException;
+    log.error(`cannot start the relay: ${failure.code === DOCS_UNAVAILABLE ? failure.message : listenFailure(failure, settings.relay.host, settings.relay.port)}`);
     return 1;
   }
 

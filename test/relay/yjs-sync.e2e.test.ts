@@ -3,7 +3,11 @@
 // read and write them over HTTP.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as Y from 'yjs';
+import { parseFile } from '../../src/relay/docs/store-file.js';
 import { http, killAll, startRelay } from './relay-process.js';
 import { agree, allRead, awarenessHas, destroy, destroyAll, editor, removeTempDirs, tempDir, textUpdate, until } from './yjs-helpers.js';
 
@@ -64,6 +68,9 @@ test('a relay restart keeps every document: stopped gracefully, or killed right 
   // The updates go out before the close: the editors leave, each document is stored and unloaded.
   destroy(ada, bob);
   assert.equal((await relay.stop()).code, 0);
+  // Stored when its last editor left, compacted: one record holding the whole document.
+  const file = join(dir, 'docs', `${createHash('sha256').update('one').digest('hex').slice(0, 40)}.ydoc`);
+  assert.equal(parseFile(readFileSync(file), 'one').updates.length, 1);
 
   relay = await startRelay(['--data-dir', dir]);
   const again = await editor(relay.url, 'one');

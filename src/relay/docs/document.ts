@@ -11,8 +11,12 @@ export const FROM_STORE = Symbol('store');
 export const FROM_CLUSTER = Symbol('cluster');
 export const FROM_HTTP = Symbol('http');
 
-/** Compaction is due once this much, and at least the compacted size again, was appended. */
+/**
+ * Compaction is due once this much, and at least the compacted size again, was appended, or this many
+ * updates (a log of many small ones is slow to read back: NATS reads them one message at a time).
+ */
 export const COMPACT_AFTER_BYTES = 256 * 1024;
+export const COMPACT_AFTER_UPDATES = 2000;
 
 export class SharedDoc {
   readonly ydoc = new Y.Doc({ gc: true });
@@ -26,6 +30,7 @@ export class SharedDoc {
   bytes = 0;
   /** Bytes appended to the store since the last compaction, and the size that compaction wrote. */
   appended = 0;
+  appendedCount = 0;
   compacted = 0;
   /** Changes the store may lack: from other nodes (theirs to append), or an append that failed. */
   unstored = false;
@@ -62,7 +67,7 @@ export class SharedDoc {
   }
 
   get compactionDue(): boolean {
-    return this.appended >= COMPACT_AFTER_BYTES && this.appended >= this.compacted;
+    return (this.appended >= COMPACT_AFTER_BYTES && this.appended >= this.compacted) || this.appendedCount >= COMPACT_AFTER_UPDATES;
   }
 
   /** Whether the store may lack something this document holds. */
@@ -75,6 +80,7 @@ export class SharedDoc {
     this.compacting ??= (async () => {
       try {
         const appended = this.appended;
+        const appendedCount = this.appendedCount;
         const unstored = this.unstored;
         this.unstored = false;
         const state = Y.encodeStateAsUpdate(this.ydoc);
@@ -86,6 +92,7 @@ export class SharedDoc {
         }
         this.bytes = state.length;
         this.appended -= appended;
+        this.appendedCount -= appendedCount;
       } finally {
         this.compacting = null;
       }

@@ -305,6 +305,7 @@ export class DocHub {
     this.stats.updatesApplied++;
     this._peers?.send(doc.name, message);
     doc.appended += update.length;
+    doc.appendedCount++;
     doc.lastAppend = this._store.append(doc.name, update).catch((error: unknown) => {
       doc.unstored = true;
       this.stats.storeFailures++;

@@ -32,8 +32,18 @@ export async function startDocs(settings: DocsSettings, context: DocsContext): P
     context.log.warn(`${MISSING}; the relay runs without them`, { error: String((error as Error).message) });
     return unavailable();
   }
-  return service.DocService.start(settings, context);
+  try {
+    return await service.DocService.start(settings, context);
+  } catch (error) {
+    // Their store cannot be reached (or its client package is missing): the relay does not start.
+    const failure = new Error(`collaborative documents: ${String((error as Error)?.message ?? error)}`, { cause: error });
+    (failure as Error & { code: string }).code = DOCS_UNAVAILABLE;
+    throw failure;
+  }
 }
+
+/** The code of the error startDocs rejects with when the documents' store cannot be opened. */
+export const DOCS_UNAVAILABLE = 'WAVECAST_DOCS_UNAVAILABLE';
 
 /** Documents that cannot start: every request for them is told why (503). */
 function unavailable(): DocsEndpoint {

@@ -135,7 +135,17 @@ async function openStore(settings: DocStoreSettings, context: DocsContext): Prom
       const { FileDocStore } = await import('./store-file.js');
       return new FileDocStore(settings.dir, { warn });
     }
-    default:
-      throw new Error(`The ${settings.kind} document store is not built yet`);
+    case 'postgres': {
+      const { PostgresDocStore } = await import('./store-postgres.js');
+      return PostgresDocStore.open(settings.url, (error) => context.log.warn('a PostgreSQL connection of the document store failed; the next query opens another', { error: error.message }));
+    }
+    case 'redis': {
+      const { RedisDocStore } = await import('./store-redis.js');
+      return RedisDocStore.open(settings.url, settings.prefix);
+    }
+    case 'nats': {
+      const { NatsDocStore } = await import('./store-nats.js');
+      return NatsDocStore.open(settings.url, settings.prefix);
+    }
   }
 }
