@@ -31,6 +31,12 @@ export interface DocsHttpOptions {
   page?: PageAssets;
 }
 
+/** The chat page's policy, but for style attributes: CodeMirror and y-codemirror.next colour the others' cursors with them. */
+const EDIT_SECURITY_HEADERS = {
+  ...PAGE_SECURITY_HEADERS,
+  'Content-Security-Policy': PAGE_SECURITY_HEADERS['Content-Security-Policy'].replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+};
+
 const EDIT_FILES: ReadonlyArray<[path: string, file: string, type: string]> = [
   ['/edit', 'edit.html', 'text/html; charset=utf-8'],
   ['/edit.js', 'edit.js', 'text/javascript; charset=utf-8'],
@@ -62,7 +68,7 @@ async function route(options: DocsHttpOptions, page: PageAssets, request: Incomi
     const asset = page.get(path.startsWith(EDIT_PREFIX) ? '/edit' : path);
     if (asset === undefined || !page.built) return send(response, 503, 'The editor page has not been built: run npm run build, then restart the relay\n');
     const headers = { 'Content-Type': asset.type, 'Cache-Control': 'no-cache' };
-    return send(response, 200, asset.body, path.startsWith(EDIT_PREFIX) ? { ...headers, ...PAGE_SECURITY_HEADERS } : headers);
+    return send(response, 200, asset.body, path.startsWith(EDIT_PREFIX) ? { ...headers, ...EDIT_SECURITY_HEADERS } : headers);
   }
   if (!readOnly && method !== 'POST') return send(response, 405, 'Read a document with GET, apply an update to it with POST\n', { Allow: 'GET, HEAD, POST' });
   if (!readOnly && options.closing()) return refuseBody(response, { status: 503, body: 'The relay is shutting down' });
