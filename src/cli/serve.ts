@@ -142,6 +142,7 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     rateLimit: settings.relay.rateLimit.rate > 0 ? `${settings.relay.rateLimit.rate}/s burst ${settings.relay.rateLimit.burst}` : 'off',
     broker: relayCluster?.broker,
     node: relayCluster?.adapter.nodeId,
+    documents: relay.documents,
     pid: process.pid,
   });
 

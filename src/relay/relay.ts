@@ -328,6 +328,11 @@ export class Relay {
     };
   }
 
+  /** Collaborative documents: where they are kept (none: off). */
+  get documents(): string | undefined {
+    return this._docs?.description;
+  }
+
   /** The bound address. */
   address(): AddressInfo {
     return this._server.address() as AddressInfo;

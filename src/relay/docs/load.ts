@@ -60,6 +60,7 @@ function unavailable(): DocsEndpoint {
       response.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${MISSING}\n`);
     },
     connections: 0,
+    description: 'off (yjs and y-protocols are not installed)',
     metricsText: () => '',
     close: async () => undefined,
     terminate: () => undefined,

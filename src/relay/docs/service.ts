@@ -55,7 +55,6 @@ export class DocService implements DocsEndpoint {
 
   static async start(settings: DocsSettings, context: DocsContext): Promise<DocService> {
     const store = await openStore(settings.store, context);
-    context.log.info('collaborative documents ready', { prefix: DOCS_PREFIX, store: store.description, readOnly: settings.readOnly.length > 0 ? settings.readOnly.join(',') : 'none' });
     return new DocService(settings, context, store);
   }
 
@@ -77,6 +76,11 @@ export class DocService implements DocsEndpoint {
 
   get connections(): number {
     return this._wss.clients.size;
+  }
+
+  get description(): string {
+    const readOnly = this._settings.readOnly.length > 0 ? `, read-only: ${this._settings.readOnly.join(' ')}` : '';
+    return `${DOCS_PREFIX} kept in ${this._store.description}${readOnly}`;
   }
 
   /** Origin, token, the document's name, the access hook, then the node's bounds. */

@@ -50,6 +50,8 @@ export interface DocsEndpoint {
   handleRequest(request: IncomingMessage, response: import('node:http').ServerResponse): void;
   /** Open editor connections. */
   readonly connections: number;
+  /** Where documents are kept, for the start line ("files under …", "PostgreSQL at …"). */
+  readonly description: string;
   /** Prometheus lines. */
   metricsText(): string;
   /** Closes editors with 1001, stores every open document, closes the store. */
