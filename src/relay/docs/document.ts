@@ -17,6 +17,10 @@ export const FROM_HTTP = Symbol('http');
  */
 export const COMPACT_AFTER_BYTES = 256 * 1024;
 export const COMPACT_AFTER_UPDATES = 2000;
+/** Documents whose encoding is at least this large keep it for the next newcomer. */
+const WHOLE_CACHE_BYTES = 64 * 1024;
+
+const EMPTY_STATE_VECTOR = Uint8Array.of(0);
 
 export class SharedDoc {
   readonly ydoc = new Y.Doc({ gc: true });
@@ -40,6 +44,8 @@ export class SharedDoc {
   compacting: Promise<void> | null = null;
   /** The unload under way. */
   unloading: Promise<void> | null = null;
+  /** The whole document as one update, kept for the next newcomer until the document changes (large documents only). */
+  private _whole: Uint8Array | null = null;
 
   constructor(readonly name: string) {
     this.awareness = new Awareness(this.ydoc);
@@ -66,6 +72,25 @@ export class SharedDoc {
     return this.bytes + size <= max;
   }
 
+  /**
+   * What an editor whose state vector is `stateVector` lacks. A newcomer with nothing (a page just
+   * opened) gets the whole document: for a large one that is encoded once for every newcomer until it
+   * changes, not once each.
+   */
+  missing(stateVector: Uint8Array): Uint8Array {
+    if (stateVector.length !== 1 || stateVector[0] !== 0) return Y.encodeStateAsUpdate(this.ydoc, stateVector);
+    if (this._whole !== null) return this._whole;
+    const whole = Y.encodeStateAsUpdate(this.ydoc);
+    if (whole.length >= WHOLE_CACHE_BYTES) this._whole = whole;
+    return whole;
+  }
+
+  /** The document changed: the whole document kept for newcomers is stale. */
+  changed(size: number): void {
+    this._whole = null;
+    this.bytes += size;
+  }
+
   get compactionDue(): boolean {
     return (this.appended >= COMPACT_AFTER_BYTES && this.appended >= this.compacted) || this.appendedCount >= COMPACT_AFTER_UPDATES;
   }
@@ -83,7 +108,7 @@ export class SharedDoc {
         const appendedCount = this.appendedCount;
         const unstored = this.unstored;
         this.unstored = false;
-        const state = Y.encodeStateAsUpdate(this.ydoc);
+        const state = this.missing(EMPTY_STATE_VECTOR);
         try {
           this.compacted = await store.compact(this.name, state);
         } catch (error) {

@@ -171,7 +171,7 @@ export class DocHub {
     try {
       switch (message.kind) {
         case 'step1':
-          ws.send(step2Message(Y.encodeStateAsUpdate(doc.ydoc, message.stateVector)));
+          ws.send(step2Message(doc.missing(message.stateVector)));
           break;
         case 'update':
           this._update(ws, editor, message.update);
@@ -296,7 +296,7 @@ export class DocHub {
     const message = updateMessage(update);
     const sender = typeof origin === 'object' && origin !== null ? (origin as WebSocket) : undefined;
     this._wss.publish(doc.name, message, { binary: true, ...(sender !== undefined ? { except: sender } : {}) });
-    doc.bytes += update.length;
+    doc.changed(update.length);
     if (origin === FROM_CLUSTER) {
       // The node that took it stores it; this one stores it too when it compacts or unloads.
       doc.unstored = true;
@@ -398,7 +398,7 @@ export class DocHub {
         case 'step1': {
           // A node opened the document: what this one has that it lacks, and who is here.
           if (!doc.loaded) return;
-          const missing = Y.encodeStateAsUpdate(doc.ydoc, message.stateVector);
+          const missing = doc.missing(message.stateVector);
           if (!isEmptyUpdate(missing)) this._peers?.send(name, step2Message(missing));
           const local = this._localClients(doc);
           if (local.length > 0) this._peers?.send(name, awarenessMessage(encodeAwarenessUpdate(doc.awareness, local)));

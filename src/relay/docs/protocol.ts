@@ -74,12 +74,17 @@ export function updateMessage(update: Uint8Array): Uint8Array {
   return syncMessage(sync.messageYjsUpdate, update);
 }
 
+/** The header (types and the body's length) written by lib0, then the body copied once beside it. */
 function syncMessage(syncType: number, body: Uint8Array): Uint8Array {
   const encoder = encoding.createEncoder();
   encoding.writeVarUint(encoder, MESSAGE_SYNC);
   encoding.writeVarUint(encoder, syncType);
-  encoding.writeVarUint8Array(encoder, body);
-  return encoding.toUint8Array(encoder);
+  encoding.writeVarUint(encoder, body.length);
+  const header = encoding.toUint8Array(encoder);
+  const message = new Uint8Array(header.length + body.length);
+  message.set(header, 0);
+  message.set(body, header.length);
+  return message;
 }
 
 export function awarenessMessage(update: Uint8Array): Uint8Array {
