@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as Y from 'yjs';
 import { parseFile } from '../../src/relay/docs/store-file.js';
+import { until as pollUntil } from './cluster-setup.js';
 import { http, killAll, startRelay } from './relay-process.js';
 import { agree, allRead, awarenessHas, destroy, destroyAll, editor, removeTempDirs, tempDir, textUpdate, until } from './yjs-helpers.js';
 
@@ -67,10 +68,12 @@ test('a relay restart keeps every document: stopped gracefully, or killed right 
   bob.text.insert(0, 'second document');
   // The updates go out before the close: the editors leave, each document is stored and unloaded.
   destroy(ada, bob);
-  assert.equal((await relay.stop()).code, 0);
+  const openDocs = async () => Number(/^wavecast_docs_open (\d+)$/m.exec((await http(relay.http, 'GET', '/metrics')).body)?.[1]);
+  await pollUntil('both documents are unloaded', async () => (await openDocs()) === 0);
   // Stored when its last editor left, compacted: one record holding the whole document.
   const file = join(dir, 'docs', `${createHash('sha256').update('one').digest('hex').slice(0, 40)}.ydoc`);
   assert.equal(parseFile(readFileSync(file), 'one').updates.length, 1);
+  assert.equal((await relay.stop()).code, 0);
 
   relay = await startRelay(['--data-dir', dir]);
   const again = await editor(relay.url, 'one');
