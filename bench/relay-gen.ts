@@ -197,13 +197,21 @@ export async function runRelay(cfg: GenConfig, hooks: RelayHooks): Promise<GenRe
   gen.running = true;
   let stop = () => {};
   if (cfg.rate > 0) {
-    // Open loop: every sender owes `rate` messages a second, whatever comes back.
-    stop = paced(cfg.rate, (k) => {
-      for (const c of senders) {
-        c.toSend += k;
-        send(c);
-      }
-    });
+    // Open loop: every sender owes `rate` messages a second, whatever comes back. The senders take turns
+    // (each one message at a time, round robin, checked every millisecond), so their messages are spread
+    // over the second instead of leaving together in bursts that would queue behind each other.
+    let next = 0;
+    stop = paced(
+      cfg.rate * senders.length,
+      (k) => {
+        for (let i = 0; i < k; i++) {
+          const c = senders[next++ % senders.length]!;
+          c.toSend++;
+          send(c);
+        }
+      },
+      1,
+    );
   } else {
     for (const c of senders) {
       c.toSend = cfg.inflight;

@@ -77,6 +77,8 @@ interface Peer {
   note: string;
   /** What the load generator does differently for this server (the relays' client protocol). */
   gen?: Partial<GenConfig>;
+  /** Runs only when named with --server. */
+  optIn?: boolean;
 }
 
 function envWithout(...names: string[]): NodeJS.ProcessEnv {
@@ -152,6 +154,15 @@ function peers(): Peer[] {
       args: (m, h) => [m, ...http(h)],
       env: process.env,
       note: 'minimal node:net server with the same per-turn write coalescing: the ceiling on Node',
+    },
+    {
+      name: 'raw-direct',
+      group: 'library',
+      script: join(HERE, 'servers', 'raw.js'),
+      args: (m, h) => [m, ...http(h), 'direct'],
+      env: process.env,
+      note: 'the raw server writing every frame at once, uncoalesced (only with --server raw-direct)',
+      optIn: true,
     },
   ];
   if (process.env.UWS_PATH) {
@@ -383,9 +394,9 @@ async function main(): Promise<void> {
   const machine: MachineInfo = machineInfo();
   const notes: string[] = [];
 
-  let all = peers();
+  let all = peers().filter((p) => !p.optIn || o.servers.includes(p.name));
   if (o.servers.length) {
-    const known = all.map((p) => p.name);
+    const known = peers().map((p) => p.name);
     const unknown = o.servers.filter((n) => !known.includes(n));
     if (unknown.length) throw new Error(`unknown server ${unknown.join(', ')}; known: ${known.join(', ')}`);
     // The baselines always run: every ratio is taken against them.

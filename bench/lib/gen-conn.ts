@@ -321,10 +321,10 @@ export function until(done: () => boolean, ms: number, what: string): Promise<vo
 export const PING = Buffer.from([0x89, 0x80, MASK[0]!, MASK[1]!, MASK[2]!, MASK[3]!]);
 
 /**
- * Open-loop pacing: every 5 ms, `act(k)` with the k whole events owed at `perSecond` since the start
- * (what is owed follows the clock, whatever the server does). Returns the function that stops it.
+ * Open-loop pacing: every `intervalMs`, `act(k)` with the k whole events owed at `perSecond` since the
+ * start (what is owed follows the clock, whatever the server does). Returns the function that stops it.
  */
-export function paced(perSecond: number, act: (k: number) => void): () => void {
+export function paced(perSecond: number, act: (k: number) => void, intervalMs = 5): () => void {
   let owed = 0;
   let last = performance.now();
   const timer = setInterval(() => {
@@ -335,6 +335,6 @@ export function paced(perSecond: number, act: (k: number) => void): () => void {
     if (k === 0) return;
     owed -= k;
     act(k);
-  }, 5);
+  }, intervalMs);
   return () => clearInterval(timer);
 }

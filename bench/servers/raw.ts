@@ -4,8 +4,9 @@
 // in a turn is corked until the turn's I/O callbacks have run, then uncorked in setImmediate), so that in
 // the rows where coalescing matters (chat, fan-out) it is a ceiling too, not a server that does more
 // syscalls. Nothing on Node that speaks WebSocket can do less.
-// Usage: node raw.js <mode> [http], where mode is echo | broadcast | publish (deflate is not supported);
-// with `http` the handshake comes through a node:http server's 'upgrade' event.
+// Usage: node raw.js <mode> [http] [direct], where mode is echo | broadcast | publish (deflate is not
+// supported); with `http` the handshake comes through a node:http server's 'upgrade' event; with `direct`
+// every write goes to the socket at once, uncoalesced (the `raw-direct` peer: what coalescing costs or saves).
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -26,7 +27,8 @@ installControl();
 const mode = parseMode(process.argv[2]);
 if (mode === 'deflate') unsupported('the raw server does not implement permessage-deflate');
 const broadcast = mode === 'broadcast' || mode === 'publish';
-const onHttp = process.argv[3] === 'http';
+const onHttp = process.argv.slice(3).includes('http');
+const direct = process.argv.slice(3).includes('direct');
 
 /** Payloads at least this big are written as header + payload (two buffers, one writev), not copied. */
 const COPY_LIMIT = 16 * 1024;
@@ -56,7 +58,7 @@ function endTurn(): void {
 }
 
 function send(c: Conn, data: Buffer): void {
-  if (!c.corked) {
+  if (!c.corked && !direct) {
     c.corked = true;
     c.socket.cork();
     // setImmediate: after this turn's I/O callbacks have run, so that all they write leaves together.
@@ -176,7 +178,11 @@ function watch(c: Conn): void {
   c.socket.on('close', () => clients.delete(c));
 }
 
-const info = { mode, coalescing: 'per turn (cork, uncork in setImmediate)', ...(onHttp ? { server: 'node:http' } : {}) };
+const info = {
+  mode,
+  coalescing: direct ? 'none (every write at once)' : 'per turn (cork, uncork in setImmediate)',
+  ...(onHttp ? { server: 'node:http' } : {}),
+};
 const listening = (address: net.AddressInfo) => ready(address.port, info);
 
 if (onHttp) {
