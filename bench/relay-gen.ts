@@ -29,7 +29,8 @@ export interface RelayHooks {
 const DATA = 64;
 const TS_DIGITS = 15;
 const ROOM_DIGITS = 4;
-const C = (ch: string) => ch.charCodeAt(0);
+// The bytes that tell envelopes and packets apart.
+const [ZERO, TWO, FOUR, E, J, M] = ['0', '2', '4', 'e', 'j', 'm'].map((ch) => ch.charCodeAt(0)) as [number, number, number, number, number, number];
 
 const roomName = (r: number) => `room-${r}`;
 
@@ -139,21 +140,21 @@ export async function runRelay(cfg: GenConfig, hooks: RelayHooks): Promise<GenRe
     if (cfg.protocol === 'v1') {
       // {"type":"<t>...: byte 9 tells the type apart (message, joined, error, presence, ...).
       const t = payload[9];
-      if (t === C('m') && len >= DATA + 2) delivered(c, payload, len - 2 - DATA);
-      else if (t === C('j')) ready.add(c);
-      else if (t === C('e')) failure ??= `the relay answered with an error: ${payload.toString('utf8', 0, Math.min(len, 300))}`;
+      if (t === M && len >= DATA + 2) delivered(c, payload, len - 2 - DATA);
+      else if (t === J) ready.add(c);
+      else if (t === E) failure ??= `the relay answered with an error: ${payload.toString('utf8', 0, Math.min(len, 300))}`;
       return;
     }
     // Socket.IO: engine.io packet type, then socket.io packet type.
     const p0 = payload[0];
-    if (p0 === C('4')) {
+    if (p0 === FOUR) {
       const p1 = payload[1];
-      if (p1 === C('2')) delivered(c, payload, len - 2 - DATA);
-      else if (p1 === C('0')) ready.add(c);
+      if (p1 === TWO) delivered(c, payload, len - 2 - DATA);
+      else if (p1 === ZERO) ready.add(c);
       else failure ??= `Socket.IO answered: ${payload.toString('utf8', 0, Math.min(len, 300))}`;
-    } else if (p0 === C('2') && len === 1) {
+    } else if (p0 === TWO && len === 1) {
       c.socket.write(PONG);
-    } else if (p0 === C('0')) {
+    } else if (p0 === ZERO) {
       c.socket.write(CONNECT); // the open packet: connect to the main namespace
     }
   };

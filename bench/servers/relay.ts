@@ -21,7 +21,7 @@ const serve = (await import(pathToFileURL(join(ROOT, 'dist', 'cli', 'serve.js'))
   runServe(argv: string[], io: ServeIo): Promise<number>;
 };
 
-export const SERVE_ARGS = [
+const SERVE_ARGS = [
   '--port', '0',
   '--host', '127.0.0.1',
   '--rate-limit', '0',
