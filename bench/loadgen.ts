@@ -111,6 +111,8 @@ export class Unsupported extends Error {}
 // ---- the run ----
 let goResolve: (() => void) | null = null;
 const go = new Promise<void>((resolve) => (goResolve = resolve));
+let proceedResolve: (() => void) | null = null;
+const proceed = new Promise<void>((resolve) => (proceedResolve = resolve));
 
 async function measureWindow(
   cfg: GenConfig,
@@ -180,6 +182,11 @@ async function run(cfg: GenConfig): Promise<GenResult> {
     return { ...base, ...m, connections: cfg.concurrency, lost: gen.lost, verified };
   }
 
+  if (cfg.kind === 'idle') {
+    await warmUp(cfg, payload);
+    send({ type: 'warmed', proc: cfg.proc });
+    await proceed;
+  }
   const conns = await connectAll(cfg);
   if (cfg.deflate && !conns[0]!.deflateAccepted) {
     throw new Unsupported('the server did not negotiate permessage-deflate');
@@ -226,6 +233,26 @@ async function run(cfg: GenConfig): Promise<GenResult> {
   }
   const r = await measureWindowAndStop(cfg);
   return { ...base, ...r, connections: conns.length, lost: gen.lost, verified };
+}
+
+/** Connections opened before the memory scenarios' first reading, taken through the same steps, closed. */
+const WARM_UP_CONNECTIONS = 100;
+
+async function warmUp(cfg: GenConfig, payload: Buffer): Promise<void> {
+  const warm = { ...cfg, connections: Math.min(WARM_UP_CONNECTIONS, cfg.connections) };
+  const conns = await connectAll(warm);
+  prepareFrames(payload, cfg, conns[0]!.windowBits);
+  if (cfg.traffic > 0) await traffic(warm, conns);
+  // Closed from this side: each socket's 'close' comes once the server has ended its side too.
+  await withTimeout(
+    Promise.all(conns.map((c) => new Promise<void>((resolve) => {
+      c.closed = true;
+      c.socket.once('close', () => resolve());
+      c.socket.end();
+    }))),
+    30_000,
+    'the warm-up connections to close',
+  );
 }
 
 /** Memory after traffic: every connection sends `cfg.traffic` messages and a ping, and gets them back. */
@@ -324,6 +351,8 @@ process.on('message', (msg: RunnerToGen) => {
         else send({ type: 'error', proc: cfg.proc, message: err instanceof Error ? err.message : String(err) });
       },
     );
+  } else if (msg.cmd === 'proceed') {
+    proceedResolve?.();
   } else if (msg.cmd === 'go') {
     goResolve?.();
   } else if (msg.cmd === 'exit') {

@@ -70,6 +70,7 @@ export interface GenResult {
 }
 
 export type GenToRunner =
+  | { type: 'warmed'; proc: number }
   | { type: 'connected'; proc: number; connections: number; verified: string }
   | { type: 'measure-start'; proc: number }
   | { type: 'measure-end'; proc: number }
@@ -77,7 +78,7 @@ export type GenToRunner =
   | { type: 'error'; proc: number; message: string }
   | { type: 'unsupported'; proc: number; reason: string };
 
-export type RunnerToGen = { cmd: 'run'; config: GenConfig } | { cmd: 'go' } | { cmd: 'exit' };
+export type RunnerToGen = { cmd: 'run'; config: GenConfig } | { cmd: 'proceed' } | { cmd: 'go' } | { cmd: 'exit' };
 
 export interface MemoryUsage {
   rss: number;

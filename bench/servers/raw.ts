@@ -174,6 +174,8 @@ function onFrames(c: Conn, chunk: Buffer): void {
 }
 
 function watch(c: Conn): void {
+  // The peer ended: end ours too (a node:http server's sockets allow half-open connections).
+  c.socket.on('end', () => c.socket.end());
   c.socket.on('error', () => {});
   c.socket.on('close', () => clients.delete(c));
 }

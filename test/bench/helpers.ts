@@ -45,6 +45,10 @@ export async function runGenerator(
   try {
     const ready = await Promise.race([server.next('ready', 20_000), server.died]);
     gen.send({ cmd: 'run', config: genConfig(ready.port, overrides) });
+    if (overrides.kind === 'idle') {
+      await Promise.race([gen.next('warmed', 30_000), gen.died, server.died]);
+      gen.send({ cmd: 'proceed' });
+    }
     const connected = await Promise.race([gen.next('connected', 30_000), gen.died, server.died]);
     gen.send({ cmd: 'go' });
     const { result } = await Promise.race([gen.next('result', 30_000), gen.died, server.died]);
