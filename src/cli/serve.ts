@@ -4,12 +4,14 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import { UsageError, camel, helpText, parseArgs, type FlagSpec, type FlagValues } from './args.js';
+import { UsageError, helpText, integer, number, parseArgs, type FlagSpec, type FlagValues } from './args.js';
 import { createLogger, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from '../relay/log.js';
 import type { RelayCluster } from '../relay/cluster.js';
-import { Relay, type RelayOptions } from '../relay/relay.js';
+import { Relay, RELAY_DEFAULTS, type RelayOptions } from '../relay/relay.js';
 import type { ClusterSettings } from './serve-cluster.js';
 import { listenFailure, listeningLine, pageUrl } from './serve-address.js';
+import { checkDocsFlags, DOCS_FLAGS } from './serve-docs.js';
+import { DOCS_UNAVAILABLE } from '../relay/docs/load.js';
 
 const USAGE = 'wavecast serve [options]';
 const DESCRIPTION = `Runs the Wavecast relay. Every path is a channel: a WebSocket client on ws://HOST:PORT/<channel> gets
@@ -20,7 +22,11 @@ reads the channel's history; the subprotocol wavecast.v1 adds sequence numbers, 
 Several relays (nodes) serve as one through a broker, Redis or NATS (see the options of those names):
 publishes cross nodes, and history, sequence numbers and presence are shared through it (Redis Streams,
 NATS JetStream), so a client that reconnects to another node recovers what it missed. Several worker
-processes on one port need a broker too. See docs/cluster.md.`;
+processes on one port need a broker too. See docs/cluster.md.
+
+Collaborative documents (Yjs): y-websocket's WebsocketProvider connects to ws://HOST:PORT/docs/<name>;
+GET /edit/<name> is an editor page; GET and POST /docs/<name> read a document and apply an update.
+They are kept under --data-dir, or in PostgreSQL (--postgres), or by the broker. See docs/documents.md.`;
 
 export const SERVE_FLAGS: Record<string, FlagSpec> = {
   port: { type: 'number', short: 'p', default: 3000, env: 'PORT', value: 'PORT', description: 'port to listen on (0: any free port)' },
@@ -32,7 +38,13 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   'rate-burst': { type: 'number', default: 40, value: 'MESSAGES', description: 'messages one connection may send at once before the rate limit applies' },
   'max-backpressure': { type: 'number', default: 1048576, value: 'BYTES', description: 'most bytes queued for one slow client' },
   'backpressure-policy': { type: 'string', default: 'drop', value: 'drop|close', description: 'past --max-backpressure: skip messages for the client, or close it with 1008' },
-  'max-connections': { type: 'number', default: 10000, value: 'N', description: 'most open WebSocket connections; more are refused with 503 (0: no limit)' },
+  'max-connections': { type: 'number', default: 10000, value: 'N', description: 'most open connections of any kind (WebSocket, HTTP, TLS handshakes and request heads under way); when full, the one waiting longest without a request is cut to make room, else 503 (0: as many as the file descriptor limit allows, which also caps a larger N)' },
+  'max-connections-per-ip': { type: 'number', default: RELAY_DEFAULTS.maxConnectionsPerIp, value: 'N', description: 'most connections from one address (an IPv6 /64 counts as one); more are answered 429 (0: no limit)' },
+  'handshake-timeout': { type: 'number', default: RELAY_DEFAULTS.handshakeTimeout / 1000, value: 'SECONDS', description: 'a TLS handshake, then the request head, then a WebSocket upgrade\'s checks must each be done within this; a connection that has sent nothing or half a head is answered 408 and closed' },
+  'request-timeout': { type: 'number', default: RELAY_DEFAULTS.requestTimeout / 1000, value: 'SECONDS', description: 'a whole HTTP request, body included, must have arrived within this (408 otherwise; 0: no limit)' },
+  'keep-alive-timeout': { type: 'number', default: RELAY_DEFAULTS.keepAliveTimeout / 1000, value: 'SECONDS', description: 'an HTTP connection idle between requests is closed after this' },
+  'idle-timeout': { type: 'number', default: RELAY_DEFAULTS.idleTimeout / 1000, value: 'SECONDS', description: 'a WebSocket on which no message went either way for this long is closed with 1000; pings and pongs do not count (0: never)' },
+  'public-url': { type: 'list', value: 'URL', description: 'a URL the relay is reached at besides the address it listens on, such as https://chat.example.com behind a proxy: with --origin, pages of its origin are the relay\'s own (repeatable) (default: none)' },
   heartbeat: { type: 'number', default: 30, value: 'SECONDS', description: 'ping connections quiet this long, drop those silent as long again (0: off)' },
   history: { type: 'number', default: 100, value: 'N', description: 'messages kept per channel for clients that reconnect (wavecast.v1) and GET /channels/<channel>/messages (0: none)' },
   'history-ttl': { type: 'number', default: 3600, value: 'SECONDS', description: 'longest a message is kept in the history (0: no age limit)' },
@@ -43,8 +55,9 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   'cluster-prefix': { type: 'string', default: 'wavecast', value: 'NAME', description: 'names of the keys (Redis: NAME:…) or subjects and streams (NATS) of this cluster; nodes that serve together share it' },
   'presence-heartbeat': { type: 'number', default: 5, value: 'SECONDS', description: 'in a cluster, how often a node tells the others it is alive; the members of a node silent 3 times as long are dropped' },
   workers: { type: 'number', default: 1, value: 'N', description: 'processes serving this port (node:cluster); more than 1 needs --redis or --nats' },
+  ...DOCS_FLAGS,
   'metrics-channels': { type: 'number', default: 20, value: 'N', description: 'how many of the busiest channels /metrics lists subscribers for' },
-  'shutdown-timeout': { type: 'number', default: 10, value: 'SECONDS', description: 'on SIGINT/SIGTERM, how long clients get to take what was queued before they are cut off' },
+  'shutdown-timeout': { type: 'number', default: 10, value: 'SECONDS', description: 'on SIGINT/SIGTERM, how long clients get to take what was queued and HTTP requests to finish; then whatever is still connected is cut off' },
   'tls-cert': { type: 'string', value: 'FILE', description: 'PEM certificate (chain): serve https:// and wss:// (needs --tls-key) (default: none, plain http:// and ws://)' },
   'tls-key': { type: 'string', value: 'FILE', description: 'PEM private key for --tls-cert' },
   'log-level': { type: 'string', default: 'info', value: LOG_LEVELS.join('|'), description: 'least important events logged (to stderr)' },
@@ -119,7 +132,8 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     relay = await Relay.start({ ...settings.relay, log, ...(relayCluster !== undefined ? { cluster: relayCluster } : {}) });
   } catch (error) {
     await relayCluster?.close().catch(() => undefined);
-    log.error(`cannot start the relay: ${listenFailure(error as NodeJS.ErrnoException, settings.relay.host, settings.relay.port)}`);
+    const failure = error as NodeJS.ErrnoException;
+    log.error(`cannot start the relay: ${failure.code === DOCS_UNAVAILABLE ? failure.message : listenFailure(failure, settings.relay.host, settings.relay.port)}`);
     return 1;
   }
 
@@ -132,8 +146,11 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     origins: settings.relay.origins.length > 0 ? settings.relay.origins.join(',') : 'any',
     maxPayload: settings.relay.maxPayload,
     rateLimit: settings.relay.rateLimit.rate > 0 ? `${settings.relay.rateLimit.rate}/s burst ${settings.relay.rateLimit.burst}` : 'off',
+    maxConnections: relay.maxConnections,
+    maxConnectionsPerIp: settings.relay.maxConnectionsPerIp || 'none',
     broker: relayCluster?.broker,
     node: relayCluster?.adapter.nodeId,
+    documents: relay.documents,
     pid: process.pid,
   });
 
@@ -202,6 +219,18 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const policy = String(flags.backpressurePolicy);
   if (policy !== 'drop' && policy !== 'close') throw new UsageError(`--backpressure-policy must be drop or close, not "${policy}"`);
   const maxConnections = integer(flags, 'max-connections', 0, Number.MAX_SAFE_INTEGER);
+  const maxConnectionsPerIp = integer(flags, 'max-connections-per-ip', 0, Number.MAX_SAFE_INTEGER);
+  const handshakeTimeout = number(flags, 'handshake-timeout', 0.1);
+  const requestTimeout = number(flags, 'request-timeout', 0);
+  if (requestTimeout > 0 && requestTimeout < handshakeTimeout) {
+    throw new UsageError(`--request-timeout (${requestTimeout}) may not be shorter than --handshake-timeout (${handshakeTimeout}): the request head is part of the request`);
+  }
+  const keepAliveTimeout = number(flags, 'keep-alive-timeout', 0.1);
+  const idleTimeout = number(flags, 'idle-timeout', 0);
+  const publicUrls = flags.publicUrl as string[];
+  for (const url of publicUrls) {
+    if (!/^https?:\/\/[^/\s]+(\/\S*)?$/i.test(url) || !URL.canParse(url)) throw new UsageError(`--public-url needs a URL such as https://chat.example.com, not "${url}"`);
+  }
   const heartbeat = number(flags, 'heartbeat', 0);
   const metricsChannels = integer(flags, 'metrics-channels', 0, 10_000);
   const historyLimit = integer(flags, 'history', 0, 1_000_000);
@@ -245,9 +274,16 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       maxBackpressure,
       backpressurePolicy: policy,
       maxConnections,
+      maxConnectionsPerIp,
+      handshakeTimeout: handshakeTimeout * 1000,
+      requestTimeout: requestTimeout * 1000,
+      keepAliveTimeout: keepAliveTimeout * 1000,
+      idleTimeout: idleTimeout * 1000,
+      publicUrls,
       heartbeat: heartbeat * 1000,
       metricsChannels,
       history: { limit: historyLimit, ttl: historyTtl * 1000, maxBytes: historyBytes, maxTotalBytes: historyTotalBytes },
+      docs: checkDocsFlags(flags, clusterSettings),
     },
     ...(clusterSettings !== undefined ? { cluster: clusterSettings } : {}),
     workers,
@@ -255,21 +291,6 @@ export function checkFlags(flags: FlagValues): ServeSettings {
     logFormat,
     shutdownTimeout: shutdownTimeout * 1000,
   };
-}
-
-function number(flags: FlagValues, name: string, min: number): number {
-  const value = flags[camel(name)] as number;
-  if (!(value >= min)) throw new UsageError(`--${name} must be ${min} or more, not ${value}`);
-  return value;
-}
-
-function integer(flags: FlagValues, name: string, min: number, max: number): number {
-  const value = flags[camel(name)] as number;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
-    throw new UsageError(`--${name} must be a whole number ${range}, not ${value}`);
-  }
-  return value;
 }
 
 function readTls(certFile: string | undefined, keyFile: string | undefined): RelayOptions['tls'] {

@@ -33,7 +33,7 @@ export interface HttpRoutesOptions {
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
 
-const PAGE_SECURITY_HEADERS = {
+export const PAGE_SECURITY_HEADERS = {
   'Content-Security-Policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'Referrer-Policy': 'no-referrer',
@@ -215,16 +215,16 @@ function tooLarge(maxPayload: number): Denial {
   return { status: 413, body: `The message is larger than the relay's limit of ${maxPayload} bytes` };
 }
 
-function deny(response: ServerResponse, denial: Denial): void {
+export function deny(response: ServerResponse, denial: Denial): void {
   send(response, denial.status, denial.body + '\n', denial.headers);
 }
 
 /** Refuses a request whose body will not be read: the connection is closed after the answer. */
-function refuseBody(response: ServerResponse, denial: Denial): void {
+export function refuseBody(response: ServerResponse, denial: Denial): void {
   send(response, denial.status, denial.body + '\n', { ...denial.headers, Connection: 'close' });
 }
 
-function send(response: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
+export function send(response: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
   if (response.headersSent) return;
   const buffer = typeof body === 'string' ? Buffer.from(body) : body;
   response.writeHead(status, {

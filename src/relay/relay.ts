@@ -1,17 +1,20 @@
 // The relay behind `wavecast serve`: one HTTP (or HTTPS) server carrying the WebSocket channels and the
 // HTTP routes, with the safety settings of a server facing the public: a small maxPayload, a token, an
-// origin list, a rate limit, slow clients skipped rather than buffered without end, heartbeats, and a
-// graceful shutdown that delivers what was queued.
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+// origin list, a rate limit, slow clients skipped rather than buffered without end, heartbeats, every
+// connection counted (per address too) and timed (TLS handshakes, request heads, idle keep-alive and
+// idle WebSockets), and a graceful shutdown that delivers what was queued within one deadline.
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from '../connection/websocket.js';
 import { UpgradeRejection } from '../server/admission.js';
 import type { BackpressurePolicy } from '../server/backpressure.js';
 import { WebSocketServer } from '../server/websocket-server.js';
-import { Access } from './access.js';
+import { Access, ownOrigins } from './access.js';
 import { channelOfTarget, type ChannelWatch } from './channel.js';
 import type { RelayCluster } from './cluster.js';
+import { ConnectionGate, descriptorLimit, REFUSING, RESERVED_DESCRIPTORS } from './connection-gate.js';
 import { createRequestHandler } from './http-routes.js';
 import type { Logger } from './log.js';
 import { RelayMetrics, renderMetrics, type BrokerMetrics } from './metrics.js';
@@ -21,6 +24,8 @@ import { PlainRelay } from './plain-relay.js';
 import { V1_PROTOCOL } from './v1-protocol.js';
 import { channelOfTopic, V1Hub } from './v1-session.js';
 import { RateLimiter, type RateLimit } from './rate-limit.js';
+import { startDocs } from './docs/load.js';
+import { pathOf, type DocsEndpoint, type DocsSettings } from './docs/settings.js';
 
 export interface RelayOptions {
   port: number;
@@ -37,8 +42,26 @@ export interface RelayOptions {
   /** Most bytes queued for one client before messages for it are dropped (or it is closed). */
   maxBackpressure: number;
   backpressurePolicy: BackpressurePolicy;
-  /** Most open WebSocket connections (0: no limit). */
+  /**
+   * Most open connections of any kind: WebSocket, HTTP, a TLS handshake or a request head under way
+   * (0: as many as the file descriptor limit allows, which also caps any larger value).
+   */
   maxConnections: number;
+  /** Most connections from one address, an IPv6 /64 counting as one (0: no limit; default 256). */
+  maxConnectionsPerIp?: number;
+  /** A TLS handshake, then a request head, then an upgrade's decision, must each be done within it (ms; default 5000). */
+  handshakeTimeout?: number;
+  /** A whole HTTP request, body included, must have arrived within it (ms; default 30000). */
+  requestTimeout?: number;
+  /** An HTTP connection idle between requests is closed after it (ms; default 5000). */
+  keepAliveTimeout?: number;
+  /** A WebSocket on which no message has gone either way for this long is closed (ms; 0: never; default 3600000). */
+  idleTimeout?: number;
+  /**
+   * The URLs the relay is reached at besides the address it listens on (behind a proxy, a DNS name):
+   * with an origin list, pages of their origins are the relay's own and always allowed.
+   */
+  publicUrls?: readonly string[];
   /** Ping connections quiet for this long and drop those that stay silent as long again (ms; 0: off). */
   heartbeat: number;
   /** How many channels get a subscriber count in /metrics (the busiest). */
@@ -56,7 +79,18 @@ export interface RelayOptions {
   cluster?: RelayCluster;
   /** The chat page (default: the built page beside this module). */
   page?: PageAssets;
+  /** Collaborative documents on ws://host/docs/<name> (none: off). They load Yjs when they start. */
+  docs?: DocsSettings;
 }
+
+/** What the optional RelayOptions are when not given (the defaults of `wavecast serve`). */
+export const RELAY_DEFAULTS = {
+  maxConnectionsPerIp: 256,
+  handshakeTimeout: 5_000,
+  requestTimeout: 30_000,
+  keepAliveTimeout: 5_000,
+  idleTimeout: 3_600_000,
+} as const;
 
 /** A message the relay stamped and how many connections it was written to. */
 export interface Published {
@@ -83,17 +117,24 @@ export class Relay {
   private readonly _cluster: RelayCluster | null;
   /** Plain connections per channel on this node (for presence in a cluster). */
   private readonly _plainCounts = new Map<string, number>();
+  private readonly _gate: ConnectionGate;
+  private readonly _access: Access;
+  /** The connection bound in force: --max-connections, or less when the file descriptors are fewer. */
+  readonly maxConnections: number;
 
-  private constructor(private readonly _options: RelayOptions) {
+  private constructor(
+    private readonly _options: RelayOptions,
+    private readonly _docs: DocsEndpoint | null = null,
+  ) {
     const { log } = _options;
     this._cluster = _options.cluster ?? null;
-    const access = new Access({ token: _options.token, origins: _options.origins });
+    const access = (this._access = new Access({ token: _options.token, origins: _options.origins }));
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
     this.history = this._cluster?.store ?? _options.historyStore ?? new MemoryHistory(_options.history);
     const watch = this._cluster === null ? null : this._watch(this._cluster);
-    const handler = createRequestHandler({
+    const routes = createRequestHandler({
       access,
       maxPayload: _options.maxPayload,
       page,
@@ -106,18 +147,44 @@ export class Relay {
       closing: () => this._closing !== null,
       ...(this._cluster !== null ? { broker: () => ({ name: this._cluster!.broker, state: this._cluster!.linkState }) } : {}),
     });
-    this._server = _options.tls ? createHttpsServer({ cert: _options.tls.cert, key: _options.tls.key }, handler) : createHttpServer(handler);
+    const docs = _docs;
+    const handler: typeof routes = docs === null ? routes : (request, response) => (docs.claimsRequest(pathOf(request.url)) ? docs.handleRequest(request, response) : routes(request, response));
+    const handshakeTimeout = _options.handshakeTimeout ?? RELAY_DEFAULTS.handshakeTimeout;
+    const timeouts = {
+      // From the connection's start (after its TLS handshake) to the end of its request head: a socket
+      // that says nothing, or trickles its head, is answered 408 and closed.
+      headersTimeout: handshakeTimeout,
+      requestTimeout: _options.requestTimeout ?? RELAY_DEFAULTS.requestTimeout,
+      keepAliveTimeout: _options.keepAliveTimeout ?? RELAY_DEFAULTS.keepAliveTimeout,
+      // How often node:http looks for requests past those timeouts (its default, 30 s, would let a head
+      // live 35 s): a quarter of the head's timeout, within 50 ms to 1 s.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(handshakeTimeout / 4))),
+    };
+    this.maxConnections = connectionLimit(_options.maxConnections, log);
+    const maxPerAddress = _options.maxConnectionsPerIp ?? RELAY_DEFAULTS.maxConnectionsPerIp;
+    this._gate = new ConnectionGate({ maxConnections: this.maxConnections, maxPerAddress: maxPerAddress > 0 ? maxPerAddress : Infinity }, this._secure, log);
+    // A refused connection is answered by the gate; an admitted one is busy while its request is served.
+    const gated = (request: IncomingMessage, response: ServerResponse) => {
+      if (!this._gate.request(request, response)) handler(request, response);
+    };
+    this._server = _options.tls
+      ? createHttpsServer({ cert: _options.tls.cert, key: _options.tls.key, handshakeTimeout, ...timeouts }, gated)
+      : createHttpServer(timeouts, gated);
+    this._server.keepAliveTimeout = timeouts.keepAliveTimeout;
+    this._server.on('connection', (socket: Socket) => this._gate.accepted(socket));
+    if (_options.tls) this._server.on('secureConnection', (socket: Socket) => this._gate.secured(socket));
     // Expect: 100-continue: the publish route answers 100 only once the token and size are acceptable.
-    this._server.on('checkContinue', handler);
-    this._server.headersTimeout = 10_000;
-    this._server.requestTimeout = 30_000;
+    this._server.on('checkContinue', gated);
 
+    const idleTimeout = _options.idleTimeout ?? RELAY_DEFAULTS.idleTimeout;
     this._wss = new WebSocketServer({
-      server: this._server,
+      noServer: true,
       maxPayload: _options.maxPayload,
       maxBackpressure: _options.maxBackpressure,
       backpressurePolicy: _options.backpressurePolicy,
-      ...(_options.maxConnections > 0 ? { maxConnections: _options.maxConnections } : {}),
+      // The connection bound is the gate's: it counts every connection, WebSockets among them.
+      handshakeTimeout,
+      ...(idleTimeout > 0 ? { idleTimeout } : {}),
       ...(_options.heartbeat > 0 ? { heartbeat: { interval: _options.heartbeat, timeout: _options.heartbeat } } : {}),
       // wavecast.v1 when offered; any other subprotocol is not taken (a plain client).
       handleProtocols: (protocols) => (protocols.has(V1_PROTOCOL) ? V1_PROTOCOL : false),
@@ -158,6 +225,7 @@ export class Relay {
       presenceChanged: (channel, event, name) => this._v1.announce(channel, event, name),
     });
     this._wss.on('connection', (ws: WebSocket, request: IncomingMessage, admitted: Admitted) => {
+      this._gate.upgraded(request.socket);
       if (ws.protocol === V1_PROTOCOL) this._v1.accept(ws, peerOf(request));
       else this._plain.accept(ws, admitted.channel, peerOf(request));
     });
@@ -168,16 +236,37 @@ export class Relay {
       log.info('slow client caught up', { ...this._describe(ws), missed: dropped });
     });
     this._wss.on('authError', (error: unknown) => log.error('upgrade check failed', { error: String(error) }));
-    // The WebSocketServer passes on the HTTP server's errors: _listen logs those that come once it
-    // listens; one before (a port in use) is the start's failure, which start() rejects with for its
-    // caller to report in its own words.
-    this._wss.on('error', () => {});
+    // Upgrades to /docs/<name> are collaborative documents' editors; every other path is a channel.
+    this._server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (docs !== null && docs.claimsUpgrade(pathOf(request.url))) docs.handleUpgrade(request, socket, head);
+      else this._wss.handleUpgrade(request, socket, head, (ws, req, admitted) => this._wss.emit('connection', ws, req, admitted));
+    });
+    // The HTTP server's errors: one before listening (a port in use) is the start's failure, which start()
+    // rejects with for its caller to report in its own words; _listen logs those that come after.
   }
 
   /** Creates the relay and starts listening; rejects if it cannot (port in use, say). */
   static async start(options: RelayOptions): Promise<Relay> {
-    const relay = new Relay(options);
-    await relay._listen();
+    let relay: Relay | undefined;
+    const docs =
+      options.docs === undefined
+        ? null
+        : await startDocs(options.docs, {
+            log: options.log,
+            access: new Access({ token: options.token, origins: options.origins }),
+            ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
+            heartbeat: options.heartbeat,
+            maxConnections: options.maxConnections,
+            maxBackpressure: options.maxBackpressure,
+            otherConnections: () => relay?._wss.clients.size ?? 0,
+          });
+    relay = new Relay(options, docs);
+    try {
+      await relay._listen();
+    } catch (error) {
+      await docs?.close(0);
+      throw error;
+    }
     return relay;
   }
 
@@ -190,6 +279,8 @@ export class Relay {
       };
       const onListening = () => {
         server.off('error', onError);
+        // The port is known now (--port 0 picks one): pages served from these origins are the relay's own.
+        this._access.allowOwnOrigins(ownOrigins(this._secure ? 'https' : 'http', this._options.host, this.address().port, this._options.publicUrls));
         server.on('error', (error: Error) => this._options.log.error('server error', { error: error.message }));
         resolve();
       };
@@ -199,8 +290,10 @@ export class Relay {
     });
   }
 
-  /** Decides an upgrade: origin, token, then the channel its path names. */
+  /** Decides an upgrade: the connection's place (the gate), origin, token, then the channel its path names. */
   private _admit(access: Access, request: IncomingMessage): Admitted {
+    const refusal = this._gate.refusalOf(request.socket);
+    if (refusal !== null) throw new UpgradeRejection(refusal.status, refusal.body);
     const denial = access.checkOrigin(request) ?? access.checkToken(request, true);
     if (denial !== null) {
       this._options.log.info('upgrade refused', { peer: peerOf(request), status: denial.status, reason: denial.body });
@@ -295,6 +388,11 @@ export class Relay {
     };
   }
 
+  /** Collaborative documents: where they are kept (none: off). */
+  get documents(): string | undefined {
+    return this._docs?.description;
+  }
+
   /** The bound address. */
   address(): AddressInfo {
     return this._server.address() as AddressInfo;
@@ -320,7 +418,8 @@ export class Relay {
       subscriberCount: (channel) => this.online(channel),
       topChannels: this._options.metricsChannels,
       broker: this._brokerMetrics(),
-    });
+      gate: { open: this._gate.open, stats: this._gate.stats },
+    }) + (this._docs?.metricsText() ?? '');
   }
 
   private _brokerMetrics(): BrokerMetrics | undefined {
@@ -347,26 +446,55 @@ export class Relay {
     return this._closing;
   }
 
+  /**
+   * One deadline for everything: WebSockets get their close frame after what was queued, HTTP requests
+   * under way may finish, and at `timeout` whatever is still connected (a slow reader, a slow upload, a
+   * head or TLS handshake under way) is cut. The broker link is let go after, within the same deadline.
+   */
   private async _close(timeout: number): Promise<void> {
     const server = this._server;
+    let deadlineReached!: () => void;
+    const deadline = new Promise<void>((resolve) => (deadlineReached = resolve));
+    const timer = setTimeout(() => {
+      const open = this._gate.open;
+      if (open > 0) this._options.log.warn('shutdown timeout: cutting off what is still connected', { connections: open });
+      this.terminate();
+      deadlineReached();
+    }, timeout);
     const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    await this._wss.close({ code: 1001, reason: 'Server shutting down', timeout });
+    await Promise.all([this._wss.close({ code: 1001, reason: 'Server shutting down', timeout }), this._docs?.close(timeout)]);
     server.closeIdleConnections();
-    const timer = setTimeout(() => server.closeAllConnections(), timeout);
     await httpClosed;
+    if (this._cluster !== null) await Promise.race([this._cluster.close(), deadline]);
     clearTimeout(timer);
-    await this._cluster?.close();
   }
 
-  /** Cuts every connection now (for a second signal during a graceful shutdown). */
+  /** Cuts every connection now (at the shutdown's deadline, or for a second signal). */
   terminate(): void {
     for (const ws of this._wss.clients) ws.terminate();
+    this._docs?.terminate();
     this._server.closeAllConnections();
+    this._gate.destroyAll();
   }
 }
 
-function peerOf(request: IncomingMessage): string {
+/**
+ * The connection bound: --max-connections (0: none), but never more than the file descriptors allow
+ * (less a reserve for what is not a client, and room for the refusals being answered), so that the
+ * process does not run out of descriptors before it reaches its own bound.
+ */
+function connectionLimit(maxConnections: number, log: Logger): number {
+  const wanted = maxConnections > 0 ? maxConnections : Infinity;
+  const descriptors = descriptorLimit();
+  if (descriptors === null) return wanted;
+  const room = Math.max(1, descriptors - RESERVED_DESCRIPTORS - REFUSING);
+  if (wanted <= room) return wanted;
+  log.warn(`the file descriptor limit (ulimit -n ${descriptors}) allows ${room} connections: serving at most that many`, { maxConnections: maxConnections > 0 ? maxConnections : 'none' });
+  return room;
+}
+
+export function peerOf(request: IncomingMessage): string {
   const socket = request.socket;
   const address = socket.remoteAddress ?? 'unknown';
   return address.includes(':') ? `[${address}]:${socket.remotePort}` : `${address}:${socket.remotePort}`;
