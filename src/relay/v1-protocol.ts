@@ -1,7 +1,7 @@
 // The relay's subprotocol `wavecast.v1` (docs/protocol.md): JSON envelopes, one per text message, each
 // with a `type`. Pure functions: parsing and checking what a client sends (bad input gives a typed error,
 // never a throw), and building what the server sends. No sockets, no timers.
-import { checkChannel } from './channel.js';
+import { checkChannel, isWellFormed } from './channel.js';
 
 export const V1_PROTOCOL = 'wavecast.v1';
 
@@ -183,6 +183,7 @@ export function parseClientEnvelope(text: string, maxData: number): ParseResult 
       if (raw.name.length > MAX_NAME_LENGTH) return bad('too_big', `Names are at most ${MAX_NAME_LENGTH} characters long`);
       // eslint-disable-next-line no-control-regex
       if (/[\u0000-\u001f\u007f]/.test(raw.name)) return bad('bad_envelope', 'Names may not contain control characters');
+      if (!isWellFormed(raw.name)) return bad('bad_envelope', 'Names must be valid Unicode text (this one has a lone UTF-16 surrogate)');
       join.name = raw.name;
     }
     return { ok: true, envelope: join };

@@ -40,6 +40,22 @@ test('bad input gets a typed error with a readable message', () => {
   assert.match(result.error.message, /"data"/);
 });
 
+test('a channel name or a presence name that is not valid Unicode (a lone surrogate) is refused with a typed error', () => {
+  for (const channel of ['\ud800', 'a\udfffb', 'lobby\ud83d']) {
+    const join = parse(`{"type":"join","channel":${JSON.stringify(channel)}}`);
+    assert.ok(!join.ok);
+    assert.equal(join.error.code, 'bad_channel');
+    assert.match(join.error.message, /valid Unicode/);
+    assert.equal(code({ type: 'publish', channel, data: 'x' }), 'bad_channel');
+    assert.equal(code({ type: 'leave', channel }), 'bad_channel');
+  }
+  // A pair is a character like any other.
+  assert.equal(parse({ type: 'join', channel: 'party \ud83c\udf89' }).ok, true);
+  const named = parse({ type: 'join', channel: 'x', name: 'Ada\ud800' });
+  assert.ok(!named.ok);
+  assert.match(named.error.message, /valid Unicode/);
+});
+
 test('messages: text as it is, binary as base64', () => {
   assert.deepEqual(messageEnvelope({ channel: 'c', seq: 3, time: 9, data: Buffer.from('hi'), binary: false }), { type: 'message', channel: 'c', seq: 3, time: 9, data: 'hi' });
   assert.deepEqual(messageEnvelope({ channel: 'c', seq: 4, time: 9, data: Buffer.from([1, 2]), binary: true }), { type: 'message', channel: 'c', seq: 4, time: 9, data: 'AQI=', binary: true });

@@ -152,6 +152,11 @@ test('errors come as typed envelopes and the connection stays usable', { timeout
     assert.equal((await c.next('error')).code, 'too_big');
     c.client.send(Buffer.from('{}'));
     assert.equal((await c.next('error')).code, 'binary_frame');
+    // A lone surrogate in JSON is not a channel name (in a broker it would become U+FFFD, another channel).
+    c.client.send('{"type":"join","channel":"room\\ud800"}');
+    const lone = await c.next('error');
+    assert.equal(lone.code, 'bad_channel');
+    assert.match(String(lone.message), /valid Unicode/);
     c.send({ type: 'ping', id: 'p' });
     const pong = await c.next('pong');
     assert.equal(pong.id, 'p');
