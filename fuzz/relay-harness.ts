@@ -5,7 +5,7 @@
 import type { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { createLogger } from '../src/relay/log.js';
-import { Relay } from '../src/relay/relay.js';
+import { Relay, type RelayOptions } from '../src/relay/relay.js';
 import { Parser } from '../src/protocol/parser.js';
 import { encodeSpec } from './wire.js';
 
@@ -24,10 +24,10 @@ export interface RelaySettings {
 }
 
 /**
- * Starts a relay on 127.0.0.1, port 0, rate limit off, history `historyLimit` per channel (4 MiB of it at
- * most), no age limit. (The relay soak uses it too.)
+ * Starts a relay on 127.0.0.1, port 0, rate limits off, history `historyLimit` per channel (4 MiB of it at
+ * most), no age limit; `overrides` replace any of these options. (The relay soak and tests use it too.)
  */
-export async function startRelay(settings: RelaySettings): Promise<RelayUnderTest> {
+export async function startRelay(settings: RelaySettings, overrides: Partial<RelayOptions> = {}): Promise<RelayUnderTest> {
   const errors: string[] = [];
   const relay = await Relay.start({
     port: 0,
@@ -35,6 +35,7 @@ export async function startRelay(settings: RelaySettings): Promise<RelayUnderTes
     maxPayload: settings.maxPayload,
     origins: [],
     rateLimit: { rate: 0, burst: 1 },
+    httpRateLimit: { rate: 0, burst: 1 },
     maxBackpressure: 1 << 22,
     backpressurePolicy: 'drop',
     maxConnections: 0,
@@ -42,6 +43,7 @@ export async function startRelay(settings: RelaySettings): Promise<RelayUnderTes
     metricsChannels: 5,
     history: { limit: settings.historyLimit, ttl: 0, maxBytes: 1 << 22 },
     log: createLogger({ level: 'error', write: (line) => errors.push(line) }),
+    ...overrides,
   });
   return { relay, port: relay.address().port, maxPayload: settings.maxPayload, historyLimit: settings.historyLimit, errors };
 }

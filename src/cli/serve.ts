@@ -7,7 +7,7 @@ import { createSecureContext } from 'node:tls';
 import { UsageError, helpText, parseArgs, type FlagSpec, type FlagValues } from './args.js';
 import { createLogger, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from '../relay/log.js';
 import type { RelayCluster } from '../relay/cluster.js';
-import { Relay, type RelayOptions } from '../relay/relay.js';
+import { DEFAULT_HTTP_RATE_LIMIT, Relay, type RelayOptions } from '../relay/relay.js';
 import type { ClusterSettings } from './serve-cluster.js';
 
 const USAGE = 'wavecast serve [options]';
@@ -29,6 +29,8 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   'max-payload': { type: 'number', default: 65536, value: 'BYTES', description: 'largest message accepted, over WebSocket (1009 beyond) or HTTP (413)' },
   'rate-limit': { type: 'number', default: 20, value: 'PER_SECOND', description: 'messages a second one connection may send (0: no limit); over it the connection is closed with 1008' },
   'rate-burst': { type: 'number', default: 40, value: 'MESSAGES', description: 'messages one connection may send at once before the rate limit applies' },
+  'http-rate-limit': { type: 'number', default: DEFAULT_HTTP_RATE_LIMIT.rate, value: 'PER_SECOND', description: 'HTTP publishes (POST /channels/<channel>/messages) a second one client address may make (0: no limit); over it: 429 with Retry-After' },
+  'http-rate-burst': { type: 'number', default: DEFAULT_HTTP_RATE_LIMIT.burst, value: 'REQUESTS', description: 'HTTP publishes one client address may make at once before --http-rate-limit applies' },
   'max-backpressure': { type: 'number', default: 1048576, value: 'BYTES', description: 'most bytes queued for one slow client' },
   'backpressure-policy': { type: 'string', default: 'drop', value: 'drop|close', description: 'past --max-backpressure: skip messages for the client, or close it with 1008' },
   'max-connections': { type: 'number', default: 10000, value: 'N', description: 'most open WebSocket connections; more are refused with 503 (0: no limit)' },
@@ -202,6 +204,8 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const maxPayload = integer(flags, 'max-payload', 1, 1024 * 1024 * 1024);
   const rate = number(flags, 'rate-limit', 0);
   const burst = integer(flags, 'rate-burst', 1, Number.MAX_SAFE_INTEGER);
+  const httpRate = number(flags, 'http-rate-limit', 0);
+  const httpBurst = integer(flags, 'http-rate-burst', 1, Number.MAX_SAFE_INTEGER);
   const maxBackpressure = integer(flags, 'max-backpressure', 1, Number.MAX_SAFE_INTEGER);
   const policy = String(flags.backpressurePolicy);
   if (policy !== 'drop' && policy !== 'close') throw new UsageError(`--backpressure-policy must be drop or close, not "${policy}"`);
@@ -246,6 +250,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       token,
       origins,
       rateLimit: { rate, burst },
+      httpRateLimit: { rate: httpRate, burst: httpBurst },
       maxBackpressure,
       backpressurePolicy: policy,
       maxConnections,

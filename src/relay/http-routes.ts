@@ -18,6 +18,11 @@ export interface HttpRoutesOptions {
   log: Logger;
   /** Publishes a message to a channel: its sequence number and how many connections it was written to. */
   publish(channel: string, data: Buffer, binary: boolean): Published | Promise<Published>;
+  /**
+   * Counts a publish against its client's rate limit: 0 if it may go on, else the seconds until the
+   * client may publish again (answered 429 with Retry-After).
+   */
+  admitPublish?(request: IncomingMessage): number;
   /** The channel's history after `since`. */
   readHistory(channel: string, since: number): HistoryRead | Promise<HistoryRead>;
   /** The history's epoch. */
@@ -120,6 +125,11 @@ function publish(options: HttpRoutesOptions, request: IncomingMessage, response:
   if (options.closing()) return refuseBody(response, { status: 503, body: 'The relay is shutting down' });
   const denied = options.access.checkToken(request, false) ?? options.access.checkOrigin(request);
   if (denied) return refuseBody(response, denied);
+  const wait = options.admitPublish?.(request) ?? 0;
+  if (wait > 0) {
+    const seconds = Math.ceil(wait);
+    return refuseBody(response, { status: 429, body: `Too many publishes from this address: try again in ${seconds} s`, headers: { 'Retry-After': String(seconds) } });
+  }
   const channel = decodeChannel(encoded);
   if (!channel.ok) return refuseBody(response, { status: 400, body: channel.message });
   const kind = bodyKind(request.headers['content-type']);

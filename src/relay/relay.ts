@@ -20,7 +20,7 @@ import { MemoryHistory, type HistoryStore, type StoredMessage } from './history.
 import { PlainRelay } from './plain-relay.js';
 import { V1_PROTOCOL } from './v1-protocol.js';
 import { channelOfTopic, V1Hub } from './v1-session.js';
-import { RateLimiter, type RateLimit } from './rate-limit.js';
+import { AddressRateLimiter, LoopClock, RateLimiter, type RateLimit } from './rate-limit.js';
 
 export interface RelayOptions {
   port: number;
@@ -34,6 +34,8 @@ export interface RelayOptions {
   /** Origins of pages allowed besides the relay's own (empty: any). */
   origins: readonly string[];
   rateLimit: RateLimit;
+  /** POST /channels/<name>/messages per client address (default DEFAULT_HTTP_RATE_LIMIT; rate 0: off). */
+  httpRateLimit?: RateLimit;
   /** Most bytes queued for one client before messages for it are dropped (or it is closed). */
   maxBackpressure: number;
   backpressurePolicy: BackpressurePolicy;
@@ -57,6 +59,9 @@ export interface RelayOptions {
   /** The chat page (default: the built page beside this module). */
   page?: PageAssets;
 }
+
+/** The default rate limit of HTTP publishes per client address (`--http-rate-limit`, `--http-rate-burst`). */
+export const DEFAULT_HTTP_RATE_LIMIT: RateLimit = { rate: 50, burst: 100 };
 
 /** A message the relay stamped and how many connections it was written to. */
 export interface Published {
@@ -83,6 +88,8 @@ export class Relay {
   private readonly _cluster: RelayCluster | null;
   /** Plain connections per channel on this node (for presence in a cluster). */
   private readonly _plainCounts = new Map<string, number>();
+  /** Measures the event loop's stalls, so that rate limits count wall-clock time. */
+  private readonly _clock = new LoopClock();
 
   private constructor(private readonly _options: RelayOptions) {
     const { log } = _options;
@@ -93,12 +100,19 @@ export class Relay {
     this._secure = _options.tls !== undefined;
     this.history = this._cluster?.store ?? _options.historyStore ?? new MemoryHistory(_options.history);
     const watch = this._cluster === null ? null : this._watch(this._cluster);
+    this._clock.start();
+    const postLimiter = new AddressRateLimiter(new RateLimiter(_options.httpRateLimit ?? DEFAULT_HTTP_RATE_LIMIT, this._clock));
     const handler = createRequestHandler({
       access,
       maxPayload: _options.maxPayload,
       page,
       log,
       publish: (channel, data, binary) => this.publish(channel, data, binary, 'http'),
+      admitPublish: (request) => {
+        const wait = postLimiter.take(request.socket.remoteAddress ?? '');
+        if (wait > 0) this.metrics.httpRateLimited++;
+        return wait;
+      },
       readHistory: (channel, since) => this.history.read(channel, since),
       epoch: () => this.history.epoch,
       subscriberCount: (channel) => this.online(channel),
@@ -123,7 +137,7 @@ export class Relay {
       handleProtocols: (protocols) => (protocols.has(V1_PROTOCOL) ? V1_PROTOCOL : false),
       authenticate: (request) => this._admit(access, request),
     });
-    const limiter = new RateLimiter(_options.rateLimit);
+    const limiter = new RateLimiter(_options.rateLimit, this._clock);
     this._plain = new PlainRelay(
       this._wss,
       limiter,
@@ -353,6 +367,7 @@ export class Relay {
     const timer = setTimeout(() => server.closeAllConnections(), timeout);
     await httpClosed;
     clearTimeout(timer);
+    this._clock.stop();
     await this._cluster?.close();
   }
 

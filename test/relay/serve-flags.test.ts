@@ -17,6 +17,7 @@ test('no flags: localhost:3000 with the safe defaults', () => {
   assert.equal(relay.token, undefined);
   assert.deepEqual(relay.origins, []);
   assert.deepEqual(relay.rateLimit, { rate: 20, burst: 40 });
+  assert.deepEqual(relay.httpRateLimit, { rate: 50, burst: 100 });
   assert.equal(relay.backpressurePolicy, 'drop');
   assert.equal(relay.tls, undefined);
   assert.equal(logLevel, 'info');
@@ -44,6 +45,8 @@ test('bad values are usage errors that say what is wrong', () => {
     [['--max-payload', '0'], /--max-payload must be a whole number/],
     [['--rate-limit', '-1'], /--rate-limit must be 0 or more/],
     [['--rate-burst', '0'], /--rate-burst must be a whole number 1 or more/],
+    [['--http-rate-limit', '-1'], /--http-rate-limit must be 0 or more/],
+    [['--http-rate-burst', '0'], /--http-rate-burst must be a whole number 1 or more/],
     [['--backpressure-policy', 'queue'], /--backpressure-policy must be drop or close/],
     [['--log-level', 'loud'], /--log-level must be one of debug, info, warn, error/],
     [['--log-format', 'xml'], /--log-format must be one of text, json/],
