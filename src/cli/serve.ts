@@ -7,7 +7,7 @@ import { createSecureContext } from 'node:tls';
 import { UsageError, helpText, parseArgs, type FlagSpec, type FlagValues } from './args.js';
 import { createLogger, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from '../relay/log.js';
 import type { RelayCluster } from '../relay/cluster.js';
-import { DEFAULT_HTTP_RATE_LIMIT, Relay, type RelayOptions } from '../relay/relay.js';
+import { DEFAULT_HTTP_RATE_LIMIT, DEFAULT_MAX_CHANNELS, DEFAULT_MAX_CHANNELS_PER_CONNECTION, Relay, type RelayOptions } from '../relay/relay.js';
 import type { ClusterSettings } from './serve-cluster.js';
 
 const USAGE = 'wavecast serve [options]';
@@ -38,7 +38,9 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   history: { type: 'number', default: 100, value: 'N', description: 'messages kept per channel for clients that reconnect (wavecast.v1) and GET /channels/<channel>/messages (0: none)' },
   'history-ttl': { type: 'number', default: 3600, value: 'SECONDS', description: 'longest a message is kept in the history (0: no age limit)' },
   'history-bytes': { type: 'number', default: 1048576, value: 'BYTES', description: 'most payload bytes kept in the history per channel (NATS counts about 100 bytes of subject and headers per message too)' },
-  'history-total-bytes': { type: 'number', default: 67108864, value: 'BYTES', description: 'most payload bytes kept in the history of all channels together (the quietest channels lose their oldest first); in memory only: with a broker, its own limits apply' },
+  'history-total-bytes': { type: 'number', default: 67108864, value: 'BYTES', description: 'most memory the history of all channels together may take, counting about 512 bytes a message and a channel beyond payloads (the quietest channels lose their oldest first); in memory only: with a broker, its own limits apply' },
+  'max-channels': { type: 'number', default: DEFAULT_MAX_CHANNELS, value: 'N', description: 'most channels the relay keeps numbers and history for (the quietest is forgotten first; clients asking for its messages get a gap); in memory only' },
+  'max-channels-per-connection': { type: 'number', default: DEFAULT_MAX_CHANNELS_PER_CONNECTION, value: 'N', description: 'most channels one wavecast.v1 connection may join' },
   redis: { type: 'string', value: 'URL', description: 'join a cluster through Redis (redis://host:6379): publishes between nodes, history and sequence numbers in Redis Streams, presence of every node (default: none, one process)' },
   nats: { type: 'string', value: 'URL', description: 'join a cluster through NATS with JetStream (nats://host:4222), the same way (history in JetStream streams) (default: none)' },
   'cluster-prefix': { type: 'string', default: 'wavecast', value: 'NAME', description: 'names of the keys (Redis: NAME:…) or subjects and streams (NATS) of this cluster; nodes that serve together share it' },
@@ -216,6 +218,8 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const historyTtl = number(flags, 'history-ttl', 0);
   const historyBytes = integer(flags, 'history-bytes', 0, Number.MAX_SAFE_INTEGER);
   const historyTotalBytes = integer(flags, 'history-total-bytes', 0, Number.MAX_SAFE_INTEGER);
+  const maxChannels = integer(flags, 'max-channels', 1, Number.MAX_SAFE_INTEGER);
+  const maxChannelsPerConnection = integer(flags, 'max-channels-per-connection', 1, 100_000);
   const shutdownTimeout = number(flags, 'shutdown-timeout', 0);
   const redis = flags.redis as string | undefined;
   const nats = flags.nats as string | undefined;
@@ -256,7 +260,8 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       maxConnections,
       heartbeat: heartbeat * 1000,
       metricsChannels,
-      history: { limit: historyLimit, ttl: historyTtl * 1000, maxBytes: historyBytes, maxTotalBytes: historyTotalBytes },
+      history: { limit: historyLimit, ttl: historyTtl * 1000, maxBytes: historyBytes, maxTotalBytes: historyTotalBytes, maxChannels },
+      maxChannelsPerConnection,
     },
     ...(clusterSettings !== undefined ? { cluster: clusterSettings } : {}),
     workers,

@@ -46,8 +46,13 @@ export interface RelayOptions {
   /** How many channels get a subscriber count in /metrics (the busiest). */
   metricsChannels: number;
   log: Logger;
-  /** History kept per channel (ignored when `historyStore` is given). */
-  history: { limit: number; ttl: number; maxBytes: number; maxTotalBytes?: number };
+  /**
+   * History kept per channel (ignored when `historyStore` is given): `maxTotalBytes` bounds all channels
+   * together, overheads counted; `maxChannels` the channels with a record (default DEFAULT_MAX_CHANNELS).
+   */
+  history: { limit: number; ttl: number; maxBytes: number; maxTotalBytes?: number; maxChannels?: number };
+  /** Most channels one wavecast.v1 connection may join (default DEFAULT_MAX_CHANNELS_PER_CONNECTION). */
+  maxChannelsPerConnection?: number;
   /** Another history store (a shared one); default: in memory, bounded by `history`. */
   historyStore?: HistoryStore;
   /**
@@ -62,6 +67,11 @@ export interface RelayOptions {
 
 /** The default rate limit of HTTP publishes per client address (`--http-rate-limit`, `--http-rate-burst`). */
 export const DEFAULT_HTTP_RATE_LIMIT: RateLimit = { rate: 50, burst: 100 };
+
+/** Channels the relay keeps numbers and history for, at most (`--max-channels`). */
+export const DEFAULT_MAX_CHANNELS = 100_000;
+/** Channels one wavecast.v1 connection may join (`--max-channels-per-connection`). */
+export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 64;
 
 /** A message the relay stamped and how many connections it was written to. */
 export interface Published {
@@ -90,6 +100,8 @@ export class Relay {
   private readonly _plainCounts = new Map<string, number>();
   /** Measures the event loop's stalls, so that rate limits count wall-clock time. */
   private readonly _clock = new LoopClock();
+  /** Frees what idle channels hold in the history (its ttl applied without waiting for a touch). */
+  private _sweep: NodeJS.Timeout | null = null;
 
   private constructor(private readonly _options: RelayOptions) {
     const { log } = _options;
@@ -98,7 +110,8 @@ export class Relay {
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
-    this.history = this._cluster?.store ?? _options.historyStore ?? new MemoryHistory(_options.history);
+    this.history = this._cluster?.store ?? _options.historyStore ?? new MemoryHistory({ maxChannels: DEFAULT_MAX_CHANNELS, ..._options.history });
+    this._startSweep();
     const watch = this._cluster === null ? null : this._watch(this._cluster);
     this._clock.start();
     const postLimiter = new AddressRateLimiter(new RateLimiter(_options.httpRateLimit ?? DEFAULT_HTTP_RATE_LIMIT, this._clock));
@@ -161,7 +174,7 @@ export class Relay {
       metrics: this.metrics,
       log,
       maxPayload: _options.maxPayload,
-      maxChannels: 64,
+      maxChannels: _options.maxChannelsPerConnection ?? DEFAULT_MAX_CHANNELS_PER_CONNECTION,
       ...(watch !== null ? { watch } : {}),
     });
     this._cluster?.start({
@@ -190,6 +203,23 @@ export class Relay {
     const relay = new Relay(options);
     await relay._listen();
     return relay;
+  }
+
+  /** Sweeps the history a few times per ttl (at most once a second, at least once a minute). */
+  private _startSweep(): void {
+    const history = this.history;
+    const ttl = this._options.history.ttl;
+    if (history.sweep === undefined || !(ttl > 0)) return;
+    let running = false;
+    this._sweep = setInterval(() => {
+      if (running) return;
+      running = true;
+      Promise.resolve()
+        .then(() => history.sweep!())
+        .catch((error: unknown) => this._options.log.warn('freeing idle channels failed; trying again later', { error: String((error as Error)?.message ?? error) }))
+        .finally(() => (running = false));
+    }, Math.min(60_000, Math.max(1000, ttl / 4)));
+    this._sweep.unref();
   }
 
   private _listen(): Promise<void> {
@@ -359,6 +389,8 @@ export class Relay {
   }
 
   private async _close(timeout: number): Promise<void> {
+    this._clock.stop();
+    if (this._sweep !== null) clearInterval(this._sweep);
     const server = this._server;
     const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
@@ -367,7 +399,6 @@ export class Relay {
     const timer = setTimeout(() => server.closeAllConnections(), timeout);
     await httpClosed;
     clearTimeout(timer);
-    this._clock.stop();
     await this._cluster?.close();
   }
 
