@@ -79,7 +79,7 @@ export function checkRelayLog(r: RelayUnderTest): void {
  * connection). Looks at the relay's private fields: this is a leak check, not an API.
  */
 export async function checkRelayForgets(r: RelayUnderTest, keep = 0): Promise<void> {
-  const inner = r.relay as unknown as { _wss: { clients: Set<EventEmitter & { readyState: number }>; topics: string[] }; _v1: { _sessions: Map<unknown, unknown>; _members: Map<string, unknown> } };
+  const inner = r.relay as unknown as { _wss: { clients: Set<EventEmitter & { readyState: number }>; topics: string[] }; _v1: { _sessions: Map<unknown, unknown>; _channels: Map<string, unknown> } };
   const open = [...inner._wss.clients].filter((ws) => ws.readyState !== 3);
   if (open.length > keep) {
     // Connections the test closed are still closing on the relay's side: wait for their 'close'.
@@ -87,7 +87,7 @@ export async function checkRelayForgets(r: RelayUnderTest, keep = 0): Promise<vo
   }
   const v1 = inner._v1;
   if (inner._wss.clients.size > keep || v1._sessions.size > keep) fail(`the relay still holds ${inner._wss.clients.size} clients, ${v1._sessions.size} v1 sessions after the clients left`);
-  if (keep === 0 && (v1._members.size > 0 || inner._wss.topics.length > 0)) fail(`the relay still has members of ${[...v1._members.keys()].join(', ')}, topics ${inner._wss.topics.length}`);
+  if (keep === 0 && (v1._channels.size > 0 || inner._wss.topics.length > 0)) fail(`the relay still has members of ${[...v1._channels.keys()].join(', ')}, topics ${inner._wss.topics.length}`);
 }
 
 /** Rejects after `ms` with a message naming what did not happen (the fuzzers' guard against hangs). */

@@ -85,8 +85,12 @@ export interface ClientEvents {
   joined: { channel: string; seq: number; recovered: number; presence: PresenceInfo; rejoin: boolean };
   /** Messages that could not be recovered: reload what you show of the channel. */
   gap: GapInfo;
-  /** Who is on a channel, after each join or leave. */
-  presence: PresenceInfo & { event?: 'join' | 'leave'; name?: string };
+  /**
+   * Who is on a channel, after each join or leave; under churn, after a summary of a second's joins and
+   * leaves (`joined`, `left`) or a snapshot of everyone there; on a channel too large to list under heavy
+   * churn, `more` counts changes the relay did not list (`names` may then be off; `count` is exact).
+   */
+  presence: PresenceInfo & { event?: 'join' | 'leave'; name?: string; joined?: string[]; left?: string[]; more?: number };
   /** A publish was dropped from the full offline queue. */
   dropped: { channel: string; data: string };
   error: ServerError;
@@ -416,6 +420,26 @@ export class WavecastClient {
       }
       case 'presence': {
         if (joined === undefined) return;
+        if (Array.isArray(e.names)) {
+          // A snapshot: everyone there now.
+          joined.names = e.names.map(String).sort();
+          this._emit('presence', { channel, count: Number(e.count), names: [...joined.names] });
+          return;
+        }
+        if (Array.isArray(e.joined) && Array.isArray(e.left)) {
+          const came = e.joined.map(String);
+          const went = e.left.map(String);
+          for (const name of went) {
+            const i = joined.names.indexOf(name);
+            if (i !== -1) joined.names.splice(i, 1);
+          }
+          joined.names.push(...came);
+          joined.names.sort();
+          const summary: ClientEvents['presence'] = { channel, count: Number(e.count), names: [...joined.names], joined: came, left: went };
+          if (typeof e.more === 'number') summary.more = e.more;
+          this._emit('presence', summary);
+          return;
+        }
         const name = String(e.name);
         if (e.event === 'join') joined.names.push(name);
         else {

@@ -7,7 +7,7 @@ import { createSecureContext } from 'node:tls';
 import { UsageError, helpText, parseArgs, type FlagSpec, type FlagValues } from './args.js';
 import { createLogger, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from '../relay/log.js';
 import type { RelayCluster } from '../relay/cluster.js';
-import { DEFAULT_HTTP_RATE_LIMIT, DEFAULT_MAX_CHANNELS, DEFAULT_MAX_CHANNELS_PER_CONNECTION, Relay, type RelayOptions } from '../relay/relay.js';
+import { DEFAULT_HTTP_RATE_LIMIT, DEFAULT_MAX_CHANNELS, DEFAULT_MAX_CHANNELS_PER_CONNECTION, DEFAULT_PRESENCE_UPDATES, Relay, type RelayOptions } from '../relay/relay.js';
 import type { ClusterSettings } from './serve-cluster.js';
 
 const USAGE = 'wavecast serve [options]';
@@ -44,6 +44,7 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   redis: { type: 'string', value: 'URL', description: 'join a cluster through Redis (redis://host:6379): publishes between nodes, history and sequence numbers in Redis Streams, presence of every node (default: none, one process)' },
   nats: { type: 'string', value: 'URL', description: 'join a cluster through NATS with JetStream (nats://host:4222), the same way (history in JetStream streams) (default: none)' },
   'cluster-prefix': { type: 'string', default: 'wavecast', value: 'NAME', description: 'names of the keys (Redis: NAME:…) or subjects and streams (NATS) of this cluster; nodes that serve together share it' },
+  'presence-updates': { type: 'number', default: DEFAULT_PRESENCE_UPDATES, value: 'N', description: 'presence (join/leave) envelopes a channel\'s members get one by one per second; more in that second are sent as one summary at its end (in a cluster, the same for the deltas between nodes)' },
   'presence-heartbeat': { type: 'number', default: 5, value: 'SECONDS', description: 'in a cluster, how often a node tells the others it is alive; the members of a node silent 3 times as long are dropped' },
   workers: { type: 'number', default: 1, value: 'N', description: 'processes serving this port (node:cluster); more than 1 needs --redis or --nats' },
   'metrics-channels': { type: 'number', default: 20, value: 'N', description: 'how many of the busiest channels /metrics lists subscribers for' },
@@ -227,16 +228,17 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const prefix = String(flags.clusterPrefix);
   if (!/^[A-Za-z0-9_-]+$/.test(prefix)) throw new UsageError(`--cluster-prefix may hold only letters, digits, '_' and '-', not "${prefix}"`);
   const presenceHeartbeat = number(flags, 'presence-heartbeat', 0.05);
+  const presenceUpdates = integer(flags, 'presence-updates', 0, 10_000);
   const workers = integer(flags, 'workers', 1, 256);
   let clusterSettings: ClusterSettings | undefined;
   // Whole milliseconds: Redis's PEXPIRE and JetStream's max_age take integers.
   const history = { limit: historyLimit, ttl: Math.ceil(historyTtl * 1000), maxBytes: historyBytes };
   if (redis !== undefined) {
     if (!/^rediss?:\/\/\S+$/.test(redis)) throw new UsageError(`--redis needs a URL such as redis://127.0.0.1:6379, not "${redis}"`);
-    clusterSettings = { broker: 'redis', url: redis, prefix, presenceInterval: presenceHeartbeat * 1000, history };
+    clusterSettings = { broker: 'redis', url: redis, prefix, presenceInterval: presenceHeartbeat * 1000, presenceUpdates, history };
   } else if (nats !== undefined) {
     if (!/^(nats|tls):\/\/\S+$/.test(nats)) throw new UsageError(`--nats needs a URL such as nats://127.0.0.1:4222, not "${nats}"`);
-    clusterSettings = { broker: 'nats', url: nats, prefix, presenceInterval: presenceHeartbeat * 1000, history };
+    clusterSettings = { broker: 'nats', url: nats, prefix, presenceInterval: presenceHeartbeat * 1000, presenceUpdates, history };
   }
   if (workers > 1 && clusterSettings === undefined) {
     throw new UsageError(`--workers ${workers} needs --redis or --nats: each worker is a process of its own, and without a broker their publishes, history and presence would not be shared`);
@@ -262,6 +264,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       metricsChannels,
       history: { limit: historyLimit, ttl: historyTtl * 1000, maxBytes: historyBytes, maxTotalBytes: historyTotalBytes, maxChannels },
       maxChannelsPerConnection,
+      presenceUpdates,
     },
     ...(clusterSettings !== undefined ? { cluster: clusterSettings } : {}),
     workers,

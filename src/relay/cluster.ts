@@ -27,6 +27,8 @@ export interface RelayClusterOptions {
   log: Logger;
   /** Presence heartbeat (ms): members of a node silent for 3 of them are dropped. */
   presenceInterval: number;
+  /** Presence deltas of one channel sent at once per second; more are merged (default 5). */
+  presenceUpdates?: number;
   /** How long a message out of turn waits before the missing ones are read from the history (ms). */
   grace?: number;
 }
@@ -99,6 +101,7 @@ export class RelayCluster implements ClusterNode {
     this._presence = new ClusterPresence({
       nodeId: adapter.nodeId,
       interval: this._options.presenceInterval,
+      ...(this._options.presenceUpdates !== undefined ? { updates: this._options.presenceUpdates } : {}),
       send: (message) => this._send(message),
       local: hooks.local,
       localChannels: hooks.localChannels,

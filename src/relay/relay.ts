@@ -53,6 +53,11 @@ export interface RelayOptions {
   history: { limit: number; ttl: number; maxBytes: number; maxTotalBytes?: number; maxChannels?: number };
   /** Most channels one wavecast.v1 connection may join (default DEFAULT_MAX_CHANNELS_PER_CONNECTION). */
   maxChannelsPerConnection?: number;
+  /**
+   * Presence envelopes a channel's members get at once per second (default DEFAULT_PRESENCE_UPDATES);
+   * more joins and leaves in that second go as one summary at its end.
+   */
+  presenceUpdates?: number;
   /** Another history store (a shared one); default: in memory, bounded by `history`. */
   historyStore?: HistoryStore;
   /**
@@ -72,6 +77,9 @@ export const DEFAULT_HTTP_RATE_LIMIT: RateLimit = { rate: 50, burst: 100 };
 export const DEFAULT_MAX_CHANNELS = 100_000;
 /** Channels one wavecast.v1 connection may join (`--max-channels-per-connection`). */
 export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 64;
+
+/** Presence updates per channel per second sent one by one (`--presence-updates`). */
+export const DEFAULT_PRESENCE_UPDATES = 5;
 
 /** A message the relay stamped and how many connections it was written to. */
 export interface Published {
@@ -175,6 +183,7 @@ export class Relay {
       log,
       maxPayload: _options.maxPayload,
       maxChannels: _options.maxChannelsPerConnection ?? DEFAULT_MAX_CHANNELS_PER_CONNECTION,
+      presenceUpdates: _options.presenceUpdates ?? DEFAULT_PRESENCE_UPDATES,
       ...(watch !== null ? { watch } : {}),
     });
     this._cluster?.start({
@@ -391,6 +400,7 @@ export class Relay {
   private async _close(timeout: number): Promise<void> {
     this._clock.stop();
     if (this._sweep !== null) clearInterval(this._sweep);
+    this._v1.stop();
     const server = this._server;
     const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();

@@ -86,6 +86,15 @@ export interface PresenceEnvelope {
   name: string;
   count: number;
 }
+/**
+ * Joins and leaves of one second, when a channel has more than the relay sends one by one, with the count
+ * after them: either the names that joined and left in all (a name that joined and left again is in
+ * neither), or `names`, everyone there (to a member that joined during that second, or when too many
+ * names changed); on a channel too large to list, neither, and `more` counts the changes.
+ */
+export type PresenceSummaryEnvelope =
+  | { type: 'presence'; channel: string; count: number; joined: string[]; left: string[]; more?: number }
+  | { type: 'presence'; channel: string; count: number; names: string[] };
 export interface LeftEnvelope {
   type: 'left';
   channel: string;
@@ -125,6 +134,7 @@ export type ServerEnvelope =
   | MessageEnvelope
   | GapEnvelope
   | PresenceEnvelope
+  | PresenceSummaryEnvelope
   | LeftEnvelope
   | AckEnvelope
   | PongEnvelope

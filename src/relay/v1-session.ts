@@ -13,6 +13,7 @@ import type { HistoryStore, StoredMessage } from './history.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Bucket, RateLimiter } from './rate-limit.js';
+import { UpdatePacer } from './update-pacer.js';
 import {
   encode,
   errorEnvelope,
@@ -21,6 +22,7 @@ import {
   parseClientEnvelope,
   type JoinEnvelope,
   type PresenceInfo,
+  type PresenceSummaryEnvelope,
   type PublishEnvelope,
   type ServerEnvelope,
 } from './v1-protocol.js';
@@ -51,6 +53,33 @@ export interface V1HubOptions {
   maxChannels: number;
   /** Told of members coming and going, and knows those of other nodes (in a cluster). */
   watch?: ChannelWatch;
+  /**
+   * Presence envelopes a channel's members get at once per second (default 5); more joins and leaves in
+   * that second are sent as one summary at its end.
+   */
+  presenceUpdates?: number;
+}
+
+/**
+ * Most names whose presence changed that a channel holds for its next summary; past it the summary is a
+ * snapshot of who is there (or, on a channel of more than MAX_SNAPSHOT_NAMES, the count alone).
+ */
+const MAX_HELD_NAMES = 256;
+/** Largest snapshot of names a summary may carry. */
+const MAX_SNAPSHOT_NAMES = 1000;
+/** The presence pacer's interval (ms). */
+const PRESENCE_INTERVAL = 1000;
+
+/** A channel with v1 members on this node. */
+interface V1Channel {
+  members: Map<Session, Membership>;
+  /** Presence changes so far (joins and leaves, this node's and other nodes'). */
+  version: number;
+  /**
+   * Changes held for the next summary, those after version `from`: per name, joins less leaves (null when
+   * more than MAX_HELD_NAMES names changed: the summary is then a snapshot); `changes` counts them all.
+   */
+  held: { from: number; net: Map<string, number> | null; changes: number } | null;
 }
 
 interface Membership {
@@ -59,6 +88,8 @@ interface Membership {
   lastSeq: number;
   /** Live messages held back while the join is being recovered; null once subscribed. */
   pending: StoredMessage[] | null;
+  /** The channel's presence version its `joined` envelope showed (a summary tells it only what came after). */
+  seen: number;
 }
 
 interface Session {
@@ -69,11 +100,13 @@ interface Session {
 }
 
 export class V1Hub {
-  /** channel → its members. */
-  private readonly _members = new Map<string, Map<Session, Membership>>();
+  /** channel → its members and presence. */
+  private readonly _channels = new Map<string, V1Channel>();
   private readonly _sessions = new Map<WebSocket, Session>();
+  private readonly _presencePacer: UpdatePacer<string>;
 
   constructor(private readonly _options: V1HubOptions) {
+    this._presencePacer = new UpdatePacer({ burst: _options.presenceUpdates ?? 5, interval: PRESENCE_INTERVAL, flush: (channel) => this._summarise(channel) });
     // Under the 'drop' backpressure policy a slow client is skipped: a wavecast.v1 client would then miss
     // messages with no gap to tell it. It is closed instead (after what is queued for it), and recovers
     // what it missed from history when it rejoins `since` its last message.
@@ -100,7 +133,7 @@ export class V1Hub {
    * those subscribed, into the buffer of those being recovered. Returns how many it was written to.
    */
   deliver(message: StoredMessage): number {
-    const members = this._members.get(message.channel);
+    const members = this._channels.get(message.channel)?.members;
     if (members !== undefined) {
       for (const membership of members.values()) membership.pending?.push(message);
     }
@@ -111,7 +144,7 @@ export class V1Hub {
 
   /** How many v1 connections have joined a channel. */
   count(channel: string): number {
-    return this._members.get(channel)?.size ?? 0;
+    return this._channels.get(channel)?.members.size ?? 0;
   }
 
   /** Who is on a channel: this node's members and, in a cluster, those of the other nodes. */
@@ -125,7 +158,7 @@ export class V1Hub {
 
   /** The names of this node's members of a channel. */
   localNames(channel: string): string[] {
-    const members = this._members.get(channel);
+    const members = this._channels.get(channel)?.members;
     return members === undefined ? [] : [...members.values()].map((m) => m.name);
   }
 
@@ -139,7 +172,7 @@ export class V1Hub {
    * if they had rejoined with numbers of another epoch.
    */
   reset(channel: string, epoch: string): void {
-    const members = this._members.get(channel);
+    const members = this._channels.get(channel)?.members;
     if (members === undefined) return;
     for (const [session, membership] of members) {
       this._send(session, gapEnvelope(channel, membership.lastSeq + 1, 0, 'reset', epoch));
@@ -219,14 +252,14 @@ export class V1Hub {
     if (session.channels.size >= this._options.maxChannels) {
       return this._send(session, errorEnvelope('too_many_channels', `A connection may join at most ${this._options.maxChannels} channels`, undefined, channel));
     }
-    const membership: Membership = { name: envelope.name ?? '', lastSeq: 0, pending: [] };
+    const membership: Membership = { name: envelope.name ?? '', lastSeq: 0, pending: [], seen: 0 };
     session.channels.set(channel, membership);
-    let members = this._members.get(channel);
-    if (members === undefined) {
-      members = new Map();
-      this._members.set(channel, members);
+    let state = this._channels.get(channel);
+    if (state === undefined) {
+      state = { members: new Map(), version: 0, held: null };
+      this._channels.set(channel, state);
     }
-    members.set(session, membership);
+    state.members.set(session, membership);
     this._announce(channel, session, 'join', membership.name);
     const ready = this._options.watch?.joined(channel, membership.name);
     this._recover(session, membership, envelope, ready).catch((error: unknown) => {
@@ -283,6 +316,7 @@ export class V1Hub {
     }
     membership.pending = null;
     session.ws.subscribe(v1Topic(channel));
+    membership.seen = this._channels.get(channel)?.version ?? 0;
     this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this.presence(channel) });
   }
 
@@ -291,22 +325,87 @@ export class V1Hub {
     if (membership === undefined) return;
     session.channels.delete(channel);
     session.ws.unsubscribe(v1Topic(channel));
-    const members = this._members.get(channel);
-    members?.delete(session);
-    if (members !== undefined && members.size === 0) this._members.delete(channel);
+    const state = this._channels.get(channel);
+    state?.members.delete(session);
+    if (state !== undefined && state.members.size === 0) {
+      this._channels.delete(channel);
+      this._presencePacer.forget(channel);
+    }
     this._options.watch?.left(channel, membership.name);
     this._announce(channel, session, 'leave', membership.name);
   }
 
-  /** Tells the other members of a channel that someone joined or left. */
+  /**
+   * Tells the other members of a channel that someone joined or left: at once while the channel's
+   * presence pacer allows it, otherwise held for the summary it sends at the end of the second.
+   */
   private _announce(channel: string, except: Session | null, event: 'join' | 'leave', name: string): void {
-    const members = this._members.get(channel);
-    if (members === undefined) return;
-    const count = members.size + (this._options.watch?.remote(channel).names.length ?? 0);
-    const text = encode({ type: 'presence', channel, event, name, count });
-    for (const session of members.keys()) {
-      if (session !== except && session.ws.readyState === session.ws.OPEN) session.ws.send(text);
+    const state = this._channels.get(channel);
+    if (state === undefined) return;
+    state.version++;
+    if (this._presencePacer.offer(channel)) {
+      const text = encode({ type: 'presence', channel, event, name, count: this._count(channel, state) });
+      for (const session of state.members.keys()) {
+        if (session !== except && session.ws.readyState === session.ws.OPEN) session.ws.send(text);
+      }
+      return;
     }
+    const held = (state.held ??= { from: state.version - 1, net: new Map(), changes: 0 });
+    held.changes++;
+    if (held.net !== null) {
+      const n = (held.net.get(name) ?? 0) + (event === 'join' ? 1 : -1);
+      if (n === 0) held.net.delete(name);
+      else held.net.set(name, n);
+      if (held.net.size > MAX_HELD_NAMES) held.net = null;
+    }
+    // The one who joined knows of itself: its joined envelope (sent later) shows the channel from then on.
+    if (except !== null && event === 'join') {
+      const membership = state.members.get(except);
+      if (membership !== undefined) membership.seen = state.version;
+    }
+  }
+
+  /**
+   * Sends a channel's held presence changes as one envelope per member: to those who knew the channel
+   * before the changes, the names that joined and left in all; to those who joined meanwhile (their
+   * joined envelope showed some of the changes already), and to all when too many names changed, a
+   * snapshot of who is there.
+   */
+  private _summarise(channel: string): void {
+    const state = this._channels.get(channel);
+    const held = state?.held;
+    if (state === undefined || held === null || held === undefined) return;
+    state.held = null;
+    const count = this._count(channel, state);
+    let delta: string | null = null;
+    let snapshot: string | null = null;
+    for (const [session, membership] of state.members) {
+      // Still being recovered: its joined envelope will show the channel as it is then.
+      if (membership.pending !== null || session.ws.readyState !== session.ws.OPEN) continue;
+      if (held.net !== null && membership.seen <= held.from) {
+        delta ??= encode(presenceDelta(channel, count, held.net));
+        session.ws.send(delta);
+      } else {
+        snapshot ??= encode(this._snapshot(channel, count, held.changes));
+        session.ws.send(snapshot);
+      }
+    }
+  }
+
+  /** Who is on a channel now, as a summary (the count alone on a channel too large to list). */
+  private _snapshot(channel: string, count: number, changes: number): PresenceSummaryEnvelope {
+    if (count > MAX_SNAPSHOT_NAMES) return { type: 'presence', channel, count, joined: [], left: [], more: changes };
+    return { type: 'presence', channel, count, names: this.presence(channel).names };
+  }
+
+  /** Members of a channel on every node. */
+  private _count(channel: string, state: V1Channel): number {
+    return state.members.size + (this._options.watch?.remote(channel).names.length ?? 0);
+  }
+
+  /** Stops the presence timer (the relay is closing). */
+  stop(): void {
+    this._presencePacer.stop();
   }
 
   private _closed(session: Session): void {
@@ -314,4 +413,15 @@ export class V1Hub {
     this._options.metrics.connectionsClosed++;
     for (const channel of [...session.channels.keys()]) this._leave(session, channel);
   }
+}
+
+/** A summary of presence changes from the joins less leaves per name (names sorted). */
+export function presenceDelta(channel: string, count: number, net: ReadonlyMap<string, number>): PresenceSummaryEnvelope {
+  const joined: string[] = [];
+  const left: string[] = [];
+  for (const [name, n] of net) {
+    const list = n > 0 ? joined : left;
+    for (let i = 0; i < Math.abs(n); i++) list.push(name);
+  }
+  return { type: 'presence', channel, count, joined: joined.sort(), left: left.sort() };
 }
