@@ -55,6 +55,11 @@ export interface ChannelMessage {
   binary: boolean;
   /** Whether it was sent during a recovery (it was missed while offline). */
   replayed: boolean;
+  /**
+   * The relay's id of the wavecast.v1 connection that published it (absent for plain clients and HTTP):
+   * the message is this client's own if `from` is one of the `you` its `joined` events gave.
+   */
+  from?: string;
 }
 
 export interface GapInfo {
@@ -82,7 +87,7 @@ export interface ClientEvents {
   state: { state: ConnectionState; previous: ConnectionState; attempt: number; delay?: number; code?: number; reason?: string };
   message: ChannelMessage;
   /** A channel is joined (again): `recovered` missed messages were delivered before this. */
-  joined: { channel: string; seq: number; recovered: number; presence: PresenceInfo; rejoin: boolean };
+  joined: { channel: string; seq: number; recovered: number; presence: PresenceInfo; rejoin: boolean; you?: string };
   /** Messages that could not be recovered: reload what you show of the channel. */
   gap: GapInfo;
   /**
@@ -394,7 +399,9 @@ export class WavecastClient {
         const seq = Number(e.seq);
         if (joined.lastSeq !== undefined && seq <= joined.lastSeq) return; // seen already
         joined.lastSeq = seq;
-        this._emit('message', { channel, seq, time: Number(e.time), data: String(e.data), binary: e.binary === true, replayed: seq <= joined.replayUntil });
+        const message: ChannelMessage = { channel, seq, time: Number(e.time), data: String(e.data), binary: e.binary === true, replayed: seq <= joined.replayUntil };
+        if (typeof e.from === 'string') message.from = e.from;
+        this._emit('message', message);
         return;
       }
       case 'joined': {
@@ -407,7 +414,9 @@ export class WavecastClient {
         const rejoin = joined.everJoined;
         joined.everJoined = true;
         const info: PresenceInfo = { channel, count: presence.count, names: [...joined.names] };
-        this._emit('joined', { channel, seq: joined.lastSeq, recovered: Number(e.recovered), presence: info, rejoin });
+        const event: ClientEvents['joined'] = { channel, seq: joined.lastSeq, recovered: Number(e.recovered), presence: info, rejoin };
+        if (typeof e.you === 'string') event.you = e.you;
+        this._emit('joined', event);
         this._emit('presence', info);
         return;
       }

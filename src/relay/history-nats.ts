@@ -62,6 +62,7 @@ interface NatsModule {
 
 const TIME = 'Wavecast-Time';
 const BINARY = 'Wavecast-Binary';
+const FROM = 'Wavecast-From';
 /** JetStream API error codes. */
 const STREAM_NOT_FOUND = 10059;
 const MESSAGE_NOT_FOUND = 10037;
@@ -142,18 +143,21 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
     await nc?.close().catch(() => undefined);
   }
 
-  async append(channel: string, data: Buffer, binary: boolean): Promise<StoredMessage> {
+  async append(channel: string, data: Buffer, binary: boolean, from?: string): Promise<StoredMessage> {
     const nc = this._live();
     const time = Date.now();
     const headers = this._nats!.headers();
     headers.set(TIME, String(time));
     if (binary) headers.set(BINARY, '1');
+    if (from !== undefined) headers.set(FROM, from);
     const { stream, subject } = this._names(channel);
     for (let attempt = 0; ; attempt++) {
       await this._stream(channel);
       try {
         const ack = await nc.jetstream().publish(subject, data, { headers, expect: { streamName: stream } });
-        return { channel, seq: ack.seq, time, data, binary, epoch: this._epoch };
+        const message: StoredMessage = { channel, seq: ack.seq, time, data, binary, epoch: this._epoch };
+        if (from !== undefined) message.from = from;
+        return message;
       } catch (error) {
         // No stream (the store was wiped, or the stream was deleted): make it, once.
         if (attempt > 0 || !isNoStream(error)) throw error;
@@ -188,7 +192,10 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
           const time = Number(stored.header.get(TIME));
           if (time < oldest) continue;
           const data = Buffer.from(stored.data.buffer, stored.data.byteOffset, stored.data.byteLength);
-          messages.push({ channel, seq: stored.seq, time, data, binary: stored.header.get(BINARY) === '1', epoch: this._epoch });
+          const message: StoredMessage = { channel, seq: stored.seq, time, data, binary: stored.header.get(BINARY) === '1', epoch: this._epoch };
+          const from = stored.header.get(FROM);
+          if (from !== '') message.from = from;
+          messages.push(message);
         }
       }
     }

@@ -6,7 +6,7 @@
 //                                  lost its data has no epoch, so a new one tells clients their numbers are void
 //   <prefix>history:seq:<channel>  the channel's newest sequence number (INCR); never expires
 //   <prefix>history:log:<channel>  a Stream of the kept messages, entry id `<seq>-0`, fields t (time),
-//                                  b (1: binary) and d (the payload)
+//                                  b (1: binary), d (the payload) and, for a wavecast.v1 publisher, f (its id)
 //   <prefix>history:bytes:<channel> payload bytes in the log
 //
 // An append is one Lua script, run atomically by Redis: it takes the next number, adds the entry, and
@@ -51,7 +51,11 @@ local ttl = tonumber(ARGV[6])
 local maxBytes = tonumber(ARGV[7])
 local size = string.len(ARGV[4])
 if limit > 0 and size <= maxBytes then
-  redis.call('XADD', KEYS[3], seq .. '-0', 't', ARGV[2], 'b', ARGV[3], 'd', ARGV[4])
+  if ARGV[8] == '' then
+    redis.call('XADD', KEYS[3], seq .. '-0', 't', ARGV[2], 'b', ARGV[3], 'd', ARGV[4])
+  else
+    redis.call('XADD', KEYS[3], seq .. '-0', 't', ARGV[2], 'b', ARGV[3], 'd', ARGV[4], 'f', ARGV[8])
+  end
   local bytes = redis.call('INCRBY', KEYS[4], size)
   local count = redis.call('XLEN', KEYS[3])
   while count > 0 do
@@ -146,13 +150,15 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
     }
   }
 
-  async append(channel: string, data: Buffer, binary: boolean): Promise<StoredMessage> {
+  async append(channel: string, data: Buffer, binary: boolean, from?: string): Promise<StoredMessage> {
     const time = Date.now();
     const { limit, ttl, maxBytes } = this._options.bounds;
-    const reply = (await this._script(APPEND, this._keys(channel), [newEpoch(), String(time), binary ? '1' : '0', data, String(limit), String(ttl), String(maxBytes)])) as [number, Buffer];
+    const reply = (await this._script(APPEND, this._keys(channel), [newEpoch(), String(time), binary ? '1' : '0', data, String(limit), String(ttl), String(maxBytes), from ?? ''])) as [number, Buffer];
     const epoch = reply[1].toString();
     this._epoch = epoch;
-    return { channel, seq: Number(reply[0]), time, data, binary, epoch };
+    const message: StoredMessage = { channel, seq: Number(reply[0]), time, data, binary, epoch };
+    if (from !== undefined) message.from = from;
+    return message;
   }
 
   async read(channel: string, since: number): Promise<HistoryRead> {
@@ -167,7 +173,9 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
       const time = Number(fields[1]!.toString());
       if (time < oldest) continue; // past its age: as good as gone
       const seq = Number(id.toString().slice(0, -2));
-      messages.push({ channel, seq, time, binary: fields[3]!.toString() === '1', data: fields[5]!, epoch: this._epoch });
+      const message: StoredMessage = { channel, seq, time, binary: fields[3]!.toString() === '1', data: fields[5]!, epoch: this._epoch };
+      if (fields[6]?.toString() === 'f') message.from = fields[7]!.toString();
+      messages.push(message);
     }
     const start = Math.max(0, since);
     return historyRead(messages, latest, start);

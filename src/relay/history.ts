@@ -16,6 +16,8 @@ export interface StoredMessage {
   binary: boolean;
   /** The epoch the number belongs to (shared stores say it; it changes only if the store was wiped). */
   epoch?: string;
+  /** The id of the wavecast.v1 connection that published it (the relay sets it; absent for plain and HTTP). */
+  from?: string;
 }
 
 /** What a read from `since` found. */
@@ -46,8 +48,8 @@ export interface HistoryStore {
    * restarted with an in-memory store) does not refer to these messages.
    */
   readonly epoch: string;
-  /** Stamps a message with the channel's next sequence number and the time, and keeps it. */
-  append(channel: string, data: Buffer, binary: boolean): MaybePromise<StoredMessage>;
+  /** Stamps a message with the channel's next sequence number and the time, and keeps it (with `from`). */
+  append(channel: string, data: Buffer, binary: boolean, from?: string): MaybePromise<StoredMessage>;
   /** The messages with a sequence number greater than `since`, and what is lost between. */
   read(channel: string, since: number): MaybePromise<HistoryRead>;
   /** The channel's newest sequence number. */
@@ -128,13 +130,14 @@ export class MemoryHistory implements HistoryStore {
     this.epoch = _options.epoch ?? Math.random().toString(36).slice(2, 10) + this._now().toString(36);
   }
 
-  append(channel: string, data: Buffer, binary: boolean): StoredMessage {
+  append(channel: string, data: Buffer, binary: boolean, from?: string): StoredMessage {
     let log = this._logs.get(channel);
     if (log === undefined) log = this._create(channel);
     else this._logs.delete(channel);
     // The most recently written channel goes last.
     this._logs.set(channel, log);
     const message: StoredMessage = { channel, seq: ++log.seq, time: this._now(), data, binary };
+    if (from !== undefined) message.from = from;
     log.last = message.time;
     if (this._options.limit > 0 && data.length <= this._options.maxBytes) {
       // A copy: the data may be a view of a buffer its owner reuses.

@@ -194,7 +194,11 @@ function history(options: HttpRoutesOptions, request: IncomingMessage, response:
       const body: Record<string, unknown> = { channel: channel.channel, epoch: options.epoch(), latest: read.latest };
       if (since > read.latest) body.reset = true;
       if (read.lost !== undefined) body.lost = read.lost;
-      body.messages = read.messages.map((m) => (m.binary ? { seq: m.seq, time: m.time, data: m.data.toString('base64'), binary: true } : { seq: m.seq, time: m.time, data: m.data.toString() }));
+      body.messages = read.messages.map((m) => {
+        const item: Record<string, unknown> = m.binary ? { seq: m.seq, time: m.time, data: m.data.toString('base64'), binary: true } : { seq: m.seq, time: m.time, data: m.data.toString() };
+        if (m.from !== undefined) item.from = m.from;
+        return item;
+      });
       send(response, 200, JSON.stringify(body) + '\n', { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
     },
     (error: unknown) => {

@@ -174,8 +174,8 @@ export class Relay {
     this._v1 = new V1Hub({
       wss: this._wss,
       history: this.history,
-      publish: (channel, data, binary) => {
-        const published = this.publish(channel, data, binary, 'websocket');
+      publish: (channel, data, binary, from) => {
+        const published = this.publish(channel, data, binary, 'websocket', from);
         return published instanceof Promise ? published.then((p) => p.message) : published.message;
       },
       limiter,
@@ -272,10 +272,11 @@ export class Relay {
    * Publishes a message on a channel, from any source: the history stamps it with the channel's next
    * sequence number (and keeps it), then plain clients get the payload as it is and wavecast.v1 clients
    * a `message` envelope. Resolves (synchronously with the in-memory store) with the stamped message.
+   * `from`: the id of the wavecast.v1 connection that published it.
    */
-  publish(channel: string, data: Buffer, binary: boolean, source: 'http' | 'websocket'): Published | Promise<Published> {
-    if (this._cluster !== null) return this._publishCluster(this._cluster, channel, data, binary, source);
-    const appended = this.history.append(channel, data, binary);
+  publish(channel: string, data: Buffer, binary: boolean, source: 'http' | 'websocket', from?: string): Published | Promise<Published> {
+    if (this._cluster !== null) return this._publishCluster(this._cluster, channel, data, binary, source, from);
+    const appended = this.history.append(channel, data, binary, from);
     if (!(appended instanceof Promise)) return this._deliver(appended, source);
     const delivered = this._appending.then(() => appended).then((message) => this._deliver(message, source));
     this._appending = delivered.catch(() => undefined);
@@ -300,11 +301,11 @@ export class Relay {
    * nothing is delivered), the other nodes are sent it, and the feed delivers it here in sequence order.
    * `delivered` counts this node's connections written to at once.
    */
-  private async _publishCluster(cluster: RelayCluster, channel: string, data: Buffer, binary: boolean, source: 'http' | 'websocket'): Promise<Published> {
+  private async _publishCluster(cluster: RelayCluster, channel: string, data: Buffer, binary: boolean, source: 'http' | 'websocket', from: string | undefined): Promise<Published> {
     let message: StoredMessage;
     try {
       // A copy: the data may be a view of a buffer its owner reuses, and the feed may hold it.
-      message = await this.history.append(channel, Buffer.from(data), binary);
+      message = await this.history.append(channel, Buffer.from(data), binary, from);
     } catch (error) {
       this.metrics.publishFailures++;
       this._options.log.warn('publish refused: the shared history could not store it', { channel, source, broker: cluster.broker, error: String((error as Error)?.message ?? error) });

@@ -58,6 +58,8 @@ export interface JoinedEnvelope {
   /** How many missed messages were sent before this envelope. */
   recovered: number;
   presence: PresenceInfo;
+  /** This connection's id: the relay puts it as `from` on every message this connection publishes. */
+  you: string;
 }
 export interface MessageEnvelope {
   type: 'message';
@@ -67,6 +69,8 @@ export interface MessageEnvelope {
   /** The text; base64 when `binary` is true. */
   data: string;
   binary?: true;
+  /** The id of the wavecast.v1 connection that published it (set by the relay: it cannot be forged). */
+  from?: string;
 }
 export type GapReason = 'expired' | 'reset';
 export interface GapEnvelope {
@@ -232,7 +236,7 @@ export function errorEnvelope(code: ErrorCode, message: string, id?: RequestId, 
 }
 
 /** The `message` envelope for a stored message (binary data as base64). */
-export function messageEnvelope(message: { channel: string; seq: number; time: number; data: Buffer; binary: boolean }): MessageEnvelope {
+export function messageEnvelope(message: { channel: string; seq: number; time: number; data: Buffer; binary: boolean; from?: string }): MessageEnvelope {
   const envelope: MessageEnvelope = {
     type: 'message',
     channel: message.channel,
@@ -241,6 +245,7 @@ export function messageEnvelope(message: { channel: string; seq: number; time: n
     data: message.binary ? message.data.toString('base64') : message.data.toString(),
   };
   if (message.binary) envelope.binary = true;
+  if (message.from !== undefined) envelope.from = message.from;
   return envelope;
 }
 

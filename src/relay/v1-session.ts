@@ -5,6 +5,7 @@
 // flushed (skipping what the replay already sent), and only then is the connection subscribed to the
 // channel's topic, in the same turn, so every message goes either through the buffer or the topic.
 // Live messages go through the server's topics: framed once for every v1 member of a channel.
+import { randomBytes } from 'node:crypto';
 import type { WebSocket, RawData } from '../connection/websocket.js';
 import { CloseCode } from '../protocol/close.js';
 import type { WebSocketServer } from '../server/websocket-server.js';
@@ -43,8 +44,11 @@ export function channelOfTopic(topic: string): string {
 export interface V1HubOptions {
   wss: WebSocketServer;
   history: HistoryStore;
-  /** The relay's publish: stamps, keeps and delivers to every client of the channel (this hub included). */
-  publish(channel: string, data: Buffer, binary: boolean): StoredMessage | Promise<StoredMessage>;
+  /**
+   * The relay's publish: stamps, keeps and delivers to every client of the channel (this hub included);
+   * `from` is the publishing connection's id.
+   */
+  publish(channel: string, data: Buffer, binary: boolean, from: string): StoredMessage | Promise<StoredMessage>;
   limiter: RateLimiter;
   metrics: RelayMetrics;
   log: Logger;
@@ -94,6 +98,12 @@ interface Membership {
 
 interface Session {
   ws: WebSocket;
+  /**
+   * A random id the relay gives the connection, put as `from` on the messages it publishes and told to
+   * it in `joined`: a client knows its own messages by it, and no other client can make the relay put it
+   * on theirs.
+   */
+  id: string;
   bucket: Bucket;
   peer: string;
   channels: Map<string, Membership>;
@@ -120,7 +130,7 @@ export class V1Hub {
 
   /** Takes a newly opened wavecast.v1 connection. */
   accept(ws: WebSocket, peer: string): void {
-    const session: Session = { ws, bucket: this._options.limiter.bucket(), peer, channels: new Map() };
+    const session: Session = { ws, id: randomBytes(12).toString('base64url'), bucket: this._options.limiter.bucket(), peer, channels: new Map() };
     this._sessions.set(ws, session);
     this._options.metrics.connectionsOpened++;
     ws.on('message', (data: RawData, isBinary: boolean) => this._message(session, data as Buffer, isBinary));
@@ -230,7 +240,7 @@ export class V1Hub {
     if (!session.channels.has(envelope.channel)) {
       return this._send(session, errorEnvelope('not_joined', `Join ${JSON.stringify(envelope.channel)} before publishing to it`, envelope.id, envelope.channel));
     }
-    const stored = this._options.publish(envelope.channel, Buffer.from(envelope.data), false);
+    const stored = this._options.publish(envelope.channel, Buffer.from(envelope.data), false, session.id);
     if (envelope.id === undefined) {
       if (stored instanceof Promise) {
         stored.catch(() => this._send(session, errorEnvelope('unavailable', 'The relay could not store the message in the channel history (its broker is unreachable); it was not published: send it again later', undefined, envelope.channel)));
@@ -317,7 +327,7 @@ export class V1Hub {
     membership.pending = null;
     session.ws.subscribe(v1Topic(channel));
     membership.seen = this._channels.get(channel)?.version ?? 0;
-    this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this.presence(channel) });
+    this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this.presence(channel), you: session.id });
   }
 
   private _leave(session: Session, channel: string): void {

@@ -49,7 +49,14 @@ for (const kind of BROKERS) {
       const bySeq = new Map(stored.map((m, i) => [m.seq, { text: m.data.toString(), binary: i % 3 === 0 }]));
       for (const message of read.messages) assert.deepEqual({ text: message.data.toString(), binary: message.binary }, bySeq.get(message.seq));
       assert.equal(await a.latest('room'), 40);
+      // The id of a wavecast.v1 publisher is kept with its message.
+      const own = await a.append('room', Buffer.from('mine'), false, 'conn-1');
+      assert.equal(own.from, 'conn-1');
+      const back = (await b.read('room', 40)).messages;
+      assert.deepEqual(back.map((m) => [m.data.toString(), m.from]), [['mine', 'conn-1']]);
+      assert.equal(read.messages[0]!.from, undefined);
       assert.equal(await a.latest('never'), 0);
+      assert.equal(await a.latest('room'), 41);
       assert.deepEqual(await a.read('never', 0), { messages: [], latest: 0 });
     });
   });
