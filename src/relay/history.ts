@@ -282,8 +282,8 @@ function channelCost(channel: string): number {
   return CHANNEL_OVERHEAD + 2 * channel.length;
 }
 
-/** FNV-1a over a name's UTF-16 code units (for the filter of freed names). */
-function hashName(name: string): number {
+/** FNV-1a over a name's UTF-16 code units (filters and buckets of channel names; the same on every node). */
+export function hashName(name: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) {
     hash ^= name.charCodeAt(i);
