@@ -10,6 +10,8 @@ import { Child, ChildFailure } from './lib/proc.js';
 import { machineCpu, machineInfo, openFilesLimit, type MachineInfo } from './lib/machine.js';
 import { SCENARIOS, type Scenario, type ServerSample } from './scenarios.js';
 import type { GenConfig, GenResult, GenToRunner, MemoryUsage, ServerToRunner } from './lib/types.js';
+import { UsageError, type FlagValues } from '../src/cli/args.js';
+import { benchHelp, readBenchFlags } from '../src/cli/bench.js';
 import { BUSY, renderMarkdown, renderOverview, renderScenario, summarize, type RunRecord } from './lib/report.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -33,94 +35,35 @@ interface Options {
   save: boolean;
 }
 
-const USAGE = `usage: npm run bench -- [options]
-  --rounds N          interleaved rounds per scenario (default 3)
-  --scenario a,b      only these scenarios (a name, or a prefix such as echo or fanout)
-  --server a,b        only these servers (wavecast, ws, ws+bufferutil, raw, uws); ws always runs as the baseline
-  --quick             short runs (0.3 s warm-up, 1 s measured)
-  --big               also run the 50,000-connection memory scenario
-  --duration S        seconds measured per run (overrides the scenario's)
-  --warmup S          seconds of warm-up per run
-  --gen-procs N       load generator processes where a scenario allows several (default 1)
-  --retries N         run again (up to N times) when other processes used > ${BUSY} core meanwhile (default 2)
-  --no-pin            do not pin processes to CPUs (by default, with taskset and enough cores, the load
-                      generators get the last CPUs and the server the others)
-  --out DIR           where results go (default bench/results)
-  --no-save           print only, write no result files
-scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`;
-
 function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    rounds: 3,
-    scenarios: [],
-    servers: [],
-    quick: false,
-    big: false,
-    measure: null,
-    warmup: null,
-    genProcs: null,
-    retries: 2,
-    pin: true,
-    out: join(ROOT, 'bench', 'results'),
-    save: true,
-  };
-  const num = (name: string, v: string | undefined) => {
-    const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n < 0) throw new Error(`${name} needs a number`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
-    const value = () => inline ?? argv[++i];
-    switch (flag) {
-      case '--rounds':
-        o.rounds = Math.max(1, Math.floor(num(flag, value())));
-        break;
-      case '--scenario':
-      case '--scenarios':
-        o.scenarios.push(...(value() ?? '').split(',').filter(Boolean));
-        break;
-      case '--server':
-      case '--servers':
-        o.servers.push(...(value() ?? '').split(',').filter(Boolean));
-        break;
-      case '--quick':
-        o.quick = true;
-        break;
-      case '--big':
-        o.big = true;
-        break;
-      case '--duration':
-        o.measure = num(flag, value());
-        break;
-      case '--warmup':
-        o.warmup = num(flag, value());
-        break;
-      case '--gen-procs':
-        o.genProcs = Math.max(1, Math.floor(num(flag, value())));
-        break;
-      case '--retries':
-        o.retries = Math.floor(num(flag, value()));
-        break;
-      case '--no-pin':
-        o.pin = false;
-        break;
-      case '--out':
-        o.out = resolve(value() ?? '');
-        break;
-      case '--no-save':
-        o.save = false;
-        break;
-      case '-h':
-      case '--help':
-        console.log(USAGE);
-        process.exit(0);
-      // falls through (never reached)
-      default:
-        throw new Error(`unknown option ${argv[i]}\n${USAGE}`);
-    }
+  let flags: FlagValues;
+  try {
+    flags = readBenchFlags(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${error.message}\nRun "npm run bench -- --help" for the options.`);
+    process.exit(2);
   }
-  return o;
+  if (flags.help === true) {
+    console.log(benchHelp());
+    process.exit(0);
+  }
+  const list = (values: unknown) => (values as string[]).flatMap((value) => value.split(',')).filter(Boolean);
+  const optional = (value: unknown) => (typeof value === 'number' ? value : null);
+  return {
+    rounds: Math.max(1, Math.floor(flags.rounds as number)),
+    scenarios: list(flags.scenario),
+    servers: list(flags.server),
+    quick: flags.quick === true,
+    big: flags.big === true,
+    measure: optional(flags.duration),
+    warmup: optional(flags.warmup),
+    genProcs: flags.genProcs === undefined ? null : Math.max(1, Math.floor(flags.genProcs as number)),
+    retries: Math.floor(flags.retries as number),
+    pin: flags.noPin !== true,
+    out: typeof flags.out === 'string' ? resolve(flags.out) : join(ROOT, 'bench', 'results'),
+    save: flags.noSave !== true,
+  };
 }
 
 // ---- servers ----
@@ -368,7 +311,7 @@ function selectScenarios(o: Options): Scenario[] {
   let list = SCENARIOS.filter((s) => !s.big || o.big);
   if (o.scenarios.length) {
     const unknown = o.scenarios.filter((n) => !SCENARIOS.some((s) => s.name === n || s.name.startsWith(n)));
-    if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}\n${USAGE}`);
+    if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
     // A prefix selects the scenarios that a plain run has (--big adds the big ones); a full name, any.
     list = SCENARIOS.filter((s) =>
       o.scenarios.some((n) => s.name === n || (s.name.startsWith(n) && (!s.big || o.big))),

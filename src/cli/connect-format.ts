@@ -120,3 +120,11 @@ export function normaliseUrl(address: string): string {
   if (address.includes('://') || /^ws\+unix:/i.test(address)) return address;
   return `ws://${address}`;
 }
+
+/**
+ * `text` with the password of every URL in it masked (`ws://ada:***@host/`), for every line the
+ * command prints: status lines, errors, and error messages that quote the URL.
+ */
+export function maskPasswords(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:)[^\s/?#]*@/gi, '$1***@');
+}

@@ -81,6 +81,10 @@ async function main(argv: string[]): Promise<number> {
     if (!Object.hasOwn(COMMANDS, name)) throw new UsageError(`unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
     return COMMANDS[name]!.run(['--help']);
   }
+  if (['-c', '--connect', '-l', '--listen'].includes(first.split('=')[0]!)) {
+    // wscat's habit: `wscat -c URL`.
+    throw new UsageError(`unknown option ${first}: it is an option of the connect command, as in wavecast connect ${argv.join(' ')}`);
+  }
   if (first.startsWith('-')) throw new UsageError(`unknown option ${first} (the options come after the command: wavecast <command> [options])`);
   if (!Object.hasOwn(COMMANDS, first)) {
     throw new UsageError(`unknown command "${first}" (commands: ${Object.keys(COMMANDS).join(', ')})`);

@@ -4,11 +4,12 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import { UsageError, helpText, parseArgs, type FlagSpec, type FlagValues } from './args.js';
+import { UsageError, camel, helpText, parseArgs, type FlagSpec, type FlagValues } from './args.js';
 import { createLogger, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from '../relay/log.js';
 import type { RelayCluster } from '../relay/cluster.js';
 import { DEFAULT_HTTP_RATE_LIMIT, DEFAULT_MAX_CHANNELS, DEFAULT_MAX_CHANNELS_PER_CONNECTION, DEFAULT_PRESENCE_UPDATES, Relay, type RelayOptions } from '../relay/relay.js';
 import type { ClusterSettings } from './serve-cluster.js';
+import { listenFailure, listeningLine, pageUrl } from './serve-address.js';
 
 const USAGE = 'wavecast serve [options]';
 const DESCRIPTION = `Runs the Wavecast relay. Every path is a channel: a WebSocket client on ws://HOST:PORT/<channel> gets
@@ -101,7 +102,7 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
   const log = createLogger({ level: settings.logLevel, format: settings.logFormat, write: io.stderr, ...(worker !== undefined ? { fields: { worker } } : {}) });
   if (settings.workers > 1 && cluster.isPrimary) {
     const { runPrimary } = await import('./workers.js');
-    return runPrimary(settings.workers, log, io);
+    return runPrimary(settings.workers, log, io, settings.relay.host);
   }
   // A worker is stopped by the primary (SIGTERM); Ctrl-C in a terminal reaches every process, so the
   // worker leaves SIGINT to the primary rather than count it as a second signal.
@@ -123,20 +124,15 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     relay = await Relay.start({ ...settings.relay, log, ...(relayCluster !== undefined ? { cluster: relayCluster } : {}) });
   } catch (error) {
     await relayCluster?.close().catch(() => undefined);
-    const code = (error as NodeJS.ErrnoException).code;
-    const where = `${settings.relay.host}:${settings.relay.port}`;
-    const why =
-      code === 'EADDRINUSE' ? `${where} is already in use` : code === 'EACCES' ? `no permission to listen on ${where}` : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' ? `${settings.relay.host} is not an address of this machine` : String((error as Error).message ?? error);
-    log.error(`cannot start the relay: ${why}`, { code });
+    log.error(`cannot start the relay: ${listenFailure(error as NodeJS.ErrnoException, settings.relay.host, settings.relay.port)}`);
     return 1;
   }
 
   if (worker !== undefined) (await import('./workers.js')).reportListening(relay.url);
-  else io.stdout(`wavecast relay listening on ${relay.url}\n`);
-  const pageUrl = `${settings.relay.tls ? 'https' : 'http'}://${relay.url.slice(relay.url.indexOf('://') + 3)}/`;
+  else io.stdout(`${listeningLine(relay.url, settings.relay.host)}\n`);
   log.info('relay started', {
     url: relay.url,
-    page: pageUrl,
+    page: pageUrl(relay.url, settings.relay.host),
     token: settings.relay.token ? 'required' : 'none',
     origins: settings.relay.origins.length > 0 ? settings.relay.origins.join(',') : 'any',
     maxPayload: settings.relay.maxPayload,
@@ -272,10 +268,6 @@ export function checkFlags(flags: FlagValues): ServeSettings {
     logFormat,
     shutdownTimeout: shutdownTimeout * 1000,
   };
-}
-
-function camel(name: string): string {
-  return name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
 function number(flags: FlagValues, name: string, min: number): number {

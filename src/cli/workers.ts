@@ -5,6 +5,7 @@
 // queued delivered) and exits 0 once they all have. A worker that dies after the start is replaced.
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../relay/log.js';
+import { listeningLine } from './serve-address.js';
 
 /** What a worker tells the primary. */
 export type WorkerReport = { type: 'listening'; url: string };
@@ -15,7 +16,7 @@ export interface PrimaryIo {
 }
 
 /** Runs the primary; resolves with the exit status. */
-export function runPrimary(workers: number, log: Logger, io: PrimaryIo): Promise<number> {
+export function runPrimary(workers: number, log: Logger, io: PrimaryIo, host: string): Promise<number> {
   return new Promise<number>((resolve) => {
     const listening = new Set<Worker>();
     let started = false;
@@ -28,7 +29,7 @@ export function runPrimary(workers: number, log: Logger, io: PrimaryIo): Promise
         listening.add(worker);
         if (!started && listening.size === workers) {
           started = true;
-          io.stdout(`wavecast relay listening on ${report.url}\n`);
+          io.stdout(`${listeningLine(report.url, host)}\n`);
           log.info('relay started', { workers, url: report.url, pid: process.pid });
         }
       });

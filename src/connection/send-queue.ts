@@ -10,6 +10,7 @@ import { Opcode, encodeFrame } from '../protocol/frame.js';
 import { ProtocolError } from '../protocol/parser.js';
 import { maskKey } from './mask-keys.js';
 import { SharedSlot, SlotState, type SharedFrames } from './shared-frames.js';
+import { currentTurn } from './turn.js';
 import type { WebSocket } from './websocket.js';
 
 type SendCallback = ((error?: Error) => void) | undefined;
@@ -29,6 +30,10 @@ type QueuedSend = CompressionJob | { frames: Buffer[]; length: number; callback:
 export class SendQueue {
   /** Bytes of messages being compressed or waiting in the queue (they count in bufferedAmount). */
   queuedBytes = 0;
+  /** The turn (see turn.ts) in which _turnBytes were queued. */
+  private _turn = -1;
+  /** Bytes queued in turn _turn: the socket has not been offered them yet, so they are not backlog. */
+  private _turnBytes = 0;
   /** While a compression (or a shared slot not filled in yet) is under way: what was sent after it, in order. */
   private _queue: QueuedSend[] | null = null;
   /** Published frames (or places for them) held back while a fragmented message of ours is unfinished. */
@@ -46,6 +51,24 @@ export class SendQueue {
     return this._held !== null;
   }
 
+  /**
+   * Of queuedBytes, those queued in the current turn (the rest are left over from earlier turns, the backlog).
+   * The oldest leave the queue first, so this is at most queuedBytes.
+   */
+  get freshBytes(): number {
+    return this._turn === currentTurn() ? Math.min(this._turnBytes, this.queuedBytes) : 0;
+  }
+
+  private _count(bytes: number): void {
+    this.queuedBytes += bytes;
+    const turn = currentTurn();
+    if (this._turn !== turn) {
+      this._turn = turn;
+      this._turnBytes = 0;
+    }
+    this._turnBytes += bytes;
+  }
+
   /** Bytes held back (not in bufferedAmount: the slow-client gate adds them). */
   get heldBytes(): number {
     return this._held?.bytes ?? 0;
@@ -55,7 +78,7 @@ export class SendQueue {
   push(frames: Buffer[], callback: SendCallback): void {
     let length = 0;
     for (const frame of frames) length += frame.length;
-    this.queuedBytes += length;
+    this._count(length);
     this._queue!.push({ frames, length, callback });
   }
 
@@ -108,7 +131,7 @@ export class SendQueue {
       this._ws._writeFrames(frames);
       return;
     }
-    this.queuedBytes += slot.counted;
+    this._count(slot.counted);
     if (this._queue !== null) {
       slot.state = SlotState.Queued;
       this._queue.push(slot);
@@ -148,7 +171,7 @@ export class SendQueue {
 
   /** Compresses a message (or fragment) in its turn: nothing sent after it may overtake it. */
   compress(job: CompressionJob): void {
-    this.queuedBytes += job.data.length;
+    this._count(job.data.length);
     if (this._queue !== null) {
       this._queue.push(job);
       return;

@@ -11,6 +11,7 @@ import { Parser, ProtocolError, type ParserHandler } from '../protocol/parser.js
 import { BrowserFace } from './browser-face.js';
 import { maskKey } from './mask-keys.js';
 import { SendQueue } from './send-queue.js';
+import { atEndOfTurn, type TurnMember } from './turn.js';
 import type { SharedFrames } from './shared-frames.js';
 import { isTextMessage, toTextMessage } from './text-message.js';
 
@@ -64,6 +65,11 @@ export interface ServerHost {
   _unsubscribe(ws: WebSocket, topic: string): boolean;
   /** The connection has closed (topics, limits and shutdown need to know). */
   _clientClosed(ws: WebSocket): void;
+  /**
+   * Whether a message of `bytes` may be queued for `ws` (the server's slow-client policy, which every path
+   * that writes to a peer passes). False when it is not: the policy has dropped it or closed `ws`.
+   */
+  _admit(ws: WebSocket, bytes: number): boolean;
 }
 
 type ClientConnector = (socket: WebSocket, address: string | URL, protocols: unknown, options: unknown) => void;
@@ -120,18 +126,12 @@ const FLAG_IS_SERVER = 1 << FLAGS.indexOf('_isServer');
 
 type OwnedSocket = Duplex & { [kSocketOwner]?: WebSocket };
 
-// ---- One uncork per event-loop turn for every socket that sent something in it ----
-let corkedSockets: WebSocket[] = [];
-let uncorkScheduled = false;
-function uncorkAll(): void {
-  const list = corkedSockets;
-  corkedSockets = [];
-  uncorkScheduled = false;
-  for (const ws of list) {
-    ws._corked = false;
-    ws._socket?.uncork();
-  }
-}
+/**
+ * A turn's sends to one socket are corked into one write, up to this many bytes: past it they are handed to
+ * the socket at once, so that what the kernel takes leaves now and only what it refuses is backlog (a burst
+ * in one turn reaches a peer that reads, and a peer that does not read is seen as slow within the turn).
+ */
+const FLUSH_AT = 64 * 1024;
 
 /** Hands the parser's calls to the connection without exposing them on the public object. */
 class Receiver implements ParserHandler {
@@ -153,7 +153,7 @@ class Receiver implements ParserHandler {
   }
 }
 
-export class WebSocket extends BrowserFace {
+export class WebSocket extends BrowserFace implements TurnMember {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -174,6 +174,8 @@ export class WebSocket extends BrowserFace {
   /** @internal */ _socket: OwnedSocket | null = null;
   /** @internal */ _parser: Parser | null = null;
   /** @internal */ declare _corked: boolean;
+  /** @internal Bytes written to the socket since it was corked for this turn (not backlog yet). */
+  _corkedBytes = 0;
   /** @internal */ _readyState: number = CONNECTING;
   /** @internal */ declare _isServer: boolean;
   /** @internal */ _protocol = '';
@@ -249,10 +251,15 @@ export class WebSocket extends BrowserFace {
     this._binaryArrayBuffer = type === 'arraybuffer';
     this._binaryFragments = type === 'fragments';
   }
-  /** Bytes given to send() that have not yet been handed to the operating system. */
+  /**
+   * Bytes given to send() that the operating system has not taken: what the socket holds, what waits behind
+   * a compression, and (as in `ws`) what was given to send() after the connection stopped being open.
+   * Frames corked for the current turn are not counted: they are offered to the socket when the turn ends
+   * (or at once, past 64 KiB), and only what it then does not take is still buffered.
+   */
   get bufferedAmount(): number {
     const socket = this._socket;
-    return (socket ? socket.writableLength : 0) + (this._closing?.afterClose ?? 0) + (this._sendQueue?.queuedBytes ?? 0);
+    return (socket ? socket.writableLength - this._corkedBytes : 0) + (this._closing?.afterClose ?? 0) + (this._sendQueue?.queuedBytes ?? 0);
   }
   get isPaused(): boolean {
     return this._socket?.isPaused() ?? false;
@@ -303,15 +310,21 @@ export class WebSocket extends BrowserFace {
       payload = toBuffer(data);
       isText = isTextMessage(data);
     }
+    const length = payload ? payload.length : Buffer.byteLength(data as string);
     if (this._readyState !== OPEN) {
-      this._sendAfterClose(payload ? payload.length : Buffer.byteLength(data as string), callback);
+      this._sendAfterClose(length, callback);
+      return;
+    }
+    const continuation = this._fragmenting;
+    // The server's slow-client policy, at the first frame of a message (a message is dropped whole or not at all).
+    if (!continuation && this._host !== null && !this._host._admit(this, length)) {
+      if (callback) process.nextTick(callback, new Error(this._readyState === OPEN ? 'The message was dropped: the client is too slow (maxBackpressure)' : 'The connection was closed: the client is too slow (maxBackpressure)'));
       return;
     }
     const binary = options?.binary ?? !isText;
     const fin = options?.fin ?? true;
     const masked = options?.mask ?? !this._isServer;
     let opcode: number = binary ? Opcode.Binary : Opcode.Text;
-    const continuation = this._fragmenting;
     if (continuation) opcode = Opcode.Continuation;
     this._fragmenting = !fin;
 
@@ -319,14 +332,14 @@ export class WebSocket extends BrowserFace {
       // permessage-deflate: the first fragment decides for the whole message (RSV1 goes on it alone).
       const compress = continuation
         ? this._compressFragments
-        : (options?.compress ?? true) && (payload ? payload.length : Buffer.byteLength(data as string)) >= this._compression.threshold;
+        : (options?.compress ?? true) && length >= this._compression.threshold;
       this._compressFragments = compress && !fin;
       if (compress) {
         this._queue().compress({ data: payload ?? Buffer.from(data as string), opcode, fin, masked, callback });
         return;
       }
     }
-    if (payload === null) this._writeFrames([encodeString(data as string, opcode, fin, masked)], callback);
+    if (payload === null) this._writeFrames([encodeString(data as string, length, opcode, fin, masked)], callback);
     else this._writeFrames(encodeFrame(payload, { opcode, fin, rsv1: false, maskKey: masked ? maskKey() : null }), callback);
     if (fin && this._sendQueue !== null && this._sendQueue.holding) this._sendQueue.flushHeld();
   }
@@ -397,19 +410,54 @@ export class WebSocket extends BrowserFace {
   /** @internal Writes frames to the socket now (the SendQueue calls it when their turn has come). */
   _writeNow(frames: Buffer[], callback?: (error?: Error) => void): void {
     const socket = this._socket!;
-    if (!this._corked) {
+    // A socket still holding what it refused earlier gains nothing from corking: it writes when it drains.
+    if (!this._corked && socket.writableLength < FLUSH_AT) {
       this._corked = true;
       socket.cork();
-      corkedSockets.push(this);
-      if (!uncorkScheduled) {
-        uncorkScheduled = true;
-        setImmediate(uncorkAll);
-      }
+      atEndOfTurn(this);
     }
+    const before = socket.writableLength;
     const last = frames.length - 1;
     for (let i = 0; i < last; i++) socket.write(frames[i]!);
     if (callback) socket.write(frames[last]!, callback as (error?: Error | null) => void);
     else socket.write(frames[last]!);
+    if (this._corked) {
+      this._corkedBytes += socket.writableLength - before;
+      if (this._corkedBytes >= FLUSH_AT) this._flush();
+    }
+  }
+
+  /** @internal The turn has ended: what it corked is handed to the socket. */
+  _endOfTurn(): void {
+    if (this._corked) this._flush();
+  }
+
+  /** Hands what is corked to the socket now; the kernel takes what it can, the rest is backlog. */
+  private _flush(): void {
+    this._corked = false;
+    this._corkedBytes = 0;
+    this._socket?.uncork();
+  }
+
+  /**
+   * @internal Calls back once the operating system has taken everything sent so far (bufferedAmount at most
+   * `lowWater`), or with an error if the connection closes first. Work that produces a lot for one peer
+   * (a replay, a history read) sends a part, then waits for this before the next, so it is paced by the peer.
+   */
+  _onceDrained(callback: (error?: Error) => void, lowWater = 0): void {
+    if (this._readyState === CLOSED || this._socket === null) {
+      process.nextTick(callback, new Error('The connection is closed'));
+      return;
+    }
+    if (this.bufferedAmount <= lowWater) {
+      process.nextTick(callback);
+      return;
+    }
+    // An empty write through the ordered path calls back once everything before it has been written.
+    this._writeFrames([EMPTY], (error?: Error) => {
+      if (error) callback(error);
+      else this._onceDrained(callback, lowWater);
+    });
   }
 
   /** @internal Ends the socket once every frame sent before has been written. */
@@ -489,6 +537,8 @@ export class WebSocket extends BrowserFace {
     this._closeFrameSent = true;
     const frame = encodeFrame(payload, { opcode: Opcode.Close, fin: true, rsv1: false, maskKey: this._isServer ? null : maskKey() });
     this._writeFrames(frame);
+    // Nothing more will be sent: the close frame leaves now rather than at the end of the turn.
+    if (this._corked) this._flush();
     if (this._closeFrameReceived) this._endSocket();
     this._startCloseTimer();
   }
@@ -778,8 +828,7 @@ function toBuffer(data: Exclude<SendData, string | number>): Buffer {
 }
 
 /** A string's frame in one buffer: the text is encoded straight after the header. */
-function encodeString(text: string, opcode: number, fin: boolean, masked: boolean): Buffer {
-  const length = Buffer.byteLength(text);
+function encodeString(text: string, length: number, opcode: number, fin: boolean, masked: boolean): Buffer {
   const key = masked ? maskKey() : null;
   const hlen = headerLength(length, masked);
   const out = Buffer.allocUnsafe(hlen + length);

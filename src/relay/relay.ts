@@ -204,7 +204,10 @@ export class Relay {
       log.info('slow client caught up', { ...this._describe(ws), missed: dropped });
     });
     this._wss.on('authError', (error: unknown) => log.error('upgrade check failed', { error: String(error) }));
-    this._wss.on('error', (error: Error) => log.error('WebSocket server error', { error: error.message }));
+    // The WebSocketServer passes on the HTTP server's errors: _listen logs those that come once it
+    // listens; one before (a port in use) is the start's failure, which start() rejects with for its
+    // caller to report in its own words.
+    this._wss.on('error', () => {});
   }
 
   /** Creates the relay and starts listening; rejects if it cannot (port in use, say). */

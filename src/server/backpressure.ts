@@ -1,6 +1,6 @@
-// The slow-client policy: bounds the bytes a publish or broadcast may leave queued for one connection.
-// Over the bound, the connection is either closed (1008) or skipped (its messages dropped and counted)
-// until its queue has emptied, when the server emits 'drain'.
+// The slow-client policy: bounds the backlog of each connection, whatever path writes to it (send,
+// publish, broadcast). Over the bound, the connection is either closed (1008) or skipped (its messages
+// dropped and counted) until its backlog is gone, when the server emits 'drain'.
 import type { EventEmitter } from 'node:events';
 import { CloseCode } from '../protocol/close.js';
 import { WebSocket } from '../connection/websocket.js';
@@ -8,8 +8,6 @@ import type { ServerStats } from './stats.js';
 import type { DeliveryGate } from './topics.js';
 
 export type BackpressurePolicy = 'close' | 'drop';
-
-const EMPTY = Buffer.alloc(0);
 
 export class SlowClientGate implements DeliveryGate {
   /** Connections over their bound under the 'drop' policy, with how many messages they have missed. */
@@ -23,25 +21,32 @@ export class SlowClientGate implements DeliveryGate {
   ) {}
 
   /**
-   * Bytes queued for `ws` and not yet handed to the operating system: its bufferedAmount (which counts
-   * what waits behind a compression, where there is one) and publishes held behind a fragmented send.
-   * A publish whose shared compression is still running counts at its uncompressed size (an upper
-   * bound); once compressed, at the size of its compressed frame.
+   * The backlog of `ws`: bytes given to it that the operating system has not taken although it was offered
+   * them. Its bufferedAmount (which leaves out frames corked for the current turn), less what waits behind a
+   * compression since this turn (up to the bound: one turn cannot queue without limit either), plus
+   * publishes held behind a fragmented send of ours. A publish whose shared compression is still running
+   * counts at its uncompressed size (an upper bound); once compressed, at the size of its frame.
+   * A peer that reads keeps this near 0 however much one turn sends it; one that stops makes it grow.
    */
-  static queued(ws: WebSocket): number {
-    return ws.bufferedAmount + (ws._sendQueue?.heldBytes ?? 0);
+  static backlog(ws: WebSocket, max = Infinity): number {
+    const queue = ws._sendQueue;
+    if (queue === null) return ws.bufferedAmount;
+    return ws.bufferedAmount - Math.min(queue.freshBytes, max) + queue.heldBytes;
   }
 
   /**
-   * Whether a message of `bytes` may be queued for `ws`. A message always goes to a connection whose
-   * queue is empty (so one larger than the bound is not starved); otherwise only if it fits.
+   * Whether a message of `bytes` may be queued for `ws`. A message always goes to a connection with no
+   * backlog (so one larger than the bound is not starved); otherwise only if it fits.
    */
   admit(ws: WebSocket, bytes: number): boolean {
-    const queued = SlowClientGate.queued(ws);
-    if (queued === 0 || queued + bytes <= this._max) return true;
+    if (this._max === Infinity) return true;
+    const backlog = SlowClientGate.backlog(ws, this._max);
+    if (backlog === 0 || backlog + bytes <= this._max) return true;
     if (this._policy === 'close') {
-      this._stats.slowClientCloses++;
-      ws.close(CloseCode.PolicyViolation, `Too slow: over ${this._max} bytes were waiting to be sent to this client`);
+      if (ws._readyState === WebSocket.OPEN) {
+        this._stats.slowClientCloses++;
+        ws.close(CloseCode.PolicyViolation, `Too slow: over ${this._max} bytes were waiting to be sent to this client`);
+      }
       return false;
     }
     const before = this._backedUp.get(ws);
@@ -58,24 +63,12 @@ export class SlowClientGate implements DeliveryGate {
     this._backedUp.delete(ws);
   }
 
-  /**
-   * Learns when the queue of `ws` is empty: an empty write through the connection's ordered write path
-   * calls back once everything sent before it has been handed to the operating system. Only backed-up
-   * connections pay for this.
-   */
+  /** Learns when the backlog of `ws` is gone, and emits 'drain'. Only backed-up connections pay for this. */
   private _watchDrain(ws: WebSocket): void {
-    if (ws._socket === null) return;
-    ws._writeFrames([EMPTY], (error?: Error) => {
-      if (error || ws._readyState !== WebSocket.OPEN || !this._backedUp.has(ws)) {
-        this._backedUp.delete(ws);
-        return;
-      }
-      if (ws.bufferedAmount > 0) {
-        this._watchDrain(ws);
-        return;
-      }
-      const dropped = this._backedUp.get(ws)!;
+    ws._onceDrained((error?: Error) => {
+      const dropped = this._backedUp.get(ws);
       this._backedUp.delete(ws);
+      if (error || dropped === undefined || ws._readyState !== WebSocket.OPEN) return;
       this._events.emit('drain', ws, dropped);
     });
   }

@@ -8,11 +8,16 @@ export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 /** The real-time options of `ServerOptions` (beyond `ws`). */
 export interface RealtimeOptions {
   /**
-   * Most bytes a publish or broadcast may leave queued for one connection (default 16 MiB; Infinity
-   * for no bound). What happens past it is `backpressurePolicy`.
+   * Most bytes that may wait for one connection after the operating system has been offered them: its
+   * backlog, whatever wrote them (send, publish, broadcast). Default 16 MiB; Infinity for no bound.
+   * What happens to a message that would pass it is `backpressurePolicy`. Frames corked for the current
+   * turn of the event loop are not backlog, so a burst reaches a client that reads.
    */
   maxBackpressure?: number;
-  /** 'close' (default): close the connection with 1008. 'drop': skip messages for it until it drains. */
+  /**
+   * 'close' (default): close the connection with 1008. 'drop': skip messages for it until its backlog is
+   * gone (a dropped send() calls back with an error; the server emits 'drop' and then 'drain').
+   */
   backpressurePolicy?: BackpressurePolicy;
   /** Ping connections that have been quiet for `interval` ms; terminate those silent `timeout` ms after. */
   heartbeat?: HeartbeatOptions;

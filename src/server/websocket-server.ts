@@ -317,6 +317,11 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     if (this._state === CLOSING) this._maybeEmitClose();
   }
 
+  /** @internal socket.send(): the slow-client policy, as for publish and broadcast. */
+  _admit(ws: WebSocket, bytes: number): boolean {
+    return this._gate.admit(ws, bytes);
+  }
+
   /** @internal socket.subscribe(topic). */
   _subscribe(ws: WebSocket, topic: string): boolean {
     return this._topics._subscribe(ws, topic);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UsageError, helpText, parseArgs, type FlagSpec } from '../../src/cli/args.js';
+import { UsageError, closestFlag, helpText, parseArgs, type FlagSpec } from '../../src/cli/args.js';
 
 const specs: Record<string, FlagSpec> = {
   port: { type: 'number', default: 3000, env: 'PORT', value: 'PORT', description: 'port to listen on' },
@@ -8,6 +8,9 @@ const specs: Record<string, FlagSpec> = {
   header: { type: 'list', short: 'H', value: 'NAME:VALUE', description: 'extra header' },
   insecure: { type: 'boolean', short: 'k', description: 'accept any certificate' },
   'log-level': { type: 'string', default: 'info', description: 'log level' },
+  wait: { type: 'number', short: 'w', description: 'seconds' },
+  passphrase: { type: 'string', optionalValue: true, description: 'asked for when given without a value' },
+  'no-color': { type: 'boolean', description: 'no colours' },
 };
 
 test('defaults, environment, and values in both forms', () => {
@@ -25,6 +28,43 @@ test('bad flags are usage errors with a clear message', () => {
   assert.throws(() => parseArgs(['--port'], specs, {}), /needs a value/);
   assert.throws(() => parseArgs(['-z'], specs, {}), /unknown option -z/);
   assert.throws(() => parseArgs([], specs, { PORT: 'x' }), /\$PORT needs a number/);
+  assert.throws(() => parseArgs(['--host', '--port', '1'], specs, {}), /--host needs a value before --port/);
+  assert.throws(() => parseArgs(['--insecure=yes'], specs, {}), /takes no value/);
+});
+
+test('an unknown flag names the closest known one', () => {
+  const message = (argv: string[]) => {
+    try {
+      parseArgs(argv, specs, {});
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return 'no error';
+  };
+  assert.equal(message(['--headr', 'a: b']), 'unknown option --headr (did you mean --header?)');
+  assert.equal(message(['--log-levle=debug']), 'unknown option --log-levle (did you mean --log-level?)');
+  assert.equal(message(['--colour']), 'unknown option --colour (did you mean --no-color?)');
+  assert.equal(message(['--pass']), 'unknown option --pass (did you mean --passphrase?)');
+  assert.equal(message(['-h']), 'unknown option -h (did you mean -H, --header?)');
+  assert.equal(message(['--frobnicate']), 'unknown option --frobnicate');
+  assert.equal(closestFlag('-q', specs), undefined);
+});
+
+test('values that start with a dash, and flags whose value may be left out', () => {
+  assert.equal(parseArgs(['-w', '-1'], specs, {}).flags.wait, -1);
+  assert.equal(parseArgs(['--wait=-1'], specs, {}).flags.wait, -1);
+  assert.equal(parseArgs(['--passphrase'], specs, {}).flags.passphrase, true);
+  const before = parseArgs(['--passphrase', '-k', 'url'], specs, {});
+  assert.equal(before.flags.passphrase, true);
+  assert.equal(before.flags.insecure, true);
+  assert.deepEqual(before.positionals, ['url']);
+  assert.equal(parseArgs(['--passphrase', 's3cret', 'url'], specs, {}).flags.passphrase, 's3cret');
+  const url = parseArgs(['--passphrase', 'wss://example.com/'], specs, {});
+  assert.equal(url.flags.passphrase, true);
+  assert.deepEqual(url.positionals, ['wss://example.com/']);
+  assert.equal(parseArgs(['--passphrase=-dash'], specs, {}).flags.passphrase, '-dash');
+  assert.equal(parseArgs(['--no-color'], specs, {}).flags.noColor, true);
+  assert.deepEqual(parseArgs(['--', '--port', '-k'], specs, {}).positionals, ['--port', '-k']);
 });
 
 test('help lists every flag with its default', () => {

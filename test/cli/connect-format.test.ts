@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { EventEmitter } from 'node:events';
-import { describeBinary, describeClose, formatPiped, formatTerminal, isNormalClose, normaliseUrl, parseHeaders, visible } from '../../src/cli/connect-format.js';
+import { describeBinary, describeClose, formatPiped, formatTerminal, isNormalClose, maskPasswords, normaliseUrl, parseHeaders, visible } from '../../src/cli/connect-format.js';
+import { readSlash } from '../../src/cli/slash.js';
 import { runConnect } from '../../src/cli/connect.js';
 import { recordingServer, within } from './helpers.js';
 
@@ -34,6 +35,23 @@ test('-H values: "Name: value", repeated names kept, malformed ones refused', ()
   assert.deepEqual(parseHeaders(['X-A: 1', 'x-a:2', 'Authorization:  Bearer t ']), { ok: true, headers: { 'x-a': ['1', '2'], authorization: 'Bearer t' } });
   assert.equal(parseHeaders(['X-Empty:']).ok, true);
   for (const bad of ['nocolon', ': value', 'bad name: x', 'X: a\nb', 'Upgrade: h2c']) assert.equal(parseHeaders([bad]).ok, false, bad);
+});
+
+test('passwords in URLs are masked wherever they appear in a line', () => {
+  assert.equal(maskPasswords('connected to ws://ada:s3cret@127.0.0.1:80/x'), 'connected to ws://ada:***@127.0.0.1:80/x');
+  assert.equal(maskPasswords('from wss://u:p@ss@h/ to https://v:w@i/'), 'from wss://u:***@h/ to https://v:***@i/');
+  assert.equal(maskPasswords('ws://ada@host/ and ws://127.0.0.1:80/a@b stay'), 'ws://ada@host/ and ws://127.0.0.1:80/a@b stay');
+});
+
+test('--slash lines: commands, the // escape, and mistakes', () => {
+  assert.deepEqual(readSlash('hello'), { kind: 'send', text: 'hello' });
+  assert.deepEqual(readSlash('//etc'), { kind: 'send', text: '/etc' });
+  assert.deepEqual(readSlash('/ping'), { kind: 'ping', data: '' });
+  assert.deepEqual(readSlash('/pong some data'), { kind: 'pong', data: 'some data' });
+  assert.deepEqual(readSlash('/close'), { kind: 'close', code: 1000, reason: '' });
+  assert.deepEqual(readSlash('/close 4000 going  away'), { kind: 'close', code: 4000, reason: 'going  away' });
+  assert.equal(readSlash('/close soon').kind, 'error');
+  assert.match((readSlash('/quit') as { message: string }).message, /^unknown command \/quit/);
 });
 
 test('URLs without a scheme get ws://', () => {

@@ -19,6 +19,8 @@ export interface Run {
   stderr(): string;
   /** Resolves once the output matches `pattern`; rejects naming it (and showing the output) after a timeout. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** The same for stderr (piped runs; through a pseudo-terminal everything is stdout). */
+  waitForError(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** Resolves with the exit status once the process has exited and its output is read. */
   exited: Promise<number>;
 }
@@ -36,10 +38,10 @@ function track(child: ChildProcess): Run {
   child.on('exit', () => running.delete(child));
   let out = '';
   let err = '';
-  const waiters: Array<{ pattern: RegExp; resolve: () => void }> = [];
+  const waiters: Array<{ pattern: RegExp; stderr: boolean; resolve: () => void }> = [];
   const check = () => {
     for (let i = waiters.length - 1; i >= 0; i--) {
-      if (waiters[i]!.pattern.test(out)) waiters.splice(i, 1)[0]!.resolve();
+      if (waiters[i]!.pattern.test(waiters[i]!.stderr ? err : out)) waiters.splice(i, 1)[0]!.resolve();
     }
   };
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -48,7 +50,24 @@ function track(child: ChildProcess): Run {
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     err += chunk;
+    check();
   });
+  const waitFor = (pattern: RegExp, stderr: boolean, timeoutMs = DEFAULT_TIMEOUT_MS) => {
+    if (pattern.test(stderr ? err : out)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern} in ${stderr ? 'stderr' : 'the output'}:\n${JSON.stringify(out)}\nstderr: ${JSON.stringify(err)}`));
+      }, timeoutMs);
+      waiters.push({
+        pattern,
+        stderr,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  };
   const exited = new Promise<number>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => resolve(code ?? (signal === null ? -1 : 128 + 2)));
@@ -58,21 +77,8 @@ function track(child: ChildProcess): Run {
     stdout: () => out,
     stderr: () => err,
     exited,
-    waitFor(pattern, timeoutMs = DEFAULT_TIMEOUT_MS) {
-      if (pattern.test(out)) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern} in the output:\n${JSON.stringify(out)}\nstderr: ${JSON.stringify(err)}`));
-        }, timeoutMs);
-        waiters.push({
-          pattern,
-          resolve: () => {
-            clearTimeout(timer);
-            resolve();
-          },
-        });
-      });
-    },
+    waitFor: (pattern, timeoutMs) => waitFor(pattern, false, timeoutMs),
+    waitForError: (pattern, timeoutMs) => waitFor(pattern, true, timeoutMs),
   };
 }
 

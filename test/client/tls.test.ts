@@ -3,13 +3,13 @@
 // no CA at all each fail as a user expects: error with the TLS reason, then close 1006.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import { closeServer, listenHttp, once } from '../helpers/net.js';
+import { selfSigned as makeCertificate } from '../helpers/certificates.js';
 import { SIZES, bytesOfSize, opened, outcome, textOfSize } from './helpers.js';
 
 let dir: string;
@@ -21,18 +21,7 @@ let port: number;
 
 /** A self-signed certificate (its own CA) for localhost and 127.0.0.1, valid for a day. */
 function selfSigned(name: string): { cert: Buffer; key: Buffer } {
-  const keyFile = join(dir, `${name}.key`);
-  const certFile = join(dir, `${name}.crt`);
-  execFileSync(
-    'openssl',
-    [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', `/CN=${name} test CA`,
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  return { cert: readFileSync(certFile), key: readFileSync(keyFile) };
+  return makeCertificate(dir, name);
 }
 
 before(async () => {

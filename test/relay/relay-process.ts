@@ -74,7 +74,7 @@ export async function startRelay(args: string[] = [], env: NodeJS.ProcessEnv = {
     const timer = setTimeout(() => fail(new Error(`the relay printed no listening line within 10 s; stdout: ${stdout}; stderr: ${stderr}`)), 10_000);
     const onData = (chunk: string) => {
       stdout += chunk;
-      const match = /^wavecast relay listening on (wss?:\/\/127\.0\.0\.1:\d+)$/m.exec(stdout);
+      const match = /^wavecast relay listening on (wss?:\/\/127\.0\.0\.1:\d+) /m.exec(stdout);
       if (match) {
         cleanup();
         resolve(match[1]!);

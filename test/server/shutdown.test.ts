@@ -18,16 +18,22 @@ test('graceful close delivers every message queued before it, then closes with t
     return { seqs, closed: once<[number, Buffer]>(client, 'close') };
   });
   for (const { socket } of pairs) socket.subscribe('feed');
-  const COUNT = 100;
+  // The clients do not read until the server closes: far more than the kernel's buffers hold stays queued.
+  for (const { client } of pairs) client.pause();
+  const COUNT = 400;
   for (let i = 0; i < COUNT; i++) {
     const data = Buffer.alloc(20_000, 0x62);
     data.writeUInt32BE(i, 0);
     wss.publish('feed', data);
   }
-  pairs[0]!.socket.send(Buffer.from([0, 0, 0, COUNT])); // a direct send queued last is delivered too
+  const last = Buffer.alloc(4);
+  last.writeUInt32BE(COUNT, 0);
+  pairs[0]!.socket.send(last); // a direct send queued last is delivered too
   assert.ok(pairs[0]!.socket.bufferedAmount > 1_000_000, 'the messages are still queued when close is called');
 
-  await wss.close({ code: 1001, reason: 'Maintenance', timeout: 5_000 });
+  const closing = wss.close({ code: 1001, reason: 'Maintenance', timeout: 5_000 });
+  for (const { client } of pairs) client.resume();
+  await closing;
   assert.equal(wss.clients.size, 0);
   for (const [i, { seqs, closed }] of received.entries()) {
     const [code, reason] = await closed;

@@ -1,0 +1,120 @@
+// The connection's send path: a turn's sends are corked into one write, yet bufferedAmount means what it
+// means in `ws` (bytes the operating system has not taken), a large burst is handed to the socket within
+// the turn, and _onceDrained paces work that produces a lot for one peer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import WsClient, { WebSocketServer as WsServer } from 'ws';
+import type { WebSocket } from '../../src/connection/websocket.js';
+import { once } from '../helpers/net.js';
+import { rawHandshake } from '../helpers/raw-ws.js';
+import { connectPair, startServer } from '../server/setup.js';
+
+/** A `ws` server and one of its server-side sockets, with a `ws` client connected to it. */
+async function wsPair(): Promise<{ server: WsServer; socket: WsClient; client: WsClient }> {
+  const server = new WsServer({ port: 0, host: '127.0.0.1' });
+  await once(server, 'listening');
+  const accepted = once<[WsClient]>(server, 'connection');
+  const client = new WsClient(`ws://127.0.0.1:${(server.address() as { port: number }).port}`);
+  const [[socket]] = await Promise.all([accepted, once(client, 'open')]);
+  return { server, socket, client };
+}
+
+test('bufferedAmount after send() and after close() on a socket that takes everything: 0, as in ws', async () => {
+  const ours = await startServer();
+  const a = await connectPair(ours.wss, ours.port);
+  const theirs = await wsPair();
+  const observed = (socket: { send(d: string): void; close(c: number): void; bufferedAmount: number }) => {
+    socket.send('hello');
+    const afterSend = socket.bufferedAmount;
+    socket.close(1000);
+    return [afterSend, socket.bufferedAmount];
+  };
+  const oursSeen = observed(a.socket);
+  assert.deepEqual(oursSeen, observed(theirs.socket));
+  assert.deepEqual(oursSeen, [0, 0]);
+  await once(a.client, 'close');
+  await once(theirs.client, 'close');
+  await ours.wss.close();
+  theirs.server.close();
+});
+
+test('sending to a peer that does not read: bufferedAmount grows within the turn, so a send loop bounded by it ends', async () => {
+  const { wss, port } = await startServer({ maxBackpressure: Infinity });
+  const accepted = once<[WebSocket]>(wss, 'connection');
+  const raw = await rawHandshake(port); // never reads
+  const [socket] = await accepted;
+  const LIMIT = 8 * 1024 * 1024;
+  const chunk = Buffer.alloc(16 * 1024);
+  let sends = 0;
+  // The pattern `ws` users write to stream without buffering everything: it relies on bufferedAmount.
+  while (socket.bufferedAmount < LIMIT) {
+    socket.send(chunk);
+    sends++;
+    assert.ok(sends < 10_000, `still below the limit after ${sends} sends: bufferedAmount is ${socket.bufferedAmount}`);
+  }
+  // The kernel took a few MiB at most; the rest is what bufferedAmount reports.
+  assert.ok(sends * chunk.length - socket.bufferedAmount < 16 * 1024 * 1024);
+  raw.socket.destroy();
+  await once(socket, 'close');
+  await wss.close();
+});
+
+test('_onceDrained calls back once the peer has taken everything, and with an error if the connection closes first', async () => {
+  const { wss, port } = await startServer({ maxBackpressure: Infinity });
+  const accepted = once<[WebSocket]>(wss, 'connection');
+  const raw = await rawHandshake(port);
+  const [socket] = await accepted;
+  // Nothing queued: at once (on the next tick).
+  await new Promise<void>((resolve, reject) => socket._onceDrained((error) => (error ? reject(error) : resolve())));
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < 200; i++) socket.send(chunk); // about 13 MB: more than loopback's buffers hold
+  await nextTurn();
+  assert.ok(socket.bufferedAmount > 0);
+  let drainedAt = -1;
+  let received = 0;
+  const drained = new Promise<void>((resolve, reject) =>
+    socket._onceDrained((error) => {
+      if (error) return reject(error);
+      drainedAt = socket.bufferedAmount;
+      resolve();
+    }),
+  );
+  raw.socket.on('data', (data: Buffer) => (received += data.length));
+  raw.socket.resume();
+  await drained;
+  assert.equal(drainedAt, 0);
+  // And a connection that goes before draining: an error.
+  for (let i = 0; i < 200; i++) socket.send(chunk);
+  raw.socket.pause();
+  await nextTurn();
+  const failed = new Promise<Error | undefined>((resolve) => socket._onceDrained(resolve));
+  raw.socket.destroy();
+  assert.ok((await failed) instanceof Error);
+  assert.ok(received > 0);
+  await wss.close();
+});
+
+test('a burst that one turn sends to one socket is written as the socket takes it, not held until the turn ends', async () => {
+  const { wss, port } = await startServer({ maxBackpressure: Infinity });
+  const accepted = once<[WebSocket]>(wss, 'connection');
+  const raw = await rawHandshake(port);
+  const [socket] = await accepted;
+  const chunk = Buffer.alloc(60 * 1024);
+  for (let i = 0; i < 20; i++) socket.send(chunk);
+  // Still in the same turn: the kernel has been offered the 1.2 MB and took it (loopback holds several MB).
+  assert.equal(socket.bufferedAmount, 0);
+  let received = 0;
+  const all = 20 * (chunk.length + 4);
+  const got = new Promise<void>((resolve) =>
+    raw.socket.on('data', (data: Buffer) => {
+      received += data.length;
+      if (received >= all) resolve();
+    }),
+  );
+  raw.socket.resume();
+  await got;
+  assert.equal(received + raw.rest.length, all);
+  raw.socket.destroy();
+  await wss.close();
+});
