@@ -6,9 +6,10 @@
 //
 // Each attack starts its own relay (default flags unless said), samples its RSS every 100 ms, and stops
 // early, killing the relay, if the RSS passes --cap-mib (default 1,536: the machine is shared).
-// Attacks: replay, presence-churn, presence-fanout, pipelined-get, post-flood, post-flood-unlimited,
-// redis-keys, nats-streams, stall.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Attacks: replay, presence-churn, presence-fanout, pipelined-get, post-flood, post-flood-unlimited (the
+// same with --http-rate-limit 0, where the build has it: what history alone keeps), redis-keys,
+// nats-streams, stall.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest, Agent } from 'node:http';
 import { connect as netConnect, createServer, type Socket } from 'node:net';
@@ -29,6 +30,12 @@ const CAP_MIB = Number(flag('cap-mib', '1536'));
 const ONLY = flag('only', '').split(',').filter(Boolean);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `--http-rate-limit 0` where the build has the flag (a build from before it has no limit to turn off). */
+const HTTP_UNLIMITED = (() => {
+  const help = spawnSync(process.execPath, [SERVE, 'serve', '--help'], { encoding: 'utf8' }).stdout;
+  return help.includes('--http-rate-limit') ? ['--http-rate-limit', '0'] : [];
+})();
 
 interface Served {
   child: ChildProcess;
@@ -200,20 +207,20 @@ async function replay(): Promise<Result> {
   }
 }
 
-/** 200 members that never read; 20 connections join and leave their channel as fast as the rate limit lets them. */
+/** 100 members that never read; 100 connections join and leave their channel (names of 64 characters) as fast as the rate limit lets them. */
 async function presenceChurn(): Promise<Result> {
   const relay = await serve([]);
   try {
     const p = await probe(relay.port);
-    const members = await Promise.all(Array.from({ length: 200 }, () => RawV1.open(relay.port)));
+    const members = await Promise.all(Array.from({ length: 100 }, () => RawV1.open(relay.port)));
     for (const [i, m] of members.entries()) m.sendJson({ type: 'join', channel: 'lobby', name: `member-${i}` });
     await Promise.all(members.map((m) => m.barrier()));
     for (const m of members) m.socket.pause();
-    const churners = await Promise.all(Array.from({ length: 20 }, () => RawV1.open(relay.port)));
+    const churners = await Promise.all(Array.from({ length: 100 }, () => RawV1.open(relay.port)));
     let n = 0;
     const stop = every(18, () => {
       n++;
-      for (const [i, c] of churners.entries()) c.sendJson(n % 2 === 1 ? { type: 'join', channel: 'lobby', name: `churner-${i}-${n}` } : { type: 'leave', channel: 'lobby' });
+      for (const [i, c] of churners.entries()) c.sendJson(n % 2 === 1 ? { type: 'join', channel: 'lobby', name: `churner-${i}-${n}-`.padEnd(64, 'x') } : { type: 'leave', channel: 'lobby' });
     });
     const { queuedPeak } = await hold(relay, SECONDS);
     stop();
@@ -236,7 +243,7 @@ async function countingMember(port: number, name: string): Promise<{ socket: Soc
   return { socket: m.socket, bytes: () => bytes };
 }
 
-/** 2,000 members that read; about 11 KB/s of joins and leaves; a fresh client's join time. */
+/** 2,000 members that read; about 11 KB/s of joins and leaves (15 connections); a fresh client's join time. */
 async function presenceFanout(): Promise<Result> {
   const relay = await serve(['--max-connections', '0']);
   try {
@@ -244,7 +251,7 @@ async function presenceFanout(): Promise<Result> {
     for (let i = 0; i < 2000; i += 100) members.push(...(await Promise.all(Array.from({ length: 100 }, (_, k) => countingMember(relay.port, `m${i + k}`)))));
     await sleep(2000);
     const before = members.reduce((sum, m) => sum + m.bytes(), 0);
-    const churners = await Promise.all(Array.from({ length: 10 }, () => RawV1.open(relay.port)));
+    const churners = await Promise.all(Array.from({ length: 15 }, () => RawV1.open(relay.port)));
     let n = 0;
     let inBytes = 0;
     const stop = every(18, () => {
@@ -355,7 +362,7 @@ async function redisKeys(): Promise<Result> {
   const redis = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   try {
     await waitForPort(port);
-    const relay = await serve(['--redis', `redis://127.0.0.1:${port}`, '--history-ttl', '2', '--http-rate-limit', '0']);
+    const relay = await serve(['--redis', `redis://127.0.0.1:${port}`, '--history-ttl', '2', ...HTTP_UNLIMITED]);
     try {
       const { createClient } = await import('redis');
       const client = createClient({ url: `redis://127.0.0.1:${port}` });
@@ -385,7 +392,7 @@ async function natsStreams(): Promise<Result> {
   const nats = spawn('nats-server', ['-js', '-p', String(port), '-sd', dir], { stdio: 'ignore' });
   try {
     await waitForPort(port);
-    const relay = await serve(['--nats', `nats://127.0.0.1:${port}`, '--history-ttl', '2', '--http-rate-limit', '0']);
+    const relay = await serve(['--nats', `nats://127.0.0.1:${port}`, '--history-ttl', '2', ...HTTP_UNLIMITED]);
     try {
       const rssStart = rssMiB(nats.pid!);
       for (let i = 0; i < 2000; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => http(relay.port, 'POST', `/channels/c-${i + k}/messages`, 'x', { 'Content-Type': 'text/plain' })));
@@ -450,7 +457,7 @@ const ATTACKS: Record<string, () => Promise<Result>> = {
   'presence-fanout': presenceFanout,
   'pipelined-get': pipelinedGet,
   'post-flood': () => postFlood([]),
-  'post-flood-unlimited': () => postFlood(['--http-rate-limit', '0']),
+  'post-flood-unlimited': () => postFlood(HTTP_UNLIMITED),
   'redis-keys': redisKeys,
   'nats-streams': natsStreams,
   stall,
