@@ -183,6 +183,7 @@ export class Relay {
       log,
       maxPayload: _options.maxPayload,
       maxChannels: _options.maxChannelsPerConnection ?? DEFAULT_MAX_CHANNELS_PER_CONNECTION,
+      maxHeldBytes: _options.maxBackpressure,
       presenceUpdates: _options.presenceUpdates ?? DEFAULT_PRESENCE_UPDATES,
       ...(watch !== null ? { watch } : {}),
     });

@@ -1,10 +1,14 @@
 // wavecast.v1 connections (the envelopes are in v1-protocol.ts, the protocol in docs/protocol.md). A
 // connection joins channels, optionally `since` a sequence number; it is sent what it missed (or a `gap`
 // saying which range is gone), then live messages, with no message lost or sent twice in between:
-// while a join is being recovered, live messages for that connection are buffered, then the buffer is
-// flushed (skipping what the replay already sent), and only then is the connection subscribed to the
-// channel's topic, in the same turn, so every message goes either through the buffer or the topic.
+// while a join is being recovered, live messages for that connection are held, then the held ones are
+// sent (skipping what the replay already sent), and only then is the connection subscribed to the
+// channel's topic, in the same turn, so every message goes either through the held ones or the topic.
 // Live messages go through the server's topics: framed once for every v1 member of a channel.
+//
+// A replay is paced by the peer: it is sent as the connection takes it (after each part that the socket
+// did not take at once, the next waits until it has), never queued whole. Live messages held meanwhile
+// are bounded (maxHeldBytes): a member past the bound is closed with 1013 and recovers with `since`.
 import { randomBytes } from 'node:crypto';
 import type { WebSocket, RawData } from '../connection/websocket.js';
 import { CloseCode } from '../protocol/close.js';
@@ -55,6 +59,11 @@ export interface V1HubOptions {
   maxPayload: number;
   /** Most channels one connection may join. */
   maxChannels: number;
+  /**
+   * Most bytes of live messages held for one join while its replay is sent (default 1 MiB); past it the
+   * connection is closed with 1013 (it rejoins `since` its last message).
+   */
+  maxHeldBytes?: number;
   /** Told of members coming and going, and knows those of other nodes (in a cluster). */
   watch?: ChannelWatch;
   /**
@@ -73,6 +82,8 @@ const MAX_HELD_NAMES = 256;
 const MAX_SNAPSHOT_NAMES = 1000;
 /** The presence pacer's interval (ms). */
 const PRESENCE_INTERVAL = 1000;
+/** What a held message counts beyond its payload (its envelope). */
+const HELD_OVERHEAD = 128;
 
 /** A channel with v1 members on this node. */
 interface V1Channel {
@@ -92,6 +103,8 @@ interface Membership {
   lastSeq: number;
   /** Live messages held back while the join is being recovered; null once subscribed. */
   pending: StoredMessage[] | null;
+  /** Bytes held in `pending` (payloads and HELD_OVERHEAD each), not yet sent. */
+  pendingBytes: number;
   /** The channel's presence version its `joined` envelope showed (a summary tells it only what came after). */
   seen: number;
 }
@@ -107,6 +120,8 @@ interface Session {
   bucket: Bucket;
   peer: string;
   channels: Map<string, Membership>;
+  /** Resolves once the connection has taken what was sent to it (false: it closed first); null: none asked. */
+  draining: Promise<boolean> | null;
 }
 
 export class V1Hub {
@@ -130,7 +145,7 @@ export class V1Hub {
 
   /** Takes a newly opened wavecast.v1 connection. */
   accept(ws: WebSocket, peer: string): void {
-    const session: Session = { ws, id: randomBytes(12).toString('base64url'), bucket: this._options.limiter.bucket(), peer, channels: new Map() };
+    const session: Session = { ws, id: randomBytes(12).toString('base64url'), bucket: this._options.limiter.bucket(), peer, channels: new Map(), draining: null };
     this._sessions.set(ws, session);
     this._options.metrics.connectionsOpened++;
     ws.on('message', (data: RawData, isBinary: boolean) => this._message(session, data as Buffer, isBinary));
@@ -145,7 +160,15 @@ export class V1Hub {
   deliver(message: StoredMessage): number {
     const members = this._channels.get(message.channel)?.members;
     if (members !== undefined) {
-      for (const membership of members.values()) membership.pending?.push(message);
+      for (const [session, membership] of members) {
+        if (membership.pending === null) continue;
+        membership.pending.push(message);
+        membership.pendingBytes += message.data.length + HELD_OVERHEAD;
+        if (membership.pendingBytes > (this._options.maxHeldBytes ?? 1 << 20) && session.ws.readyState === session.ws.OPEN) {
+          this._options.log.warn('wavecast.v1 client too slow to recover: closed so that it rejoins since its last message', { peer: session.peer, channel: message.channel });
+          session.ws.close(CloseCode.TryAgainLater, 'Too slow to take the missed messages: reconnect and rejoin since the last message');
+        }
+      }
     }
     const topic = v1Topic(message.channel);
     if (this._options.wss.subscriberCount(topic) === 0) return 0;
@@ -262,7 +285,7 @@ export class V1Hub {
     if (session.channels.size >= this._options.maxChannels) {
       return this._send(session, errorEnvelope('too_many_channels', `A connection may join at most ${this._options.maxChannels} channels`, undefined, channel));
     }
-    const membership: Membership = { name: envelope.name ?? '', lastSeq: 0, pending: [], seen: 0 };
+    const membership: Membership = { name: envelope.name ?? '', lastSeq: 0, pending: [], pendingBytes: 0, seen: 0 };
     session.channels.set(channel, membership);
     let state = this._channels.get(channel);
     if (state === undefined) {
@@ -279,15 +302,22 @@ export class V1Hub {
     });
   }
 
-  /** Sends what a join missed, then the buffered live messages, then subscribes (see the top). */
+  /**
+   * Sends what a join missed, then the held live messages, then subscribes (see the top), each part as
+   * the connection takes it.
+   */
   private async _recover(session: Session, membership: Membership, envelope: JoinEnvelope, ready: Promise<void> | undefined): Promise<void> {
     const { channel } = envelope;
     const history = this._options.history;
     const still = () => session.channels.get(channel) === membership && session.ws.readyState === session.ws.OPEN;
+    /** After a send: if the socket did not take it all, waits until it has; false when the join is over. */
+    const paced = async () => session.ws.bufferedAmount === 0 || ((await this._drained(session)) && still());
     let recovered = 0;
     // In a cluster: once this node hears the channel's messages from every node, in order.
     if (ready !== undefined) await ready;
-    if (!still()) return;
+    // What was sent to this connection before (another join's replay) is taken first: a read is held only
+    // by a replay that is being sent.
+    if (!still() || !(await paced())) return;
     if (envelope.since === undefined) {
       membership.lastSeq = await history.latest(channel);
       if (!still()) return;
@@ -317,17 +347,48 @@ export class V1Hub {
         this._send(session, messageEnvelope(message));
         membership.lastSeq = message.seq;
         recovered++;
+        if (!(await paced())) return;
       }
     }
-    for (const message of membership.pending ?? []) {
-      if (message.seq <= membership.lastSeq) continue;
-      this._send(session, messageEnvelope(message));
-      membership.lastSeq = message.seq;
+    // The live messages held meanwhile, as the connection takes them; more may come while it does. Once
+    // the last is sent without a wait, the connection is subscribed in the same turn.
+    let at = 0;
+    for (;;) {
+      const pending = membership.pending!;
+      let waited = false;
+      while (at < pending.length) {
+        const message = pending[at++]!;
+        membership.pendingBytes -= message.data.length + HELD_OVERHEAD;
+        if (message.seq <= membership.lastSeq) continue;
+        this._send(session, messageEnvelope(message));
+        membership.lastSeq = message.seq;
+        if (session.ws.bufferedAmount > 0) {
+          // The sent ones go before the wait.
+          pending.splice(0, at);
+          at = 0;
+          if (!(await paced())) return;
+          waited = true;
+          break;
+        }
+      }
+      if (!waited) break;
     }
     membership.pending = null;
+    membership.pendingBytes = 0;
     session.ws.subscribe(v1Topic(channel));
     membership.seen = this._channels.get(channel)?.version ?? 0;
     this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this.presence(channel), you: session.id });
+  }
+
+  /** Resolves once the connection has taken everything sent to it (false if it closed first); one wait per connection. */
+  private _drained(session: Session): Promise<boolean> {
+    session.draining ??= new Promise<boolean>((resolve) => {
+      session.ws._onceDrained((error?: Error) => {
+        session.draining = null;
+        resolve(error === undefined);
+      });
+    });
+    return session.draining;
   }
 
   private _leave(session: Session, channel: string): void {
