@@ -6,6 +6,7 @@
 //
 // Each attack starts its own relay (default flags unless said), samples its RSS every 100 ms, and stops
 // early, killing the relay, if the RSS passes --cap-mib (default 1,536: the machine is shared).
+// ATTACK_DEBUG=1 passes the relay's log through and prints why clients were closed.
 // Attacks: replay, presence-churn, presence-fanout, pipelined-get, post-flood, post-flood-unlimited (the
 // same with --http-rate-limit 0, where the build has it: what history alone keeps), redis-keys,
 // nats-streams, stall.
@@ -60,7 +61,7 @@ function rssMiB(pid: number): number {
 
 async function serve(args: string[]): Promise<Served> {
   const child = spawn(process.execPath, [SERVE, 'serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'error', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stderr!.resume();
+  if (process.env.ATTACK_DEBUG) child.stderr!.pipe(process.stderr); else child.stderr!.resume();
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -429,7 +430,10 @@ async function stall(): Promise<Result> {
         const ws = new WsClient(`ws://127.0.0.1:${relay.port}/stall`);
         ws.on('error', () => {});
         ws.on('message', () => {});
-        ws.on('close', (code) => closes.push(code));
+        ws.on('close', (code, reason) => {
+          closes.push(code);
+          if (process.env.ATTACK_DEBUG) console.log(code, String(reason));
+        });
         await new Promise((resolve) => ws.once('open', resolve));
         return ws;
       }),

@@ -143,14 +143,13 @@ export class RateLimiter {
   private _refill(bucket: Bucket): number {
     const now = this._clock.now();
     const stalled = this._clock.stalled();
-    let cap = this.burst;
+    // Tokens a stall earned beyond the burst are kept while its backlog is read.
+    let cap = now <= bucket.until ? Math.max(this.burst, bucket.tokens) : this.burst;
     if (stalled > bucket.seen) {
       // The loop was blocked since this bucket was last looked at: what the client sent meanwhile is
       // being read only now, and may use the tokens the stall's time earned, beyond the burst.
       cap += (stalled - bucket.seen) * this._perMs;
       bucket.until = now + STALL_GRACE_MS;
-    } else if (now <= bucket.until) {
-      cap = Math.max(cap, bucket.tokens);
     }
     bucket.seen = stalled;
     const tokens = Math.min(cap, bucket.tokens + (now - bucket.last) * this._perMs);

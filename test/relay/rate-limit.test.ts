@@ -92,6 +92,19 @@ test('a stall of the event loop does not punish clients that kept to the rate; a
   assert.equal(flooded, 300);
 });
 
+test('a stall measured in two parts (the clock\'s timer fires while the backlog is read) keeps the tokens of the first', () => {
+  // Seen with SIGSTOP: the backlog's first messages got the stall's credit, then the clock's timer added a
+  // few ms of stall more, and the next message's top-up cut the bucket back to the burst.
+  const { clock, advance, stall } = stallingClock();
+  const limit = new RateLimiter({ rate: 20, burst: 40 }, clock);
+  const bucket = limit.bucket();
+  stall(13_000);
+  for (let i = 0; i < 100; i++) assert.equal(limit.take(bucket), true);
+  stall(5);
+  advance(1);
+  for (let i = 0; i < 150; i++) assert.equal(limit.take(bucket), true, `message ${101 + i} of the backlog`);
+});
+
 test('tokens a stall earned are kept only while its backlog is read, not for a later burst', () => {
   const { clock, advance, stall } = stallingClock();
   const limit = new RateLimiter({ rate: 10, burst: 5 }, clock);
