@@ -357,7 +357,26 @@ async function waitForPort(port: number): Promise<void> {
   throw new Error(`nothing listens on ${port}`);
 }
 
-/** 2,000 channels of one message each through a relay on a private Redis, --history-ttl 2: what Redis keeps after. */
+/** Publishes one message to each of 2,000 new channels (round `round`). */
+async function newChannels(port: number, round: number): Promise<void> {
+  for (let i = 0; i < 2000; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => http(port, 'POST', `/channels/r${round}-${i + k}/messages`, 'x', { 'Content-Type': 'text/plain' })));
+}
+
+/** Waits up to 30 s (checking every second) until `held()` is at most `floor`; what it is then. */
+async function idle(held: () => Promise<number>, floor: number): Promise<number> {
+  const since = performance.now();
+  let now = await held();
+  while (performance.now() - since < 30_000 && now > floor) {
+    await sleep(1000);
+    now = await held();
+  }
+  return now;
+}
+
+/**
+ * Three rounds of 2,000 new channels of one message each, through a relay on a private Redis with
+ * --history-ttl 2: the keys and memory Redis holds once each round's channels are idle.
+ */
 async function redisKeys(): Promise<Result> {
   const port = await freePort();
   const redis = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
@@ -368,16 +387,21 @@ async function redisKeys(): Promise<Result> {
       const { createClient } = await import('redis');
       const client = createClient({ url: `redis://127.0.0.1:${port}` });
       await client.connect();
-      const keysBefore = await client.dbSize();
-      for (let i = 0; i < 2000; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => http(relay.port, 'POST', `/channels/c-${i + k}/messages`, 'x', { 'Content-Type': 'text/plain' })));
-      const keysAfterPublish = await client.dbSize();
-      await sleep(5000);
-      // Touch every key once: Redis expires lazily too.
-      for await (const batch of client.scanIterator({ COUNT: 1000 })) void batch;
-      const keysIdle = await client.dbSize();
-      const usedMiB = Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]) / 1048576;
+      const keys = async () => {
+        // Touch every key: Redis also expires lazily.
+        for await (const batch of client.scanIterator({ COUNT: 1000 })) void batch;
+        return client.dbSize();
+      };
+      const rounds: Array<{ keys: number; usedMiB: number }> = [];
+      for (let round = 1; round <= 3; round++) {
+        await newChannels(relay.port, round);
+        await sleep(2500);
+        const left = await idle(keys, 3);
+        const usedMiB = Math.round((Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]) / 1048576) * 10) / 10;
+        rounds.push({ keys: left, usedMiB });
+      }
       await client.quit();
-      return { keysBefore, keysAfterPublish, keysAfterIdle: keysIdle, redisUsedMemoryMiB: Math.round(usedMiB * 10) / 10 };
+      return { keysLeftPerRound: rounds.map((r) => r.keys), redisUsedMemoryMiBPerRound: rounds.map((r) => r.usedMiB) };
     } finally {
       await relay.stop();
     }
@@ -386,7 +410,7 @@ async function redisKeys(): Promise<Result> {
   }
 }
 
-/** The same through a private nats-server -js: streams left and the server's RSS. */
+/** The same through a private nats-server -js: the channel streams left and the server's RSS after each round. */
 async function natsStreams(): Promise<Result> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'wavecast-attack-nats-'));
@@ -395,22 +419,25 @@ async function natsStreams(): Promise<Result> {
     await waitForPort(port);
     const relay = await serve(['--nats', `nats://127.0.0.1:${port}`, '--history-ttl', '2', ...HTTP_UNLIMITED]);
     try {
-      const rssStart = rssMiB(nats.pid!);
-      for (let i = 0; i < 2000; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => http(relay.port, 'POST', `/channels/c-${i + k}/messages`, 'x', { 'Content-Type': 'text/plain' })));
-      const rssAfterPublish = rssMiB(nats.pid!);
       const { connect } = await import('nats');
       const nc = await connect({ servers: `nats://127.0.0.1:${port}` });
-      const count = async () => {
+      const streams = async () => {
         const lister = (await nc.jetstreamManager()).streams.names();
         let n = 0;
         for (let page = await lister.next(); page.length > 0; page = await lister.next()) n += page.filter((name) => name.includes('_h_')).length;
         return n;
       };
-      const streamsAfterPublish = await count();
-      await sleep(8000);
-      const streamsIdle = await count();
+      const rssStart = rssMiB(nats.pid!);
+      const rounds: Array<{ streams: number; rssMiB: number }> = [];
+      for (let round = 1; round <= 3; round++) {
+        await newChannels(relay.port, round);
+        // The messages expire after 2 s; the relay's sweep (every second) then deletes the streams.
+        await sleep(2500);
+        const left = await idle(streams, 0);
+        rounds.push({ streams: left, rssMiB: Math.round(rssMiB(nats.pid!)) });
+      }
       await nc.close();
-      return { natsRssStartMiB: Math.round(rssStart), natsRssAfterPublishMiB: Math.round(rssAfterPublish), streamsAfterPublish, streamsAfterIdle: streamsIdle, natsRssIdleMiB: Math.round(rssMiB(nats.pid!)) };
+      return { natsRssStartMiB: Math.round(rssStart), streamsLeftPerRound: rounds.map((r) => r.streams), natsRssMiBPerRound: rounds.map((r) => r.rssMiB) };
     } finally {
       await relay.stop();
     }

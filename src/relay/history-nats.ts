@@ -92,6 +92,8 @@ const STREAM_NAME_IN_USE = 10058;
 const READ_BATCH = 64;
 /** Buckets of channel hashes that have a floor (see the top). */
 const FLOOR_BUCKETS = 1024;
+/** Streams a sweep retires at once. */
+const SWEEP_CONCURRENCY = 8;
 /** How long a stream may stay half made (on its staging subject) before a sweep finishes making it (ms). */
 const STAGING_GRACE = 60_000;
 
@@ -250,7 +252,7 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
     const lister = jsm.streams.list();
     const streams: StreamInfo[] = [];
     for (let page = await lister.next(); page.length > 0; page = await lister.next()) for (const info of page) if (info.config.name.startsWith(mine)) streams.push(info);
-    for (const info of streams) {
+    const sweepOne = async (info: StreamInfo) => {
       const hash = info.config.name.slice(mine.length);
       const subject = info.config.subjects?.[0];
       if (subject === this._subject('retired', hash)) await this._delete(jsm, info, hash);
@@ -259,7 +261,13 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
       } else if (info.state.messages === 0 && Math.max(Date.parse(info.created), Date.parse(info.state.last_ts)) < now - ttl) {
         await this._retire(jsm, info, hash);
       }
-    }
+    };
+    // A few at a time: each is five requests to the server.
+    let next = 0;
+    const worker = async () => {
+      while (next < streams.length) await sweepOne(streams[next++]!);
+    };
+    await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, worker));
   }
 
   /** Moves an idle stream off its subject, and deletes it unless a message landed in it meanwhile. */
