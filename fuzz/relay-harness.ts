@@ -39,6 +39,8 @@ export async function startRelay(settings: RelaySettings, overrides: Partial<Rel
     maxBackpressure: 1 << 22,
     backpressurePolicy: 'drop',
     maxConnections: 0,
+    // Every client of the fuzzers and the relay soak comes from 127.0.0.1.
+    maxConnectionsPerIp: 0,
     heartbeat: 0,
     metricsChannels: 5,
     history: { limit: settings.historyLimit, ttl: 0, maxBytes: 1 << 22 },

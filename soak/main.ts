@@ -12,6 +12,9 @@
 // The relay soak (relay-run.ts): wavecast/browser clients dropped abruptly and reconnecting while
 // messages are published over HTTP and WebSocket; every client must get every message of its channels
 // exactly once, in order. Defaults: 1,000 clients, 50 channels, 120 s, 200 + 200 publishes/s, 20 drops/s.
+//
+//   npm run soak -- --attacks [--cli PATH] [--only NAME,...]
+// The admission attacks (attacks.ts) against `wavecast serve` processes: this build's, or --cli's.
 import { mb, runSoak, type SoakOptions, type SoakReport } from './run.js';
 import { runRelaySoak, type RelaySoakOptions } from './relay-run.js';
 
@@ -29,6 +32,9 @@ const options: SoakOptions = {
 };
 let rounds = 2;
 const argv = process.argv.slice(2);
+if (argv.includes('--attacks')) {
+  await import('./attacks.js'); // reads its own arguments, and exits
+}
 if (argv.includes('--relay')) {
   await relayMain(argv.filter((a) => a !== '--relay'));
   process.exit();

@@ -7,7 +7,7 @@ import { createSecureContext } from 'node:tls';
 import { UsageError, camel, helpText, parseArgs, type FlagSpec, type FlagValues } from './args.js';
 import { createLogger, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from '../relay/log.js';
 import type { RelayCluster } from '../relay/cluster.js';
-import { DEFAULT_HTTP_RATE_LIMIT, DEFAULT_MAX_CHANNELS, DEFAULT_MAX_CHANNELS_PER_CONNECTION, DEFAULT_PRESENCE_UPDATES, Relay, type RelayOptions } from '../relay/relay.js';
+import { Relay, RELAY_DEFAULTS, type RelayOptions } from '../relay/relay.js';
 import type { ClusterSettings } from './serve-cluster.js';
 import { listenFailure, listeningLine, pageUrl } from './serve-address.js';
 
@@ -30,26 +30,32 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   'max-payload': { type: 'number', default: 65536, value: 'BYTES', description: 'largest message accepted, over WebSocket (1009 beyond) or HTTP (413)' },
   'rate-limit': { type: 'number', default: 20, value: 'PER_SECOND', description: 'messages a second one connection may send (0: no limit); over it the connection is closed with 1008' },
   'rate-burst': { type: 'number', default: 40, value: 'MESSAGES', description: 'messages one connection may send at once before the rate limit applies' },
-  'http-rate-limit': { type: 'number', default: DEFAULT_HTTP_RATE_LIMIT.rate, value: 'PER_SECOND', description: 'HTTP publishes (POST /channels/<channel>/messages) a second one client address may make (0: no limit); over it: 429 with Retry-After' },
-  'http-rate-burst': { type: 'number', default: DEFAULT_HTTP_RATE_LIMIT.burst, value: 'REQUESTS', description: 'HTTP publishes one client address may make at once before --http-rate-limit applies' },
+  'http-rate-limit': { type: 'number', default: RELAY_DEFAULTS.httpRateLimit.rate, value: 'PER_SECOND', description: 'HTTP publishes (POST /channels/<channel>/messages) a second one client address may make (0: no limit); over it: 429 with Retry-After' },
+  'http-rate-burst': { type: 'number', default: RELAY_DEFAULTS.httpRateLimit.burst, value: 'REQUESTS', description: 'HTTP publishes one client address may make at once before --http-rate-limit applies' },
   'max-backpressure': { type: 'number', default: 1048576, value: 'BYTES', description: 'most bytes queued for one slow client' },
   'backpressure-policy': { type: 'string', default: 'drop', value: 'drop|close', description: 'past --max-backpressure: skip messages for the client, or close it with 1008' },
-  'max-connections': { type: 'number', default: 10000, value: 'N', description: 'most open WebSocket connections; more are refused with 503 (0: no limit)' },
+  'max-connections': { type: 'number', default: 10000, value: 'N', description: 'most open connections of any kind (WebSocket, HTTP, TLS handshakes and request heads under way); when full, the one waiting longest without a request is cut to make room, else 503 (0: as many as the file descriptor limit allows, which also caps a larger N)' },
+  'max-connections-per-ip': { type: 'number', default: RELAY_DEFAULTS.maxConnectionsPerIp, value: 'N', description: 'most connections from one address (an IPv6 /64 counts as one); more are answered 429 (0: no limit)' },
+  'handshake-timeout': { type: 'number', default: RELAY_DEFAULTS.handshakeTimeout / 1000, value: 'SECONDS', description: 'a TLS handshake, then the request head, then a WebSocket upgrade\'s checks must each be done within this; a connection that has sent nothing or half a head is answered 408 and closed' },
+  'request-timeout': { type: 'number', default: RELAY_DEFAULTS.requestTimeout / 1000, value: 'SECONDS', description: 'a whole HTTP request, body included, must have arrived within this (408 otherwise; 0: no limit)' },
+  'keep-alive-timeout': { type: 'number', default: RELAY_DEFAULTS.keepAliveTimeout / 1000, value: 'SECONDS', description: 'an HTTP connection idle between requests is closed after this' },
+  'idle-timeout': { type: 'number', default: RELAY_DEFAULTS.idleTimeout / 1000, value: 'SECONDS', description: 'a WebSocket on which no message went either way for this long is closed with 1000; pings and pongs do not count (0: never)' },
+  'public-url': { type: 'list', value: 'URL', description: 'a URL the relay is reached at besides the address it listens on, such as https://chat.example.com behind a proxy: with --origin, pages of its origin are the relay\'s own (repeatable) (default: none)' },
   heartbeat: { type: 'number', default: 30, value: 'SECONDS', description: 'ping connections quiet this long, drop those silent as long again (0: off)' },
   history: { type: 'number', default: 100, value: 'N', description: 'messages kept per channel for clients that reconnect (wavecast.v1) and GET /channels/<channel>/messages (0: none)' },
   'history-ttl': { type: 'number', default: 3600, value: 'SECONDS', description: 'longest a message is kept in the history (0: no age limit)' },
   'history-bytes': { type: 'number', default: 1048576, value: 'BYTES', description: 'most payload bytes kept in the history per channel (NATS counts about 100 bytes of subject and headers per message too)' },
   'history-total-bytes': { type: 'number', default: 67108864, value: 'BYTES', description: 'most memory the history of all channels together may take, counting about 512 bytes a message and a channel beyond payloads (the quietest channels lose their oldest first); in memory only: with a broker, its own limits apply' },
-  'max-channels': { type: 'number', default: DEFAULT_MAX_CHANNELS, value: 'N', description: 'most channels the relay keeps numbers and history for (the quietest is forgotten first; clients asking for its messages get a gap); in memory only' },
-  'max-channels-per-connection': { type: 'number', default: DEFAULT_MAX_CHANNELS_PER_CONNECTION, value: 'N', description: 'most channels one wavecast.v1 connection may join' },
+  'max-channels': { type: 'number', default: RELAY_DEFAULTS.maxChannels, value: 'N', description: 'most channels the relay keeps numbers and history for (the quietest is forgotten first; clients asking for its messages get a gap); in memory only' },
+  'max-channels-per-connection': { type: 'number', default: RELAY_DEFAULTS.maxChannelsPerConnection, value: 'N', description: 'most channels one wavecast.v1 connection may join' },
   redis: { type: 'string', value: 'URL', description: 'join a cluster through Redis (redis://host:6379): publishes between nodes, history and sequence numbers in Redis Streams, presence of every node (default: none, one process)' },
   nats: { type: 'string', value: 'URL', description: 'join a cluster through NATS with JetStream (nats://host:4222), the same way (history in JetStream streams) (default: none)' },
   'cluster-prefix': { type: 'string', default: 'wavecast', value: 'NAME', description: 'names of the keys (Redis: NAME:…) or subjects and streams (NATS) of this cluster; nodes that serve together share it' },
-  'presence-updates': { type: 'number', default: DEFAULT_PRESENCE_UPDATES, value: 'N', description: 'presence (join/leave) envelopes a channel\'s members get one by one per second; more in that second are sent as one summary at its end (in a cluster, the same for the deltas between nodes)' },
+  'presence-updates': { type: 'number', default: RELAY_DEFAULTS.presenceUpdates, value: 'N', description: 'presence (join/leave) envelopes a channel\'s members get one by one per second; more in that second are sent as one summary at its end (in a cluster, the same for the deltas between nodes)' },
   'presence-heartbeat': { type: 'number', default: 5, value: 'SECONDS', description: 'in a cluster, how often a node tells the others it is alive; the members of a node silent 3 times as long are dropped' },
   workers: { type: 'number', default: 1, value: 'N', description: 'processes serving this port (node:cluster); more than 1 needs --redis or --nats' },
   'metrics-channels': { type: 'number', default: 20, value: 'N', description: 'how many of the busiest channels /metrics lists subscribers for' },
-  'shutdown-timeout': { type: 'number', default: 10, value: 'SECONDS', description: 'on SIGINT/SIGTERM, how long clients get to take what was queued before they are cut off' },
+  'shutdown-timeout': { type: 'number', default: 10, value: 'SECONDS', description: 'on SIGINT/SIGTERM, how long clients get to take what was queued and HTTP requests to finish; then whatever is still connected is cut off' },
   'tls-cert': { type: 'string', value: 'FILE', description: 'PEM certificate (chain): serve https:// and wss:// (needs --tls-key) (default: none, plain http:// and ws://)' },
   'tls-key': { type: 'string', value: 'FILE', description: 'PEM private key for --tls-cert' },
   'log-level': { type: 'string', default: 'info', value: LOG_LEVELS.join('|'), description: 'least important events logged (to stderr)' },
@@ -137,6 +143,8 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     origins: settings.relay.origins.length > 0 ? settings.relay.origins.join(',') : 'any',
     maxPayload: settings.relay.maxPayload,
     rateLimit: settings.relay.rateLimit.rate > 0 ? `${settings.relay.rateLimit.rate}/s burst ${settings.relay.rateLimit.burst}` : 'off',
+    maxConnections: relay.maxConnections,
+    maxConnectionsPerIp: settings.relay.maxConnectionsPerIp || 'none',
     broker: relayCluster?.broker,
     node: relayCluster?.adapter.nodeId,
     pid: process.pid,
@@ -209,6 +217,18 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const policy = String(flags.backpressurePolicy);
   if (policy !== 'drop' && policy !== 'close') throw new UsageError(`--backpressure-policy must be drop or close, not "${policy}"`);
   const maxConnections = integer(flags, 'max-connections', 0, Number.MAX_SAFE_INTEGER);
+  const maxConnectionsPerIp = integer(flags, 'max-connections-per-ip', 0, Number.MAX_SAFE_INTEGER);
+  const handshakeTimeout = number(flags, 'handshake-timeout', 0.1);
+  const requestTimeout = number(flags, 'request-timeout', 0);
+  if (requestTimeout > 0 && requestTimeout < handshakeTimeout) {
+    throw new UsageError(`--request-timeout (${requestTimeout}) may not be shorter than --handshake-timeout (${handshakeTimeout}): the request head is part of the request`);
+  }
+  const keepAliveTimeout = number(flags, 'keep-alive-timeout', 0.1);
+  const idleTimeout = number(flags, 'idle-timeout', 0);
+  const publicUrls = flags.publicUrl as string[];
+  for (const url of publicUrls) {
+    if (!/^https?:\/\/[^/\s]+(\/\S*)?$/i.test(url) || !URL.canParse(url)) throw new UsageError(`--public-url needs a URL such as https://chat.example.com, not "${url}"`);
+  }
   const heartbeat = number(flags, 'heartbeat', 0);
   const metricsChannels = integer(flags, 'metrics-channels', 0, 10_000);
   const historyLimit = integer(flags, 'history', 0, 1_000_000);
@@ -256,6 +276,12 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       maxBackpressure,
       backpressurePolicy: policy,
       maxConnections,
+      maxConnectionsPerIp,
+      handshakeTimeout: handshakeTimeout * 1000,
+      requestTimeout: requestTimeout * 1000,
+      keepAliveTimeout: keepAliveTimeout * 1000,
+      idleTimeout: idleTimeout * 1000,
+      publicUrls,
       heartbeat: heartbeat * 1000,
       metricsChannels,
       history: { limit: historyLimit, ttl: historyTtl * 1000, maxBytes: historyBytes, maxTotalBytes: historyTotalBytes, maxChannels },

@@ -121,8 +121,11 @@ const FLAGS = [
   '_compressFragments',
   '_binaryArrayBuffer',
   '_binaryFragments',
+  '_messageMoved',
 ] as const;
 const FLAG_IS_SERVER = 1 << FLAGS.indexOf('_isServer');
+/** A message was sent or received since the server's sweep last looked (see _lastMessage). */
+const FLAG_MESSAGE_MOVED = 1 << FLAGS.indexOf('_messageMoved');
 
 type OwnedSocket = Duplex & { [kSocketOwner]?: WebSocket };
 
@@ -194,6 +197,12 @@ export class WebSocket extends BrowserFace implements TurnMember {
   _host: ServerHost | null = null;
   /** @internal When the server's heartbeat sent its last unanswered ping (connectionClock()). */
   _pingSentAt = 0;
+  /**
+   * @internal When a message (not a control frame) last went either way, for the server's idleTimeout
+   * (connectionClock()). Sends and receives only set _messageMoved, a bit; the sweep turns it into a time.
+   */
+  _lastMessage = 0;
+  /** @internal */ declare _messageMoved: boolean;
   /** @internal The topics this connection is subscribed to; kept by the registry. */
   _topics: Set<string> | null = null;
   /**
@@ -288,7 +297,7 @@ export class WebSocket extends BrowserFace implements TurnMember {
     socket.on('error', socketOnError);
     // A server that read the handshake itself may have paused the socket meanwhile.
     socket.resume();
-    this._lastSeen = connectionClock();
+    this._lastSeen = this._lastMessage = connectionClock();
     this._readyState = OPEN;
     this.emit('open');
   }
@@ -321,6 +330,7 @@ export class WebSocket extends BrowserFace implements TurnMember {
       if (callback) process.nextTick(callback, new Error(this._readyState === OPEN ? 'The message was dropped: the client is too slow (maxBackpressure)' : 'The connection was closed: the client is too slow (maxBackpressure)'));
       return;
     }
+    this._flags |= FLAG_MESSAGE_MOVED;
     const binary = options?.binary ?? !isText;
     const fin = options?.fin ?? true;
     const masked = options?.mask ?? !this._isServer;
@@ -379,6 +389,7 @@ export class WebSocket extends BrowserFace implements TurnMember {
    */
   _sendPrepared(frames: Buffer[], bytes: number): boolean {
     if (this._readyState !== OPEN) return false;
+    this._flags |= FLAG_MESSAGE_MOVED;
     // ORDER: a publish must not overtake a message of ours that is still being compressed: _writeFrames
     // queues it behind that compression.
     if (this._fragmenting) this._queue().hold(frames, bytes);
@@ -392,6 +403,7 @@ export class WebSocket extends BrowserFace implements TurnMember {
    */
   _sendShared(shared: SharedFrames): boolean {
     if (this._readyState !== OPEN) return false;
+    this._flags |= FLAG_MESSAGE_MOVED;
     if (shared.frames !== null) return this._sendPrepared(shared.frames, shared.bytes);
     this._queue().share(shared, this._fragmenting);
     return true;
@@ -621,6 +633,7 @@ export class WebSocket extends BrowserFace implements TurnMember {
 
   private _emitMessage(data: Buffer, isBinary: boolean): void {
     this._lastSeen = connectionClock();
+    this._flags |= FLAG_MESSAGE_MOVED;
     // As in `ws`, binaryType shapes binary messages only; text always comes as a TextMessage (a Buffer).
     let out: RawData;
     const type = this.binaryType;

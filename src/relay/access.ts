@@ -1,8 +1,11 @@
 // Who may use the relay: the bearer token (on WebSocket upgrades and on HTTP endpoints that need it) and
 // the origin allow-list (for upgrades and HTTP publishes from browser pages). The relay's own chat page
-// is always allowed: a page whose origin is the host it connects to.
+// is always allowed: a page served from an address the relay was started with (the one it listens on,
+// its loopback names, its --public-url). Not any page whose origin names the Host it connects to: with
+// DNS rebinding, a hostile page's own name points at the relay, and its Origin and Host then agree.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { OriginList } from '../server/admission.js';
 
 export interface Denial {
@@ -20,11 +23,18 @@ export interface AccessOptions {
 
 export class Access {
   private readonly _digest: Buffer | null;
-  private readonly _origins: OriginList | null;
+  private readonly _listed: readonly string[];
+  private _origins: OriginList | null;
 
   constructor(options: AccessOptions) {
     this._digest = options.token !== undefined && options.token !== '' ? digest(options.token) : null;
-    this._origins = options.origins !== undefined && options.origins.length > 0 ? new OriginList(options.origins) : null;
+    this._listed = options.origins ?? [];
+    this._origins = this._listed.length > 0 ? new OriginList(this._listed) : null;
+  }
+
+  /** The relay's own origins (see ownOrigins), allowed besides the list once the relay listens. */
+  allowOwnOrigins(origins: readonly string[]): void {
+    if (this._origins !== null) this._origins = new OriginList([...this._listed, ...origins]);
   }
 
   get tokenRequired(): boolean {
@@ -50,9 +60,7 @@ export class Access {
   /** Null when the request's Origin (if any) may use the relay, else a 403. */
   checkOrigin(request: IncomingMessage): Denial | null {
     if (this._origins === null) return null;
-    const origin = header(request, 'origin');
-    if (origin === undefined || sameOrigin(origin, header(request, 'host'))) return null;
-    const refusal = this._origins.check(origin);
+    const refusal = this._origins.check(header(request, 'origin'));
     return refusal === null ? null : { status: refusal.status, body: refusal.body };
   }
 }
@@ -80,12 +88,34 @@ function queryToken(target: string | undefined): string | undefined {
   return new URLSearchParams(target.slice(query + 1)).get('token') ?? undefined;
 }
 
-/** Whether a page of `origin` is served by the host the request went to (the relay's own page). */
-function sameOrigin(origin: string, host: string | undefined): boolean {
-  if (host === undefined) return false;
-  try {
-    return new URL(origin).host.toLowerCase() === host.toLowerCase();
-  } catch {
-    return false;
+/**
+ * The origins of the relay's own pages: `scheme://host:port` for the host it was started with, every
+ * loopback name when that host is one (localhost, 127.0.0.1, [::1]), every address of the machine when
+ * it listens on all of them (0.0.0.0, ::), and the origins of `publicUrls` (the names it is reached by
+ * behind a proxy). A DNS name not among them is not the relay's, whatever it resolves to.
+ */
+export function ownOrigins(scheme: 'http' | 'https', host: string, port: number, publicUrls: readonly string[] = []): string[] {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  const hosts = new Set<string>();
+  const loopback = ['localhost', '127.0.0.1', '::1'];
+  if (bare === '0.0.0.0' || bare === '::' || bare === '') {
+    for (const name of loopback) hosts.add(name);
+    for (const list of Object.values(networkInterfaces())) for (const entry of list ?? []) hosts.add(entry.address);
+  } else if (loopback.includes(bare.toLowerCase()) || /^127\./.test(bare)) {
+    for (const name of loopback) hosts.add(name);
+    hosts.add(bare);
+  } else {
+    hosts.add(bare);
   }
+  const origins = new Set<string>();
+  for (const name of hosts) {
+    const literal = name.includes(':') ? `[${name.split('%')[0]}]` : name;
+    try {
+      origins.add(new URL(`${scheme}://${literal}:${port}`).origin);
+    } catch {
+      // not a name a URL can hold: no page can have it as its origin either
+    }
+  }
+  for (const url of publicUrls) origins.add(new URL(url).origin);
+  return [...origins];
 }

@@ -2,6 +2,7 @@
 // bytes in and out, what the slow-client and rate-limit policies did, and subscribers per channel for
 // the busiest channels only, so that a relay with many channels keeps a bounded scrape.
 import type { ServerStats } from '../server/stats.js';
+import type { GateStats } from './connection-gate.js';
 
 export type MessageSource = 'websocket' | 'http';
 
@@ -67,6 +68,8 @@ export interface MetricsSources {
   topChannels: number;
   /** In a cluster: the broker link. */
   broker?: BrokerMetrics | undefined;
+  /** Connections of any kind held (what --max-connections bounds), and what the connection gate did. */
+  gate?: { open: number; stats: GateStats } | undefined;
 }
 
 /** Renders the Prometheus text exposition. */
@@ -96,6 +99,16 @@ export function renderMetrics(source: MetricsSources): string {
   metric('wavecast_relay_rate_limit_closes_total', 'counter', 'Connections closed for sending over the rate limit.', single(metrics.rateLimitCloses));
   metric('wavecast_relay_http_rate_limited_total', 'counter', 'HTTP publishes refused (429) for going over the rate limit of their client address.', single(metrics.httpRateLimited));
   metric('wavecast_relay_heartbeat_timeouts_total', 'counter', 'Connections dropped for not answering pings.', single(stats.heartbeatTimeouts));
+  metric('wavecast_relay_idle_closes_total', 'counter', 'WebSocket connections closed for exchanging no message for --idle-timeout.', single(stats.idleCloses));
+  const gate = source.gate;
+  if (gate !== undefined) {
+    metric('wavecast_relay_tcp_connections', 'gauge', 'Open connections of any kind (WebSocket, HTTP, TLS handshakes and request heads under way): what --max-connections bounds.', single(gate.open));
+    metric('wavecast_relay_refused_connections_total', 'counter', 'Connections refused: their address was at --max-connections-per-ip (429), or the relay was full (503).', [
+      ['{reason="address"}', gate.stats.refusedPerAddress],
+      ['{reason="capacity"}', gate.stats.refusedAtCapacity],
+    ]);
+    metric('wavecast_relay_evicted_connections_total', 'counter', 'Connections cut to make room when the relay was full: they had waited longest without a request under way.', single(gate.stats.evicted));
+  }
   metric(
     'wavecast_relay_rejected_upgrades_total',
     'counter',

@@ -1,17 +1,20 @@
 // The relay behind `wavecast serve`: one HTTP (or HTTPS) server carrying the WebSocket channels and the
 // HTTP routes, with the safety settings of a server facing the public: a small maxPayload, a token, an
-// origin list, a rate limit, slow clients skipped rather than buffered without end, heartbeats, and a
-// graceful shutdown that delivers what was queued.
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+// origin list, a rate limit, slow clients skipped rather than buffered without end, heartbeats, every
+// connection counted (per address too) and timed (TLS handshakes, request heads, idle keep-alive and
+// idle WebSockets), and a graceful shutdown that delivers what was queued within one deadline.
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { WebSocket } from '../connection/websocket.js';
+import { addressKey } from '../server/address-limit.js';
 import { UpgradeRejection } from '../server/admission.js';
 import type { BackpressurePolicy } from '../server/backpressure.js';
 import { WebSocketServer } from '../server/websocket-server.js';
-import { Access } from './access.js';
+import { Access, ownOrigins } from './access.js';
 import { channelOfTarget, type ChannelWatch } from './channel.js';
 import type { RelayCluster } from './cluster.js';
+import { ConnectionGate, descriptorLimit, REFUSING, RESERVED_DESCRIPTORS } from './connection-gate.js';
 import { createRequestHandler } from './http-routes.js';
 import type { Logger } from './log.js';
 import { RelayMetrics, renderMetrics, type BrokerMetrics } from './metrics.js';
@@ -34,13 +37,31 @@ export interface RelayOptions {
   /** Origins of pages allowed besides the relay's own (empty: any). */
   origins: readonly string[];
   rateLimit: RateLimit;
-  /** POST /channels/<name>/messages per client address (default DEFAULT_HTTP_RATE_LIMIT; rate 0: off). */
+  /** POST /channels/<name>/messages per client address (default RELAY_DEFAULTS.httpRateLimit; rate 0: off). */
   httpRateLimit?: RateLimit;
   /** Most bytes queued for one client before messages for it are dropped (or it is closed). */
   maxBackpressure: number;
   backpressurePolicy: BackpressurePolicy;
-  /** Most open WebSocket connections (0: no limit). */
+  /**
+   * Most open connections of any kind: WebSocket, HTTP, a TLS handshake or a request head under way
+   * (0: as many as the file descriptor limit allows, which also caps any larger value).
+   */
   maxConnections: number;
+  /** Most connections from one address, an IPv6 /64 counting as one (0: no limit; default 256). */
+  maxConnectionsPerIp?: number;
+  /** A TLS handshake, then a request head, then an upgrade's decision, must each be done within it (ms; default 5000). */
+  handshakeTimeout?: number;
+  /** A whole HTTP request, body included, must have arrived within it (ms; default 30000). */
+  requestTimeout?: number;
+  /** An HTTP connection idle between requests is closed after it (ms; default 5000). */
+  keepAliveTimeout?: number;
+  /** A WebSocket on which no message has gone either way for this long is closed (ms; 0: never; default 3600000). */
+  idleTimeout?: number;
+  /**
+   * The URLs the relay is reached at besides the address it listens on (behind a proxy, a DNS name):
+   * with an origin list, pages of their origins are the relay's own and always allowed.
+   */
+  publicUrls?: readonly string[];
   /** Ping connections quiet for this long and drop those that stay silent as long again (ms; 0: off). */
   heartbeat: number;
   /** How many channels get a subscriber count in /metrics (the busiest). */
@@ -48,13 +69,13 @@ export interface RelayOptions {
   log: Logger;
   /**
    * History kept per channel (ignored when `historyStore` is given): `maxTotalBytes` bounds all channels
-   * together, overheads counted; `maxChannels` the channels with a record (default DEFAULT_MAX_CHANNELS).
+   * together, overheads counted; `maxChannels` the channels with a record (default RELAY_DEFAULTS.maxChannels).
    */
   history: { limit: number; ttl: number; maxBytes: number; maxTotalBytes?: number; maxChannels?: number };
-  /** Most channels one wavecast.v1 connection may join (default DEFAULT_MAX_CHANNELS_PER_CONNECTION). */
+  /** Most channels one wavecast.v1 connection may join (default RELAY_DEFAULTS.maxChannelsPerConnection). */
   maxChannelsPerConnection?: number;
   /**
-   * Presence envelopes a channel's members get at once per second (default DEFAULT_PRESENCE_UPDATES);
+   * Presence envelopes a channel's members get at once per second (default RELAY_DEFAULTS.presenceUpdates);
    * more joins and leaves in that second go as one summary at its end.
    */
   presenceUpdates?: number;
@@ -70,16 +91,22 @@ export interface RelayOptions {
   page?: PageAssets;
 }
 
-/** The default rate limit of HTTP publishes per client address (`--http-rate-limit`, `--http-rate-burst`). */
-export const DEFAULT_HTTP_RATE_LIMIT: RateLimit = { rate: 50, burst: 100 };
-
-/** Channels the relay keeps numbers and history for, at most (`--max-channels`). */
-export const DEFAULT_MAX_CHANNELS = 100_000;
-/** Channels one wavecast.v1 connection may join (`--max-channels-per-connection`). */
-export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 64;
-
-/** Presence updates per channel per second sent one by one (`--presence-updates`). */
-export const DEFAULT_PRESENCE_UPDATES = 5;
+/** What the optional RelayOptions are when not given (the defaults of `wavecast serve`). */
+export const RELAY_DEFAULTS = {
+  maxConnectionsPerIp: 256,
+  handshakeTimeout: 5_000,
+  requestTimeout: 30_000,
+  keepAliveTimeout: 5_000,
+  idleTimeout: 3_600_000,
+  /** HTTP publishes per client address (`--http-rate-limit`, `--http-rate-burst`). */
+  httpRateLimit: { rate: 50, burst: 100 },
+  /** Channels the relay keeps numbers and history for (`--max-channels`). */
+  maxChannels: 100_000,
+  /** Channels one wavecast.v1 connection may join (`--max-channels-per-connection`). */
+  maxChannelsPerConnection: 64,
+  /** Presence updates per channel per second sent one by one (`--presence-updates`). */
+  presenceUpdates: 5,
+} as const;
 
 /** A message the relay stamped and how many connections it was written to. */
 export interface Published {
@@ -110,19 +137,23 @@ export class Relay {
   private readonly _clock = new LoopClock();
   /** Frees what idle channels hold in the history (its ttl applied without waiting for a touch). */
   private _sweep: NodeJS.Timeout | null = null;
+  private readonly _gate: ConnectionGate;
+  private readonly _access: Access;
+  /** The connection bound in force: --max-connections, or less when the file descriptors are fewer. */
+  readonly maxConnections: number;
 
   private constructor(private readonly _options: RelayOptions) {
     const { log } = _options;
     this._cluster = _options.cluster ?? null;
-    const access = new Access({ token: _options.token, origins: _options.origins });
+    const access = (this._access = new Access({ token: _options.token, origins: _options.origins }));
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
-    this.history = this._cluster?.store ?? _options.historyStore ?? new MemoryHistory({ maxChannels: DEFAULT_MAX_CHANNELS, ..._options.history });
+    this.history = this._cluster?.store ?? _options.historyStore ?? new MemoryHistory({ maxChannels: RELAY_DEFAULTS.maxChannels, ..._options.history });
     this._startSweep();
     const watch = this._cluster === null ? null : this._watch(this._cluster);
     this._clock.start();
-    const postLimiter = new AddressRateLimiter(new RateLimiter(_options.httpRateLimit ?? DEFAULT_HTTP_RATE_LIMIT, this._clock));
+    const postLimiter = new AddressRateLimiter(new RateLimiter(_options.httpRateLimit ?? RELAY_DEFAULTS.httpRateLimit, this._clock));
     const handler = createRequestHandler({
       access,
       maxPayload: _options.maxPayload,
@@ -130,7 +161,7 @@ export class Relay {
       log,
       publish: (channel, data, binary) => this.publish(channel, data, binary, 'http'),
       admitPublish: (request) => {
-        const wait = postLimiter.take(request.socket.remoteAddress ?? '');
+        const wait = postLimiter.take(addressKey(request.socket.remoteAddress));
         if (wait > 0) this.metrics.httpRateLimited++;
         return wait;
       },
@@ -141,18 +172,42 @@ export class Relay {
       closing: () => this._closing !== null,
       ...(this._cluster !== null ? { broker: () => ({ name: this._cluster!.broker, state: this._cluster!.linkState }) } : {}),
     });
-    this._server = _options.tls ? createHttpsServer({ cert: _options.tls.cert, key: _options.tls.key }, handler) : createHttpServer(handler);
+    const handshakeTimeout = _options.handshakeTimeout ?? RELAY_DEFAULTS.handshakeTimeout;
+    const timeouts = {
+      // From the connection's start (after its TLS handshake) to the end of its request head: a socket
+      // that says nothing, or trickles its head, is answered 408 and closed.
+      headersTimeout: handshakeTimeout,
+      requestTimeout: _options.requestTimeout ?? RELAY_DEFAULTS.requestTimeout,
+      keepAliveTimeout: _options.keepAliveTimeout ?? RELAY_DEFAULTS.keepAliveTimeout,
+      // How often node:http looks for requests past those timeouts (its default, 30 s, would let a head
+      // live 35 s): a quarter of the head's timeout, within 50 ms to 1 s.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(handshakeTimeout / 4))),
+    };
+    this.maxConnections = connectionLimit(_options.maxConnections, log);
+    const maxPerAddress = _options.maxConnectionsPerIp ?? RELAY_DEFAULTS.maxConnectionsPerIp;
+    this._gate = new ConnectionGate({ maxConnections: this.maxConnections, maxPerAddress: maxPerAddress > 0 ? maxPerAddress : Infinity }, this._secure, log);
+    // A refused connection is answered by the gate; an admitted one is busy while its request is served.
+    const gated = (request: IncomingMessage, response: ServerResponse) => {
+      if (!this._gate.request(request, response)) handler(request, response);
+    };
+    this._server = _options.tls
+      ? createHttpsServer({ cert: _options.tls.cert, key: _options.tls.key, handshakeTimeout, ...timeouts }, gated)
+      : createHttpServer(timeouts, gated);
+    this._server.keepAliveTimeout = timeouts.keepAliveTimeout;
+    this._server.on('connection', (socket: Socket) => this._gate.accepted(socket));
+    if (_options.tls) this._server.on('secureConnection', (socket: Socket) => this._gate.secured(socket));
     // Expect: 100-continue: the publish route answers 100 only once the token and size are acceptable.
-    this._server.on('checkContinue', handler);
-    this._server.headersTimeout = 10_000;
-    this._server.requestTimeout = 30_000;
+    this._server.on('checkContinue', gated);
 
+    const idleTimeout = _options.idleTimeout ?? RELAY_DEFAULTS.idleTimeout;
     this._wss = new WebSocketServer({
       server: this._server,
       maxPayload: _options.maxPayload,
       maxBackpressure: _options.maxBackpressure,
       backpressurePolicy: _options.backpressurePolicy,
-      ...(_options.maxConnections > 0 ? { maxConnections: _options.maxConnections } : {}),
+      // The connection bound is the gate's: it counts every connection, WebSockets among them.
+      handshakeTimeout,
+      ...(idleTimeout > 0 ? { idleTimeout } : {}),
       ...(_options.heartbeat > 0 ? { heartbeat: { interval: _options.heartbeat, timeout: _options.heartbeat } } : {}),
       // wavecast.v1 when offered; any other subprotocol is not taken (a plain client).
       handleProtocols: (protocols) => (protocols.has(V1_PROTOCOL) ? V1_PROTOCOL : false),
@@ -182,9 +237,9 @@ export class Relay {
       metrics: this.metrics,
       log,
       maxPayload: _options.maxPayload,
-      maxChannels: _options.maxChannelsPerConnection ?? DEFAULT_MAX_CHANNELS_PER_CONNECTION,
+      maxChannels: _options.maxChannelsPerConnection ?? RELAY_DEFAULTS.maxChannelsPerConnection,
       maxHeldBytes: _options.maxBackpressure,
-      presenceUpdates: _options.presenceUpdates ?? DEFAULT_PRESENCE_UPDATES,
+      presenceUpdates: _options.presenceUpdates ?? RELAY_DEFAULTS.presenceUpdates,
       ...(watch !== null ? { watch } : {}),
     });
     this._cluster?.start({
@@ -195,6 +250,7 @@ export class Relay {
       presenceChanged: (channel, event, name) => this._v1.announce(channel, event, name),
     });
     this._wss.on('connection', (ws: WebSocket, request: IncomingMessage, admitted: Admitted) => {
+      this._gate.upgraded(request.socket);
       if (ws.protocol === V1_PROTOCOL) this._v1.accept(ws, peerOf(request));
       else this._plain.accept(ws, admitted.channel, peerOf(request));
     });
@@ -244,6 +300,8 @@ export class Relay {
       };
       const onListening = () => {
         server.off('error', onError);
+        // The port is known now (--port 0 picks one): pages served from these origins are the relay's own.
+        this._access.allowOwnOrigins(ownOrigins(this._secure ? 'https' : 'http', this._options.host, this.address().port, this._options.publicUrls));
         server.on('error', (error: Error) => this._options.log.error('server error', { error: error.message }));
         resolve();
       };
@@ -253,8 +311,10 @@ export class Relay {
     });
   }
 
-  /** Decides an upgrade: origin, token, then the channel its path names. */
+  /** Decides an upgrade: the connection's place (the gate), origin, token, then the channel its path names. */
   private _admit(access: Access, request: IncomingMessage): Admitted {
+    const refusal = this._gate.refusalOf(request.socket);
+    if (refusal !== null) throw new UpgradeRejection(refusal.status, refusal.body);
     const denial = access.checkOrigin(request) ?? access.checkToken(request, true);
     if (denial !== null) {
       this._options.log.info('upgrade refused', { peer: peerOf(request), status: denial.status, reason: denial.body });
@@ -375,6 +435,7 @@ export class Relay {
       subscriberCount: (channel) => this.online(channel),
       topChannels: this._options.metricsChannels,
       broker: this._brokerMetrics(),
+      gate: { open: this._gate.open, stats: this._gate.stats },
     });
   }
 
@@ -402,26 +463,54 @@ export class Relay {
     return this._closing;
   }
 
+  /**
+   * One deadline for everything: WebSockets get their close frame after what was queued, HTTP requests
+   * under way may finish, and at `timeout` whatever is still connected (a slow reader, a slow upload, a
+   * head or TLS handshake under way) is cut. The broker link is let go after, within the same deadline.
+   */
   private async _close(timeout: number): Promise<void> {
     this._clock.stop();
     if (this._sweep !== null) clearInterval(this._sweep);
     this._v1.stop();
     const server = this._server;
+    let deadlineReached!: () => void;
+    const deadline = new Promise<void>((resolve) => (deadlineReached = resolve));
+    const timer = setTimeout(() => {
+      const open = this._gate.open;
+      if (open > 0) this._options.log.warn('shutdown timeout: cutting off what is still connected', { connections: open });
+      this.terminate();
+      deadlineReached();
+    }, timeout);
     const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     await this._wss.close({ code: 1001, reason: 'Server shutting down', timeout });
     server.closeIdleConnections();
-    const timer = setTimeout(() => server.closeAllConnections(), timeout);
     await httpClosed;
+    if (this._cluster !== null) await Promise.race([this._cluster.close(), deadline]);
     clearTimeout(timer);
-    await this._cluster?.close();
   }
 
-  /** Cuts every connection now (for a second signal during a graceful shutdown). */
+  /** Cuts every connection now (at the shutdown's deadline, or for a second signal). */
   terminate(): void {
     for (const ws of this._wss.clients) ws.terminate();
     this._server.closeAllConnections();
+    this._gate.destroyAll();
   }
+}
+
+/**
+ * The connection bound: --max-connections (0: none), but never more than the file descriptors allow
+ * (less a reserve for what is not a client, and room for the refusals being answered), so that the
+ * process does not run out of descriptors before it reaches its own bound.
+ */
+function connectionLimit(maxConnections: number, log: Logger): number {
+  const wanted = maxConnections > 0 ? maxConnections : Infinity;
+  const descriptors = descriptorLimit();
+  if (descriptors === null) return wanted;
+  const room = Math.max(1, descriptors - RESERVED_DESCRIPTORS - REFUSING);
+  if (wanted <= room) return wanted;
+  log.warn(`the file descriptor limit (ulimit -n ${descriptors}) allows ${room} connections: serving at most that many`, { maxConnections: maxConnections > 0 ? maxConnections : 'none' });
+  return room;
 }
 
 function peerOf(request: IncomingMessage): string {

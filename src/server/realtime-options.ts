@@ -21,10 +21,19 @@ export interface RealtimeOptions {
   backpressurePolicy?: BackpressurePolicy;
   /** Ping connections that have been quiet for `interval` ms; terminate those silent `timeout` ms after. */
   heartbeat?: HeartbeatOptions;
-  /** Close (1000) a connection from which nothing at all has been received for this long (ms; off by default). */
+  /**
+   * Close (1000) a connection when no message (text or binary) has gone either way for this long (ms;
+   * off by default). Pings, pongs and other control frames do not count.
+   */
   idleTimeout?: number;
   /** Most open connections; an upgrade beyond it is answered 503 (default: no limit). */
   maxConnections?: number;
+  /**
+   * Most connections from one IP address (an IPv6 address counts by its /64), handshakes under way
+   * included: while an address has more, its upgrades are answered 429, and a connection from an
+   * address with twice as many is dropped at once (default: no limit, as in `ws`).
+   */
+  maxConnectionsPerIp?: number;
   /** Drop a connection whose opening handshake is not done in this long (ms, default 10000; 0 is off). */
   handshakeTimeout?: number;
 }
@@ -35,6 +44,7 @@ export interface RealtimeSettings {
   heartbeat: HeartbeatOptions | null;
   idleTimeout: number;
   maxConnections: number;
+  maxConnectionsPerIp: number;
   handshakeTimeout: number;
 }
 
@@ -52,12 +62,19 @@ export function resolveRealtimeOptions(options: RealtimeOptions): RealtimeSettin
     heartbeat,
     idleTimeout: nonNegative('idleTimeout', options.idleTimeout, 0),
     maxConnections: nonNegative('maxConnections', options.maxConnections, Infinity),
+    maxConnectionsPerIp: atLeastOne('maxConnectionsPerIp', options.maxConnectionsPerIp),
     handshakeTimeout: nonNegative('handshakeTimeout', options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT),
   };
 }
 
 function positive(name: string, value: unknown): number {
   if (typeof value !== 'number' || !(value > 0)) throw new TypeError(`Invalid ${name}: ${String(value)} (expected a number of ms above 0)`);
+  return value;
+}
+
+function atLeastOne(name: string, value: number | undefined): number {
+  if (value === undefined) return Infinity;
+  if (typeof value !== 'number' || !(value >= 1)) throw new TypeError(`Invalid ${name}: ${String(value)} (expected a number, 1 or more)`);
   return value;
 }
 

@@ -1,5 +1,6 @@
 // Graceful shutdown of a server's connections: each is closed with a close frame that goes after what
-// it already had queued; what has not finished its closing handshake by the deadline is terminated.
+// it already had queued; what has not finished its closing handshake by the deadline is terminated, and
+// so is every opening handshake still under way (one deadline for everything the server holds).
 import { encodeClosePayload, CloseCode } from '../protocol/close.js';
 import { WebSocket } from '../connection/websocket.js';
 
@@ -27,11 +28,16 @@ export function resolveCloseOptions(options: GracefulCloseOptions): Required<Gra
 export class Shutdown {
   private _timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly _connections: ReadonlySet<WebSocket>, options: Required<GracefulCloseOptions>) {
-    for (const ws of _connections) {
+  /** `atDeadline` cuts what else the server holds (its opening handshakes under way). */
+  constructor(connections: ReadonlySet<WebSocket>, options: Required<GracefulCloseOptions>, atDeadline: () => void) {
+    for (const ws of connections) {
       if (ws._readyState === WebSocket.OPEN) ws.close(options.code, options.reason);
     }
-    if (_connections.size > 0) this._timer = setTimeout(terminateAll, options.timeout, _connections);
+    this._timer = setTimeout(() => {
+      this._timer = null;
+      atDeadline();
+      terminateAll(connections);
+    }, options.timeout);
   }
 
   /** Every connection is gone. */

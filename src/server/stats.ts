@@ -7,12 +7,14 @@ export interface ServerStats {
   slowClientCloses: number;
   /** Connections terminated for not answering a heartbeat ping in time. */
   heartbeatTimeouts: number;
-  /** Connections closed after idleTimeout without receiving anything. */
+  /** Connections closed after idleTimeout without a message either way. */
   idleCloses: number;
   /** Opening handshakes dropped for not completing within handshakeTimeout. */
   handshakeTimeouts: number;
-  /** Upgrades refused by a limit or a hook: origin, maxConnections, verifyClient, authenticate. */
+  /** Upgrades refused by a limit or a hook: origin, maxConnections, maxConnectionsPerIp, verifyClient, authenticate. */
   rejectedUpgrades: number;
+  /** Connections dropped unanswered because their address had twice maxConnectionsPerIp open. */
+  perAddressDrops: number;
 }
 
 export function createStats(): ServerStats {
@@ -23,5 +25,6 @@ export function createStats(): ServerStats {
     idleCloses: 0,
     handshakeTimeouts: 0,
     rejectedUpgrades: 0,
+    perAddressDrops: 0,
   };
 }

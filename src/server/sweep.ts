@@ -1,6 +1,10 @@
 // The one timer of a server: a periodic sweep that pings quiet connections and terminates those that do
-// not answer (heartbeat), closes connections that receive nothing (idleTimeout), and drops opening
+// not answer (heartbeat), closes connections that exchange no message (idleTimeout), and drops opening
 // handshakes that take too long (handshakeTimeout). No connection has a timer of its own.
+//
+// The two clocks of a connection differ on purpose: the heartbeat asks whether the peer is alive, so any
+// byte from it counts (a pong above all); idleTimeout asks whether the connection is used, so only
+// messages count, sent or received: a peer that answers pings and does nothing else is alive but idle.
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/close.js';
 import { WebSocket, clockDiff, connectionClock } from '../connection/websocket.js';
@@ -15,7 +19,7 @@ export interface HeartbeatOptions {
 
 export interface SweepOptions {
   heartbeat: HeartbeatOptions | null;
-  /** Close a connection when nothing has been received from it for this long (ms); 0 is off. */
+  /** Close a connection when no message has gone either way for this long (ms); 0 is off. */
   idleTimeout: number;
   /** Drop a connection whose opening handshake is not done this long after it began (ms); 0 is off. */
   handshakeTimeout: number;
@@ -37,6 +41,7 @@ export class Sweeper {
   private readonly _tick: number;
   private readonly _pending = new Map<Duplex, PendingHandshake>();
   private readonly _watchConnections: boolean;
+  private readonly _forget: (this: Duplex) => void;
 
   constructor(
     private readonly _connections: ReadonlySet<WebSocket>,
@@ -52,6 +57,10 @@ export class Sweeper {
     // A quarter of the shortest period: every deadline is met within a quarter of its length.
     this._tick = periods.length > 0 ? Math.max(MIN_TICK, Math.floor(Math.min(...periods) / 4)) : 0;
     this._watchConnections = heartbeat !== null || idleTimeout > 0;
+    const pending = this._pending;
+    this._forget = function (this: Duplex) {
+      pending.delete(this);
+    };
   }
 
   /** Starts the timer if something needs watching; it stops itself once nothing does. */
@@ -68,21 +77,26 @@ export class Sweeper {
     }
   }
 
-  /** A handshake begins (a TCP connection to our own server, or an upgrade request handed to us). */
+  /**
+   * A handshake begins (a TCP connection to our own server, or an upgrade request handed to us). It is
+   * kept until it ends even without a handshakeTimeout, so that a shutdown can cut it at its deadline.
+   */
   handshakeStarted(socket: Duplex, upgrading: boolean): void {
-    if (this._options.handshakeTimeout <= 0) return;
     const entry = this._pending.get(socket);
     if (entry !== undefined) {
       entry.upgrading ||= upgrading;
       return;
     }
-    this._pending.set(socket, { deadline: Date.now() + this._options.handshakeTimeout, upgrading });
-    this.wake();
+    const timeout = this._options.handshakeTimeout;
+    this._pending.set(socket, { deadline: timeout > 0 ? Date.now() + timeout : Infinity, upgrading });
+    if (timeout > 0) this.wake();
+    // No sweep looks for it (no deadline): its own close takes it off the list.
+    else socket.on('close', this._forget);
   }
 
   /** The handshake is over (answered with 101, or refused). */
   handshakeEnded(socket: Duplex): void {
-    this._pending.delete(socket);
+    if (this._pending.delete(socket) && this._options.handshakeTimeout <= 0) socket.removeListener('close', this._forget);
   }
 
   /**
@@ -95,6 +109,17 @@ export class Sweeper {
       this._pending.delete(socket);
       socket.destroy();
     }
+  }
+
+  /** A shutdown's deadline: every handshake still under way is dropped, whatever it waits for. */
+  dropAllHandshakes(): void {
+    for (const socket of this._pending.keys()) socket.destroy();
+    this._pending.clear();
+  }
+
+  /** Handshakes under way. */
+  get pendingHandshakes(): number {
+    return this._pending.size;
   }
 
   private _needed(): boolean {
@@ -134,9 +159,15 @@ export class Sweeper {
             ws.ping();
           }
         }
-        if (idleTimeout > 0 && clockDiff(clock, seen) >= idleTimeout) {
-          this._stats.idleCloses++;
-          ws.close(CloseCode.Normal, `Idle timeout: nothing received for ${formatSeconds(idleTimeout)}`);
+        if (idleTimeout > 0) {
+          // A send or receive only sets a bit; the time is taken here, at most a tick late.
+          if (ws._messageMoved) {
+            ws._messageMoved = false;
+            ws._lastMessage = clock;
+          } else if (clockDiff(clock, ws._lastMessage) >= idleTimeout) {
+            this._stats.idleCloses++;
+            ws.close(CloseCode.Normal, `Idle timeout: no message for ${formatSeconds(idleTimeout)}`);
+          }
         }
       }
     }

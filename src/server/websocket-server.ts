@@ -26,6 +26,7 @@ import { createStats, type ServerStats } from './stats.js';
 import { Sweeper, type HeartbeatOptions } from './sweep.js';
 import { TopicRegistry, type PublishOptions } from './topics.js';
 import { abortHandshake, createUpgradeServer, DEFAULT_MAX_HEADER_SIZE, destroyOnError } from './upgrade-server.js';
+import { AddressLimit } from './address-limit.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -106,6 +107,8 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
   private readonly _sweeper: Sweeper;
   private readonly _origins: OriginList | null;
   private readonly _maxConnections: number;
+  /** maxConnectionsPerIp, when set. */
+  private readonly _addressLimit: AddressLimit | null;
 
   constructor(options: ServerOptions = {}, callback?: () => void) {
     super();
@@ -130,6 +133,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     this._cluster?.attach();
     this._sweeper = new Sweeper(this._connections, realtime, this.stats, onHandshakeExpired);
     this._maxConnections = realtime.maxConnections;
+    this._addressLimit = realtime.maxConnectionsPerIp < Infinity ? new AddressLimit(realtime.maxConnectionsPerIp) : null;
     this._origins = options.origins ? new OriginList(options.origins) : null;
     this._connectionOptions = {
       maxPayload: this.options.maxPayload,
@@ -148,7 +152,9 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
       // A server of our own does nothing but upgrade (upgrade-server.ts). Every TCP connection is a
       // handshake to be, and its clock starts at accept (slow-loris).
       const server = createUpgradeServer(options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, onUpgrade);
-      server.on('connection', (socket: Socket) => this._sweeper.handshakeStarted(socket, false));
+      server.on('connection', (socket: Socket) => {
+        if (this._admitAddress(socket)) this._sweeper.handshakeStarted(socket, false);
+      });
       this._server = server;
       server.listen(options.port, options.host, options.backlog, callback);
     } else if (options.server) {
@@ -195,6 +201,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
     socket.on('error', destroyOnError);
+    if (!this._admitAddress(socket)) return;
     this._sweeper.handshakeStarted(socket, true);
     const check = checkUpgradeRequest(req);
     if (!check.ok) {
@@ -209,6 +216,11 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     const originRefusal = this._origins?.check(origin) ?? null;
     if (originRefusal !== null) {
       this._deny(socket, originRefusal);
+      return;
+    }
+    const perAddress = this._addressLimit?.refusal(socket) ?? null;
+    if (perAddress !== null) {
+      this._deny(socket, perAddress);
       return;
     }
     if (this._atCapacity()) {
@@ -376,6 +388,14 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     return { status: 503, body: `The server has reached its limit of ${this._maxConnections} connections; try again later` };
   }
 
+  /** Counts a socket against its address (maxConnectionsPerIp); false, having destroyed it, for a flood. */
+  private _admitAddress(socket: Duplex): boolean {
+    if (this._addressLimit === null || this._addressLimit.admit(socket)) return true;
+    this.stats.perAddressDrops++;
+    socket.destroy();
+    return false;
+  }
+
   private _refuse(socket: Duplex, req: IncomingMessage, status: number, message: string, headers?: Record<string, string>): void {
     if (this.listenerCount('wsClientError') > 0) {
       const error = Object.assign(new Error(message), { code: 'WS_ERR_HANDSHAKE', statusCode: status });
@@ -432,7 +452,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
         return;
       }
       this.once('close', done);
-      this._shutdown ??= new Shutdown(this._connections, resolved);
+      this._shutdown ??= new Shutdown(this._connections, resolved, () => this._sweeper.dropAllHandshakes());
       if (this._state === RUNNING) this._stopAccepting();
       else this._maybeEmitClose();
     });

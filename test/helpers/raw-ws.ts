@@ -13,9 +13,9 @@ export interface RawHandshake {
   rest: Buffer;
 }
 
-/** Opens a TCP connection to 127.0.0.1:`port`. */
-export async function rawSocket(port: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1');
+/** Opens a TCP connection to 127.0.0.1:`port` (from `localAddress`, such as 127.0.0.2, when given). */
+export async function rawSocket(port: number, localAddress?: string): Promise<Socket> {
+  const socket = connect({ port, host: '127.0.0.1', ...(localAddress !== undefined ? { localAddress } : {}) });
   await once(socket, 'connect');
   return socket;
 }

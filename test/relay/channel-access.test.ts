@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { Access } from '../../src/relay/access.js';
+import { networkInterfaces } from 'node:os';
+import { Access, ownOrigins } from '../../src/relay/access.js';
 import { channelOfTarget, checkChannel, decodeChannel, MAX_CHANNEL_BYTES } from '../../src/relay/channel.js';
 
 test('any path is a channel; the query is ignored; names are percent-decoded', () => {
@@ -41,13 +42,39 @@ test('the token is read from Authorization: Bearer, or from ?token= where allowe
   assert.equal(new Access({}).checkToken(request('/x'), true), null);
 });
 
-test('origins: the list, no Origin header, and the relay\'s own page pass; others get 403', () => {
+test('origins: the list, no Origin header, and the relay\'s own origins pass; others get 403, a page whose Origin matches the Host among them (DNS rebinding)', () => {
   const access = new Access({ origins: ['https://chat.example.com'] });
+  access.allowOwnOrigins(ownOrigins('http', 'localhost', 3000));
   assert.equal(access.checkOrigin(request('/x', { origin: 'https://chat.example.com', host: 'relay:3000' })), null);
   assert.equal(access.checkOrigin(request('/x', { host: 'relay:3000' })), null);
-  assert.equal(access.checkOrigin(request('/x', { origin: 'http://relay:3000', host: 'relay:3000' })), null);
+  for (const own of ['http://localhost:3000', 'http://127.0.0.1:3000', 'http://[::1]:3000', 'HTTP://LOCALHOST:3000/']) {
+    assert.equal(access.checkOrigin(request('/x', { origin: own, host: 'localhost:3000' })), null, own);
+  }
+  // A hostile page at rebind.evil.example whose name now resolves to the relay: its Origin and the Host
+  // its requests carry agree, and that no longer lets it in.
+  const rebound = access.checkOrigin(request('/x', { origin: 'http://rebind.evil.example:3000', host: 'rebind.evil.example:3000' }));
+  assert.equal(rebound?.status, 403);
+  assert.match(rebound!.body, /Origin http:\/\/rebind.evil.example:3000 is not allowed/);
   const refused = access.checkOrigin(request('/x', { origin: 'https://evil.example', host: 'relay:3000' }));
   assert.equal(refused?.status, 403);
   assert.match(refused!.body, /Origin https:\/\/evil.example is not allowed/);
+  // Another port of the same host is another origin.
+  assert.equal(access.checkOrigin(request('/x', { origin: 'http://localhost:8080', host: 'localhost:3000' }))?.status, 403);
   assert.equal(new Access({ origins: [] }).checkOrigin(request('/x', { origin: 'https://evil.example' })), null);
+});
+
+test('the relay\'s own origins: its host and port, every loopback name, every address when on all of them, its public URLs', () => {
+  assert.deepEqual(ownOrigins('http', 'localhost', 3000).sort(), ['http://127.0.0.1:3000', 'http://[::1]:3000', 'http://localhost:3000']);
+  assert.deepEqual(ownOrigins('https', '127.0.0.1', 443).sort(), ['https://127.0.0.1', 'https://[::1]', 'https://localhost']);
+  assert.deepEqual(ownOrigins('http', 'chat.internal', 80), ['http://chat.internal']);
+  assert.deepEqual(ownOrigins('http', '[2001:db8::5]', 3000), ['http://[2001:db8::5]:3000']);
+  const all = ownOrigins('http', '0.0.0.0', 3000);
+  for (const address of Object.values(networkInterfaces()).flat()) {
+    if (address !== undefined && address.family === 'IPv4') assert.ok(all.includes(`http://${address.address}:3000`), address.address);
+  }
+  assert.ok(all.includes('http://localhost:3000'));
+  assert.deepEqual(ownOrigins('http', 'localhost', 3000, ['https://chat.example.com/app', 'http://10.0.0.5:8080/']).filter((o) => !/localhost|127\.0\.0\.1|::1/.test(o)), [
+    'https://chat.example.com',
+    'http://10.0.0.5:8080',
+  ]);
 });

@@ -54,9 +54,18 @@ export async function runServeCommand(args: string[], env: NodeJS.ProcessEnv = {
   return { code, signal, stdout, stderr };
 }
 
+export interface StartOptions {
+  /** Run the relay under `ulimit -n fileLimit` (soft and hard). */
+  fileLimit?: number;
+  /** Another build of the command (default: this repository's dist/cli/main.js). */
+  cli?: string;
+}
+
 /** Starts the relay with `args` (after --port 0 --host 127.0.0.1) and waits for its listening line. */
-export async function startRelay(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [CLI_MAIN, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
+export async function startRelay(args: string[] = [], env: NodeJS.ProcessEnv = {}, { fileLimit, cli = CLI_MAIN }: StartOptions = {}): Promise<RelayProcess> {
+  const command = [cli, 'serve', '--port', '0', '--host', '127.0.0.1', ...args];
+  const [file, argv] = fileLimit === undefined ? [process.execPath, command] : ['/bin/sh', ['-c', `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, ...command]];
+  const child = spawn(file, argv, {
     env: { ...process.env, PORT: '', WAVECAST_TOKEN: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

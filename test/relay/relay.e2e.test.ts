@@ -2,13 +2,13 @@
 // limit, size limits, TLS. Each test starts the relay it needs, with the flags it is about.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from '../../src/index.js';
 import { once } from '../helpers/net.js';
+import { selfSigned } from '../helpers/certificates.js';
 import { closed, connect, http, killAll, record, refusedUpgrade, sample, startRelay, type WsClient } from './relay-process.js';
 
 after(killAll);
@@ -209,9 +209,29 @@ test('--origin: pages of other origins are refused with 403, listed ones and the
     assert.match(refused.body, /Origin https:\/\/evil.example is not allowed/);
     const listed = await connect(`${relay.url}/x`, { origin: 'https://chat.example.com' });
     const own = await connect(`${relay.url}/x`, { origin: relay.http });
+    const ownByName = await connect(`${relay.url}/x`, { origin: `http://localhost:${relay.port}` });
     const post = await http(relay.http, 'POST', '/channels/x/messages', { headers: { Origin: 'https://evil.example', 'Content-Type': 'text/plain' }, body: 'csrf' });
     assert.equal(post.status, 403);
-    closeAll(listed, own);
+    // DNS rebinding: a page of rebind.evil.example, whose name now points at the relay, sends a Host
+    // that matches its Origin. Before, that passed as the relay's own page.
+    const rebound = `rebind.evil.example:${relay.port}`;
+    const rebinding = await refusedUpgrade(`${relay.url}/x`, { origin: `http://${rebound}`, headers: { Host: rebound } });
+    assert.equal(rebinding.status, 403);
+    const reboundPost = await http(relay.http, 'POST', '/channels/x/messages', { headers: { Origin: `http://${rebound}`, Host: rebound, 'Content-Type': 'text/plain' }, body: 'csrf' });
+    assert.equal(reboundPost.status, 403);
+    closeAll(listed, own, ownByName);
+  } finally {
+    await relay.stop();
+  }
+});
+
+test('--public-url: behind a proxy, pages of the public origin are the relay\'s own', async () => {
+  const relay = await startRelay(['--origin', 'https://chat.example.com', '--public-url', 'https://relay.example.org/']);
+  try {
+    const proxied = await connect(`${relay.url}/x`, { origin: 'https://relay.example.org', headers: { Host: 'relay.example.org' } });
+    const other = await refusedUpgrade(`${relay.url}/x`, { origin: 'https://other.example.org', headers: { Host: 'other.example.org' } });
+    assert.equal(other.status, 403);
+    closeAll(proxied);
   } finally {
     await relay.stop();
   }
@@ -257,13 +277,7 @@ test('bad channel names in an upgrade are refused with 400 and a reason', async 
 test('--tls-cert/--tls-key: the relay serves wss:// and https://', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wavecast-relay-tls-'));
   try {
-    const keyFile = join(dir, 'relay.key');
-    const certFile = join(dir, 'relay.crt');
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=wavecast relay test', '-addext', 'subjectAltName=IP:127.0.0.1'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const { certFile, keyFile } = selfSigned(dir, 'relay');
     const relay = await startRelay(['--tls-cert', certFile, '--tls-key', keyFile]);
     try {
       assert.match(relay.url, /^wss:\/\/127\.0\.0\.1:\d+$/);

@@ -25,6 +25,27 @@ test('no flags: localhost:3000 with the safe defaults', () => {
   assert.equal(shutdownTimeout, 10_000);
   assert.deepEqual(relay.history, { limit: 100, ttl: 3_600_000, maxBytes: 1_048_576, maxTotalBytes: 64 * 1_048_576, maxChannels: 100_000 });
   assert.equal(relay.maxChannelsPerConnection, 64);
+  assert.equal(relay.presenceUpdates, 5);
+  assert.equal(relay.maxConnections, 10_000);
+  assert.equal(relay.maxConnectionsPerIp, 256);
+  assert.equal(relay.handshakeTimeout, 5_000);
+  assert.equal(relay.requestTimeout, 30_000);
+  assert.equal(relay.keepAliveTimeout, 5_000);
+  assert.equal(relay.idleTimeout, 3_600_000);
+  assert.deepEqual(relay.publicUrls, []);
+});
+
+test('connection flags: per address, timeouts in seconds, public URLs', () => {
+  const { relay } = settings([
+    '--max-connections-per-ip', '0', '--handshake-timeout', '2.5', '--request-timeout', '0', '--keep-alive-timeout', '1',
+    '--idle-timeout', '0', '--public-url', 'https://chat.example.com', '--public-url', 'http://10.0.0.5:8080/',
+  ]);
+  assert.equal(relay.maxConnectionsPerIp, 0);
+  assert.equal(relay.handshakeTimeout, 2_500);
+  assert.equal(relay.requestTimeout, 0);
+  assert.equal(relay.keepAliveTimeout, 1_000);
+  assert.equal(relay.idleTimeout, 0);
+  assert.deepEqual(relay.publicUrls, ['https://chat.example.com', 'http://10.0.0.5:8080/']);
 });
 
 test('history flags: count, age in seconds, bytes', () => {
@@ -61,6 +82,12 @@ test('bad values are usage errors that say what is wrong', () => {
     [['--history-ttl', '-5'], /--history-ttl must be 0 or more/],
     [['--history-bytes', '-1'], /--history-bytes must be a whole number 0 or more/],
     [['--tls-cert', 'a.pem'], /--tls-cert and --tls-key go together/],
+    [['--max-connections-per-ip', '-1'], /--max-connections-per-ip must be a whole number 0 or more/],
+    [['--handshake-timeout', '0'], /--handshake-timeout must be 0.1 or more/],
+    [['--request-timeout', '2', '--handshake-timeout', '5'], /--request-timeout \(2\) may not be shorter than --handshake-timeout \(5\)/],
+    [['--keep-alive-timeout', '0'], /--keep-alive-timeout must be 0.1 or more/],
+    [['--idle-timeout', '-1'], /--idle-timeout must be 0 or more/],
+    [['--public-url', 'chat.example.com'], /--public-url needs a URL such as https:\/\/chat.example.com, not "chat.example.com"/],
     [['--tls-cert', '/nonexistent/c.pem', '--tls-key', '/nonexistent/k.pem'], /--tls-cert: cannot read \/nonexistent\/c.pem \(ENOENT\)/],
   ];
   for (const [argv, message] of cases) {

@@ -51,20 +51,47 @@ test('idleTimeout closes a connection that sends nothing, with a reason', async 
   const { client } = await connectPair(wss, port);
   const [code, reason] = await once<[number, Buffer]>(client, 'close');
   assert.equal(code, 1000);
-  assert.equal(reason.toString(), 'Idle timeout: nothing received for 60 ms');
+  assert.equal(reason.toString(), 'Idle timeout: no message for 60 ms');
   assert.equal(wss.stats.idleCloses, 1);
   await wss.close({ timeout: 100 });
 });
 
-test('pongs are traffic: with a heartbeat shorter than idleTimeout, a live peer is never idle', async () => {
+test('pongs are not activity: a peer that only answers pings is closed at idleTimeout, and was never taken for dead', async () => {
   const { wss, port } = await startServer({ idleTimeout: 200, heartbeat: { interval: 20, timeout: 1000 } });
+  const { client } = await connectPair(wss, port);
+  let pinged = 0;
+  client.on('ping', () => pinged++);
+  const [code, reason] = await once<[number, Buffer]>(client, 'close', 10_000);
+  assert.equal(code, 1000);
+  assert.equal(reason.toString(), 'Idle timeout: no message for 200 ms');
+  // The heartbeat kept pinging a live peer, which answered every time: that did not keep it open.
+  assert.ok(pinged >= 3, `pinged ${pinged} times`);
+  assert.equal(wss.stats.heartbeatTimeouts, 0);
+  assert.equal(wss.stats.idleCloses, 1);
+  await wss.close({ timeout: 100 });
+});
+
+test('messages either way are activity: a peer that only listens, or only talks, stays past idleTimeout', async () => {
+  // The heartbeat's pings come every 20 ms of quiet: they are the test's clock, 15 of them outlast idleTimeout.
+  const { wss, port } = await startServer({ idleTimeout: 100, heartbeat: { interval: 20, timeout: 1000 } });
   const { client, socket } = await connectPair(wss, port);
   const closed = once(client, 'close', 10_000).then(() => 'closed');
-  // Fifteen pings, 20 ms of quiet apart, take longer than idleTimeout.
+  // The server sends; the client only answers pings.
+  const onPingServerSends = () => socket.send('news');
+  client.on('ping', onPingServerSends);
   assert.notEqual(await Promise.race([pings(client, 15).then(() => 'pinged'), closed]), 'closed');
+  client.off('ping', onPingServerSends);
+  // The client sends; the server sends nothing.
+  const onPingClientSends = () => client.send('hello');
+  client.on('ping', onPingClientSends);
+  assert.notEqual(await Promise.race([pings(client, 15).then(() => 'pinged'), closed]), 'closed');
+  client.off('ping', onPingClientSends);
   assert.equal(socket.readyState, WebSocket.OPEN);
   assert.equal(wss.stats.idleCloses, 0);
-  await closeAll(wss, client);
+  // Nothing either way: closed.
+  assert.equal(await closed, 'closed');
+  assert.equal(wss.stats.idleCloses, 1);
+  await wss.close({ timeout: 100 });
 });
 
 test('one timer serves every connection of a server', async () => {

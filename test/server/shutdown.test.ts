@@ -119,3 +119,28 @@ test('close options are checked, and closing a closed server again resolves', as
   const [error] = await new Promise<[Error | undefined]>((resolve) => wss.close((e) => resolve([e])));
   assert.match(String(error), /The server is not running/);
 });
+
+for (const handshakeTimeout of [60_000, 0]) {
+  test(`the shutdown's deadline cuts opening handshakes too (handshakeTimeout ${handshakeTimeout}): close resolves though an upgrade waits on its hook`, async () => {
+    let hooked!: () => void;
+    const deciding = new Promise<void>((resolve) => (hooked = resolve));
+    const { wss, port } = await startServer({
+      handshakeTimeout,
+      authenticate: () => {
+        hooked();
+        return new Promise(() => {}); // never decides
+      },
+    });
+    const stuck = await rawSocket(port);
+    const received: Buffer[] = [];
+    stuck.on('data', (chunk: Buffer) => received.push(chunk));
+    const stuckClosed = once(stuck, 'close', 10_000);
+    stuck.write(upgradeRequest());
+    await deciding;
+    // Without the deadline's cut, 'close' would wait for the hook (never) or for handshakeTimeout (60 s).
+    const closed = once(wss, 'close', 10_000);
+    await Promise.all([wss.close({ timeout: 200 }), closed]);
+    await stuckClosed;
+    assert.equal(Buffer.concat(received).length, 0, 'cut without an answer');
+  });
+}
