@@ -1,8 +1,7 @@
-// The attacks of issue 14 on the relay's traffic, run against a real `wavecast serve` process, to measure
-// what each makes the relay hold and whether others are still served. Used for the before/after figures
-// in docs/RELIABILITY.md (the same script against a build of main and of the branch).
-//
-//   npm run attacks -- [--serve PATH/TO/dist/cli/main.js] [--only a,b] [--seconds N] [--cap-mib N]
+// `npm run soak -- --traffic [--cli PATH] [--only NAME,...] [--seconds N] [--cap-mib N]`: the attacks of
+// issue 14 on the relay's traffic, run against a real `wavecast serve` process, to measure what each makes
+// the relay hold and whether others are still served. The before/after figures in docs/RELIABILITY.md
+// come from here (--cli: another build of the command, such as main's dist/cli/main.js).
 //
 // Each attack starts its own relay (default flags unless said), samples its RSS every 100 ms, and stops
 // early, killing the relay, if the RSS passes --cap-mib (default 1,536: the machine is shared).
@@ -10,36 +9,37 @@
 // Attacks: replay, presence-churn, presence-fanout, pipelined-get, post-flood, post-flood-unlimited (the
 // same with --http-rate-limit 0, where the build has it: what history alone keeps), redis-keys,
 // nats-streams, stall.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest, Agent } from 'node:http';
 import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import WsClient from 'ws';
 import { RawV1 } from '../fuzz/relay-harness.js';
+import { CLI_MAIN, startRelay, type RelayProcess } from '../test/relay/relay-process.js';
+import { processRssMiB as rssMiB } from './memory.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => {
   const at = argv.indexOf(`--${name}`);
   return at === -1 ? fallback : argv[at + 1]!;
 };
-const SERVE = flag('serve', fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url)));
+const SERVE = flag('cli', CLI_MAIN);
 const SECONDS = Number(flag('seconds', '30'));
 const CAP_MIB = Number(flag('cap-mib', '1536'));
 const ONLY = flag('only', '').split(',').filter(Boolean);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** `--http-rate-limit 0` where the build has the flag (a build from before it has no limit to turn off). */
-const HTTP_UNLIMITED = (() => {
-  const help = spawnSync(process.execPath, [SERVE, 'serve', '--help'], { encoding: 'utf8' }).stdout;
-  return help.includes('--http-rate-limit') ? ['--http-rate-limit', '0'] : [];
-})();
+/** Flags a build has (one from before them has no such limit to lift). */
+const HELP = spawnSync(process.execPath, [SERVE, 'serve', '--help'], { encoding: 'utf8' }).stdout;
+const HTTP_UNLIMITED = HELP.includes('--http-rate-limit') ? ['--http-rate-limit', '0'] : [];
+/** All the attack's connections come from 127.0.0.1. */
+const PER_IP_UNLIMITED = HELP.includes('--max-connections-per-ip') ? ['--max-connections-per-ip', '0'] : [];
 
 interface Served {
-  child: ChildProcess;
+  relay: RelayProcess;
   port: number;
   pid: number;
   rssStart: number;
@@ -50,32 +50,15 @@ interface Served {
   stop(): Promise<void>;
 }
 
-function rssMiB(pid: number): number {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-    return line === undefined ? 0 : Number(line.split(/\s+/)[1]) / 1024;
-  } catch {
-    return 0;
-  }
-}
-
+/** Starts the relay (log level error), sampling its RSS every 100 ms and killing it past the cap. */
 async function serve(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [SERVE, 'serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'error', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  if (process.env.ATTACK_DEBUG) child.stderr!.pipe(process.stderr); else child.stderr!.resume();
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      const match = /listening on wss?:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`wavecast serve exited (${code}) before listening`)));
-  });
-  const pid = child.pid!;
+  const relay = await startRelay(['--log-level', 'error', ...PER_IP_UNLIMITED, ...args], {}, { cli: SERVE });
+  if (process.env.ATTACK_DEBUG) relay.child.stderr!.pipe(process.stderr);
+  const pid = relay.child.pid!;
   const started = performance.now();
   const served: Served = {
-    child,
-    port,
+    relay,
+    port: relay.port,
     pid,
     rssStart: rssMiB(pid),
     rssPeak: 0,
@@ -83,10 +66,7 @@ async function serve(args: string[]): Promise<Served> {
     rss: () => rssMiB(pid),
     async stop() {
       clearInterval(timer);
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await new Promise((resolve) => child.once('exit', resolve));
-      }
+      await relay.stop('SIGKILL');
     },
   };
   const timer = setInterval(() => {
@@ -94,7 +74,7 @@ async function serve(args: string[]): Promise<Served> {
     served.rssPeak = Math.max(served.rssPeak, rss);
     if (rss > CAP_MIB && served.cappedAfter === null) {
       served.cappedAfter = Math.round((performance.now() - started) / 100) / 10;
-      child.kill('SIGKILL');
+      relay.child.kill('SIGKILL');
     }
   }, 100);
   timer.unref();
@@ -246,7 +226,7 @@ async function countingMember(port: number, name: string): Promise<{ socket: Soc
 
 /** 2,000 members that read; about 11 KB/s of joins and leaves (15 connections); a fresh client's join time. */
 async function presenceFanout(): Promise<Result> {
-  const relay = await serve(['--max-connections', '0']);
+  const relay = await serve([]);
   try {
     const members: Array<{ socket: Socket; bytes(): number }> = [];
     for (let i = 0; i < 2000; i += 100) members.push(...(await Promise.all(Array.from({ length: 100 }, (_, k) => countingMember(relay.port, `m${i + k}`)))));
@@ -469,9 +449,9 @@ async function stall(): Promise<Result> {
       for (const ws of clients) if (ws.readyState === 1) ws.send('tick');
     });
     await sleep(2000);
-    relay.child.kill('SIGSTOP');
+    relay.relay.child.kill('SIGSTOP');
     await sleep(13_000);
-    relay.child.kill('SIGCONT');
+    relay.relay.child.kill('SIGCONT');
     await sleep(4000);
     stop();
     const closed1008 = closes.filter((code) => code === 1008).length;
