@@ -6,7 +6,7 @@
 // left out. Each attack says what the attackers got, what the relay held (descriptors, RSS), and whether
 // a client from another address was served meanwhile. The figures in docs/RELIABILITY.md come from here.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
