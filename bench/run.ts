@@ -326,6 +326,13 @@ function timestamp(d: Date): string {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  // Collaborative editing has a harness of its own (bench/yjs/): other servers, another protocol.
+  if (o.scenarios.includes('yjs')) {
+    const { runYjsBench } = await import('./yjs/run.js');
+    await runYjsBench({ rounds: o.rounds, quick: o.quick, measure: o.measure, warmup: o.warmup, pin: o.pin, out: o.out, save: o.save });
+    o.scenarios = o.scenarios.filter((name) => name !== 'yjs');
+    if (o.scenarios.length === 0) return;
+  }
   const scenarios = selectScenarios(o);
   const machine: MachineInfo = machineInfo();
   const notes: string[] = [];

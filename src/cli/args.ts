@@ -196,3 +196,20 @@ export function helpText(usage: string, description: string, specs: Record<strin
   const width = Math.max(...rows.map(([left]) => left!.length)) + 2;
   return [`Usage: ${usage}`, '', description, '', 'Options:', ...rows.map(([left, right]) => left!.padEnd(width) + right)].join('\n') + '\n';
 }
+
+/** A number flag's value, checked to be `min` or more. */
+export function number(flags: FlagValues, name: string, min: number): number {
+  const value = flags[camel(name)] as number;
+  if (!(value >= min)) throw new UsageError(`--${name} must be ${min} or more, not ${value}`);
+  return value;
+}
+
+/** A whole-number flag's value, checked to be from `min` to `max`. */
+export function integer(flags: FlagValues, name: string, min: number, max: number): number {
+  const value = flags[camel(name)] as number;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be a whole number ${range}, not ${value}`);
+  }
+  return value;
+}

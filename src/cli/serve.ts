@@ -4,12 +4,14 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import { UsageError, camel, helpText, parseArgs, type FlagSpec, type FlagValues } from './args.js';
+import { UsageError, helpText, integer, number, parseArgs, type FlagSpec, type FlagValues } from './args.js';
 import { createLogger, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from '../relay/log.js';
 import type { RelayCluster } from '../relay/cluster.js';
 import { Relay, RELAY_DEFAULTS, type RelayOptions } from '../relay/relay.js';
 import type { ClusterSettings } from './serve-cluster.js';
 import { listenFailure, listeningLine, pageUrl } from './serve-address.js';
+import { checkDocsFlags, DOCS_FLAGS } from './serve-docs.js';
+import { DOCS_UNAVAILABLE } from '../relay/docs/load.js';
 
 const USAGE = 'wavecast serve [options]';
 const DESCRIPTION = `Runs the Wavecast relay. Every path is a channel: a WebSocket client on ws://HOST:PORT/<channel> gets
@@ -20,7 +22,11 @@ reads the channel's history; the subprotocol wavecast.v1 adds sequence numbers, 
 Several relays (nodes) serve as one through a broker, Redis or NATS (see the options of those names):
 publishes cross nodes, and history, sequence numbers and presence are shared through it (Redis Streams,
 NATS JetStream), so a client that reconnects to another node recovers what it missed. Several worker
-processes on one port need a broker too. See docs/cluster.md.`;
+processes on one port need a broker too. See docs/cluster.md.
+
+Collaborative documents (Yjs): y-websocket's WebsocketProvider connects to ws://HOST:PORT/docs/<name>;
+GET /edit/<name> is an editor page; GET and POST /docs/<name> read a document and apply an update.
+They are kept under --data-dir, or in PostgreSQL (--postgres), or by the broker. See docs/documents.md.`;
 
 export const SERVE_FLAGS: Record<string, FlagSpec> = {
   port: { type: 'number', short: 'p', default: 3000, env: 'PORT', value: 'PORT', description: 'port to listen on (0: any free port)' },
@@ -54,6 +60,7 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   'presence-updates': { type: 'number', default: RELAY_DEFAULTS.presenceUpdates, value: 'N', description: 'presence (join/leave) envelopes a channel\'s members get one by one per second; more in that second are sent as one summary at its end (in a cluster, the same for the deltas between nodes)' },
   'presence-heartbeat': { type: 'number', default: 5, value: 'SECONDS', description: 'in a cluster, how often a node tells the others it is alive; the members of a node silent 3 times as long are dropped' },
   workers: { type: 'number', default: 1, value: 'N', description: 'processes serving this port (node:cluster); more than 1 needs --redis or --nats' },
+  ...DOCS_FLAGS,
   'metrics-channels': { type: 'number', default: 20, value: 'N', description: 'how many of the busiest channels /metrics lists subscribers for' },
   'shutdown-timeout': { type: 'number', default: 10, value: 'SECONDS', description: 'on SIGINT/SIGTERM, how long clients get to take what was queued and HTTP requests to finish; then whatever is still connected is cut off' },
   'tls-cert': { type: 'string', value: 'FILE', description: 'PEM certificate (chain): serve https:// and wss:// (needs --tls-key) (default: none, plain http:// and ws://)' },
@@ -130,7 +137,8 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     relay = await Relay.start({ ...settings.relay, log, ...(relayCluster !== undefined ? { cluster: relayCluster } : {}) });
   } catch (error) {
     await relayCluster?.close().catch(() => undefined);
-    log.error(`cannot start the relay: ${listenFailure(error as NodeJS.ErrnoException, settings.relay.host, settings.relay.port)}`);
+    const failure = error as NodeJS.ErrnoException;
+    log.error(`cannot start the relay: ${failure.code === DOCS_UNAVAILABLE ? failure.message : listenFailure(failure, settings.relay.host, settings.relay.port)}`);
     return 1;
   }
 
@@ -147,6 +155,7 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     maxConnectionsPerIp: settings.relay.maxConnectionsPerIp || 'none',
     broker: relayCluster?.broker,
     node: relayCluster?.adapter.nodeId,
+    documents: relay.documents,
     pid: process.pid,
   });
 
@@ -287,6 +296,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       history: { limit: historyLimit, ttl: historyTtl * 1000, maxBytes: historyBytes, maxTotalBytes: historyTotalBytes, maxChannels },
       maxChannelsPerConnection,
       presenceUpdates,
+      docs: checkDocsFlags(flags, clusterSettings),
     },
     ...(clusterSettings !== undefined ? { cluster: clusterSettings } : {}),
     workers,
@@ -294,21 +304,6 @@ export function checkFlags(flags: FlagValues): ServeSettings {
     logFormat,
     shutdownTimeout: shutdownTimeout * 1000,
   };
-}
-
-function number(flags: FlagValues, name: string, min: number): number {
-  const value = flags[camel(name)] as number;
-  if (!(value >= min)) throw new UsageError(`--${name} must be ${min} or more, not ${value}`);
-  return value;
-}
-
-function integer(flags: FlagValues, name: string, min: number, max: number): number {
-  const value = flags[camel(name)] as number;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
-    throw new UsageError(`--${name} must be a whole number ${range}, not ${value}`);
-  }
-  return value;
 }
 
 function readTls(certFile: string | undefined, keyFile: string | undefined): RelayOptions['tls'] {

@@ -57,6 +57,8 @@ export class RelayCluster implements ClusterNode {
   private _feed: ClusterFeed | null = null;
   private _presence: ClusterPresence | null = null;
   private readonly _log: Logger;
+  /** Other kinds of messages carried on this link (collaborative documents): topic prefix → handler. */
+  private readonly _routes: Array<[prefix: string, deliver: (topic: string, payload: Buffer) => void]> = [];
 
   constructor(private readonly _options: RelayClusterOptions) {
     this.adapter = _options.adapter;
@@ -150,6 +152,14 @@ export class RelayCluster implements ClusterNode {
     }
   }
 
+  /**
+   * Hands the messages of topics starting with `prefix` to `deliver` (another kind of message that
+   * shares this node's one broker link: the collaborative documents' "\0y\0<doc>").
+   */
+  route(prefix: string, deliver: (topic: string, payload: Buffer) => void): void {
+    this._routes.push([prefix, deliver]);
+  }
+
   /** Says goodbye to the other nodes and lets the adapter and the store go. */
   async close(): Promise<void> {
     this._presence?.stop();
@@ -166,6 +176,11 @@ export class RelayCluster implements ClusterNode {
   }
 
   deliver(topic: string, payload: Buffer, binary: boolean): number {
+    for (const [prefix, deliver] of this._routes) {
+      if (!topic.startsWith(prefix)) continue;
+      deliver(topic, payload);
+      return 0;
+    }
     if (topic === PRESENCE_TOPIC) {
       let message: PresenceMessage;
       try {
@@ -211,7 +226,7 @@ export class RelayCluster implements ClusterNode {
   }
 }
 
-async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+export async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, ms);

@@ -469,7 +469,7 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
   }
 }
 
-function apiCode(error: unknown): number | undefined {
+export function apiCode(error: unknown): number | undefined {
   return (error as { api_error?: { err_code?: number } } | null)?.api_error?.err_code;
 }
 

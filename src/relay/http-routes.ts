@@ -45,7 +45,7 @@ export interface HttpRoutesOptions {
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
 
-const PAGE_SECURITY_HEADERS = {
+export const PAGE_SECURITY_HEADERS = {
   'Content-Security-Policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'Referrer-Policy': 'no-referrer',
@@ -66,8 +66,7 @@ interface Turns {
 }
 
 export function createRequestHandler(options: HttpRoutesOptions): RequestHandler {
-  const turns = new WeakMap<Socket, Turns>();
-  const handle = (request: IncomingMessage, response: ServerResponse) => {
+  return (request, response) => {
     request.on('error', () => response.destroy());
     try {
       route(options, request, response);
@@ -77,6 +76,15 @@ export function createRequestHandler(options: HttpRoutesOptions): RequestHandler
       else response.destroy();
     }
   };
+}
+
+/**
+ * Wraps a request handler so that each connection's requests are handled one at a time, each once the
+ * socket has taken the answers before it (all but its high-water mark): requests pipelined meanwhile
+ * wait, the socket stops reading, and a connection with more than MAX_PIPELINED waiting is cut.
+ */
+export function oneAtATime(handler: RequestHandler, log: Logger): RequestHandler {
+  const turns = new WeakMap<Socket, Turns>();
   return (request, response) => {
     const socket = request.socket;
     let queue = turns.get(socket);
@@ -97,7 +105,7 @@ export function createRequestHandler(options: HttpRoutesOptions): RequestHandler
       };
       response.once('finish', next);
       response.once('close', next);
-      handle(request, response);
+      handler(request, response);
     };
     const release = () => {
       turn.busy = false;
@@ -107,7 +115,7 @@ export function createRequestHandler(options: HttpRoutesOptions): RequestHandler
     };
     if (!turn.busy) return run();
     if (turn.waiting.length >= MAX_PIPELINED) {
-      options.log.warn('HTTP connection cut: too many pipelined requests waiting for their answers', { peer: socket.remoteAddress, waiting: turn.waiting.length });
+      log.warn('HTTP connection cut: too many pipelined requests waiting for their answers', { peer: socket.remoteAddress, waiting: turn.waiting.length });
       socket.destroy();
       return;
     }
@@ -325,16 +333,16 @@ function tooLarge(maxPayload: number): Denial {
   return { status: 413, body: `The message is larger than the relay's limit of ${maxPayload} bytes` };
 }
 
-function deny(response: ServerResponse, denial: Denial): void {
+export function deny(response: ServerResponse, denial: Denial): void {
   send(response, denial.status, denial.body + '\n', denial.headers);
 }
 
 /** Refuses a request whose body will not be read: the connection is closed after the answer. */
-function refuseBody(response: ServerResponse, denial: Denial): void {
+export function refuseBody(response: ServerResponse, denial: Denial): void {
   send(response, denial.status, denial.body + '\n', { ...denial.headers, Connection: 'close' });
 }
 
-function send(response: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
+export function send(response: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
   if (response.headersSent) return;
   const buffer = typeof body === 'string' ? Buffer.from(body) : body;
   response.writeHead(status, {

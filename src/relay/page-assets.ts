@@ -28,11 +28,11 @@ export interface PageAssets {
   readonly built: boolean;
 }
 
-/** Loads the page from `dir` (default: the page/ folder beside this module once compiled). */
-export function loadPageAssets(dir: URL = new URL('./page/', import.meta.url)): PageAssets {
+/** Loads the page's `files` from `dir` (default: the chat page, from the page/ folder beside this module once compiled). */
+export function loadPageAssets(dir: URL = new URL('./page/', import.meta.url), files: ReadonlyArray<[path: string, file: string, type: string]> = FILES): PageAssets {
   const assets = new Map<string, Asset>();
   let built = true;
-  for (const [path, file, type] of FILES) {
+  for (const [path, file, type] of files) {
     try {
       assets.set(path, { body: readFileSync(fileURLToPath(new URL(file, dir))), type });
     } catch {

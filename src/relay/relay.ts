@@ -6,6 +6,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from '../connection/websocket.js';
 import { addressKey } from '../server/address-limit.js';
 import { UpgradeRejection } from '../server/admission.js';
@@ -15,7 +16,7 @@ import { Access, ownOrigins } from './access.js';
 import { channelOfTarget, type ChannelWatch } from './channel.js';
 import type { RelayCluster } from './cluster.js';
 import { ConnectionGate, descriptorLimit, REFUSING, RESERVED_DESCRIPTORS } from './connection-gate.js';
-import { createRequestHandler } from './http-routes.js';
+import { createRequestHandler, oneAtATime } from './http-routes.js';
 import type { Logger } from './log.js';
 import { RelayMetrics, renderMetrics, type BrokerMetrics } from './metrics.js';
 import { loadPageAssets, type PageAssets } from './page-assets.js';
@@ -24,6 +25,8 @@ import { PlainRelay } from './plain-relay.js';
 import { V1_PROTOCOL } from './v1-protocol.js';
 import { channelOfTopic, V1Hub } from './v1-session.js';
 import { AddressRateLimiter, LoopClock, RateLimiter, type RateLimit } from './rate-limit.js';
+import { startDocs } from './docs/load.js';
+import { pathOf, type DocsEndpoint, type DocsSettings } from './docs/settings.js';
 
 export interface RelayOptions {
   port: number;
@@ -89,6 +92,8 @@ export interface RelayOptions {
   cluster?: RelayCluster;
   /** The chat page (default: the built page beside this module). */
   page?: PageAssets;
+  /** Collaborative documents on ws://host/docs/<name> (none: off). They load Yjs when they start. */
+  docs?: DocsSettings;
 }
 
 /** What the optional RelayOptions are when not given (the defaults of `wavecast serve`). */
@@ -142,7 +147,10 @@ export class Relay {
   /** The connection bound in force: --max-connections, or less when the file descriptors are fewer. */
   readonly maxConnections: number;
 
-  private constructor(private readonly _options: RelayOptions) {
+  private constructor(
+    private readonly _options: RelayOptions,
+    private readonly _docs: DocsEndpoint | null = null,
+  ) {
     const { log } = _options;
     this._cluster = _options.cluster ?? null;
     const access = (this._access = new Access({ token: _options.token, origins: _options.origins }));
@@ -154,7 +162,7 @@ export class Relay {
     const watch = this._cluster === null ? null : this._watch(this._cluster);
     this._clock.start();
     const postLimiter = new AddressRateLimiter(new RateLimiter(_options.httpRateLimit ?? RELAY_DEFAULTS.httpRateLimit, this._clock));
-    const handler = createRequestHandler({
+    const routes = createRequestHandler({
       access,
       maxPayload: _options.maxPayload,
       page,
@@ -172,6 +180,9 @@ export class Relay {
       closing: () => this._closing !== null,
       ...(this._cluster !== null ? { broker: () => ({ name: this._cluster!.broker, state: this._cluster!.linkState }) } : {}),
     });
+    const docs = _docs;
+    // A connection's requests one at a time, each once the answers before it are taken (documents' too).
+    const handler = oneAtATime(docs === null ? routes : (request, response) => (docs.claimsRequest(pathOf(request.url)) ? docs.handleRequest(request, response) : routes(request, response)), log);
     const handshakeTimeout = _options.handshakeTimeout ?? RELAY_DEFAULTS.handshakeTimeout;
     const timeouts = {
       // From the connection's start (after its TLS handshake) to the end of its request head: a socket
@@ -201,7 +212,7 @@ export class Relay {
 
     const idleTimeout = _options.idleTimeout ?? RELAY_DEFAULTS.idleTimeout;
     this._wss = new WebSocketServer({
-      server: this._server,
+      noServer: true,
       maxPayload: _options.maxPayload,
       maxBackpressure: _options.maxBackpressure,
       backpressurePolicy: _options.backpressurePolicy,
@@ -261,16 +272,37 @@ export class Relay {
       log.info('slow client caught up', { ...this._describe(ws), missed: dropped });
     });
     this._wss.on('authError', (error: unknown) => log.error('upgrade check failed', { error: String(error) }));
-    // The WebSocketServer passes on the HTTP server's errors: _listen logs those that come once it
-    // listens; one before (a port in use) is the start's failure, which start() rejects with for its
-    // caller to report in its own words.
-    this._wss.on('error', () => {});
+    // Upgrades to /docs/<name> are collaborative documents' editors; every other path is a channel.
+    this._server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (docs !== null && docs.claimsUpgrade(pathOf(request.url))) docs.handleUpgrade(request, socket, head);
+      else this._wss.handleUpgrade(request, socket, head, (ws, req, admitted) => this._wss.emit('connection', ws, req, admitted));
+    });
+    // The HTTP server's errors: one before listening (a port in use) is the start's failure, which start()
+    // rejects with for its caller to report in its own words; _listen logs those that come after.
   }
 
   /** Creates the relay and starts listening; rejects if it cannot (port in use, say). */
   static async start(options: RelayOptions): Promise<Relay> {
-    const relay = new Relay(options);
-    await relay._listen();
+    let relay: Relay | undefined;
+    const docs =
+      options.docs === undefined
+        ? null
+        : await startDocs(options.docs, {
+            log: options.log,
+            access: new Access({ token: options.token, origins: options.origins }),
+            ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
+            heartbeat: options.heartbeat,
+            maxConnections: options.maxConnections,
+            maxBackpressure: options.maxBackpressure,
+            otherConnections: () => relay?._wss.clients.size ?? 0,
+          });
+    relay = new Relay(options, docs);
+    try {
+      await relay._listen();
+    } catch (error) {
+      await docs?.close(0);
+      throw error;
+    }
     return relay;
   }
 
@@ -410,6 +442,11 @@ export class Relay {
     };
   }
 
+  /** Collaborative documents: where they are kept (none: off). */
+  get documents(): string | undefined {
+    return this._docs?.description;
+  }
+
   /** The bound address. */
   address(): AddressInfo {
     return this._server.address() as AddressInfo;
@@ -436,7 +473,7 @@ export class Relay {
       topChannels: this._options.metricsChannels,
       broker: this._brokerMetrics(),
       gate: { open: this._gate.open, stats: this._gate.stats },
-    });
+    }) + (this._docs?.metricsText() ?? '');
   }
 
   private _brokerMetrics(): BrokerMetrics | undefined {
@@ -483,7 +520,7 @@ export class Relay {
     }, timeout);
     const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    await this._wss.close({ code: 1001, reason: 'Server shutting down', timeout });
+    await Promise.all([this._wss.close({ code: 1001, reason: 'Server shutting down', timeout }), this._docs?.close(timeout)]);
     server.closeIdleConnections();
     await httpClosed;
     if (this._cluster !== null) await Promise.race([this._cluster.close(), deadline]);
@@ -493,6 +530,7 @@ export class Relay {
   /** Cuts every connection now (at the shutdown's deadline, or for a second signal). */
   terminate(): void {
     for (const ws of this._wss.clients) ws.terminate();
+    this._docs?.terminate();
     this._server.closeAllConnections();
     this._gate.destroyAll();
   }
@@ -513,7 +551,7 @@ function connectionLimit(maxConnections: number, log: Logger): number {
   return room;
 }
 
-function peerOf(request: IncomingMessage): string {
+export function peerOf(request: IncomingMessage): string {
   const socket = request.socket;
   const address = socket.remoteAddress ?? 'unknown';
   return address.includes(':') ? `[${address}]:${socket.remotePort}` : `${address}:${socket.remotePort}`;

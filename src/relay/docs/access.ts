@@ -1,0 +1,39 @@
+// Who may do what with a collaborative document. The relay asks one hook, with the request (a WebSocket
+// upgrade, or an HTTP read or write of the document) and the document's name, once the relay's own
+// checks (origin, --token) have passed. The hook answers 'read-write', 'read-only', or a Denial
+// (status and body) that refuses the request. Identity-based permissions plug in here.
+//
+// The default: read-write for whoever may connect, read-only for the documents whose names match one of
+// the --docs-readonly patterns ("*" stands for any run of characters, "/" included: "handbook/*").
+import type { IncomingMessage } from 'node:http';
+import type { Denial } from '../access.js';
+
+export type DocPermission = 'read-write' | 'read-only';
+
+export type DocAccessHook = (request: IncomingMessage, doc: string) => DocPermission | Denial | Promise<DocPermission | Denial>;
+
+/** The default hook: read-only for documents matching any of `patterns`, read-write for the others. */
+export function readOnlyPatterns(patterns: readonly string[]): DocAccessHook {
+  if (patterns.length === 0) return () => 'read-write';
+  const expression = new RegExp(`^(?:${patterns.map(globSource).join('|')})$`, 's');
+  return (_request, doc) => (expression.test(doc) ? 'read-only' : 'read-write');
+}
+
+function globSource(pattern: string): string {
+  return pattern
+    .split('*')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+}
+
+/** Asks the hook, turning a throw or a bad answer into a 500 refusal (never a crash). */
+export async function decide(hook: DocAccessHook, request: IncomingMessage, doc: string): Promise<DocPermission | Denial> {
+  try {
+    const answer = await hook(request, doc);
+    if (answer === 'read-write' || answer === 'read-only') return answer;
+    if (answer !== null && typeof answer === 'object' && typeof answer.status === 'number') return answer;
+    return { status: 500, body: 'The document access check gave no answer' };
+  } catch (error) {
+    return { status: 500, body: `The document access check failed: ${String((error as Error)?.message ?? error)}` };
+  }
+}
