@@ -161,11 +161,14 @@ export class V1Hub {
     const members = this._channels.get(message.channel)?.members;
     if (members !== undefined) {
       for (const [session, membership] of members) {
-        if (membership.pending === null) continue;
+        // (A connection closing will not be sent them.)
+        if (membership.pending === null || session.ws.readyState !== session.ws.OPEN) continue;
         membership.pending.push(message);
         membership.pendingBytes += message.data.length + HELD_OVERHEAD;
-        if (membership.pendingBytes > (this._options.maxHeldBytes ?? 1 << 20) && session.ws.readyState === session.ws.OPEN) {
+        if (membership.pendingBytes > (this._options.maxHeldBytes ?? 1 << 20)) {
           this._options.log.warn('wavecast.v1 client too slow to recover: closed so that it rejoins since its last message', { peer: session.peer, channel: message.channel });
+          membership.pending.length = 0;
+          membership.pendingBytes = 0;
           session.ws.close(CloseCode.TryAgainLater, 'Too slow to take the missed messages: reconnect and rejoin since the last message');
         }
       }
