@@ -136,10 +136,12 @@ export class RateLimiter {
 
   /** Whether a bucket is full (it can be forgotten: a new one would be the same). */
   full(bucket: Bucket): boolean {
-    return this._perMs === 0 || this._refill(bucket) >= this.burst;
+    if (this._perMs === 0) return true;
+    bucket.tokens = this._refill(bucket);
+    return bucket.tokens >= this.burst;
   }
 
-  /** The tokens in a bucket now (and its clock fields brought up to date). */
+  /** The tokens in a bucket now; its clock fields are brought up to date, so the caller stores the tokens. */
   private _refill(bucket: Bucket): number {
     const now = this._clock.now();
     const stalled = this._clock.stalled();

@@ -151,4 +151,12 @@ test('per-address limits: each address has its own bucket, and the table of addr
   assert.equal(addresses.take('10.0.0.1'), 0);
   for (let i = 0; i < 10_000; i++) addresses.take(`192.0.2.${i}`);
   assert.ok(addresses.size <= 100, `${addresses.size} buckets kept`);
+  // Looking at a bucket to forget it does not lose the time it was refilling for.
+  const bucket = limit.bucket();
+  limit.take(bucket);
+  limit.take(bucket);
+  advance(500);
+  assert.equal(limit.full(bucket), false);
+  advance(500);
+  assert.equal(limit.wait(bucket), 0, 'one token back after a second');
 });
