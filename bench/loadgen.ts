@@ -2,246 +2,21 @@
 // is. It is built not to be the bottleneck: frames are built and masked once before the run and written
 // as slices of one buffer; reads land in one shared buffer (`net`'s `onread`, no Readable, no copies) and
 // only frame headers are parsed, payloads are skipped by length; several replies that arrive in one read
-// are answered with one write. It reports its own CPU use and event-loop utilization so the runner can
-// flag a run where it, not the server, was the limit.
+// are answered with one write (the connections are in lib/gen-conn.ts; the relay scenarios' clients in
+// relay-gen.ts). It reports its own CPU use and event-loop utilization so the runner can flag a run where
+// it, not the server, was the limit.
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import zlib from 'node:zlib';
 import type { GenConfig, GenResult, GenToRunner, RunnerToGen } from './lib/types.js';
 import { binaryPayload, jsonPayload, textPayload } from './lib/payloads.js';
-import { acceptKey, buildFrame, headerLength, OP_BINARY, OP_CLOSE, OP_TEXT, payloadLength } from './lib/wire.js';
-
-const KEY = 'd2F2ZWNhc3QtYmVuY2gtMQ=='; // base64 of 16 bytes; a fixed key costs the server the same
-const ACCEPT = acceptKey(KEY).toLowerCase();
-const MASK = Uint8Array.from([0x37, 0xfa, 0x21, 0x3d]);
-const READ_BUFFER = Buffer.allocUnsafe(256 * 1024); // shared by every socket: reads are handled synchronously
-const MAX_BATCH_BYTES = 1024 * 1024;
+import { Samples } from './lib/stats.js';
+import { buildFrame, OP_CLOSE } from './lib/wire.js';
+import { ACCEPT, connectAll, flushSends, gen, KEY, MASK, paced, PING, prepareFrames, sleep, until, withTimeout, type Conn } from './lib/gen-conn.js';
+import { runRelay } from './relay-gen.js';
 
 function send(message: GenToRunner): void {
   process.send?.(message);
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-// ---- counters (module-level: the hot path touches nothing else) ----
-let running = false;
-let messages = 0;
-let bytes = 0;
-let sent = 0;
-let handshakes = 0;
-let lost = 0;
-
-class Conn {
-  readonly socket: net.Socket;
-  open = false;
-  closed = false;
-  head: Buffer | null = null;
-  headResolve: (() => void) | null = null;
-  headReject: ((err: Error) => void) | null = null;
-  windowBits = 15;
-  deflateAccepted = false;
-  // frame parser state
-  skip = 0;
-  readonly hdr = Buffer.allocUnsafe(14);
-  hdrLen = 0;
-  b0 = 0;
-  len = 0;
-  // traffic state
-  toSend = 0;
-  credit = 0;
-  received = 0;
-  capture: Buffer[] | null = null;
-  onCapture: ((payload: Buffer, rsv1: boolean) => void) | null = null;
-
-  constructor(
-    readonly index: number,
-    cfg: GenConfig,
-    localAddress: string | undefined,
-  ) {
-    this.socket = net.connect({
-      host: cfg.host,
-      port: cfg.port,
-      ...(localAddress ? { localAddress } : {}),
-      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => {
-          this.onRead(buf as Buffer, n);
-          return true;
-        },
-      },
-    });
-    this.socket.setNoDelay(true);
-  }
-
-  onRead(buf: Buffer, n: number): void {
-    if (this.open) {
-      feed(this, buf, 0, n);
-      if (this.toSend > 0) flushSends(this);
-    } else {
-      this.onHandshakeBytes(buf, n);
-    }
-  }
-
-  onHandshakeBytes(buf: Buffer, n: number): void {
-    const bytesIn = Buffer.from(buf.subarray(0, n)); // copied: the read buffer is reused
-    const all = this.head ? Buffer.concat([this.head, bytesIn]) : bytesIn;
-    const end = all.indexOf('\r\n\r\n');
-    if (end < 0) {
-      this.head = all;
-      return;
-    }
-    this.head = null;
-    const head = all.toString('latin1', 0, end).toLowerCase();
-    const fail = (why: string) => {
-      this.headReject?.(new Error(`connection ${this.index}: ${why}: ${JSON.stringify(head.slice(0, 200))}`));
-      this.socket.destroy();
-    };
-    if (!head.startsWith('http/1.1 101')) return fail('handshake refused');
-    if (!head.includes(`\r\nsec-websocket-accept: ${ACCEPT}`)) return fail('bad Sec-WebSocket-Accept');
-    const ext = /\r\nsec-websocket-extensions:([^\r\n]*)/.exec(head);
-    if (ext && ext[1]!.includes('permessage-deflate')) {
-      this.deflateAccepted = true;
-      const bits = /client_max_window_bits=(\d+)/.exec(ext[1]!);
-      if (bits) this.windowBits = Math.max(9, Number(bits[1]));
-    }
-    this.open = true;
-    this.headResolve?.();
-    this.headResolve = this.headReject = null;
-    if (all.length > end + 4) {
-      const rest = all.subarray(end + 4);
-      feed(this, rest, 0, rest.length);
-    }
-  }
-}
-
-/** Parses frame headers in `buf[i..end)`, skipping payloads; calls `frameDone` for each complete frame. */
-function feed(c: Conn, buf: Buffer, i: number, end: number): void {
-  while (i < end) {
-    if (c.skip > 0) {
-      const n = Math.min(c.skip, end - i);
-      if (c.capture) c.capture.push(Buffer.from(buf.subarray(i, i + n)));
-      c.skip -= n;
-      i += n;
-      if (c.skip === 0) frameDone(c);
-      continue;
-    }
-    if (c.hdrLen === 0 && end - i >= 14) {
-      // Fast path: the whole header is in this read.
-      c.b0 = buf[i]!;
-      c.len = payloadLength(buf, i);
-      i += headerLength(buf[i + 1]!);
-    } else {
-      // Slow path: the header is split across reads; gather it byte by byte.
-      while (i < end && (c.hdrLen < 2 || c.hdrLen < headerLength(c.hdr[1]!))) c.hdr[c.hdrLen++] = buf[i++]!;
-      if (c.hdrLen < 2 || c.hdrLen < headerLength(c.hdr[1]!)) return;
-      c.b0 = c.hdr[0]!;
-      c.len = payloadLength(c.hdr, 0);
-      c.hdrLen = 0;
-    }
-    c.skip = c.len;
-    if (c.len === 0) frameDone(c);
-  }
-}
-
-function frameDone(c: Conn): void {
-  const opcode = c.b0 & 0x0f;
-  if (opcode >= 0x8) {
-    if (opcode === OP_CLOSE && !c.closed) {
-      c.closed = true;
-      if (running) lost++;
-    }
-    c.capture = null;
-    return;
-  }
-  bytes += c.len;
-  if (c.capture) {
-    const payload = Buffer.concat(c.capture);
-    c.capture = null;
-    c.onCapture?.(payload, (c.b0 & 0x40) !== 0);
-  }
-  if ((c.b0 & 0x80) === 0) return; // a fragment: the message is complete on FIN
-  messages++;
-  c.received++;
-  onMessage(c);
-}
-
-// ---- what a complete message triggers, per scenario kind ----
-let onMessage: (c: Conn) => void = () => {};
-let frame: Buffer = Buffer.alloc(0);
-let batchCount = 1;
-/** slices[k] = k frames back to back, views of one buffer built once. */
-let slices: Buffer[] = [];
-
-function prepareFrames(payload: Buffer, cfg: GenConfig, windowBits: number): void {
-  if (cfg.deflate) {
-    const compressed = zlib.deflateRawSync(payload, { windowBits, finishFlush: zlib.constants.Z_SYNC_FLUSH });
-    frame = buildFrame(OP_TEXT, compressed.subarray(0, compressed.length - 4), MASK, true);
-  } else {
-    frame = buildFrame(cfg.binary ? OP_BINARY : OP_TEXT, payload, MASK);
-  }
-  batchCount = Math.max(1, Math.min(64, Math.floor(MAX_BATCH_BYTES / frame.length)));
-  const batch = Buffer.concat(Array.from({ length: batchCount }, () => frame));
-  slices = Array.from({ length: batchCount + 1 }, (_, k) => batch.subarray(0, k * frame.length));
-}
-
-function flushSends(c: Conn): void {
-  let k = c.toSend;
-  c.toSend = 0;
-  if (!running || c.closed) return;
-  sent += k;
-  while (k > 0) {
-    const m = Math.min(k, batchCount);
-    c.socket.write(slices[m]!);
-    k -= m;
-  }
-}
-
-function openConn(cfg: GenConfig, index: number): Promise<Conn> {
-  const local = cfg.localAddresses.length ? cfg.localAddresses[index % cfg.localAddresses.length] : undefined;
-  const c = new Conn(index, cfg, local);
-  const done = new Promise<Conn>((resolve, reject) => {
-    c.headResolve = () => resolve(c);
-    c.headReject = reject;
-  });
-  c.socket.on('connect', () => {
-    c.socket.write(
-      `GET / HTTP/1.1\r\nHost: ${cfg.host}:${cfg.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n` +
-        (cfg.deflate ? 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n' : '') +
-        '\r\n',
-    );
-  });
-  c.socket.on('error', (err) => {
-    if (!c.open) c.headReject?.(new Error(`connection ${index}${local ? ` from ${local}` : ''}: ${err.message}`));
-  });
-  c.socket.on('close', () => {
-    if (!c.open) c.headReject?.(new Error(`connection ${index}: closed during the handshake`));
-    else if (!c.closed) {
-      c.closed = true;
-      if (running) lost++;
-    }
-  });
-  return done;
-}
-
-async function connectAll(cfg: GenConfig): Promise<Conn[]> {
-  const conns: Conn[] = new Array<Conn>(cfg.connections);
-  let next = 0;
-  const worker = async () => {
-    while (next < cfg.connections) {
-      const i = next++;
-      conns[i] = await openConn(cfg, i);
-    }
-  };
-  const workers = Array.from({ length: Math.min(cfg.concurrency, cfg.connections) }, worker);
-  await withTimeout(Promise.all(workers), 30_000 + cfg.connections * 5, `opening ${cfg.connections} connections`);
-  return conns;
 }
 
 /** Sends one message on the first connection and checks the first message it gets back. */
@@ -254,10 +29,10 @@ async function verify(cfg: GenConfig, conns: Conn[], payload: Buffer, waitAll: b
       resolve({ payload: p, rsv1 });
     };
   });
-  running = true;
+  gen.running = true;
   c.toSend = 1;
   flushSends(c);
-  running = false;
+  gen.running = false;
   const reply = await withTimeout(got, 10_000, 'the reply to the first message');
   let data = reply.payload;
   let how = 'echoed payload matches';
@@ -274,11 +49,12 @@ async function verify(cfg: GenConfig, conns: Conn[], payload: Buffer, waitAll: b
   }
   if (waitAll) {
     // Every connection of this process must see the broadcast (subscriptions are in place).
-    const deadline = Date.now() + 10_000;
-    while (conns.some((x) => x.received === 0)) {
-      if (Date.now() > deadline) throw new Error('not every connection received the first broadcast');
-      await sleep(5);
-    }
+    let missing = conns.filter((x) => x.received === 0).length;
+    gen.onMessage = (x) => {
+      if (x.received === 1) missing--;
+    };
+    await until(() => missing === 0, 10_000, 'every connection to receive the first broadcast');
+    gen.onMessage = () => {};
   }
   return how;
 }
@@ -305,18 +81,18 @@ async function handshakeLoop(cfg: GenConfig, stop: () => boolean): Promise<void>
         const end = head.indexOf('\r\n\r\n');
         if (end < 0) return;
         if (!head.startsWith('HTTP/1.1 101') || !head.toLowerCase().includes(ACCEPT)) {
-          lost++;
+          gen.lost++;
           socket.destroy();
           return;
         }
         upgraded = true;
-        handshakes++;
+        gen.handshakes++;
         // Close cleanly: the server answers the close frame and ends the TCP connection first, so the
         // client's ports do not pile up in TIME_WAIT.
         socket.write(close);
       });
       socket.on('error', () => {
-        if (!upgraded) lost++;
+        if (!upgraded) gen.lost++;
       });
       socket.on('close', () => {
         clearTimeout(timer);
@@ -330,22 +106,26 @@ async function handshakeLoop(cfg: GenConfig, stop: () => boolean): Promise<void>
 }
 
 /** The server cannot run this scenario (the runner reports it as skipped, not failed). */
-class Unsupported extends Error {}
+export class Unsupported extends Error {}
 
 // ---- the run ----
 let goResolve: (() => void) | null = null;
 const go = new Promise<void>((resolve) => (goResolve = resolve));
+let proceedResolve: (() => void) | null = null;
+const proceed = new Promise<void>((resolve) => (proceedResolve = resolve));
 
 async function measureWindow(
   cfg: GenConfig,
 ): Promise<{ elapsedMs: number; cpu: number; cpuSystem: number; elu: number; at: [number, number] } & Counts> {
   await sleep(cfg.warmupMs);
+  gen.measuring = true;
   const c0 = counts();
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
   send({ type: 'measure-start', proc: cfg.proc });
   await sleep(cfg.measureMs);
+  gen.measuring = false;
   const t1 = performance.now();
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0);
@@ -372,16 +152,23 @@ interface Counts {
   handshakes: number;
 }
 function counts(): Counts {
-  return { messages, bytes, sent, handshakes };
+  return { messages: gen.messages, bytes: gen.bytes, sent: gen.sent, handshakes: gen.handshakes };
 }
 
 async function run(cfg: GenConfig): Promise<GenResult> {
+  const base = { proc: cfg.proc, latenciesMs: [] as number[], percentiles: null, lost: 0 };
+  if (cfg.kind === 'relay') {
+    return runRelay(cfg, {
+      connected: (connections, verified) => send({ type: 'connected', proc: cfg.proc, connections, verified }),
+      go,
+      measure: () => measureWindowAndStop(cfg),
+    });
+  }
   const payload = cfg.deflate
     ? jsonPayload(cfg.payloadSize)
     : cfg.binary
       ? binaryPayload(cfg.payloadSize)
       : textPayload(cfg.payloadSize);
-  const base = { proc: cfg.proc, latenciesMs: [] as number[], lost: 0 };
 
   if (cfg.kind === 'handshake') {
     const verified = 'every reply checked: 101 and Sec-WebSocket-Accept';
@@ -392,9 +179,14 @@ async function run(cfg: GenConfig): Promise<GenResult> {
     const m = await measureWindow(cfg);
     stopped = true;
     await withTimeout(loop, 10_000, 'the last handshakes to finish');
-    return { ...base, ...m, connections: cfg.concurrency, lost, verified };
+    return { ...base, ...m, connections: cfg.concurrency, lost: gen.lost, verified };
   }
 
+  if (cfg.kind === 'idle') {
+    await warmUp(cfg, payload);
+    send({ type: 'warmed', proc: cfg.proc });
+    await proceed;
+  }
   const conns = await connectAll(cfg);
   if (cfg.deflate && !conns[0]!.deflateAccepted) {
     throw new Unsupported('the server did not negotiate permessage-deflate');
@@ -402,8 +194,9 @@ async function run(cfg: GenConfig): Promise<GenResult> {
   prepareFrames(payload, cfg, conns[0]!.windowBits);
 
   let verified = `${conns.length} handshakes checked`;
+  if (cfg.kind === 'idle' && cfg.traffic > 0) verified += '; ' + (await traffic(cfg, conns));
   if (cfg.kind !== 'idle') {
-    const fanout = cfg.kind === 'chat' || cfg.kind === 'fanout';
+    const fanout = cfg.kind === 'chat' || cfg.kind === 'fanout' || cfg.kind === 'steady';
     // With several generator processes only the first sends the check message in fan-out scenarios.
     if (!fanout || cfg.proc === 0) verified += '; ' + (await verify(cfg, conns, payload, fanout));
     for (const c of conns) c.credit = 0;
@@ -415,63 +208,136 @@ async function run(cfg: GenConfig): Promise<GenResult> {
     const none = { elapsedMs: 0, messages: 0, bytes: 0, sent: 0, handshakes: 0, cpu: 0, cpuSystem: 0, elu: 0 };
     return { ...base, ...none, connections: conns.length, verified };
   }
+  if (cfg.kind === 'fanout') return { ...base, ...(await oneAtATime(cfg, conns)), verified };
+  if (cfg.kind === 'steady') return { ...base, ...(await steady(cfg, conns)), verified };
 
-  const latencies: { ms: number; at: number }[] = [];
   if (cfg.kind === 'echo') {
-    onMessage = (c) => {
+    gen.onMessage = (c) => {
       c.toSend++;
     };
-  } else if (cfg.kind === 'chat') {
-    // Each client sends one message for every `totalConnections` it receives: as many messages stay in
-    // flight as the clients started with, whatever the server's speed.
+  } else {
+    // Chat: each client sends one message for every `totalConnections` it receives: as many messages stay
+    // in flight as the clients started with, whatever the server's speed.
     const n = cfg.totalConnections;
-    onMessage = (c) => {
+    gen.onMessage = (c) => {
       if (++c.credit >= n) {
         c.credit -= n;
         c.toSend++;
       }
     };
-  } else {
-    // Fan-out: the first connection publishes; the next publish goes out once every connection has it.
-    const publisher = conns[0]!;
-    const n = conns.length;
-    let target = 0;
-    let got = 0;
-    let start = 0;
-    const publish = () => {
-      got = 0;
-      target = n;
-      start = performance.now();
-      publisher.toSend = 1;
-      flushSends(publisher);
-    };
-    onMessage = () => {
-      if (++got === target) {
-        const now = performance.now();
-        latencies.push({ ms: now - start, at: now });
-        if (running) publish();
-      }
-    };
-    running = true;
-    const m = measureWindowAndStop(cfg);
-    publish();
-    const r = await m;
-    const inWindow = latencies.filter((l) => l.at >= r.at[0] && l.at <= r.at[1]).map((l) => l.ms);
-    return { ...base, ...r, latenciesMs: inWindow, connections: conns.length, lost, verified };
   }
-
-  running = true;
+  gen.running = true;
   for (const c of conns) {
     c.toSend = cfg.inflight;
     flushSends(c);
   }
   const r = await measureWindowAndStop(cfg);
-  return { ...base, ...r, connections: conns.length, lost, verified };
+  return { ...base, ...r, connections: conns.length, lost: gen.lost, verified };
+}
+
+/** Connections opened before the memory scenarios' first reading, taken through the same steps, closed. */
+const WARM_UP_CONNECTIONS = 100;
+
+async function warmUp(cfg: GenConfig, payload: Buffer): Promise<void> {
+  const warm = { ...cfg, connections: Math.min(WARM_UP_CONNECTIONS, cfg.connections) };
+  const conns = await connectAll(warm);
+  prepareFrames(payload, cfg, conns[0]!.windowBits);
+  if (cfg.traffic > 0) await traffic(warm, conns);
+  // Closed from this side: each socket's 'close' comes once the server has ended its side too.
+  await withTimeout(
+    Promise.all(conns.map((c) => new Promise<void>((resolve) => {
+      c.closed = true;
+      c.socket.once('close', () => resolve());
+      c.socket.end();
+    }))),
+    30_000,
+    'the warm-up connections to close',
+  );
+}
+
+/** Memory after traffic: every connection sends `cfg.traffic` messages and a ping, and gets them back. */
+async function traffic(cfg: GenConfig, conns: Conn[]): Promise<string> {
+  const messages = gen.messages;
+  const pongs = gen.pongs;
+  gen.running = true;
+  for (const c of conns) {
+    c.toSend = cfg.traffic;
+    flushSends(c);
+    c.socket.write(PING);
+  }
+  gen.running = false;
+  const n = conns.length;
+  await until(
+    () => gen.messages - messages >= n * cfg.traffic && gen.pongs - pongs >= n,
+    30_000 + n,
+    `${n * cfg.traffic} echoes and ${n} pongs`,
+  );
+  return `${cfg.traffic} messages echoed and a ping answered on each`;
+}
+
+/**
+ * Fan-out, one publish at a time: the first connection publishes; the next publish goes out once every
+ * connection has it. Every delivery's time since the publish is a sample; so is the time to the last.
+ */
+async function oneAtATime(cfg: GenConfig, conns: Conn[]) {
+  const publisher = conns[0]!;
+  const n = conns.length;
+  const latencies: { ms: number; at: number }[] = [];
+  const samples = new Samples();
+  let got = 0;
+  let start = 0;
+  const publish = () => {
+    got = 0;
+    start = performance.now();
+    publisher.toSend = 1;
+    flushSends(publisher);
+  };
+  gen.onMessage = () => {
+    const now = performance.now();
+    if (gen.measuring) samples.push(now - start);
+    if (++got === n) {
+      latencies.push({ ms: now - start, at: now });
+      if (gen.running) publish();
+    }
+  };
+  gen.running = true;
+  const m = measureWindowAndStop(cfg);
+  publish();
+  const r = await m;
+  const inWindow = latencies.filter((l) => l.at >= r.at[0] && l.at <= r.at[1]).map((l) => l.ms);
+  return { ...r, latenciesMs: inWindow, percentiles: samples.summary(), connections: n, lost: gen.lost };
+}
+
+/**
+ * Steady fan-out: the first connection publishes `cfg.rate` times a second on a timer (open loop). Each
+ * connection gets the publishes in order, so its k-th message since the start is the k-th publish.
+ */
+async function steady(cfg: GenConfig, conns: Conn[]) {
+  const publisher = conns[0]!;
+  const sentAt = new Samples();
+  const samples = new Samples();
+  let unmatched = 0;
+  for (const c of conns) c.base = c.received;
+  gen.onMessage = (c) => {
+    const k = c.received - c.base - 1;
+    if (k >= sentAt.length) unmatched++;
+    else if (gen.measuring) samples.push(performance.now() - sentAt.at(k));
+  };
+  gen.running = true;
+  const stop = paced(cfg.rate, (k) => {
+    for (let i = 0; i < k; i++) sentAt.push(performance.now());
+    publisher.toSend += k;
+    flushSends(publisher);
+  });
+  const r = await measureWindowAndStop(cfg);
+  stop();
+  if (unmatched > 0) throw new Error(`${unmatched} messages arrived that were never published (lost or reordered deliveries)`);
+  return { ...r, percentiles: samples.summary(), connections: conns.length, lost: gen.lost };
 }
 
 async function measureWindowAndStop(cfg: GenConfig) {
   const m = await measureWindow(cfg);
-  running = false;
+  gen.running = false;
   return m;
 }
 
@@ -485,6 +351,8 @@ process.on('message', (msg: RunnerToGen) => {
         else send({ type: 'error', proc: cfg.proc, message: err instanceof Error ? err.message : String(err) });
       },
     );
+  } else if (msg.cmd === 'proceed') {
+    proceedResolve?.();
   } else if (msg.cmd === 'go') {
     goResolve?.();
   } else if (msg.cmd === 'exit') {

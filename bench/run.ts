@@ -8,7 +8,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Child, ChildFailure } from './lib/proc.js';
 import { machineCpu, machineInfo, openFilesLimit, type MachineInfo } from './lib/machine.js';
-import { SCENARIOS, type Scenario, type ServerSample } from './scenarios.js';
+import { BASELINES, SCENARIOS, type Scenario, type ServerGroup, type ServerSample } from './scenarios.js';
 import type { GenConfig, GenResult, GenToRunner, MemoryUsage, ServerToRunner } from './lib/types.js';
 import { UsageError, type FlagValues } from '../src/cli/args.js';
 import { benchHelp, readBenchFlags } from '../src/cli/bench.js';
@@ -69,10 +69,16 @@ function parseArgs(argv: string[]): Options {
 // ---- servers ----
 interface Peer {
   name: string;
+  group: ServerGroup;
   script: string;
-  args: (mode: string) => string[];
+  /** The server's arguments for a scenario's mode, on its own server or on a node:http server. */
+  args: (mode: string, http: boolean) => string[];
   env: NodeJS.ProcessEnv;
   note: string;
+  /** What the load generator does differently for this server (the relays' client protocol). */
+  gen?: Partial<GenConfig>;
+  /** Runs only when named with --server. */
+  optIn?: boolean;
 }
 
 function envWithout(...names: string[]): NodeJS.ProcessEnv {
@@ -115,39 +121,90 @@ async function wavecastProblem(): Promise<{ skip: string | null; warning: string
 function peers(): Peer[] {
   const wslike = join(HERE, 'servers', 'wslike.js');
   const noAddons = { ...process.env, WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' };
+  const http = (on: boolean) => (on ? ['http'] : []);
   const list: Peer[] = [
-    { name: 'wavecast', script: wslike, args: (m) => ['wavecast', m], env: process.env, note: 'the built package (dist/)' },
+    {
+      name: 'wavecast',
+      group: 'library',
+      script: wslike,
+      args: (m, h) => ['wavecast', m, ...http(h)],
+      env: process.env,
+      note: 'the built package (dist/)',
+    },
     {
       name: 'ws',
+      group: 'library',
       script: wslike,
-      args: (m) => ['ws', m],
+      args: (m, h) => ['ws', m, ...http(h)],
       env: noAddons,
       note: 'ws without native addons (WS_NO_BUFFER_UTIL, WS_NO_UTF_8_VALIDATE)',
     },
     {
       name: 'ws+bufferutil',
+      group: 'library',
       script: wslike,
-      args: (m) => ['ws', m],
+      args: (m, h) => ['ws', m, ...http(h)],
       env: envWithout('WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'),
       note: 'ws with bufferutil and utf-8-validate',
     },
     {
       name: 'raw',
+      group: 'library',
       script: join(HERE, 'servers', 'raw.js'),
-      args: (m) => [m],
+      args: (m, h) => [m, ...http(h)],
       env: process.env,
-      note: 'minimal node:net server, the ceiling on Node',
+      note: 'minimal node:net server with the same per-turn write coalescing: the ceiling on Node',
+    },
+    {
+      name: 'raw-direct',
+      group: 'library',
+      script: join(HERE, 'servers', 'raw.js'),
+      args: (m, h) => [m, ...http(h), 'direct'],
+      env: process.env,
+      note: 'the raw server writing every frame at once, uncoalesced (only with --server raw-direct)',
+      optIn: true,
     },
   ];
   if (process.env.UWS_PATH) {
     list.push({
       name: 'uws',
+      group: 'library',
       script: join(HERE, 'servers', 'uws.js'),
-      args: (m) => [m],
+      args: (m, h) => [m, ...http(h)],
       env: process.env,
       note: `uWebSockets.js from ${process.env.UWS_PATH}`,
     });
   }
+  const relay = join(HERE, 'servers', 'relay.js');
+  list.push(
+    {
+      name: 'serve-v1',
+      group: 'relay',
+      script: relay,
+      args: () => [],
+      env: process.env,
+      note: '`wavecast serve` (dist/) with wavecast.v1 clients',
+      gen: { protocol: 'v1' },
+    },
+    {
+      name: 'serve-plain',
+      group: 'relay',
+      script: relay,
+      args: () => [],
+      env: process.env,
+      note: '`wavecast serve` (dist/) with plain clients',
+      gen: { protocol: 'plain' },
+    },
+    {
+      name: 'socket.io',
+      group: 'relay',
+      script: join(HERE, 'servers', 'socketio.js'),
+      args: () => [],
+      env: process.env,
+      note: 'Socket.IO 4 on the websocket transport (engine.io on ws, with bufferutil)',
+      gen: { protocol: 'socketio' },
+    },
+  );
   return list;
 }
 
@@ -170,7 +227,7 @@ function split(total: number, parts: number, i: number): number {
   return Math.floor(total / parts) + (i < total % parts ? 1 : 0);
 }
 
-function genConfigs(s: Scenario, port: number, o: Options): GenConfig[] {
+function genConfigs(s: Scenario, peer: Peer, port: number, o: Options): GenConfig[] {
   const procs = s.multiProc && o.genProcs ? o.genProcs : s.procs;
   const warmup = o.warmup ?? (o.quick ? s.seconds.quickWarmup : s.seconds.warmup);
   const measure = o.measure ?? (o.quick ? s.seconds.quickMeasure : s.seconds.measure);
@@ -188,9 +245,14 @@ function genConfigs(s: Scenario, port: number, o: Options): GenConfig[] {
     inflight: 1,
     concurrency: 64,
     localAddresses: [],
+    traffic: 0,
+    rate: 0,
+    rooms: 1,
+    protocol: 'v1',
     warmupMs: warmup * 1000,
     measureMs: measure * 1000,
     ...s.gen,
+    ...peer.gen,
   };
   base.totalConnections = base.connections;
   return Array.from({ length: procs }, (_, i) => ({
@@ -237,7 +299,7 @@ async function runOne(s: Scenario, peer: Peer, round: number, o: Options): Promi
     info: {},
   };
   const pins = pinning(o, s.multiProc && o.genProcs ? o.genProcs : s.procs);
-  const server = Child.fork<ServerToRunner>(`${peer.name} server`, peer.script, peer.args(s.serverMode), {
+  const server = Child.fork<ServerToRunner>(`${peer.name} server`, peer.script, peer.args(s.serverMode, s.http === true), {
     env: peer.env,
     execArgv: ['--expose-gc', ...extraArgv('BENCH_SERVER_NODE_OPTIONS')],
     ...(pins ? { cpus: pins.server } : {}),
@@ -247,11 +309,11 @@ async function runOne(s: Scenario, peer: Peer, round: number, o: Options): Promi
   try {
     const ready = await guard(server.next('ready', 20_000));
     record.info = ready.info;
-    const configs = genConfigs(s, ready.port, o);
+    const configs = genConfigs(s, peer, ready.port, o);
     const connections = configs.reduce((a, c) => a + c.connections, 0);
     let memBefore: MemoryUsage | null = null;
     let memAfter: MemoryUsage | null = null;
-    if (s.kind === 'idle') memBefore = (await guard(ask(server, 'mem'))).usage;
+    if (s.memory) memBefore = (await guard(ask(server, 'mem'))).usage;
     for (const cfg of configs) {
       const g = Child.fork<GenToRunner>(`load generator ${cfg.proc}`, join(HERE, 'loadgen.js'), [], {
         execArgv: extraArgv('BENCH_GEN_NODE_OPTIONS'),
@@ -259,6 +321,13 @@ async function runOne(s: Scenario, peer: Peer, round: number, o: Options): Promi
       });
       gens.push(g);
       g.send({ cmd: 'run', config: cfg });
+    }
+    if (s.kind === 'idle') {
+      // The generators first run a few connections through the same steps and close them, so that the
+      // code those steps run is compiled before the reading (a cost paid once, not per connection).
+      await guard(Promise.all(gens.map((g) => g.next('warmed', 60_000))));
+      memBefore = (await guard(ask(server, 'mem'))).usage;
+      for (const g of gens) g.send({ cmd: 'proceed' });
     }
     const connected = await guard(Promise.all(gens.map((g) => g.next('connected', 60_000 + connections * 10))));
     record.verified = connected[0]!.verified;
@@ -277,6 +346,8 @@ async function runOne(s: Scenario, peer: Peer, round: number, o: Options): Promi
       await guard(gens[0]!.next('measure-end', runMs + 30_000));
       const c1 = await guard(ask(server, 'cpu'));
       const m1 = machineCpu();
+      // Still connected (and, for the relays, with their history): what the clients cost the server.
+      if (s.memory) memAfter = (await guard(ask(server, 'mem'))).usage;
       cpu = (c1.usage.user + c1.usage.system - c0.usage.user - c0.usage.system) / (c1.at - c0.at);
       if (m0 && m1 && m1.total > m0.total) busyCores = ((m1.busy - m0.busy) / (m1.total - m0.total)) * CORES;
     }
@@ -337,20 +408,24 @@ async function main(): Promise<void> {
   const machine: MachineInfo = machineInfo();
   const notes: string[] = [];
 
-  let all = peers();
+  let all = peers().filter((p) => !p.optIn || o.servers.includes(p.name));
   if (o.servers.length) {
-    const known = all.map((p) => p.name);
+    const known = peers().map((p) => p.name);
     const unknown = o.servers.filter((n) => !known.includes(n));
     if (unknown.length) throw new Error(`unknown server ${unknown.join(', ')}; known: ${known.join(', ')}`);
-    all = all.filter((p) => p.name === 'ws' || o.servers.includes(p.name));
+    // The baselines always run: every ratio is taken against them.
+    const baselines = Object.values(BASELINES).flat();
+    all = all.filter((p) => baselines.includes(p.name) || o.servers.includes(p.name));
   }
-  const wavecast = all.some((p) => p.name === 'wavecast') ? await wavecastProblem() : { skip: null, warning: null };
+  const ours = (p: Peer) => p.name === 'wavecast' || p.script.endsWith('relay.js');
+  const wavecast = all.some(ours) ? await wavecastProblem() : { skip: null, warning: null };
   if (wavecast.skip) {
     const msg = `Wavecast skipped: ${wavecast.skip}`;
     console.error(msg);
     notes.push(msg);
-    all = all.filter((p) => p.name !== 'wavecast');
+    all = all.filter((p) => !ours(p));
   }
+  const peersOf = (s: Scenario) => all.filter((p) => p.group === s.group);
   if (wavecast.warning) {
     console.error(`warning: ${wavecast.warning}`);
     notes.push(`Warning: ${wavecast.warning}`);
@@ -377,12 +452,12 @@ async function main(): Promise<void> {
   }
 
   const records: RunRecord[] = [];
-  const total = scenarios.reduce((a, s) => a + (fdSkips.has(s.name) ? 0 : o.rounds * all.length), 0);
+  const total = scenarios.reduce((a, s) => a + (fdSkips.has(s.name) ? 0 : o.rounds * peersOf(s).length), 0);
   const startedAt = new Date();
   const stamp = timestamp(startedAt);
   const meta = {
     startedAt: startedAt.toISOString(),
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
     options: o,
     machine,
     servers: all.map((p) => ({ name: p.name, note: p.note })),
@@ -407,7 +482,7 @@ async function main(): Promise<void> {
     const fdSkip = fdSkips.get(s.name);
     if (!fdSkip) {
       for (let round = 1; round <= o.rounds; round++) {
-        for (const peer of all) {
+        for (const peer of peersOf(s)) {
           // Once a server said it cannot run a scenario, do not ask again.
           const skipped = records.find((r) => r.scenario === s.name && r.server === peer.name && r.skipped);
           k++;
@@ -443,7 +518,7 @@ async function main(): Promise<void> {
     save();
   }
   clearProgress();
-  console.log('## Overview (median, ratio to ws)\n');
+  console.log('## Overview (median, ratio to the row\'s baseline)\n');
   console.log(renderOverview(summarize(scenarios, records, all.map((p) => p.name)), all.map((p) => p.name), fdSkips));
   if (o.save) console.log(`results: ${join(o.out, `${stamp}.md`)} and .json`);
 }

@@ -1,6 +1,9 @@
 // Messages and shapes shared by the runner, the load generator and the servers.
 
-export type GenKind = 'echo' | 'chat' | 'fanout' | 'handshake' | 'idle';
+export type GenKind = 'echo' | 'chat' | 'fanout' | 'steady' | 'handshake' | 'idle' | 'relay';
+
+/** How the relay scenario's clients speak: wavecast.v1 envelopes, plain messages, or Socket.IO packets. */
+export type RelayProtocol = 'v1' | 'plain' | 'socketio';
 
 export interface GenConfig {
   kind: GenKind;
@@ -21,6 +24,14 @@ export interface GenConfig {
   inflight: number;
   /** Connects (handshakes) in flight at once. */
   concurrency: number;
+  /** Idle: messages each connection sends (and gets echoed) before the memory is read, then a ping. */
+  traffic: number;
+  /** Steady: publishes per second; relay: messages per second from each sender (0: closed loop, `inflight`). */
+  rate: number;
+  /** Relay: rooms (channels); the connections are spread over them, and the first of each room sends. */
+  rooms: number;
+  /** Relay: the clients' protocol (set by the server peer). */
+  protocol: RelayProtocol;
   /** Source addresses to spread client sockets over (empty: let the kernel choose). */
   localAddresses: string[];
   warmupMs: number;
@@ -45,6 +56,8 @@ export interface GenResult {
   handshakes: number;
   /** Fan-out: time from publish to the last subscriber having it, for each publish in the window. */
   latenciesMs: number[];
+  /** Publish → delivery over every delivery in the window (ms), or null where not measured. */
+  percentiles: { p50: number; p99: number; count: number } | null;
   /** Share of one core the generator used in the window (1 = a full core). */
   cpu: number;
   /** The part of `cpu` spent in the kernel (on loopback, much of TCP's work is charged to the sender). */
@@ -57,6 +70,7 @@ export interface GenResult {
 }
 
 export type GenToRunner =
+  | { type: 'warmed'; proc: number }
   | { type: 'connected'; proc: number; connections: number; verified: string }
   | { type: 'measure-start'; proc: number }
   | { type: 'measure-end'; proc: number }
@@ -64,7 +78,7 @@ export type GenToRunner =
   | { type: 'error'; proc: number; message: string }
   | { type: 'unsupported'; proc: number; reason: string };
 
-export type RunnerToGen = { cmd: 'run'; config: GenConfig } | { cmd: 'go' } | { cmd: 'exit' };
+export type RunnerToGen = { cmd: 'run'; config: GenConfig } | { cmd: 'proceed' } | { cmd: 'go' } | { cmd: 'exit' };
 
 export interface MemoryUsage {
   rss: number;

@@ -22,6 +22,7 @@ interface Uws {
 
 installControl();
 const mode = parseMode(process.argv[2]);
+if (process.argv[3] === 'http') unsupported('uWebSockets.js runs its own HTTP server, not on node:http');
 const path = process.env.UWS_PATH;
 if (!path) unsupported('UWS_PATH is not set');
 let uws: Uws;

@@ -1,6 +1,9 @@
 // A server written against the `ws` package's API, run with either `ws` or Wavecast (which exposes the
-// same API). Usage: node wslike.js <module> <mode>, where module is `ws` or `wavecast` and mode is one of
-// echo | deflate | broadcast | publish. The code is exactly what a user of either package would write.
+// same API). Usage: node wslike.js <module> <mode> [http], where module is `ws` or `wavecast` and mode is
+// one of echo | deflate | broadcast | publish; with `http` the server is `new WebSocketServer({ server })`
+// on a node:http server (as the relay runs), else `new WebSocketServer({ port })`. The code is exactly
+// what a user of either package would write.
+import { createServer, type Server as HttpServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { installControl, parseMode, ready, unsupported, TOPIC } from './control.js';
 
@@ -26,12 +29,13 @@ interface ServerModule {
 installControl();
 const moduleName = process.argv[2] ?? 'ws';
 const mode = parseMode(process.argv[3]);
+const onHttp = process.argv[4] === 'http';
 
 const mod = (await import(moduleName)) as ServerModule;
 const WebSocketServer = mod.WebSocketServer;
 if (typeof WebSocketServer !== 'function') unsupported(`${moduleName} does not export WebSocketServer`);
 
-const info: Record<string, unknown> = { module: moduleName, mode };
+const info: Record<string, unknown> = { module: moduleName, mode, ...(onHttp ? { server: 'node:http' } : {}) };
 if (moduleName === 'ws') {
   const require = createRequire(import.meta.url);
   let bufferutil = false;
@@ -44,7 +48,9 @@ if (moduleName === 'ws') {
   info.bufferutil = bufferutil;
 }
 
-const wss = new WebSocketServer({ port: 0, ...(mode === 'deflate' ? { perMessageDeflate: true } : {}) });
+const deflate = mode === 'deflate' ? { perMessageDeflate: true } : {};
+const httpServer: HttpServer | null = onHttp ? createServer() : null;
+const wss = new WebSocketServer(httpServer ? { server: httpServer, ...deflate } : { port: 0, ...deflate });
 
 // Wavecast's native fan-out; `ws` has none, so in publish mode it runs the loop over `clients` that the
 // `ws` docs show (the same code as broadcast), which is what the publish targets are measured against.
@@ -84,8 +90,9 @@ wss.on('error', (err) => {
   throw err;
 });
 
-wss.on('listening', () => {
-  const address = wss.address();
+const listening = (address: { port: number } | string | null) => {
   if (address === null || typeof address === 'string') throw new Error('server has no TCP port');
   ready(address.port, info);
-});
+};
+if (httpServer) httpServer.listen(0, '127.0.0.1', () => listening(httpServer.address()));
+else wss.on('listening', () => listening(wss.address()));

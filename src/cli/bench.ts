@@ -12,7 +12,7 @@ import { UsageError, camel, helpText, parseArgs, type FlagSpec, type FlagValues 
 export const BENCH_FLAGS: Record<string, FlagSpec> = {
   rounds: { type: 'number', default: 3, value: 'N', description: 'interleaved rounds per scenario' },
   scenario: { type: 'list', value: 'a,b', description: 'only these scenarios: names or prefixes such as echo or fanout, comma-separated (repeatable; the names are under Scenarios in bench/README.md)' },
-  server: { type: 'list', value: 'a,b', description: 'only these servers (wavecast, ws, ws+bufferutil, raw, uws); ws always runs as the baseline' },
+  server: { type: 'list', value: 'a,b', description: 'only these servers (wavecast, ws, ws+bufferutil, raw, uws, and raw-direct, which runs only when named; for the relay scenarios serve-v1, serve-plain, socket.io); the baselines (ws, ws+bufferutil, socket.io) always run' },
   quick: { type: 'boolean', description: 'short runs (0.3 s warm-up, 1 s measured)' },
   big: { type: 'boolean', description: 'also run the 50,000-connection memory scenario' },
   duration: { type: 'number', value: 'SECONDS', description: "seconds measured per run (default: the scenario's)" },

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gapEnvelope, messageEnvelope, parseClientEnvelope } from '../../src/relay/v1-protocol.js';
+import { encode, gapEnvelope, messageEnvelope, parseClientEnvelope } from '../../src/relay/v1-protocol.js';
 
 const parse = (value: unknown, max = 100) => parseClientEnvelope(typeof value === 'string' ? value : JSON.stringify(value), max);
 const code = (value: unknown, max?: number) => {
@@ -66,4 +66,19 @@ test('a gap names its range and reason', () => {
   assert.equal(gap.type, 'gap');
   assert.deepEqual([gap.from, gap.to, gap.reason], [2, 5, 'expired']);
   assert.match(gap.message, /2 to 5/);
+});
+
+test('a message envelope is encoded as JSON.stringify would, escapes and binary included', () => {
+  const cases = [
+    { channel: 'lobby', seq: 1, time: 1_700_000_000_000, data: Buffer.from('hello'), binary: false },
+    { channel: 'a/"quoted"\\room', seq: 9_007_199_254_740_991, time: 0, data: Buffer.from('line\nbreak "quote" \u2028 tab\t é 😀 \u0001'), binary: false },
+    { channel: 'bin', seq: 42, time: 5, data: Buffer.from([0, 255, 10, 34]), binary: true },
+    { channel: '', seq: 0, time: 1, data: Buffer.alloc(0), binary: false },
+  ];
+  for (const message of cases) {
+    const envelope = messageEnvelope(message);
+    const text = encode(envelope);
+    assert.equal(text, JSON.stringify(envelope));
+    assert.deepEqual(JSON.parse(text), envelope);
+  }
 });
