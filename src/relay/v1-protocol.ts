@@ -267,5 +267,6 @@ export function encode(envelope: ServerEnvelope): string {
  */
 function encodeMessage(m: MessageEnvelope): string {
   const binary = m.binary === true ? ',"binary":true' : '';
-  return `{"type":"message","channel":${JSON.stringify(m.channel)},"seq":${m.seq},"time":${m.time},"data":${JSON.stringify(m.data)}${binary}}`;
+  const from = m.from !== undefined ? `,"from":${JSON.stringify(m.from)}` : '';
+  return `{"type":"message","channel":${JSON.stringify(m.channel)},"seq":${m.seq},"time":${m.time},"data":${JSON.stringify(m.data)}${binary}${from}}`;
 }

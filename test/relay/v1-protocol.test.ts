@@ -68,12 +68,15 @@ test('a gap names its range and reason', () => {
   assert.match(gap.message, /2 to 5/);
 });
 
-test('a message envelope is encoded as JSON.stringify would, escapes and binary included', () => {
+test('a message envelope is encoded as JSON.stringify would, escapes, binary and the publisher\'s id included', () => {
   const cases = [
     { channel: 'lobby', seq: 1, time: 1_700_000_000_000, data: Buffer.from('hello'), binary: false },
     { channel: 'a/"quoted"\\room', seq: 9_007_199_254_740_991, time: 0, data: Buffer.from('line\nbreak "quote" \u2028 tab\t é 😀 \u0001'), binary: false },
     { channel: 'bin', seq: 42, time: 5, data: Buffer.from([0, 255, 10, 34]), binary: true },
     { channel: '', seq: 0, time: 1, data: Buffer.alloc(0), binary: false },
+    // A wavecast.v1 publisher's id, text and binary.
+    { channel: 'lobby', seq: 2, time: 3, data: Buffer.from('hi'), binary: false, from: 'q3Jx0Ew9Uj1sYv8H' },
+    { channel: 'bin', seq: 43, time: 5, data: Buffer.from([1]), binary: true, from: 'id-"2"' },
   ];
   for (const message of cases) {
     const envelope = messageEnvelope(message);
