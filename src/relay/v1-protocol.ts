@@ -237,15 +237,13 @@ export function errorEnvelope(code: ErrorCode, message: string, id?: RequestId, 
 
 /** The `message` envelope for a stored message (binary data as base64). */
 export function messageEnvelope(message: { channel: string; seq: number; time: number; data: Buffer; binary: boolean; from?: string }): MessageEnvelope {
-  const envelope: MessageEnvelope = {
-    type: 'message',
-    channel: message.channel,
-    seq: message.seq,
-    time: message.time,
-    data: message.binary ? message.data.toString('base64') : message.data.toString(),
-  };
+  const data = message.binary ? message.data.toString('base64') : message.data.toString();
+  // `from` before `data`: the data stays last but for `binary` (readers that find it from the end keep working).
+  const envelope: MessageEnvelope =
+    message.from === undefined
+      ? { type: 'message', channel: message.channel, seq: message.seq, time: message.time, data }
+      : { type: 'message', channel: message.channel, seq: message.seq, time: message.time, from: message.from, data };
   if (message.binary) envelope.binary = true;
-  if (message.from !== undefined) envelope.from = message.from;
   return envelope;
 }
 
@@ -267,6 +265,6 @@ export function encode(envelope: ServerEnvelope): string {
  */
 function encodeMessage(m: MessageEnvelope): string {
   const binary = m.binary === true ? ',"binary":true' : '';
-  const from = m.from !== undefined ? `,"from":${JSON.stringify(m.from)}` : '';
-  return `{"type":"message","channel":${JSON.stringify(m.channel)},"seq":${m.seq},"time":${m.time},"data":${JSON.stringify(m.data)}${binary}${from}}`;
+  const from = m.from !== undefined ? `"from":${JSON.stringify(m.from)},` : '';
+  return `{"type":"message","channel":${JSON.stringify(m.channel)},"seq":${m.seq},"time":${m.time},${from}"data":${JSON.stringify(m.data)}${binary}}`;
 }
