@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WsClient from 'ws';
 import { RawV1 } from '../fuzz/relay-harness.js';
-import { CLI_MAIN, startRelay, type RelayProcess } from '../test/relay/relay-process.js';
+import { CLI_MAIN, killAll, startRelay, type RelayProcess } from '../test/relay/relay-process.js';
 import { processRssMiB as rssMiB } from './memory.js';
 
 const argv = process.argv.slice(2);
@@ -484,4 +484,6 @@ for (const [name, attack] of Object.entries(ATTACKS)) {
   }
 }
 agent.destroy();
+// A relay whose start failed (no listening line in time) is still running: it goes too.
+killAll();
 process.exit(0);
