@@ -5,7 +5,7 @@
 import type { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { createLogger } from '../src/relay/log.js';
-import { Relay } from '../src/relay/relay.js';
+import { Relay, type RelayOptions } from '../src/relay/relay.js';
 import { Parser } from '../src/protocol/parser.js';
 import { encodeSpec } from './wire.js';
 
@@ -24,10 +24,10 @@ export interface RelaySettings {
 }
 
 /**
- * Starts a relay on 127.0.0.1, port 0, rate limit off, history `historyLimit` per channel (4 MiB of it at
- * most), no age limit. (The relay soak uses it too.)
+ * Starts a relay on 127.0.0.1, port 0, rate limits off, history `historyLimit` per channel (4 MiB of it at
+ * most), no age limit; `overrides` replace any of these options. (The relay soak and tests use it too.)
  */
-export async function startRelay(settings: RelaySettings): Promise<RelayUnderTest> {
+export async function startRelay(settings: RelaySettings, overrides: Partial<RelayOptions> = {}): Promise<RelayUnderTest> {
   const errors: string[] = [];
   const relay = await Relay.start({
     port: 0,
@@ -35,6 +35,7 @@ export async function startRelay(settings: RelaySettings): Promise<RelayUnderTes
     maxPayload: settings.maxPayload,
     origins: [],
     rateLimit: { rate: 0, burst: 1 },
+    httpRateLimit: { rate: 0, burst: 1 },
     maxBackpressure: 1 << 22,
     backpressurePolicy: 'drop',
     maxConnections: 0,
@@ -44,6 +45,7 @@ export async function startRelay(settings: RelaySettings): Promise<RelayUnderTes
     metricsChannels: 5,
     history: { limit: settings.historyLimit, ttl: 0, maxBytes: 1 << 22 },
     log: createLogger({ level: 'error', write: (line) => errors.push(line) }),
+    ...overrides,
   });
   return { relay, port: relay.address().port, maxPayload: settings.maxPayload, historyLimit: settings.historyLimit, errors };
 }
@@ -79,7 +81,7 @@ export function checkRelayLog(r: RelayUnderTest): void {
  * connection). Looks at the relay's private fields: this is a leak check, not an API.
  */
 export async function checkRelayForgets(r: RelayUnderTest, keep = 0): Promise<void> {
-  const inner = r.relay as unknown as { _wss: { clients: Set<EventEmitter & { readyState: number }>; topics: string[] }; _v1: { _sessions: Map<unknown, unknown>; _members: Map<string, unknown> } };
+  const inner = r.relay as unknown as { _wss: { clients: Set<EventEmitter & { readyState: number }>; topics: string[] }; _v1: { _sessions: Map<unknown, unknown>; _channels: Map<string, unknown> } };
   const open = [...inner._wss.clients].filter((ws) => ws.readyState !== 3);
   if (open.length > keep) {
     // Connections the test closed are still closing on the relay's side: wait for their 'close'.
@@ -87,7 +89,7 @@ export async function checkRelayForgets(r: RelayUnderTest, keep = 0): Promise<vo
   }
   const v1 = inner._v1;
   if (inner._wss.clients.size > keep || v1._sessions.size > keep) fail(`the relay still holds ${inner._wss.clients.size} clients, ${v1._sessions.size} v1 sessions after the clients left`);
-  if (keep === 0 && (v1._members.size > 0 || inner._wss.topics.length > 0)) fail(`the relay still has members of ${[...v1._members.keys()].join(', ')}, topics ${inner._wss.topics.length}`);
+  if (keep === 0 && (v1._channels.size > 0 || inner._wss.topics.length > 0)) fail(`the relay still has members of ${[...v1._channels.keys()].join(', ')}, topics ${inner._wss.topics.length}`);
 }
 
 /** Rejects after `ms` with a message naming what did not happen (the fuzzers' guard against hangs). */

@@ -140,6 +140,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const has = (o: Record<string, unknown>, key: string) => Object.prototype.hasOwnProperty.call(o, key);
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/** A lone UTF-16 surrogate: not valid Unicode (names with one are refused). */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 function expectFor(model: Model, value: unknown): Expected {
   if (!isObject(value)) return { error: new Set(['bad_envelope']) };
@@ -153,7 +155,7 @@ function expectFor(model: Model, value: unknown): Expected {
   if (type === 'ping') return faults.size > 0 ? { error: faults } : { ok: [{ type: 'pong', ...(echoId !== undefined ? { id: echoId } : {}) }] };
   const channel = value.channel;
   if (typeof channel !== 'string') return { error: new Set([...faults, 'bad_envelope']) };
-  if (Buffer.byteLength(channel) > 256 || CONTROL.test(channel)) faults.add('bad_channel');
+  if (Buffer.byteLength(channel) > 256 || CONTROL.test(channel) || LONE_SURROGATE.test(channel)) faults.add('bad_channel');
   const published = model.published.get(channel) ?? [];
   const joined = model.joined.has(channel);
   if (type === 'leave') {
@@ -170,7 +172,7 @@ function expectFor(model: Model, value: unknown): Expected {
       const n = value.name;
       if (typeof n !== 'string') faults.add('bad_envelope');
       else if (n.length > 64) faults.add('too_big');
-      else if (CONTROL.test(n)) faults.add('bad_envelope');
+      else if (CONTROL.test(n) || LONE_SURROGATE.test(n)) faults.add('bad_envelope');
     }
     if (faults.size === 0 && joined) faults.add('already_joined');
     if (faults.size > 0) return { error: faults };

@@ -6,7 +6,7 @@
 // left out. Each attack says what the attackers got, what the relay held (descriptors, RSS), and whether
 // a client from another address was served meanwhile. The figures in docs/RELIABILITY.md come from here.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -16,6 +16,7 @@ import { once } from '../test/helpers/net.js';
 import { upgradeRequest } from '../test/helpers/raw-ws.js';
 import { selfSigned } from '../test/helpers/certificates.js';
 import { CLI_MAIN, connect, startRelay, type RelayProcess, type StartOptions } from '../test/relay/relay-process.js';
+import { processRssMiB } from './memory.js';
 
 interface Row {
   attack: string;
@@ -323,8 +324,7 @@ function descriptors(relay: RelayProcess): number {
 }
 
 function rssMiB(relay: RelayProcess): string {
-  const line = readFileSync(`/proc/${relay.child.pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-  return (Number(line?.split(/\s+/)[1] ?? 0) / 1024).toFixed(1);
+  return processRssMiB(relay.child.pid!).toFixed(1);
 }
 
 async function commandHelp(command: string): Promise<string> {

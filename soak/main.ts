@@ -15,6 +15,10 @@
 //
 //   npm run soak -- --attacks [--cli PATH] [--only NAME,...]
 // The admission attacks (attacks.ts) against `wavecast serve` processes: this build's, or --cli's.
+//
+//   npm run soak -- --traffic [--cli PATH] [--only NAME,...] [--seconds N] [--cap-mib N]
+// The attacks on the relay's traffic (relay-attacks.ts): replays, presence churn, pipelined history
+// reads, HTTP publish floods, broker keys of idle channels, a stalled event loop.
 import { mb, runSoak, type SoakOptions, type SoakReport } from './run.js';
 import { runRelaySoak, type RelaySoakOptions } from './relay-run.js';
 
@@ -32,6 +36,9 @@ const options: SoakOptions = {
 };
 let rounds = 2;
 const argv = process.argv.slice(2);
+if (argv.includes('--traffic')) {
+  await import('./relay-attacks.js'); // reads its own arguments, and exits
+}
 if (argv.includes('--attacks')) {
   await import('./attacks.js'); // reads its own arguments, and exits
 }

@@ -1,5 +1,6 @@
 // Memory of the soak's server process: measured at the start and at the end after a garbage collection,
 // and sampled for the peak in between.
+import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -37,4 +38,14 @@ export function watchMemory(): { sample(): void; end(): MemoryFigures } {
       return { rssStart: start.rss, rssPeak, rssEnd: m.rss, heapStart: start.heapUsed, heapPeak, heapEnd: m.heapUsed, externalEnd: m.external };
     },
   };
+}
+
+/** The resident memory of a process, from /proc (MiB; 0 once it is gone). */
+export function processRssMiB(pid: number): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    return line === undefined ? 0 : Number(line.split(/\s+/)[1]) / 1024;
+  } catch {
+    return 0;
+  }
 }

@@ -55,6 +55,11 @@ export interface ChannelMessage {
   binary: boolean;
   /** Whether it was sent during a recovery (it was missed while offline). */
   replayed: boolean;
+  /**
+   * The relay's id of the wavecast.v1 connection that published it (absent for plain clients and HTTP):
+   * the message is this client's own if `from` is one of the `you` its `joined` events gave.
+   */
+  from?: string;
 }
 
 export interface GapInfo {
@@ -82,11 +87,15 @@ export interface ClientEvents {
   state: { state: ConnectionState; previous: ConnectionState; attempt: number; delay?: number; code?: number; reason?: string };
   message: ChannelMessage;
   /** A channel is joined (again): `recovered` missed messages were delivered before this. */
-  joined: { channel: string; seq: number; recovered: number; presence: PresenceInfo; rejoin: boolean };
+  joined: { channel: string; seq: number; recovered: number; presence: PresenceInfo; rejoin: boolean; you?: string };
   /** Messages that could not be recovered: reload what you show of the channel. */
   gap: GapInfo;
-  /** Who is on a channel, after each join or leave. */
-  presence: PresenceInfo & { event?: 'join' | 'leave'; name?: string };
+  /**
+   * Who is on a channel, after each join or leave; under churn, after a summary of a second's joins and
+   * leaves (`joined`, `left`) or a snapshot of everyone there; on a channel too large to list under heavy
+   * churn, `more` counts changes the relay did not list (`names` may then be off; `count` is exact).
+   */
+  presence: PresenceInfo & { event?: 'join' | 'leave'; name?: string; joined?: string[]; left?: string[]; more?: number };
   /** A publish was dropped from the full offline queue. */
   dropped: { channel: string; data: string };
   error: ServerError;
@@ -390,7 +399,9 @@ export class WavecastClient {
         const seq = Number(e.seq);
         if (joined.lastSeq !== undefined && seq <= joined.lastSeq) return; // seen already
         joined.lastSeq = seq;
-        this._emit('message', { channel, seq, time: Number(e.time), data: String(e.data), binary: e.binary === true, replayed: seq <= joined.replayUntil });
+        const message: ChannelMessage = { channel, seq, time: Number(e.time), data: String(e.data), binary: e.binary === true, replayed: seq <= joined.replayUntil };
+        if (typeof e.from === 'string') message.from = e.from;
+        this._emit('message', message);
         return;
       }
       case 'joined': {
@@ -403,7 +414,9 @@ export class WavecastClient {
         const rejoin = joined.everJoined;
         joined.everJoined = true;
         const info: PresenceInfo = { channel, count: presence.count, names: [...joined.names] };
-        this._emit('joined', { channel, seq: joined.lastSeq, recovered: Number(e.recovered), presence: info, rejoin });
+        const event: ClientEvents['joined'] = { channel, seq: joined.lastSeq, recovered: Number(e.recovered), presence: info, rejoin };
+        if (typeof e.you === 'string') event.you = e.you;
+        this._emit('joined', event);
         this._emit('presence', info);
         return;
       }
@@ -416,6 +429,26 @@ export class WavecastClient {
       }
       case 'presence': {
         if (joined === undefined) return;
+        if (Array.isArray(e.names)) {
+          // A snapshot: everyone there now.
+          joined.names = e.names.map(String).sort();
+          this._emit('presence', { channel, count: Number(e.count), names: [...joined.names] });
+          return;
+        }
+        if (Array.isArray(e.joined) && Array.isArray(e.left)) {
+          const came = e.joined.map(String);
+          const went = e.left.map(String);
+          for (const name of went) {
+            const i = joined.names.indexOf(name);
+            if (i !== -1) joined.names.splice(i, 1);
+          }
+          joined.names.push(...came);
+          joined.names.sort();
+          const summary: ClientEvents['presence'] = { channel, count: Number(e.count), names: [...joined.names], joined: came, left: went };
+          if (typeof e.more === 'number') summary.more = e.more;
+          this._emit('presence', summary);
+          return;
+        }
         const name = String(e.name);
         if (e.event === 'join') joined.names.push(name);
         else {

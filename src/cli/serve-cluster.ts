@@ -13,6 +13,8 @@ export interface ClusterSettings {
   prefix: string;
   /** Presence heartbeat, ms. */
   presenceInterval: number;
+  /** Presence updates per channel sent at once per second (more are merged). */
+  presenceUpdates?: number;
   history: { limit: number; ttl: number; maxBytes: number };
 }
 
@@ -38,5 +40,5 @@ export async function startCluster(settings: ClusterSettings, log: Logger): Prom
     throw error;
   }
   const { RelayCluster } = await import('../relay/cluster.js');
-  return new RelayCluster({ adapter, store, log, presenceInterval: settings.presenceInterval });
+  return new RelayCluster({ adapter, store, log, presenceInterval: settings.presenceInterval, ...(settings.presenceUpdates !== undefined ? { presenceUpdates: settings.presenceUpdates } : {}) });
 }

@@ -36,6 +36,8 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   'max-payload': { type: 'number', default: 65536, value: 'BYTES', description: 'largest message accepted, over WebSocket (1009 beyond) or HTTP (413)' },
   'rate-limit': { type: 'number', default: 20, value: 'PER_SECOND', description: 'messages a second one connection may send (0: no limit); over it the connection is closed with 1008' },
   'rate-burst': { type: 'number', default: 40, value: 'MESSAGES', description: 'messages one connection may send at once before the rate limit applies' },
+  'http-rate-limit': { type: 'number', default: RELAY_DEFAULTS.httpRateLimit.rate, value: 'PER_SECOND', description: 'HTTP publishes (POST /channels/<channel>/messages) a second one client address may make (0: no limit); over it: 429 with Retry-After' },
+  'http-rate-burst': { type: 'number', default: RELAY_DEFAULTS.httpRateLimit.burst, value: 'REQUESTS', description: 'HTTP publishes one client address may make at once before --http-rate-limit applies' },
   'max-backpressure': { type: 'number', default: 1048576, value: 'BYTES', description: 'most bytes queued for one slow client' },
   'backpressure-policy': { type: 'string', default: 'drop', value: 'drop|close', description: 'past --max-backpressure: skip messages for the client, or close it with 1008' },
   'max-connections': { type: 'number', default: 10000, value: 'N', description: 'most open connections of any kind (WebSocket, HTTP, TLS handshakes and request heads under way); when full, the one waiting longest without a request is cut to make room, else 503 (0: as many as the file descriptor limit allows, which also caps a larger N)' },
@@ -49,10 +51,13 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   history: { type: 'number', default: 100, value: 'N', description: 'messages kept per channel for clients that reconnect (wavecast.v1) and GET /channels/<channel>/messages (0: none)' },
   'history-ttl': { type: 'number', default: 3600, value: 'SECONDS', description: 'longest a message is kept in the history (0: no age limit)' },
   'history-bytes': { type: 'number', default: 1048576, value: 'BYTES', description: 'most payload bytes kept in the history per channel (NATS counts about 100 bytes of subject and headers per message too)' },
-  'history-total-bytes': { type: 'number', default: 67108864, value: 'BYTES', description: 'most payload bytes kept in the history of all channels together (the quietest channels lose their oldest first); in memory only: with a broker, its own limits apply' },
+  'history-total-bytes': { type: 'number', default: 67108864, value: 'BYTES', description: 'most memory the history of all channels together may take, counting about 512 bytes a message and a channel beyond payloads (the quietest channels lose their oldest first); in memory only: with a broker, its own limits apply' },
+  'max-channels': { type: 'number', default: RELAY_DEFAULTS.maxChannels, value: 'N', description: 'most channels the relay keeps numbers and history for (the quietest is forgotten first; clients asking for its messages get a gap); in memory only' },
+  'max-channels-per-connection': { type: 'number', default: RELAY_DEFAULTS.maxChannelsPerConnection, value: 'N', description: 'most channels one wavecast.v1 connection may join' },
   redis: { type: 'string', value: 'URL', description: 'join a cluster through Redis (redis://host:6379): publishes between nodes, history and sequence numbers in Redis Streams, presence of every node (default: none, one process)' },
   nats: { type: 'string', value: 'URL', description: 'join a cluster through NATS with JetStream (nats://host:4222), the same way (history in JetStream streams) (default: none)' },
   'cluster-prefix': { type: 'string', default: 'wavecast', value: 'NAME', description: 'names of the keys (Redis: NAME:…) or subjects and streams (NATS) of this cluster; nodes that serve together share it' },
+  'presence-updates': { type: 'number', default: RELAY_DEFAULTS.presenceUpdates, value: 'N', description: 'presence (join/leave) envelopes a channel\'s members get one by one per second; more in that second are sent as one summary at its end (in a cluster, the same for the deltas between nodes)' },
   'presence-heartbeat': { type: 'number', default: 5, value: 'SECONDS', description: 'in a cluster, how often a node tells the others it is alive; the members of a node silent 3 times as long are dropped' },
   workers: { type: 'number', default: 1, value: 'N', description: 'processes serving this port (node:cluster); more than 1 needs --redis or --nats' },
   ...DOCS_FLAGS,
@@ -215,6 +220,8 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const maxPayload = integer(flags, 'max-payload', 1, 1024 * 1024 * 1024);
   const rate = number(flags, 'rate-limit', 0);
   const burst = integer(flags, 'rate-burst', 1, Number.MAX_SAFE_INTEGER);
+  const httpRate = number(flags, 'http-rate-limit', 0);
+  const httpBurst = integer(flags, 'http-rate-burst', 1, Number.MAX_SAFE_INTEGER);
   const maxBackpressure = integer(flags, 'max-backpressure', 1, Number.MAX_SAFE_INTEGER);
   const policy = String(flags.backpressurePolicy);
   if (policy !== 'drop' && policy !== 'close') throw new UsageError(`--backpressure-policy must be drop or close, not "${policy}"`);
@@ -237,6 +244,8 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const historyTtl = number(flags, 'history-ttl', 0);
   const historyBytes = integer(flags, 'history-bytes', 0, Number.MAX_SAFE_INTEGER);
   const historyTotalBytes = integer(flags, 'history-total-bytes', 0, Number.MAX_SAFE_INTEGER);
+  const maxChannels = integer(flags, 'max-channels', 1, Number.MAX_SAFE_INTEGER);
+  const maxChannelsPerConnection = integer(flags, 'max-channels-per-connection', 1, 100_000);
   const shutdownTimeout = number(flags, 'shutdown-timeout', 0);
   const redis = flags.redis as string | undefined;
   const nats = flags.nats as string | undefined;
@@ -244,16 +253,17 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const prefix = String(flags.clusterPrefix);
   if (!/^[A-Za-z0-9_-]+$/.test(prefix)) throw new UsageError(`--cluster-prefix may hold only letters, digits, '_' and '-', not "${prefix}"`);
   const presenceHeartbeat = number(flags, 'presence-heartbeat', 0.05);
+  const presenceUpdates = integer(flags, 'presence-updates', 0, 10_000);
   const workers = integer(flags, 'workers', 1, 256);
   let clusterSettings: ClusterSettings | undefined;
   // Whole milliseconds: Redis's PEXPIRE and JetStream's max_age take integers.
   const history = { limit: historyLimit, ttl: Math.ceil(historyTtl * 1000), maxBytes: historyBytes };
   if (redis !== undefined) {
     if (!/^rediss?:\/\/\S+$/.test(redis)) throw new UsageError(`--redis needs a URL such as redis://127.0.0.1:6379, not "${redis}"`);
-    clusterSettings = { broker: 'redis', url: redis, prefix, presenceInterval: presenceHeartbeat * 1000, history };
+    clusterSettings = { broker: 'redis', url: redis, prefix, presenceInterval: presenceHeartbeat * 1000, presenceUpdates, history };
   } else if (nats !== undefined) {
     if (!/^(nats|tls):\/\/\S+$/.test(nats)) throw new UsageError(`--nats needs a URL such as nats://127.0.0.1:4222, not "${nats}"`);
-    clusterSettings = { broker: 'nats', url: nats, prefix, presenceInterval: presenceHeartbeat * 1000, history };
+    clusterSettings = { broker: 'nats', url: nats, prefix, presenceInterval: presenceHeartbeat * 1000, presenceUpdates, history };
   }
   if (workers > 1 && clusterSettings === undefined) {
     throw new UsageError(`--workers ${workers} needs --redis or --nats: each worker is a process of its own, and without a broker their publishes, history and presence would not be shared`);
@@ -271,6 +281,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       token,
       origins,
       rateLimit: { rate, burst },
+      httpRateLimit: { rate: httpRate, burst: httpBurst },
       maxBackpressure,
       backpressurePolicy: policy,
       maxConnections,
@@ -282,7 +293,9 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       publicUrls,
       heartbeat: heartbeat * 1000,
       metricsChannels,
-      history: { limit: historyLimit, ttl: historyTtl * 1000, maxBytes: historyBytes, maxTotalBytes: historyTotalBytes },
+      history: { limit: historyLimit, ttl: historyTtl * 1000, maxBytes: historyBytes, maxTotalBytes: historyTotalBytes, maxChannels },
+      maxChannelsPerConnection,
+      presenceUpdates,
       docs: checkDocsFlags(flags, clusterSettings),
     },
     ...(clusterSettings !== undefined ? { cluster: clusterSettings } : {}),

@@ -26,14 +26,24 @@ export function decodeChannel(encoded: string): ChannelResult {
   return checkChannel(channel);
 }
 
-/** Checks a decoded channel name: bounded in length, no control characters. */
+/**
+ * Checks a decoded channel name: valid Unicode, bounded in length, no control characters. A name with a
+ * lone surrogate (possible in JSON, as "\ud800") has no UTF-8 form: written to a broker it would become
+ * U+FFFD and be merged with another channel, so it is refused wherever a name comes in.
+ */
 export function checkChannel(channel: string): ChannelResult {
+  if (!isWellFormed(channel)) return { ok: false, message: 'Channel names must be valid Unicode text (this one has a lone UTF-16 surrogate)' };
   if (Buffer.byteLength(channel) > MAX_CHANNEL_BYTES) {
     return { ok: false, message: `Channel names are at most ${MAX_CHANNEL_BYTES} bytes long` };
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(channel)) return { ok: false, message: 'Channel names may not contain control characters' };
   return { ok: true, channel };
+}
+
+/** Whether a string is valid Unicode: no lone surrogate (String#isWellFormed, which ES2022 types lack). */
+export function isWellFormed(text: string): boolean {
+  return !/\p{Cs}/u.test(text);
 }
 
 function truncate(text: string): string {

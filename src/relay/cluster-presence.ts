@@ -8,9 +8,14 @@
 //     version is behind) or does not know the node asks it for its full state ({t:'q'}), answered with
 //     {t:'f'};
 //   - on a graceful stop, a goodbye ({t:'x'}).
+// Under churn, a channel's deltas are paced: the first few of a second go at once (with the join or leave
+// that made them), later ones are merged into one delta at the end of the second (the state alone:
+// receivers compare it with what they had), so churn costs at most a few broker messages per channel a
+// second, each with the channel's names once, rather than one per join or leave.
 // A node that is heard from for 3 intervals is dropped with all its members (a leave event for each), so
 // a node killed without a goodbye leaves no ghosts for longer than that. Broker-agnostic on purpose: the
 // same code serves Redis and NATS, and join/leave events reach other nodes in one broker hop.
+import { UpdatePacer } from './update-pacer.js';
 
 export interface ChannelPresence {
   /** Names of the wavecast.v1 members (one entry per connection, "" for none given). */
@@ -37,6 +42,8 @@ export interface ClusterPresenceOptions {
   localChannels(): string[];
   /** Someone on another node joined or left a channel (to tell this node's v1 members). */
   changed(channel: string, event: 'join' | 'leave', name: string): void;
+  /** Deltas of one channel sent at once per second (default 5); later ones in that second are merged. */
+  updates?: number;
   now?: () => number;
 }
 
@@ -51,9 +58,11 @@ export class ClusterPresence {
   private _version = 0;
   private _timer: NodeJS.Timeout | null = null;
   private readonly _now: () => number;
+  private readonly _pacer: UpdatePacer<string>;
 
   constructor(private readonly _options: ClusterPresenceOptions) {
     this._now = _options.now ?? Date.now;
+    this._pacer = new UpdatePacer({ burst: _options.updates ?? 5, interval: 1000, flush: (channel) => this._sendDelta(channel) });
   }
 
   /** Starts the heartbeats and asks every node for its state. */
@@ -67,6 +76,7 @@ export class ClusterPresence {
   stop(): void {
     if (this._timer !== null) clearInterval(this._timer);
     this._timer = null;
+    this._pacer.stop();
     this._options.send({ t: 'x', n: this._options.nodeId });
   }
 
@@ -76,8 +86,12 @@ export class ClusterPresence {
     this._options.send({ t: 'q', n: this._options.nodeId });
   }
 
-  /** This node's members of `channel` changed. */
+  /** This node's members of `channel` changed: told at once, or merged into the channel's next paced delta. */
   localChanged(channel: string, change?: { event: 'join' | 'leave'; name: string }): void {
+    if (this._pacer.offer(channel)) this._sendDelta(channel, change);
+  }
+
+  private _sendDelta(channel: string, change?: { event: 'join' | 'leave'; name: string }): void {
     const message: PresenceMessage = { t: 'd', n: this._options.nodeId, v: ++this._version, c: channel, s: this._options.local(channel) };
     if (change !== undefined) message.e = change;
     this._options.send(message);

@@ -2,9 +2,10 @@
 // The relay is the adapter's ClusterNode (its WebSocketServer has no adapter: every message the relay
 // sends between nodes is its own, stamped with the channel's sequence number and epoch):
 //
-//   topic "\0m\0<channel>"  one message of a channel: [1][seq: f64][time: f64][epoch length: u8][epoch][payload]
-//                           (text or binary as the adapter's flag says); a node listens only to channels
-//                           it has clients on
+//   topic "\0m\0<channel>"  one message of a channel: [1][seq: f64][time: f64][epoch length: u8][epoch][payload],
+//                           or, for a message a wavecast.v1 connection published, [2][seq][time][epoch
+//                           length][epoch][from length: u8][from][payload] (text or binary as the
+//                           adapter's flag says); a node listens only to channels it has clients on
 //   topic "\0p"             presence (cluster-presence.ts), JSON; every node listens
 //
 // A node's own publishes go to its clients directly (through the feed, so that they are in order with
@@ -19,7 +20,9 @@ import type { Logger } from './log.js';
 
 const MESSAGE_PREFIX = '\u0000m\u0000';
 const PRESENCE_TOPIC = '\u0000p';
+/** The wire format of a message without a publisher id, and with one. */
 const WIRE_VERSION = 1;
+const WIRE_VERSION_FROM = 2;
 
 export interface RelayClusterOptions {
   adapter: BrokerAdapter;
@@ -27,6 +30,8 @@ export interface RelayClusterOptions {
   log: Logger;
   /** Presence heartbeat (ms): members of a node silent for 3 of them are dropped. */
   presenceInterval: number;
+  /** Presence deltas of one channel sent at once per second; more are merged (default 5). */
+  presenceUpdates?: number;
   /** How long a message out of turn waits before the missing ones are read from the history (ms). */
   grace?: number;
 }
@@ -101,6 +106,7 @@ export class RelayCluster implements ClusterNode {
     this._presence = new ClusterPresence({
       nodeId: adapter.nodeId,
       interval: this._options.presenceInterval,
+      ...(this._options.presenceUpdates !== undefined ? { updates: this._options.presenceUpdates } : {}),
       send: (message) => this._send(message),
       local: hooks.local,
       localChannels: hooks.localChannels,
@@ -125,13 +131,19 @@ export class RelayCluster implements ClusterNode {
   /** Carries a message this node stamped to the other nodes. */
   publish(message: StoredMessage): void {
     const epoch = Buffer.from(message.epoch ?? this.store.epoch);
-    const payload = Buffer.allocUnsafe(18 + epoch.length + message.data.length);
-    payload[0] = WIRE_VERSION;
+    const from = message.from === undefined ? null : Buffer.from(message.from);
+    const head = 18 + epoch.length + (from === null ? 0 : 1 + from.length);
+    const payload = Buffer.allocUnsafe(head + message.data.length);
+    payload[0] = from === null ? WIRE_VERSION : WIRE_VERSION_FROM;
     payload.writeDoubleBE(message.seq, 1);
     payload.writeDoubleBE(message.time, 9);
     payload[17] = epoch.length;
     epoch.copy(payload, 18);
-    message.data.copy(payload, 18 + epoch.length);
+    if (from !== null) {
+      payload[18 + epoch.length] = from.length;
+      from.copy(payload, 19 + epoch.length);
+    }
+    message.data.copy(payload, head);
     try {
       this.adapter.publish(MESSAGE_PREFIX + message.channel, payload, message.binary);
     } catch (error) {
@@ -180,17 +192,28 @@ export class RelayCluster implements ClusterNode {
       this._presence?.receive(message);
       return 0;
     }
-    if (!topic.startsWith(MESSAGE_PREFIX) || payload.length < 18 || payload[0] !== WIRE_VERSION) return 0;
+    const version = payload[0];
+    if (!topic.startsWith(MESSAGE_PREFIX) || payload.length < 18 || (version !== WIRE_VERSION && version !== WIRE_VERSION_FROM)) return 0;
     const epochLength = payload[17]!;
+    let head = 18 + epochLength;
+    let from: string | undefined;
+    if (version === WIRE_VERSION_FROM) {
+      if (payload.length <= head) return 0;
+      const fromLength = payload[head]!;
+      from = payload.subarray(head + 1, head + 1 + fromLength).toString();
+      head += 1 + fromLength;
+    }
+    if (payload.length < head) return 0;
     const message: StoredMessage = {
       channel: topic.slice(MESSAGE_PREFIX.length),
       seq: payload.readDoubleBE(1),
       time: payload.readDoubleBE(9),
       epoch: payload.subarray(18, 18 + epochLength).toString(),
       // A copy: the adapter's buffer is not ours to keep (held messages live on).
-      data: Buffer.from(payload.subarray(18 + epochLength)),
+      data: Buffer.from(payload.subarray(head)),
       binary,
     };
+    if (from !== undefined) message.from = from;
     return this._feed?.offer(message, false) ?? 0;
   }
 

@@ -10,6 +10,17 @@
 // (--history), max_age (--history-ttl), max_bytes (--history-bytes), discarding the oldest; a stream keeps
 // its last sequence number when its limits have removed every message, and across server restarts.
 //
+// Idle channels' streams are deleted (a stream costs the server about 60 KB of memory): a sweep (every
+// node, a few times per --history-ttl) lists the streams and retires each whose messages have all expired
+// and that has had none for the ttl: it moves the stream to the subject `<prefix>.retired.<hash>` (so no
+// publish can land in it meanwhile; one that raced it is refused and retried by its publisher), checks
+// that nothing landed, raises the floor of the channel's bucket to the stream's last number, and deletes
+// it. Floors are messages `<prefix>.meta.floor.<bucket>` (1,024 buckets of channel hashes, the highest
+// number of any deleted stream in the bucket). A channel whose stream is made again starts after its
+// bucket's floor: the stream is made on `<prefix>.staging.<hash>`, purged up to floor + 1 (which sets its
+// first number), then moved to its subject; so its numbers go on above every number it had, and a client's
+// `since` from before is answered with a gap. A channel of a bucket with no floor starts at 1.
+//
 // The epoch is one message on `<prefix>.meta.epoch` in the stream `<PREFIX>_meta`, written once with the
 // header Nats-Expected-Last-Subject-Sequence: 0 so that two nodes that start together agree. A JetStream
 // that lost its store has no epoch message: the next node to notice writes a new one.
@@ -48,11 +59,20 @@ interface NatsConnection {
 interface JetStreamManager {
   streams: {
     add(config: Record<string, unknown>): Promise<unknown>;
-    info(name: string): Promise<{ state: { first_seq: number; last_seq: number } }>;
+    info(name: string): Promise<StreamInfo>;
+    update(name: string, config: Record<string, unknown>): Promise<unknown>;
+    purge(name: string, options: Record<string, unknown>): Promise<unknown>;
     getMessage(name: string, query: Record<string, unknown>): Promise<StoredMsg>;
     delete(name: string): Promise<boolean>;
     names(subject?: string): { next(): Promise<string[]> };
+    list(subject?: string): { next(): Promise<StreamInfo[]> };
   };
+}
+
+interface StreamInfo {
+  created: string;
+  config: Record<string, unknown> & { name: string; subjects?: string[] };
+  state: { messages: number; first_seq: number; last_seq: number; last_ts: string };
 }
 
 interface NatsModule {
@@ -62,6 +82,7 @@ interface NatsModule {
 
 const TIME = 'Wavecast-Time';
 const BINARY = 'Wavecast-Binary';
+const FROM = 'Wavecast-From';
 /** JetStream API error codes. */
 const STREAM_NOT_FOUND = 10059;
 const MESSAGE_NOT_FOUND = 10037;
@@ -69,6 +90,12 @@ const WRONG_LAST_SEQUENCE = 10071;
 const STREAM_NAME_IN_USE = 10058;
 /** Messages fetched at once by a read. */
 const READ_BATCH = 64;
+/** Buckets of channel hashes that have a floor (see the top). */
+const FLOOR_BUCKETS = 1024;
+/** Streams a sweep retires at once. */
+const SWEEP_CONCURRENCY = 8;
+/** How long a stream may stay half made (on its staging subject) before a sweep finishes making it (ms). */
+const STAGING_GRACE = 60_000;
 
 export class NatsHistory extends SharedHistoryBase implements SharedHistory {
   readonly prefix: string;
@@ -142,18 +169,21 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
     await nc?.close().catch(() => undefined);
   }
 
-  async append(channel: string, data: Buffer, binary: boolean): Promise<StoredMessage> {
+  async append(channel: string, data: Buffer, binary: boolean, from?: string): Promise<StoredMessage> {
     const nc = this._live();
     const time = Date.now();
     const headers = this._nats!.headers();
     headers.set(TIME, String(time));
     if (binary) headers.set(BINARY, '1');
+    if (from !== undefined) headers.set(FROM, from);
     const { stream, subject } = this._names(channel);
     for (let attempt = 0; ; attempt++) {
       await this._stream(channel);
       try {
         const ack = await nc.jetstream().publish(subject, data, { headers, expect: { streamName: stream } });
-        return { channel, seq: ack.seq, time, data, binary, epoch: this._epoch };
+        const message: StoredMessage = { channel, seq: ack.seq, time, data, binary, epoch: this._epoch };
+        if (from !== undefined) message.from = from;
+        return message;
       } catch (error) {
         // No stream (the store was wiped, or the stream was deleted): make it, once.
         if (attempt > 0 || !isNoStream(error)) throw error;
@@ -165,17 +195,18 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
 
   async read(channel: string, since: number): Promise<HistoryRead> {
     const jsm = this._manager();
-    const { stream } = this._names(channel);
+    const { stream, hash } = this._names(channel);
+    const start = Math.max(0, since);
     let state: { first_seq: number; last_seq: number };
     try {
       state = (await jsm.streams.info(stream)).state;
     } catch (error) {
       if (apiCode(error) !== STREAM_NOT_FOUND) throw error;
       await this._checkEpoch();
-      return { messages: [], latest: 0 };
+      // Never used, or deleted once idle: numbers go on above the floor.
+      return historyRead([], await this._floor(hash), start);
     }
     const latest = state.last_seq;
-    const start = Math.max(0, since);
     const { limit, ttl } = this._options.bounds;
     const oldest = ttl > 0 ? Date.now() - ttl : -Infinity;
     const messages: StoredMessage[] = [];
@@ -188,7 +219,10 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
           const time = Number(stored.header.get(TIME));
           if (time < oldest) continue;
           const data = Buffer.from(stored.data.buffer, stored.data.byteOffset, stored.data.byteLength);
-          messages.push({ channel, seq: stored.seq, time, data, binary: stored.header.get(BINARY) === '1', epoch: this._epoch });
+          const message: StoredMessage = { channel, seq: stored.seq, time, data, binary: stored.header.get(BINARY) === '1', epoch: this._epoch };
+          const from = stored.header.get(FROM);
+          if (from !== '') message.from = from;
+          messages.push(message);
         }
       }
     }
@@ -196,12 +230,107 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
   }
 
   async latest(channel: string): Promise<number> {
+    const { stream, hash } = this._names(channel);
     try {
-      return (await this._manager().streams.info(this._names(channel).stream)).state.last_seq;
+      return (await this._manager().streams.info(stream)).state.last_seq;
     } catch (error) {
-      if (apiCode(error) === STREAM_NOT_FOUND) return 0;
+      if (apiCode(error) === STREAM_NOT_FOUND) return this._floor(hash);
       throw error;
     }
+  }
+
+  /**
+   * Deletes the streams of idle channels (see the top), finishes retiring those a node left half retired
+   * and making those left half made. Without a ttl nothing expires, and nothing is deleted.
+   */
+  async sweep(): Promise<void> {
+    const ttl = this._options.bounds.ttl;
+    if (!(ttl > 0)) return;
+    const jsm = this._manager();
+    const now = Date.now();
+    const mine = `${this._streamPrefix}_h_`;
+    const lister = jsm.streams.list();
+    const streams: StreamInfo[] = [];
+    for (let page = await lister.next(); page.length > 0; page = await lister.next()) for (const info of page) if (info.config.name.startsWith(mine)) streams.push(info);
+    const sweepOne = async (info: StreamInfo) => {
+      const hash = info.config.name.slice(mine.length);
+      const subject = info.config.subjects?.[0];
+      if (subject === this._subject('retired', hash)) await this._delete(jsm, info, hash);
+      else if (subject === this._subject('staging', hash)) {
+        if (now - Date.parse(info.created) > STAGING_GRACE) await jsm.streams.update(info.config.name, { ...info.config, subjects: [this._subject('history', hash)] });
+      } else if (info.state.messages === 0 && Math.max(Date.parse(info.created), Date.parse(info.state.last_ts)) < now - ttl) {
+        await this._retire(jsm, info, hash);
+      }
+    };
+    // A few at a time: each is five requests to the server.
+    let next = 0;
+    const worker = async () => {
+      while (next < streams.length) await sweepOne(streams[next++]!);
+    };
+    await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, worker));
+  }
+
+  /** Moves an idle stream off its subject, and deletes it unless a message landed in it meanwhile. */
+  private async _retire(jsm: JetStreamManager, info: StreamInfo, hash: string): Promise<void> {
+    const name = info.config.name;
+    await jsm.streams.update(name, { ...info.config, subjects: [this._subject('retired', hash)] });
+    const after = await jsm.streams.info(name);
+    if (after.state.messages > 0 || after.state.last_seq !== info.state.last_seq) {
+      await jsm.streams.update(name, { ...info.config, subjects: [this._subject('history', hash)] });
+      return;
+    }
+    await this._delete(jsm, after, hash);
+  }
+
+  /** Raises the floor of a retired stream's bucket to its last number, then deletes it. */
+  private async _delete(jsm: JetStreamManager, info: StreamInfo, hash: string): Promise<void> {
+    await this._raiseFloor(hash, info.state.last_seq);
+    try {
+      await jsm.streams.delete(info.config.name);
+    } catch (error) {
+      if (apiCode(error) !== STREAM_NOT_FOUND) throw error;
+    }
+  }
+
+  /** The highest number of any deleted stream of the bucket of `hash` (0: none). */
+  private async _floor(hash: string): Promise<number> {
+    return (await this._readFloor(hash)).floor;
+  }
+
+  private async _readFloor(hash: string): Promise<{ floor: number; seq: number }> {
+    try {
+      const stored = await this._manager().streams.getMessage(`${this._streamPrefix}_meta`, { last_by_subj: this._floorSubject(hash) });
+      return { floor: Number(new TextDecoder().decode(stored.data)) || 0, seq: stored.seq };
+    } catch (error) {
+      // No floor yet, or no meta stream (a wiped store: numbers restart under a new epoch anyway).
+      if (apiCode(error) === MESSAGE_NOT_FOUND || apiCode(error) === STREAM_NOT_FOUND) return { floor: 0, seq: 0 };
+      throw error;
+    }
+  }
+
+  /** Raises a bucket's floor to at least `to` (compare-and-set on the floor's subject: two nodes may race). */
+  private async _raiseFloor(hash: string, to: number): Promise<void> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const { floor, seq } = await this._readFloor(hash);
+      if (floor >= to) return;
+      const headers = this._nats!.headers();
+      headers.set('Nats-Expected-Last-Subject-Sequence', String(seq));
+      try {
+        await this._live().jetstream().publish(this._floorSubject(hash), new TextEncoder().encode(String(to)), { headers });
+        return;
+      } catch (error) {
+        if (apiCode(error) !== WRONG_LAST_SEQUENCE) throw error;
+      }
+    }
+    throw new Error(`Could not raise a channel floor in NATS at ${this.url}`);
+  }
+
+  private _floorSubject(hash: string): string {
+    return `${this.prefix}.meta.floor.${parseInt(hash.slice(0, 8), 16) % FLOOR_BUCKETS}`;
+  }
+
+  private _subject(kind: 'history' | 'staging' | 'retired', hash: string): string {
+    return `${this.prefix}.${kind}.${hash}`;
   }
 
   async wipe(): Promise<void> {
@@ -215,9 +344,9 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
   }
 
   /** The stream and subject of a channel. */
-  private _names(channel: string): { stream: string; subject: string } {
+  private _names(channel: string): { stream: string; subject: string; hash: string } {
     const hash = createHash('sha256').update(channel).digest('hex').slice(0, 24);
-    return { stream: `${this._streamPrefix}_h_${hash}`, subject: `${this.prefix}.history.${hash}` };
+    return { stream: `${this._streamPrefix}_h_${hash}`, subject: this._subject('history', hash), hash };
   }
 
   /** Makes sure the channel's stream exists (the epoch too, when a stream has to be made). */
@@ -233,33 +362,45 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
 
   private async _makeStream(channel: string): Promise<void> {
     const jsm = this._manager();
-    const { stream, subject } = this._names(channel);
+    const { stream, subject, hash } = this._names(channel);
+    let existing: StreamInfo | null = null;
     try {
-      await jsm.streams.info(stream);
-      return;
+      existing = await jsm.streams.info(stream);
     } catch (error) {
       if (apiCode(error) !== STREAM_NOT_FOUND) throw error;
     }
+    if (existing !== null) {
+      if (existing.config.subjects?.[0] === subject) return;
+      throw new Error(`The history stream of ${JSON.stringify(channel).slice(0, 100)} is being retired or made by another node; try again`);
+    }
     // A new stream: if the store was wiped, the epoch must be new too before any number is handed out.
     await this._checkEpoch();
+    const floor = await this._floor(hash);
     const { limit, ttl, maxBytes } = this._options.bounds;
+    const config = {
+      name: stream,
+      subjects: [floor > 0 ? this._subject('staging', hash) : subject],
+      description: `wavecast history of ${JSON.stringify(channel).slice(0, 200)}`,
+      storage: 'file',
+      retention: 'limits',
+      discard: 'old',
+      // max_msgs 0 would mean "no limit": with --history 0 one message is stored and none is read.
+      max_msgs: Math.max(1, limit),
+      max_age: ttl * 1_000_000,
+      max_bytes: maxBytes > 0 ? maxBytes : -1,
+      num_replicas: 1,
+    };
     try {
-      await jsm.streams.add({
-        name: stream,
-        subjects: [subject],
-        description: `wavecast history of ${JSON.stringify(channel).slice(0, 200)}`,
-        storage: 'file',
-        retention: 'limits',
-        discard: 'old',
-        // max_msgs 0 would mean "no limit": with --history 0 one message is stored and none is read.
-        max_msgs: Math.max(1, limit),
-        max_age: ttl * 1_000_000,
-        max_bytes: maxBytes > 0 ? maxBytes : -1,
-        num_replicas: 1,
-      });
+      await jsm.streams.add(config);
     } catch (error) {
       // Another node made it meanwhile, or with other bounds: use it as it is.
       if (apiCode(error) !== STREAM_NAME_IN_USE) throw error;
+      return;
+    }
+    if (floor > 0) {
+      // Made on its staging subject, where nothing is published: its first number is set, then it goes live.
+      await jsm.streams.purge(stream, { seq: floor + 1 });
+      await jsm.streams.update(stream, { ...config, subjects: [subject] });
     }
   }
 
@@ -276,10 +417,15 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
     const jsm = this._manager();
     const stream = `${this._streamPrefix}_meta`;
     const subject = `${this.prefix}.meta.epoch`;
+    // The epoch and the floors of deleted channels' streams.
+    const config = { name: stream, subjects: [subject, `${this.prefix}.meta.floor.*`], storage: 'file', max_msgs_per_subject: 1, num_replicas: 1 };
     try {
-      await jsm.streams.add({ name: stream, subjects: [subject], storage: 'file', max_msgs_per_subject: 1, num_replicas: 1 });
+      await jsm.streams.add(config);
     } catch (error) {
       if (apiCode(error) !== STREAM_NAME_IN_USE) throw error;
+      // Made by an earlier version, with the epoch's subject only.
+      const info = await jsm.streams.info(stream);
+      if (!info.config.subjects?.includes(config.subjects[1]!)) await jsm.streams.update(stream, { ...info.config, subjects: config.subjects });
     }
     for (let attempt = 0; attempt < 5; attempt++) {
       try {

@@ -4,10 +4,20 @@
 // Keys (prefix `wavecast:` by default):
 //   <prefix>history:epoch          the epoch: made once (by whichever node needs it first); a Redis that
 //                                  lost its data has no epoch, so a new one tells clients their numbers are void
-//   <prefix>history:seq:<channel>  the channel's newest sequence number (INCR); never expires
+//   <prefix>history:seq:<channel>  the channel's newest sequence number (INCR)
 //   <prefix>history:log:<channel>  a Stream of the kept messages, entry id `<seq>-0`, fields t (time),
-//                                  b (1: binary) and d (the payload)
+//                                  b (1: binary), d (the payload) and, for a wavecast.v1 publisher, f (its id)
 //   <prefix>history:bytes:<channel> payload bytes in the log
+//   <prefix>history:top            the highest sequence number handed out on any channel
+//   <prefix>history:seen           a bitmap of 2^20 bits (128 KiB): the bit of every channel name's hash
+//                                  that was ever appended to
+//
+// With --history-ttl, a channel's three keys expire together once it has been idle that long (each append
+// pushes the expiry back), so an idle channel leaves nothing behind. A channel that comes back after that
+// must not number from 1 again (a client holding one of its old numbers would be fed another message
+// under it): when its counter is missing and its bit in `seen` is set, it starts above `top`, which is
+// above every number it ever had; a client's `since` from before is then answered with a gap. A channel
+// never seen starts at 1 (a name whose bit another name set only starts higher).
 //
 // An append is one Lua script, run atomically by Redis: it takes the next number, adds the entry, and
 // drops the oldest entries past the count, byte and age bounds. Numbers are therefore unique and
@@ -17,7 +27,7 @@
 // The `redis` package is loaded when connect() is called, never by `import 'wavecast'`.
 import { createHash } from 'node:crypto';
 import { loadPeer } from '../cluster/broker-adapter.js';
-import { historyRead, type HistoryRead, type StoredMessage } from './history.js';
+import { hashName, historyRead, type HistoryRead, type StoredMessage } from './history.js';
 import { newEpoch, SharedHistoryBase, type SharedHistory, type SharedHistoryOptions } from './history-shared.js';
 
 export interface RedisHistoryOptions extends SharedHistoryOptions {
@@ -44,14 +54,24 @@ interface RedisModule {
 const APPEND = `
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then epoch = ARGV[1]; redis.call('SET', KEYS[1], epoch) end
+local bit = tonumber(ARGV[9])
+if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('GETBIT', KEYS[6], bit) == 1 then
+  redis.call('SET', KEYS[2], redis.call('GET', KEYS[5]) or '0')
+end
 local seq = redis.call('INCR', KEYS[2])
+redis.call('SETBIT', KEYS[6], bit, 1)
+if seq > tonumber(redis.call('GET', KEYS[5]) or '0') then redis.call('SET', KEYS[5], seq) end
 local now = tonumber(ARGV[2])
 local limit = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[6])
 local maxBytes = tonumber(ARGV[7])
 local size = string.len(ARGV[4])
 if limit > 0 and size <= maxBytes then
-  redis.call('XADD', KEYS[3], seq .. '-0', 't', ARGV[2], 'b', ARGV[3], 'd', ARGV[4])
+  if ARGV[8] == '' then
+    redis.call('XADD', KEYS[3], seq .. '-0', 't', ARGV[2], 'b', ARGV[3], 'd', ARGV[4])
+  else
+    redis.call('XADD', KEYS[3], seq .. '-0', 't', ARGV[2], 'b', ARGV[3], 'd', ARGV[4], 'f', ARGV[8])
+  end
   local bytes = redis.call('INCRBY', KEYS[4], size)
   local count = redis.call('XLEN', KEYS[3])
   while count > 0 do
@@ -72,14 +92,19 @@ if limit > 0 and size <= maxBytes then
 else
   redis.call('DEL', KEYS[3], KEYS[4])
 end
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 return {seq, epoch}
 `;
 
 const READ = `
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then epoch = ARGV[1]; redis.call('SET', KEYS[1], epoch) end
-local latest = tonumber(redis.call('GET', KEYS[2]) or '0')
-return {epoch, latest, redis.call('XRANGE', KEYS[3], '(' .. ARGV[2] .. '-0', '+')}
+local latest = redis.call('GET', KEYS[2])
+if not latest then
+  -- Gone idle (or never used): a channel seen before goes on above every number handed out.
+  if redis.call('GETBIT', KEYS[6], tonumber(ARGV[3])) == 1 then latest = redis.call('GET', KEYS[5]) or '0' else latest = '0' end
+end
+return {epoch, tonumber(latest), redis.call('XRANGE', KEYS[3], '(' .. ARGV[2] .. '-0', '+')}
 `;
 
 /**
@@ -146,18 +171,19 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
     }
   }
 
-  async append(channel: string, data: Buffer, binary: boolean): Promise<StoredMessage> {
+  async append(channel: string, data: Buffer, binary: boolean, from?: string): Promise<StoredMessage> {
     const time = Date.now();
     const { limit, ttl, maxBytes } = this._options.bounds;
-    const reply = (await this._script(APPEND, this._keys(channel), [newEpoch(), String(time), binary ? '1' : '0', data, String(limit), String(ttl), String(maxBytes)])) as [number, Buffer];
+    const reply = (await this._script(APPEND, this._keys(channel), [newEpoch(), String(time), binary ? '1' : '0', data, String(limit), String(ttl), String(maxBytes), from ?? '', String(seenBit(channel))])) as [number, Buffer];
     const epoch = reply[1].toString();
     this._epoch = epoch;
-    return { channel, seq: Number(reply[0]), time, data, binary, epoch };
+    const message: StoredMessage = { channel, seq: Number(reply[0]), time, data, binary, epoch };
+    if (from !== undefined) message.from = from;
+    return message;
   }
 
   async read(channel: string, since: number): Promise<HistoryRead> {
-    const keys = this._keys(channel);
-    const reply = (await this._script(READ, keys.slice(0, 3), [newEpoch(), String(Math.max(0, since))])) as [Buffer, number, Array<[Buffer, Buffer[]]>];
+    const reply = (await this._script(READ, this._keys(channel), [newEpoch(), String(Math.max(0, since)), String(seenBit(channel))])) as [Buffer, number, Array<[Buffer, Buffer[]]>];
     this._epoch = reply[0].toString();
     const latest = Number(reply[1]);
     const ttl = this._options.bounds.ttl;
@@ -167,7 +193,9 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
       const time = Number(fields[1]!.toString());
       if (time < oldest) continue; // past its age: as good as gone
       const seq = Number(id.toString().slice(0, -2));
-      messages.push({ channel, seq, time, binary: fields[3]!.toString() === '1', data: fields[5]!, epoch: this._epoch });
+      const message: StoredMessage = { channel, seq, time, binary: fields[3]!.toString() === '1', data: fields[5]!, epoch: this._epoch };
+      if (fields[6]?.toString() === 'f') message.from = fields[7]!.toString();
+      messages.push(message);
     }
     const start = Math.max(0, since);
     return historyRead(messages, latest, start);
@@ -190,7 +218,7 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
 
   private _keys(channel: string): string[] {
     const p = `${this.prefix}history:`;
-    return [`${p}epoch`, `${p}seq:${channel}`, `${p}log:${channel}`, `${p}bytes:${channel}`];
+    return [`${p}epoch`, `${p}seq:${channel}`, `${p}log:${channel}`, `${p}bytes:${channel}`, `${p}top`, `${p}seen`];
   }
 
   private _require(): RedisClient {
@@ -219,6 +247,13 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
     }
     return client.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args], COMMAND_OPTIONS);
   }
+}
+
+/** Bits of the `seen` bitmap (128 KiB). */
+const SEEN_BITS = 1 << 20;
+
+function seenBit(channel: string): number {
+  return hashName(channel) % SEEN_BITS;
 }
 
 const SHAS = new Map<string, string>();

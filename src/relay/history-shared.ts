@@ -19,7 +19,7 @@ export interface SharedHistory extends HistoryStore {
   /** The broker's URL, password hidden. */
   readonly url: string;
   readonly state: SharedHistoryState;
-  append(channel: string, data: Buffer, binary: boolean): Promise<StoredMessage>;
+  append(channel: string, data: Buffer, binary: boolean, from?: string): Promise<StoredMessage>;
   read(channel: string, since: number): Promise<HistoryRead>;
   latest(channel: string): Promise<number>;
   /** Called when the link state changes. */

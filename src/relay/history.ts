@@ -16,6 +16,8 @@ export interface StoredMessage {
   binary: boolean;
   /** The epoch the number belongs to (shared stores say it; it changes only if the store was wiped). */
   epoch?: string;
+  /** The id of the wavecast.v1 connection that published it (the relay sets it; absent for plain and HTTP). */
+  from?: string;
 }
 
 /** What a read from `since` found. */
@@ -46,12 +48,18 @@ export interface HistoryStore {
    * restarted with an in-memory store) does not refer to these messages.
    */
   readonly epoch: string;
-  /** Stamps a message with the channel's next sequence number and the time, and keeps it. */
-  append(channel: string, data: Buffer, binary: boolean): MaybePromise<StoredMessage>;
+  /** Stamps a message with the channel's next sequence number and the time, and keeps it (with `from`). */
+  append(channel: string, data: Buffer, binary: boolean, from?: string): MaybePromise<StoredMessage>;
   /** The messages with a sequence number greater than `since`, and what is lost between. */
   read(channel: string, since: number): MaybePromise<HistoryRead>;
   /** The channel's newest sequence number. */
   latest(channel: string): MaybePromise<number>;
+  /**
+   * Frees what idle channels hold (called periodically by the relay). A channel that comes back after
+   * its record was freed must go on with numbers above those it had (clients holding one are told of a
+   * gap, never fed another message under the same number).
+   */
+  sweep?(): void | Promise<void>;
 }
 
 export interface MemoryHistoryOptions {
@@ -62,16 +70,28 @@ export interface MemoryHistoryOptions {
   /** Most payload bytes kept per channel. */
   maxBytes: number;
   /**
-   * Most payload bytes kept for all channels together (default: no bound beyond the per-channel one).
-   * Past it, the oldest messages of the channels that have gone longest without a message are dropped
-   * (a client that asks for them gets a gap, as for any message no longer kept).
+   * Most bytes of memory for all channels together, counting what each kept message and each channel's
+   * record really cost (payload plus MESSAGE_OVERHEAD, CHANNEL_OVERHEAD plus the name) (default: no bound
+   * beyond the per-channel ones). Past it, the oldest messages of the channels that have gone longest
+   * without a message are dropped, then those channels' records (a client that asks for them gets a gap,
+   * as for any message no longer kept).
    */
   maxTotalBytes?: number;
+  /** Most channels with a record (numbers and history) (default: no bound); past it the quietest is freed. */
+  maxChannels?: number;
   /** The clock (tests). */
   now?: () => number;
   /** The epoch (default: random). */
   epoch?: string;
 }
+
+/**
+ * Memory a kept message costs beyond its payload: its record, its Buffer and the array slot (measured:
+ * about 300 bytes of heap for a message of 0 bytes, 530 of RSS with what the heap keeps in reserve).
+ */
+export const MESSAGE_OVERHEAD = 512;
+/** Memory a channel's record costs beyond its name (measured: about 270 bytes of heap). */
+export const CHANNEL_OVERHEAD = 512;
 
 interface ChannelLog {
   /** The newest sequence number handed out. */
@@ -79,39 +99,56 @@ interface ChannelLog {
   /** Kept messages, oldest first, from index `head`. */
   items: StoredMessage[];
   head: number;
+  /** Payload bytes of the kept messages. */
   bytes: number;
+  /** When the newest message was appended (ms). */
+  last: number;
 }
+
+/** Bits of the filter of freed channel names (128 KiB). */
+const FREED_BITS = 1 << 20;
 
 export class MemoryHistory implements HistoryStore {
   readonly epoch: string;
   /** Channel logs, the one with the oldest last message first. */
   private readonly _logs = new Map<string, ChannelLog>();
   private readonly _now: () => number;
+  /** Memory counted for all channels: payloads and overheads. */
   private _totalBytes = 0;
+  /**
+   * A channel whose record was freed may come back: its numbers must then go on above every number it
+   * had, so that a client holding one of them is told of a gap rather than fed another message under the
+   * same number. `_floor` is the highest number of any freed channel; `_freed` a filter (one bit per
+   * hash) of the names freed. A new channel whose bit is set starts after `_floor` (a false positive only
+   * makes a new channel start higher than 1); one whose bit is clear starts at 1.
+   */
+  private _floor = 0;
+  private _freed: Uint8Array | null = null;
 
   constructor(private readonly _options: MemoryHistoryOptions) {
     this._now = _options.now ?? Date.now;
     this.epoch = _options.epoch ?? Math.random().toString(36).slice(2, 10) + this._now().toString(36);
   }
 
-  append(channel: string, data: Buffer, binary: boolean): StoredMessage {
+  append(channel: string, data: Buffer, binary: boolean, from?: string): StoredMessage {
     let log = this._logs.get(channel);
-    if (log === undefined) log = { seq: 0, items: [], head: 0, bytes: 0 };
+    if (log === undefined) log = this._create(channel);
     else this._logs.delete(channel);
     // The most recently written channel goes last.
     this._logs.set(channel, log);
     const message: StoredMessage = { channel, seq: ++log.seq, time: this._now(), data, binary };
+    if (from !== undefined) message.from = from;
+    log.last = message.time;
     if (this._options.limit > 0 && data.length <= this._options.maxBytes) {
       // A copy: the data may be a view of a buffer its owner reuses.
       log.items.push({ ...message, data: ownCopy(data) });
       log.bytes += data.length;
-      this._totalBytes += data.length;
+      this._totalBytes += data.length + MESSAGE_OVERHEAD;
     } else {
       // Not kept: neither is anything before it, so what is kept never has a hole.
-      this._totalBytes -= log.bytes;
+      while (log.head < log.items.length) this._dropOldest(log);
       log.items = [];
       log.head = 0;
-      log.bytes = 0;
     }
     this._prune(log);
     this._bound();
@@ -120,10 +157,10 @@ export class MemoryHistory implements HistoryStore {
 
   read(channel: string, since: number): HistoryRead {
     const log = this._logs.get(channel);
-    if (log === undefined) return { messages: [], latest: 0 };
+    const start = Math.max(0, since);
+    if (log === undefined) return historyRead([], this.latest(channel), start);
     this._prune(log);
     const latest = log.seq;
-    const start = Math.max(0, since);
     const first = log.head < log.items.length ? log.items[log.head]!.seq : latest + 1;
     const messages: StoredMessage[] = [];
     for (let i = log.head; i < log.items.length; i++) {
@@ -134,10 +171,12 @@ export class MemoryHistory implements HistoryStore {
   }
 
   latest(channel: string): number {
-    return this._logs.get(channel)?.seq ?? 0;
+    const log = this._logs.get(channel);
+    if (log !== undefined) return log.seq;
+    return this._wasFreed(channel) ? this._floor : 0;
   }
 
-  /** Messages and bytes kept for a channel (tests, metrics). */
+  /** Messages and payload bytes kept for a channel (tests, metrics). */
   size(channel: string): { messages: number; bytes: number } {
     const log = this._logs.get(channel);
     if (log === undefined) return { messages: 0, bytes: 0 };
@@ -145,17 +184,70 @@ export class MemoryHistory implements HistoryStore {
     return { messages: log.items.length - log.head, bytes: log.bytes };
   }
 
-  /** Bytes kept for all channels. */
+  /** Memory counted for all channels: payloads, MESSAGE_OVERHEAD per kept message, CHANNEL_OVERHEAD per channel. */
   get totalBytes(): number {
     return this._totalBytes;
   }
 
-  /** Drops the oldest messages of the least recently written channels while over maxTotalBytes. */
+  /** Channels with a record. */
+  get channels(): number {
+    return this._logs.size;
+  }
+
+  /**
+   * Frees the records of channels idle past the ttl: every message they kept has expired, and so has the
+   * time a client could ask for it. Walks from the least recently written channel and stops at the first
+   * that is not idle, so a sweep costs what it frees. Does nothing without a ttl.
+   */
+  sweep(): void {
+    const { ttl } = this._options;
+    if (ttl <= 0) return;
+    const oldest = this._now() - ttl;
+    for (const [channel, log] of this._logs) {
+      if (log.last >= oldest) break;
+      this._free(channel, log);
+    }
+  }
+
+  private _create(channel: string): ChannelLog {
+    const max = this._options.maxChannels;
+    if (max !== undefined && this._logs.size >= max) {
+      // The channel quiet the longest gives way.
+      const [quietest, log] = this._logs.entries().next().value as [string, ChannelLog];
+      this._free(quietest, log);
+    }
+    this._totalBytes += channelCost(channel);
+    return { seq: this._wasFreed(channel) ? this._floor : 0, items: [], head: 0, bytes: 0, last: 0 };
+  }
+
+  /** Forgets a channel's record; its numbers are remembered by the floor and the filter. */
+  private _free(channel: string, log: ChannelLog): void {
+    while (log.head < log.items.length) this._dropOldest(log);
+    this._logs.delete(channel);
+    this._totalBytes -= channelCost(channel);
+    this._floor = Math.max(this._floor, log.seq);
+    this._freed ??= new Uint8Array(FREED_BITS / 8);
+    const bit = hashName(channel) % FREED_BITS;
+    this._freed[bit >> 3]! |= 1 << (bit & 7);
+  }
+
+  private _wasFreed(channel: string): boolean {
+    if (this._freed === null) return false;
+    const bit = hashName(channel) % FREED_BITS;
+    return (this._freed[bit >> 3]! & (1 << (bit & 7))) !== 0;
+  }
+
+  /**
+   * While over maxTotalBytes: drops the oldest messages of the least recently written channels, and
+   * frees the records of those left empty.
+   */
   private _bound(): void {
     const max = this._options.maxTotalBytes;
     if (max === undefined || this._totalBytes <= max) return;
-    for (const log of this._logs.values()) {
+    for (const [channel, log] of this._logs) {
       while (this._totalBytes > max && log.head < log.items.length) this._dropOldest(log);
+      // Emptied (or holding nothing): the record goes too.
+      if (log.head === log.items.length) this._free(channel, log);
       if (this._totalBytes <= max) break;
     }
   }
@@ -163,7 +255,7 @@ export class MemoryHistory implements HistoryStore {
   private _dropOldest(log: ChannelLog): void {
     const item = log.items[log.head]!;
     log.bytes -= item.data.length;
-    this._totalBytes -= item.data.length;
+    this._totalBytes -= item.data.length + MESSAGE_OVERHEAD;
     log.items[log.head] = undefined as unknown as StoredMessage;
     log.head++;
   }
@@ -183,6 +275,21 @@ export class MemoryHistory implements HistoryStore {
       log.head = 0;
     }
   }
+}
+
+/** What a channel's record costs: its overhead and its name (two bytes a UTF-16 code unit). */
+function channelCost(channel: string): number {
+  return CHANNEL_OVERHEAD + 2 * channel.length;
+}
+
+/** FNV-1a over a name's UTF-16 code units (filters and buckets of channel names; the same on every node). */
+export function hashName(name: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    hash ^= name.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
 }
 
 /**

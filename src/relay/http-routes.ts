@@ -1,11 +1,18 @@
 // The relay's plain HTTP side: the chat page, health, metrics, a channel's presence, and publishing to a
 // channel from a backend and reading its history. Every answer is a complete response with a readable body; no request can
 // crash the process or make it buffer more than maxPayload bytes.
+//
+// What one connection can make the relay hold is bounded by that connection's pace: its requests are
+// handled one at a time, each only once the answers before it have been taken by the socket (all but
+// its high-water mark); requests pipelined meanwhile wait, unread ones stay in the kernel (the socket
+// stops reading), and a connection with more than MAX_PIPELINED waiting is cut. A history read is
+// written as the socket takes it, not built whole.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { isUtf8 } from 'node:buffer';
 import type { Access, Denial } from './access.js';
 import { decodeChannel } from './channel.js';
-import type { HistoryRead } from './history.js';
+import type { HistoryRead, StoredMessage } from './history.js';
 import type { Logger } from './log.js';
 import type { Published } from './relay.js';
 import type { PageAssets } from './page-assets.js';
@@ -18,6 +25,11 @@ export interface HttpRoutesOptions {
   log: Logger;
   /** Publishes a message to a channel: its sequence number and how many connections it was written to. */
   publish(channel: string, data: Buffer, binary: boolean): Published | Promise<Published>;
+  /**
+   * Counts a publish against its client's rate limit: 0 if it may go on, else the seconds until the
+   * client may publish again (answered 429 with Retry-After).
+   */
+  admitPublish?(request: IncomingMessage): number;
   /** The channel's history after `since`. */
   readHistory(channel: string, since: number): HistoryRead | Promise<HistoryRead>;
   /** The history's epoch. */
@@ -42,6 +54,17 @@ export const PAGE_SECURITY_HEADERS = {
 const MESSAGES_SUFFIX = '/messages';
 const CHANNELS_PREFIX = '/channels/';
 
+/** Most requests of one connection waiting for the answers before theirs to be taken; past it the connection is cut. */
+export const MAX_PIPELINED = 16;
+/** Bytes of a history answer written at a time (the next piece once the socket has taken this one). */
+const HISTORY_PIECE = 64 * 1024;
+
+/** One connection's requests: whether one is being answered, and those waiting for it. */
+interface Turns {
+  busy: boolean;
+  waiting: Array<() => void>;
+}
+
 export function createRequestHandler(options: HttpRoutesOptions): RequestHandler {
   return (request, response) => {
     request.on('error', () => response.destroy());
@@ -52,6 +75,53 @@ export function createRequestHandler(options: HttpRoutesOptions): RequestHandler
       if (!response.headersSent) send(response, 500, 'Internal Server Error\n');
       else response.destroy();
     }
+  };
+}
+
+/**
+ * Wraps a request handler so that each connection's requests are handled one at a time, each once the
+ * socket has taken the answers before it (all but its high-water mark): requests pipelined meanwhile
+ * wait, the socket stops reading, and a connection with more than MAX_PIPELINED waiting is cut.
+ */
+export function oneAtATime(handler: RequestHandler, log: Logger): RequestHandler {
+  const turns = new WeakMap<Socket, Turns>();
+  return (request, response) => {
+    const socket = request.socket;
+    let queue = turns.get(socket);
+    if (queue === undefined) {
+      queue = { busy: false, waiting: [] };
+      turns.set(socket, queue);
+    }
+    const turn = queue;
+    const run = () => {
+      turn.busy = true;
+      let done = false;
+      const next = () => {
+        if (done) return;
+        done = true;
+        // Once the socket has taken the answer (all but its high-water mark), the next request's turn.
+        if (!socket.destroyed && socket.writableNeedDrain) socket.once('drain', release);
+        else release();
+      };
+      response.once('finish', next);
+      response.once('close', next);
+      handler(request, response);
+    };
+    const release = () => {
+      turn.busy = false;
+      const waiting = turn.waiting.shift();
+      if (waiting !== undefined) waiting();
+      else if (!socket.destroyed && socket.isPaused()) socket.resume();
+    };
+    if (!turn.busy) return run();
+    if (turn.waiting.length >= MAX_PIPELINED) {
+      log.warn('HTTP connection cut: too many pipelined requests waiting for their answers', { peer: socket.remoteAddress, waiting: turn.waiting.length });
+      socket.destroy();
+      return;
+    }
+    turn.waiting.push(run);
+    // Read no more of its requests until their turn comes.
+    socket.pause();
   };
 }
 
@@ -120,6 +190,11 @@ function publish(options: HttpRoutesOptions, request: IncomingMessage, response:
   if (options.closing()) return refuseBody(response, { status: 503, body: 'The relay is shutting down' });
   const denied = options.access.checkToken(request, false) ?? options.access.checkOrigin(request);
   if (denied) return refuseBody(response, denied);
+  const wait = options.admitPublish?.(request) ?? 0;
+  if (wait > 0) {
+    const seconds = Math.ceil(wait);
+    return refuseBody(response, { status: 429, body: `Too many publishes from this address: try again in ${seconds} s`, headers: { 'Retry-After': String(seconds) } });
+  }
   const channel = decodeChannel(encoded);
   if (!channel.ok) return refuseBody(response, { status: 400, body: channel.message });
   const kind = bodyKind(request.headers['content-type']);
@@ -181,17 +256,60 @@ function history(options: HttpRoutesOptions, request: IncomingMessage, response:
   const since = Number(raw);
   Promise.resolve(options.readHistory(channel.channel, since)).then(
     (read) => {
-      const body: Record<string, unknown> = { channel: channel.channel, epoch: options.epoch(), latest: read.latest };
-      if (since > read.latest) body.reset = true;
-      if (read.lost !== undefined) body.lost = read.lost;
-      body.messages = read.messages.map((m) => (m.binary ? { seq: m.seq, time: m.time, data: m.data.toString('base64'), binary: true } : { seq: m.seq, time: m.time, data: m.data.toString() }));
-      send(response, 200, JSON.stringify(body) + '\n', { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      const head: Record<string, unknown> = { channel: channel.channel, epoch: options.epoch(), latest: read.latest };
+      if (since > read.latest) head.reset = true;
+      if (read.lost !== undefined) head.lost = read.lost;
+      return streamHistory(request, response, head, read.messages).catch((error: unknown) => {
+        options.log.error('history answer failed', { channel: channel.channel, error: String(error) });
+        response.destroy();
+      });
     },
     (error: unknown) => {
       options.log.error('history read failed', { channel: channel.channel, error: String(error) });
       send(response, 503, 'The channel history could not be read; try again\n');
     },
   );
+}
+
+/**
+ * Writes a history answer (the JSON of `head` with `messages` last) as the socket takes it: a piece of
+ * about HISTORY_PIECE bytes at a time, the next once the response has drained. Chunked, since its length
+ * is not known before it is written.
+ */
+async function streamHistory(request: IncomingMessage, response: ServerResponse, head: Record<string, unknown>, messages: readonly StoredMessage[]): Promise<void> {
+  if (response.headersSent || response.destroyed) return;
+  response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+  if (request.method === 'HEAD') {
+    response.end();
+    return;
+  }
+  let piece = JSON.stringify(head).slice(0, -1) + ',"messages":[';
+  for (let i = 0; i < messages.length; i++) {
+    piece += (i > 0 ? ',' : '') + JSON.stringify(historyItem(messages[i]!));
+    if (piece.length < HISTORY_PIECE) continue;
+    if (!response.write(piece)) {
+      const drained = await new Promise<boolean>((resolve) => {
+        const onDrain = () => done(true);
+        const onClose = () => done(false);
+        const done = (ok: boolean) => {
+          response.off('drain', onDrain);
+          response.off('close', onClose);
+          resolve(ok);
+        };
+        response.on('drain', onDrain);
+        response.on('close', onClose);
+      });
+      if (!drained) return;
+    }
+    piece = '';
+  }
+  response.end(piece + ']}\n');
+}
+
+function historyItem(m: StoredMessage): Record<string, unknown> {
+  const item: Record<string, unknown> = m.binary ? { seq: m.seq, time: m.time, data: m.data.toString('base64'), binary: true } : { seq: m.seq, time: m.time, data: m.data.toString() };
+  if (m.from !== undefined) item.from = m.from;
+  return item;
 }
 
 type BodyKind = 'text' | 'binary' | 'unsupported-charset';

@@ -16,6 +16,8 @@ export class RelayMetrics {
   messagesOut = 0;
   bytesOut = 0;
   rateLimitCloses = 0;
+  /** HTTP publishes answered 429 for going over the rate limit of their client address. */
+  httpRateLimited = 0;
   readonly startedAt = Date.now();
 
   /** Publishes refused because the history could not store them (its broker was unreachable). */
@@ -95,6 +97,7 @@ export function renderMetrics(source: MetricsSources): string {
   metric('wavecast_relay_dropped_messages_total', 'counter', 'Messages skipped for clients too slow to take them.', single(stats.droppedMessages));
   metric('wavecast_relay_slow_client_closes_total', 'counter', 'Connections closed for falling too far behind.', single(stats.slowClientCloses));
   metric('wavecast_relay_rate_limit_closes_total', 'counter', 'Connections closed for sending over the rate limit.', single(metrics.rateLimitCloses));
+  metric('wavecast_relay_http_rate_limited_total', 'counter', 'HTTP publishes refused (429) for going over the rate limit of their client address.', single(metrics.httpRateLimited));
   metric('wavecast_relay_heartbeat_timeouts_total', 'counter', 'Connections dropped for not answering pings.', single(stats.heartbeatTimeouts));
   metric('wavecast_relay_idle_closes_total', 'counter', 'WebSocket connections closed for exchanging no message for --idle-timeout.', single(stats.idleCloses));
   const gate = source.gate;

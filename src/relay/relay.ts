@@ -8,6 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from '../connection/websocket.js';
+import { addressKey } from '../server/address-limit.js';
 import { UpgradeRejection } from '../server/admission.js';
 import type { BackpressurePolicy } from '../server/backpressure.js';
 import { WebSocketServer } from '../server/websocket-server.js';
@@ -15,7 +16,7 @@ import { Access, ownOrigins } from './access.js';
 import { channelOfTarget, type ChannelWatch } from './channel.js';
 import type { RelayCluster } from './cluster.js';
 import { ConnectionGate, descriptorLimit, REFUSING, RESERVED_DESCRIPTORS } from './connection-gate.js';
-import { createRequestHandler } from './http-routes.js';
+import { createRequestHandler, oneAtATime } from './http-routes.js';
 import type { Logger } from './log.js';
 import { RelayMetrics, renderMetrics, type BrokerMetrics } from './metrics.js';
 import { loadPageAssets, type PageAssets } from './page-assets.js';
@@ -23,7 +24,7 @@ import { MemoryHistory, type HistoryStore, type StoredMessage } from './history.
 import { PlainRelay } from './plain-relay.js';
 import { V1_PROTOCOL } from './v1-protocol.js';
 import { channelOfTopic, V1Hub } from './v1-session.js';
-import { RateLimiter, type RateLimit } from './rate-limit.js';
+import { AddressRateLimiter, LoopClock, RateLimiter, type RateLimit } from './rate-limit.js';
 import { startDocs } from './docs/load.js';
 import { pathOf, type DocsEndpoint, type DocsSettings } from './docs/settings.js';
 
@@ -39,6 +40,8 @@ export interface RelayOptions {
   /** Origins of pages allowed besides the relay's own (empty: any). */
   origins: readonly string[];
   rateLimit: RateLimit;
+  /** POST /channels/<name>/messages per client address (default RELAY_DEFAULTS.httpRateLimit; rate 0: off). */
+  httpRateLimit?: RateLimit;
   /** Most bytes queued for one client before messages for it are dropped (or it is closed). */
   maxBackpressure: number;
   backpressurePolicy: BackpressurePolicy;
@@ -67,8 +70,18 @@ export interface RelayOptions {
   /** How many channels get a subscriber count in /metrics (the busiest). */
   metricsChannels: number;
   log: Logger;
-  /** History kept per channel (ignored when `historyStore` is given). */
-  history: { limit: number; ttl: number; maxBytes: number; maxTotalBytes?: number };
+  /**
+   * History kept per channel (ignored when `historyStore` is given): `maxTotalBytes` bounds all channels
+   * together, overheads counted; `maxChannels` the channels with a record (default RELAY_DEFAULTS.maxChannels).
+   */
+  history: { limit: number; ttl: number; maxBytes: number; maxTotalBytes?: number; maxChannels?: number };
+  /** Most channels one wavecast.v1 connection may join (default RELAY_DEFAULTS.maxChannelsPerConnection). */
+  maxChannelsPerConnection?: number;
+  /**
+   * Presence envelopes a channel's members get at once per second (default RELAY_DEFAULTS.presenceUpdates);
+   * more joins and leaves in that second go as one summary at its end.
+   */
+  presenceUpdates?: number;
   /** Another history store (a shared one); default: in memory, bounded by `history`. */
   historyStore?: HistoryStore;
   /**
@@ -90,6 +103,14 @@ export const RELAY_DEFAULTS = {
   requestTimeout: 30_000,
   keepAliveTimeout: 5_000,
   idleTimeout: 3_600_000,
+  /** HTTP publishes per client address (`--http-rate-limit`, `--http-rate-burst`). */
+  httpRateLimit: { rate: 50, burst: 100 },
+  /** Channels the relay keeps numbers and history for (`--max-channels`). */
+  maxChannels: 100_000,
+  /** Channels one wavecast.v1 connection may join (`--max-channels-per-connection`). */
+  maxChannelsPerConnection: 64,
+  /** Presence updates per channel per second sent one by one (`--presence-updates`). */
+  presenceUpdates: 5,
 } as const;
 
 /** A message the relay stamped and how many connections it was written to. */
@@ -117,6 +138,10 @@ export class Relay {
   private readonly _cluster: RelayCluster | null;
   /** Plain connections per channel on this node (for presence in a cluster). */
   private readonly _plainCounts = new Map<string, number>();
+  /** Measures the event loop's stalls, so that rate limits count wall-clock time. */
+  private readonly _clock = new LoopClock();
+  /** Frees what idle channels hold in the history (its ttl applied without waiting for a touch). */
+  private _sweep: NodeJS.Timeout | null = null;
   private readonly _gate: ConnectionGate;
   private readonly _access: Access;
   /** The connection bound in force: --max-connections, or less when the file descriptors are fewer. */
@@ -132,14 +157,22 @@ export class Relay {
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
-    this.history = this._cluster?.store ?? _options.historyStore ?? new MemoryHistory(_options.history);
+    this.history = this._cluster?.store ?? _options.historyStore ?? new MemoryHistory({ maxChannels: RELAY_DEFAULTS.maxChannels, ..._options.history });
+    this._startSweep();
     const watch = this._cluster === null ? null : this._watch(this._cluster);
+    this._clock.start();
+    const postLimiter = new AddressRateLimiter(new RateLimiter(_options.httpRateLimit ?? RELAY_DEFAULTS.httpRateLimit, this._clock));
     const routes = createRequestHandler({
       access,
       maxPayload: _options.maxPayload,
       page,
       log,
       publish: (channel, data, binary) => this.publish(channel, data, binary, 'http'),
+      admitPublish: (request) => {
+        const wait = postLimiter.take(addressKey(request.socket.remoteAddress));
+        if (wait > 0) this.metrics.httpRateLimited++;
+        return wait;
+      },
       readHistory: (channel, since) => this.history.read(channel, since),
       epoch: () => this.history.epoch,
       subscriberCount: (channel) => this.online(channel),
@@ -148,7 +181,8 @@ export class Relay {
       ...(this._cluster !== null ? { broker: () => ({ name: this._cluster!.broker, state: this._cluster!.linkState }) } : {}),
     });
     const docs = _docs;
-    const handler: typeof routes = docs === null ? routes : (request, response) => (docs.claimsRequest(pathOf(request.url)) ? docs.handleRequest(request, response) : routes(request, response));
+    // A connection's requests one at a time, each once the answers before it are taken (documents' too).
+    const handler = oneAtATime(docs === null ? routes : (request, response) => (docs.claimsRequest(pathOf(request.url)) ? docs.handleRequest(request, response) : routes(request, response)), log);
     const handshakeTimeout = _options.handshakeTimeout ?? RELAY_DEFAULTS.handshakeTimeout;
     const timeouts = {
       // From the connection's start (after its TLS handshake) to the end of its request head: a socket
@@ -190,7 +224,7 @@ export class Relay {
       handleProtocols: (protocols) => (protocols.has(V1_PROTOCOL) ? V1_PROTOCOL : false),
       authenticate: (request) => this._admit(access, request),
     });
-    const limiter = new RateLimiter(_options.rateLimit);
+    const limiter = new RateLimiter(_options.rateLimit, this._clock);
     this._plain = new PlainRelay(
       this._wss,
       limiter,
@@ -206,15 +240,17 @@ export class Relay {
     this._v1 = new V1Hub({
       wss: this._wss,
       history: this.history,
-      publish: (channel, data, binary) => {
-        const published = this.publish(channel, data, binary, 'websocket');
+      publish: (channel, data, binary, from) => {
+        const published = this.publish(channel, data, binary, 'websocket', from);
         return published instanceof Promise ? published.then((p) => p.message) : published.message;
       },
       limiter,
       metrics: this.metrics,
       log,
       maxPayload: _options.maxPayload,
-      maxChannels: 64,
+      maxChannels: _options.maxChannelsPerConnection ?? RELAY_DEFAULTS.maxChannelsPerConnection,
+      maxHeldBytes: _options.maxBackpressure,
+      presenceUpdates: _options.presenceUpdates ?? RELAY_DEFAULTS.presenceUpdates,
       ...(watch !== null ? { watch } : {}),
     });
     this._cluster?.start({
@@ -270,6 +306,23 @@ export class Relay {
     return relay;
   }
 
+  /** Sweeps the history a few times per ttl (at most once a second, at least once a minute). */
+  private _startSweep(): void {
+    const history = this.history;
+    const ttl = this._options.history.ttl;
+    if (history.sweep === undefined || !(ttl > 0)) return;
+    let running = false;
+    this._sweep = setInterval(() => {
+      if (running) return;
+      running = true;
+      Promise.resolve()
+        .then(() => history.sweep!())
+        .catch((error: unknown) => this._options.log.warn('freeing idle channels failed; trying again later', { error: String((error as Error)?.message ?? error) }))
+        .finally(() => (running = false));
+    }, Math.min(60_000, Math.max(1000, ttl / 4)));
+    this._sweep.unref();
+  }
+
   private _listen(): Promise<void> {
     const server = this._server;
     return new Promise<void>((resolve, reject) => {
@@ -315,10 +368,11 @@ export class Relay {
    * Publishes a message on a channel, from any source: the history stamps it with the channel's next
    * sequence number (and keeps it), then plain clients get the payload as it is and wavecast.v1 clients
    * a `message` envelope. Resolves (synchronously with the in-memory store) with the stamped message.
+   * `from`: the id of the wavecast.v1 connection that published it.
    */
-  publish(channel: string, data: Buffer, binary: boolean, source: 'http' | 'websocket'): Published | Promise<Published> {
-    if (this._cluster !== null) return this._publishCluster(this._cluster, channel, data, binary, source);
-    const appended = this.history.append(channel, data, binary);
+  publish(channel: string, data: Buffer, binary: boolean, source: 'http' | 'websocket', from?: string): Published | Promise<Published> {
+    if (this._cluster !== null) return this._publishCluster(this._cluster, channel, data, binary, source, from);
+    const appended = this.history.append(channel, data, binary, from);
     if (!(appended instanceof Promise)) return this._deliver(appended, source);
     const delivered = this._appending.then(() => appended).then((message) => this._deliver(message, source));
     this._appending = delivered.catch(() => undefined);
@@ -343,11 +397,11 @@ export class Relay {
    * nothing is delivered), the other nodes are sent it, and the feed delivers it here in sequence order.
    * `delivered` counts this node's connections written to at once.
    */
-  private async _publishCluster(cluster: RelayCluster, channel: string, data: Buffer, binary: boolean, source: 'http' | 'websocket'): Promise<Published> {
+  private async _publishCluster(cluster: RelayCluster, channel: string, data: Buffer, binary: boolean, source: 'http' | 'websocket', from: string | undefined): Promise<Published> {
     let message: StoredMessage;
     try {
       // A copy: the data may be a view of a buffer its owner reuses, and the feed may hold it.
-      message = await this.history.append(channel, Buffer.from(data), binary);
+      message = await this.history.append(channel, Buffer.from(data), binary, from);
     } catch (error) {
       this.metrics.publishFailures++;
       this._options.log.warn('publish refused: the shared history could not store it', { channel, source, broker: cluster.broker, error: String((error as Error)?.message ?? error) });
@@ -452,6 +506,9 @@ export class Relay {
    * head or TLS handshake under way) is cut. The broker link is let go after, within the same deadline.
    */
   private async _close(timeout: number): Promise<void> {
+    this._clock.stop();
+    if (this._sweep !== null) clearInterval(this._sweep);
+    this._v1.stop();
     const server = this._server;
     let deadlineReached!: () => void;
     const deadline = new Promise<void>((resolve) => (deadlineReached = resolve));

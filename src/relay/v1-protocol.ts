@@ -1,7 +1,7 @@
 // The relay's subprotocol `wavecast.v1` (docs/protocol.md): JSON envelopes, one per text message, each
 // with a `type`. Pure functions: parsing and checking what a client sends (bad input gives a typed error,
 // never a throw), and building what the server sends. No sockets, no timers.
-import { checkChannel } from './channel.js';
+import { checkChannel, isWellFormed } from './channel.js';
 
 export const V1_PROTOCOL = 'wavecast.v1';
 
@@ -58,6 +58,8 @@ export interface JoinedEnvelope {
   /** How many missed messages were sent before this envelope. */
   recovered: number;
   presence: PresenceInfo;
+  /** This connection's id: the relay puts it as `from` on every message this connection publishes. */
+  you: string;
 }
 export interface MessageEnvelope {
   type: 'message';
@@ -67,6 +69,8 @@ export interface MessageEnvelope {
   /** The text; base64 when `binary` is true. */
   data: string;
   binary?: true;
+  /** The id of the wavecast.v1 connection that published it (set by the relay: it cannot be forged). */
+  from?: string;
 }
 export type GapReason = 'expired' | 'reset';
 export interface GapEnvelope {
@@ -86,6 +90,15 @@ export interface PresenceEnvelope {
   name: string;
   count: number;
 }
+/**
+ * Joins and leaves of one second, when a channel has more than the relay sends one by one, with the count
+ * after them: either the names that joined and left in all (a name that joined and left again is in
+ * neither), or `names`, everyone there (to a member that joined during that second, or when too many
+ * names changed); on a channel too large to list, neither, and `more` counts the changes.
+ */
+export type PresenceSummaryEnvelope =
+  | { type: 'presence'; channel: string; count: number; joined: string[]; left: string[]; more?: number }
+  | { type: 'presence'; channel: string; count: number; names: string[] };
 export interface LeftEnvelope {
   type: 'left';
   channel: string;
@@ -125,6 +138,7 @@ export type ServerEnvelope =
   | MessageEnvelope
   | GapEnvelope
   | PresenceEnvelope
+  | PresenceSummaryEnvelope
   | LeftEnvelope
   | AckEnvelope
   | PongEnvelope
@@ -183,6 +197,7 @@ export function parseClientEnvelope(text: string, maxData: number): ParseResult 
       if (raw.name.length > MAX_NAME_LENGTH) return bad('too_big', `Names are at most ${MAX_NAME_LENGTH} characters long`);
       // eslint-disable-next-line no-control-regex
       if (/[\u0000-\u001f\u007f]/.test(raw.name)) return bad('bad_envelope', 'Names may not contain control characters');
+      if (!isWellFormed(raw.name)) return bad('bad_envelope', 'Names must be valid Unicode text (this one has a lone UTF-16 surrogate)');
       join.name = raw.name;
     }
     return { ok: true, envelope: join };
@@ -221,14 +236,13 @@ export function errorEnvelope(code: ErrorCode, message: string, id?: RequestId, 
 }
 
 /** The `message` envelope for a stored message (binary data as base64). */
-export function messageEnvelope(message: { channel: string; seq: number; time: number; data: Buffer; binary: boolean }): MessageEnvelope {
-  const envelope: MessageEnvelope = {
-    type: 'message',
-    channel: message.channel,
-    seq: message.seq,
-    time: message.time,
-    data: message.binary ? message.data.toString('base64') : message.data.toString(),
-  };
+export function messageEnvelope(message: { channel: string; seq: number; time: number; data: Buffer; binary: boolean; from?: string }): MessageEnvelope {
+  const data = message.binary ? message.data.toString('base64') : message.data.toString();
+  // `from` before `data`: the data stays last but for `binary` (readers that find it from the end keep working).
+  const envelope: MessageEnvelope =
+    message.from === undefined
+      ? { type: 'message', channel: message.channel, seq: message.seq, time: message.time, data }
+      : { type: 'message', channel: message.channel, seq: message.seq, time: message.time, from: message.from, data };
   if (message.binary) envelope.binary = true;
   return envelope;
 }
@@ -251,5 +265,6 @@ export function encode(envelope: ServerEnvelope): string {
  */
 function encodeMessage(m: MessageEnvelope): string {
   const binary = m.binary === true ? ',"binary":true' : '';
-  return `{"type":"message","channel":${JSON.stringify(m.channel)},"seq":${m.seq},"time":${m.time},"data":${JSON.stringify(m.data)}${binary}}`;
+  const from = m.from !== undefined ? `"from":${JSON.stringify(m.from)},` : '';
+  return `{"type":"message","channel":${JSON.stringify(m.channel)},"seq":${m.seq},"time":${m.time},${from}"data":${JSON.stringify(m.data)}${binary}}`;
 }

@@ -1,10 +1,15 @@
 // wavecast.v1 connections (the envelopes are in v1-protocol.ts, the protocol in docs/protocol.md). A
 // connection joins channels, optionally `since` a sequence number; it is sent what it missed (or a `gap`
 // saying which range is gone), then live messages, with no message lost or sent twice in between:
-// while a join is being recovered, live messages for that connection are buffered, then the buffer is
-// flushed (skipping what the replay already sent), and only then is the connection subscribed to the
-// channel's topic, in the same turn, so every message goes either through the buffer or the topic.
+// while a join is being recovered, live messages for that connection are held, then the held ones are
+// sent (skipping what the replay already sent), and only then is the connection subscribed to the
+// channel's topic, in the same turn, so every message goes either through the held ones or the topic.
 // Live messages go through the server's topics: framed once for every v1 member of a channel.
+//
+// A replay is paced by the peer: it is sent as the connection takes it (after each part that the socket
+// did not take at once, the next waits until it has), never queued whole. Live messages held meanwhile
+// are bounded (maxHeldBytes): a member past the bound is closed with 1013 and recovers with `since`.
+import { randomBytes } from 'node:crypto';
 import type { WebSocket, RawData } from '../connection/websocket.js';
 import { CloseCode } from '../protocol/close.js';
 import type { WebSocketServer } from '../server/websocket-server.js';
@@ -13,6 +18,7 @@ import type { HistoryStore, StoredMessage } from './history.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Bucket, RateLimiter } from './rate-limit.js';
+import { UpdatePacer } from './update-pacer.js';
 import {
   encode,
   errorEnvelope,
@@ -21,6 +27,7 @@ import {
   parseClientEnvelope,
   type JoinEnvelope,
   type PresenceInfo,
+  type PresenceSummaryEnvelope,
   type PublishEnvelope,
   type ServerEnvelope,
 } from './v1-protocol.js';
@@ -41,16 +48,53 @@ export function channelOfTopic(topic: string): string {
 export interface V1HubOptions {
   wss: WebSocketServer;
   history: HistoryStore;
-  /** The relay's publish: stamps, keeps and delivers to every client of the channel (this hub included). */
-  publish(channel: string, data: Buffer, binary: boolean): StoredMessage | Promise<StoredMessage>;
+  /**
+   * The relay's publish: stamps, keeps and delivers to every client of the channel (this hub included);
+   * `from` is the publishing connection's id.
+   */
+  publish(channel: string, data: Buffer, binary: boolean, from: string): StoredMessage | Promise<StoredMessage>;
   limiter: RateLimiter;
   metrics: RelayMetrics;
   log: Logger;
   maxPayload: number;
   /** Most channels one connection may join. */
   maxChannels: number;
+  /**
+   * Most bytes of live messages held for one join while its replay is sent (default 1 MiB); past it the
+   * connection is closed with 1013 (it rejoins `since` its last message).
+   */
+  maxHeldBytes?: number;
   /** Told of members coming and going, and knows those of other nodes (in a cluster). */
   watch?: ChannelWatch;
+  /**
+   * Presence envelopes a channel's members get at once per second (default 5); more joins and leaves in
+   * that second are sent as one summary at its end.
+   */
+  presenceUpdates?: number;
+}
+
+/**
+ * Most names whose presence changed that a channel holds for its next summary; past it the summary is a
+ * snapshot of who is there (or, on a channel of more than MAX_SNAPSHOT_NAMES, the count alone).
+ */
+const MAX_HELD_NAMES = 256;
+/** Largest snapshot of names a summary may carry. */
+const MAX_SNAPSHOT_NAMES = 1000;
+/** The presence pacer's interval (ms). */
+const PRESENCE_INTERVAL = 1000;
+/** What a held message counts beyond its payload (its envelope). */
+const HELD_OVERHEAD = 128;
+
+/** A channel with v1 members on this node. */
+interface V1Channel {
+  members: Map<Session, Membership>;
+  /** Presence changes so far (joins and leaves, this node's and other nodes'). */
+  version: number;
+  /**
+   * Changes held for the next summary, those after version `from`: per name, joins less leaves (null when
+   * more than MAX_HELD_NAMES names changed: the summary is then a snapshot); `changes` counts them all.
+   */
+  held: { from: number; net: Map<string, number> | null; changes: number } | null;
 }
 
 interface Membership {
@@ -59,21 +103,35 @@ interface Membership {
   lastSeq: number;
   /** Live messages held back while the join is being recovered; null once subscribed. */
   pending: StoredMessage[] | null;
+  /** Bytes held in `pending` (payloads and HELD_OVERHEAD each), not yet sent. */
+  pendingBytes: number;
+  /** The channel's presence version its `joined` envelope showed (a summary tells it only what came after). */
+  seen: number;
 }
 
 interface Session {
   ws: WebSocket;
+  /**
+   * A random id the relay gives the connection, put as `from` on the messages it publishes and told to
+   * it in `joined`: a client knows its own messages by it, and no other client can make the relay put it
+   * on theirs.
+   */
+  id: string;
   bucket: Bucket;
   peer: string;
   channels: Map<string, Membership>;
+  /** Resolves once the connection has taken what was sent to it (false: it closed first); null: none asked. */
+  draining: Promise<boolean> | null;
 }
 
 export class V1Hub {
-  /** channel → its members. */
-  private readonly _members = new Map<string, Map<Session, Membership>>();
+  /** channel → its members and presence. */
+  private readonly _channels = new Map<string, V1Channel>();
   private readonly _sessions = new Map<WebSocket, Session>();
+  private readonly _presencePacer: UpdatePacer<string>;
 
   constructor(private readonly _options: V1HubOptions) {
+    this._presencePacer = new UpdatePacer({ burst: _options.presenceUpdates ?? 5, interval: PRESENCE_INTERVAL, flush: (channel) => this._summarise(channel) });
     // Under the 'drop' backpressure policy a slow client is skipped: a wavecast.v1 client would then miss
     // messages with no gap to tell it. It is closed instead (after what is queued for it), and recovers
     // what it missed from history when it rejoins `since` its last message.
@@ -87,7 +145,7 @@ export class V1Hub {
 
   /** Takes a newly opened wavecast.v1 connection. */
   accept(ws: WebSocket, peer: string): void {
-    const session: Session = { ws, bucket: this._options.limiter.bucket(), peer, channels: new Map() };
+    const session: Session = { ws, id: randomBytes(12).toString('base64url'), bucket: this._options.limiter.bucket(), peer, channels: new Map(), draining: null };
     this._sessions.set(ws, session);
     this._options.metrics.connectionsOpened++;
     ws.on('message', (data: RawData, isBinary: boolean) => this._message(session, data as Buffer, isBinary));
@@ -100,9 +158,20 @@ export class V1Hub {
    * those subscribed, into the buffer of those being recovered. Returns how many it was written to.
    */
   deliver(message: StoredMessage): number {
-    const members = this._members.get(message.channel);
+    const members = this._channels.get(message.channel)?.members;
     if (members !== undefined) {
-      for (const membership of members.values()) membership.pending?.push(message);
+      for (const [session, membership] of members) {
+        // (A connection closing will not be sent them.)
+        if (membership.pending === null || session.ws.readyState !== session.ws.OPEN) continue;
+        membership.pending.push(message);
+        membership.pendingBytes += message.data.length + HELD_OVERHEAD;
+        if (membership.pendingBytes > (this._options.maxHeldBytes ?? 1 << 20)) {
+          this._options.log.warn('wavecast.v1 client too slow to recover: closed so that it rejoins since its last message', { peer: session.peer, channel: message.channel });
+          membership.pending.length = 0;
+          membership.pendingBytes = 0;
+          session.ws.close(CloseCode.TryAgainLater, 'Too slow to take the missed messages: reconnect and rejoin since the last message');
+        }
+      }
     }
     const topic = v1Topic(message.channel);
     if (this._options.wss.subscriberCount(topic) === 0) return 0;
@@ -111,7 +180,7 @@ export class V1Hub {
 
   /** How many v1 connections have joined a channel. */
   count(channel: string): number {
-    return this._members.get(channel)?.size ?? 0;
+    return this._channels.get(channel)?.members.size ?? 0;
   }
 
   /** Who is on a channel: this node's members and, in a cluster, those of the other nodes. */
@@ -125,7 +194,7 @@ export class V1Hub {
 
   /** The names of this node's members of a channel. */
   localNames(channel: string): string[] {
-    const members = this._members.get(channel);
+    const members = this._channels.get(channel)?.members;
     return members === undefined ? [] : [...members.values()].map((m) => m.name);
   }
 
@@ -139,7 +208,7 @@ export class V1Hub {
    * if they had rejoined with numbers of another epoch.
    */
   reset(channel: string, epoch: string): void {
-    const members = this._members.get(channel);
+    const members = this._channels.get(channel)?.members;
     if (members === undefined) return;
     for (const [session, membership] of members) {
       this._send(session, gapEnvelope(channel, membership.lastSeq + 1, 0, 'reset', epoch));
@@ -197,7 +266,7 @@ export class V1Hub {
     if (!session.channels.has(envelope.channel)) {
       return this._send(session, errorEnvelope('not_joined', `Join ${JSON.stringify(envelope.channel)} before publishing to it`, envelope.id, envelope.channel));
     }
-    const stored = this._options.publish(envelope.channel, Buffer.from(envelope.data), false);
+    const stored = this._options.publish(envelope.channel, Buffer.from(envelope.data), false, session.id);
     if (envelope.id === undefined) {
       if (stored instanceof Promise) {
         stored.catch(() => this._send(session, errorEnvelope('unavailable', 'The relay could not store the message in the channel history (its broker is unreachable); it was not published: send it again later', undefined, envelope.channel)));
@@ -219,14 +288,14 @@ export class V1Hub {
     if (session.channels.size >= this._options.maxChannels) {
       return this._send(session, errorEnvelope('too_many_channels', `A connection may join at most ${this._options.maxChannels} channels`, undefined, channel));
     }
-    const membership: Membership = { name: envelope.name ?? '', lastSeq: 0, pending: [] };
+    const membership: Membership = { name: envelope.name ?? '', lastSeq: 0, pending: [], pendingBytes: 0, seen: 0 };
     session.channels.set(channel, membership);
-    let members = this._members.get(channel);
-    if (members === undefined) {
-      members = new Map();
-      this._members.set(channel, members);
+    let state = this._channels.get(channel);
+    if (state === undefined) {
+      state = { members: new Map(), version: 0, held: null };
+      this._channels.set(channel, state);
     }
-    members.set(session, membership);
+    state.members.set(session, membership);
     this._announce(channel, session, 'join', membership.name);
     const ready = this._options.watch?.joined(channel, membership.name);
     this._recover(session, membership, envelope, ready).catch((error: unknown) => {
@@ -236,15 +305,22 @@ export class V1Hub {
     });
   }
 
-  /** Sends what a join missed, then the buffered live messages, then subscribes (see the top). */
+  /**
+   * Sends what a join missed, then the held live messages, then subscribes (see the top), each part as
+   * the connection takes it.
+   */
   private async _recover(session: Session, membership: Membership, envelope: JoinEnvelope, ready: Promise<void> | undefined): Promise<void> {
     const { channel } = envelope;
     const history = this._options.history;
     const still = () => session.channels.get(channel) === membership && session.ws.readyState === session.ws.OPEN;
+    /** After a send: if the socket did not take it all, waits until it has; false when the join is over. */
+    const paced = async () => session.ws.bufferedAmount === 0 || ((await this._drained(session)) && still());
     let recovered = 0;
     // In a cluster: once this node hears the channel's messages from every node, in order.
     if (ready !== undefined) await ready;
-    if (!still()) return;
+    // What was sent to this connection before (another join's replay) is taken first: a read is held only
+    // by a replay that is being sent.
+    if (!still() || !(await paced())) return;
     if (envelope.since === undefined) {
       membership.lastSeq = await history.latest(channel);
       if (!still()) return;
@@ -274,16 +350,48 @@ export class V1Hub {
         this._send(session, messageEnvelope(message));
         membership.lastSeq = message.seq;
         recovered++;
+        if (!(await paced())) return;
       }
     }
-    for (const message of membership.pending ?? []) {
-      if (message.seq <= membership.lastSeq) continue;
-      this._send(session, messageEnvelope(message));
-      membership.lastSeq = message.seq;
+    // The live messages held meanwhile, as the connection takes them; more may come while it does. Once
+    // the last is sent without a wait, the connection is subscribed in the same turn.
+    let at = 0;
+    for (;;) {
+      const pending = membership.pending!;
+      let waited = false;
+      while (at < pending.length) {
+        const message = pending[at++]!;
+        membership.pendingBytes -= message.data.length + HELD_OVERHEAD;
+        if (message.seq <= membership.lastSeq) continue;
+        this._send(session, messageEnvelope(message));
+        membership.lastSeq = message.seq;
+        if (session.ws.bufferedAmount > 0) {
+          // The sent ones go before the wait.
+          pending.splice(0, at);
+          at = 0;
+          if (!(await paced())) return;
+          waited = true;
+          break;
+        }
+      }
+      if (!waited) break;
     }
     membership.pending = null;
+    membership.pendingBytes = 0;
     session.ws.subscribe(v1Topic(channel));
-    this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this.presence(channel) });
+    membership.seen = this._channels.get(channel)?.version ?? 0;
+    this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this.presence(channel), you: session.id });
+  }
+
+  /** Resolves once the connection has taken everything sent to it (false if it closed first); one wait per connection. */
+  private _drained(session: Session): Promise<boolean> {
+    session.draining ??= new Promise<boolean>((resolve) => {
+      session.ws._onceDrained((error?: Error) => {
+        session.draining = null;
+        resolve(error === undefined);
+      });
+    });
+    return session.draining;
   }
 
   private _leave(session: Session, channel: string): void {
@@ -291,22 +399,87 @@ export class V1Hub {
     if (membership === undefined) return;
     session.channels.delete(channel);
     session.ws.unsubscribe(v1Topic(channel));
-    const members = this._members.get(channel);
-    members?.delete(session);
-    if (members !== undefined && members.size === 0) this._members.delete(channel);
+    const state = this._channels.get(channel);
+    state?.members.delete(session);
+    if (state !== undefined && state.members.size === 0) {
+      this._channels.delete(channel);
+      this._presencePacer.forget(channel);
+    }
     this._options.watch?.left(channel, membership.name);
     this._announce(channel, session, 'leave', membership.name);
   }
 
-  /** Tells the other members of a channel that someone joined or left. */
+  /**
+   * Tells the other members of a channel that someone joined or left: at once while the channel's
+   * presence pacer allows it, otherwise held for the summary it sends at the end of the second.
+   */
   private _announce(channel: string, except: Session | null, event: 'join' | 'leave', name: string): void {
-    const members = this._members.get(channel);
-    if (members === undefined) return;
-    const count = members.size + (this._options.watch?.remote(channel).names.length ?? 0);
-    const text = encode({ type: 'presence', channel, event, name, count });
-    for (const session of members.keys()) {
-      if (session !== except && session.ws.readyState === session.ws.OPEN) session.ws.send(text);
+    const state = this._channels.get(channel);
+    if (state === undefined) return;
+    state.version++;
+    if (this._presencePacer.offer(channel)) {
+      const text = encode({ type: 'presence', channel, event, name, count: this._count(channel, state) });
+      for (const session of state.members.keys()) {
+        if (session !== except && session.ws.readyState === session.ws.OPEN) session.ws.send(text);
+      }
+      return;
     }
+    const held = (state.held ??= { from: state.version - 1, net: new Map(), changes: 0 });
+    held.changes++;
+    if (held.net !== null) {
+      const n = (held.net.get(name) ?? 0) + (event === 'join' ? 1 : -1);
+      if (n === 0) held.net.delete(name);
+      else held.net.set(name, n);
+      if (held.net.size > MAX_HELD_NAMES) held.net = null;
+    }
+    // The one who joined knows of itself: its joined envelope (sent later) shows the channel from then on.
+    if (except !== null && event === 'join') {
+      const membership = state.members.get(except);
+      if (membership !== undefined) membership.seen = state.version;
+    }
+  }
+
+  /**
+   * Sends a channel's held presence changes as one envelope per member: to those who knew the channel
+   * before the changes, the names that joined and left in all; to those who joined meanwhile (their
+   * joined envelope showed some of the changes already), and to all when too many names changed, a
+   * snapshot of who is there.
+   */
+  private _summarise(channel: string): void {
+    const state = this._channels.get(channel);
+    const held = state?.held;
+    if (state === undefined || held === null || held === undefined) return;
+    state.held = null;
+    const count = this._count(channel, state);
+    let delta: string | null = null;
+    let snapshot: string | null = null;
+    for (const [session, membership] of state.members) {
+      // Still being recovered: its joined envelope will show the channel as it is then.
+      if (membership.pending !== null || session.ws.readyState !== session.ws.OPEN) continue;
+      if (held.net !== null && membership.seen <= held.from) {
+        delta ??= encode(presenceDelta(channel, count, held.net));
+        session.ws.send(delta);
+      } else {
+        snapshot ??= encode(this._snapshot(channel, count, held.changes));
+        session.ws.send(snapshot);
+      }
+    }
+  }
+
+  /** Who is on a channel now, as a summary (the count alone on a channel too large to list). */
+  private _snapshot(channel: string, count: number, changes: number): PresenceSummaryEnvelope {
+    if (count > MAX_SNAPSHOT_NAMES) return { type: 'presence', channel, count, joined: [], left: [], more: changes };
+    return { type: 'presence', channel, count, names: this.presence(channel).names };
+  }
+
+  /** Members of a channel on every node. */
+  private _count(channel: string, state: V1Channel): number {
+    return state.members.size + (this._options.watch?.remote(channel).names.length ?? 0);
+  }
+
+  /** Stops the presence timer (the relay is closing). */
+  stop(): void {
+    this._presencePacer.stop();
   }
 
   private _closed(session: Session): void {
@@ -314,4 +487,15 @@ export class V1Hub {
     this._options.metrics.connectionsClosed++;
     for (const channel of [...session.channels.keys()]) this._leave(session, channel);
   }
+}
+
+/** A summary of presence changes from the joins less leaves per name (names sorted). */
+export function presenceDelta(channel: string, count: number, net: ReadonlyMap<string, number>): PresenceSummaryEnvelope {
+  const joined: string[] = [];
+  const left: string[] = [];
+  for (const [name, n] of net) {
+    const list = n > 0 ? joined : left;
+    for (let i = 0; i < Math.abs(n); i++) list.push(name);
+  }
+  return { type: 'presence', channel, count, joined: joined.sort(), left: left.sort() };
 }

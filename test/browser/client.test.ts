@@ -152,6 +152,13 @@ test('presence: the list from joined, then join and leave events', () => {
   socket().receive({ type: 'presence', channel: 'c', event: 'join', name: 'Bob', count: 2 });
   socket().receive({ type: 'presence', channel: 'c', event: 'leave', name: 'Ada', count: 1 });
   assert.deepEqual(seen, [['1', 'Ada'], ['2', 'Ada', 'Bob'], ['1', 'Bob']]);
+  // Under churn the relay sends a second's joins and leaves as one summary.
+  socket().receive({ type: 'presence', channel: 'c', count: 2, joined: ['Cy', 'Dee'], left: ['Bob'] });
+  socket().receive({ type: 'presence', channel: 'c', count: 1, joined: [], left: ['Cy'], more: 5 });
+  assert.deepEqual(seen.slice(3), [['2', 'Cy', 'Dee'], ['1', 'Dee']]);
+  // Or a snapshot of everyone there (to a member that joined during that second).
+  socket().receive({ type: 'presence', channel: 'c', count: 2, names: ['Eve', 'Ada'] });
+  assert.deepEqual(seen.at(-1), ['2', 'Ada', 'Eve']);
   client.close();
 });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { Access, ownOrigins } from '../../src/relay/access.js';
-import { channelOfTarget, decodeChannel, MAX_CHANNEL_BYTES } from '../../src/relay/channel.js';
+import { channelOfTarget, checkChannel, decodeChannel, MAX_CHANNEL_BYTES } from '../../src/relay/channel.js';
 
 test('any path is a channel; the query is ignored; names are percent-decoded', () => {
   assert.deepEqual(channelOfTarget('/lobby'), { ok: true, channel: 'lobby' });
@@ -19,6 +19,10 @@ test('bad channel names are refused with a reason', () => {
   assert.match((channelOfTarget('/a%0Ab') as { message: string }).message, /control characters/);
   assert.match((channelOfTarget('/' + 'x'.repeat(MAX_CHANNEL_BYTES + 1)) as { message: string }).message, /at most 256 bytes/);
   assert.match((channelOfTarget('http://evil/x') as { message: string }).message, /must be a path/);
+  // A surrogate encoded as UTF-8 is not valid UTF-8, and a lone one from JSON is not valid Unicode.
+  assert.match((channelOfTarget('/%ED%A0%80') as { message: string }).message, /not valid percent-encoding/);
+  assert.deepEqual(checkChannel('\ud800'), { ok: false, message: 'Channel names must be valid Unicode text (this one has a lone UTF-16 surrogate)' });
+  assert.deepEqual(checkChannel('\ud83c\udf89'), { ok: true, channel: '\ud83c\udf89' });
 });
 
 function request(url: string, headers: Record<string, string> = {}): IncomingMessage {

@@ -1,12 +1,22 @@
 // The chat page's pure parts: what it sends, how it reads what arrives, its channel and reconnect delays.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { channelFromLocation, channelUrl, cleanName, decodeIncoming, encodeChat, nameHue } from '../../src/relay/page/chat-message.js';
+import { channelFromLocation, channelProblem, channelUrl, cleanName, decodeIncoming, encodeChat, nameHue } from '../../src/relay/page/chat-message.js';
 
 test('a chat line goes out as JSON text and comes back as a chat line', () => {
-  const text = encodeChat({ name: 'Ada', text: 'hello <b>', sender: 'abc' });
-  assert.deepEqual(JSON.parse(text), { name: 'Ada', text: 'hello <b>', sender: 'abc' });
-  assert.deepEqual(decodeIncoming(text), { kind: 'chat', name: 'Ada', text: 'hello <b>', sender: 'abc' });
+  const text = encodeChat({ name: 'Ada', text: 'hello <b>' });
+  assert.deepEqual(JSON.parse(text), { name: 'Ada', text: 'hello <b>' });
+  assert.deepEqual(decodeIncoming(text), { kind: 'chat', name: 'Ada', text: 'hello <b>' });
+  // Whatever a line claims about its sender is not read: which lines are mine comes from the relay.
+  assert.deepEqual(decodeIncoming('{"name":"Ada","text":"x","sender":"abc"}'), { kind: 'chat', name: 'Ada', text: 'x' });
+});
+
+test('a channel name the relay would refuse is caught before joining, with the reason', () => {
+  assert.equal(channelProblem('lobby'), null);
+  assert.equal(channelProblem('é'.repeat(128)), null, '256 bytes is fine');
+  assert.equal(channelProblem('é'.repeat(129)), 'The channel name is too long: 258 bytes, at most 256 (UTF-8).');
+  assert.equal(channelProblem('a\ud800'), 'The channel name is not valid text.');
+  assert.equal(channelProblem('a\tb'), 'The channel name may not contain control characters.');
 });
 
 test('what plain clients send is shown as it is', () => {
@@ -14,7 +24,7 @@ test('what plain clients send is shown as it is', () => {
   assert.deepEqual(decodeIncoming('{not json'), { kind: 'text', text: '{not json' });
   assert.deepEqual(decodeIncoming('{"a":1}'), { kind: 'text', text: '{"a":1}' });
   assert.deepEqual(decodeIncoming(new ArrayBuffer(3)), { kind: 'binary', bytes: 3 });
-  assert.deepEqual(decodeIncoming('{"name":"\\n\\n","text":"x"}'), { kind: 'chat', name: 'anonymous', text: 'x', sender: '' });
+  assert.deepEqual(decodeIncoming('{"name":"\\n\\n","text":"x"}'), { kind: 'chat', name: 'anonymous', text: 'x' });
 });
 
 test('names are one trimmed line of at most 32 characters', () => {

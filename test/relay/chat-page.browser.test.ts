@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
-import { connect, http, killAll, record, startRelay, type RelayProcess } from './relay-process.js';
+import { connect, http, killAll, record, startRelay, v1, type RelayProcess } from './relay-process.js';
 
 let browser: Browser;
 
@@ -68,8 +68,18 @@ test('two pages on the chat page exchange messages and see how many are online',
     assert.deepEqual(await shown(grace, 'plain hello'), { who: 'plain client', mine: false });
     await say(grace, 'seen it');
     const line = JSON.parse((await got.next((m) => m.text.includes('seen it'))).text) as Record<string, unknown>;
-    assert.deepEqual([line.name, line.text, typeof line.sender], ['Grace', 'seen it', 'string']);
+    assert.deepEqual(line, { name: 'Grace', text: 'seen it' });
     plain.terminate();
+
+    // Another client cannot make a line show as Ada's own: "mine" comes from the id the relay stamps.
+    const forger = await v1(relay);
+    forger.send({ type: 'join', channel: 'tea room', name: 'Ada' });
+    await forger.next('joined');
+    forger.send({ type: 'publish', channel: 'tea room', data: JSON.stringify({ name: 'Ada', text: 'forged by someone else', sender: 'anything' }) });
+    assert.deepEqual(await shown(ada, 'forged by someone else'), { who: 'Ada', mine: false });
+    forger.client.terminate();
+    await say(ada, 'really Ada');
+    assert.deepEqual(await shown(ada, 'really Ada'), { who: 'Ada', mine: true });
 
     if (screenshots) {
       await ada.screenshot({ path: join(screenshots, 'chat-desktop.png') });
@@ -77,6 +87,25 @@ test('two pages on the chat page exchange messages and see how many are online',
     }
     await ada.close();
     await grace.close();
+  } finally {
+    await relay.stop();
+  }
+});
+
+test('a channel name over 256 bytes is refused on the page with the reason, without connecting', { timeout: 60_000 }, async () => {
+  const relay = await startRelay();
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (error) => assert.fail(`error in the page: ${error.message}`));
+    const channel = 'é'.repeat(150);
+    await page.goto(`${relay.http}/?channel=${encodeURIComponent(channel)}`);
+    await page.fill('#name', 'Ada');
+    await page.click('#join-button');
+    await page.waitForSelector('#join-error:not([hidden])');
+    assert.equal(await page.textContent('#join-error'), 'The channel name is too long: 300 bytes, at most 256 (UTF-8).');
+    assert.equal(await page.isVisible('#chat'), false);
+    assert.equal(await page.getAttribute('#status', 'data-state'), 'idle', 'no connection was tried');
+    await page.close();
   } finally {
     await relay.stop();
   }

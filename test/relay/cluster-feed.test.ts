@@ -182,3 +182,27 @@ test('after the broker link comes back, what other nodes stored meanwhile is rea
   assert.deepEqual(delivered, [[1, 'before'], [2, 'during 1'], [3, 'during 2']]);
   feed.close();
 });
+
+test('presence under churn: a node sends a few deltas per channel a second, and the others end up right', async () => {
+  const a = presence('A');
+  const b = presence('B');
+  // 500 joins and leaves on B's lobby in one go (all members end up gone but the last ten).
+  const names: string[] = [];
+  for (let i = 0; i < 250; i++) {
+    names.push(`n${i}`);
+    b.local.set('lobby', [...names]);
+    b.p.localChanged('lobby', { event: 'join', name: `n${i}` });
+    if (i < 240) {
+      names.splice(names.indexOf(`n${i}`), 1);
+      b.local.set('lobby', [...names]);
+      b.p.localChanged('lobby', { event: 'leave', name: `n${i}` });
+    }
+  }
+  const deltas = () => b.sent.filter((m) => m.t === 'd');
+  assert.equal(deltas().length, 5, 'five at once, the rest held');
+  await until('the held changes are sent as one delta', () => deltas().length === 6, 3000);
+  for (const message of b.sent) a.p.receive(message);
+  assert.deepEqual(a.p.remote('lobby').names.sort(), names.sort());
+  a.p.stop();
+  b.p.stop();
+});

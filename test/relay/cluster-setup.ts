@@ -47,6 +47,35 @@ export async function wipe(kind: BrokerKind, prefix: string): Promise<void> {
   }
 }
 
+/**
+ * What the broker holds for the channels of `prefix`: Redis keys other than the epoch, the highest number
+ * and the bitmap of names seen; NATS channel streams.
+ */
+export async function channelsHeld(kind: BrokerKind, prefix: string): Promise<number> {
+  if (kind.name === 'Redis') {
+    const { createClient } = await import('redis');
+    const client = createClient({ url: SHARED_REDIS });
+    await client.connect();
+    try {
+      const keys: string[] = [];
+      for await (const batch of client.scanIterator({ MATCH: `${prefix}:history:*`, COUNT: 1000 })) keys.push(...(Array.isArray(batch) ? batch : [batch]));
+      return keys.filter((key) => !/:history:(epoch|top|seen)$/.test(key)).length;
+    } finally {
+      await client.quit();
+    }
+  }
+  const { connect } = await import('nats');
+  const nc = await connect({ servers: SHARED_NATS });
+  try {
+    const lister = (await nc.jetstreamManager()).streams.names();
+    let count = 0;
+    for (let page = await lister.next(); page.length > 0; page = await lister.next()) count += page.filter((name) => name.startsWith(`${prefix.replace(/[^A-Za-z0-9_-]/g, '_')}_h_`)).length;
+    return count;
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Polls `check` every 50 ms until it returns true; fails after `timeoutMs` with `what`. */
 export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

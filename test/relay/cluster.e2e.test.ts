@@ -55,7 +55,8 @@ for (const kind of BROKERS) {
       await t.test('a publish on any node reaches every client of every node once, in order, with the same seq', async () => {
         const plains = await Promise.all(nodes.map((node) => connect(`${node.url}/room`)));
         const plainLogs = plains.map(record);
-        const v1s = await Promise.all(nodes.map(async (node) => (await joined(node, 'room')).client));
+        const joins = await Promise.all(nodes.map((node) => joined(node, 'room')));
+        const v1s = joins.map((j) => j.client);
         // From all three nodes at once, by all three ways: HTTP on A, a plain client on B, a v1 client on C.
         const COUNT = 10;
         const posting = (async () => {
@@ -73,6 +74,11 @@ for (const kind of BROKERS) {
         const reference = v1s[0]!.messages('room');
         assert.deepEqual(reference.map(([seq]) => seq), Array.from({ length: total }, (_, i) => i + 1), 'numbered 1..30, none missing, none twice');
         for (const client of v1s) assert.deepEqual(client.messages('room'), reference, 'the same messages with the same numbers on every node');
+        // The publishing connection's id crosses nodes with its messages (and is kept in the broker).
+        for (const client of v1s) {
+          const from = client.all.filter((e) => e.type === 'message').map((e) => [String(e.data).split('-')[0], e.from]);
+          for (const [source, id] of from) assert.equal(id, source === 'v1' ? joins[2]!.joined.you : undefined);
+        }
         for (const log of plainLogs) assert.deepEqual(log.messages.map((m) => m.text), reference.map(([, data]) => data), 'plain clients: the same order');
         // Each publisher's messages in the order it sent them.
         for (const source of ['http', 'plain', 'v1']) {
@@ -82,6 +88,7 @@ for (const kind of BROKERS) {
         // Any node reads the shared history.
         const history = JSON.parse((await http(B.http, 'GET', '/channels/room/messages?since=25')).body);
         assert.deepEqual(history.messages.map((m: { seq: number; data: string }) => [m.seq, m.data]), reference.slice(25));
+        for (const m of history.messages as Array<{ data: string; from?: string }>) assert.equal(m.from, m.data.startsWith('v1-') ? joins[2]!.joined.you : undefined);
         assert.equal(history.epoch, v1s[0]!.all.find((e) => e.type === 'joined')!.epoch);
         for (const client of [...plains, ...v1s.map((c) => c.client)]) client.terminate();
       });

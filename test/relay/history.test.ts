@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryHistory } from '../../src/relay/history.js';
+import { CHANNEL_OVERHEAD, MESSAGE_OVERHEAD, MemoryHistory } from '../../src/relay/history.js';
 
 function store(options: Partial<{ limit: number; ttl: number; maxBytes: number }> = {}) {
   let now = 1_000;
@@ -77,17 +77,58 @@ test('the kept data is a copy', () => {
   assert.equal(history.read('a', 0).messages[0]!.data.toString(), 'abc');
 });
 
-test('the bytes kept for all channels are bounded: the quietest channels lose their oldest first', () => {
-  const history = new MemoryHistory({ limit: 100, ttl: 0, maxBytes: 100, maxTotalBytes: 10 });
+test('the memory kept for all channels is bounded, overheads counted: the quietest channels lose their oldest first', () => {
+  const cost = (payload: number) => payload + MESSAGE_OVERHEAD;
+  const channel = (name: string) => CHANNEL_OVERHEAD + 2 * name.length;
+  const history = new MemoryHistory({ limit: 100, ttl: 0, maxBytes: 100, maxTotalBytes: channel('quiet') + channel('busy') + 2 * cost(4) + 10 });
   history.append('quiet', Buffer.alloc(4), false);
   history.append('quiet', Buffer.alloc(4), false);
   history.append('busy', Buffer.alloc(4), false);
-  assert.equal(history.totalBytes, 8);
+  assert.equal(history.totalBytes, channel('quiet') + channel('busy') + 2 * cost(4));
   assert.deepEqual(history.read('quiet', 0).lost, { from: 1, to: 1 });
   history.append('quiet', Buffer.alloc(4), false);
-  // 'busy' is now the quietest: its message goes.
-  assert.equal(history.totalBytes, 8);
+  // 'busy' is now the quietest: its message goes, and its record with it.
+  assert.equal(history.channels, 1);
+  assert.equal(history.totalBytes, channel('quiet') + 2 * cost(4));
   assert.deepEqual(history.read('busy', 0), { messages: [], latest: 1, lost: { from: 1, to: 1 } });
   assert.deepEqual(history.read('quiet', 0).messages.map((m) => m.seq), [2, 3]);
   assert.equal(history.latest('quiet'), 3, 'numbering goes on');
+  assert.equal(history.append('busy', Buffer.alloc(4), false).seq, 2, 'a channel that comes back goes on above its numbers');
+});
+
+test('a message of 0 bytes counts its real cost: no more of them are kept than the total bound pays for', () => {
+  const max = 64 * 1024;
+  const history = new MemoryHistory({ limit: 1_000_000, ttl: 0, maxBytes: 1 << 20, maxTotalBytes: max });
+  for (let i = 0; i < 10_000; i++) history.append('empty', Buffer.alloc(0), false);
+  assert.ok(history.totalBytes <= max);
+  assert.equal(history.size('empty').messages, Math.floor((max - CHANNEL_OVERHEAD - 10) / MESSAGE_OVERHEAD));
+  assert.equal(history.latest('empty'), 10_000);
+});
+
+test('the ttl is applied by a sweep: idle channels are freed without being touched, the others kept', () => {
+  const { history, advance } = store({ ttl: 60_000, limit: 10 });
+  for (let i = 0; i < 1000; i++) history.append(`idle-${i}`, Buffer.from('x'), false);
+  for (let i = 0; i < 5; i++) history.append('a', Buffer.from(String(i + 1)), false);
+  advance(30_000);
+  history.append('live', Buffer.from('x'), false);
+  advance(31_000);
+  history.sweep();
+  assert.equal(history.channels, 1, 'only the channel written within the ttl is kept');
+  assert.equal(history.totalBytes, CHANNEL_OVERHEAD + 2 * 'live'.length + 1 + MESSAGE_OVERHEAD);
+  // 'a' comes back: its numbers go on above those a client may hold, and a client since 3 is told of a gap.
+  assert.equal(history.latest('a'), 5);
+  assert.deepEqual(history.read('a', 3), { messages: [], latest: 5, lost: { from: 4, to: 5 } });
+  const next = history.append('a', Buffer.from('again'), false);
+  assert.ok(next.seq > 5, `seq ${next.seq}`);
+  assert.deepEqual(history.read('a', 3).lost, { from: 4, to: next.seq - 1 });
+  assert.equal(history.append('never-seen', Buffer.from('x'), false).seq, 1, 'a new channel starts at 1');
+});
+
+test('channels with a record are bounded: past maxChannels the quietest is freed', () => {
+  const history = new MemoryHistory({ limit: 10, ttl: 0, maxBytes: 1024, maxChannels: 100 });
+  for (let i = 0; i < 1000; i++) history.append(`c${i}`, Buffer.from('x'), false);
+  assert.equal(history.channels, 100);
+  assert.deepEqual(history.read('c999', 0).messages.map((m) => m.seq), [1]);
+  assert.deepEqual(history.read('c0', 0), { messages: [], latest: 1, lost: { from: 1, to: 1 } });
+  assert.equal(history.append('c0', Buffer.from('y'), false).seq, 2);
 });

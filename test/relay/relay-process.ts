@@ -83,7 +83,8 @@ export async function startRelay(args: string[] = [], env: NodeJS.ProcessEnv = {
     const timer = setTimeout(() => fail(new Error(`the relay printed no listening line within 10 s; stdout: ${stdout}; stderr: ${stderr}`)), 10_000);
     const onData = (chunk: string) => {
       stdout += chunk;
-      const match = /^wavecast relay listening on (wss?:\/\/127\.0\.0\.1:\d+) /m.exec(stdout);
+      // (A build from before the chat page's address was added ends the line with the URL: --cli may run one.)
+      const match = /^wavecast relay listening on (wss?:\/\/127\.0\.0\.1:\d+)(?: |$)/m.exec(stdout);
       if (match) {
         cleanup();
         resolve(match[1]!);

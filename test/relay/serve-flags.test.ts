@@ -17,12 +17,15 @@ test('no flags: localhost:3000 with the safe defaults', () => {
   assert.equal(relay.token, undefined);
   assert.deepEqual(relay.origins, []);
   assert.deepEqual(relay.rateLimit, { rate: 20, burst: 40 });
+  assert.deepEqual(relay.httpRateLimit, { rate: 50, burst: 100 });
   assert.equal(relay.backpressurePolicy, 'drop');
   assert.equal(relay.tls, undefined);
   assert.equal(logLevel, 'info');
   assert.equal(logFormat, 'text');
   assert.equal(shutdownTimeout, 10_000);
-  assert.deepEqual(relay.history, { limit: 100, ttl: 3_600_000, maxBytes: 1_048_576, maxTotalBytes: 64 * 1_048_576 });
+  assert.deepEqual(relay.history, { limit: 100, ttl: 3_600_000, maxBytes: 1_048_576, maxTotalBytes: 64 * 1_048_576, maxChannels: 100_000 });
+  assert.equal(relay.maxChannelsPerConnection, 64);
+  assert.equal(relay.presenceUpdates, 5);
   assert.equal(relay.maxConnections, 10_000);
   assert.equal(relay.maxConnectionsPerIp, 256);
   assert.equal(relay.handshakeTimeout, 5_000);
@@ -46,8 +49,9 @@ test('connection flags: per address, timeouts in seconds, public URLs', () => {
 });
 
 test('history flags: count, age in seconds, bytes', () => {
-  assert.deepEqual(settings(['--history', '0', '--history-ttl', '0', '--history-bytes', '1000', '--history-total-bytes', '5000']).relay.history, { limit: 0, ttl: 0, maxBytes: 1000, maxTotalBytes: 5000 });
-  assert.deepEqual(settings(['--history', '500', '--history-ttl', '1.5']).relay.history, { limit: 500, ttl: 1500, maxBytes: 1_048_576, maxTotalBytes: 64 * 1_048_576 });
+  assert.deepEqual(settings(['--history', '0', '--history-ttl', '0', '--history-bytes', '1000', '--history-total-bytes', '5000', '--max-channels', '10']).relay.history, { limit: 0, ttl: 0, maxBytes: 1000, maxTotalBytes: 5000, maxChannels: 10 });
+  assert.deepEqual(settings(['--history', '500', '--history-ttl', '1.5']).relay.history, { limit: 500, ttl: 1500, maxBytes: 1_048_576, maxTotalBytes: 64 * 1_048_576, maxChannels: 100_000 });
+  assert.equal(settings(['--max-channels-per-connection', '3']).relay.maxChannelsPerConnection, 3);
 });
 
 test('PORT and WAVECAST_TOKEN come from the environment; flags win', () => {
@@ -64,6 +68,10 @@ test('bad values are usage errors that say what is wrong', () => {
     [['--max-payload', '0'], /--max-payload must be a whole number/],
     [['--rate-limit', '-1'], /--rate-limit must be 0 or more/],
     [['--rate-burst', '0'], /--rate-burst must be a whole number 1 or more/],
+    [['--http-rate-limit', '-1'], /--http-rate-limit must be 0 or more/],
+    [['--http-rate-burst', '0'], /--http-rate-burst must be a whole number 1 or more/],
+    [['--max-channels', '0'], /--max-channels must be a whole number 1 or more/],
+    [['--max-channels-per-connection', '0'], /--max-channels-per-connection must be a whole number from 1 to 100000/],
     [['--backpressure-policy', 'queue'], /--backpressure-policy must be drop or close/],
     [['--log-level', 'loud'], /--log-level must be one of debug, info, warn, error/],
     [['--log-format', 'xml'], /--log-format must be one of text, json/],

@@ -40,6 +40,22 @@ test('bad input gets a typed error with a readable message', () => {
   assert.match(result.error.message, /"data"/);
 });
 
+test('a channel name or a presence name that is not valid Unicode (a lone surrogate) is refused with a typed error', () => {
+  for (const channel of ['\ud800', 'a\udfffb', 'lobby\ud83d']) {
+    const join = parse(`{"type":"join","channel":${JSON.stringify(channel)}}`);
+    assert.ok(!join.ok);
+    assert.equal(join.error.code, 'bad_channel');
+    assert.match(join.error.message, /valid Unicode/);
+    assert.equal(code({ type: 'publish', channel, data: 'x' }), 'bad_channel');
+    assert.equal(code({ type: 'leave', channel }), 'bad_channel');
+  }
+  // A pair is a character like any other.
+  assert.equal(parse({ type: 'join', channel: 'party \ud83c\udf89' }).ok, true);
+  const named = parse({ type: 'join', channel: 'x', name: 'Ada\ud800' });
+  assert.ok(!named.ok);
+  assert.match(named.error.message, /valid Unicode/);
+});
+
 test('messages: text as it is, binary as base64', () => {
   assert.deepEqual(messageEnvelope({ channel: 'c', seq: 3, time: 9, data: Buffer.from('hi'), binary: false }), { type: 'message', channel: 'c', seq: 3, time: 9, data: 'hi' });
   assert.deepEqual(messageEnvelope({ channel: 'c', seq: 4, time: 9, data: Buffer.from([1, 2]), binary: true }), { type: 'message', channel: 'c', seq: 4, time: 9, data: 'AQI=', binary: true });
@@ -52,12 +68,15 @@ test('a gap names its range and reason', () => {
   assert.match(gap.message, /2 to 5/);
 });
 
-test('a message envelope is encoded as JSON.stringify would, escapes and binary included', () => {
+test('a message envelope is encoded as JSON.stringify would, escapes, binary and the publisher\'s id included', () => {
   const cases = [
     { channel: 'lobby', seq: 1, time: 1_700_000_000_000, data: Buffer.from('hello'), binary: false },
     { channel: 'a/"quoted"\\room', seq: 9_007_199_254_740_991, time: 0, data: Buffer.from('line\nbreak "quote" \u2028 tab\t é 😀 \u0001'), binary: false },
     { channel: 'bin', seq: 42, time: 5, data: Buffer.from([0, 255, 10, 34]), binary: true },
     { channel: '', seq: 0, time: 1, data: Buffer.alloc(0), binary: false },
+    // A wavecast.v1 publisher's id, text and binary.
+    { channel: 'lobby', seq: 2, time: 3, data: Buffer.from('hi'), binary: false, from: 'q3Jx0Ew9Uj1sYv8H' },
+    { channel: 'bin', seq: 43, time: 5, data: Buffer.from([1]), binary: true, from: 'id-"2"' },
   ];
   for (const message of cases) {
     const envelope = messageEnvelope(message);

@@ -15,7 +15,7 @@ test('the subprotocol is negotiated; plain clients, HTTP and v1 share one sequen
     assert.equal(a.client.protocol, 'wavecast.v1');
     a.send({ type: 'join', channel: 'room', name: 'Ada' });
     const joined = await a.next('joined');
-    assert.deepEqual({ ...joined, epoch: typeof joined.epoch }, { type: 'joined', channel: 'room', epoch: 'string', seq: 0, recovered: 0, presence: { count: 1, names: ['Ada'] } });
+    assert.deepEqual({ ...joined, epoch: typeof joined.epoch, you: typeof joined.you }, { type: 'joined', channel: 'room', epoch: 'string', seq: 0, recovered: 0, presence: { count: 1, names: ['Ada'] }, you: 'string' });
 
     const plain = await connect(`${relay.url}/room`);
     assert.equal(plain.protocol, '');
@@ -28,6 +28,10 @@ test('the subprotocol is negotiated; plain clients, HTTP and v1 share one sequen
     assert.deepEqual((await a.next('ack')), { type: 'ack', id: 'r1', channel: 'room', seq: 3 });
     // The ack comes after the message itself.
     assert.deepEqual(a.messages('room'), [[1, 'from plain'], [2, 'from http'], [3, 'from v1']]);
+    // The relay stamps a v1 connection's messages with the id its joined envelope gave it (and only those).
+    assert.deepEqual(a.all.filter((e) => e.type === 'message').map((e) => e.from), [undefined, undefined, joined.you]);
+    const kept = JSON.parse((await http(relay.http, 'GET', '/channels/room/messages?since=2')).body);
+    assert.equal(kept.messages[0].from, joined.you);
     const m = a.all.find((e) => e.type === 'message')!;
     assert.equal(typeof m.time, 'number');
     assert.equal((await plainLog.next((r) => r.text === 'from v1')).isBinary, false, 'plain clients get a v1 message as its text');
@@ -152,6 +156,11 @@ test('errors come as typed envelopes and the connection stays usable', { timeout
     assert.equal((await c.next('error')).code, 'too_big');
     c.client.send(Buffer.from('{}'));
     assert.equal((await c.next('error')).code, 'binary_frame');
+    // A lone surrogate in JSON is not a channel name (in a broker it would become U+FFFD, another channel).
+    c.client.send('{"type":"join","channel":"room\\ud800"}');
+    const lone = await c.next('error');
+    assert.equal(lone.code, 'bad_channel');
+    assert.match(String(lone.message), /valid Unicode/);
     c.send({ type: 'ping', id: 'p' });
     const pong = await c.next('pong');
     assert.equal(pong.id, 'p');

@@ -1,17 +1,17 @@
-// What the chat page sends and how it reads what arrives. The page is a plain client of the relay: it
-// sends each chat line as a small JSON text, {"name","text","sender"}, and everyone on the channel gets
-// exactly that. What other plain clients send (any text, or binary) is shown as it is.
+// What the chat page sends and how it reads what arrives. The page sends each chat line as a small JSON
+// text, {"name","text"}, and everyone on the channel gets exactly that. What other clients send (any
+// text, or binary) is shown as it is. Which lines are the page's own is not in the text (anyone could
+// write anything there): the relay stamps each message of a wavecast.v1 connection with that
+// connection's id (`from`), and a page knows the ids of its own connections.
 // Pure functions (no DOM), so the tests can check them too.
 
 export interface ChatLine {
   name: string;
   text: string;
-  /** A random id per page load, so a page knows its own messages when the relay echoes them. */
-  sender: string;
 }
 
 export type Incoming =
-  | { kind: 'chat'; name: string; text: string; sender: string }
+  | { kind: 'chat'; name: string; text: string }
   | { kind: 'text'; text: string }
   | { kind: 'binary'; bytes: number };
 
@@ -19,7 +19,20 @@ export const MAX_NAME_LENGTH = 32;
 export const MAX_TEXT_LENGTH = 2000;
 
 export function encodeChat(line: ChatLine): string {
-  return JSON.stringify({ name: line.name, text: line.text, sender: line.sender });
+  return JSON.stringify({ name: line.name, text: line.text });
+}
+
+/** Longest channel name the relay takes, in UTF-8 bytes. */
+export const MAX_CHANNEL_BYTES = 256;
+
+/** Why the relay would refuse a channel name (null: it would not), in words for the page. */
+export function channelProblem(channel: string): string | null {
+  if (/\p{Cs}/u.test(channel)) return 'The channel name is not valid text.';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(channel)) return 'The channel name may not contain control characters.';
+  const bytes = new TextEncoder().encode(channel).length;
+  if (bytes > MAX_CHANNEL_BYTES) return `The channel name is too long: ${bytes} bytes, at most ${MAX_CHANNEL_BYTES} (UTF-8).`;
+  return null;
 }
 
 /** Reads a message from the channel: a chat line from a page, or whatever a plain client sent. */
@@ -36,7 +49,6 @@ export function decodeIncoming(data: unknown): Incoming {
           kind: 'chat',
           name: cleanName(value.name) || 'anonymous',
           text: value.text.slice(0, MAX_TEXT_LENGTH * 2),
-          sender: typeof value.sender === 'string' ? value.sender : '',
         };
       }
     } catch {

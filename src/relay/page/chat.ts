@@ -5,6 +5,7 @@
 import {
   MAX_TEXT_LENGTH,
   channelFromLocation,
+  channelProblem,
   channelUrl,
   cleanName,
   decodeIncoming,
@@ -41,7 +42,9 @@ const ui = {
 
 const params = new URLSearchParams(location.search);
 const token = params.get('token');
-const sender = Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
+/** The relay's ids of this page's connections (one per connection: a reconnection gets a new one). */
+const ownIds = new Set<string>();
+const MAX_OWN_IDS = 1000;
 
 let socket: WavecastClient | null = null;
 let channel = channelFromLocation(location.search, location.hash);
@@ -68,7 +71,7 @@ function storeName(value: string): void {
 function showJoinForm(): void {
   ui.name.value = name || storedName();
   ui.channel.value = channel;
-  ui.wsHint.textContent = channelUrl(location, channel, null);
+  ui.wsHint.textContent = channelProblem(channel) === null ? channelUrl(location, channel, null) : '';
   ui.join.hidden = false;
   ui.chat.hidden = true;
   ui.where.hidden = true;
@@ -99,11 +102,25 @@ function join(newName: string, newChannel: string): void {
     if (p.channel === channel) ui.online.textContent = `${p.count} online`;
   });
   client.on('joined', (j) => {
+    if (j.you !== undefined && !ownIds.has(j.you)) {
+      ownIds.add(j.you);
+      if (ownIds.size > MAX_OWN_IDS) ownIds.delete(ownIds.values().next().value!);
+      // Lines sent just after connecting can arrive before the joined envelope that tells the id.
+      for (const item of ui.messages.querySelectorAll<HTMLElement>(`li.msg[data-from="${CSS.escape(j.you)}"]`)) item.classList.add('mine');
+    }
     if (j.rejoin) notice(j.recovered > 0 ? `Reconnected: ${j.recovered} missed message${j.recovered === 1 ? '' : 's'} above.` : 'Reconnected.');
     else notice(`Connected to #${channel}.`);
   });
   client.on('gap', (g) => notice(g.reason === 'reset' ? 'The relay restarted: messages sent while you were away may be missing.' : `Messages ${g.from} to ${g.to} were missed and are no longer available.`, true));
-  client.on('error', (e) => notice(`The relay refused a request: ${e.message}`, true));
+  client.on('error', (e) => {
+    if (e.code === 'bad_channel') {
+      // Joining again would be refused again: back to the form, with the relay's reason.
+      leave();
+      showJoinError(e.message);
+      return;
+    }
+    notice(`The relay refused a request: ${e.message}`, true);
+  });
   client.on('dropped', () => notice('Offline for too long: an unsent message was dropped.', true));
   client.join(channel);
   client.connect();
@@ -125,13 +142,22 @@ ui.join.addEventListener('submit', (event) => {
     ui.joinError.hidden = false;
     return;
   }
+  const problem = channelProblem(newChannel);
+  if (problem !== null) return showJoinError(problem);
   ui.joinError.hidden = true;
   join(newName, newChannel);
   ui.text.focus();
 });
 
+function showJoinError(text: string): void {
+  ui.joinError.textContent = text;
+  ui.joinError.hidden = false;
+  ui.channel.focus();
+}
+
 ui.channel.addEventListener('input', () => {
-  ui.wsHint.textContent = channelUrl(location, ui.channel.value.trim() || 'lobby', null);
+  const value = ui.channel.value.trim() || 'lobby';
+  ui.wsHint.textContent = channelProblem(value) === null ? channelUrl(location, value, null) : '';
 });
 
 ui.leave.addEventListener('click', leave);
@@ -217,7 +243,7 @@ ui.composer.addEventListener('submit', (event) => {
   const text = ui.text.value;
   if (text.trim() === '' || socket === null) return;
   // Offline, the client queues it and sends it once it is back.
-  if (socket.publish(channel, encodeChat({ name, text: text.slice(0, MAX_TEXT_LENGTH), sender }))) {
+  if (socket.publish(channel, encodeChat({ name, text: text.slice(0, MAX_TEXT_LENGTH) }))) {
     ui.text.value = '';
   }
   ui.text.focus();
@@ -236,7 +262,10 @@ function onMessage(incoming: ChannelMessage): void {
     who.textContent = message.name;
     who.style.color = `hsl(${nameHue(message.name)} 65% 42%)`;
     body.textContent = message.text;
-    if (message.sender === sender) item.classList.add('mine');
+    if (incoming.from !== undefined) {
+      item.dataset.from = incoming.from;
+      if (ownIds.has(incoming.from)) item.classList.add('mine');
+    }
   } else if (message.kind === 'text') {
     who.textContent = 'plain client';
     body.textContent = message.text;
