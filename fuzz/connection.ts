@@ -110,7 +110,8 @@ export const connectionTarget: Target = {
           if (closes > 0) problems.push('an error after close');
           if (!(error instanceof ProtocolError) || !ALLOWED_CLOSE_CODES.has(error.closeCode)) problems.push(`error ${String(error)}`);
           else errors.push(error);
-          if (errors.length === 1) endedBeforeError = socket.writableEnded;
+          // The peer's end had come (and ended our side) before the failure: no close frame could follow.
+          if (errors.length === 1) endedBeforeError = socket.readableEnded;
         });
         ws._setSocket(socket, Buffer.alloc(0), { maxPayload: MAX_PAYLOAD, closeTimeout: 200 }, compression);
         for (const chunk of chunksOf(bytes, sizes, 256)) socket.push(chunk);

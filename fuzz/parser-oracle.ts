@@ -4,7 +4,8 @@
 //     1009 and whose code names it (WS_ERR_...);
 //   - after onError or onClose nothing more is reported, even when more bytes come;
 //   - every message, ping, pong and close it reports is well-formed (messages within maxPayload, control
-//     payloads within 125 bytes, close codes that may be on the wire, reasons in UTF-8);
+//     payloads within 125 bytes, close codes that may be on the wire, reasons in UTF-8 unless validation is
+//     skipped);
 //   - while a message is being gathered, the parser holds no more than maxPayload bytes of it, and the
 //     memory those bytes keep alive (the chunks its views point into) stays within twice that, plus a block.
 import { isUtf8 } from 'node:buffer';
@@ -81,7 +82,8 @@ export function runParser(chunks: readonly Buffer[], options: ParserOptions, tra
         after('a close');
         if (code !== 1005 && !isValidWireCloseCode(code)) violations.push(`close code ${code} reported`);
         if (code === 1005 && reason.length > 0) violations.push('a reason without a code');
-        if (reason.length > 123 || !isUtf8(reason)) violations.push('a bad close reason reported');
+        // skipUtf8Validation covers close reasons too, as in `ws`.
+        if (reason.length > 123 || (!options.skipUtf8Validation && !isUtf8(reason))) violations.push('a bad close reason reported');
         events.push({ type: 'close', code, reason: Buffer.from(reason) });
         finished = true;
         outcome = 'close';

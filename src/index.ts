@@ -1,10 +1,29 @@
-// The public API of wavecast.
-export { WebSocket } from './connection/websocket.js';
+// The public API of wavecast. As in `ws`, the module is also the WebSocket class: the default export (and
+// what `require('wavecast')` returns) is `WebSocket`, carrying `WebSocket`, `WebSocketServer`, `Server`
+// and `createWebSocketStream`, and the type names of `@types/ws` (`WebSocket.RawData`, ...).
+import type { IncomingMessage } from 'node:http';
+import { WebSocket } from './connection/websocket.js';
+import type { BinaryType as BinaryTypeName, RawData as RawDataType } from './connection/websocket.js';
+import type { ClientOptions as ClientOptionsType } from './connection/client-options.js';
+import { createWebSocketStream } from './connection/stream.js';
+import type { CloseEventShape, ErrorEventShape, MessageEventShape, OpenEventShape } from './connection/events.js';
+import type { AddEventListenerOptions, WebSocketEventMap as EventMap } from './connection/browser-face.js';
+import { WebSocketServer } from './server/websocket-server.js';
+import type {
+  ServerOptions as ServerOptionsType,
+  VerifyClientAsync,
+  VerifyClientSync,
+} from './server/websocket-server.js';
+import type { PerMessageDeflateOptions as PerMessageDeflateOptionsType } from './protocol/deflate.js';
+import type { FinishRequest } from './connection/client-options.js';
+
+export { WebSocket, createWebSocketStream, WebSocketServer };
 export type { BinaryType, RawData, SendData, SendOptions, ConnectionOptions } from './connection/websocket.js';
 export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './connection/events.js';
+export type { CloseEventInit, ErrorEventInit, MessageEventInit, CloseEventShape, ErrorEventShape, MessageEventShape, OpenEventShape } from './connection/events.js';
+export type { AddEventListenerOptions, WebSocketEventMap } from './connection/browser-face.js';
 export { isTextMessage, type TextMessage } from './connection/text-message.js';
-export { WebSocketServer } from './server/websocket-server.js';
-export type { ServerOptions, VerifyClientInfo, VerifyClientCallback, UpgradeCallback } from './server/websocket-server.js';
+export type { ServerOptions, VerifyClientInfo, VerifyClientCallback, VerifyClientSync, VerifyClientAsync, UpgradeCallback } from './server/websocket-server.js';
 export { UpgradeRejection } from './server/admission.js';
 export type { AuthenticateHook, AuthenticateInfo } from './server/admission.js';
 export type { PublishOptions } from './server/topics.js';
@@ -19,8 +38,56 @@ export type { HeartbeatOptions } from './server/sweep.js';
 export type { GracefulCloseOptions } from './server/shutdown.js';
 export type { ServerStats } from './server/stats.js';
 export { ProtocolError } from './protocol/parser.js';
+export type { ProtocolErrorConstructor } from './protocol/parser.js';
 export type { PerMessageDeflateOptions } from './protocol/deflate.js';
 export { CloseCode } from './protocol/close.js';
 // Loading the client module makes `new WebSocket(url)` a client.
 import './client/connect.js';
-export type { ClientOptions } from './client/options.js';
+export type { ClientOptions, FinishRequest } from './connection/client-options.js';
+
+// The shape of `ws`'s module: the class carries the rest of the API.
+declare module './connection/websocket.js' {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace WebSocket {
+    /** The class itself, as `require('wavecast').WebSocket`. */
+    const WebSocket: WebSocketClass;
+    const WebSocketServer: WebSocketServerClass;
+    /** `WebSocketServer`, under the name `ws` 8 keeps for it. */
+    const Server: WebSocketServerClass;
+    const createWebSocketStream: CreateWebSocketStream;
+    // The type names of `@types/ws`.
+    type RawData = RawDataType;
+    type Data = string | Buffer | ArrayBuffer | Buffer[];
+    type BinaryType = BinaryTypeName;
+    type CertMeta = string | string[] | Buffer | Buffer[];
+    type ClientOptions = ClientOptionsType;
+    type ServerOptions = ServerOptionsType;
+    type PerMessageDeflateOptions = PerMessageDeflateOptionsType;
+    type VerifyClientCallbackSync<Request extends IncomingMessage = IncomingMessage> = VerifyClientSync<Request>;
+    type VerifyClientCallbackAsync<Request extends IncomingMessage = IncomingMessage> = VerifyClientAsync<Request>;
+    type FinishRequestCallback = FinishRequest;
+    type Event = OpenEventShape;
+    type ErrorEvent = ErrorEventShape;
+    type CloseEvent = CloseEventShape;
+    type MessageEvent = MessageEventShape;
+    type EventListenerOptions = AddEventListenerOptions;
+    type WebSocketEventMap = EventMap;
+    interface AddressInfo {
+      address: string;
+      family: string;
+      port: number;
+    }
+  }
+}
+type WebSocketClass = typeof WebSocket;
+type WebSocketServerClass = typeof WebSocketServer;
+type CreateWebSocketStream = typeof createWebSocketStream;
+
+Object.defineProperties(WebSocket, {
+  WebSocket: { value: WebSocket, enumerable: true, writable: true, configurable: true },
+  WebSocketServer: { value: WebSocketServer, enumerable: true, writable: true, configurable: true },
+  Server: { value: WebSocketServer, enumerable: true, writable: true, configurable: true },
+  createWebSocketStream: { value: createWebSocketStream, enumerable: true, writable: true, configurable: true },
+});
+
+export default WebSocket;

@@ -21,6 +21,8 @@ export interface Failure {
   handshakeTimeout: number;
   /** -L was given. */
   followRedirects: boolean;
+  /** --max-redirects (or its default). */
+  maxRedirects: number;
   protocolVersion: number;
 }
 
@@ -123,7 +125,7 @@ function describeError(failure: Failure): string {
   if (message === 'Opening handshake has timed out') {
     return `no answer from ${where} within ${failure.handshakeTimeout} s (--handshake-timeout). It may not be a WebSocket server, or a firewall drops the connection`;
   }
-  if (/^Maximum redirects exceeded/.test(message)) return `too many redirects (${message.replace(/^Maximum redirects exceeded /, '')}). --max-redirects raises the limit`;
+  if (message === 'Maximum redirects exceeded') return `too many redirects (more than ${failure.maxRedirects}). --max-redirects raises the limit`;
   if (code.startsWith('HPE_')) return `${where} answered, but not in HTTP: it is not a WebSocket server. Check the port`;
   if (isSecure(url)) {
     if (code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|before secure TLS connection was established/.test(message)) {

@@ -7,11 +7,12 @@ import { createSecureContext } from 'node:tls';
 import type { ClientOptions } from '../index.js';
 import { UsageError, camel, helpText, parseArgs, type FlagSpec, type FlagValues } from './args.js';
 import { normaliseUrl, parseHeaders } from './connect-format.js';
+import { isToken } from '../protocol/handshake.js';
 
 /** Seconds to wait for replies after the -x messages were sent, unless --wait says otherwise. */
 export const DEFAULT_EXECUTE_WAIT = 2;
 const DEFAULT_HANDSHAKE_TIMEOUT = 30;
-const DEFAULT_MAX_REDIRECTS = 10;
+export const DEFAULT_MAX_REDIRECTS = 10;
 /** How long the server may take to answer our close frame before the socket is dropped (ms). */
 export const CLOSE_TIMEOUT_MS = 5_000;
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -143,7 +144,7 @@ export function readConnectSettings(argv: readonly string[], env: NodeJS.Process
   const { flags, positionals } = parseArgs(argv, CONNECT_FLAGS, env);
   if (flags.help === true) return null;
   const common = {
-    protocols: flags.subprotocol as string[],
+    protocols: checkSubprotocols(flags.subprotocol as string[]),
     verbose: flags.verbose === true,
     showPingPong: flags.showPingPong === true || flags.verbose === true,
     slash: flags.slash === true,
@@ -264,4 +265,15 @@ export function checkClientCertificate(options: ClientOptions, files: TlsFiles):
     if (code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') throw new UsageError(`--cert ${files.cert} and --key ${files.key} do not belong together`);
     throw new UsageError(`--cert/--key: ${(error as Error).message}`);
   }
+}
+
+/** The -s values, each a token (RFC 6455: no spaces, commas or quotes) given once; a UsageError otherwise. */
+function checkSubprotocols(names: string[]): string[] {
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (!isToken(name)) throw new UsageError(`-s/--subprotocol ${JSON.stringify(name)} is not a subprotocol name: no spaces, commas, quotes or other separators`);
+    if (seen.has(name)) throw new UsageError(`-s/--subprotocol ${JSON.stringify(name)} is given twice`);
+    seen.add(name);
+  }
+  return names;
 }

@@ -8,7 +8,7 @@ import { WebSocket } from '../index.js';
 import { UsageError } from './args.js';
 import { describeFailure, type Refusal } from './connect-errors.js';
 import { describeClose, isNormalClose, visible } from './connect-format.js';
-import { CLOSE_TIMEOUT_MS, DEFAULT_EXECUTE_WAIT, checkClientCertificate, connectHelp, readConnectSettings, type ConnectSettings, type ListenSettings } from './connect-options.js';
+import { CLOSE_TIMEOUT_MS, DEFAULT_EXECUTE_WAIT, DEFAULT_MAX_REDIRECTS, checkClientCertificate, connectHelp, readConnectSettings, type ConnectSettings, type ListenSettings } from './connect-options.js';
 import { LineConsole, askHidden, type ConsoleIO } from './line-console.js';
 import { deliverLine, showTraffic } from './socket-lines.js';
 
@@ -251,6 +251,7 @@ class ConnectSession {
         refusal: this.refusal,
         handshakeTimeout: settings.handshakeTimeout,
         followRedirects: settings.options.followRedirects === true,
+        maxRedirects: settings.options.maxRedirects ?? DEFAULT_MAX_REDIRECTS,
         protocolVersion: settings.options.protocolVersion ?? 13,
       });
       this.console.note(`wavecast connect: ${failure}`, 'red');

@@ -2,7 +2,7 @@
 // follows redirects when asked to, checks the 101 response, and hands the socket to the connection.
 // Every failure (refused, reset, TLS, timeout, a bad or unexpected response) ends as 'error' (when
 // listened for) then 'close' with 1006; nothing is thrown once the constructor has returned.
-import { request as httpRequest, type ClientRequest, type ClientRequestArgs, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type ClientRequest, type ClientRequestArgs, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, type NetConnectOpts } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -11,7 +11,7 @@ import { WebSocket, type MessageCompression } from '../connection/websocket.js';
 import { checkUpgradeResponse, generateKey } from '../protocol/handshake.js';
 import { checkResponseExtensions, createOffer, type ClientExtensionOffer } from './extensions.js';
 import { readOptions, type Settings } from './options.js';
-import { handshakeHeaders, mayCarryCredentials, withoutCredentials } from './request.js';
+import { basicAuthorization, dropsCredentials, handshakeHeaders, lowerCaseNames, redirectHeaders } from './request.js';
 import { parseProtocols, parseTarget, serverNameFor, type Target } from './url.js';
 
 /** One client's opening handshake, from the first request to 'open' or 'close'. */
@@ -26,6 +26,12 @@ class Handshake {
   private key = '';
   private offer: ClientExtensionOffer | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * With followRedirects: the user's headers (names in lower case) for every request of the chain, with the
+   * first request's credentials as its Authorization, so that a later URL's credentials do not replace them
+   * (as `ws` and curl do).
+   */
+  private carried: OutgoingHttpHeaders | null = null;
 
   constructor(
     private readonly ws: WebSocket,
@@ -37,26 +43,40 @@ class Handshake {
     this.target = target;
   }
 
-  /** Sends the request to the current target. Throws only what http.request throws (bad options). */
+  /**
+   * Sends the request to the current target. Throws what http.request throws (bad options) and, after a
+   * redirect, what a 'redirect' listener throws, as `ws` does.
+   */
   send(): void {
     const { ws, target, settings } = this;
-    const carryCredentials = mayCarryCredentials(this.original, target);
+    let userHeaders = settings.headers;
+    let auth = target.auth ?? settings.auth;
+    if (settings.followRedirects) {
+      const carried = (this.carried ??= lowerCaseNames(settings.headers));
+      // What to drop on a redirect is the 'redirect' listener's to decide when there is one.
+      const drop = this.redirects > 0 && ws.listenerCount('redirect') === 0 && dropsCredentials(this.original, target);
+      userHeaders = drop ? redirectHeaders(carried, this.original, target) : { ...carried };
+      if (drop) auth = undefined;
+      if (auth !== undefined && carried.authorization === undefined) carried.authorization = basicAuthorization(auth);
+    }
     this.key = generateKey();
     this.offer = createOffer(settings.perMessageDeflate, settings.maxPayload);
     const headers = handshakeHeaders({
-      userHeaders: carryCredentials ? settings.headers : withoutCredentials(settings.headers),
+      userHeaders,
       key: this.key,
       protocolVersion: settings.protocolVersion,
       protocols: this.protocols,
       extensions: this.offer?.header,
       origin: settings.origin,
-      auth: carryCredentials ? target.auth : undefined,
+      auth,
     });
     const options: ClientRequestArgs & TlsConnectionOptions = {
       ...settings.passThrough,
       method: 'GET',
       host: target.host,
       port: target.port,
+      // The Host header names the port only when it is not the scheme's default, as browsers and `ws` do.
+      defaultPort: target.secure ? 443 : 80,
       path: target.path,
       headers,
     };
@@ -80,7 +100,8 @@ class Handshake {
       this.timer = setTimeout(() => this.fail(new Error('Opening handshake has timed out')), settings.handshakeTimeout);
     }
     if (this.redirects > 0) {
-      // A listener may still change the request (its headers are not sent yet), or close the socket.
+      // A listener may still change the request (its headers are not sent yet), or close the socket. What
+      // it throws is not caught, as in `ws`.
       ws.emit('redirect', ws.url, request);
       if (this.request !== request) return;
     }
@@ -101,13 +122,9 @@ class Handshake {
       response.resume();
       return;
     }
+    // A 101 comes here (not to 'upgrade') when it lacks the Upgrade or Connection header: for `ws` it is
+    // an unexpected response like any other.
     const status = response.statusCode ?? 0;
-    if (status === 101) {
-      // Node hands a 101 to 'upgrade' only when it has Upgrade and Connection headers.
-      const check = checkUpgradeResponse(response, this.key, this.protocols);
-      this.fail(new Error(check.ok ? 'Invalid 101 response from the server' : check.message));
-      return;
-    }
     const location = response.headers.location;
     if (this.settings.followRedirects && status >= 300 && status < 400 && location !== undefined) {
       this.redirect(location);
@@ -129,7 +146,7 @@ class Handshake {
 
   private redirect(location: string): void {
     if (++this.redirects > this.settings.maxRedirects) {
-      this.fail(new Error(`Maximum redirects exceeded (${this.settings.maxRedirects})`));
+      this.fail(new Error('Maximum redirects exceeded'));
       return;
     }
     let next: Target;
@@ -142,11 +159,7 @@ class Handshake {
     this.dropRequest();
     this.target = next;
     this.ws._url = next.url.href;
-    try {
-      this.send();
-    } catch (error) {
-      this.fail(error as Error);
-    }
+    this.send();
   }
 
   private onUpgrade(request: ClientRequest, response: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -167,7 +180,7 @@ class Handshake {
     }
     if (this.protocols.length > 0 && check.protocol === '') {
       // As browsers and `ws` do: a client that asked for subprotocols expects the server to pick one.
-      this.fail(new Error(`Server sent no subprotocol (requested: ${this.protocols.join(', ')})`));
+      this.fail(new Error('Server sent no subprotocol'));
       return;
     }
     const extensions = checkResponseExtensions(headerValue(response, 'sec-websocket-extensions'), this.offer);
@@ -197,17 +210,7 @@ class Handshake {
     socket.removeListener('error', ignore);
     ws._protocol = protocol;
     ws._extensions = extensions;
-    ws._setSocket(
-      socket,
-      head,
-      {
-        maxPayload: settings.maxPayload,
-        skipUTF8Validation: settings.skipUTF8Validation,
-        autoPong: settings.autoPong,
-        ...(settings.closeTimeout !== undefined ? { closeTimeout: settings.closeTimeout } : {}),
-      },
-      compression,
-    );
+    ws._setSocket(socket, head, settings.connection, compression);
   }
 
   /** Releases everything without events (the constructor is about to throw). */
@@ -241,11 +244,13 @@ class Handshake {
 
 /** The connector behind `new WebSocket(address, protocols, options)`. Throws only for bad arguments. */
 export function connect(ws: WebSocket, address: string | URL, protocols: unknown, options: unknown): void {
-  if (options === undefined && protocols !== null && typeof protocols === 'object' && !Array.isArray(protocols)) {
+  if (protocols !== null && typeof protocols === 'object' && !Array.isArray(protocols)) {
     // The `ws` form new WebSocket(url, options).
     options = protocols;
     protocols = undefined;
   }
+  // As in `ws`, without a protocols argument the subprotocols may come as the `protocols` option.
+  if (protocols === undefined && options !== null && typeof options === 'object') protocols = (options as { protocols?: unknown }).protocols;
   const target = parseTarget(address);
   const list = parseProtocols(protocols);
   const settings = readOptions(options);

@@ -35,17 +35,18 @@ export function createOffer(option: boolean | PerMessageDeflateOptions | undefin
 
 export type ExtensionCheck = { ok: true; extensions: string; compression: MessageCompression | null } | { ok: false; message: string };
 
-/** Checks the server's Sec-WebSocket-Extensions header: only what was offered may come back. */
+/**
+ * Checks the server's Sec-WebSocket-Extensions header: only what was offered may come back. Failures are
+ * worded as `ws` words them; `extensions` is what `ws.extensions` says: the names of the extensions in use.
+ */
 export function checkResponseExtensions(header: string | undefined, offer: ClientExtensionOffer | null): ExtensionCheck {
-  if (header === undefined) return { ok: true, extensions: '', compression: null };
+  // An empty header names no extension (RFC 6455 9.1; `ws` fails the connection).
+  if (header === undefined || header.trim() === '') return { ok: true, extensions: '', compression: null };
+  if (offer === null) return { ok: false, message: 'Server sent a Sec-WebSocket-Extensions header but no extension was requested' };
   const parsed = parseExtensions(header);
-  if (parsed === null) return { ok: false, message: `Invalid Sec-WebSocket-Extensions header in the server response: ${header}` };
-  if (parsed.length === 0) return { ok: true, extensions: '', compression: null };
-  if (offer === null) {
-    const names = parsed.map((extension) => extension.name).join(', ');
-    return { ok: false, message: `Server sent a Sec-WebSocket-Extensions header (${names}) but no extension was offered` };
-  }
+  if (parsed === null) return { ok: false, message: 'Invalid Sec-WebSocket-Extensions header' };
+  if (parsed.length !== 1 || parsed[0]!.name !== 'permessage-deflate') return { ok: false, message: 'Server indicated an extension that was not requested' };
   const result = offer.accept(header);
-  if (!result.ok) return result;
-  return { ok: true, extensions: header.trim(), compression: result.compression };
+  if (!result.ok) return { ok: false, message: 'Invalid Sec-WebSocket-Extensions header' };
+  return { ok: true, extensions: 'permessage-deflate', compression: result.compression };
 }

@@ -1,38 +1,10 @@
 // The client's options (the `ws` package's ClientOptions) and their checks. Options the client does not
 // use itself (agent, family, localAddress, lookup, TLS options...) go to http.request / tls.connect as given.
 import type { PerMessageDeflateOptions } from '../protocol/deflate.js';
-import type { ClientRequest, OutgoingHttpHeaders, RequestOptions } from 'node:http';
-import type { ConnectionOptions as TlsConnectionOptions, SecureContextOptions } from 'node:tls';
-import type { WebSocket } from '../connection/websocket.js';
+import type { ClientRequest, OutgoingHttpHeaders } from 'node:http';
+import { DEFAULT_MAX_BUFFERED_CHUNKS, type ConnectionOptions, type WebSocket } from '../connection/websocket.js';
 
-export interface ClientOptions
-  extends Pick<RequestOptions, 'agent' | 'createConnection' | 'localAddress' | 'localPort' | 'family' | 'lookup' | 'hints' | 'signal'>,
-    SecureContextOptions,
-    Pick<TlsConnectionOptions, 'servername' | 'rejectUnauthorized' | 'checkServerIdentity' | 'ALPNProtocols' | 'session' | 'minDHSize'> {
-  /** Extra request headers. The handshake's own headers (Upgrade, Sec-WebSocket-*) cannot be replaced. */
-  headers?: OutgoingHttpHeaders;
-  /** The Origin header (Sec-WebSocket-Origin with protocolVersion 8). */
-  origin?: string;
-  /** Sec-WebSocket-Version: 13 (default) or 8. */
-  protocolVersion?: 8 | 13;
-  /** Fail the connection if the opening handshake has not completed within this many ms (per request). */
-  handshakeTimeout?: number;
-  /** Largest message accepted, in bytes (default 100 MiB; 0 for no limit); larger ones close with 1009. */
-  maxPayload?: number;
-  /** Follow 3xx redirects (default false). */
-  followRedirects?: boolean;
-  /** How many redirects to follow at most (default 10). */
-  maxRedirects?: number;
-  /** permessage-deflate: not offered until the deflate module registers itself (see extensions.ts). */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  skipUTF8Validation?: boolean;
-  /** Answer pings automatically (default true). */
-  autoPong?: boolean;
-  /** How long the closing handshake may take before the socket is destroyed (ms, default 30000). */
-  closeTimeout?: number;
-  /** Called instead of `request.end()` to send the opening handshake request. */
-  finishRequest?: (request: ClientRequest, websocket: WebSocket) => void;
-}
+export type { ClientOptions } from '../connection/client-options.js';
 
 export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 export const DEFAULT_MAX_REDIRECTS = 10;
@@ -50,6 +22,10 @@ export interface Settings {
   autoPong: boolean;
   closeTimeout: number | undefined;
   finishRequest: ((request: ClientRequest, websocket: WebSocket) => void) | undefined;
+  /** `user:password` from the auth option (credentials in the URL take precedence). */
+  auth: string | undefined;
+  /** How the connection reads and closes, once open. */
+  connection: ConnectionOptions;
   /** What goes to http.request / tls.connect as given. */
   passThrough: Record<string, unknown>;
 }
@@ -70,6 +46,10 @@ const OWN_KEYS = new Set([
   'finishRequest',
   'generateMask',
   'allowSynchronousEvents',
+  'maxFragments',
+  'maxBufferedChunks',
+  'maxPendingAutoPongs',
+  'protocols',
   'host',
   'hostname',
   'port',
@@ -98,7 +78,8 @@ export function readOptions(options: unknown): Settings {
     throw new TypeError('The "headers" option must be an object');
   }
   if (o.origin !== undefined && typeof o.origin !== 'string') throw new TypeError('The "origin" option must be a string');
-  for (const name of ['createConnection', 'finishRequest'] as const) {
+  if (o.auth !== undefined && o.auth !== null && typeof o.auth !== 'string') throw new TypeError('The "auth" option must be a string (user:password)');
+  for (const name of ['createConnection', 'finishRequest', 'generateMask'] as const) {
     if (o[name] !== undefined && typeof o[name] !== 'function') throw new TypeError(`The "${name}" option must be a function`);
   }
   const perMessageDeflate = o.perMessageDeflate;
@@ -107,19 +88,36 @@ export function readOptions(options: unknown): Settings {
   }
   const passThrough: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(o)) if (!OWN_KEYS.has(key)) passThrough[key] = value;
+  const maxPayload = count(o, 'maxPayload', DEFAULT_MAX_PAYLOAD);
+  const skipUTF8Validation = flag(o, 'skipUTF8Validation', false);
+  const autoPong = flag(o, 'autoPong', true);
+  const closeTimeout = o.closeTimeout === undefined ? undefined : count(o, 'closeTimeout', 0);
+  const connection: ConnectionOptions = {
+    maxPayload,
+    skipUTF8Validation,
+    autoPong,
+    allowSynchronousEvents: flag(o, 'allowSynchronousEvents', true),
+    maxFragments: count(o, 'maxFragments', 0),
+    maxBufferedChunks: count(o, 'maxBufferedChunks', DEFAULT_MAX_BUFFERED_CHUNKS),
+    ...(closeTimeout !== undefined ? { closeTimeout } : {}),
+    ...(o.generateMask !== undefined ? { generateMask: o.generateMask as (mask: Buffer) => void } : {}),
+  };
+  count(o, 'maxPendingAutoPongs', 0);
   return {
     headers: { ...(headers as OutgoingHttpHeaders) },
     origin: o.origin as string | undefined,
     protocolVersion,
     handshakeTimeout: count(o, 'handshakeTimeout', 0),
-    maxPayload: count(o, 'maxPayload', DEFAULT_MAX_PAYLOAD),
+    maxPayload,
     followRedirects: flag(o, 'followRedirects', false),
     maxRedirects: count(o, 'maxRedirects', DEFAULT_MAX_REDIRECTS),
     perMessageDeflate: perMessageDeflate as Settings['perMessageDeflate'],
-    skipUTF8Validation: flag(o, 'skipUTF8Validation', false),
-    autoPong: flag(o, 'autoPong', true),
-    closeTimeout: o.closeTimeout === undefined ? undefined : count(o, 'closeTimeout', 0),
+    skipUTF8Validation,
+    autoPong,
+    closeTimeout,
     finishRequest: o.finishRequest as Settings['finishRequest'],
+    auth: typeof o.auth === 'string' ? o.auth : undefined,
+    connection,
     passThrough,
   };
 }

@@ -3,9 +3,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { sameHost, type Target } from './url.js';
 
-/** Headers that carry credentials or name the host: never sent on to another host after a redirect. */
-const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'host']);
-
 /** The handshake's own headers: a user's header of the same name (in any case) is replaced. */
 const HANDSHAKE_HEADERS = new Set([
   'connection',
@@ -42,30 +39,50 @@ export function handshakeHeaders(parts: RequestParts): OutgoingHttpHeaders {
     headers[parts.protocolVersion === 8 ? 'Sec-WebSocket-Origin' : 'Origin'] = parts.origin;
   }
   if (parts.auth !== undefined && !hasHeader(headers, 'authorization')) {
-    headers.Authorization = `Basic ${Buffer.from(parts.auth).toString('base64')}`;
+    headers.Authorization = basicAuthorization(parts.auth);
   }
   headers['Sec-WebSocket-Version'] = String(parts.protocolVersion);
   headers['Sec-WebSocket-Key'] = parts.key;
   headers.Connection = 'Upgrade';
   headers.Upgrade = 'websocket';
-  if (parts.protocols.length > 0) headers['Sec-WebSocket-Protocol'] = parts.protocols.join(', ');
+  if (parts.protocols.length > 0) headers['Sec-WebSocket-Protocol'] = parts.protocols.join(',');
   if (parts.extensions !== undefined) headers['Sec-WebSocket-Extensions'] = parts.extensions;
   return headers;
 }
 
 /**
- * Whether credentials (the Authorization and Cookie headers, user:password from the URL) may be sent
- * to `next` after a redirect from `original`: only to the same host, and never from wss: down to ws:.
+ * Whether a redirect from `original` to `next` drops the credentials (the Authorization and Cookie headers,
+ * user:password), as `ws` and curl decide it when no 'redirect' listener decides: to another host (the
+ * URL's host with its port, or another Unix socket), or from wss: down to ws:.
  */
-export function mayCarryCredentials(original: Target, next: Target): boolean {
-  return sameHost(original, next) && (next.secure || !original.secure);
+export function dropsCredentials(original: Target, next: Target): boolean {
+  return !sameHost(original, next) || (original.secure && !next.secure);
 }
 
-/** The user's headers without those that carry credentials or name the original host. */
-export function withoutCredentials(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) if (!CREDENTIAL_HEADERS.has(name.toLowerCase())) out[name] = value;
+/**
+ * The user's headers for the request to `next` in a chain of redirects from `original` (`carried`: their
+ * names in lower case, as `ws` keeps them, with the first request's Authorization): without Authorization
+ * and Cookie when the credentials are dropped, and without Host to another host.
+ */
+export function redirectHeaders(carried: OutgoingHttpHeaders, original: Target, next: Target): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ...carried };
+  if (!dropsCredentials(original, next)) return out;
+  delete out.authorization;
+  delete out.cookie;
+  if (!sameHost(original, next)) delete out.host;
   return out;
+}
+
+/** `headers` with their names in lower case. */
+export function lowerCaseNames(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] = value;
+  return out;
+}
+
+/** The Authorization value for `user:password`. */
+export function basicAuthorization(auth: string): string {
+  return `Basic ${Buffer.from(auth).toString('base64')}`;
 }
 
 function hasHeader(headers: OutgoingHttpHeaders, lowerName: string): boolean {

@@ -19,7 +19,6 @@ export interface Target {
   auth: string | undefined;
 }
 
-const SCHEMES = '"ws:", "wss:", "http:", "https:" or "ws+unix:"';
 
 /**
  * Parses a WebSocket URL. Relative redirects are resolved against `base`. Throws a SyntaxError naming
@@ -37,12 +36,12 @@ export function parseTarget(address: string | URL, base?: URL): Target {
 
   const scheme = url.protocol;
   if (scheme !== 'ws:' && scheme !== 'wss:' && scheme !== 'ws+unix:') {
-    throw new SyntaxError(`Invalid URL ${url.href}: the scheme must be one of ${SCHEMES}`);
+    throw new SyntaxError('The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"');
   }
   // `hash` is '' both without a fragment and with an empty one ("ws://h/#"); the browser refuses both
   // forms, and a raw '#' can only appear in the serialization as the fragment's start.
   if (url.href.includes('#')) {
-    throw new SyntaxError(`Invalid URL ${url.href}: a WebSocket URL cannot contain a fragment identifier`);
+    throw new SyntaxError('The URL contains a fragment identifier');
   }
 
   const auth = url.username !== '' || url.password !== '' ? `${decode(url.username)}:${decode(url.password)}` : undefined;
@@ -53,16 +52,13 @@ export function parseTarget(address: string | URL, base?: URL): Target {
     const colon = full.indexOf(':');
     const socketPath = decode(colon === -1 ? full : full.slice(0, colon));
     const path = colon === -1 ? '/' : full.slice(colon + 1) || '/';
-    if (socketPath === '' || socketPath === '/') {
-      throw new SyntaxError(`Invalid URL ${url.href}: a ws+unix: URL needs a socket path (ws+unix:/path/to.sock:/request/path)`);
-    }
+    if (socketPath === '' || socketPath === '/') throw new SyntaxError("The URL's pathname is empty");
     return { url, secure: false, socketPath, host: 'localhost', port: 80, path: path.startsWith('/') ? path : `/${path}`, auth };
   }
 
   const secure = scheme === 'wss:';
   let host = url.hostname;
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  if (host === '') throw new SyntaxError(`Invalid URL ${url.href}: the host is empty`);
   const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
   return { url, secure, socketPath: undefined, host, port, path: (url.pathname || '/') + url.search, auth };
 }
@@ -72,28 +68,27 @@ export function serverNameFor(host: string): string {
   return isIP(host) === 0 ? host : '';
 }
 
-/** Whether two targets are the same origin server, as far as credentials are concerned. */
+/**
+ * Whether two targets are the same server for credentials, as `ws` decides it: the same Unix socket, or the
+ * same URL host (with its port when it is not the scheme's default, so ws://h and wss://h are the same
+ * host, ws://h:80 and wss://h:80 are not).
+ */
 export function sameHost(a: Target, b: Target): boolean {
   if (a.socketPath !== undefined || b.socketPath !== undefined) return a.socketPath === b.socketPath;
-  return a.host.toLowerCase() === b.host.toLowerCase() && a.port === b.port;
+  return a.url.host === b.url.host;
 }
 
 /**
- * The subprotocols argument of the constructor: a string or an array of distinct tokens (RFC 6455
- * 4.1). Anything else throws a SyntaxError, as in the browser.
+ * The subprotocols, as `ws` reads the constructor's arguments: a string or an array of distinct tokens
+ * (RFC 6455 4.1), or none. Anything else (null included) throws a SyntaxError, as in `ws`.
  */
 export function parseProtocols(protocols: unknown): string[] {
-  if (protocols === undefined || protocols === null) return [];
-  const list: unknown[] = typeof protocols === 'string' ? [protocols] : Array.isArray(protocols) ? protocols : [];
-  if (typeof protocols !== 'string' && !Array.isArray(protocols)) {
-    throw new SyntaxError('The subprotocols must be a string or an array of strings');
-  }
+  const list: unknown[] = protocols === undefined ? [] : Array.isArray(protocols) ? protocols : [protocols];
   const seen = new Set<string>();
   for (const protocol of list) {
-    if (typeof protocol !== 'string' || !isToken(protocol)) {
-      throw new SyntaxError(`Invalid subprotocol ${JSON.stringify(protocol)}: a subprotocol must be a non-empty token`);
+    if (typeof protocol !== 'string' || !isToken(protocol) || seen.has(protocol)) {
+      throw new SyntaxError('An invalid or duplicated subprotocol was specified');
     }
-    if (seen.has(protocol)) throw new SyntaxError(`Duplicate subprotocol "${protocol}"`);
     seen.add(protocol);
   }
   return [...seen];

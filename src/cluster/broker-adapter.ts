@@ -90,12 +90,19 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
   /** The topics that have local subscribers, and so are (or are to be) subscribed on the broker. */
   protected readonly _topics = new Set<string>();
 
+  /** @internal */
   private readonly _nodeIdBytes: Buffer;
+  /** @internal */
   private readonly _logOption: AdapterLog | undefined;
+  /** @internal */
   private _state: AdapterState = 'idle';
+  /** @internal */
   private _node: ClusterNode | null = null;
+  /** @internal */
   private _connecting: Promise<void> | null = null;
+  /** @internal */
   private _downSince = 0;
+  /** @internal */
   private _droppedAtDown = 0;
 
   protected constructor(

@@ -13,7 +13,9 @@ export class InProcessBus {
 
 export class InProcessAdapter implements ClusterAdapter {
   readonly bus: InProcessBus;
+  /** @internal */
   private _node: ClusterNode | null = null;
+  /** @internal */
   private readonly _topics = new Set<string>();
 
   constructor(bus: InProcessBus = new InProcessBus()) {

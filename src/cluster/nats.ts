@@ -57,21 +57,32 @@ export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
 export class NatsAdapter extends BrokerAdapter {
   readonly prefix: string;
+  /** @internal */
   private readonly _servers: string[];
+  /** @internal */
   private readonly _clientOptions: Record<string, unknown>;
+  /** @internal */
   private _nc: NatsConnection | null = null;
+  /** @internal */
   private readonly _subscriptions = new Map<string, NatsSubscription>();
+  /** @internal */
   private _maxPayload = Infinity;
-  /** Between a 'disconnect' and the next 'reconnect' status. */
+  /** @internal Between a 'disconnect' and the next 'reconnect' status. */
   private _linkLost = false;
   // Publishes the server has not confirmed: NATS does not acknowledge a publish, but it answers a flush
   // (PING) after everything sent before it. Every `_flushEvery` bytes a flush is sent; what it answers for
   // is confirmed. A link that hangs leaves bytes unconfirmed, up to maxPendingBytes.
+  /** @internal */
   private _sentBytes = 0;
+  /** @internal */
   private _confirmedBytes = 0;
+  /** @internal */
   private _flushing = false;
+  /** @internal */
   private _flushEpoch = 0;
+  /** @internal */
   private _overLimit = false;
+  /** @internal */
   private readonly _flushEvery: number;
 
   constructor(options: NatsAdapterOptions = {}) {
@@ -113,7 +124,7 @@ export class NatsAdapter extends BrokerAdapter {
     void this._watch(nc);
   }
 
-  /** Follows the connection's status until it closes. */
+  /** @internal Follows the connection's status until it closes. */
   private async _watch(nc: NatsConnection): Promise<void> {
     void nc.closed().then((error) => {
       if (this._nc !== nc || this.state === 'closed') return;
@@ -217,7 +228,7 @@ export class NatsAdapter extends BrokerAdapter {
     return true;
   }
 
-  /** Sends a flush; its answer confirms everything published before it. */
+  /** @internal Sends a flush; its answer confirms everything published before it. */
   private _confirm(nc: NatsConnection): void {
     this._flushing = true;
     const epoch = this._flushEpoch;

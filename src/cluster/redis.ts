@@ -48,17 +48,23 @@ const PUBLISH_OPTIONS = { timeout: 0 };
 
 export class RedisAdapter extends BrokerAdapter {
   readonly prefix: string;
+  /** @internal */
   private readonly _rawUrl: string;
+  /** @internal */
   private readonly _clientOptions: Record<string, unknown>;
+  /** @internal */
   private _pub: RedisClient | null = null;
+  /** @internal */
   private _sub: RedisClient | null = null;
-  /** Subscribes and unsubscribes the server has not answered yet (synced() waits for them). */
+  /** @internal Subscribes and unsubscribes the server has not answered yet (synced() waits for them). */
   private readonly _pending = new Set<Promise<unknown>>();
-  /** Counts reconnections, so that a reconcile overtaken by another outage does not report success. */
+  /** @internal Counts reconnections, so that a reconcile overtaken by another outage does not report success. */
   private _linkEpoch = 0;
+  /** @internal */
   private readonly _onMessage: MessageListener = (message) => this._receive(message);
-  /** Bytes of publishes sent and not yet acknowledged by Redis. */
+  /** @internal Bytes of publishes sent and not yet acknowledged by Redis. */
   private _pendingBytes = 0;
+  /** @internal */
   private _overLimit = false;
 
   constructor(options: RedisAdapterOptions = {}) {
@@ -128,7 +134,7 @@ export class RedisAdapter extends BrokerAdapter {
     everReady = true;
   }
 
-  /** Both connections are ready again: subscribe what the library lost track of, then report. */
+  /** @internal Both connections are ready again: subscribe what the library lost track of, then report. */
   private _maybeLinkUp(): void {
     const pub = this._pub;
     const sub = this._sub;
@@ -195,7 +201,7 @@ export class RedisAdapter extends BrokerAdapter {
     while (this._pending.size > 0) await Promise.all([...this._pending]);
   }
 
-  /** Keeps a subscribe or unsubscribe in `_pending` until Redis answers; reports a failure (never rejects). */
+  /** @internal Keeps a subscribe or unsubscribe in `_pending` until Redis answers; reports a failure (never rejects). */
   private _track(promise: Promise<unknown>, action: string, topic: string): Promise<unknown> {
     const tracked = promise.then(
       () => undefined,

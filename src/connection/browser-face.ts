@@ -1,14 +1,30 @@
 // The browser's face of a WebSocket (the WHATWG interface): onopen, onmessage, onclose, onerror and
 // addEventListener / removeEventListener, layered over the EventEmitter events of the `ws` face, so that
-// both faces see the same connection.
+// both faces see the same connection. Each listener added the browser's way is an EventEmitter listener
+// (a wrapper that makes the event object) carrying the listener it wraps, so nothing is kept beside the
+// emitter's own table: `removeAllListeners()` removes them too, and an on* handler is one such wrapper
+// marked as the handler, separate from the listeners added with addEventListener, as in browsers and `ws`.
 import { EventEmitter } from 'node:events';
 import { useFastListenerTable } from './listener-table.js';
-import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type EventListenerLike } from './events.js';
-import type { RawData } from './websocket.js';
+import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, targetEvent } from './events.js';
+import type { CloseEventShape, ErrorEventShape, EventHandler, EventListenerLike, MessageEventShape, OpenEventShape } from './events.js';
 
-interface BrowserState {
-  listeners: Map<unknown, { type: string; wrapper: (...args: any[]) => void }>;
-  handlers: Record<string, EventListenerLike<any> | null>;
+const kListener = Symbol('wavecast.listener');
+const kHandler = Symbol('wavecast.handler');
+
+type Wrapper = ((...args: any[]) => void) & { [kListener]?: EventListenerLike<any>; [kHandler]?: boolean };
+
+/** The event each type of listener gets. */
+export interface WebSocketEventMap {
+  open: OpenEventShape;
+  error: ErrorEventShape;
+  close: CloseEventShape;
+  message: MessageEventShape;
+}
+
+export interface AddEventListenerOptions {
+  /** Remove the listener after its first call. */
+  once?: boolean;
 }
 
 export abstract class BrowserFace extends EventEmitter {
@@ -17,120 +33,107 @@ export abstract class BrowserFace extends EventEmitter {
     useFastListenerTable(this);
   }
 
-  /** The listeners added the browser's way and the on* handlers: made on first use (one field per connection). */
-  private _browser: BrowserState | null = null;
-
-  private _browserState(): BrowserState {
-    return (this._browser ??= { listeners: new Map(), handlers: {} });
-  }
-
-  /** Whether both close frames were exchanged (CloseEvent.wasClean). */
+  /** @internal Whether both close frames were exchanged (CloseEvent.wasClean). */
   protected abstract _wasClean(): boolean;
 
-  addEventListener(type: string, listener: EventListenerLike<any>, options?: { once?: boolean }): void {
+  /** @internal What a MessageEvent's data is for a message: text as a string, binary as `binaryType` made it. */
+  protected abstract _eventData(data: unknown, isBinary: boolean): unknown;
+
+  addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventListenerLike<WebSocketEventMap[K]>, options?: AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerLike<any>, options?: AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerLike<any>, options?: AddEventListenerOptions): void {
+    this.#addWrapper(type, listener, options?.once === true, false);
+  }
+
+  removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventListenerLike<WebSocketEventMap[K]>): void;
+  removeEventListener(type: string, listener: EventListenerLike<any>): void;
+  removeEventListener(type: string, listener: EventListenerLike<any>): void {
+    for (const wrapper of this.listeners(type) as Wrapper[]) {
+      if (wrapper[kListener] === listener && !wrapper[kHandler]) {
+        this.removeListener(type, wrapper);
+        return;
+      }
+    }
+  }
+
+  #addWrapper(type: string, listener: EventListenerLike<any>, once: boolean, handler: boolean): void {
     if (listener === null || listener === undefined) return;
-    const call = (event: WebSocketEvent) => {
-      event.target = this;
-      if (typeof listener === 'function') listener.call(this, event);
-      else listener.handleEvent(event);
-    };
-    let wrapper: (...args: any[]) => void;
+    if (!handler) {
+      // As EventTarget does: the same listener for the same type is added once.
+      for (const wrapper of this.listeners(type) as Wrapper[]) if (wrapper[kListener] === listener && !wrapper[kHandler]) return;
+    }
+    let wrapper: Wrapper;
     if (type === 'message') {
-      wrapper = (data: RawData, isBinary: boolean) => call(new MessageEvent(isBinary ? data : textOf(data)));
+      wrapper = function (this: BrowserFace, data: unknown, isBinary: boolean) {
+        callListener(listener, this, targetEvent(new MessageEvent('message', { data: this._eventData(data, isBinary) }), this));
+      };
     } else if (type === 'close') {
-      wrapper = (code: number, reason: Buffer) =>
-        call(new CloseEvent(code, reason.toString(), this._wasClean()));
+      wrapper = function (this: BrowserFace, code: number, reason: Buffer) {
+        const event = new CloseEvent('close', { code, reason: reason.toString(), wasClean: this._wasClean() });
+        callListener(listener, this, targetEvent(event, this));
+      };
     } else if (type === 'error') {
-      wrapper = (error: unknown) => call(new ErrorEvent(error));
+      wrapper = function (this: BrowserFace, error: Error) {
+        callListener(listener, this, targetEvent(new ErrorEvent('error', { error, message: error?.message }), this));
+      };
     } else if (type === 'open') {
-      wrapper = () => call(new WebSocketEvent('open'));
+      wrapper = function (this: BrowserFace) {
+        callListener(listener, this, targetEvent(new WebSocketEvent('open'), this));
+      };
     } else {
       return;
     }
-    const listeners = this._browserState().listeners;
-    const key = listenerKey(type, listener);
-    if (listeners.has(key)) return;
-    listeners.set(key, { type, wrapper });
-    if (options?.once) {
-      const once = (...args: any[]) => {
-        this.removeEventListener(type, listener);
-        wrapper(...args);
-      };
-      listeners.set(key, { type, wrapper: once });
-      this.on(type, once);
-    } else {
-      this.on(type, wrapper);
+    wrapper[kListener] = listener;
+    wrapper[kHandler] = handler;
+    if (once) this.once(type, wrapper);
+    else this.on(type, wrapper);
+  }
+
+  #getHandler(type: string): any {
+    for (const wrapper of this.listeners(type) as Wrapper[]) if (wrapper[kHandler]) return wrapper[kListener];
+    return null;
+  }
+
+  #setHandler(type: string, handler: unknown): void {
+    for (const wrapper of this.listeners(type) as Wrapper[]) {
+      if (wrapper[kHandler]) {
+        this.removeListener(type, wrapper);
+        break;
+      }
     }
+    if (typeof handler === 'function') this.#addWrapper(type, handler as EventListenerLike<any>, false, true);
   }
 
-  removeEventListener(type: string, listener: EventListenerLike<any>): void {
-    const key = listenerKey(type, listener);
-    const entry = this._browser?.listeners.get(key);
-    if (!entry) return;
-    this._browser!.listeners.delete(key);
-    this.removeListener(entry.type, entry.wrapper);
+  get onopen(): EventHandler<OpenEventShape> | null {
+    return this.#getHandler('open');
   }
-
-  private _getHandler(type: string): any {
-    return this._browser?.handlers[type] ?? null;
+  set onopen(handler: EventHandler<OpenEventShape> | null) {
+    this.#setHandler('open', handler);
   }
-
-  private _setHandler(type: string, handler: unknown): void {
-    const handlers = this._browserState().handlers;
-    const previous = handlers[type];
-    if (previous) this.removeEventListener(type, previous);
-    if (typeof handler === 'function') {
-      handlers[type] = handler as EventListenerLike<any>;
-      this.addEventListener(type, handler as EventListenerLike<any>);
-    } else {
-      handlers[type] = null;
-    }
+  get onmessage(): EventHandler<MessageEventShape> | null {
+    return this.#getHandler('message');
   }
-
-  get onopen(): ((event: WebSocketEvent) => void) | null {
-    return this._getHandler('open');
+  set onmessage(handler: EventHandler<MessageEventShape> | null) {
+    this.#setHandler('message', handler);
   }
-  set onopen(handler: ((event: WebSocketEvent) => void) | null) {
-    this._setHandler('open', handler);
+  get onclose(): EventHandler<CloseEventShape> | null {
+    return this.#getHandler('close');
   }
-  get onmessage(): ((event: MessageEvent) => void) | null {
-    return this._getHandler('message');
+  set onclose(handler: EventHandler<CloseEventShape> | null) {
+    this.#setHandler('close', handler);
   }
-  set onmessage(handler: ((event: MessageEvent) => void) | null) {
-    this._setHandler('message', handler);
+  get onerror(): EventHandler<ErrorEventShape> | null {
+    return this.#getHandler('error');
   }
-  get onclose(): ((event: CloseEvent) => void) | null {
-    return this._getHandler('close');
-  }
-  set onclose(handler: ((event: CloseEvent) => void) | null) {
-    this._setHandler('close', handler);
-  }
-  get onerror(): ((event: ErrorEvent) => void) | null {
-    return this._getHandler('error');
-  }
-  set onerror(handler: ((event: ErrorEvent) => void) | null) {
-    this._setHandler('error', handler);
+  set onerror(handler: EventHandler<ErrorEventShape> | null) {
+    this.#setHandler('error', handler);
   }
 }
 
-function textOf(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString();
-  if (Array.isArray(data)) return Buffer.concat(data).toString();
-  return Buffer.from(data).toString();
-}
+// WebIDL attributes are enumerable accessors.
+for (const name of ['onopen', 'onmessage', 'onclose', 'onerror']) Object.defineProperty(BrowserFace.prototype, name, { enumerable: true });
 
-const listenerKeys = new WeakMap<object, Map<string, object>>();
-function listenerKey(type: string, listener: EventListenerLike<any>): unknown {
-  // One key per (type, listener) pair, as EventTarget dedupes listeners.
-  let byType = listenerKeys.get(listener as object);
-  if (!byType) {
-    byType = new Map();
-    listenerKeys.set(listener as object, byType);
-  }
-  let key = byType.get(type);
-  if (!key) {
-    key = {};
-    byType.set(type, key);
-  }
-  return key;
+function callListener(listener: EventListenerLike<any>, target: unknown, event: WebSocketEvent): void {
+  if (typeof listener === 'function') listener.call(target, event);
+  else listener.handleEvent(event);
 }

@@ -1,14 +1,14 @@
 // The ordered send path of one connection, for the frames that cannot go to the socket at once: a message
-// being compressed (zlib is asynchronous, and nothing sent after it may overtake it), what is sent while
-// it is (frames, further compressions, the end of the socket), the places reserved for a publish's shared
-// compression, and published frames held back while a fragmented message of ours is unfinished.
+// being compressed (zlib is asynchronous, and nothing sent after it may overtake it) or a Blob being read,
+// what is sent while it is (frames, further compressions, the end of the socket), the places reserved for
+// a publish's shared compression, and published frames held back while a fragmented message of ours is
+// unfinished.
 // A connection makes its SendQueue on first need and keeps it: an idle connection that never compressed
 // nor had a publish wait pays for one null field, and a send on an idle queue goes straight to the socket
 // (WebSocket#_writeNow) without coming here.
 import { CloseCode } from '../protocol/close.js';
 import { Opcode, encodeFrame } from '../protocol/frame.js';
 import { ProtocolError } from '../protocol/parser.js';
-import { maskKey } from './mask-keys.js';
 import { SharedSlot, SlotState, type SharedFrames } from './shared-frames.js';
 import { currentTurn } from './turn.js';
 import type { WebSocket } from './websocket.js';
@@ -23,9 +23,24 @@ export interface CompressionJob {
   masked: boolean;
   callback: SendCallback;
 }
+/** A Blob to read, then send (compressed or not) as a message, a fragment, a ping or a pong. */
+export interface BlobJob {
+  blob: Blob;
+  /** Its size, counted as queued until it is read. */
+  size: number;
+  opcode: number;
+  fin: boolean;
+  masked: boolean;
+  compress: boolean;
+  callback: SendCallback;
+}
 /** Marks where the socket is to be ended in the queue. */
 const END_SOCKET = Symbol('end');
-type QueuedSend = CompressionJob | { frames: Buffer[]; length: number; callback: SendCallback } | SharedSlot | typeof END_SOCKET;
+type QueuedSend = CompressionJob | BlobJob | { frames: Buffer[]; length: number; callback: SendCallback } | SharedSlot | typeof END_SOCKET;
+
+// What the callbacks of sends that never left are told, as `ws` words it.
+const CLOSED_WHILE_COMPRESSING = 'The socket was closed while data was being compressed';
+const CLOSED_WHILE_READING = 'The socket was closed while the blob was being read';
 
 export class SendQueue {
   /** Bytes of messages being compressed or waiting in the queue (they count in bufferedAmount). */
@@ -38,6 +53,8 @@ export class SendQueue {
   private _queue: QueuedSend[] | null = null;
   /** Published frames (or places for them) held back while a fragmented message of ours is unfinished. */
   private _held: { frames: Array<Buffer[] | SharedSlot>; bytes: number } | null = null;
+  /** The compression or Blob read under way, until it calls back (or fail() calls its callback first). */
+  private _current: CompressionJob | BlobJob | null = null;
 
   constructor(private readonly _ws: WebSocket) {}
 
@@ -180,15 +197,64 @@ export class SendQueue {
     this._compress(job);
   }
 
+  /** Reads a Blob in its turn, then sends it: nothing sent after it may overtake it. */
+  readBlob(job: BlobJob): void {
+    this._count(job.size);
+    if (this._queue !== null) {
+      this._queue.push(job);
+      return;
+    }
+    this._queue = [];
+    this._readBlob(job);
+  }
+
+  private _readBlob(job: BlobJob): void {
+    this._current = job;
+    job.blob.arrayBuffer().then(
+      (contents) => {
+        // fail() has called it back already: the socket closed while the Blob was read.
+        if (this._current !== job) return;
+        this._current = null;
+        this.queuedBytes -= job.size;
+        const ws = this._ws;
+        const socket = ws._socket;
+        if (ws._readyState === ws.CLOSED || socket === null || !socket.writable) {
+          process.nextTick(callBack, job.callback, new Error(CLOSED_WHILE_READING));
+          return;
+        }
+        const data = Buffer.from(contents);
+        if (job.compress) {
+          this._count(data.length);
+          this._compress({ data, opcode: job.opcode, fin: job.fin, masked: job.masked, callback: job.callback });
+          return;
+        }
+        ws._writeNow(encodeFrame(data, { opcode: job.opcode, fin: job.fin, rsv1: false, maskKey: job.masked ? ws._maskKey() : null }), job.callback);
+        this._drain();
+      },
+      (error: Error) => {
+        if (this._current !== job) return;
+        // As in `ws`: the send's callback (and those queued after it) get the error, and the connection is
+        // failed, on the next tick, out of the promise's reach.
+        process.nextTick(() => {
+          this._callBack(job.callback, error);
+          this._ws._failSend(error);
+        });
+      },
+    );
+  }
+
   private _compress(job: CompressionJob): void {
     const ws = this._ws;
+    this._current = job;
     ws._compression!.compress(job.data, job.fin, (error, result) => {
-      // After fail() (the socket closed meanwhile) nothing is counted any more, this job included.
-      if (this._queue !== null) this.queuedBytes -= job.data.length;
+      // fail() has called it back already: the socket closed while it was being compressed.
+      if (this._current !== job) return;
+      this._current = null;
+      this.queuedBytes -= job.data.length;
       const socket = ws._socket;
       if (ws._readyState === ws.CLOSED || socket === null || !socket.writable) {
         // The queue is failed by _socketClosed().
-        job.callback?.(error ?? new Error('The socket was closed while data was being compressed'));
+        job.callback?.(error ?? new Error(CLOSED_WHILE_COMPRESSING));
         return;
       }
       if (error) {
@@ -198,7 +264,7 @@ export class SendQueue {
         return;
       }
       const rsv1 = job.opcode !== Opcode.Continuation;
-      ws._writeNow(encodeFrame(result!, { opcode: job.opcode, fin: job.fin, rsv1, maskKey: job.masked ? maskKey() : null }), job.callback);
+      ws._writeNow(encodeFrame(result!, { opcode: job.opcode, fin: job.fin, rsv1, maskKey: job.masked ? ws._maskKey() : null }), job.callback);
       this._drain();
     });
   }
@@ -224,6 +290,9 @@ export class SendQueue {
       } else if ('frames' in item) {
         this.queuedBytes -= item.length;
         ws._writeNow(item.frames, item.callback);
+      } else if ('blob' in item) {
+        this._readBlob(item);
+        return;
       } else {
         this._compress(item);
         return;
@@ -232,15 +301,30 @@ export class SendQueue {
     this._queue = null;
   }
 
-  /** Calls back what was still waiting to be sent when the socket closed. */
+  /**
+   * The socket has closed: calls back, at once and with an error, the send under way (a compression or a
+   * Blob read) and what waited behind it, as `ws` does before 'close'.
+   */
   fail(): void {
-    const queue = this._queue;
-    if (queue === null) return;
+    if (this._queue === null) return;
+    const current = this._current;
+    this._callBack(current?.callback, new Error(current !== null && 'blob' in current ? CLOSED_WHILE_READING : CLOSED_WHILE_COMPRESSING));
+  }
+
+  /** Calls `first` and every callback still queued with `error`, emptying the queue. */
+  private _callBack(first: SendCallback, error: Error): void {
+    const queue = this._queue ?? [];
+    this._current = null;
     this._queue = null;
     this.queuedBytes = 0;
+    callBack(first, error);
     for (const item of queue) {
       if (item instanceof SharedSlot) item.state = SlotState.Done;
-      else if (item !== END_SOCKET && item.callback) process.nextTick(item.callback, new Error('The socket was closed before the data was sent'));
+      else if (item !== END_SOCKET) callBack(item.callback, error);
     }
   }
+}
+
+function callBack(callback: SendCallback, error: Error): void {
+  callback?.(error);
 }

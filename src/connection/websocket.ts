@@ -3,21 +3,28 @@
 // SendQueue), ping/pong, the closing handshake and its timer. Server and client share this class; the
 // `ws` package's face (EventEmitter events) and the browser's face (onmessage, addEventListener) are the
 // same object.
-import { isUtf8 } from 'node:buffer';
+import type { ClientRequestArgs } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, encodeClosePayload } from '../protocol/close.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, headerLength, mask, writeHeader } from '../protocol/frame.js';
 import { Parser, ProtocolError, type ParserHandler } from '../protocol/parser.js';
 import { BrowserFace } from './browser-face.js';
+import { Held, IncomingQueue, type HeldEvent } from './incoming.js';
 import { maskKey } from './mask-keys.js';
+import { byteLengthOf, isBlob, toBuffer, type SendData } from './send-data.js';
 import { SendQueue } from './send-queue.js';
-import { atEndOfTurn, type TurnMember } from './turn.js';
+import { atEndOfTurn } from './turn.js';
 import type { SharedFrames } from './shared-frames.js';
+import type { ClientOptions } from './client-options.js';
+import type { WebSocketEventMethods } from './websocket-events.js';
 import { isTextMessage, toTextMessage } from './text-message.js';
 
-export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments';
+export type { SendData } from './send-data.js';
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
+/** CONNECTING, OPEN, CLOSING or CLOSED. */
+export type ReadyState = 0 | 1 | 2 | 3;
+/** A received binary message: a Buffer ('nodebuffer', the default), an ArrayBuffer or Buffer[] ('fragments'); a Blob with binaryType 'blob'. */
 export type RawData = Buffer | ArrayBuffer | Buffer[];
-export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView | number;
 
 export interface SendOptions {
   /** Send as binary (default: true unless the data is a string or a received text message). */
@@ -52,6 +59,14 @@ export interface ConnectionOptions {
   autoPong?: boolean;
   /** How long to wait for the peer's half of the closing handshake before destroying the socket (ms). */
   closeTimeout?: number;
+  /** Hand out several messages, pings and pongs in one turn of the event loop (default true). */
+  allowSynchronousEvents?: boolean;
+  /** Fills each frame's 4-byte masking key (a client's; default: random bytes from crypto). */
+  generateMask?: (mask: Buffer) => void;
+  /** Most frames one message may come in (0, the default: no limit); more close the connection with 1008. */
+  maxFragments?: number;
+  /** Most reads one frame may arrive in (default 262144, 0: no limit); more close the connection with 1008. */
+  maxBufferedChunks?: number;
 }
 const DEFAULT_OPTIONS: ConnectionOptions = {};
 
@@ -81,7 +96,9 @@ const CLOSED = 3;
 const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const EMPTY = Buffer.alloc(0);
 const DEFAULT_CLOSE_TIMEOUT = 30_000;
-const BINARY_TYPES: readonly BinaryType[] = ['nodebuffer', 'arraybuffer', 'fragments'];
+const BINARY_TYPES: readonly BinaryType[] = typeof Blob === 'undefined' ? ['nodebuffer', 'arraybuffer', 'fragments'] : ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
+/** As in `ws`: a frame that arrives in more reads than this fails the connection. */
+export const DEFAULT_MAX_BUFFERED_CHUNKS = 256 * 1024;
 
 const kSocketOwner = Symbol('wavecast.websocket');
 
@@ -121,6 +138,9 @@ const FLAGS = [
   '_compressFragments',
   '_binaryArrayBuffer',
   '_binaryFragments',
+  '_binaryBlob',
+  '_paused',
+  '_peerEnded',
   '_messageMoved',
 ] as const;
 const FLAG_IS_SERVER = 1 << FLAGS.indexOf('_isServer');
@@ -136,37 +156,52 @@ type OwnedSocket = Duplex & { [kSocketOwner]?: WebSocket };
  */
 const FLUSH_AT = 64 * 1024;
 
-/** Hands the parser's calls to the connection without exposing them on the public object. */
+/**
+ * Hands the parser's calls to the connection without exposing them on the public object. While something
+ * the peer sent earlier still waits (see incoming.ts), what comes after it waits behind it.
+ */
 class Receiver implements ParserHandler {
   constructor(private readonly ws: WebSocket) {}
   onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
     this.ws._receiveMessage(data, isBinary, compressed);
   }
   onPing(data: Buffer): void {
-    this.ws._receivePing(data);
+    const ws = this.ws;
+    if (ws._incoming !== null || !ws._syncEvents) ws._hold({ kind: Held.Ping, data });
+    else ws._receivePing(data);
   }
   onPong(data: Buffer): void {
-    this.ws._receivePong(data);
+    const ws = this.ws;
+    if (ws._incoming !== null || !ws._syncEvents) ws._hold({ kind: Held.Pong, data });
+    else ws._receivePong(data);
   }
   onClose(code: number, reason: Buffer): void {
-    this.ws._receiveClose(code, reason);
+    const ws = this.ws;
+    if (ws._incoming !== null) ws._hold({ kind: Held.Close, code, reason });
+    else ws._receiveClose(code, reason);
   }
   onError(error: ProtocolError): void {
-    this.ws._fail(error);
+    const ws = this.ws;
+    if (ws._incoming !== null) ws._hold({ kind: Held.Error, error });
+    else ws._fail(error);
   }
 }
 
-export class WebSocket extends BrowserFace implements TurnMember {
-  static readonly CONNECTING = CONNECTING;
-  static readonly OPEN = OPEN;
-  static readonly CLOSING = CLOSING;
-  static readonly CLOSED = CLOSED;
+// It is a TurnMember (turn.ts) and an IncomingHost (incoming.ts) by its shape: no `implements`, so that the
+// published declarations name none of the internals.
+export class WebSocket extends BrowserFace {
+  // The ready-state constants: read-only, enumerable values on the class and its prototype (defined
+  // after the class), as WebIDL makes them.
+  declare static readonly CONNECTING: 0;
+  declare static readonly OPEN: 1;
+  declare static readonly CLOSING: 2;
+  declare static readonly CLOSED: 3;
   declare readonly CONNECTING: 0;
   declare readonly OPEN: 1;
   declare readonly CLOSING: 2;
   declare readonly CLOSED: 3;
 
-  /** Set by the client module: starts the opening handshake for `new WebSocket(url)`. */
+  /** @internal Set by the client module: starts the opening handshake for `new WebSocket(url)`. */
   static _connect: ClientConnector | null = null;
 
   /**
@@ -212,25 +247,40 @@ export class WebSocket extends BrowserFace implements TurnMember {
   _sendQueue: SendQueue | null = null;
   /** @internal The latest ping not answered yet because the peer is not reading (sent on 'drain'). */
   _pendingPong: Buffer | null = null;
+  /**
+   * @internal What the peer sent that waits its turn (behind an inflation, or deferred): made on first
+   * need, null again once empty.
+   */
+  _incoming: IncomingQueue | null = null;
 
-  /** binaryType, as two of the _flags ('nodebuffer' when neither is set). */
+  /** @internal binaryType, as three of the _flags ('nodebuffer' when none is set). */
   private declare _binaryArrayBuffer: boolean;
-  private declare _binaryFragments: boolean;
-  /** Close code and reason, the close timer, sends after close: null until the closing starts. */
+  /** @internal */ private declare _binaryFragments: boolean;
+  /** @internal */ private declare _binaryBlob: boolean;
+  /** @internal pause() was called (and resume() not since). */
+  private declare _paused: boolean;
+  /** @internal The peer ended its side while what it sent before still waited: ours ends once that is handed out. */
+  declare _peerEnded: boolean;
+  /** @internal Close code and reason, the close timer, sends after close: null until the closing starts. */
   private _closing: ClosingState | null = null;
+  /** @internal */
   private declare _closeFrameSent: boolean;
-  /** end() was asked of the socket (or queued behind a compression). */
+  /** @internal end() was asked of the socket (or queued behind a compression). */
   private declare _endRequested: boolean;
+  /** @internal */
   private declare _closeFrameReceived: boolean;
+  /** @internal */
   private _options: ConnectionOptions = DEFAULT_OPTIONS;
+  /** @internal */
   private declare _fragmenting: boolean;
-  /** Messages waiting behind an inflation still under way, so that order is kept. */
-  private _inflating: Array<{ data: Buffer; isBinary: boolean; compressed: boolean }> | null = null;
-  /** The socket closed while messages received before were still being inflated: 'close' waits for them. */
+  /** @internal The socket closed while what the peer sent before still waited its turn: 'close' waits for it. */
   private declare _closeWhenInflated: boolean;
-  /** Whether the fragmented message being sent is compressed (decided by its first fragment). */
+  /** @internal Whether the fragmented message being sent is compressed (decided by its first fragment). */
   private declare _compressFragments: boolean;
 
+  constructor(address: null);
+  constructor(address: string | URL, options?: ClientOptions | ClientRequestArgs);
+  constructor(address: string | URL, protocols?: string | string[], options?: ClientOptions | ClientRequestArgs);
   constructor(address: string | URL | null, protocols?: unknown, options?: unknown) {
     super();
     if (address !== null) {
@@ -240,8 +290,8 @@ export class WebSocket extends BrowserFace implements TurnMember {
     }
   }
 
-  get readyState(): number {
-    return this._readyState;
+  get readyState(): ReadyState {
+    return this._readyState as ReadyState;
   }
   get protocol(): string {
     return this._protocol;
@@ -252,13 +302,20 @@ export class WebSocket extends BrowserFace implements TurnMember {
   get url(): string {
     return this._url;
   }
-  get binaryType(): BinaryType {
-    return this._binaryFragments ? 'fragments' : this._binaryArrayBuffer ? 'arraybuffer' : 'nodebuffer';
+  /**
+   * How binary messages are handed out: 'nodebuffer' (a Buffer, the default), 'arraybuffer', 'fragments'
+   * (an array of Buffers) or 'blob'. Read back, its type is the three values of `@types/ws` (which has no
+   * 'blob'), so that a Wavecast socket can be passed where a `ws` one is expected; after `binaryType =
+   * 'blob'` it reads 'blob'.
+   */
+  get binaryType(): 'nodebuffer' | 'arraybuffer' | 'fragments' {
+    return (this._binaryFragments ? 'fragments' : this._binaryArrayBuffer ? 'arraybuffer' : this._binaryBlob ? 'blob' : 'nodebuffer') as 'nodebuffer';
   }
   set binaryType(type: BinaryType) {
     if (!BINARY_TYPES.includes(type)) return;
     this._binaryArrayBuffer = type === 'arraybuffer';
     this._binaryFragments = type === 'fragments';
+    this._binaryBlob = type === 'blob';
   }
   /**
    * Bytes given to send() that the operating system has not taken: what the socket holds, what waits behind
@@ -270,8 +327,9 @@ export class WebSocket extends BrowserFace implements TurnMember {
     const socket = this._socket;
     return (socket ? socket.writableLength - this._corkedBytes : 0) + (this._closing?.afterClose ?? 0) + (this._sendQueue?.queuedBytes ?? 0);
   }
+  /** Whether pause() was called (and resume() not since). */
   get isPaused(): boolean {
-    return this._socket?.isPaused() ?? false;
+    return this._paused;
   }
 
   /**
@@ -304,7 +362,9 @@ export class WebSocket extends BrowserFace implements TurnMember {
 
   // ---------------------------------------------------------------- sending
 
-  send(data: SendData, options?: SendOptions | ((error?: Error) => void), callback?: (error?: Error) => void): void {
+  send(data: SendData, callback?: (error?: Error) => void): void;
+  send(data: SendData, options: SendOptions, callback?: (error?: Error) => void): void;
+  send(data?: SendData, options?: SendOptions | ((error?: Error) => void), callback?: (error?: Error) => void): void {
     if (typeof options === 'function') {
       callback = options;
       options = undefined;
@@ -312,14 +372,20 @@ export class WebSocket extends BrowserFace implements TurnMember {
     if (this._readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
     let isText: boolean;
     let payload: Buffer | null = null;
+    let blob: Blob | null = null;
     if (typeof data === 'number') data = String(data);
     if (typeof data === 'string') {
       isText = true;
-    } else {
-      payload = toBuffer(data);
+    } else if (Buffer.isBuffer(data)) {
+      payload = data;
       isText = isTextMessage(data);
+    } else {
+      // As in `ws`: no data is an empty binary message.
+      if (isBlob(data)) blob = data;
+      else payload = data ? toBuffer(data) : EMPTY;
+      isText = false;
     }
-    const length = payload ? payload.length : Buffer.byteLength(data as string);
+    const length = payload !== null ? payload.length : blob !== null ? blob.size : Buffer.byteLength(data as string);
     if (this._readyState !== OPEN) {
       this._sendAfterClose(length, callback);
       return;
@@ -338,25 +404,37 @@ export class WebSocket extends BrowserFace implements TurnMember {
     if (continuation) opcode = Opcode.Continuation;
     this._fragmenting = !fin;
 
+    let compress = false;
     if (this._compression !== null) {
       // permessage-deflate: the first fragment decides for the whole message (RSV1 goes on it alone).
-      const compress = continuation
-        ? this._compressFragments
-        : (options?.compress ?? true) && length >= this._compression.threshold;
+      compress = continuation ? this._compressFragments : (options?.compress ?? true) && length >= this._compression.threshold;
       this._compressFragments = compress && !fin;
-      if (compress) {
-        this._queue().compress({ data: payload ?? Buffer.from(data as string), opcode, fin, masked, callback });
-        return;
-      }
     }
-    if (payload === null) this._writeFrames([encodeString(data as string, length, opcode, fin, masked)], callback);
-    else this._writeFrames(encodeFrame(payload, { opcode, fin, rsv1: false, maskKey: masked ? maskKey() : null }), callback);
+    if (blob !== null) {
+      // Read first (asynchronously); nothing sent after it overtakes it.
+      this._queue().readBlob({ blob, size: length, opcode, fin, masked, compress, callback });
+    } else if (compress) {
+      this._queue().compress({ data: payload ?? Buffer.from(data as string), opcode, fin, masked, callback });
+    } else if (payload === null) {
+      this._writeFrames([encodeString(data as string, length, opcode, fin, masked ? this._maskKey() : null)], callback);
+    } else {
+      this._writeFrames(encodeFrame(payload, { opcode, fin, rsv1: false, maskKey: masked ? this._maskKey() : null }), callback);
+    }
     if (fin && this._sendQueue !== null && this._sendQueue.holding) this._sendQueue.flushHeld();
   }
 
-  /** The connection's SendQueue, made on first need. */
+  /** @internal The connection's SendQueue, made on first need. */
   private _queue(): SendQueue {
     return (this._sendQueue ??= new SendQueue(this));
+  }
+
+  /** @internal A masking key for a frame: from the generateMask option when there is one. */
+  _maskKey(): Buffer {
+    const generate = this._options.generateMask;
+    if (generate === undefined) return maskKey();
+    const key = Buffer.alloc(4);
+    generate(key);
+    return key;
   }
 
   // ---------------------------------------------------------------- pub/sub (the registry is the server's)
@@ -444,7 +522,7 @@ export class WebSocket extends BrowserFace implements TurnMember {
     if (this._corked) this._flush();
   }
 
-  /** Hands what is corked to the socket now; the kernel takes what it can, the rest is backlog. */
+  /** @internal Hands what is corked to the socket now; the kernel takes what it can, the rest is backlog. */
   private _flush(): void {
     this._corked = false;
     this._corkedBytes = 0;
@@ -482,6 +560,7 @@ export class WebSocket extends BrowserFace implements TurnMember {
     else this._socket?.end();
   }
 
+  /** @internal */
   private _sendAfterClose(length: number, callback?: (error?: Error) => void): void {
     this._closingState().afterClose += length;
     if (callback) {
@@ -490,27 +569,39 @@ export class WebSocket extends BrowserFace implements TurnMember {
     }
   }
 
+  /** @internal */
   private _control(opcode: number, data: SendData | undefined, masked: boolean | undefined, callback?: (error?: Error) => void): void {
     if (this._readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
-    const payload = data === undefined ? EMPTY : typeof data === 'number' || typeof data === 'string' ? Buffer.from(String(data)) : toBuffer(data);
-    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
+    if (typeof data === 'number') data = String(data);
     if (this._readyState !== OPEN) {
-      this._sendAfterClose(payload.length, callback);
+      this._sendAfterClose(data ? byteLengthOf(data) : 0, callback);
       return;
     }
+    // As in `ws`: no data (or empty) is an empty payload; a Blob is read first, in its turn.
+    const blob = isBlob(data) ? data : null;
+    const payload = blob !== null ? null : !data ? EMPTY : typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
+    const length = blob !== null ? blob.size : payload!.length;
+    if (length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
     const useMask = masked ?? !this._isServer;
-    this._writeFrames(encodeFrame(payload, { opcode, fin: true, rsv1: false, maskKey: useMask ? maskKey() : null }), callback);
+    if (blob !== null) this._queue().readBlob({ blob, size: length, opcode, fin: true, masked: useMask, compress: false, callback });
+    else this._writeFrames(encodeFrame(payload!, { opcode, fin: true, rsv1: false, maskKey: useMask ? this._maskKey() : null }), callback);
   }
 
-  ping(data?: SendData, mask?: boolean | ((error?: Error) => void), callback?: (error?: Error) => void): void {
+  ping(callback?: (error?: Error) => void): void;
+  ping(data?: SendData, callback?: (error?: Error) => void): void;
+  ping(data?: SendData, mask?: boolean, callback?: (error?: Error) => void): void;
+  ping(data?: unknown, mask?: unknown, callback?: (error?: Error) => void): void {
     this._controlArgs(Opcode.Ping, data, mask, callback);
   }
 
-  pong(data?: SendData, mask?: boolean | ((error?: Error) => void), callback?: (error?: Error) => void): void {
+  pong(callback?: (error?: Error) => void): void;
+  pong(data?: SendData, callback?: (error?: Error) => void): void;
+  pong(data?: SendData, mask?: boolean, callback?: (error?: Error) => void): void;
+  pong(data?: unknown, mask?: unknown, callback?: (error?: Error) => void): void {
     this._controlArgs(Opcode.Pong, data, mask, callback);
   }
 
-  /** ping()/pong() take (data?, mask?, callback?) with any trailing argument optional, as in `ws`. */
+  /** @internal ping()/pong() take (data?, mask?, callback?) with any trailing argument optional, as in `ws`. */
   private _controlArgs(opcode: number, data: unknown, mask: unknown, callback?: (error?: Error) => void): void {
     if (typeof data === 'function') {
       callback = data as (error?: Error) => void;
@@ -544,10 +635,11 @@ export class WebSocket extends BrowserFace implements TurnMember {
     this._sendClose(payload);
   }
 
+  /** @internal */
   private _sendClose(payload: Buffer): void {
     if (this._closeFrameSent || !this._socket) return;
     this._closeFrameSent = true;
-    const frame = encodeFrame(payload, { opcode: Opcode.Close, fin: true, rsv1: false, maskKey: this._isServer ? null : maskKey() });
+    const frame = encodeFrame(payload, { opcode: Opcode.Close, fin: true, rsv1: false, maskKey: this._isServer ? null : this._maskKey() });
     this._writeFrames(frame);
     // Nothing more will be sent: the close frame leaves now rather than at the end of the turn.
     if (this._corked) this._flush();
@@ -555,6 +647,7 @@ export class WebSocket extends BrowserFace implements TurnMember {
     this._startCloseTimer();
   }
 
+  /** @internal */
   private _startCloseTimer(): void {
     const closing = this._closingState();
     if (closing.timer !== null) return;
@@ -562,7 +655,10 @@ export class WebSocket extends BrowserFace implements TurnMember {
     closing.timer.unref?.();
   }
 
-  /** Destroys the connection at once, without a closing handshake. */
+  /**
+   * Destroys the connection at once, without a closing handshake. As in `ws`, what the peer had already
+   * sent (read, or waiting in the socket) is still handed out before 'close'.
+   */
   terminate(): void {
     if (this._readyState === CLOSED) return;
     if (this._readyState === CONNECTING) {
@@ -570,78 +666,106 @@ export class WebSocket extends BrowserFace implements TurnMember {
       return;
     }
     this._readyState = CLOSING;
-    this._stopParsing();
-    this._inflating = null; // what is still being inflated is dropped, not waited for
     this._socket?.destroy();
   }
 
+  /** Stops reading from the peer ('message', 'ping' and 'pong' wait) until resume(). */
   pause(): void {
-    if (this._readyState !== CONNECTING && this._readyState !== CLOSED) this._socket?.pause();
+    if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
+    this._paused = true;
+    this._socket?.pause();
   }
   resume(): void {
-    if (this._readyState !== CONNECTING && this._readyState !== CLOSED) this._socket?.resume();
+    if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
+    this._paused = false;
+    if (this._incoming === null) this._socket?.resume();
   }
 
   // ---------------------------------------------------------------- receiving (called by Receiver)
 
+  /** @internal Synchronous events (allowSynchronousEvents, default true). */
+  get _syncEvents(): boolean {
+    return this._options.allowSynchronousEvents !== false;
+  }
+  /** @internal */
+  get _skipUtf8Validation(): boolean {
+    return this._options.skipUTF8Validation === true;
+  }
+  /** @internal The connection has closed: nothing more is handed out. */
+  get _gone(): boolean {
+    return this._readyState === CLOSED;
+  }
+
   /** @internal */
   _receiveMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
-    if (this._inflating !== null) {
-      this._inflating.push({ data, isBinary, compressed });
-      return;
-    }
-    if (!compressed) {
-      this._emitMessage(data, isBinary);
-      return;
-    }
-    this._inflating = [];
-    this._inflate(data, isBinary);
+    if (this._incoming === null && !compressed && this._options.allowSynchronousEvents !== false) this._emitMessage(data, isBinary);
+    else this._hold({ kind: Held.Message, data, isBinary, compressed });
   }
 
-  private _inflate(data: Buffer, isBinary: boolean): void {
-    // Reading stops while zlib works, so that inflations in flight stay bounded per connection.
-    this._socket?.pause();
-    this._compression!.decompress(data, true, (error, result) => {
-      if (this._readyState === CLOSED) return;
-      if (error) {
-        this._inflating = null;
-        this._fail(error instanceof ProtocolError ? error : new ProtocolError(error.message, CloseCode.InvalidPayload, 'WS_ERR_INFLATE'));
-        if (this._closeWhenInflated) this._socketClosed();
-        return;
-      }
-      if (!isBinary && this._options.skipUTF8Validation !== true && !isUtf8Safe(result!)) {
-        this._inflating = null;
-        this._fail(new ProtocolError('Invalid UTF-8 in a text message', CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8'));
-        if (this._closeWhenInflated) this._socketClosed();
-        return;
-      }
-      this._emitMessage(result!, isBinary);
-      const queue = this._inflating;
-      while (queue !== null && queue.length > 0) {
-        const next = queue.shift()!;
-        if (next.compressed) {
-          this._inflate(next.data, next.isBinary);
-          return;
-        }
-        this._emitMessage(next.data, next.isBinary);
-      }
-      this._inflating = null;
-      if (this._closeWhenInflated) this._socketClosed();
-      else if (this._readyState === OPEN || this._readyState === CLOSING) this._socket?.resume();
-    });
+  /** @internal Queues what the peer sent behind what waits already (see incoming.ts). */
+  _hold(event: HeldEvent): void {
+    (this._incoming ??= new IncomingQueue(this)).push(event);
   }
 
+  /** @internal Inflates a message for the IncomingQueue. */
+  _inflateMessage(data: Buffer, callback: (error: Error | null, result?: Buffer) => void): void {
+    this._compression!.decompress(data, true, callback);
+  }
+
+  /** @internal Hands out an event that waited its turn. */
+  _dispatch(event: HeldEvent): void {
+    switch (event.kind) {
+      case Held.Message:
+        this._emitMessage(event.data, event.isBinary);
+        break;
+      case Held.Ping:
+        this._receivePing(event.data);
+        break;
+      case Held.Pong:
+        this._receivePong(event.data);
+        break;
+      case Held.Close:
+        this._receiveClose(event.code, event.reason);
+        break;
+      case Held.Error:
+        this._fail(event.error);
+        break;
+    }
+  }
+
+  /** @internal Reading stops while events wait, so that what waits stays bounded per connection. */
+  _holdReading(hold: boolean): void {
+    const socket = this._socket;
+    if (socket === null) return;
+    if (hold) socket.pause();
+    else if (!this._paused && (this._readyState === OPEN || this._readyState === CLOSING)) socket.resume();
+  }
+
+  /** @internal Nothing waits any more. */
+  _incomingDone(): void {
+    this._incoming = null;
+    // Its close frame (if it sent one) has been answered by now: our side may end.
+    if (this._peerEnded) this._endSocket();
+    if (this._closeWhenInflated) this._socketClosed();
+  }
+
+  /** @internal */
   private _emitMessage(data: Buffer, isBinary: boolean): void {
     this._lastSeen = connectionClock();
     this._flags |= FLAG_MESSAGE_MOVED;
     // As in `ws`, binaryType shapes binary messages only; text always comes as a TextMessage (a Buffer).
-    let out: RawData;
-    const type = this.binaryType;
+    let out: RawData | Blob;
     if (!isBinary) out = toTextMessage(data);
-    else if (type === 'nodebuffer') out = data;
-    else if (type === 'arraybuffer') out = data.buffer.slice(data.byteOffset, data.byteOffset + data.length) as ArrayBuffer;
-    else out = [data];
+    else if ((this._flags & BINARY_TYPE_FLAGS) === 0) out = data;
+    else if (this._binaryArrayBuffer) out = data.buffer.slice(data.byteOffset, data.byteOffset + data.length) as ArrayBuffer;
+    else if (this._binaryFragments) out = [data];
+    else out = new Blob([data]);
     this.emit('message', out, isBinary);
+  }
+
+  /** @internal A MessageEvent's data: text as a string, binary as binaryType made it. */
+  protected _eventData(data: unknown, isBinary: boolean): unknown {
+    return isBinary ? data : String(data);
   }
 
   /** @internal */
@@ -673,7 +797,8 @@ export class WebSocket extends BrowserFace implements TurnMember {
     this._closeFrameReceived = true;
     const closing = this._closingState();
     closing.code = code;
-    closing.reason = reason;
+    // A copy: the reason is a view of the chunk it came in, which the connection would keep alive.
+    closing.reason = reason.length === 0 ? EMPTY : Buffer.from(reason);
     if (this._readyState === OPEN) this._readyState = CLOSING;
     if (!this._closeFrameSent) {
       this._sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code, reason));
@@ -682,19 +807,36 @@ export class WebSocket extends BrowserFace implements TurnMember {
     }
   }
 
-  /** @internal Fails the connection: a close frame with the error's code, then the socket is ended. */
+  /**
+   * @internal Fails the connection, as `ws` does: a close frame with the error's code and no reason, the
+   * socket ended, then 'error' (only when listened for: a peer's bad frame never crashes the process). No
+   * close frame came from the peer, so 'close' reports 1006 (RFC 6455 7.1.5); the peer sees the code.
+   */
   _fail(error: ProtocolError): void {
     this._stopParsing();
-    if (this._readyState === CLOSED) return;
-    this._closingState().code = error.closeCode;
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    this._incoming?.clear();
     if (this._readyState === CLOSED) return;
     this._readyState = CLOSING;
-    const socket = this._socket;
-    if (!socket) return;
-    if (!this._closeFrameSent) this._sendClose(encodeClosePayload(error.closeCode, error.message.length <= 123 ? error.message : undefined));
-    this._endSocket();
-    this._startCloseTimer();
+    if (this._socket !== null) {
+      if (!this._closeFrameSent) this._sendClose(encodeClosePayload(error.closeCode));
+      this._endSocket();
+      this._startCloseTimer();
+    }
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  /**
+   * @internal Sending failed (a Blob could not be read): as `ws` does, the connection is ended without a
+   * close frame, and 'error' is emitted (when listened for).
+   */
+  _failSend(error: Error): void {
+    if (this._readyState === CLOSED) return;
+    if (this._readyState === OPEN) {
+      this._readyState = CLOSING;
+      this._startCloseTimer();
+    }
+    this._socket?.end();
+    if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   /**
@@ -708,9 +850,12 @@ export class WebSocket extends BrowserFace implements TurnMember {
       maxPayload: options.maxPayload ?? 0,
       allowRsv1: this._compression !== null,
       skipUtf8Validation: options.skipUTF8Validation ?? false,
+      maxFragments: options.maxFragments ?? 0,
+      maxBufferedChunks: options.maxBufferedChunks ?? DEFAULT_MAX_BUFFERED_CHUNKS,
     }));
   }
 
+  /** @internal */
   private _closingState(): ClosingState {
     return (this._closing ??= { code: CloseCode.Abnormal, reason: EMPTY, timer: null, afterClose: 0 });
   }
@@ -724,29 +869,38 @@ export class WebSocket extends BrowserFace implements TurnMember {
   /** @internal The socket is gone: the connection is closed. */
   _socketClosed(): void {
     if (this._readyState === CLOSED) return;
-    if (this._inflating !== null) {
+    const socket = this._socket;
+    if (socket !== null && !this._closeWhenInflated) {
+      socket.removeListener('data', socketOnData);
+      socket.removeListener('end', socketOnEnd);
+      // As `ws` does: what the peer sent that still waits in the socket (it was paused, or the connection
+      // was terminated) is read, so that messages already received are handed out before 'close'.
+      const parser = this._parser;
+      if (socket.readableLength > 0 && (parser === null || !parser.finished)) {
+        for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
+          (this._parser ?? this._startParsing()).push(chunk);
+        }
+      }
+    }
+    if (this._incoming !== null) {
       // A message that arrived before the end (often in the same read as the peer's close frame) is
-      // still being inflated: it is delivered first, and 'close' follows once the queue has drained.
+      // still being inflated, or waits its turn: it is delivered first, and 'close' follows.
       if (this._readyState === OPEN) this._readyState = CLOSING;
       this._closeWhenInflated = true;
       return;
     }
     this._closeWhenInflated = false;
-    this._readyState = CLOSED;
+    if (this._readyState === OPEN) this._readyState = CLOSING;
     const closing = this._closing;
     if (closing !== null && closing.timer !== null) {
       clearTimeout(closing.timer);
       closing.timer = null;
     }
     this._stopParsing();
-    this._inflating = null;
-    this._compression?.cleanup();
+    // As in `ws`, the callbacks of sends that never left are called (with an error) before 'close'.
     this._sendQueue?.fail();
-    const socket = this._socket;
-    if (socket) {
-      socket.removeListener('data', socketOnData);
-      socket.removeListener('end', socketOnEnd);
-    }
+    this._compression?.cleanup();
+    this._readyState = CLOSED;
     this._host?._clientClosed(this);
     this.emit('close', closing?.code ?? CloseCode.Abnormal, closing?.reason ?? EMPTY);
   }
@@ -763,10 +917,20 @@ export class WebSocket extends BrowserFace implements TurnMember {
     this.emit('close', CloseCode.Abnormal, EMPTY);
   }
 
+  /** @internal */
   protected _wasClean(): boolean {
     return this._closeFrameSent && this._closeFrameReceived;
   }
 
+}
+
+// Its EventEmitter methods, typed with its events (types only).
+export interface WebSocket {
+  on: WebSocketEventMethods<WebSocket, this>['on'];
+  once: WebSocketEventMethods<WebSocket, this>['once'];
+  off: WebSocketEventMethods<WebSocket, this>['off'];
+  addListener: WebSocketEventMethods<WebSocket, this>['addListener'];
+  removeListener: WebSocketEventMethods<WebSocket, this>['removeListener'];
 }
 
 // The accessors of the booleans packed into _flags (listed in FLAGS above).
@@ -782,8 +946,16 @@ FLAGS.forEach((name, bit) => {
   });
 });
 
+const BINARY_TYPE_FLAGS = (1 << FLAGS.indexOf('_binaryArrayBuffer')) | (1 << FLAGS.indexOf('_binaryFragments')) | (1 << FLAGS.indexOf('_binaryBlob'));
+
+// As WebIDL (and `ws`) makes them: the ready-state constants are read-only enumerable values on the class
+// and on its prototype, and the attributes are enumerable accessors.
 for (const [name, value] of [['CONNECTING', CONNECTING], ['OPEN', OPEN], ['CLOSING', CLOSING], ['CLOSED', CLOSED]] as const) {
+  Object.defineProperty(WebSocket, name, { enumerable: true, value });
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
+}
+for (const name of ['binaryType', 'bufferedAmount', 'extensions', 'isPaused', 'protocol', 'readyState', 'url']) {
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
 }
 
 /** The parser of every connection stopped before the peer sent anything. */
@@ -805,7 +977,10 @@ function socketOnEnd(this: OwnedSocket): void {
   const ws = this[kSocketOwner]!;
   if (ws._readyState === OPEN) ws._readyState = CLOSING;
   ws._stopParsing();
-  ws._endSocket();
+  // What the peer sent before its end may still wait (behind an inflation): its close frame among it,
+  // which is answered before our side ends.
+  if (ws._incoming !== null) ws._peerEnded = true;
+  else ws._endSocket();
 }
 
 function socketOnClose(this: OwnedSocket): void {
@@ -824,26 +999,20 @@ function socketOnError(this: OwnedSocket): void {
   this.destroy();
 }
 
+/** @internal Whether a connection has taken `socket` over (handleUpgrade() was called with it before). */
+export function isConnectionSocket(socket: Duplex): boolean {
+  return (socket as OwnedSocket)[kSocketOwner] !== undefined;
+}
+
 function destroySocket(ws: WebSocket): void {
   ws._socket?.destroy();
 }
 
 // ---- helpers ----
 
-function toBuffer(data: Exclude<SendData, string | number>): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (typeof SharedArrayBuffer !== 'undefined' && (data as unknown) instanceof SharedArrayBuffer) {
-    return Buffer.from(data as unknown as ArrayBuffer);
-  }
-  throw new TypeError('Data must be a string, a Buffer, an ArrayBuffer or an ArrayBuffer view');
-}
-
 /** A string's frame in one buffer: the text is encoded straight after the header. */
-function encodeString(text: string, length: number, opcode: number, fin: boolean, masked: boolean): Buffer {
-  const key = masked ? maskKey() : null;
-  const hlen = headerLength(length, masked);
+function encodeString(text: string, length: number, opcode: number, fin: boolean, key: Buffer | null): Buffer {
+  const hlen = headerLength(length, key !== null);
   const out = Buffer.allocUnsafe(hlen + length);
   writeHeader(out, 0, opcode, fin, false, length, key);
   out.write(text, hlen);
@@ -855,6 +1024,3 @@ function encodeString(text: string, length: number, opcode: number, fin: boolean
 }
 
 
-function isUtf8Safe(data: Buffer): boolean {
-  return Buffer.isBuffer(data) && (data.length === 0 || isUtf8(data));
-}

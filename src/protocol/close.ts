@@ -1,6 +1,4 @@
 // Close codes and close frame payloads (RFC 6455 sections 5.5.1 and 7.4), validated both ways.
-import { isUtf8 } from 'node:buffer';
-
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
@@ -34,46 +32,32 @@ export function isValidWireCloseCode(code: number): boolean {
 /** Longest close reason: a control payload is 125 bytes, two of which hold the code. */
 export const MAX_CLOSE_REASON_BYTES = 123;
 
-export type CloseParse =
-  | { ok: true; code: number; reason: Buffer }
-  | { ok: false; closeCode: number; message: string };
-
-/** Reads a received close frame's payload. An empty payload means "no status" (reported as 1005). */
-export function parseClosePayload(payload: Uint8Array): CloseParse {
-  if (payload.length === 0) return { ok: true, code: CloseCode.NoStatus, reason: Buffer.alloc(0) };
-  if (payload.length === 1) {
-    return { ok: false, closeCode: CloseCode.ProtocolError, message: 'Close frame payload of 1 byte' };
-  }
-  const code = (payload[0]! << 8) | payload[1]!;
-  if (!isValidWireCloseCode(code)) {
-    return { ok: false, closeCode: CloseCode.ProtocolError, message: `Invalid close code ${code}` };
-  }
-  const reason = Buffer.from(payload.buffer, payload.byteOffset + 2, payload.length - 2);
-  if (!isUtf8(reason)) {
-    return { ok: false, closeCode: CloseCode.InvalidPayload, message: 'Close reason is not valid UTF-8' };
-  }
-  return { ok: true, code, reason };
-}
-
 /**
- * Builds the payload of a close frame we send. Throws a TypeError for a code that may not be sent and a
- * RangeError for a reason over 123 bytes. `code` undefined sends an empty payload.
+ * Builds the payload of a close frame we send, with the checks and messages of `ws`: a TypeError for a code
+ * that may not be sent (or a reason that is neither a string nor bytes), a RangeError for a reason over 123
+ * bytes. `code` undefined sends an empty payload (a reason without a code is not sent).
  */
 export function encodeClosePayload(code?: number, reason?: string | Uint8Array): Buffer {
-  if (code === undefined) {
-    if (reason !== undefined && reason.length > 0) throw new TypeError('A close reason needs a close code');
-    return Buffer.alloc(0);
+  if (code === undefined) return Buffer.alloc(0);
+  if (typeof code !== 'number' || !isValidWireCloseCode(code)) {
+    throw new TypeError('First argument must be a valid error code number');
   }
-  if (typeof code !== 'number' || !Number.isInteger(code) || !isValidWireCloseCode(code)) {
-    throw new TypeError(`Invalid close code: ${String(code)} (use 1000, 1001-1003, 1007-1014 or 3000-4999)`);
+  // As in `ws`, what has no length (none, '', or not a string at all) sends the code alone.
+  if (reason === undefined || reason === null || !(reason as { length?: number }).length) {
+    const out = Buffer.allocUnsafe(2);
+    out.writeUInt16BE(code, 0);
+    return out;
   }
-  const reasonBytes = reason === undefined ? 0 : typeof reason === 'string' ? Buffer.byteLength(reason) : reason.length;
+  if (typeof reason !== 'string' && !(reason instanceof Uint8Array)) {
+    throw new TypeError('Second argument must be a string or a Uint8Array');
+  }
+  const reasonBytes = typeof reason === 'string' ? Buffer.byteLength(reason) : reason.length;
   if (reasonBytes > MAX_CLOSE_REASON_BYTES) {
-    throw new RangeError(`Close reason is ${reasonBytes} bytes; the limit is ${MAX_CLOSE_REASON_BYTES}`);
+    throw new RangeError(`The message must not be greater than ${MAX_CLOSE_REASON_BYTES} bytes`);
   }
   const out = Buffer.allocUnsafe(2 + reasonBytes);
   out.writeUInt16BE(code, 0);
   if (typeof reason === 'string') out.write(reason, 2);
-  else if (reason) out.set(reason, 2);
+  else out.set(reason, 2);
   return out;
 }

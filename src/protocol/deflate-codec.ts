@@ -4,7 +4,7 @@
 // messages (no_context_takeover) and on cleanup().
 import { constants, createDeflateRaw, createInflateRaw, deflateRawSync, type DeflateRaw, type InflateRaw, type ZlibOptions } from 'node:zlib';
 import { CloseCode } from './close.js';
-import { ProtocolError } from './parser.js';
+import { MAX_PAYLOAD_EXCEEDED, ProtocolError } from './parser.js';
 
 /** What a sender strips from the end of a compressed message and a receiver puts back (7.2.1, 7.2.2). */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
@@ -371,11 +371,7 @@ class InflateChannel extends Channel {
       // Checked on each chunk zlib hands out (16 KiB by default): the rest is never inflated.
       this.dropStream();
       this.finish(
-        new ProtocolError(
-          `Inflated message exceeds maxPayload (${this.maxPayload} bytes)`,
-          CloseCode.MessageTooBig,
-          'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
-        ),
+        new ProtocolError(MAX_PAYLOAD_EXCEEDED, CloseCode.MessageTooBig, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'),
       );
       return;
     }
@@ -383,7 +379,8 @@ class InflateChannel extends Channel {
   }
 
   protected onError(error: Error & { code?: string }): void {
-    this.finish(new ProtocolError(`Invalid compressed data: ${error.message}`, CloseCode.InvalidPayload, error.code ?? 'WS_ERR_INFLATE'));
+    // As `ws` reports it: zlib's own message and code ('Z_DATA_ERROR'...), failing the connection with 1007.
+    this.finish(new ProtocolError(error.message, CloseCode.InvalidPayload, error.code ?? 'Z_DATA_ERROR'));
   }
 
   /**

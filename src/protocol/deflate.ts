@@ -32,8 +32,11 @@ export interface PerMessageDeflateOptions {
    * offers the parameter without a value, false leaves it out.
    */
   clientMaxWindowBits?: number | boolean;
-  /** Options for zlib's deflateRaw (level, memLevel, strategy, chunkSize...); windowBits is negotiated. */
-  zlibDeflateOptions?: ZlibOptions;
+  /**
+   * Options for zlib's deflateRaw (level, memLevel, strategy, chunkSize...); windowBits is negotiated.
+   * Typed to take what `@types/ws` allows as well (its `dictionary` may be an array; zlib refuses one).
+   */
+  zlibDeflateOptions?: ZlibOptions | (Omit<ZlibOptions, 'dictionary'> & { dictionary?: ZlibOptions['dictionary'] | Buffer[] });
   /** Options for zlib's inflateRaw (chunkSize...); windowBits is negotiated. */
   zlibInflateOptions?: ZlibOptions;
   /** Messages smaller than this many bytes are sent uncompressed (default 1024). */
@@ -95,7 +98,7 @@ export function resolveDeflateOptions(option: boolean | PerMessageDeflateOptions
     clientNoContextTakeover: o.clientNoContextTakeover,
     serverMaxWindowBits: o.serverMaxWindowBits,
     clientMaxWindowBits: o.clientMaxWindowBits,
-    zlibDeflateOptions: o.zlibDeflateOptions ?? {},
+    zlibDeflateOptions: (o.zlibDeflateOptions ?? {}) as ZlibOptions,
     zlibInflateOptions: o.zlibInflateOptions ?? {},
     threshold,
     concurrencyLimit,

@@ -38,19 +38,19 @@ export function parseTokenList(header: string): string[] | null {
   return seen.size > 0 ? [...seen] : null;
 }
 
-function hasToken(header: string | undefined, token: string): boolean {
+/** Whether a comma-separated header value holds `token` (in any case). */
+export function hasToken(header: string | undefined, token: string): boolean {
   if (header === undefined) return false;
   return header.split(',').some((part) => part.trim().toLowerCase() === token);
 }
 
 export interface RequestLike {
   method?: string | undefined;
-  httpVersion?: string | undefined;
   headers: Record<string, string | string[] | undefined>;
 }
 
 export type UpgradeCheck =
-  | { ok: true; key: string; protocols: string[]; extensions: string | undefined }
+  | { ok: true; key: string; version: 8 | 13; protocols: string[]; extensions: string | undefined }
   | { ok: false; status: number; message: string; headers?: Record<string, string> };
 
 function header(req: RequestLike, name: string): string | undefined {
@@ -58,35 +58,24 @@ function header(req: RequestLike, name: string): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-/** Checks a client's opening handshake (RFC 6455 4.2.1). On failure, says which HTTP status to answer. */
+/**
+ * Checks a client's opening handshake (RFC 6455 4.2.1) in the order and with the answers of `ws`: on
+ * failure, the HTTP status, the message (the body) and extra headers. Versions 13 and 8 are accepted.
+ */
 export function checkUpgradeRequest(req: RequestLike): UpgradeCheck {
   if (req.method !== undefined && req.method !== 'GET') {
-    return { ok: false, status: 405, message: `Invalid HTTP method ${req.method}: a WebSocket handshake is a GET`, headers: { Allow: 'GET' } };
+    return { ok: false, status: 405, message: 'Invalid HTTP method', headers: { Allow: 'GET' } };
   }
-  if (req.httpVersion !== undefined) {
-    const [major, minor] = req.httpVersion.split('.').map(Number);
-    if (!(major! > 1 || (major === 1 && minor! >= 1))) {
-      return { ok: false, status: 400, message: `HTTP/${req.httpVersion} cannot upgrade: HTTP/1.1 or later is required` };
-    }
+  if (header(req, 'upgrade')?.toLowerCase() !== 'websocket') {
+    return { ok: false, status: 400, message: 'Invalid Upgrade header' };
   }
-  if (!hasToken(header(req, 'upgrade'), 'websocket')) {
-    return { ok: false, status: 400, message: 'Missing or invalid Upgrade header: expected "websocket"' };
-  }
-  if (!hasToken(header(req, 'connection'), 'upgrade')) {
-    return { ok: false, status: 400, message: 'Missing or invalid Connection header: expected the "upgrade" token' };
-  }
-  const version = header(req, 'sec-websocket-version');
-  if (version === undefined || version.trim() !== '13') {
-    return {
-      ok: false,
-      status: 426,
-      message: version === undefined ? 'Missing Sec-WebSocket-Version header' : `Unsupported WebSocket version ${version}: only 13 is supported`,
-      headers: { 'Sec-WebSocket-Version': '13' },
-    };
-  }
-  const key = header(req, 'sec-websocket-key')?.trim();
+  const key = header(req, 'sec-websocket-key');
   if (key === undefined || !isValidKey(key)) {
-    return { ok: false, status: 400, message: 'Missing or invalid Sec-WebSocket-Key header: expected 16 bytes in base64' };
+    return { ok: false, status: 400, message: 'Missing or invalid Sec-WebSocket-Key header' };
+  }
+  const version = Number(header(req, 'sec-websocket-version'));
+  if (version !== 13 && version !== 8) {
+    return { ok: false, status: 400, message: 'Missing or invalid Sec-WebSocket-Version header', headers: { 'Sec-WebSocket-Version': '13, 8' } };
   }
   const protocolHeader = header(req, 'sec-websocket-protocol');
   let protocols: string[] = [];
@@ -95,7 +84,7 @@ export function checkUpgradeRequest(req: RequestLike): UpgradeCheck {
     if (parsed === null) return { ok: false, status: 400, message: 'Invalid Sec-WebSocket-Protocol header' };
     protocols = parsed;
   }
-  return { ok: true, key, protocols, extensions: header(req, 'sec-websocket-extensions') };
+  return { ok: true, key, version: version as 8 | 13, protocols, extensions: header(req, 'sec-websocket-extensions') };
 }
 
 /** The status line and headers of a 101 response, one string per line, without the final blank line. */
@@ -141,22 +130,21 @@ export interface ResponseLike {
 
 export type ResponseCheck = { ok: true; protocol: string; extensions: string | undefined } | { ok: false; message: string };
 
-/** Checks a server's 101 response against what the client sent (RFC 6455 4.1). */
+/**
+ * Checks a server's 101 response against what the client sent (RFC 6455 4.1), saying what is wrong as `ws`
+ * says it.
+ */
 export function checkUpgradeResponse(res: ResponseLike, key: string, requestedProtocols: readonly string[]): ResponseCheck {
   if (res.statusCode !== 101) return { ok: false, message: `Unexpected server response: ${res.statusCode}` };
   const get = (name: string) => header({ headers: res.headers }, name);
-  if (!hasToken(get('upgrade'), 'websocket')) return { ok: false, message: 'Invalid Upgrade header in the server response' };
-  if (!hasToken(get('connection'), 'upgrade')) return { ok: false, message: 'Invalid Connection header in the server response' };
-  const accept = get('sec-websocket-accept');
-  if (accept === undefined) return { ok: false, message: 'Missing Sec-WebSocket-Accept header in the server response' };
-  if (accept.trim() !== acceptKey(key)) return { ok: false, message: 'Invalid Sec-WebSocket-Accept header in the server response' };
+  if (get('upgrade')?.toLowerCase() !== 'websocket') return { ok: false, message: 'Invalid Upgrade header' };
+  if (get('sec-websocket-accept') !== acceptKey(key)) return { ok: false, message: 'Invalid Sec-WebSocket-Accept header' };
   const protocol = get('sec-websocket-protocol');
   if (protocol !== undefined) {
     if (requestedProtocols.length === 0) return { ok: false, message: 'Server sent a subprotocol but none was requested' };
-    if (!requestedProtocols.includes(protocol.trim())) return { ok: false, message: `Server sent an invalid subprotocol: ${protocol}` };
+    if (!requestedProtocols.includes(protocol)) return { ok: false, message: 'Server sent an invalid subprotocol' };
   }
-  // A server may also decline every requested subprotocol: the connection then has none.
-  return { ok: true, protocol: protocol?.trim() ?? '', extensions: get('sec-websocket-extensions') };
+  return { ok: true, protocol: protocol ?? '', extensions: get('sec-websocket-extensions') };
 }
 
 // ---- Sec-WebSocket-Extensions (RFC 6455 9.1) ----

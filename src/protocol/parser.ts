@@ -1,24 +1,46 @@
 // The streaming frame parser (RFC 6455 section 5): chunks of bytes in, messages and control frames out.
 // Pure: it calls a handler and never touches a socket. Any split of the byte stream gives the same calls.
 import { isUtf8 } from 'node:buffer';
-import { CloseCode, parseClosePayload } from './close.js';
+import { CloseCode, isValidWireCloseCode } from './close.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, mask } from './frame.js';
 import { MessageBuffer } from './message-buffer.js';
 import { Utf8Validator } from './utf8.js';
 
-/** A violation by the peer; `closeCode` is what the connection is closed with. */
-export class ProtocolError extends Error {
-  override name = 'ProtocolError';
-  constructor(
-    message: string,
-    /** The close code to fail the connection with: 1002, 1007 or 1009. */
-    readonly closeCode: number,
-    /** A stable identifier, as the `ws` package names its errors (WS_ERR_…). */
-    readonly code: string,
-  ) {
-    super(message);
-  }
+/**
+ * A violation by the peer, made as the `ws` package makes it: a RangeError (a plain Error for invalid UTF-8
+ * and bad compressed data, 1007), with the message `ws` gives ('Invalid WebSocket frame: …'), `code` naming
+ * it as `ws` does ('WS_ERR_…'), and `closeCode`, the close code the connection was failed with.
+ */
+export interface ProtocolError extends Error {
+  /** A stable identifier, as the `ws` package names its errors (WS_ERR_…). */
+  readonly code: string;
+  /** The close code sent to the peer: 1002, 1007, 1008 or 1009. */
+  readonly closeCode: number;
 }
+
+export interface ProtocolErrorConstructor {
+  new (message: string, closeCode: number, code: string): ProtocolError;
+  /** True for the errors made by `new ProtocolError(…)`, whatever their class. */
+  [Symbol.hasInstance](value: unknown): value is ProtocolError;
+}
+
+/** Makes the error; `instanceof ProtocolError` recognises it (see the interface). */
+export const ProtocolError = function ProtocolError(message: string, closeCode: number, code: string): ProtocolError {
+  const error = closeCode === CloseCode.InvalidPayload ? new Error(message) : new RangeError(message);
+  Error.captureStackTrace(error, ProtocolError);
+  return Object.assign(error, { code, closeCode });
+} as unknown as ProtocolErrorConstructor;
+Object.defineProperty(ProtocolError, Symbol.hasInstance, {
+  value: (value: unknown): boolean =>
+    value instanceof Error && typeof (value as ProtocolError).closeCode === 'number' && typeof (value as ProtocolError).code === 'string',
+});
+
+// The messages of the errors, as `ws` words them (its prefix marks a frame that breaks RFC 6455).
+const INVALID = 'Invalid WebSocket frame: ';
+const RSV1_SET = `${INVALID}RSV1 must be clear`;
+const INVALID_UTF8 = `${INVALID}invalid UTF-8 sequence`;
+/** The message of a message over maxPayload, inflated or not. */
+export const MAX_PAYLOAD_EXCEEDED = 'Max payload size exceeded';
 
 export interface ParserHandler {
   /** A whole message. `data` may be a view of the chunk it arrived in. */
@@ -38,8 +60,15 @@ export interface ParserOptions {
   maxPayload?: number;
   /** True once permessage-deflate is negotiated: RSV1 marks a compressed message. */
   allowRsv1?: boolean;
-  /** Skip UTF-8 validation of text (only for peers that are trusted to send valid text). */
+  /** Skip UTF-8 validation of text and close reasons (only for peers that are trusted to send valid text). */
   skipUtf8Validation?: boolean;
+  /** Most frames one message may come in (0: no limit); more fail with 1008, as `ws`'s option does. */
+  maxFragments?: number;
+  /**
+   * Most reads (chunks pushed) one frame may arrive in (0: no limit); more fail with 1008, as `ws`'s option
+   * does. Nothing here holds chunks as a list (a message grows one buffer), so this only follows `ws`.
+   */
+  maxBufferedChunks?: number;
 }
 
 const HEADER = 0;
@@ -51,6 +80,8 @@ export class Parser {
   maxPayload: number;
   allowRsv1: boolean;
   skipUtf8Validation: boolean;
+  maxFragments: number;
+  maxBufferedChunks: number;
 
   private readonly handler: ParserHandler;
   private state = HEADER;
@@ -66,11 +97,15 @@ export class Parser {
   private readonly maskKey = Buffer.allocUnsafe(4);
   private payloadLength = 0;
   private payloadRead = 0;
+  /** Chunks the frame being read has come in so far (for maxBufferedChunks). */
+  private frameChunks = 0;
 
   // The data message being read (it may span frames and chunks): messageOpcode is 0 when none is open.
   private messageOpcode = 0;
   private messageCompressed = false;
   private messageLength = 0;
+  /** Frames of the data message being read so far (for maxFragments). */
+  private messageFrames = 0;
   // Made on first use: most connections never need them, and each costs memory per connection.
   private message: MessageBuffer | null = null;
   private utf8: Utf8Validator | null = null;
@@ -85,6 +120,8 @@ export class Parser {
     this.maxPayload = options.maxPayload ?? 0;
     this.allowRsv1 = options.allowRsv1 ?? false;
     this.skipUtf8Validation = options.skipUtf8Validation ?? false;
+    this.maxFragments = options.maxFragments ?? 0;
+    this.maxBufferedChunks = options.maxBufferedChunks ?? 0;
   }
 
   /** True after a close frame or a protocol error: further input is ignored. */
@@ -100,6 +137,14 @@ export class Parser {
 
   /** Feeds bytes. The parser may unmask them in place, so the caller gives up `chunk`. */
   push(chunk: Buffer): void {
+    if (this.maxBufferedChunks > 0 && this.state !== DONE) {
+      if (this.state === HEADER && this.headerFill === 0) this.frameChunks = 0;
+      else if (this.frameChunks >= this.maxBufferedChunks) {
+        this.fail('Too many buffered chunks', CloseCode.PolicyViolation, 'WS_ERR_TOO_MANY_BUFFERED_PARTS');
+        return;
+      }
+      this.frameChunks++;
+    }
     const length = chunk.length;
     let offset = 0;
     while (offset < length) {
@@ -160,28 +205,31 @@ export class Parser {
     const fin = (b0 & 0x80) !== 0;
     const rsv1 = (b0 & 0x40) !== 0;
     const opcode = b0 & 0x0f;
-    if ((b0 & 0x30) !== 0) return this.fail('RSV2 and RSV3 must be clear', CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_2_3');
-    if (rsv1 && !this.allowRsv1) return this.fail('RSV1 must be clear', CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
+    if ((b0 & 0x30) !== 0) return this.fail(`${INVALID}RSV2 and RSV3 must be clear`, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_2_3');
+    if (rsv1 && !this.allowRsv1) return this.fail(RSV1_SET, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
 
     let length = b1 & 0x7f;
     if (opcode === Opcode.Continuation) {
-      if (this.messageOpcode === 0) return this.fail('Continuation frame with no message to continue', CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
-      if (rsv1) return this.fail('RSV1 must be clear on a continuation frame', CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
+      if (rsv1) return this.fail(RSV1_SET, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
+      if (this.messageOpcode === 0) return this.fail(`${INVALID}invalid opcode 0`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
     } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
-      if (this.messageOpcode !== 0) return this.fail('Expected a continuation frame; a fragmented message is still open', CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
+      if (this.messageOpcode !== 0) return this.fail(`${INVALID}invalid opcode ${opcode}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
     } else if (opcode === Opcode.Close || opcode === Opcode.Ping || opcode === Opcode.Pong) {
-      if (!fin) return this.fail('Control frames must not be fragmented', CloseCode.ProtocolError, 'WS_ERR_EXPECTED_FIN');
-      if (rsv1) return this.fail('RSV1 must be clear on a control frame', CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
-      if (length > MAX_CONTROL_PAYLOAD) return this.fail(`Control frame payload of ${length} bytes; the limit is 125`, CloseCode.ProtocolError, 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH');
+      if (!fin) return this.fail(`${INVALID}FIN must be set`, CloseCode.ProtocolError, 'WS_ERR_EXPECTED_FIN');
+      if (rsv1) return this.fail(RSV1_SET, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
+      // A close frame's payload is empty or holds a two-byte code.
+      if (length > MAX_CONTROL_PAYLOAD || (length === 1 && opcode === Opcode.Close)) {
+        return this.fail(`${INVALID}invalid payload length ${length}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH');
+      }
     } else {
-      return this.fail(`Invalid opcode ${opcode}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
+      return this.fail(`${INVALID}invalid opcode ${opcode}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
     }
 
     const masked = (b1 & 0x80) !== 0;
     if (masked !== this.expectMasked) {
       return this.expectMasked
-        ? this.fail('Frames from a client must be masked', CloseCode.ProtocolError, 'WS_ERR_EXPECTED_MASK')
-        : this.fail('Frames from a server must not be masked', CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_MASK');
+        ? this.fail(`${INVALID}MASK must be set`, CloseCode.ProtocolError, 'WS_ERR_EXPECTED_MASK')
+        : this.fail(`${INVALID}MASK must be clear`, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_MASK');
     }
 
     let o = offset + 2;
@@ -190,8 +238,8 @@ export class Parser {
       o += 2;
     } else if (length === 127) {
       const high = buf.readUInt32BE(o);
-      if (high & 0x80000000) return this.fail('Payload length with the most significant bit set', CloseCode.ProtocolError, 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH');
-      if (high > 0x1fffff) return this.fail('Payload length above 2^53 - 1', CloseCode.ProtocolError, 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH');
+      // Above 2^53 - 1 (the most significant bit set included), as `ws` reports it.
+      if (high > 0x1fffff) return this.fail('Unsupported WebSocket frame: payload length > 2^53 - 1', CloseCode.MessageTooBig, 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH');
       length = high * 0x100000000 + buf.readUInt32BE(o + 4);
       o += 8;
     }
@@ -199,7 +247,7 @@ export class Parser {
     if (opcode < 0x8) {
       const total = (opcode === Opcode.Continuation ? this.messageLength : 0) + length;
       if (this.maxPayload > 0 && total > this.maxPayload) {
-        return this.fail(`Message of ${total} bytes or more exceeds maxPayload (${this.maxPayload})`, CloseCode.MessageTooBig, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+        return this.fail(MAX_PAYLOAD_EXCEEDED, CloseCode.MessageTooBig, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
       }
       if (opcode !== Opcode.Continuation) {
         this.messageOpcode = opcode;
@@ -254,7 +302,7 @@ export class Parser {
   }
 
   private badText(): boolean {
-    return this.fail('Invalid UTF-8 in a text message', CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8');
+    return this.fail(INVALID_UTF8, CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8');
   }
 
   /**
@@ -263,10 +311,15 @@ export class Parser {
    */
   private endFrame(view: Buffer | null): boolean {
     this.state = HEADER;
+    // What is left of this chunk holds the start of the next frame, if anything.
+    this.frameChunks = 1;
     const opcode = this.opcode;
     if (opcode >= 0x8) {
       const payload = view ?? Buffer.from(this.controlBuf!.subarray(0, this.payloadLength));
       return this.control(opcode, payload);
+    }
+    if (this.maxFragments > 0 && ++this.messageFrames > this.maxFragments) {
+      return this.fail('Too many message fragments', CloseCode.PolicyViolation, 'WS_ERR_TOO_MANY_BUFFERED_PARTS');
     }
     if (view !== null) {
       if (this.fin && (this.message === null || this.message.length === 0)) return this.deliver(view, false);
@@ -282,6 +335,7 @@ export class Parser {
     const compressed = this.messageCompressed;
     this.messageOpcode = 0;
     this.messageLength = 0;
+    this.messageFrames = 0;
     if (!isBinary && !compressed && !this.skipUtf8Validation) {
       if (validated ? !this.utf8!.complete : !isUtf8(data)) return this.badText();
     }
@@ -292,10 +346,16 @@ export class Parser {
 
   private control(opcode: number, payload: Buffer): boolean {
     if (opcode === Opcode.Close) {
-      const parsed = parseClosePayload(payload);
-      if (!parsed.ok) return this.fail(parsed.message, parsed.closeCode, parsed.closeCode === CloseCode.InvalidPayload ? 'WS_ERR_INVALID_UTF8' : 'WS_ERR_INVALID_CLOSE_CODE');
+      let code: number = CloseCode.NoStatus;
+      let reason: Buffer = EMPTY;
+      if (payload.length > 0) {
+        code = (payload[0]! << 8) | payload[1]!;
+        if (!isValidWireCloseCode(code)) return this.fail(`${INVALID}invalid status code ${code}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_CLOSE_CODE');
+        reason = payload.subarray(2);
+        if (!this.skipUtf8Validation && !isUtf8(reason)) return this.badText();
+      }
       this.stop();
-      this.handler.onClose(parsed.code, parsed.reason);
+      this.handler.onClose(code, reason);
       return false;
     }
     if (opcode === Opcode.Ping) this.handler.onPing(payload);

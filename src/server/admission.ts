@@ -42,7 +42,7 @@ function normalizeOrigin(origin: string): string {
   return trimmed.endsWith('/') ? trimmed.slice(0, -1) : trimmed;
 }
 
-/** An allow-list of origins (`https://chat.example.com`), or `*` for any. */
+/** @internal An allow-list of origins (`https://chat.example.com`), or `*` for any. */
 export class OriginList {
   private readonly _allowed: Set<string>;
   private readonly _any: boolean;

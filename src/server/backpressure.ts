@@ -9,6 +9,7 @@ import type { DeliveryGate } from './topics.js';
 
 export type BackpressurePolicy = 'close' | 'drop';
 
+/** @internal The server's slow-client policy (not part of the published API). */
 export class SlowClientGate implements DeliveryGate {
   /** Connections over their bound under the 'drop' policy, with how many messages they have missed. */
   private readonly _backedUp = new Map<WebSocket, number>();

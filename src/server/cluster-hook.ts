@@ -41,7 +41,7 @@ export interface ClusterNode {
   readonly topics: string[];
 }
 
-/** The server's side of an adapter: watches the topic registry and routes publishes through it. */
+/** @internal The server's side of an adapter: watches the topic registry and routes publishes through it. */
 export class ClusterHook implements ClusterNode, TopicWatcher {
   private _attached = false;
 

@@ -25,6 +25,7 @@ export function resolveCloseOptions(options: GracefulCloseOptions): Required<Gra
   return { code, reason, timeout };
 }
 
+/** @internal The server's graceful shutdown (not part of the published API). */
 export class Shutdown {
   private _timer: NodeJS.Timeout | null = null;
 

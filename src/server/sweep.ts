@@ -36,6 +36,7 @@ export type HandshakeExpiry = (socket: Duplex, upgrading: boolean) => void;
 
 const MIN_TICK = 5;
 
+/** @internal The server's sweep (not part of the published API). */
 export class Sweeper {
   private _timer: NodeJS.Timeout | null = null;
   private readonly _tick: number;

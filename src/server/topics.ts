@@ -6,6 +6,7 @@ import { Opcode, headerLength, encodeFrame, writeHeader } from '../protocol/fram
 import { SharedFrames } from '../connection/shared-frames.js';
 import { isTextMessage } from '../connection/text-message.js';
 import { WebSocket, type SendData } from '../connection/websocket.js';
+import { isBlob, toBuffer as bytesOf } from '../connection/send-data.js';
 
 export interface PublishOptions {
   /** Send as binary (default: false for strings and received text messages, true otherwise). */
@@ -45,6 +46,7 @@ interface PreparedMessage {
   opcode: number;
 }
 
+/** @internal The server's topics (not part of the published API). */
 export class TopicRegistry {
   private readonly _subscribers = new Map<string, Set<WebSocket>>();
   /** Hears of topics gaining their first and losing their last subscriber (set by the cluster hook). */
@@ -201,11 +203,10 @@ function sizeOf(frames: Buffer[]): number {
   return bytes;
 }
 
+/** The bytes of a published message: what send() takes but a Blob (publishing is synchronous). */
 export function toBuffer(data: Exclude<SendData, string | number>): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  throw new TypeError('Data must be a string, a Buffer, an ArrayBuffer or an ArrayBuffer view');
+  if (isBlob(data)) throw new TypeError('publish() and broadcast() take a string, a Buffer, an ArrayBuffer or a view, not a Blob: send its bytes (await blob.arrayBuffer())');
+  return bytesOf(data);
 }
 
 function exceptSet(except: PublishOptions['except']): { has(ws: WebSocket): boolean } | null {

@@ -2,11 +2,12 @@
 // does not need node:http's general server (keep-alive, bodies, a parser lent to each connection, and
 // wrappers and fields it leaves on every socket for the connection's whole life): it reads one request
 // head, checks its grammar, and hands the upgrade on with a real http.IncomingMessage, as node:http would.
-// A request that is not an upgrade is answered 426; a malformed head 400; one past maxHeaderSize 431.
+// A request that is not an upgrade is answered 426 (as `ws`'s node:http server does); a malformed head
+// 400; one past maxHeaderSize 431.
 import { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { errorResponse } from '../protocol/handshake.js';
+import { errorResponse, hasToken } from '../protocol/handshake.js';
 import { HEAD_END, headersOf, parseRequestHead } from '../protocol/request-head.js';
 
 /** node:http's default limit on a request head. */
@@ -66,8 +67,9 @@ function readHead(socket: Socket, maxHeaderSize: number, onUpgrade: UpgradeHandl
     req.headers = headersOf(head.rawHeaders);
     req.complete = true;
     req.push(null);
-    if (req.headers.upgrade === undefined) {
-      abortHandshake(socket, 426, 'Upgrade Required: this is a WebSocket server', { Upgrade: 'websocket' });
+    // As node:http decides (and so `ws`'s server): an upgrade needs both Upgrade and Connection: upgrade.
+    if (req.headers.upgrade === undefined || !hasToken(req.headers.connection, 'upgrade')) {
+      abortHandshake(socket, 426, undefined, { Upgrade: 'websocket' });
       return;
     }
     (req as IncomingMessage & { upgrade: boolean }).upgrade = true;

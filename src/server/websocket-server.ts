@@ -3,11 +3,11 @@
 // topics (topics.ts), the slow-client policy (backpressure.ts), the sweep (sweep.ts), admission
 // (admission.ts), graceful shutdown (shutdown.ts), and the hook for a cluster adapter (cluster-hook.ts).
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocket, type ConnectionOptions, type SendData, type ServerHost } from '../connection/websocket.js';
+import { DEFAULT_MAX_BUFFERED_CHUNKS, WebSocket, isConnectionSocket, type ConnectionOptions, type SendData } from '../connection/websocket.js';
 import {
   createDeflateCompression,
   negotiateDeflateAsServer,
@@ -25,17 +25,19 @@ import { resolveRealtimeOptions, type RealtimeOptions } from './realtime-options
 import { createStats, type ServerStats } from './stats.js';
 import { Sweeper, type HeartbeatOptions } from './sweep.js';
 import { TopicRegistry, type PublishOptions } from './topics.js';
+import type { ServerEventMethods } from './server-events.js';
 import { abortHandshake, createUpgradeServer, DEFAULT_MAX_HEADER_SIZE, destroyOnError } from './upgrade-server.js';
 import { AddressLimit } from './address-limit.js';
 
-export interface VerifyClientInfo {
-  origin: string | undefined;
+export interface VerifyClientInfo<Request extends IncomingMessage = IncomingMessage> {
+  /** The Origin header (Sec-WebSocket-Origin from a version 8 client). */
+  origin: string;
   secure: boolean;
-  req: IncomingMessage;
+  req: Request;
 }
-export type VerifyClientCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string | number>) => void;
-export type VerifyClientSync = (info: VerifyClientInfo) => boolean;
-export type VerifyClientAsync = (info: VerifyClientInfo, callback: VerifyClientCallback) => void;
+export type VerifyClientCallback = (result: boolean, code?: number, message?: string, headers?: OutgoingHttpHeaders) => void;
+export type VerifyClientSync<Request extends IncomingMessage = IncomingMessage> = (info: VerifyClientInfo<Request>) => boolean;
+export type VerifyClientAsync<Request extends IncomingMessage = IncomingMessage> = (info: VerifyClientInfo<Request>, callback: VerifyClientCallback) => void;
 
 export interface ServerOptions extends RealtimeOptions {
   port?: number;
@@ -57,6 +59,14 @@ export interface ServerOptions extends RealtimeOptions {
   autoPong?: boolean;
   /** How long a closing handshake may take before the socket is destroyed (ms, default 30000). */
   closeTimeout?: number;
+  /** Hand out several messages, pings and pongs in one turn of the event loop (default true). */
+  allowSynchronousEvents?: boolean;
+  /** Most frames one message may come in (0, the default: no limit); more close the connection with 1008. */
+  maxFragments?: number;
+  /** Most reads one frame may arrive in (default 262144; 0: no limit); more close the connection with 1008. */
+  maxBufferedChunks?: number;
+  /** Accepted for `ws`'s sake; Wavecast never holds more than one automatic pong per connection. */
+  maxPendingAutoPongs?: number;
   /** The class to create connections with (a subclass of WebSocket). */
   WebSocket?: typeof WebSocket;
 
@@ -82,32 +92,50 @@ const CLOSED = 2;
 
 const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 
-export class WebSocketServer extends EventEmitter implements ServerHost {
+// A ServerHost (connection/websocket.ts) by its shape: no `implements`, so that the published declarations
+// name none of the internals.
+export class WebSocketServer extends EventEmitter {
+  /** The options, with `ws`'s defaults filled in. */
   readonly options: ServerOptions & { maxPayload: number; clientTracking: boolean };
-  /** The connected sockets (when clientTracking is on). */
+  /** The connected sockets; as in `ws`, undefined with `clientTracking: false`. */
   readonly clients: Set<WebSocket>;
 
   /** What the server's policies did: dropped messages, slow-client closes, timeouts, refusals. */
   readonly stats: ServerStats;
 
+  /** @internal */
   private _server: HttpServer | HttpsServer | NetServer | null = null;
+  /** @internal */
   private _removeListeners: (() => void) | null = null;
+  /** @internal */
   private _state = RUNNING;
+  /** @internal */
   private readonly _deflate: ResolvedDeflateOptions | null;
+  /** @internal */
   private _httpClosed = false;
+  /** @internal */
   private _closeScheduled = false;
+  /** @internal */
   private _shutdown: Shutdown | null = null;
+  /** @internal */
   private readonly _connectionOptions: ConnectionOptions;
+  /** @internal */
   private readonly _WebSocket: typeof WebSocket;
-  /** Every open connection, tracked or not (the same set as `clients` when clientTracking is on). */
+  /** @internal Every open connection, tracked or not (the same set as `clients` when clientTracking is on). */
   private readonly _connections: Set<WebSocket>;
+  /** @internal */
   private readonly _topics: TopicRegistry;
+  /** @internal */
   private readonly _cluster: ClusterHook | null;
+  /** @internal */
   private readonly _gate: SlowClientGate;
+  /** @internal */
   private readonly _sweeper: Sweeper;
+  /** @internal */
   private readonly _origins: OriginList | null;
+  /** @internal */
   private readonly _maxConnections: number;
-  /** maxConnectionsPerIp, when set. */
+  /** @internal maxConnectionsPerIp, when set. */
   private readonly _addressLimit: AddressLimit | null;
 
   constructor(options: ServerOptions = {}, callback?: () => void) {
@@ -117,12 +145,23 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
       throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
     }
     this.options = {
+      allowSynchronousEvents: true,
+      autoPong: true,
+      maxBufferedChunks: DEFAULT_MAX_BUFFERED_CHUNKS,
+      maxFragments: 0,
+      maxPendingAutoPongs: 60,
+      skipUTF8Validation: false,
+      perMessageDeflate: false,
+      clientTracking: true,
+      closeTimeout: 30_000,
+      noServer: false,
+      WebSocket,
       ...options,
       maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-      clientTracking: options.clientTracking ?? true,
     };
-    this.clients = new Set();
-    this._connections = this.options.clientTracking ? this.clients : new Set();
+    this._connections = new Set();
+    // A lie to the type system, as `ws`'s own types tell it: the set is there only with clientTracking.
+    this.clients = (this.options.clientTracking ? this._connections : undefined) as Set<WebSocket>;
     this._WebSocket = options.WebSocket ?? WebSocket;
     this._deflate = resolveDeflateOptions(options.perMessageDeflate ?? false);
     this.stats = createStats();
@@ -140,6 +179,9 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
       skipUTF8Validation: options.skipUTF8Validation ?? false,
       autoPong: options.autoPong ?? true,
       closeTimeout: options.closeTimeout ?? 30_000,
+      allowSynchronousEvents: options.allowSynchronousEvents ?? true,
+      maxFragments: options.maxFragments ?? 0,
+      maxBufferedChunks: options.maxBufferedChunks ?? DEFAULT_MAX_BUFFERED_CHUNKS,
     };
 
     const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -209,10 +251,11 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
       return;
     }
     if (!this.shouldHandle(req)) {
-      this._refuse(socket, req, 400, `No WebSocket endpoint at ${req.url ?? '/'}`);
+      this._sweeper.handshakeEnded(socket);
+      abortHandshake(socket, 400);
       return;
     }
-    const origin = headerValue(req, 'origin');
+    const origin = headerValue(req, check.version === 8 ? 'sec-websocket-origin' : 'origin');
     const originRefusal = this._origins?.check(origin) ?? null;
     if (originRefusal !== null) {
       this._deny(socket, originRefusal);
@@ -231,7 +274,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     if (this._deflate !== null && check.extensions !== undefined) {
       const negotiation = negotiateDeflateAsServer(check.extensions, this._deflate);
       if (!negotiation.ok) {
-        this._refuse(socket, req, 400, negotiation.message);
+        this._refuse(socket, req, 400, 'Invalid or unacceptable Sec-WebSocket-Extensions header');
         return;
       }
       deflate = negotiation.agreement;
@@ -258,10 +301,10 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
       authenticate();
       return;
     }
-    const verifyInfo: VerifyClientInfo = { ...info, req };
+    const verifyInfo = { ...info, req } as VerifyClientInfo;
     if (verifyClient.length === 2) {
       (verifyClient as VerifyClientAsync)(verifyInfo, (verified, code, message, headers) => {
-        if (!verified) this._deny(socket, { status: code ?? 401, body: message ?? '', ...(headers ? { headers } : {}) });
+        if (!verified) this._deny(socket, { status: code || 401, body: message ?? '', ...(headers ? { headers: headers as Record<string, string | number> } : {}) });
         else authenticate();
       });
     } else if (!(verifyClient as VerifyClientSync)(verifyInfo)) {
@@ -271,6 +314,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     }
   }
 
+  /** @internal */
   private _complete(
     req: IncomingMessage,
     socket: Duplex,
@@ -286,8 +330,12 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
       socket.destroy();
       return;
     }
+    if (isConnectionSocket(socket)) {
+      this._sweeper.handshakeEnded(socket);
+      throw new Error('server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration');
+    }
     if (this._state !== RUNNING) {
-      this._deny(socket, { status: 503, body: 'The server is shutting down' });
+      this._deny(socket, { status: 503, body: '' });
       return;
     }
     if (this._atCapacity()) {
@@ -306,9 +354,10 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     socket.removeListener('error', destroyOnError);
     this._sweeper.handshakeEnded(socket);
 
-    const ws = new this._WebSocket(null);
+    const ws = new (this._WebSocket as new (address: null, protocols: undefined, options: unknown) => WebSocket)(null, undefined, this.options);
     ws._protocol = protocol ?? '';
-    ws._extensions = extensions ?? '';
+    // As `ws.extensions` says in `ws`: the names of the extensions in use.
+    ws._extensions = deflate !== null ? 'permessage-deflate' : '';
     ws._url = req.url ?? '/';
     const compression = deflate ? createDeflateCompression(deflate.params, this._deflate!, { isServer: true, maxPayload: this.options.maxPayload }) : null;
     ws._setSocket(socket, head, this._connectionOptions, compression);
@@ -323,7 +372,6 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
   /** @internal Called by a connection as it closes. */
   _clientClosed(ws: WebSocket): void {
     this._connections.delete(ws);
-    this.clients.delete(ws);
     this._topics.removeAll(ws);
     this._gate.forget(ws);
     if (this._state === CLOSING) this._maybeEmitClose();
@@ -380,15 +428,17 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
 
   // ---------------------------------------------------------------- refusals
 
+  /** @internal */
   private _atCapacity(): boolean {
     return this._connections.size >= this._maxConnections;
   }
 
+  /** @internal */
   private _capacityRefusal(): Refusal {
     return { status: 503, body: `The server has reached its limit of ${this._maxConnections} connections; try again later` };
   }
 
-  /** Counts a socket against its address (maxConnectionsPerIp); false, having destroyed it, for a flood. */
+  /** @internal Counts a socket against its address (maxConnectionsPerIp); false, having destroyed it, for a flood. */
   private _admitAddress(socket: Duplex): boolean {
     if (this._addressLimit === null || this._addressLimit.admit(socket)) return true;
     this.stats.perAddressDrops++;
@@ -396,6 +446,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     return false;
   }
 
+  /** @internal */
   private _refuse(socket: Duplex, req: IncomingMessage, status: number, message: string, headers?: Record<string, string>): void {
     if (this.listenerCount('wsClientError') > 0) {
       const error = Object.assign(new Error(message), { code: 'WS_ERR_HANDSHAKE', statusCode: status });
@@ -406,7 +457,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     abortHandshake(socket, status, message, headers);
   }
 
-  /** Refuses an upgrade by policy (a limit or a hook). An empty body is answered with the status text, as ws does. */
+  /** @internal Refuses an upgrade by policy (a limit or a hook). An empty body is answered with the status text, as ws does. */
   private _deny(socket: Duplex, refusal: Refusal): void {
     this.stats.rejectedUpgrades++;
     this._sweeper.handshakeEnded(socket);
@@ -440,6 +491,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     if (this._state === RUNNING) this._stopAccepting();
   }
 
+  /** @internal */
   private _closeGracefully(options: GracefulCloseOptions, callback?: (error?: Error) => void): Promise<void> {
     const resolved = resolveCloseOptions(options);
     return new Promise<void>((resolve) => {
@@ -458,6 +510,7 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     });
   }
 
+  /** @internal */
   private _stopAccepting(): void {
     this._state = CLOSING;
     this._removeListeners?.();
@@ -476,22 +529,32 @@ export class WebSocketServer extends EventEmitter implements ServerHost {
     }
   }
 
-  /** Emits 'close' once stopped and, as the kind of close asks, the connections it waits for are gone. */
+  /** @internal Emits 'close' once stopped and, as the kind of close asks, the connections it waits for are gone. */
   private _maybeEmitClose(): void {
     if (this._state !== CLOSING || this._closeScheduled || !this._httpClosed) return;
-    const waitingFor = this._shutdown !== null ? this._connections.size : this.options.clientTracking ? this.clients.size : 0;
+    const waitingFor = this._shutdown !== null || this.options.clientTracking ? this._connections.size : 0;
     if (waitingFor > 0) return;
     this._closeScheduled = true;
     this._shutdown?.finished();
     process.nextTick(() => this._emitClose());
   }
 
+  /** @internal */
   private _emitClose(): void {
     this._state = CLOSED;
     this._sweeper.stop();
     this._cluster?.detach();
     this.emit('close');
   }
+}
+
+// Its EventEmitter methods, typed with its events (types only).
+export interface WebSocketServer {
+  on: ServerEventMethods<WebSocketServer, this>['on'];
+  once: ServerEventMethods<WebSocketServer, this>['once'];
+  off: ServerEventMethods<WebSocketServer, this>['off'];
+  addListener: ServerEventMethods<WebSocketServer, this>['addListener'];
+  removeListener: ServerEventMethods<WebSocketServer, this>['removeListener'];
 }
 
 /** A handshake past handshakeTimeout: an upgrade request still being decided is answered 408; a request

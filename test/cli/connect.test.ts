@@ -3,6 +3,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { STACK_LINE, echo, killLeftovers, recordingServer, wavecast, wavecastResult, within } from './helpers.js';
+import { createServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { closeServer, listenHttp } from '../helpers/net.js';
 
 after(killLeftovers);
 
@@ -85,7 +88,7 @@ test("wscat's flags: -c, -s (repeatable), -H, -o, --auth and --host reach the se
     assert.equal(headers['x-token'], 's3cret');
     assert.equal(headers['x-multi'], 'a, b');
     assert.equal(headers.origin, 'https://app.example');
-    assert.equal(headers['sec-websocket-protocol'], 'chat.v1, chat.v2');
+    assert.equal(headers['sec-websocket-protocol'], 'chat.v1,chat.v2');
     assert.equal(headers.authorization, `Basic ${Buffer.from('ada:pa:ss').toString('base64')}`);
     assert.equal(headers.host, 'chat.example:8080');
     assert.match(result.stderr, /connected to ws:\/\/127\.0\.0\.1:\d+\/ \(subprotocol chat\.v2\)/);
@@ -95,18 +98,25 @@ test("wscat's flags: -c, -s (repeatable), -H, -o, --auth and --host reach the se
   }
 });
 
-test('-p is the protocol version, as in wscat: -p 8 is sent, and a server that speaks only 13 is explained', async () => {
+test('-p is the protocol version, as in wscat: -p 8 is sent (our server, as ws, speaks 8), and a server that speaks only 13 is explained', async () => {
   const server = await recordingServer();
+  const only13 = createServer();
+  only13.on('upgrade', (_request, socket: Duplex) => socket.end('HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'));
+  const only13Port = await listenHttp(only13);
   try {
-    const result = await within(wavecastResult(['connect', '-p', '8', server.url]), 'wavecast connect to exit');
-    assert.equal(result.status, 1);
-    assert.match(result.stderr, /does not speak WebSocket version 8 \(HTTP 426 Upgrade Required; it speaks 13\)\. Leave out -p\/--protocol/);
+    const v8 = await within(wavecastResult(['connect', '-p', '8', '-x', 'old', '-w', '0', server.url]), 'wavecast connect to exit');
+    assert.equal(v8.status, 0, v8.stderr);
+    assert.equal(server.requests[0]!.headers['sec-websocket-version'], '8');
+    const refused = await within(wavecastResult(['connect', '-p', '8', `ws://127.0.0.1:${only13Port}/`]), 'wavecast connect to exit');
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /does not speak WebSocket version 8 \(HTTP 426 Upgrade Required; it speaks 13\)\. Leave out -p\/--protocol/);
     const subprotocol = await within(wavecastResult(['connect', '-p', 'chat.v2', server.url]), 'wavecast connect to exit');
     assert.equal(subprotocol.status, 2);
     assert.match(subprotocol.stderr, /-p\/--protocol is the WebSocket protocol version, 8 or 13 \(as in wscat\), not "chat\.v2"; a subprotocol is -s\/--subprotocol/);
-    assert.equal(server.requests.length, 0, 'no connection was made');
+    assert.equal(server.requests.length, 1, 'no connection was made for the bad -p');
   } finally {
     await server.stop();
+    await closeServer(only13);
   }
 });
 
@@ -232,8 +242,9 @@ test('bad input on the command line exits 2 with a message, before connecting', 
     [['connect', '--wait', '-2', 'ws://127.0.0.1:1/'], /--wait needs a number of seconds from 0 to \d+, or -1 \(no end\), not -2/],
     [['connect', '-H', 'no colon here', 'ws://127.0.0.1:1/'], /--header needs "Name: value"/],
     [['connect', '-H', 'Sec-WebSocket-Protocol: x', 'ws://127.0.0.1:1/'], /use -p\/--subprotocol/],
-    [['connect', '-s', 'two words', 'ws://127.0.0.1:1/'], /Invalid subprotocol/],
-    [['connect', 'ftp://127.0.0.1/'], /the scheme must be one of/],
+    [['connect', '-s', 'two words', 'ws://127.0.0.1:1/'], /-s\/--subprotocol "two words" is not a subprotocol name/],
+    [['connect', '-s', 'chat', '-s', 'chat', 'ws://127.0.0.1:1/'], /-s\/--subprotocol "chat" is given twice/],
+    [['connect', 'ftp://127.0.0.1/'], /The URL's protocol must be one of "ws:", "wss:", "http:", "https:", or "ws\+unix:"/],
     [['connect', '--bogus', 'ws://127.0.0.1:1/'], /unknown option --bogus/],
     [['connect', '--subprotocols', 'x', 'ws://127.0.0.1:1/'], /unknown option --subprotocols \(did you mean --subprotocol\?\)/],
     [['connect', '--show-pingpong', 'ws://127.0.0.1:1/'], /unknown option --show-pingpong \(did you mean --show-ping-pong\?\)/],

@@ -8,45 +8,49 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type ClientOptions, type CloseEvent, type ErrorEvent } from '../../src/index.js';
 import { closeServer, listenHttp, once } from '../helpers/net.js';
 import { opened, outcome, rawServer, switching } from './helpers.js';
+import { sameAsWs, trace } from '../helpers/ws-compat.js';
 
-async function failsWith(respond: Parameters<typeof rawServer>[0], message: RegExp | string, protocols?: string[], options?: ClientOptions): Promise<void> {
-  const { server, port } = await rawServer(respond);
-  try {
-    const result = await outcome(new WebSocket(`ws://127.0.0.1:${port}/`, protocols, options));
-    assert.deepEqual(result.events, ['error', 'close']);
-    if (typeof message === 'string') assert.equal(result.error!.message, message);
-    else assert.match(result.error!.message, message);
-    assert.equal(result.code, 1006);
-  } finally {
-    await closeServer(server);
-  }
+/**
+ * Connects a `ws` client, then ours, to a server that answers with `respond`, and checks that both fail the
+ * same way: 'error' with `message`, then 'close' with 1006.
+ */
+async function failsWith(respond: Parameters<typeof rawServer>[0], message: string, protocols?: string[], options?: ClientOptions): Promise<void> {
+  const seen = await sameAsWs(async (impl) => {
+    const { server, port } = await rawServer(respond);
+    try {
+      return await trace(new impl.WebSocket(`ws://127.0.0.1:${port}/`, protocols, options as never));
+    } finally {
+      await closeServer(server);
+    }
+  });
+  assert.deepEqual(seen, [`error Error: ${message}`, 'close 1006']);
 }
 
 test('a wrong Sec-WebSocket-Accept fails the connection', async () => {
   await failsWith(
     (request) => switching({ ...request, accept: 'c29tZXRoaW5nIGVsc2UgZW50aXJlbHk=' }),
-    'Invalid Sec-WebSocket-Accept header in the server response',
+    'Invalid Sec-WebSocket-Accept header',
   );
 });
 
 test('a missing Sec-WebSocket-Accept fails the connection', async () => {
-  await failsWith(() => 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n', /Missing Sec-WebSocket-Accept/);
+  await failsWith(() => 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n', 'Invalid Sec-WebSocket-Accept header');
 });
 
-test('a 101 without the Upgrade header fails the connection', async () => {
-  await failsWith((r) => `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${r.accept}\r\n\r\n`, /Invalid Upgrade header/);
+test('a 101 without the Upgrade header is an unexpected response', async () => {
+  await failsWith((r) => `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${r.accept}\r\n\r\n`, 'Unexpected server response: 101');
 });
 
-test('a 101 without the Connection: Upgrade header fails the connection', async () => {
-  await failsWith((r) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ${r.accept}\r\n\r\n`, /Invalid Connection header/);
+test('a 101 without the Connection: Upgrade header is an unexpected response', async () => {
+  await failsWith((r) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ${r.accept}\r\n\r\n`, 'Unexpected server response: 101');
 });
 
 test('a 101 with Upgrade: h2c fails the connection', async () => {
-  await failsWith((r) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${r.accept}\r\n\r\n`, /Invalid Upgrade header/);
+  await failsWith((r) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${r.accept}\r\n\r\n`, 'Invalid Upgrade header');
 });
 
 test('a subprotocol that was not requested fails the connection', async () => {
-  await failsWith((r) => switching(r, 'Sec-WebSocket-Protocol: evil'), 'Server sent an invalid subprotocol: evil', ['chat']);
+  await failsWith((r) => switching(r, 'Sec-WebSocket-Protocol: evil'), 'Server sent an invalid subprotocol', ['chat']);
 });
 
 test('a subprotocol when none was requested fails the connection', async () => {
@@ -54,20 +58,20 @@ test('a subprotocol when none was requested fails the connection', async () => {
 });
 
 test('an extension that was not offered fails the connection', async () => {
-  await failsWith((r) => switching(r, 'Sec-WebSocket-Extensions: x-webkit-deflate-frame'), /extension that was not requested: x-webkit-deflate-frame/);
+  await failsWith((r) => switching(r, 'Sec-WebSocket-Extensions: x-webkit-deflate-frame'), 'Server indicated an extension that was not requested');
 });
 
 test('permessage-deflate accepted by the server when the client turned it off fails the connection', async () => {
   await failsWith(
     (r) => switching(r, 'Sec-WebSocket-Extensions: permessage-deflate'),
-    /Sec-WebSocket-Extensions header \(permessage-deflate\) but no extension was offered/,
+    'Server sent a Sec-WebSocket-Extensions header but no extension was requested',
     undefined,
     { perMessageDeflate: false },
   );
 });
 
 test('a malformed Sec-WebSocket-Extensions header fails the connection', async () => {
-  await failsWith((r) => switching(r, 'Sec-WebSocket-Extensions: ;;'), /Invalid Sec-WebSocket-Extensions header/);
+  await failsWith((r) => switching(r, 'Sec-WebSocket-Extensions: ;;'), 'Invalid Sec-WebSocket-Extensions header');
 });
 
 test('a valid 101 opens, and bytes sent right after it are the first message', async () => {
@@ -109,7 +113,7 @@ test('connection refused: error (ECONNREFUSED) then close 1006, in the browser f
 
   const browserFace = new WebSocket(`ws://127.0.0.1:${port}/`);
   const seen: string[] = [];
-  const closed = new Promise<CloseEvent>((resolve) => {
+  const closed = new Promise<WebSocket.CloseEvent>((resolve) => {
     browserFace.onerror = (event: ErrorEvent) => seen.push(`error ${(event.error as NodeJS.ErrnoException).code}`);
     browserFace.onclose = resolve;
   });
@@ -224,7 +228,7 @@ test('followRedirects: a redirect loop stops at maxRedirects with a clear error'
   const loop = await redirectingServer(() => '/again');
   const result = await outcome(new WebSocket(`ws://127.0.0.1:${loop.port}/`, { followRedirects: true, maxRedirects: 3 }));
   assert.deepEqual(result.events, ['error', 'close']);
-  assert.equal(result.error!.message, 'Maximum redirects exceeded (3)');
+  assert.equal(result.error!.message, 'Maximum redirects exceeded');
   assert.equal(result.code, 1006);
   assert.equal(loop.seen.length, 4);
   await closeServer(loop.server);
@@ -235,7 +239,7 @@ test('followRedirects: a redirect to another scheme fails with a SyntaxError eve
   const result = await outcome(new WebSocket(`ws://127.0.0.1:${bad.port}/`, { followRedirects: true }));
   assert.deepEqual(result.events, ['error', 'close']);
   assert.equal(result.error!.name, 'SyntaxError');
-  assert.match(result.error!.message, /scheme/);
+  assert.equal(result.error!.message, 'The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"');
   await closeServer(bad.server);
 });
 

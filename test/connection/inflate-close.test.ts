@@ -9,8 +9,11 @@ import { createDeflateCompression, resolveDeflateOptions, type DeflateParams } f
 import { encodeFrame } from '../../src/protocol/frame.js';
 
 class MemorySocket extends Duplex {
+  /** What the connection wrote, in order. */
+  readonly written: Buffer[] = [];
   override _read(): void {}
-  override _write(_chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.written.push(chunk);
     callback();
   }
 }
@@ -26,7 +29,10 @@ async function compressed(data: Buffer): Promise<Buffer> {
   return Buffer.concat(encodeFrame(payload, { opcode: 0x2, fin: true, rsv1: true, maskKey: KEY }));
 }
 
-/** Feeds `bytes` in one read to a server-side connection, then ends the stream; returns its events in order. */
+/**
+ * Feeds `bytes` in one read to a server-side connection, then ends the stream; returns its events in order,
+ * and the last thing it wrote as `wrote: <bytes in hex>`.
+ */
 async function receive(bytes: Buffer): Promise<string[]> {
   const socket = new MemorySocket();
   const ws = new WebSocket(null);
@@ -43,15 +49,17 @@ async function receive(bytes: Buffer): Promise<string[]> {
   socket.push(null);
   await closed;
   await new Promise<void>((resolve) => setImmediate(resolve));
-  return events;
+  const last = socket.written.at(-1);
+  return last === undefined ? events : [...events, `wrote ${last.toString('hex')}`];
 }
 
 test('a compressed message and a close frame in one read: the message, then close', async () => {
   const close = Buffer.concat(encodeFrame(Buffer.from([0x03, 0xe8]), { opcode: 0x8, fin: true, rsv1: false, maskKey: KEY }));
   const message = await compressed(Buffer.from('last words'));
-  assert.deepEqual(await receive(Buffer.concat([message, close])), ['message last words', 'close 1000']);
+  // The close frame is answered (88 02 03e8: close 1000), though the peer's end came in the same read.
+  assert.deepEqual(await receive(Buffer.concat([message, close])), ['message last words', 'close 1000', 'wrote 880203e8']);
   const two = Buffer.concat([message, await compressed(Buffer.from('and more')), close]);
-  assert.deepEqual(await receive(two), ['message last words', 'message and more', 'close 1000']);
+  assert.deepEqual(await receive(two), ['message last words', 'message and more', 'close 1000', 'wrote 880203e8']);
 });
 
 test('a compressed message and then the end of the stream, without a close frame: the message, then 1006', async () => {

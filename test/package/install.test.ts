@@ -1,7 +1,9 @@
 // Wavecast as another project gets it: `npm pack` here, then a new project outside the repository
 // installs the tarball (from npm's cache only: `--offline`; the package has no dependencies) and runs
-// the seed's broadcast server (examples/broadcast.js) with it, a CommonJS client that require()s it,
-// and the installed `wavecast` command. The package ships no source maps and no sources, and a LICENSE.
+// the seed's broadcast server (examples/broadcast.js) with it, a CommonJS client that require()s it, a
+// CommonJS program written for `ws` (require('ws') becomes require('wavecast'), nothing else changes; its
+// output is compared with what it prints with `ws` itself, installed beside), and the installed `wavecast`
+// command. The package ships no source maps and no sources, and a LICENSE.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -52,7 +54,39 @@ for (const socket of sockets) {
 }
 `;
 
-test('a project outside the repository installs the packed tarball and runs the broadcast server, a require() client and the wavecast command', { timeout: 180_000 }, async () => {
+// A program as `ws`'s README writes them: the module is the class, WebSocket.Server, readyState constants,
+// createWebSocketStream. It prints what a user would look at.
+const WS_PROGRAM = `const WebSocket = require('ws');
+const wss = new WebSocket.Server({ port: 0 });
+wss.on('connection', function connection(ws) {
+  ws.on('error', console.error);
+  ws.on('message', function message(data, isBinary) {
+    wss.clients.forEach(function each(client) {
+      if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
+    });
+  });
+  ws.send('something');
+});
+wss.on('listening', function () {
+  const ws = new WebSocket('ws://127.0.0.1:' + wss.address().port);
+  const lines = [];
+  ws.on('error', console.error);
+  ws.on('open', function open() {
+    ws.send(Buffer.from([1, 2, 3]));
+  });
+  ws.on('message', function message(data, isBinary) {
+    lines.push((isBinary ? 'binary ' : 'text ') + Buffer.isBuffer(data) + ' ' + data.toString('hex'));
+    if (lines.length === 2) WebSocket.createWebSocketStream(ws).end();
+  });
+  ws.on('close', function close(code) {
+    console.log(lines.join('\\n'));
+    console.log('close ' + code + ', ' + [WebSocket.CONNECTING, WebSocket.OPEN, WebSocket.CLOSING, WebSocket.CLOSED].join() + ', ' + (WebSocket.WebSocketServer === WebSocket.Server));
+    wss.close();
+  });
+});
+`;
+
+test('a project outside the repository installs the packed tarball and runs the broadcast server, a require() client, a program written for ws (the same output as with ws) and the wavecast command', { timeout: 180_000 }, async () => {
   const packDir = mkdtempSync(join(tmpdir(), 'wavecast-pack-'));
   const project = mkdtempSync(join(tmpdir(), 'wavecast-project-'));
   dirs.push(packDir, project);
@@ -93,6 +127,17 @@ test('a project outside the repository installs the packed tarball and runs the 
 
   const client = await run(process.execPath, ['client.cjs', url], { cwd: project });
   assert.equal(client.stdout, 'text: hello from require\ntext: hello from require\n');
+
+  // The program written for ws: with ws (from npm's cache), then with require('wavecast'); the same output.
+  const wsVersion = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'ws', 'package.json'), 'utf8')).version;
+  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-save', `ws@${wsVersion}`], { cwd: project, env: npmEnv() });
+  writeFileSync(join(project, 'with-ws.cjs'), WS_PROGRAM);
+  writeFileSync(join(project, 'with-wavecast.cjs'), WS_PROGRAM.replace("require('ws')", "require('wavecast')"));
+  const withWs = await run(process.execPath, ['with-ws.cjs'], { cwd: project });
+  const withWavecast = await run(process.execPath, ['with-wavecast.cjs'], { cwd: project });
+  assert.equal(withWs.stdout, 'text true 736f6d657468696e67\nbinary true 010203\nclose 1005, 0,1,2,3, true\n');
+  assert.equal(withWavecast.stdout, withWs.stdout);
+  assert.equal(withWavecast.stderr, '');
 
   const bin = join(project, 'node_modules', '.bin', 'wavecast');
   const version = await run(bin, ['--version'], { cwd: project });

@@ -24,33 +24,37 @@ test('a valid request passes', () => {
   assert.equal(result.key, 'dGhlIHNhbXBsZSBub25jZQ==');
 });
 
-test('Upgrade and Connection are case-insensitive token lists', () => {
-  const result = checkUpgradeRequest({ ...good, headers: { ...good.headers, upgrade: 'WebSocket', connection: 'keep-alive, UPGRADE' } });
+test('as in ws, Upgrade is "websocket" in any case, and neither Connection nor the HTTP version is looked at here', () => {
+  const request = { ...good, httpVersion: '1.0', headers: { ...good.headers, upgrade: 'WebSocket', connection: 'keep-alive' } };
+  const result = checkUpgradeRequest(request);
   assert.ok(result.ok);
 });
 
-function status(change: { method?: string; httpVersion?: string; headers?: Record<string, string | undefined> }): number {
+function refusal(change: { method?: string; headers?: Record<string, string | undefined> }): [number, string] {
   const result = checkUpgradeRequest({ ...good, ...change, headers: { ...good.headers, ...change.headers } });
   assert.equal(result.ok, false);
-  return (result as { status: number }).status;
+  return [(result as { status: number }).status, (result as { message: string }).message];
 }
 
-test('refusals carry the right status', () => {
-  assert.equal(status({ method: 'POST' }), 405);
-  assert.equal(status({ httpVersion: '1.0' }), 400);
-  assert.equal(status({ headers: { upgrade: 'h2c' } }), 400);
-  assert.equal(status({ headers: { connection: 'keep-alive' } }), 400);
-  assert.equal(status({ headers: { 'sec-websocket-key': 'short' } }), 400);
-  assert.equal(status({ headers: { 'sec-websocket-key': undefined } }), 400);
-  assert.equal(status({ headers: { 'sec-websocket-key': Buffer.alloc(15).toString('base64') } }), 400);
-  assert.equal(status({ headers: { 'sec-websocket-protocol': 'chat, chat' } }), 400);
+test('refusals carry the status and message of ws, checked in its order', () => {
+  assert.deepEqual(refusal({ method: 'POST', headers: { upgrade: 'h2c' } }), [405, 'Invalid HTTP method']);
+  assert.deepEqual(refusal({ headers: { upgrade: 'h2c', 'sec-websocket-key': 'short' } }), [400, 'Invalid Upgrade header']);
+  assert.deepEqual(refusal({ headers: { upgrade: 'websocket, h2c' } }), [400, 'Invalid Upgrade header']);
+  for (const key of ['short', undefined, Buffer.alloc(15).toString('base64')]) {
+    assert.deepEqual(refusal({ headers: { 'sec-websocket-key': key, 'sec-websocket-version': undefined } }), [400, 'Missing or invalid Sec-WebSocket-Key header']);
+  }
+  assert.deepEqual(refusal({ headers: { 'sec-websocket-protocol': 'chat, chat' } }), [400, 'Invalid Sec-WebSocket-Protocol header']);
 });
 
-test('an unsupported version gets 426 naming version 13', () => {
-  const result = checkUpgradeRequest({ ...good, headers: { ...good.headers, 'sec-websocket-version': '8' } });
-  assert.equal(result.ok, false);
-  assert.equal((result as { status: number }).status, 426);
-  assert.equal((result as { headers: Record<string, string> }).headers['Sec-WebSocket-Version'], '13');
+test('versions 13 and 8 are accepted; a missing or other version gets 400 naming both', () => {
+  const v8 = checkUpgradeRequest({ ...good, headers: { ...good.headers, 'sec-websocket-version': '8' } });
+  assert.ok(v8.ok);
+  assert.equal(v8.version, 8);
+  for (const version of [undefined, '7', '14', 'x']) {
+    const result = checkUpgradeRequest({ ...good, headers: { ...good.headers, 'sec-websocket-version': version } });
+    assert.equal(result.ok, false);
+    assert.deepEqual(result, { ok: false, status: 400, message: 'Missing or invalid Sec-WebSocket-Version header', headers: { 'Sec-WebSocket-Version': '13, 8' } });
+  }
 });
 
 test('subprotocol lists', () => {

@@ -3,6 +3,7 @@
 // corrupt stream), memory (contexts freed), and order (thousands of mixed messages, the close frame last).
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket as WsClient, WebSocketServer as WsServer } from 'ws';
@@ -77,8 +78,11 @@ async function ourClient(port: number, option: boolean | PerMessageDeflateOption
   return { ws, response };
 }
 
+/** Either end: ours or a `ws` client, seen as the emitter of (data, isBinary) they both are. */
+type Peer = EventEmitter & { send(data: Buffer, options: { binary: boolean }): void };
+
 /** Resolves with the next `count` messages of an emitter that emits (data, isBinary). */
-function messages(target: WebSocket | WsClient, count: number, timeoutMs = 10_000): Promise<{ data: Buffer; isBinary: boolean }[]> {
+function messages(target: Peer, count: number, timeoutMs = 10_000): Promise<{ data: Buffer; isBinary: boolean }[]> {
   return new Promise((resolve, reject) => {
     const got: { data: Buffer; isBinary: boolean }[] = [];
     const timer = setTimeout(() => {
@@ -107,7 +111,7 @@ const PROBES = [
   Buffer.from('{"type":"chat","text":"hello hello hello"} '.repeat(80)),
 ];
 
-function echo(ws: WebSocket | WsClient): void {
+function echo(ws: Peer): void {
   ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
 }
 

@@ -314,40 +314,6 @@ function httpGet(port: number, headers: Record<string, string> = {}): Promise<{ 
   });
 }
 
-test('a plain HTTP request to a standalone server gets 426', async () => {
-  const { wss, port } = await start();
-  const res = await httpGet(port);
-  assert.equal(res.status, 426);
-  assert.match(res.body, /WebSocket/);
-  await stop(wss);
-});
-
-test('bad handshakes get a clear HTTP error: 400 for a bad key, 426 for another version', async () => {
-  const { wss, port } = await start();
-  const base = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' };
-  const badKey = await rawUpgrade(port, { ...base, 'Sec-WebSocket-Key': 'not-a-key' });
-  assert.equal(badKey.status, 400);
-  assert.match(badKey.body, /Sec-WebSocket-Key/);
-  const oldVersion = await rawUpgrade(port, { ...base, 'Sec-WebSocket-Version': '8', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' });
-  assert.equal(oldVersion.status, 426);
-  assert.equal(oldVersion.headers['sec-websocket-version'], '13');
-  await stop(wss);
-});
-
-function rawUpgrade(port: number, headers: Record<string, string>): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers });
-    req.on('response', async (res) => {
-      let body = '';
-      for await (const chunk of res) body += chunk;
-      resolve({ status: res.statusCode!, headers: res.headers, body });
-    });
-    req.on('upgrade', () => reject(new Error('unexpected upgrade')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 test('the headers event lets the user add response headers', async () => {
   const { wss, url } = await start();
   wss.on('headers', (headers: string[]) => headers.push('X-Powered-By: wavecast'));
@@ -393,16 +359,6 @@ test('an external HTTP server with a path, and noServer with handleUpgrade', asy
   await once(routed, 'close');
   await new Promise<void>((resolve) => noServer.close(() => resolve()));
   await closeServer(http2);
-});
-
-test('clientTracking: false keeps no clients set', async () => {
-  const { wss, url } = await start({ clientTracking: false });
-  const connected = once(wss, 'connection');
-  const client = await open(url);
-  await connected;
-  assert.equal(wss.clients.size, 0);
-  client.close();
-  await new Promise<void>((resolve) => wss.close(() => resolve()));
 });
 
 test('the constructor needs exactly one of port, server and noServer', () => {
