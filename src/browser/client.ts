@@ -3,11 +3,13 @@
 // wavecast's or ws's in Node), reconnects with exponential backoff and jitter, rejoins every channel
 // `since` the last sequence number it handled (so nothing is lost or shown twice), queues publishes while
 // offline (bounded, with a policy), and notices a dead connection with ping envelopes and a timeout.
-// It imports nothing from Node: it runs in browsers.
+// It imports nothing from Node: it runs in browsers. The envelopes are the wavecast.v1 module's.
+import { V1_PROTOCOL, type ClientEnvelope, type GapReason, type JoinEnvelope, type PresenceInfo, type RequestId } from '../v1/protocol.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { OfflineQueue, type QueuePolicy } from './offline-queue.js';
 
-export const PROTOCOL = 'wavecast.v1';
+export const PROTOCOL = V1_PROTOCOL;
+export type { PresenceInfo };
 
 /** What the client needs of a WebSocket (the browser's has it, and so do wavecast's and ws's). */
 export interface WebSocketLike {
@@ -66,20 +68,20 @@ export interface GapInfo {
   channel: string;
   from: number;
   to: number;
-  reason: 'expired' | 'reset';
+  reason: GapReason;
   message: string;
 }
 
-export interface PresenceInfo {
+/** Who is on a channel: the relay's presence (count and names) and the channel it is of. */
+export interface ChannelPresence extends PresenceInfo {
   channel: string;
-  count: number;
-  names: string[];
 }
 
 export interface ServerError {
+  /** One of the relay's error codes (ErrorCode), as a string: a newer relay may send codes this client does not know. */
   code: string;
   message: string;
-  id?: string | number;
+  id?: RequestId;
   channel?: string;
 }
 
@@ -87,7 +89,7 @@ export interface ClientEvents {
   state: { state: ConnectionState; previous: ConnectionState; attempt: number; delay?: number; code?: number; reason?: string };
   message: ChannelMessage;
   /** A channel is joined (again): `recovered` missed messages were delivered before this. */
-  joined: { channel: string; seq: number; recovered: number; presence: PresenceInfo; rejoin: boolean; you?: string };
+  joined: { channel: string; seq: number; recovered: number; presence: ChannelPresence; rejoin: boolean; you?: string };
   /** Messages that could not be recovered: reload what you show of the channel. */
   gap: GapInfo;
   /**
@@ -95,7 +97,7 @@ export interface ClientEvents {
    * leaves (`joined`, `left`) or a snapshot of everyone there; on a channel too large to list under heavy
    * churn, `more` counts changes the relay did not list (`names` may then be off; `count` is exact).
    */
-  presence: PresenceInfo & { event?: 'join' | 'leave'; name?: string; joined?: string[]; left?: string[]; more?: number };
+  presence: ChannelPresence & { event?: 'join' | 'leave'; name?: string; joined?: string[]; left?: string[]; more?: number };
   /** A publish was dropped from the full offline queue. */
   dropped: { channel: string; data: string };
   error: ServerError;
@@ -369,13 +371,13 @@ export class WavecastClient {
     this._retryTimer = this._pingTimer = this._deadTimer = null;
   }
 
-  private _send(envelope: object): void {
+  private _send(envelope: ClientEnvelope): void {
     this._socket?.send(JSON.stringify(envelope));
   }
 
   private _sendJoin(channel: string): void {
     const joined = this._channels.get(channel)!;
-    const envelope: Record<string, unknown> = { type: 'join', channel };
+    const envelope: JoinEnvelope = { type: 'join', channel };
     if (this._options.name !== undefined) envelope.name = this._options.name;
     if (joined.lastSeq !== undefined) envelope.since = joined.lastSeq;
     if (joined.epoch !== undefined) envelope.epoch = joined.epoch;
@@ -406,14 +408,14 @@ export class WavecastClient {
       }
       case 'joined': {
         if (joined === undefined) return;
-        const presence = e.presence as { count: number; names: string[] };
+        const presence = e.presence as PresenceInfo;
         joined.lastSeq = Math.max(joined.lastSeq ?? 0, Number(e.seq));
         joined.epoch = String(e.epoch);
         joined.replayUntil = joined.lastSeq;
         joined.names = [...presence.names];
         const rejoin = joined.everJoined;
         joined.everJoined = true;
-        const info: PresenceInfo = { channel, count: presence.count, names: [...joined.names] };
+        const info: ChannelPresence = { channel, count: presence.count, names: [...joined.names] };
         const event: ClientEvents['joined'] = { channel, seq: joined.lastSeq, recovered: Number(e.recovered), presence: info, rejoin };
         if (typeof e.you === 'string') event.you = e.you;
         this._emit('joined', event);

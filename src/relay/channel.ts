@@ -1,10 +1,10 @@
 // Channel names: any path is a channel. `ws://host/lobby` is the channel "lobby", `ws://host/a/b` is
 // "a/b", and `ws://host/` is the channel with the empty name. Names arrive percent-encoded in URLs.
 
-/** Longest channel name accepted, in UTF-8 bytes. */
-export const MAX_CHANNEL_BYTES = 256;
+import { checkChannel, type ChannelResult } from '../v1/protocol.js';
 
-export type ChannelResult = { ok: true; channel: string } | { ok: false; message: string };
+// The name rules live in the wavecast.v1 module, shared with the browser code.
+export { checkChannel, MAX_CHANNEL_BYTES, type ChannelResult } from '../v1/protocol.js';
 
 /** The channel a WebSocket upgrade request's target names (the query string is ignored). */
 export function channelOfTarget(target: string | undefined): ChannelResult {
@@ -24,26 +24,6 @@ export function decodeChannel(encoded: string): ChannelResult {
     return { ok: false, message: `The channel name ${JSON.stringify(truncate(encoded))} is not valid percent-encoding` };
   }
   return checkChannel(channel);
-}
-
-/**
- * Checks a decoded channel name: valid Unicode, bounded in length, no control characters. A name with a
- * lone surrogate (possible in JSON, as "\ud800") has no UTF-8 form: written to a broker it would become
- * U+FFFD and be merged with another channel, so it is refused wherever a name comes in.
- */
-export function checkChannel(channel: string): ChannelResult {
-  if (!isWellFormed(channel)) return { ok: false, message: 'Channel names must be valid Unicode text (this one has a lone UTF-16 surrogate)' };
-  if (Buffer.byteLength(channel) > MAX_CHANNEL_BYTES) {
-    return { ok: false, message: `Channel names are at most ${MAX_CHANNEL_BYTES} bytes long` };
-  }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(channel)) return { ok: false, message: 'Channel names may not contain control characters' };
-  return { ok: true, channel };
-}
-
-/** Whether a string is valid Unicode: no lone surrogate (String#isWellFormed, which ES2022 types lack). */
-export function isWellFormed(text: string): boolean {
-  return !/\p{Cs}/u.test(text);
 }
 
 function truncate(text: string): string {

@@ -22,7 +22,7 @@ import { RelayMetrics, renderMetrics, type BrokerMetrics } from './metrics.js';
 import { loadPageAssets, type PageAssets } from './page-assets.js';
 import { MemoryHistory, type HistoryStore, type StoredMessage } from './history.js';
 import { PlainRelay } from './plain-relay.js';
-import { V1_PROTOCOL } from './v1-protocol.js';
+import { V1_PROTOCOL } from '../v1/protocol.js';
 import { channelOfTopic, V1Hub } from './v1-session.js';
 import { AddressRateLimiter, LoopClock, RateLimiter, type RateLimit } from './rate-limit.js';
 import { startDocs } from './docs/load.js';

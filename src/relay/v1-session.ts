@@ -1,4 +1,4 @@
-// wavecast.v1 connections (the envelopes are in v1-protocol.ts, the protocol in docs/protocol.md). A
+// wavecast.v1 connections (the envelopes are in src/v1/protocol.ts, the protocol in docs/protocol.md). A
 // connection joins channels, optionally `since` a sequence number; it is sent what it missed (or a `gap`
 // saying which range is gone), then live messages, with no message lost or sent twice in between:
 // while a join is being recovered, live messages for that connection are held, then the held ones are
@@ -25,12 +25,18 @@ import {
   gapEnvelope,
   messageEnvelope,
   parseClientEnvelope,
+  type MessageEnvelope,
   type JoinEnvelope,
   type PresenceInfo,
   type PresenceSummaryEnvelope,
   type PublishEnvelope,
   type ServerEnvelope,
-} from './v1-protocol.js';
+} from '../v1/protocol.js';
+
+/** The `message` envelope for a stored message (binary data as base64). */
+function storedEnvelope(m: StoredMessage): MessageEnvelope {
+  return messageEnvelope({ channel: m.channel, seq: m.seq, time: m.time, data: m.binary ? m.data.toString('base64') : m.data.toString(), binary: m.binary, from: m.from });
+}
 
 /** Room left in maxPayload for the envelope around a message's data. */
 export const ENVELOPE_ROOM = 256;
@@ -175,7 +181,7 @@ export class V1Hub {
     }
     const topic = v1Topic(message.channel);
     if (this._options.wss.subscriberCount(topic) === 0) return 0;
-    return this._options.wss.publish(topic, encode(messageEnvelope(message)));
+    return this._options.wss.publish(topic, encode(storedEnvelope(message)));
   }
 
   /** How many v1 connections have joined a channel. */
@@ -347,7 +353,7 @@ export class V1Hub {
       membership.lastSeq = Math.max(reset ? 0 : envelope.since, read.lost?.to ?? 0);
       for (const message of read.messages) {
         if (message.seq <= membership.lastSeq) continue;
-        this._send(session, messageEnvelope(message));
+        this._send(session, storedEnvelope(message));
         membership.lastSeq = message.seq;
         recovered++;
         if (!(await paced())) return;
@@ -363,7 +369,7 @@ export class V1Hub {
         const message = pending[at++]!;
         membership.pendingBytes -= message.data.length + HELD_OVERHEAD;
         if (message.seq <= membership.lastSeq) continue;
-        this._send(session, messageEnvelope(message));
+        this._send(session, storedEnvelope(message));
         membership.lastSeq = message.seq;
         if (session.ws.bufferedAmount > 0) {
           // The sent ones go before the wait.

@@ -5,6 +5,8 @@
 // connection's id (`from`), and a page knows the ids of its own connections.
 // Pure functions (no DOM), so the tests can check them too.
 
+import { MAX_CHANNEL_BYTES } from '../../v1/protocol.js';
+
 export interface ChatLine {
   name: string;
   text: string;
@@ -22,8 +24,8 @@ export function encodeChat(line: ChatLine): string {
   return JSON.stringify({ name: line.name, text: line.text });
 }
 
-/** Longest channel name the relay takes, in UTF-8 bytes. */
-export const MAX_CHANNEL_BYTES = 256;
+// Longest channel name the relay takes, in UTF-8 bytes: the wavecast.v1 module's rule.
+export { MAX_CHANNEL_BYTES };
 
 /** Why the relay would refuse a channel name (null: it would not), in words for the page. */
 export function channelProblem(channel: string): string | null {

@@ -1,7 +1,7 @@
-// The relay's subprotocol `wavecast.v1` (docs/protocol.md): JSON envelopes, one per text message, each
-// with a `type`. Pure functions: parsing and checking what a client sends (bad input gives a typed error,
-// never a throw), and building what the server sends. No sockets, no timers.
-import { checkChannel, isWellFormed } from './channel.js';
+// The `wavecast.v1` subprotocol (docs/protocol.md), the one module the relay and the browser client share:
+// the JSON envelopes (one per text message, each with a `type`), the channel-name rules, parsing and
+// checking what a client sends (bad input gives a typed error, never a throw), and building what the
+// server sends. Pure: no Buffer, no Node API, no sockets, no timers (it is bundled into the browser).
 
 export const V1_PROTOCOL = 'wavecast.v1';
 
@@ -11,6 +11,58 @@ export const MAX_NAME_LENGTH = 64;
 export const MAX_ID_LENGTH = 64;
 
 export type RequestId = string | number;
+
+// ------------------------------------------------------------------ channel names
+
+/** Longest channel name accepted, in UTF-8 bytes. */
+export const MAX_CHANNEL_BYTES = 256;
+
+export type ChannelResult = { ok: true; channel: string } | { ok: false; message: string };
+
+/**
+ * Checks a decoded channel name: valid Unicode, bounded in length, no control characters. A name with a
+ * lone surrogate (possible in JSON, as "\ud800") has no UTF-8 form: written to a broker it would become
+ * U+FFFD and be merged with another channel, so it is refused wherever a name comes in.
+ */
+export function checkChannel(channel: string): ChannelResult {
+  if (!isWellFormed(channel)) return { ok: false, message: 'Channel names must be valid Unicode text (this one has a lone UTF-16 surrogate)' };
+  if (utf8Length(channel) > MAX_CHANNEL_BYTES) {
+    return { ok: false, message: `Channel names are at most ${MAX_CHANNEL_BYTES} bytes long` };
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(channel)) return { ok: false, message: 'Channel names may not contain control characters' };
+  return { ok: true, channel };
+}
+
+/** Whether a string is valid Unicode: no lone surrogate (String#isWellFormed, which ES2022 types lack). */
+export function isWellFormed(text: string): boolean {
+  return !/\p{Cs}/u.test(text);
+}
+
+/**
+ * The length of a string in UTF-8, as Buffer.byteLength gives it (a lone surrogate counts 3, as the
+ * U+FFFD it becomes). Without Buffer, so that browsers have it too.
+ */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) bytes += 1;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2; // a pair: 4 bytes for its 2 units
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
+/** Whether a string is longer than `max` bytes in UTF-8, counting only when the UTF-16 length cannot tell. */
+function longerThan(text: string, max: number): boolean {
+  if (text.length > max) return true; // every unit is at least one byte
+  if (text.length * 3 <= max) return false; // and at most three
+  return utf8Length(text) > max;
+}
 
 // ------------------------------------------------------------------ client → server
 
@@ -205,7 +257,7 @@ export function parseClientEnvelope(text: string, maxData: number): ParseResult 
 
   // publish
   if (typeof raw.data !== 'string') return bad('bad_envelope', 'A "publish" envelope needs "data", a string (send JSON as a string)');
-  if (Buffer.byteLength(raw.data) > maxData) return bad('too_big', `"data" is larger than the relay's limit of ${maxData} bytes`);
+  if (longerThan(raw.data, maxData)) return bad('too_big', `"data" is larger than the relay's limit of ${maxData} bytes`);
   const publish: PublishEnvelope = { type: 'publish', channel: channel.channel, data: raw.data };
   if (id !== undefined) publish.id = id as RequestId;
   return { ok: true, envelope: publish };
@@ -235,9 +287,9 @@ export function errorEnvelope(code: ErrorCode, message: string, id?: RequestId, 
   return error;
 }
 
-/** The `message` envelope for a stored message (binary data as base64). */
-export function messageEnvelope(message: { channel: string; seq: number; time: number; data: Buffer; binary: boolean; from?: string }): MessageEnvelope {
-  const data = message.binary ? message.data.toString('base64') : message.data.toString();
+/** The `message` envelope for a message whose `data` is its text, or its bytes in base64 when `binary`. */
+export function messageEnvelope(message: { channel: string; seq: number; time: number; data: string; binary: boolean; from?: string | undefined }): MessageEnvelope {
+  const data = message.data;
   // `from` before `data`: the data stays last but for `binary` (readers that find it from the end keep working).
   const envelope: MessageEnvelope =
     message.from === undefined

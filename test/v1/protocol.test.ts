@@ -1,6 +1,7 @@
+// Tests of the wavecast.v1 module: client envelopes parsed and checked, server envelopes built and encoded, UTF-8 bounds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encode, gapEnvelope, messageEnvelope, parseClientEnvelope } from '../../src/relay/v1-protocol.js';
+import { checkChannel, encode, gapEnvelope, messageEnvelope, parseClientEnvelope, utf8Length } from '../../src/v1/protocol.js';
 
 const parse = (value: unknown, max = 100) => parseClientEnvelope(typeof value === 'string' ? value : JSON.stringify(value), max);
 const code = (value: unknown, max?: number) => {
@@ -56,9 +57,29 @@ test('a channel name or a presence name that is not valid Unicode (a lone surrog
   assert.match(named.error.message, /valid Unicode/);
 });
 
-test('messages: text as it is, binary as base64', () => {
-  assert.deepEqual(messageEnvelope({ channel: 'c', seq: 3, time: 9, data: Buffer.from('hi'), binary: false }), { type: 'message', channel: 'c', seq: 3, time: 9, data: 'hi' });
-  assert.deepEqual(messageEnvelope({ channel: 'c', seq: 4, time: 9, data: Buffer.from([1, 2]), binary: true }), { type: 'message', channel: 'c', seq: 4, time: 9, data: 'AQI=', binary: true });
+test('messages: the data as given, binary flagged only when true', () => {
+  assert.deepEqual(messageEnvelope({ channel: 'c', seq: 3, time: 9, data: 'hi', binary: false }), { type: 'message', channel: 'c', seq: 3, time: 9, data: 'hi' });
+  assert.deepEqual(messageEnvelope({ channel: 'c', seq: 4, time: 9, data: 'AQI=', binary: true }), { type: 'message', channel: 'c', seq: 4, time: 9, data: 'AQI=', binary: true });
+});
+
+test('UTF-8 lengths without Buffer agree with Buffer.byteLength, lone surrogates included', () => {
+  for (const text of ['', 'ascii', 'é', '\u07ff', '\u0800', '€', '😀', 'a😀b', '\ud800', '\udc00', '\ud800x', 'x\udfff', '\ud83d\ud83d\ude00', 'é'.repeat(1000)]) {
+    assert.equal(utf8Length(text), Buffer.byteLength(text), JSON.stringify(text));
+  }
+});
+
+test('a publish is bounded by its data\'s UTF-8 bytes, not its UTF-16 length', () => {
+  const publish = (data: string, max: number) => parseClientEnvelope(JSON.stringify({ type: 'publish', channel: 'c', data }), max);
+  assert.equal(publish('é'.repeat(50), 100).ok, true); // 100 bytes
+  assert.equal(publish('é'.repeat(51), 101).ok, false); // 102 bytes, 51 units
+  assert.equal(publish('😀'.repeat(25), 100).ok, true); // 100 bytes, 50 units
+  assert.equal(publish('😀'.repeat(25) + 'x', 100).ok, false);
+  assert.equal(publish('x'.repeat(101), 100).ok, false);
+});
+
+test('channel names are checked by their UTF-8 bytes', () => {
+  assert.equal(checkChannel('é'.repeat(128)).ok, true);
+  assert.equal(checkChannel('é'.repeat(128) + 'x').ok, false);
 });
 
 test('a gap names its range and reason', () => {
@@ -79,7 +100,7 @@ test('a message envelope is encoded as JSON.stringify would, escapes, binary and
     { channel: 'bin', seq: 43, time: 5, data: Buffer.from([1]), binary: true, from: 'id-"2"' },
   ];
   for (const message of cases) {
-    const envelope = messageEnvelope(message);
+    const envelope = messageEnvelope({ ...message, data: message.binary ? message.data.toString('base64') : message.data.toString() });
     const text = encode(envelope);
     assert.equal(text, JSON.stringify(envelope));
     assert.deepEqual(JSON.parse(text), envelope);
