@@ -3,7 +3,7 @@
 // chat page) and the tests, brings up what the tests need when it is missing (scripts/ensure-env.sh), then
 // runs every test with Node's test runner.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 function run(cmd, args) {
@@ -22,6 +22,8 @@ function findTests(dir, out = []) {
 
 const filters = process.argv.slice(2);
 run('npm', ['run', '--silent', 'build']);
+// Compiled tests of files that were moved or deleted must not run: the tests are compiled afresh.
+rmSync('build', { recursive: true, force: true });
 run('npx', ['tsc', '-p', 'tsconfig.json']);
 if (existsSync('scripts/ensure-env.sh') && !process.env.WAVECAST_SKIP_ENV) run('bash', ['scripts/ensure-env.sh']);
 let files = findTests('build/test').sort();

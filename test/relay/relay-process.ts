@@ -80,7 +80,7 @@ export async function startRelay(args: string[] = [], env: NodeJS.ProcessEnv = {
   });
   const url = await new Promise<string>((resolve, reject) => {
     let stdout = '';
-    const timer = setTimeout(() => fail(new Error(`the relay printed no listening line within 10 s; stdout: ${stdout}; stderr: ${stderr}`)), 10_000);
+    const timer = setTimeout(() => fail(new Error(`the relay printed no listening line within 30 s; stdout: ${stdout}; stderr: ${stderr}`)), 30_000);
     const onData = (chunk: string) => {
       stdout += chunk;
       // (A build from before the chat page's address was added ends the line with the URL: --cli may run one.)
