@@ -1,7 +1,8 @@
 // What the client offers in Sec-WebSocket-Extensions (permessage-deflate, on by default as in `ws`), and
 // the check of the server's answer.
 import type { MessageCompression } from '../connection/websocket.js';
-import { acceptDeflateResponse, createDeflateCompression, deflateOffer, resolveDeflateOptions, type PerMessageDeflateOptions } from '../protocol/deflate.js';
+import { createDeflateCompression } from '../connection/deflate-codec.js';
+import { acceptDeflateResponse, deflateOffer, resolveDeflateOptions, type PerMessageDeflateOptions } from '../protocol/deflate.js';
 import { parseExtensions } from '../protocol/handshake.js';
 
 /** One connection's offer: the header to send, and the check of what the server accepted. */

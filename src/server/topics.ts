@@ -1,7 +1,8 @@
 // Pub/sub for one server: which connections are subscribed to which topics, and publish/broadcast,
 // which frame a message once and write the same bytes to every recipient; with permessage-deflate, the
 // recipients whose server side keeps no context also share one compression per publish.
-import { DeflateCodec, deflateMessage, type ResolvedDeflateOptions } from '../protocol/deflate.js';
+import { DeflateCodec, deflateMessage } from '../connection/deflate-codec.js';
+import type { ResolvedDeflateOptions } from '../protocol/deflate.js';
 import { Opcode, headerLength, encodeFrame, writeHeader } from '../protocol/frame.js';
 import { SharedFrames } from '../connection/shared-frames.js';
 import { isTextMessage } from '../connection/text-message.js';

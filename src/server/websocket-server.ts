@@ -8,8 +8,8 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DEFAULT_MAX_BUFFERED_CHUNKS, WebSocket, isConnectionSocket, type ConnectionOptions, type SendData } from '../connection/websocket.js';
+import { createDeflateCompression } from '../connection/deflate-codec.js';
 import {
-  createDeflateCompression,
   negotiateDeflateAsServer,
   resolveDeflateOptions,
   type DeflateAgreement,
