@@ -7,7 +7,7 @@ import type { ClientRequestArgs } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, encodeClosePayload } from '../protocol/close.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, headerLength, mask, writeHeader } from '../protocol/frame.js';
-import { Parser, ProtocolError, type ParserHandler } from '../protocol/parser.js';
+import { Parser, ProtocolError, type ParserHandler, type ParserOptions } from '../protocol/parser.js';
 import { BrowserFace } from './browser-face.js';
 import { Held, IncomingQueue, type HeldEvent } from './incoming.js';
 import { maskKey } from './mask-keys.js';
@@ -844,15 +844,7 @@ export class WebSocket extends BrowserFace {
    * pays for one.
    */
   _startParsing(): Parser {
-    const options = this._options;
-    return (this._parser = new Parser(new Receiver(this), {
-      expectMasked: this._isServer,
-      maxPayload: options.maxPayload ?? 0,
-      allowRsv1: this._compression !== null,
-      skipUtf8Validation: options.skipUTF8Validation ?? false,
-      maxFragments: options.maxFragments ?? 0,
-      maxBufferedChunks: options.maxBufferedChunks ?? DEFAULT_MAX_BUFFERED_CHUNKS,
-    }));
+    return (this._parser = new Parser(new Receiver(this), parserOptions(this._options, this._isServer, this._compression !== null)));
   }
 
   /** @internal */
@@ -956,6 +948,25 @@ for (const [name, value] of [['CONNECTING', CONNECTING], ['OPEN', OPEN], ['CLOSI
 }
 for (const name of ['binaryType', 'bufferedAmount', 'extensions', 'isPaused', 'protocol', 'readyState', 'url']) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
+}
+
+/**
+ * The parser options of the connections that share a ConnectionOptions object (a server's), one per role and
+ * compression: made once, so that a parser holds a reference to shared settings, not a copy.
+ */
+const PARSER_OPTIONS = new WeakMap<ConnectionOptions, (ParserOptions | undefined)[]>();
+function parserOptions(options: ConnectionOptions, isServer: boolean, compressed: boolean): ParserOptions {
+  let kinds = PARSER_OPTIONS.get(options);
+  if (kinds === undefined) PARSER_OPTIONS.set(options, (kinds = []));
+  const index = (isServer ? 2 : 0) + (compressed ? 1 : 0);
+  return (kinds[index] ??= {
+    expectMasked: isServer,
+    maxPayload: options.maxPayload ?? 0,
+    allowRsv1: compressed,
+    skipUtf8Validation: options.skipUTF8Validation ?? false,
+    maxFragments: options.maxFragments ?? 0,
+    maxBufferedChunks: options.maxBufferedChunks ?? DEFAULT_MAX_BUFFERED_CHUNKS,
+  });
 }
 
 /** The parser of every connection stopped before the peer sent anything. */
