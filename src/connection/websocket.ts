@@ -6,7 +6,7 @@
 import type { ClientRequestArgs } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, encodeClosePayload } from '../protocol/close.js';
-import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, headerLength, mask, writeHeader } from '../protocol/frame.js';
+import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, encodeTextFrame } from '../protocol/frame.js';
 import { Parser, ProtocolError, type ParserHandler, type ParserOptions } from '../protocol/parser.js';
 import { BrowserFace } from './browser-face.js';
 import { Held, IncomingQueue, type HeldEvent } from './incoming.js';
@@ -416,7 +416,7 @@ export class WebSocket extends BrowserFace {
     } else if (compress) {
       this._queue().compress({ data: payload ?? Buffer.from(data as string), opcode, fin, masked, callback });
     } else if (payload === null) {
-      this._writeFrames([encodeString(data as string, length, opcode, fin, masked ? this._maskKey() : null)], callback);
+      this._writeFrames([encodeTextFrame(data as string, length, opcode, fin, masked ? this._maskKey() : null)], callback);
     } else {
       this._writeFrames(encodeFrame(payload, { opcode, fin, rsv1: false, maskKey: masked ? this._maskKey() : null }), callback);
     }
@@ -1018,20 +1018,3 @@ export function isConnectionSocket(socket: Duplex): boolean {
 function destroySocket(ws: WebSocket): void {
   ws._socket?.destroy();
 }
-
-// ---- helpers ----
-
-/** A string's frame in one buffer: the text is encoded straight after the header. */
-function encodeString(text: string, length: number, opcode: number, fin: boolean, key: Buffer | null): Buffer {
-  const hlen = headerLength(length, key !== null);
-  const out = Buffer.allocUnsafe(hlen + length);
-  writeHeader(out, 0, opcode, fin, false, length, key);
-  out.write(text, hlen);
-  if (key) {
-    const body = out.subarray(hlen);
-    mask(body, key, body, 0, 0, length);
-  }
-  return out;
-}
-
-

@@ -100,6 +100,22 @@ export function encodeFrame(payload: Uint8Array, options: FrameOptions): Buffer[
 }
 
 /**
+ * The frame of a string in one buffer, the text encoded (as UTF-8) straight after the header, so that it
+ * is never held as a separate Buffer. `length` is Buffer.byteLength(text).
+ */
+export function encodeTextFrame(text: string, length: number, opcode: number, fin: boolean, maskKey: Uint8Array | null): Buffer {
+  const hlen = headerLength(length, maskKey !== null);
+  const out = Buffer.allocUnsafe(hlen + length);
+  writeHeader(out, 0, opcode, fin, false, length, maskKey);
+  out.write(text, hlen);
+  if (maskKey !== null) {
+    const body = out.subarray(hlen);
+    mask(body, maskKey, body, 0, 0, length);
+  }
+  return out;
+}
+
+/**
  * XORs `length` bytes of `source` (from 0) with the mask, writing them to `target` at `targetOffset`.
  * `maskOffset` says which mask byte applies to source[0] (for payloads unmasked piece by piece).
  */

@@ -3,11 +3,11 @@
 // recipients whose server side keeps no context also share one compression per publish.
 import { DeflateCodec, deflateMessage } from '../connection/deflate-codec.js';
 import type { ResolvedDeflateOptions } from '../protocol/deflate.js';
-import { Opcode, headerLength, encodeFrame, writeHeader } from '../protocol/frame.js';
+import { Opcode, encodeFrame, encodeTextFrame } from '../protocol/frame.js';
 import { SharedFrames } from '../connection/shared-frames.js';
 import { isTextMessage } from '../connection/text-message.js';
 import { WebSocket, type SendData } from '../connection/websocket.js';
-import { isBlob, toBuffer as bytesOf } from '../connection/send-data.js';
+import { isBlob, toBuffer } from '../connection/send-data.js';
 
 export interface PublishOptions {
   /** Send as binary (default: false for strings and received text messages, true otherwise). */
@@ -186,13 +186,10 @@ function prepare(data: SendData, binary: boolean | undefined): PreparedMessage {
   if (typeof data === 'string') {
     const length = Buffer.byteLength(data);
     const opcode = binary === true ? Opcode.Binary : Opcode.Text;
-    const hlen = headerLength(length, false);
-    const frame = Buffer.allocUnsafe(hlen + length);
-    writeHeader(frame, 0, opcode, true, false, length, null);
-    frame.write(data, hlen);
-    return { frames: [frame], bytes: frame.length, payload: frame.subarray(hlen), opcode };
+    const frame = encodeTextFrame(data, length, opcode, true, null);
+    return { frames: [frame], bytes: frame.length, payload: frame.subarray(frame.length - length), opcode };
   }
-  const payload = toBuffer(data);
+  const payload = publishedBytes(data);
   const opcode = (binary ?? !isTextMessage(data)) ? Opcode.Binary : Opcode.Text;
   const frames = encodeFrame(payload, { opcode, fin: true, rsv1: false, maskKey: null });
   return { frames, bytes: sizeOf(frames), payload, opcode };
@@ -204,10 +201,13 @@ function sizeOf(frames: Buffer[]): number {
   return bytes;
 }
 
-/** The bytes of a published message: what send() takes but a Blob (publishing is synchronous). */
-export function toBuffer(data: Exclude<SendData, string | number>): Buffer {
+/**
+ * The bytes of a published message, by send-data.ts's toBuffer (so publish and broadcast take what send
+ * takes), but a Blob: publishing is synchronous, so a Blob is refused with a clear error.
+ */
+export function publishedBytes(data: Exclude<SendData, string | number>): Buffer {
   if (isBlob(data)) throw new TypeError('publish() and broadcast() take a string, a Buffer, an ArrayBuffer or a view, not a Blob: send its bytes (await blob.arrayBuffer())');
-  return bytesOf(data);
+  return toBuffer(data);
 }
 
 function exceptSet(except: PublishOptions['except']): { has(ws: WebSocket): boolean } | null {

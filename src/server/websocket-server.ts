@@ -16,7 +16,7 @@ import {
   type PerMessageDeflateOptions,
   type ResolvedDeflateOptions,
 } from '../protocol/deflate.js';
-import { checkUpgradeRequest, upgradeResponseLines } from '../protocol/handshake.js';
+import { checkUpgradeRequest, headerValue, upgradeResponseLines } from '../protocol/handshake.js';
 import { ClusterHook, type ClusterAdapter } from './cluster-hook.js';
 import { OriginList, runAuthenticate, type AuthenticateHook, type AuthenticateInfo, type Refusal } from './admission.js';
 import { SlowClientGate, type BackpressurePolicy } from './backpressure.js';
@@ -564,7 +564,4 @@ function onHandshakeExpired(socket: Duplex, upgrading: boolean): void {
   else socket.destroy();
 }
 
-function headerValue(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
+
