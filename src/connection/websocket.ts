@@ -78,6 +78,9 @@ const DEFAULT_OPTIONS: ConnectionOptions = {};
 export interface ServerHost {
   _subscribe(ws: WebSocket, topic: string): boolean;
   _unsubscribe(ws: WebSocket, topic: string): boolean;
+  _isSubscribed(ws: WebSocket, topic: string): boolean;
+  /** The topics `ws` is subscribed to, in the order it subscribed. */
+  _topicsOf(ws: WebSocket): string[];
   /** The connection has closed (topics, limits and shutdown need to know). */
   _clientClosed(ws: WebSocket): void;
   /**
@@ -238,8 +241,6 @@ export class WebSocket extends BrowserFace {
    */
   _lastMessage = 0;
   /** @internal */ declare _messageMoved: boolean;
-  /** @internal The topics this connection is subscribed to; kept by the registry. */
-  _topics: Set<string> | null = null;
   /**
    * @internal The ordered send path for what cannot be written at once (compressions, shared publishes,
    * frames held behind a fragmented message); made on first need, so that an idle connection has none.
@@ -437,7 +438,7 @@ export class WebSocket extends BrowserFace {
     return key;
   }
 
-  // ---------------------------------------------------------------- pub/sub (the registry is the server's)
+  // ---------------------------------------------------------------- pub/sub (thin calls into the server's topic registry)
 
   /** Subscribes this (server-side) connection to `topic`. Returns false if it already was, or is not open. */
   subscribe(topic: string): boolean {
@@ -453,12 +454,12 @@ export class WebSocket extends BrowserFace {
   }
 
   isSubscribed(topic: string): boolean {
-    return this._topics !== null && this._topics.has(String(topic));
+    return this._host !== null && this._host._isSubscribed(this, String(topic));
   }
 
   /** The topics this connection is subscribed to, in the order it subscribed. */
   get topics(): string[] {
-    return this._topics === null ? [] : [...this._topics];
+    return this._host === null ? [] : this._host._topicsOf(this);
   }
 
   /**

@@ -50,6 +50,8 @@ interface PreparedMessage {
 /** @internal The server's topics (not part of the published API). */
 export class TopicRegistry {
   private readonly _subscribers = new Map<string, Set<WebSocket>>();
+  /** The topics of each subscribed connection, in the order it subscribed (the registry holds them, not the socket). */
+  private readonly _byConnection = new Map<WebSocket, Set<string>>();
   /** Hears of topics gaining their first and losing their last subscriber (set by the cluster hook). */
   watcher: TopicWatcher | null = null;
 
@@ -65,31 +67,45 @@ export class TopicRegistry {
 
   /** @internal Called by WebSocket#subscribe. */
   _subscribe(ws: WebSocket, topic: string): boolean {
-    if (ws._topics !== null && ws._topics.has(topic)) return false;
+    let topics = this._byConnection.get(ws);
+    if (topics !== undefined && topics.has(topic)) return false;
     let set = this._subscribers.get(topic);
     if (set === undefined) {
       this.watcher?.topicAdded(topic);
       set = new Set();
       this._subscribers.set(topic, set);
     }
-    (ws._topics ??= new Set()).add(topic);
+    if (topics === undefined) this._byConnection.set(ws, (topics = new Set()));
+    topics.add(topic);
     set.add(ws);
     return true;
   }
 
   /** @internal Called by WebSocket#unsubscribe. */
   _unsubscribe(ws: WebSocket, topic: string): boolean {
-    const topics = ws._topics;
-    if (topics === null || !topics.delete(topic)) return false;
+    const topics = this._byConnection.get(ws);
+    if (topics === undefined || !topics.delete(topic)) return false;
+    if (topics.size === 0) this._byConnection.delete(ws);
     this._remove(ws, topic);
     return true;
   }
 
+  /** @internal Called by WebSocket#isSubscribed. */
+  _isSubscribed(ws: WebSocket, topic: string): boolean {
+    return this._byConnection.get(ws)?.has(topic) ?? false;
+  }
+
+  /** @internal The topics of `ws`, in the order it subscribed (WebSocket#topics). */
+  _topicsOf(ws: WebSocket): string[] {
+    const topics = this._byConnection.get(ws);
+    return topics === undefined ? [] : [...topics];
+  }
+
   /** Forgets every subscription of a connection that has closed. */
   removeAll(ws: WebSocket): void {
-    const topics = ws._topics;
-    if (topics === null) return;
-    ws._topics = null;
+    const topics = this._byConnection.get(ws);
+    if (topics === undefined) return;
+    this._byConnection.delete(ws);
     for (const topic of topics) this._remove(ws, topic);
   }
 

@@ -392,6 +392,16 @@ export class WebSocketServer extends EventEmitter {
     return this._topics._unsubscribe(ws, topic);
   }
 
+  /** @internal socket.isSubscribed(topic). */
+  _isSubscribed(ws: WebSocket, topic: string): boolean {
+    return this._topics._isSubscribed(ws, topic);
+  }
+
+  /** @internal socket.topics. */
+  _topicsOf(ws: WebSocket): string[] {
+    return this._topics._topicsOf(ws);
+  }
+
   // ---------------------------------------------------------------- pub/sub
 
   /**
