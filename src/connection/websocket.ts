@@ -393,7 +393,9 @@ export class WebSocket extends BrowserFace {
     }
     const continuation = this._fragmenting;
     // The server's slow-client policy, at the first frame of a message (a message is dropped whole or not at all).
-    if (!continuation && this._host !== null && !this._host._admit(this, length)) {
+    // A connection with no backlog (nothing queued, nothing the socket holds beyond this turn's corked
+    // bytes) is always admitted: only one with a backlog pays for the policy's check.
+    if (!continuation && this._host !== null && (this._sendQueue !== null || this._socket!.writableLength > this._corkedBytes) && !this._host._admit(this, length)) {
       if (callback) process.nextTick(callback, new Error(this._readyState === OPEN ? 'The message was dropped: the client is too slow (maxBackpressure)' : 'The connection was closed: the client is too slow (maxBackpressure)'));
       return;
     }
