@@ -19,15 +19,13 @@ import {
 } from '../src/protocol/handshake.js';
 import {
   acceptDeflateResponse,
-  createDeflateCompression,
   deflateOffer,
   negotiateDeflateAsServer,
   resolveDeflateOptions,
-  zlibActivity,
-  type DeflateCodec,
   type DeflateParams,
   type PerMessageDeflateOptions,
 } from '../src/protocol/deflate.js';
+import { createDeflateCompression, zlibActivity, type DeflateCodec } from '../src/connection/deflate-codec.js';
 import {
   byteMutation,
   chunkSizes,

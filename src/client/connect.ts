@@ -8,7 +8,7 @@ import { connect as netConnect, type NetConnectOpts } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { WebSocket, type MessageCompression } from '../connection/websocket.js';
-import { checkUpgradeResponse, generateKey } from '../protocol/handshake.js';
+import { checkUpgradeResponse, generateKey, headerValue } from '../protocol/handshake.js';
 import { checkResponseExtensions, createOffer, type ClientExtensionOffer } from './extensions.js';
 import { readOptions, type Settings } from './options.js';
 import { basicAuthorization, dropsCredentials, handshakeHeaders, lowerCaseNames, redirectHeaders } from './request.js';
@@ -274,11 +274,6 @@ function connectPlain(options: ClientRequestArgs): Duplex {
 
 function connectTls(options: ClientRequestArgs): Duplex {
   return tlsConnect({ ...(options as TlsConnectionOptions), path: undefined } as TlsConnectionOptions);
-}
-
-function headerValue(response: IncomingMessage, name: string): string | undefined {
-  const value = response.headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function ignore(): void {}

@@ -1,18 +1,19 @@
 // What the client offers in Sec-WebSocket-Extensions (permessage-deflate, on by default as in `ws`), and
 // the check of the server's answer.
 import type { MessageCompression } from '../connection/websocket.js';
-import { acceptDeflateResponse, createDeflateCompression, deflateOffer, resolveDeflateOptions, type PerMessageDeflateOptions } from '../protocol/deflate.js';
-import { parseExtensions } from '../protocol/handshake.js';
+import { createDeflateCompression } from '../connection/deflate-codec.js';
+import { acceptDeflateElement, deflateOffer, resolveDeflateOptions, type PerMessageDeflateOptions } from '../protocol/deflate.js';
+import { parseExtensions, type ExtensionOffer } from '../protocol/handshake.js';
 
 /** One connection's offer: the header to send, and the check of what the server accepted. */
 export interface ClientExtensionOffer {
   /** The Sec-WebSocket-Extensions value to send. */
   readonly header: string;
   /**
-   * Checks the server's Sec-WebSocket-Extensions value (already known to be well-formed) against this
+   * Checks the server's one permessage-deflate element (parsed from the header `response`) against this
    * offer; returns the connection's compression, or a message saying why the answer is refused.
    */
-  accept(response: string): { ok: true; compression: MessageCompression | null } | { ok: false; message: string };
+  accept(element: ExtensionOffer, response: string): { ok: true; compression: MessageCompression | null } | { ok: false; message: string };
 }
 
 /** The offer for one connection, or null when nothing is offered. Throws a RangeError for bad options. */
@@ -21,8 +22,8 @@ export function createOffer(option: boolean | PerMessageDeflateOptions | undefin
   if (resolved === null) return null;
   return {
     header: deflateOffer(resolved),
-    accept(response) {
-      const negotiated = acceptDeflateResponse(response, resolved);
+    accept(element, response) {
+      const negotiated = acceptDeflateElement(element, response, resolved);
       if (!negotiated.ok) return negotiated;
       const agreement = negotiated.agreement;
       return {
@@ -36,8 +37,8 @@ export function createOffer(option: boolean | PerMessageDeflateOptions | undefin
 export type ExtensionCheck = { ok: true; extensions: string; compression: MessageCompression | null } | { ok: false; message: string };
 
 /**
- * Checks the server's Sec-WebSocket-Extensions header: only what was offered may come back. Failures are
- * worded as `ws` words them; `extensions` is what `ws.extensions` says: the names of the extensions in use.
+ * Checks the server's Sec-WebSocket-Extensions header (parsed here, once): only what was offered may come
+ * back. Failures are worded as `ws` words them; `extensions` is what `ws.extensions` says: the names of the extensions in use.
  */
 export function checkResponseExtensions(header: string | undefined, offer: ClientExtensionOffer | null): ExtensionCheck {
   // An empty header names no extension (RFC 6455 9.1; `ws` fails the connection).
@@ -46,7 +47,7 @@ export function checkResponseExtensions(header: string | undefined, offer: Clien
   const parsed = parseExtensions(header);
   if (parsed === null) return { ok: false, message: 'Invalid Sec-WebSocket-Extensions header' };
   if (parsed.length !== 1 || parsed[0]!.name !== 'permessage-deflate') return { ok: false, message: 'Server indicated an extension that was not requested' };
-  const result = offer.accept(header);
+  const result = offer.accept(parsed[0]!, header.trim());
   if (!result.ok) return { ok: false, message: 'Invalid Sec-WebSocket-Extensions header' };
   return { ok: true, extensions: 'permessage-deflate', compression: result.compression };
 }

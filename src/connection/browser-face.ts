@@ -5,7 +5,6 @@
 // emitter's own table: `removeAllListeners()` removes them too, and an on* handler is one such wrapper
 // marked as the handler, separate from the listeners added with addEventListener, as in browsers and `ws`.
 import { EventEmitter } from 'node:events';
-import { useFastListenerTable } from './listener-table.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, targetEvent } from './events.js';
 import type { CloseEventShape, ErrorEventShape, EventHandler, EventListenerLike, MessageEventShape, OpenEventShape } from './events.js';
 
@@ -28,11 +27,6 @@ export interface AddEventListenerOptions {
 }
 
 export abstract class BrowserFace extends EventEmitter {
-  constructor() {
-    super();
-    useFastListenerTable(this);
-  }
-
   /** @internal Whether both close frames were exchanged (CloseEvent.wasClean). */
   protected abstract _wasClean(): boolean;
 

@@ -6,8 +6,8 @@
 import type { ClientRequestArgs } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, encodeClosePayload } from '../protocol/close.js';
-import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, headerLength, mask, writeHeader } from '../protocol/frame.js';
-import { Parser, ProtocolError, type ParserHandler } from '../protocol/parser.js';
+import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, encodeTextFrame } from '../protocol/frame.js';
+import { Parser, ProtocolError, type ParserHandler, type ParserOptions } from '../protocol/parser.js';
 import { BrowserFace } from './browser-face.js';
 import { Held, IncomingQueue, type HeldEvent } from './incoming.js';
 import { maskKey } from './mask-keys.js';
@@ -78,6 +78,9 @@ const DEFAULT_OPTIONS: ConnectionOptions = {};
 export interface ServerHost {
   _subscribe(ws: WebSocket, topic: string): boolean;
   _unsubscribe(ws: WebSocket, topic: string): boolean;
+  _isSubscribed(ws: WebSocket, topic: string): boolean;
+  /** The topics `ws` is subscribed to, in the order it subscribed. */
+  _topicsOf(ws: WebSocket): string[];
   /** The connection has closed (topics, limits and shutdown need to know). */
   _clientClosed(ws: WebSocket): void;
   /**
@@ -240,8 +243,6 @@ export class WebSocket extends BrowserFace {
    */
   _lastMessage = 0;
   /** @internal */ declare _messageMoved: boolean;
-  /** @internal The topics this connection is subscribed to; kept by the registry. */
-  _topics: Set<string> | null = null;
   /**
    * @internal The ordered send path for what cannot be written at once (compressions, shared publishes,
    * frames held behind a fragmented message); made on first need, so that an idle connection has none.
@@ -394,7 +395,9 @@ export class WebSocket extends BrowserFace {
     }
     const continuation = this._fragmenting;
     // The server's slow-client policy, at the first frame of a message (a message is dropped whole or not at all).
-    if (!continuation && this._host !== null && !this._host._admit(this, length)) {
+    // A connection with no backlog (nothing queued, nothing the socket holds beyond this turn's corked
+    // bytes) is always admitted: only one with a backlog pays for the policy's check.
+    if (!continuation && this._host !== null && (this._sendQueue !== null || this._socket!.writableLength > this._corkedBytes) && !this._host._admit(this, length)) {
       if (callback) process.nextTick(callback, new Error(this._readyState === OPEN ? 'The message was dropped: the client is too slow (maxBackpressure)' : 'The connection was closed: the client is too slow (maxBackpressure)'));
       return;
     }
@@ -418,7 +421,7 @@ export class WebSocket extends BrowserFace {
     } else if (compress) {
       this._queue().compress({ data: payload ?? Buffer.from(data as string), opcode, fin, masked, callback });
     } else if (payload === null) {
-      this._writeFrames([encodeString(data as string, length, opcode, fin, masked ? this._maskKey() : null)], callback);
+      this._writeFrames([encodeTextFrame(data as string, length, opcode, fin, masked ? this._maskKey() : null)], callback);
     } else {
       this._writeFrames(encodeFrame(payload, { opcode, fin, rsv1: false, maskKey: masked ? this._maskKey() : null }), callback);
     }
@@ -439,7 +442,7 @@ export class WebSocket extends BrowserFace {
     return key;
   }
 
-  // ---------------------------------------------------------------- pub/sub (the registry is the server's)
+  // ---------------------------------------------------------------- pub/sub (thin calls into the server's topic registry)
 
   /** Subscribes this (server-side) connection to `topic`. Returns false if it already was, or is not open. */
   subscribe(topic: string): boolean {
@@ -455,12 +458,12 @@ export class WebSocket extends BrowserFace {
   }
 
   isSubscribed(topic: string): boolean {
-    return this._topics !== null && this._topics.has(String(topic));
+    return this._host !== null && this._host._isSubscribed(this, String(topic));
   }
 
   /** The topics this connection is subscribed to, in the order it subscribed. */
   get topics(): string[] {
-    return this._topics === null ? [] : [...this._topics];
+    return this._host === null ? [] : this._host._topicsOf(this);
   }
 
   /**
@@ -847,15 +850,7 @@ export class WebSocket extends BrowserFace {
    * pays for one.
    */
   _startParsing(): Parser {
-    const options = this._options;
-    return (this._parser = new Parser(new Receiver(this), {
-      expectMasked: this._isServer,
-      maxPayload: options.maxPayload ?? 0,
-      allowRsv1: this._compression !== null,
-      skipUtf8Validation: options.skipUTF8Validation ?? false,
-      maxFragments: options.maxFragments ?? 0,
-      maxBufferedChunks: options.maxBufferedChunks ?? DEFAULT_MAX_BUFFERED_CHUNKS,
-    }));
+    return (this._parser = new Parser(new Receiver(this), parserOptions(this._options, this._isServer, this._compression !== null)));
   }
 
   /** @internal */
@@ -961,6 +956,25 @@ for (const name of ['binaryType', 'bufferedAmount', 'extensions', 'isPaused', 'p
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
 }
 
+/**
+ * The parser options of the connections that share a ConnectionOptions object (a server's), one per role and
+ * compression: made once, so that a parser holds a reference to shared settings, not a copy.
+ */
+const PARSER_OPTIONS = new WeakMap<ConnectionOptions, (ParserOptions | undefined)[]>();
+function parserOptions(options: ConnectionOptions, isServer: boolean, compressed: boolean): ParserOptions {
+  let kinds = PARSER_OPTIONS.get(options);
+  if (kinds === undefined) PARSER_OPTIONS.set(options, (kinds = []));
+  const index = (isServer ? 2 : 0) + (compressed ? 1 : 0);
+  return (kinds[index] ??= {
+    expectMasked: isServer,
+    maxPayload: options.maxPayload ?? 0,
+    allowRsv1: compressed,
+    skipUtf8Validation: options.skipUTF8Validation ?? false,
+    maxFragments: options.maxFragments ?? 0,
+    maxBufferedChunks: options.maxBufferedChunks ?? DEFAULT_MAX_BUFFERED_CHUNKS,
+  });
+}
+
 /** The parser of every connection stopped before the peer sent anything. */
 const STOPPED_PARSER = new Parser(
   { onMessage() {}, onPing() {}, onPong() {}, onClose() {}, onError() {} },
@@ -1010,20 +1024,3 @@ export function isConnectionSocket(socket: Duplex): boolean {
 function destroySocket(ws: WebSocket): void {
   ws._socket?.destroy();
 }
-
-// ---- helpers ----
-
-/** A string's frame in one buffer: the text is encoded straight after the header. */
-function encodeString(text: string, length: number, opcode: number, fin: boolean, key: Buffer | null): Buffer {
-  const hlen = headerLength(length, key !== null);
-  const out = Buffer.allocUnsafe(hlen + length);
-  writeHeader(out, 0, opcode, fin, false, length, key);
-  out.write(text, hlen);
-  if (key) {
-    const body = out.subarray(hlen);
-    mask(body, key, body, 0, 0, length);
-  }
-  return out;
-}
-
-

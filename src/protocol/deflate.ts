@@ -1,11 +1,7 @@
-// permessage-deflate (RFC 7692): the options, the negotiation of its parameters in both roles (pure
-// functions over Sec-WebSocket-Extensions values), and the factory of a connection's compression
-// (the zlib side lives in deflate-codec.ts).
+// permessage-deflate (RFC 7692): the options and the negotiation of its parameters in both roles (pure
+// functions over Sec-WebSocket-Extensions values); the zlib side is connection/deflate-codec.ts.
 import type { ZlibOptions } from 'node:zlib';
-import { DeflateCodec } from './deflate-codec.js';
-import { formatExtensions, parseExtensions, type ExtensionParam } from './handshake.js';
-
-export { DeflateCodec, deflateMessage, zlibActivity, type MessageDeflateOptions } from './deflate-codec.js';
+import { formatExtensions, parseExtensions, type ExtensionOffer, type ExtensionParam } from './handshake.js';
 
 export const PERMESSAGE_DEFLATE = 'permessage-deflate';
 
@@ -241,9 +237,17 @@ export function acceptDeflateResponse(header: string | undefined, options: Resol
     }
   }
   if (extensions.length > 1) return fail('Server accepted permessage-deflate more than once');
-  const got = readParams(extensions[0]!.params, false);
+  return acceptDeflateElement(extensions[0]!, header.trim(), options!);
+}
+
+/**
+ * acceptDeflateResponse() for a response already parsed: checks its one permessage-deflate element
+ * (`response` is the header's value, for the agreement) against the offer made with `options`.
+ */
+export function acceptDeflateElement(element: ExtensionOffer, response: string, options: ResolvedDeflateOptions): DeflateNegotiation {
+  const got = readParams(element.params, false);
   if (typeof got === 'string') return fail(`Invalid permessage-deflate response: ${got}`);
-  const o = options!;
+  const o = options;
 
   if (o.serverNoContextTakeover === true && !got.serverNoContextTakeover) {
     return fail('Server did not accept server_no_context_takeover');
@@ -272,38 +276,9 @@ export function acceptDeflateResponse(header: string | undefined, options: Resol
     serverMaxWindowBits: serverBits ?? MAX_WINDOW_BITS,
     clientMaxWindowBits: clientBits ?? MAX_WINDOW_BITS,
   };
-  return { ok: true, agreement: { response: header.trim(), params } };
+  return { ok: true, agreement: { response, params } };
 }
 
 function fail(message: string): DeflateNegotiation {
   return { ok: false, message };
-}
-
-// ---------------------------------------------------------------- the connection's compression
-
-export interface DeflateRole {
-  /** True for the server's side of the connection. */
-  isServer: boolean;
-  /** Largest inflated message in bytes (0 for no limit). */
-  maxPayload: number;
-}
-
-/**
- * Makes the compression of one connection from the negotiated parameters: what the connection's
- * `compression` option takes. Each side compresses with its own parameters and inflates with the peer's.
- */
-export function createDeflateCompression(params: DeflateParams, options: ResolvedDeflateOptions, role: DeflateRole): DeflateCodec {
-  const own = role.isServer ? 'server' : 'client';
-  const peer = role.isServer ? 'client' : 'server';
-  return new DeflateCodec({
-    threshold: options.threshold,
-    concurrencyLimit: options.concurrencyLimit,
-    maxPayload: role.maxPayload,
-    deflateWindowBits: params[`${own}MaxWindowBits`],
-    deflateNoContextTakeover: params[`${own}NoContextTakeover`],
-    zlibDeflateOptions: options.zlibDeflateOptions,
-    inflateWindowBits: params[`${peer}MaxWindowBits`],
-    inflateNoContextTakeover: params[`${peer}NoContextTakeover`],
-    zlibInflateOptions: options.zlibInflateOptions,
-  });
 }

@@ -1,5 +1,4 @@
-// Frame-level facts of RFC 6455 section 5: opcodes, header encoding, masking.
-// Pure: no sockets, no timers, no events.
+// Frame-level facts of RFC 6455 section 5: opcodes, header encoding, masking. Pure: no sockets, no timers, no events.
 
 export const Opcode = {
   Continuation: 0x0,
@@ -9,15 +8,6 @@ export const Opcode = {
   Ping: 0x9,
   Pong: 0xa,
 } as const;
-export type OpcodeValue = (typeof Opcode)[keyof typeof Opcode];
-
-export function isControlOpcode(opcode: number): boolean {
-  return (opcode & 0x8) !== 0;
-}
-
-export function isKnownOpcode(opcode: number): boolean {
-  return opcode <= 0x2 || (opcode >= 0x8 && opcode <= 0xa);
-}
 
 /** Largest payload of a control frame (RFC 6455 5.5). */
 export const MAX_CONTROL_PAYLOAD = 125;
@@ -110,12 +100,41 @@ export function encodeFrame(payload: Uint8Array, options: FrameOptions): Buffer[
 }
 
 /**
+ * The frame of a string in one buffer, the text encoded (as UTF-8) straight after the header, so that it
+ * is never held as a separate Buffer. `length` is Buffer.byteLength(text).
+ */
+export function encodeTextFrame(text: string, length: number, opcode: number, fin: boolean, maskKey: Uint8Array | null): Buffer {
+  const hlen = headerLength(length, maskKey !== null);
+  const out = Buffer.allocUnsafe(hlen + length);
+  writeHeader(out, 0, opcode, fin, false, length, maskKey);
+  out.write(text, hlen);
+  if (maskKey !== null) {
+    const body = out.subarray(hlen);
+    mask(body, maskKey, body, 0, 0, length);
+  }
+  return out;
+}
+
+/**
  * XORs `length` bytes of `source` (from 0) with the mask, writing them to `target` at `targetOffset`.
  * `maskOffset` says which mask byte applies to source[0] (for payloads unmasked piece by piece).
  */
 export function mask(
   source: Uint8Array,
   maskKey: Uint8Array,
+  target: Uint8Array,
+  targetOffset: number,
+  maskOffset: number,
+  length: number,
+): void {
+  const key = (maskKey[0]! << 24) | (maskKey[1]! << 16) | (maskKey[2]! << 8) | maskKey[3]!;
+  maskWord(source, key, target, targetOffset, maskOffset, length);
+}
+
+/** mask() with the 4-byte key as one 32-bit number, its first byte most significant (as a parser keeps it). */
+export function maskWord(
+  source: Uint8Array,
+  key: number,
   target: Uint8Array,
   targetOffset: number,
   maskOffset: number,
@@ -135,15 +154,15 @@ export function mask(
     const sAddr = source.byteOffset;
     const tAddr = target.byteOffset + targetOffset;
     const lead = (4 - (sAddr & 3)) & 3;
-    for (; i < lead; i++) target[targetOffset + i] = source[i]! ^ maskKey[(maskOffset + i) & 3]!;
+    for (; i < lead; i++) target[targetOffset + i] = source[i]! ^ keyByte(key, maskOffset + i);
     const words = (length - lead) >>> 2;
     const src32 = new Uint32Array(source.buffer, sAddr + lead, words);
     const dst32 = new Uint32Array(target.buffer, tAddr + lead, words);
     const k = maskOffset + lead;
-    const b0 = maskKey[k & 3]!;
-    const b1 = maskKey[(k + 1) & 3]!;
-    const b2 = maskKey[(k + 2) & 3]!;
-    const b3 = maskKey[(k + 3) & 3]!;
+    const b0 = keyByte(key, k);
+    const b1 = keyByte(key, k + 1);
+    const b2 = keyByte(key, k + 2);
+    const b3 = keyByte(key, k + 3);
     const word = LITTLE_ENDIAN
       ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0
       : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
@@ -158,12 +177,12 @@ export function mask(
     i = lead + words * 4;
   }
   // Byte loop for short payloads, unaligned views, and the tail.
-  for (; i < length; i++) target[targetOffset + i] = source[i]! ^ maskKey[(maskOffset + i) & 3]!;
+  for (; i < length; i++) target[targetOffset + i] = source[i]! ^ keyByte(key, maskOffset + i);
 }
 
-/** Unmasks `data` in place; `maskOffset` is the position of data[0] within the frame's payload. */
-export function unmaskInPlace(data: Uint8Array, maskKey: Uint8Array, maskOffset = 0): void {
-  mask(data, maskKey, data, 0, maskOffset, data.length);
+/** Byte `position & 3` of a key kept as a number. */
+function keyByte(key: number, position: number): number {
+  return (key >>> (24 - ((position & 3) << 3))) & 0xff;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

@@ -53,8 +53,12 @@ export type UpgradeCheck =
   | { ok: true; key: string; version: 8 | 13; protocols: string[]; extensions: string | undefined }
   | { ok: false; status: number; message: string; headers?: Record<string, string> };
 
-function header(req: RequestLike, name: string): string | undefined {
-  const value = req.headers[name];
+/**
+ * The one header reader: the value of header `name` (lower case) of a request or response as node:http
+ * parsed it, a repeated header's values joined with ', ' (as RFC 9110 5.3 reads a list).
+ */
+export function headerValue(message: { headers: Record<string, string | string[] | undefined> }, name: string): string | undefined {
+  const value = message.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
@@ -66,25 +70,25 @@ export function checkUpgradeRequest(req: RequestLike): UpgradeCheck {
   if (req.method !== undefined && req.method !== 'GET') {
     return { ok: false, status: 405, message: 'Invalid HTTP method', headers: { Allow: 'GET' } };
   }
-  if (header(req, 'upgrade')?.toLowerCase() !== 'websocket') {
+  if (headerValue(req, 'upgrade')?.toLowerCase() !== 'websocket') {
     return { ok: false, status: 400, message: 'Invalid Upgrade header' };
   }
-  const key = header(req, 'sec-websocket-key');
+  const key = headerValue(req, 'sec-websocket-key');
   if (key === undefined || !isValidKey(key)) {
     return { ok: false, status: 400, message: 'Missing or invalid Sec-WebSocket-Key header' };
   }
-  const version = Number(header(req, 'sec-websocket-version'));
+  const version = Number(headerValue(req, 'sec-websocket-version'));
   if (version !== 13 && version !== 8) {
     return { ok: false, status: 400, message: 'Missing or invalid Sec-WebSocket-Version header', headers: { 'Sec-WebSocket-Version': '13, 8' } };
   }
-  const protocolHeader = header(req, 'sec-websocket-protocol');
+  const protocolHeader = headerValue(req, 'sec-websocket-protocol');
   let protocols: string[] = [];
   if (protocolHeader !== undefined) {
     const parsed = parseTokenList(protocolHeader);
     if (parsed === null) return { ok: false, status: 400, message: 'Invalid Sec-WebSocket-Protocol header' };
     protocols = parsed;
   }
-  return { ok: true, key, version: version as 8 | 13, protocols, extensions: header(req, 'sec-websocket-extensions') };
+  return { ok: true, key, version: version as 8 | 13, protocols, extensions: headerValue(req, 'sec-websocket-extensions') };
 }
 
 /** The status line and headers of a 101 response, one string per line, without the final blank line. */
@@ -136,7 +140,7 @@ export type ResponseCheck = { ok: true; protocol: string; extensions: string | u
  */
 export function checkUpgradeResponse(res: ResponseLike, key: string, requestedProtocols: readonly string[]): ResponseCheck {
   if (res.statusCode !== 101) return { ok: false, message: `Unexpected server response: ${res.statusCode}` };
-  const get = (name: string) => header({ headers: res.headers }, name);
+  const get = (name: string) => headerValue(res, name);
   if (get('upgrade')?.toLowerCase() !== 'websocket') return { ok: false, message: 'Invalid Upgrade header' };
   if (get('sec-websocket-accept') !== acceptKey(key)) return { ok: false, message: 'Invalid Sec-WebSocket-Accept header' };
   const protocol = get('sec-websocket-protocol');

@@ -2,7 +2,7 @@
 // Pure: it calls a handler and never touches a socket. Any split of the byte stream gives the same calls.
 import { isUtf8 } from 'node:buffer';
 import { CloseCode, isValidWireCloseCode } from './close.js';
-import { MAX_CONTROL_PAYLOAD, Opcode, mask } from './frame.js';
+import { MAX_CONTROL_PAYLOAD, Opcode, maskWord } from './frame.js';
 import { MessageBuffer } from './message-buffer.js';
 import { Utf8Validator } from './utf8.js';
 
@@ -71,18 +71,36 @@ export interface ParserOptions {
   maxBufferedChunks?: number;
 }
 
+type ResolvedParserOptions = Readonly<Required<ParserOptions>>;
+
+/**
+ * Each options object given to a Parser, completed with its defaults once: connections that share an
+ * options object (a server makes one per kind of connection) share its completed form too, so a parser
+ * holds one reference instead of a copy of every setting.
+ */
+const resolved = new WeakMap<ParserOptions, ResolvedParserOptions>();
+function resolveOptions(options: ParserOptions): ResolvedParserOptions {
+  let out = resolved.get(options);
+  if (out === undefined) {
+    out = Object.freeze({
+      expectMasked: options.expectMasked,
+      maxPayload: options.maxPayload ?? 0,
+      allowRsv1: options.allowRsv1 ?? false,
+      skipUtf8Validation: options.skipUtf8Validation ?? false,
+      maxFragments: options.maxFragments ?? 0,
+      maxBufferedChunks: options.maxBufferedChunks ?? 0,
+    });
+    resolved.set(options, out);
+  }
+  return out;
+}
+
 const HEADER = 0;
 const PAYLOAD = 1;
 const DONE = 2;
 
 export class Parser {
-  expectMasked: boolean;
-  maxPayload: number;
-  allowRsv1: boolean;
-  skipUtf8Validation: boolean;
-  maxFragments: number;
-  maxBufferedChunks: number;
-
+  private readonly options: ResolvedParserOptions;
   private readonly handler: ParserHandler;
   private state = HEADER;
 
@@ -94,7 +112,8 @@ export class Parser {
   private fin = false;
   private opcode = 0;
   private masked = false;
-  private readonly maskKey = Buffer.allocUnsafe(4);
+  /** The frame's masking key as a 32-bit number (its first byte most significant): no Buffer per parser. */
+  private maskKey = 0;
   private payloadLength = 0;
   private payloadRead = 0;
   /** Chunks the frame being read has come in so far (for maxBufferedChunks). */
@@ -116,12 +135,7 @@ export class Parser {
 
   constructor(handler: ParserHandler, options: ParserOptions) {
     this.handler = handler;
-    this.expectMasked = options.expectMasked;
-    this.maxPayload = options.maxPayload ?? 0;
-    this.allowRsv1 = options.allowRsv1 ?? false;
-    this.skipUtf8Validation = options.skipUtf8Validation ?? false;
-    this.maxFragments = options.maxFragments ?? 0;
-    this.maxBufferedChunks = options.maxBufferedChunks ?? 0;
+    this.options = resolveOptions(options);
   }
 
   /** True after a close frame or a protocol error: further input is ignored. */
@@ -137,9 +151,10 @@ export class Parser {
 
   /** Feeds bytes. The parser may unmask them in place, so the caller gives up `chunk`. */
   push(chunk: Buffer): void {
-    if (this.maxBufferedChunks > 0 && this.state !== DONE) {
+    const maxBufferedChunks = this.options.maxBufferedChunks;
+    if (maxBufferedChunks > 0 && this.state !== DONE) {
       if (this.state === HEADER && this.headerFill === 0) this.frameChunks = 0;
-      else if (this.frameChunks >= this.maxBufferedChunks) {
+      else if (this.frameChunks >= maxBufferedChunks) {
         this.fail('Too many buffered chunks', CloseCode.PolicyViolation, 'WS_ERR_TOO_MANY_BUFFERED_PARTS');
         return;
       }
@@ -183,7 +198,7 @@ export class Parser {
         if (take === this.payloadLength) {
           // The whole payload lies in this chunk: unmask it in place and hand out a view.
           const view = chunk.subarray(offset, offset + take);
-          if (this.masked) mask(view, this.maskKey, view, 0, 0, take);
+          if (this.masked) maskWord(view, this.maskKey, view, 0, 0, take);
           this.payloadRead = take;
           offset += take;
           if (!this.endFrame(view)) return;
@@ -206,7 +221,8 @@ export class Parser {
     const rsv1 = (b0 & 0x40) !== 0;
     const opcode = b0 & 0x0f;
     if ((b0 & 0x30) !== 0) return this.fail(`${INVALID}RSV2 and RSV3 must be clear`, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_2_3');
-    if (rsv1 && !this.allowRsv1) return this.fail(RSV1_SET, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
+    const options = this.options;
+    if (rsv1 && !options.allowRsv1) return this.fail(RSV1_SET, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
 
     let length = b1 & 0x7f;
     if (opcode === Opcode.Continuation) {
@@ -226,8 +242,8 @@ export class Parser {
     }
 
     const masked = (b1 & 0x80) !== 0;
-    if (masked !== this.expectMasked) {
-      return this.expectMasked
+    if (masked !== options.expectMasked) {
+      return options.expectMasked
         ? this.fail(`${INVALID}MASK must be set`, CloseCode.ProtocolError, 'WS_ERR_EXPECTED_MASK')
         : this.fail(`${INVALID}MASK must be clear`, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_MASK');
     }
@@ -246,7 +262,7 @@ export class Parser {
 
     if (opcode < 0x8) {
       const total = (opcode === Opcode.Continuation ? this.messageLength : 0) + length;
-      if (this.maxPayload > 0 && total > this.maxPayload) {
+      if (options.maxPayload > 0 && total > options.maxPayload) {
         return this.fail(MAX_PAYLOAD_EXCEEDED, CloseCode.MessageTooBig, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
       }
       if (opcode !== Opcode.Continuation) {
@@ -258,12 +274,7 @@ export class Parser {
       this.messageLength += length;
     }
 
-    if (masked) {
-      this.maskKey[0] = buf[o]!;
-      this.maskKey[1] = buf[o + 1]!;
-      this.maskKey[2] = buf[o + 2]!;
-      this.maskKey[3] = buf[o + 3]!;
-    }
+    if (masked) this.maskKey = (buf[o]! << 24) | (buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!;
     this.fin = fin;
     this.opcode = opcode;
     this.masked = masked;
@@ -279,13 +290,13 @@ export class Parser {
     this.payloadRead += take;
     if (this.opcode >= 0x8) {
       const target = (this.controlBuf ??= Buffer.allocUnsafe(MAX_CONTROL_PAYLOAD));
-      if (this.masked) mask(chunk.subarray(offset, offset + take), this.maskKey, target, maskOffset, maskOffset, take);
+      if (this.masked) maskWord(chunk.subarray(offset, offset + take), this.maskKey, target, maskOffset, maskOffset, take);
       else chunk.copy(target, maskOffset, offset, offset + take);
       return true;
     }
     // The chunk is ours: unmask in place, then keep the piece (as a view when it is large).
     const piece = chunk.subarray(offset, offset + take);
-    if (this.masked) mask(piece, this.maskKey, piece, 0, maskOffset, take);
+    if (this.masked) maskWord(piece, this.maskKey, piece, 0, maskOffset, take);
     if (!this.checkText(piece)) return false;
     (this.message ??= new MessageBuffer()).add(piece);
     return true;
@@ -293,7 +304,7 @@ export class Parser {
 
   /** Validates a piece of a text message that arrives in pieces, failing on the first bad byte. */
   private checkText(piece: Buffer): boolean {
-    if (this.messageOpcode !== Opcode.Text || this.messageCompressed || this.skipUtf8Validation) return true;
+    if (this.messageOpcode !== Opcode.Text || this.messageCompressed || this.options.skipUtf8Validation) return true;
     if (!this.validateIncrementally) {
       this.validateIncrementally = true;
       (this.utf8 ??= new Utf8Validator()).reset();
@@ -318,7 +329,8 @@ export class Parser {
       const payload = view ?? Buffer.from(this.controlBuf!.subarray(0, this.payloadLength));
       return this.control(opcode, payload);
     }
-    if (this.maxFragments > 0 && ++this.messageFrames > this.maxFragments) {
+    const maxFragments = this.options.maxFragments;
+    if (maxFragments > 0 && ++this.messageFrames > maxFragments) {
       return this.fail('Too many message fragments', CloseCode.PolicyViolation, 'WS_ERR_TOO_MANY_BUFFERED_PARTS');
     }
     if (view !== null) {
@@ -336,7 +348,7 @@ export class Parser {
     this.messageOpcode = 0;
     this.messageLength = 0;
     this.messageFrames = 0;
-    if (!isBinary && !compressed && !this.skipUtf8Validation) {
+    if (!isBinary && !compressed && !this.options.skipUtf8Validation) {
       if (validated ? !this.utf8!.complete : !isUtf8(data)) return this.badText();
     }
     this.validateIncrementally = false;
@@ -352,7 +364,7 @@ export class Parser {
         code = (payload[0]! << 8) | payload[1]!;
         if (!isValidWireCloseCode(code)) return this.fail(`${INVALID}invalid status code ${code}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_CLOSE_CODE');
         reason = payload.subarray(2);
-        if (!this.skipUtf8Validation && !isUtf8(reason)) return this.badText();
+        if (!this.options.skipUtf8Validation && !isUtf8(reason)) return this.badText();
       }
       this.stop();
       this.handler.onClose(code, reason);

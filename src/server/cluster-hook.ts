@@ -4,7 +4,7 @@
 // what other nodes published to local subscribers only. The server knows nothing of brokers.
 import { isTextMessage } from '../connection/text-message.js';
 import type { SendData } from '../connection/websocket.js';
-import { toBuffer, type PublishOptions, type TopicRegistry, type TopicWatcher } from './topics.js';
+import { publishedBytes, type PublishOptions, type TopicRegistry, type TopicWatcher } from './topics.js';
 
 /**
  * What a WebSocketServer asks of the thing that carries its publishes between nodes (the `adapter`
@@ -95,7 +95,7 @@ export class ClusterHook implements ClusterNode, TopicWatcher {
       payload = Buffer.from(String(data));
       binary = options?.binary === true;
     } else {
-      payload = toBuffer(data);
+      payload = publishedBytes(data);
       binary = options?.binary ?? !isTextMessage(data);
     }
     if (this._attached) this.adapter.publish(topic, payload, binary);

@@ -1,12 +1,13 @@
 // Pub/sub for one server: which connections are subscribed to which topics, and publish/broadcast,
 // which frame a message once and write the same bytes to every recipient; with permessage-deflate, the
 // recipients whose server side keeps no context also share one compression per publish.
-import { DeflateCodec, deflateMessage, type ResolvedDeflateOptions } from '../protocol/deflate.js';
-import { Opcode, headerLength, encodeFrame, writeHeader } from '../protocol/frame.js';
+import { DeflateCodec, deflateMessage } from '../connection/deflate-codec.js';
+import type { ResolvedDeflateOptions } from '../protocol/deflate.js';
+import { Opcode, encodeFrame, encodeTextFrame } from '../protocol/frame.js';
 import { SharedFrames } from '../connection/shared-frames.js';
 import { isTextMessage } from '../connection/text-message.js';
 import { WebSocket, type SendData } from '../connection/websocket.js';
-import { isBlob, toBuffer as bytesOf } from '../connection/send-data.js';
+import { isBlob, toBuffer } from '../connection/send-data.js';
 
 export interface PublishOptions {
   /** Send as binary (default: false for strings and received text messages, true otherwise). */
@@ -49,6 +50,8 @@ interface PreparedMessage {
 /** @internal The server's topics (not part of the published API). */
 export class TopicRegistry {
   private readonly _subscribers = new Map<string, Set<WebSocket>>();
+  /** The topics of each subscribed connection, in the order it subscribed (the registry holds them, not the socket). */
+  private readonly _byConnection = new Map<WebSocket, Set<string>>();
   /** Hears of topics gaining their first and losing their last subscriber (set by the cluster hook). */
   watcher: TopicWatcher | null = null;
 
@@ -64,31 +67,45 @@ export class TopicRegistry {
 
   /** @internal Called by WebSocket#subscribe. */
   _subscribe(ws: WebSocket, topic: string): boolean {
-    if (ws._topics !== null && ws._topics.has(topic)) return false;
+    let topics = this._byConnection.get(ws);
+    if (topics !== undefined && topics.has(topic)) return false;
     let set = this._subscribers.get(topic);
     if (set === undefined) {
       this.watcher?.topicAdded(topic);
       set = new Set();
       this._subscribers.set(topic, set);
     }
-    (ws._topics ??= new Set()).add(topic);
+    if (topics === undefined) this._byConnection.set(ws, (topics = new Set()));
+    topics.add(topic);
     set.add(ws);
     return true;
   }
 
   /** @internal Called by WebSocket#unsubscribe. */
   _unsubscribe(ws: WebSocket, topic: string): boolean {
-    const topics = ws._topics;
-    if (topics === null || !topics.delete(topic)) return false;
+    const topics = this._byConnection.get(ws);
+    if (topics === undefined || !topics.delete(topic)) return false;
+    if (topics.size === 0) this._byConnection.delete(ws);
     this._remove(ws, topic);
     return true;
   }
 
+  /** @internal Called by WebSocket#isSubscribed. */
+  _isSubscribed(ws: WebSocket, topic: string): boolean {
+    return this._byConnection.get(ws)?.has(topic) ?? false;
+  }
+
+  /** @internal The topics of `ws`, in the order it subscribed (WebSocket#topics). */
+  _topicsOf(ws: WebSocket): string[] {
+    const topics = this._byConnection.get(ws);
+    return topics === undefined ? [] : [...topics];
+  }
+
   /** Forgets every subscription of a connection that has closed. */
   removeAll(ws: WebSocket): void {
-    const topics = ws._topics;
-    if (topics === null) return;
-    ws._topics = null;
+    const topics = this._byConnection.get(ws);
+    if (topics === undefined) return;
+    this._byConnection.delete(ws);
     for (const topic of topics) this._remove(ws, topic);
   }
 
@@ -185,13 +202,10 @@ function prepare(data: SendData, binary: boolean | undefined): PreparedMessage {
   if (typeof data === 'string') {
     const length = Buffer.byteLength(data);
     const opcode = binary === true ? Opcode.Binary : Opcode.Text;
-    const hlen = headerLength(length, false);
-    const frame = Buffer.allocUnsafe(hlen + length);
-    writeHeader(frame, 0, opcode, true, false, length, null);
-    frame.write(data, hlen);
-    return { frames: [frame], bytes: frame.length, payload: frame.subarray(hlen), opcode };
+    const frame = encodeTextFrame(data, length, opcode, true, null);
+    return { frames: [frame], bytes: frame.length, payload: frame.subarray(frame.length - length), opcode };
   }
-  const payload = toBuffer(data);
+  const payload = publishedBytes(data);
   const opcode = (binary ?? !isTextMessage(data)) ? Opcode.Binary : Opcode.Text;
   const frames = encodeFrame(payload, { opcode, fin: true, rsv1: false, maskKey: null });
   return { frames, bytes: sizeOf(frames), payload, opcode };
@@ -203,10 +217,13 @@ function sizeOf(frames: Buffer[]): number {
   return bytes;
 }
 
-/** The bytes of a published message: what send() takes but a Blob (publishing is synchronous). */
-export function toBuffer(data: Exclude<SendData, string | number>): Buffer {
+/**
+ * The bytes of a published message, by send-data.ts's toBuffer (so publish and broadcast take what send
+ * takes), but a Blob: publishing is synchronous, so a Blob is refused with a clear error.
+ */
+export function publishedBytes(data: Exclude<SendData, string | number>): Buffer {
   if (isBlob(data)) throw new TypeError('publish() and broadcast() take a string, a Buffer, an ArrayBuffer or a view, not a Blob: send its bytes (await blob.arrayBuffer())');
-  return bytesOf(data);
+  return toBuffer(data);
 }
 
 function exceptSet(except: PublishOptions['except']): { has(ws: WebSocket): boolean } | null {

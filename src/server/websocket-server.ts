@@ -8,15 +8,15 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DEFAULT_MAX_BUFFERED_CHUNKS, WebSocket, isConnectionSocket, type ConnectionOptions, type SendData } from '../connection/websocket.js';
+import { createDeflateCompression } from '../connection/deflate-codec.js';
 import {
-  createDeflateCompression,
   negotiateDeflateAsServer,
   resolveDeflateOptions,
   type DeflateAgreement,
   type PerMessageDeflateOptions,
   type ResolvedDeflateOptions,
 } from '../protocol/deflate.js';
-import { checkUpgradeRequest, upgradeResponseLines } from '../protocol/handshake.js';
+import { checkUpgradeRequest, headerValue, upgradeResponseLines } from '../protocol/handshake.js';
 import { ClusterHook, type ClusterAdapter } from './cluster-hook.js';
 import { OriginList, runAuthenticate, type AuthenticateHook, type AuthenticateInfo, type Refusal } from './admission.js';
 import { SlowClientGate, type BackpressurePolicy } from './backpressure.js';
@@ -392,6 +392,16 @@ export class WebSocketServer extends EventEmitter {
     return this._topics._unsubscribe(ws, topic);
   }
 
+  /** @internal socket.isSubscribed(topic). */
+  _isSubscribed(ws: WebSocket, topic: string): boolean {
+    return this._topics._isSubscribed(ws, topic);
+  }
+
+  /** @internal socket.topics. */
+  _topicsOf(ws: WebSocket): string[] {
+    return this._topics._topicsOf(ws);
+  }
+
   // ---------------------------------------------------------------- pub/sub
 
   /**
@@ -564,7 +574,4 @@ function onHandshakeExpired(socket: Duplex, upgrading: boolean): void {
   else socket.destroy();
 }
 
-function headerValue(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
+

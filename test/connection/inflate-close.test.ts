@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Duplex } from 'node:stream';
 import { WebSocket } from '../../src/connection/websocket.js';
-import { createDeflateCompression, resolveDeflateOptions, type DeflateParams } from '../../src/protocol/deflate.js';
+import { createDeflateCompression } from '../../src/connection/deflate-codec.js';
+import { resolveDeflateOptions, type DeflateParams } from '../../src/protocol/deflate.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
 
 class MemorySocket extends Duplex {

@@ -5,15 +5,13 @@ import assert from 'node:assert/strict';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   acceptDeflateResponse,
-  createDeflateCompression,
   deflateOffer,
   negotiateDeflateAsServer,
   resolveDeflateOptions,
-  zlibActivity,
-  type DeflateCodec,
   type DeflateParams,
   type PerMessageDeflateOptions,
 } from '../../src/protocol/deflate.js';
+import { createDeflateCompression, zlibActivity, type DeflateCodec } from '../../src/connection/deflate-codec.js';
 import { ProtocolError } from '../../src/protocol/parser.js';
 import { noise, zeroBomb } from '../helpers/deflate.js';
 

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Browser } from 'playwright-core';
 import type { WebSocket } from '../../src/connection/websocket.js';
-import type { DeflateCodec } from '../../src/protocol/deflate.js';
+import type { DeflateCodec } from '../../src/connection/deflate-codec.js';
 import { WebSocketServer } from '../../src/server/websocket-server.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { noise } from '../helpers/deflate.js';

@@ -11,12 +11,11 @@ import { WebSocket } from '../../src/connection/websocket.js';
 import { WebSocketServer, type ServerOptions } from '../../src/server/websocket-server.js';
 import {
   acceptDeflateResponse,
-  createDeflateCompression,
   deflateOffer,
   resolveDeflateOptions,
-  type DeflateCodec,
   type PerMessageDeflateOptions,
 } from '../../src/protocol/deflate.js';
+import { createDeflateCompression, type DeflateCodec } from '../../src/connection/deflate-codec.js';
 import { Opcode } from '../../src/protocol/frame.js';
 import { handshake, noise, rawHandshake, zeroBomb, type RawPeer } from '../helpers/deflate.js';
 import { once } from '../helpers/net.js';

@@ -12,7 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { WebSocket } from '../../src/connection/websocket.js';
 import { Opcode } from '../../src/protocol/frame.js';
-import { zlibActivity } from '../../src/protocol/deflate.js';
+import { zlibActivity } from '../../src/connection/deflate-codec.js';
 import type { WebSocketServer } from '../../src/server/websocket-server.js';
 import { once } from '../helpers/net.js';
 import { rawHandshake as deflateHandshake, zeroBomb } from '../helpers/deflate.js';

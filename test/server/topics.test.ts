@@ -105,6 +105,26 @@ test('text stays text, binary stays binary, and a received text message is repub
   await closeAll(wss, sender.client, reader.client);
 });
 
+test('publish and broadcast take what send takes: a SharedArrayBuffer, a typed array, a DataView', async () => {
+  const { wss, port } = await startServer();
+  const pair = await connectPair(wss, port);
+  pair.socket.subscribe('t');
+  const shared = new SharedArrayBuffer(4);
+  new Uint8Array(shared).set([104, 105, 33, 33]);
+  const got = nextMessages(pair.client, 4);
+  assert.equal(wss.broadcast(shared), 1);
+  assert.equal(wss.publish('t', shared), 1);
+  assert.equal(wss.publish('t', new Uint16Array([0x6968])), 1);
+  pair.socket.send(new DataView(shared, 2, 2));
+  assert.deepEqual(await got, [
+    ['hi!!', true],
+    ['hi!!', true],
+    ['hi', true],
+    ['!!', true],
+  ]);
+  await closeAll(wss, pair.client);
+});
+
 test('a published message is framed once: every subscriber is written the same buffers', async () => {
   const { wss, port } = await startServer();
   const pairs = [await connectPair(wss, port), await connectPair(wss, port), await connectPair(wss, port)];

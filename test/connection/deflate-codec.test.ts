@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants, inflateRawSync } from 'node:zlib';
-import { createDeflateCompression, deflateMessage, resolveDeflateOptions, zlibActivity, type DeflateCodec } from '../../src/protocol/deflate.js';
+import { createDeflateCompression, deflateMessage, zlibActivity, type DeflateCodec } from '../../src/connection/deflate-codec.js';
+import { resolveDeflateOptions } from '../../src/protocol/deflate.js';
 import { noise } from '../helpers/deflate.js';
 
 function run(fn: (cb: (error: Error | null, result?: Buffer) => void) => void): Promise<Buffer> {

@@ -1,10 +1,11 @@
-// The compressor and decompressor of permessage-deflate (RFC 7692 section 7.2) over node:zlib, and the
-// process-wide limit on zlib operations running at once. One DeflateCodec per connection; it holds at
-// most one zlib context per direction, made on first use and freed when no context is kept between
-// messages (no_context_takeover) and on cleanup().
+// The compressor and decompressor of permessage-deflate (RFC 7692 section 7.2) over node:zlib's public
+// API, and the process-wide limit on zlib operations running at once. One DeflateCodec per connection; it
+// holds at most one zlib context per direction, made on first use and freed when no context is kept
+// between messages (no_context_takeover) and on cleanup().
 import { constants, createDeflateRaw, createInflateRaw, deflateRawSync, type DeflateRaw, type InflateRaw, type ZlibOptions } from 'node:zlib';
-import { CloseCode } from './close.js';
-import { MAX_PAYLOAD_EXCEEDED, ProtocolError } from './parser.js';
+import { CloseCode } from '../protocol/close.js';
+import type { DeflateParams, ResolvedDeflateOptions } from '../protocol/deflate.js';
+import { MAX_PAYLOAD_EXCEEDED, ProtocolError } from '../protocol/parser.js';
 
 /** What a sender strips from the end of a compressed message and a receiver puts back (7.2.1, 7.2.2). */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
@@ -93,17 +94,12 @@ export function zlibActivity(): { running: number; waiting: number } {
 type ZlibStream = DeflateRaw | InflateRaw;
 
 /**
- * node:zlib's one-call path (ZlibBase#_processChunk): with a callback it runs one zlib job in the thread
- * pool over a whole buffer with a flush flag, handing the output out as 'data'. It is how node:zlib's own
- * transform drives a stream, but it is not documented, so it is looked for on each stream, and the
- * Writable path (a job per write and one more for the flush) is used where it is missing.
+ * Every stream is made with `flush: Z_SYNC_FLUSH` (node:zlib's documented default flush flag of a
+ * write): one write() is then one zlib job in the thread pool over the whole buffer, ending in a sync
+ * flush, and its callback comes once all its output has been handed out as 'data'. So a message costs
+ * one job, as it would with a separate flush() after the write only at the price of a second job.
  */
-interface OneCall {
-  _processChunk(chunk: Buffer, flushFlag: number, callback: () => void): void;
-}
-function oneCall(stream: ZlibStream): OneCall | null {
-  return typeof (stream as Partial<OneCall>)._processChunk === 'function' ? (stream as unknown as OneCall) : null;
-}
+const STREAM_FLUSH = constants.Z_SYNC_FLUSH;
 
 /**
  * A whole message up to this size, compressed from an empty window (no context takeover, or a shared
@@ -261,7 +257,7 @@ function closedError(): Error {
 
 class DeflateChannel extends Channel {
   protected create(): ZlibStream {
-    return createDeflateRaw({ ...this.zlibOptions, windowBits: this.zlibWindowBits() });
+    return createDeflateRaw({ ...this.zlibOptions, windowBits: this.zlibWindowBits(), flush: STREAM_FLUSH });
   }
 
   private zlibWindowBits(): number {
@@ -284,14 +280,9 @@ class DeflateChannel extends Channel {
       return;
     }
     const stream = this.openStream();
-    const direct = oneCall(stream);
-    if (direct !== null) {
-      // One job in the pool for the message and its flush.
-      direct._processChunk(op.data, constants.Z_SYNC_FLUSH, () => this.flushed(op, stream));
-      return;
-    }
-    if (op.data.length > 0) stream.write(op.data);
-    stream.flush(constants.Z_SYNC_FLUSH, () => this.flushed(op, stream));
+    // One job in the pool for the message and its flush.
+    if (op.data.length > 0) stream.write(op.data, () => this.flushed(op, stream));
+    else stream.flush(constants.Z_SYNC_FLUSH, () => this.flushed(op, stream));
   }
 
   private flushed(op: Operation, stream: OwnedStream): void {
@@ -326,7 +317,7 @@ class InflateChannel extends Channel {
   }
 
   protected create(): ZlibStream {
-    return createInflateRaw({ ...this.zlibOptions, windowBits: this.windowBits });
+    return createInflateRaw({ ...this.zlibOptions, windowBits: this.windowBits, flush: STREAM_FLUSH });
   }
 
   protected run(op: Operation): void {
@@ -337,16 +328,10 @@ class InflateChannel extends Channel {
   private feed(op: Operation, input: Buffer): void {
     const stream = this.openStream();
     const before = stream.bytesWritten;
-    const direct = oneCall(stream);
-    if (direct !== null) {
-      // One job in the pool for the message and its tail, instead of one per write and one for the flush.
-      const whole = op.fin ? Buffer.concat([input, TAIL]) : input;
-      direct._processChunk(whole, constants.Z_SYNC_FLUSH, () => this.flushed(op, stream, input, before));
-      return;
-    }
-    if (input.length > 0) stream.write(input);
-    if (op.fin) stream.write(TAIL);
-    stream.flush(constants.Z_SYNC_FLUSH, () => this.flushed(op, stream, input, before));
+    // One job in the pool for the message and its tail (a write ends in a sync flush, see STREAM_FLUSH).
+    const whole = op.fin ? Buffer.concat([input, TAIL], input.length + TAIL.length) : input;
+    if (whole.length > 0) stream.write(whole, () => this.flushed(op, stream, input, before));
+    else stream.flush(constants.Z_SYNC_FLUSH, () => this.flushed(op, stream, input, before));
   }
 
   private flushed(op: Operation, stream: OwnedStream, input: Buffer, before: number): void {
@@ -478,4 +463,33 @@ export class DeflateCodec {
   get contexts(): { deflate: boolean; inflate: boolean } {
     return { deflate: this.deflater.hasContext, inflate: this.inflater.hasContext };
   }
+}
+
+// ---------------------------------------------------------------- the factory
+
+export interface DeflateRole {
+  /** True for the server's side of the connection. */
+  isServer: boolean;
+  /** Largest inflated message in bytes (0 for no limit). */
+  maxPayload: number;
+}
+
+/**
+ * Makes the compression of one connection from the negotiated parameters: what the connection's
+ * `compression` option takes. Each side compresses with its own parameters and inflates with the peer's.
+ */
+export function createDeflateCompression(params: DeflateParams, options: ResolvedDeflateOptions, role: DeflateRole): DeflateCodec {
+  const own = role.isServer ? 'server' : 'client';
+  const peer = role.isServer ? 'client' : 'server';
+  return new DeflateCodec({
+    threshold: options.threshold,
+    concurrencyLimit: options.concurrencyLimit,
+    maxPayload: role.maxPayload,
+    deflateWindowBits: params[`${own}MaxWindowBits`],
+    deflateNoContextTakeover: params[`${own}NoContextTakeover`],
+    zlibDeflateOptions: options.zlibDeflateOptions,
+    inflateWindowBits: params[`${peer}MaxWindowBits`],
+    inflateNoContextTakeover: params[`${peer}NoContextTakeover`],
+    zlibInflateOptions: options.zlibInflateOptions,
+  });
 }
