@@ -167,6 +167,14 @@ export class WavecastClient {
     return this._channels.get(channel)?.lastSeq;
   }
 
+  /**
+   * The epoch that channel's numbers belong to (from the relay's `joined`): give it with `since` to
+   * another client's join, so that a relay that restarted in between cannot take old numbers for new.
+   */
+  epoch(channel: string): string | undefined {
+    return this._channels.get(channel)?.epoch;
+  }
+
   on<K extends keyof ClientEvents>(type: K, listener: Listener<ClientEvents[K]>): () => void {
     let set = this._listeners.get(type);
     if (set === undefined) {

@@ -105,6 +105,7 @@ test('the client joins on open, rejoins with since and the epoch after a drop, a
   socket().receive(msg(3));
   socket().receive(msg(3));
   assert.equal(client.lastSeq('c'), 3);
+  assert.equal(client.epoch('c'), 'E');
 
   const next = nextSocket(2);
   socket().drop();

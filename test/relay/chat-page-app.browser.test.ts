@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
 import { contrast } from '../../src/relay/page/chat-message.js';
 import { DESKTOP, PHONE, deliveredTexts, joinChat, notice, openChat, pendingLines, say, shown } from './chat-page-driver.js';
-import { http, killAll, startRelay, v1 } from './relay-process.js';
+import { http, killAll, startRelay, v1, type RelayProcess } from './relay-process.js';
 
 let browser: Browser;
 
@@ -174,6 +174,29 @@ test('a relay with a token: the page asks for it instead of retrying, and keeps 
     await linked.close();
   } finally {
     await relay.stop();
+  }
+});
+
+test('the relay comes back with another token: the page asks for the new one, keeps what it showed, and sends what was typed', { timeout: 90_000 }, async () => {
+  const first = await startRelay(['--token', 'old']);
+  let second: RelayProcess | null = null;
+  try {
+    const page = await joinChat(browser, first, 'Ada', 'ops', { query: 'token=old' });
+    await say(page, 'before the restart');
+    await shown(page, 'before the restart');
+    await first.stop();
+    second = await startRelay(['--port', String(first.port), '--token', 'new']);
+    await page.waitForSelector('#token-form:not([hidden])', { timeout: 30_000 });
+    assert.equal(await page.textContent('#token-reason'), 'The relay did not accept the token.');
+    await say(page, 'typed while refused');
+    await page.fill('#token', 'new');
+    await page.click('#token-button');
+    await page.waitForSelector('#status[data-state="open"]');
+    assert.deepEqual(await shown(page, 'typed while refused'), { who: 'Ada', mine: true });
+    assert.deepEqual(await deliveredTexts(page), ['before the restart', 'typed while refused'], 'nothing shown twice, nothing lost');
+    await page.close();
+  } finally {
+    await second?.stop();
   }
 });
 

@@ -132,14 +132,21 @@ function join(newName: string, newChannel: string): void {
   view.clear();
   pendings.clear();
   view.notice(`You are ${name}. Messages on #${channel} go to everyone connected to it.`);
+  client?.close();
+  client = null;
+  joinedOnce = false;
   start();
 }
 
-/** Starts a client for the channel (again, after a new token: lines not yet delivered go out on it). */
+/**
+ * Starts a client for the channel; again after a new token, from where the last one was, and the lines
+ * it had not sent go out on the new one.
+ */
 function start(): void {
+  const since = client?.lastSeq(channel) ?? 0;
+  const epoch = client?.epoch(channel);
   client?.close();
-  joinedOnce = false;
-  outage = false;
+  outage = joinedOnce;
   const next = new WavecastClient(channelUrl(location, channel, token), { name, autoConnect: false, backoff: { max: 15_000 } });
   client = next;
   next.on('state', onSocketState);
@@ -149,9 +156,11 @@ function start(): void {
   next.on('ack', (a) => acked(a.id, a.seq));
   next.on('gap', (g) => {
     if (g.reason === 'reset') {
-      // The relay's numbers start again: an ack of the old run names nothing now; such lines go out again.
+      // The relay's numbers start again: an ack of an earlier connection names nothing now, and its line
+      // goes out again (an ack on this connection, which can come before the gap, is of the new run).
       for (const pending of pendings.values()) {
-        if (pending.seq !== undefined) pending.sentBefore = true;
+        if (pending.seq === undefined || pending.ackedOn === connections) continue;
+        pending.sentBefore = true;
         pending.seq = undefined;
       }
     }
@@ -174,8 +183,8 @@ function start(): void {
     if (pending !== undefined) view.setPendingState(pending.item, 'failed', 'offline for too long');
   });
   // The first join asks for everything the relay keeps (the last 100 messages by default).
-  next.join(channel, { since: 0 });
-  for (const pending of pendings.values()) send(pending);
+  next.join(channel, epoch === undefined ? { since } : { since, epoch });
+  for (const pending of pendings.values()) if (pending.seq === undefined) send(pending);
   next.connect();
 }
 
@@ -299,6 +308,7 @@ function onSocketState(event: ClientEvents['state']): void {
       stopCountdown();
       setStatus('open', 'connected');
       sinceOpen.clear();
+      connections++;
       for (const pending of pendings.values()) if (pending.item.dataset.state === 'queued') view.setPendingState(pending.item, 'sending');
       break;
     case 'reconnecting':
@@ -352,6 +362,14 @@ function onJoined(j: ClientEvents['joined']): void {
   else if (outage) view.notice(j.recovered > 0 ? `Reconnected: ${j.recovered} missed message${j.recovered === 1 ? '' : 's'} above.` : 'Reconnected.');
   joinedOnce = true;
   outage = false;
+  // Lines the relay acked but did not send back before this (it counts them as seen): shown as delivered.
+  for (const pending of pendings.values()) {
+    if (pending.seq !== undefined && pending.seq <= j.seq) {
+      pendings.delete(pending.id);
+      view.remove(pending.item);
+      shownNow(pending.seq, view.message({ seq: pending.seq, time: Date.now(), name, text: pending.text, mine: true }));
+    }
+  }
   // Lines sent on a connection that dropped before the relay acked them, and not in what it replayed:
   // the relay never had them. They go out again.
   for (const pending of pendings.values()) {
@@ -395,8 +413,9 @@ interface Pending {
   item: HTMLLIElement;
   /** Sent on a connection that dropped before the ack: sent again after the rejoin if not replayed. */
   sentBefore: boolean;
-  /** The relay's sequence number for it, once acked (its message is on its way). */
+  /** The relay's sequence number for it, once acked (its message is on its way), and on which connection. */
   seq?: number;
+  ackedOn?: number;
 }
 
 /** Lines typed here that the relay has not acked yet, oldest first (by id). */
@@ -432,6 +451,8 @@ ui.composer.addEventListener('submit', (event) => {
  * them when its message came first (numbers of earlier connections may be of another epoch).
  */
 const sinceOpen = new Map<number, HTMLElement>();
+/** Connections opened so far (each 'open' is a new one). */
+let connections = 0;
 
 function shownNow(seq: number, item: HTMLElement): void {
   sinceOpen.set(seq, item);
@@ -448,6 +469,7 @@ function acked(id: string | number, seq: number): void {
   const item = sinceOpen.get(seq);
   if (item === undefined) {
     pending.seq = seq;
+    pending.ackedOn = connections;
     return;
   }
   pendings.delete(pending.id);
