@@ -6,11 +6,9 @@
 // says how the connection stands, and join/leave lines come from the protocol's presence.
 import { MAX_TEXT_LENGTH, channelFromLocation, channelProblem, channelUrl, cleanName, decodeIncoming, encodeChat } from './chat-message.js';
 import { MAX_SHOWN, MessageList } from './chat-view.js';
+import { NAME_KEY, OWN_IDS_KEY, TOKEN_KEY, load, loadList, local, save, session, takeTokenFromAddress } from './chat-storage.js';
 import { WavecastClient, type ChannelMessage, type ClientEvents } from '../../browser/index.js';
 
-const NAME_KEY = 'wavecast.name';
-const TOKEN_KEY = 'wavecast.token';
-const OWN_IDS_KEY = 'wavecast.own-ids';
 /** Connection ids of this tab remembered across reloads, so its earlier lines in the history show as its own. */
 const MAX_OWN_IDS = 50;
 
@@ -45,45 +43,14 @@ const view = new MessageList(ui.messages);
 
 // ---------------------------------------------------------------- what the tab remembers
 
-function load(storage: () => Storage, key: string): string | null {
-  try {
-    return storage().getItem(key);
-  } catch {
-    return null; // storage refused (private browsing): nothing remembered
-  }
-}
-
-function save(storage: () => Storage, key: string, value: string | null): void {
-  try {
-    if (value === null) storage().removeItem(key);
-    else storage().setItem(key, value);
-  } catch {
-    // Private browsing: simply not remembered.
-  }
-}
-
-const session = () => sessionStorage;
-const local = () => localStorage;
-
 /**
- * The relay's token: from the address (then taken out of it, so that a shared address carries no
- * secret) or from this tab's sessionStorage; the page asks for it when the relay refuses the one it has.
+ * The relay's token: from the address (then taken out of it) or from this tab's sessionStorage; the page
+ * asks for it when the relay refuses the one it has.
  */
 let token = takeTokenFromAddress() ?? load(session, TOKEN_KEY);
 
-function takeTokenFromAddress(): string | null {
-  const query = new URLSearchParams(location.search);
-  const given = query.get('token');
-  if (given === null) return null;
-  query.delete('token');
-  const rest = query.toString();
-  history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
-  save(session, TOKEN_KEY, given || null);
-  return given || null;
-}
-
 /** The relay's ids of this tab's connections (one per connection: a reconnection gets a new one). */
-const ownIds = new Set<string>(JSON.parse(load(session, OWN_IDS_KEY) ?? '[]') as string[]);
+const ownIds = new Set<string>(loadList(session, OWN_IDS_KEY).slice(-MAX_OWN_IDS));
 
 function addOwnId(id: string): void {
   if (ownIds.has(id)) return;
