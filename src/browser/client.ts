@@ -88,8 +88,11 @@ export interface ServerError {
 export interface ClientEvents {
   state: { state: ConnectionState; previous: ConnectionState; attempt: number; delay?: number; code?: number; reason?: string };
   message: ChannelMessage;
-  /** A channel is joined (again): `recovered` missed messages were delivered before this. */
-  joined: { channel: string; seq: number; recovered: number; presence: ChannelPresence; rejoin: boolean; you?: string };
+  /**
+   * A channel is joined (again): `recovered` missed messages were delivered before this. `name` is the
+   * name the relay gives this connection, when the relay sets names itself (absent: the one given here).
+   */
+  joined: { channel: string; seq: number; recovered: number; presence: ChannelPresence; rejoin: boolean; you?: string; name?: string };
   /** Messages that could not be recovered: reload what you show of the channel. */
   gap: GapInfo;
   /**
@@ -99,7 +102,9 @@ export interface ClientEvents {
    */
   presence: ChannelPresence & { event?: 'join' | 'leave'; name?: string; joined?: string[]; left?: string[]; more?: number };
   /** A publish was dropped from the full offline queue. */
-  dropped: { channel: string; data: string };
+  dropped: { channel: string; data: string; id?: string | number };
+  /** The relay stored a publish sent with an `id`: it has this sequence number on the channel. */
+  ack: { id: string | number; channel: string; seq: number };
   error: ServerError;
 }
 
@@ -118,6 +123,7 @@ interface Joined {
 interface Queued {
   channel: string;
   data: string;
+  id?: string | number;
 }
 
 const OPEN = 1;
@@ -163,6 +169,14 @@ export class WavecastClient {
     return this._channels.get(channel)?.lastSeq;
   }
 
+  /**
+   * The epoch that channel's numbers belong to (from the relay's `joined`): give it with `since` to
+   * another client's join, so that a relay that restarted in between cannot take old numbers for new.
+   */
+  epoch(channel: string): string | undefined {
+    return this._channels.get(channel)?.epoch;
+  }
+
   on<K extends keyof ClientEvents>(type: K, listener: Listener<ClientEvents[K]>): () => void {
     let set = this._listeners.get(type);
     if (set === undefined) {
@@ -206,16 +220,27 @@ export class WavecastClient {
   /**
    * Publishes text on a joined channel. Offline, it is queued (see queuePolicy); returns false when it
    * was dropped at once (drop-newest on a full queue), and throws OfflineQueueFullError with `error`.
+   * With an `id`, the relay answers with an `ack` event once the message is stored (or an `error` event
+   * carrying the id if it was refused), whether it went out at once or from the offline queue.
    */
-  publish(channel: string, data: string): boolean {
+  publish(channel: string, data: string, options: { id?: string | number } = {}): boolean {
+    const item: Queued = { channel, data };
+    if (options.id !== undefined) item.id = options.id;
     if (this._isOpen()) {
-      this._send({ type: 'publish', channel, data });
+      this._sendPublish(item);
       return true;
     }
-    const item: Queued = { channel, data };
     const dropped = this._queue.push(item).dropped;
-    if (dropped !== undefined) this._emit('dropped', { channel: dropped.channel, data: dropped.data });
+    if (dropped !== undefined) {
+      const event: ClientEvents['dropped'] = { channel: dropped.channel, data: dropped.data };
+      if (dropped.id !== undefined) event.id = dropped.id;
+      this._emit('dropped', event);
+    }
     return dropped !== item;
+  }
+
+  private _sendPublish(item: Queued): void {
+    this._send(item.id === undefined ? { type: 'publish', channel: item.channel, data: item.data } : { type: 'publish', channel: item.channel, data: item.data, id: item.id });
   }
 
   /** Starts connecting (once; later calls do nothing unless the client was closed). */
@@ -291,7 +316,7 @@ export class WavecastClient {
       this._attempt = 0;
       this._setState('open', {});
       for (const channel of this._channels.keys()) this._sendJoin(channel);
-      for (const item of this._queue.drain()) this._send({ type: 'publish', channel: item.channel, data: item.data });
+      for (const item of this._queue.drain()) this._sendPublish(item);
       this._alive();
     };
     socket.onmessage = (event) => {
@@ -418,6 +443,7 @@ export class WavecastClient {
         const info: ChannelPresence = { channel, count: presence.count, names: [...joined.names] };
         const event: ClientEvents['joined'] = { channel, seq: joined.lastSeq, recovered: Number(e.recovered), presence: info, rejoin };
         if (typeof e.you === 'string') event.you = e.you;
+        if (typeof e.name === 'string') event.name = e.name;
         this._emit('joined', event);
         this._emit('presence', info);
         return;
@@ -468,8 +494,13 @@ export class WavecastClient {
         this._emit('error', error);
         return;
       }
+      case 'ack': {
+        if (typeof e.id !== 'string' && typeof e.id !== 'number') return;
+        this._emit('ack', { id: e.id, channel, seq: Number(e.seq) });
+        return;
+      }
       default:
-        return; // pong, ack, left: liveness only
+        return; // pong, left: liveness only
     }
   }
 }

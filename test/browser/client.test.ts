@@ -105,6 +105,7 @@ test('the client joins on open, rejoins with since and the epoch after a drop, a
   socket().receive(msg(3));
   socket().receive(msg(3));
   assert.equal(client.lastSeq('c'), 3);
+  assert.equal(client.epoch('c'), 'E');
 
   const next = nextSocket(2);
   socket().drop();
@@ -231,5 +232,32 @@ test('an answered ping keeps the connection; pings go on', async () => {
   assert.equal(pings, 3);
   assert.equal(FakeSocket.instances.length, 1, 'no reconnection');
   assert.equal(client.state, 'open');
+  client.close();
+});
+
+test('a publish with an id is acked once the relay stored it, also when it waited in the offline queue', async () => {
+  const { client, socket, nextSocket } = setup();
+  const acks: unknown[] = [];
+  const dropped: unknown[] = [];
+  client.on('ack', (a) => acks.push(a));
+  client.on('dropped', (d) => dropped.push(d));
+  client.join('c');
+  socket().open();
+  client.publish('c', 'online', { id: 'p1' });
+  assert.deepEqual(socket().sent.at(-1), { type: 'publish', channel: 'c', data: 'online', id: 'p1' });
+  socket().receive({ type: 'ack', id: 'p1', channel: 'c', seq: 7 });
+  assert.deepEqual(acks, [{ id: 'p1', channel: 'c', seq: 7 }]);
+
+  const next = nextSocket(2);
+  socket().drop();
+  client.publish('c', 'offline', { id: 2 });
+  const second = await next;
+  second.open();
+  assert.deepEqual(second.sent.at(-1), { type: 'publish', channel: 'c', data: 'offline', id: 2 }, 'the id goes out with the queued publish');
+  second.receive({ type: 'ack', id: 2, channel: 'c', seq: 8 });
+  assert.deepEqual(acks.at(-1), { id: 2, channel: 'c', seq: 8 });
+  second.receive({ type: 'ack', channel: 'c', seq: 9 });
+  assert.equal(acks.length, 2, 'an ack without an id is ignored');
+  assert.deepEqual(dropped, []);
   client.close();
 });

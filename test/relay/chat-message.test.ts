@@ -1,7 +1,7 @@
 // The chat page's pure parts: what it sends, how it reads what arrives, its channel and reconnect delays.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { channelFromLocation, channelProblem, channelUrl, cleanName, decodeIncoming, encodeChat, nameHue } from '../../src/relay/page/chat-message.js';
+import { channelFromLocation, channelProblem, channelUrl, cleanName, contrast, decodeIncoming, encodeChat, hslToRgb, MIN_CONTRAST, nameColours, nameHue, PANEL } from '../../src/relay/page/chat-message.js';
 
 test('a chat line goes out as JSON text and comes back as a chat line', () => {
   const text = encodeChat({ name: 'Ada', text: 'hello <b>' });
@@ -43,4 +43,21 @@ test('the channel comes from ?channel=, else the #fragment, else lobby', () => {
 test('a name always gets the same colour', () => {
   assert.equal(nameHue('Ada'), nameHue('Ada'));
   assert.notEqual(nameHue('Ada'), nameHue('Grace'));
+});
+
+test('every name colour reads on the message background in light and dark mode (WCAG AA, 4.5:1)', () => {
+  assert.equal(contrast([0, 0, 0], [255, 255, 255]).toFixed(1), '21.0');
+  assert.deepEqual(hslToRgb(120, 1, 0.25), [0, 128, 0]);
+  const seen = new Set<number>();
+  for (let i = 0; i < 200; i++) {
+    const name = `person ${i}`;
+    seen.add(nameHue(name));
+    const { light, dark } = nameColours(name);
+    for (const [css, panel] of [[light, PANEL.light], [dark, PANEL.dark]] as const) {
+      const [, h, s, l] = /^hsl\((\d+) (\d+)% (\d+)%\)$/.exec(css)!.map(Number) as [number, number, number, number];
+      const ratio = contrast(hslToRgb(h, s / 100, l / 100), panel);
+      assert.ok(ratio >= MIN_CONTRAST, `${name}: ${css} on ${panel.join(',')} is ${ratio.toFixed(2)}:1`);
+    }
+  }
+  assert.ok(seen.size >= 8, 'names spread over the hues');
 });

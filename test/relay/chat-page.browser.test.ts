@@ -1,15 +1,16 @@
 // The relay in Debian's Chromium (playwright-core): two pages on the chat page talk to each other, see
 // how many are online, see a plain client's messages, and see the connection drop and come back when the
 // relay restarts; and the browser's own WebSocket works against the relay's channels.
-// Set WAVECAST_SCREENSHOT_DIR to keep screenshots of the chat page (desktop and phone sizes).
+// (chat-page-app.browser.test.ts: pending lines, history, presence lines, the token form, the look.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
+import { joinChat as joinAs, notice, pendingLines, PHONE, say, shown } from './chat-page-driver.js';
 import { connect, http, killAll, record, startRelay, v1, type RelayProcess } from './relay-process.js';
 
 let browser: Browser;
+const joinChat = (relay: RelayProcess, name: string, channel: string, viewport?: { width: number; height: number }) => joinAs(browser, relay, name, channel, viewport ? { viewport } : {});
 
 before(async () => {
   browser = await launchBrowser();
@@ -20,36 +21,11 @@ after(async () => {
   killAll();
 });
 
-const screenshots = process.env.WAVECAST_SCREENSHOT_DIR;
-
-async function joinChat(relay: RelayProcess, name: string, channel: string, viewport = { width: 1100, height: 720 }): Promise<Page> {
-  const page = await browser.newPage({ viewport });
-  page.on('pageerror', (error) => assert.fail(`error in the page: ${error.message}`));
-  await page.goto(`${relay.http}/?channel=${encodeURIComponent(channel)}`);
-  assert.equal(await page.inputValue('#channel'), channel, 'the channel comes from the URL');
-  await page.fill('#name', name);
-  await page.click('#join-button');
-  await page.waitForSelector('#status[data-state="open"]');
-  return page;
-}
-
-async function say(page: Page, text: string): Promise<void> {
-  await page.fill('#text', text);
-  await page.press('#text', 'Enter');
-}
-
-/** Waits until the page shows a message with this text, and returns who it says sent it and whether it is "mine". */
-async function shown(page: Page, text: string): Promise<{ who: string; mine: boolean }> {
-  const item = page.locator('#messages li.msg', { has: page.locator('.text', { hasText: text }) }).last();
-  await item.waitFor({ timeout: 10_000 });
-  return { who: (await item.locator('.who').textContent()) ?? '', mine: await item.evaluate((el) => el.classList.contains('mine')) };
-}
-
 test('two pages on the chat page exchange messages and see how many are online', { timeout: 90_000 }, async () => {
   const relay = await startRelay();
   try {
     const ada = await joinChat(relay, 'Ada', 'tea room');
-    const grace = await joinChat(relay, 'Grace', 'tea room', screenshots ? { width: 390, height: 740 } : undefined);
+    const grace = await joinChat(relay, 'Grace', 'tea room', PHONE);
     await say(ada, 'Hello from Ada');
     assert.deepEqual(await shown(grace, 'Hello from Ada'), { who: 'Ada', mine: false });
     assert.deepEqual(await shown(ada, 'Hello from Ada'), { who: 'Ada', mine: true });
@@ -65,7 +41,7 @@ test('two pages on the chat page exchange messages and see how many are online',
     const plain = await connect(`${relay.url}/tea%20room`);
     const got = record(plain);
     plain.send('plain hello');
-    assert.deepEqual(await shown(grace, 'plain hello'), { who: 'plain client', mine: false });
+    assert.deepEqual(await shown(grace, 'plain hello'), { who: 'via API', mine: false }, 'not from a chat page: labelled as such');
     await say(grace, 'seen it');
     const line = JSON.parse((await got.next((m) => m.text.includes('seen it'))).text) as Record<string, unknown>;
     assert.deepEqual(line, { name: 'Grace', text: 'seen it' });
@@ -81,10 +57,6 @@ test('two pages on the chat page exchange messages and see how many are online',
     await say(ada, 'really Ada');
     assert.deepEqual(await shown(ada, 'really Ada'), { who: 'Ada', mine: true });
 
-    if (screenshots) {
-      await ada.screenshot({ path: join(screenshots, 'chat-desktop.png') });
-      await grace.screenshot({ path: join(screenshots, 'chat-phone.png') });
-    }
     await ada.close();
     await grace.close();
   } finally {
@@ -118,14 +90,16 @@ test('the page shows the connection dropping when the relay stops, and coming ba
     const page = await joinChat(first, 'Ada', 'lobby');
     assert.deepEqual(await first.stop(), { code: 0, signal: null });
     await page.waitForSelector('#status[data-state="waiting"]');
-    await page.locator('#messages li.notice', { hasText: 'The relay is restarting.' }).waitFor();
+    assert.match((await page.textContent('#status')) ?? '', /^reconnecting in \d+s$/);
+    await notice(page, 'The relay is restarting.');
     // What is typed while offline is queued and sent once the relay is back.
     await say(page, 'typed while offline');
-    if (screenshots) await page.screenshot({ path: join(screenshots, 'chat-offline.png') });
+    assert.deepEqual(await pendingLines(page), [{ text: 'typed while offline', state: 'waiting for the connection' }], 'shown at once, marked as waiting');
 
     second = await startRelay(['--port', String(first.port)]);
     await page.waitForSelector('#status[data-state="open"]', { timeout: 30_000 });
     assert.deepEqual(await shown(page, 'typed while offline'), { who: 'Ada', mine: true });
+    assert.deepEqual(await pendingLines(page), []);
     await say(page, 'back again');
     assert.deepEqual(await shown(page, 'back again'), { who: 'Ada', mine: true });
     await page.close();
@@ -138,24 +112,19 @@ test('offline in the browser while another client publishes: back online, the pa
   const relay = await startRelay();
   try {
     const context = await browser.newContext();
-    const page = await context.newPage();
-    page.on('pageerror', (error) => assert.fail(`error in the page: ${error.message}`));
-    await page.goto(`${relay.http}/?channel=tunnel`);
-    await page.fill('#name', 'Ada');
-    await page.click('#join-button');
-    await page.waitForSelector('#status[data-state="open"]');
-    await page.locator('#messages li.notice', { hasText: 'Connected to #tunnel.' }).waitFor();
+    const page = await joinAs(browser, relay, 'Ada', 'tunnel', { context });
     const post = (text: string) => http(relay.http, 'POST', '/channels/tunnel/messages', { headers: { 'Content-Type': 'text/plain' }, body: text });
     await post('before 1');
     await shown(page, 'before 1');
 
     await context.setOffline(true);
-    await page.waitForSelector('#status[data-state="waiting"]', { timeout: 30_000 });
+    await page.waitForSelector('#status[data-state="offline"]', { timeout: 30_000 });
+    assert.equal(await page.textContent('#status'), 'offline');
     for (let i = 1; i <= 5; i++) await post(`while offline ${i}`);
     await context.setOffline(false);
     await page.evaluate("window.dispatchEvent(new Event('online'))");
     await page.waitForSelector('#status[data-state="open"]', { timeout: 30_000 });
-    await page.locator('#messages li.notice', { hasText: 'Reconnected: 5 missed messages above.' }).waitFor();
+    await notice(page, 'Reconnected: 5 missed messages above.');
     await post('after');
     await shown(page, 'after');
     const texts = await page.locator('#messages li.msg .text').allTextContents();
@@ -163,28 +132,6 @@ test('offline in the browser while another client publishes: back online, the pa
     const seqs = await page.locator('#messages li.msg').evaluateAll((items) => items.map((item) => Number(item.getAttribute('data-seq'))));
     assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6, 7]);
     await context.close();
-  } finally {
-    await relay.stop();
-  }
-});
-
-test('a relay with a token: the page without it says so; with it, it chats', { timeout: 60_000 }, async () => {
-  const relay = await startRelay(['--token', 's3cret']);
-  try {
-    const page = await browser.newPage();
-    await page.goto(`${relay.http}/?channel=vip`);
-    await page.fill('#name', 'Ada');
-    await page.click('#join-button');
-    await page.locator('#messages li.notice', { hasText: 'This relay needs a token' }).waitFor();
-    await page.close();
-    const allowed = await browser.newPage();
-    await allowed.goto(`${relay.http}/?channel=vip&token=s3cret`);
-    await allowed.fill('#name', 'Ada');
-    await allowed.click('#join-button');
-    await allowed.waitForSelector('#status[data-state="open"]');
-    await say(allowed, 'inside');
-    assert.deepEqual(await shown(allowed, 'inside'), { who: 'Ada', mine: true });
-    await allowed.close();
   } finally {
     await relay.stop();
   }

@@ -86,7 +86,7 @@ export function channelUrl(location: { protocol: string; host: string }, channel
   return `${scheme}://${location.host}/${encodeURIComponent(channel)}${query}`;
 }
 
-/** Hues far enough apart to tell names apart, each readable on a light and a dark background. */
+/** Hues far enough apart to tell names apart. */
 const NAME_HUES = [210, 140, 0, 275, 30, 180, 320, 95];
 
 /** A hue for a name, so that each person's name keeps its colour. */
@@ -94,4 +94,47 @@ export function nameHue(name: string): number {
   let hash = 0;
   for (let i = 0; i < name.length; i++) hash = (hash * 31 + name.charCodeAt(i)) >>> 0;
   return NAME_HUES[hash % NAME_HUES.length]!;
+}
+
+/** The page's message backgrounds (chat.css: --panel), light and dark. */
+export const PANEL = { light: [255, 255, 255], dark: [0x1d, 0x21, 0x27] } as const;
+/** WCAG AA for normal text. */
+export const MIN_CONTRAST = 4.5;
+
+/** An HSL colour (h in degrees, s and l from 0 to 1) as 0-255 RGB. */
+export function hslToRgb(h: number, s: number, l: number): [number, number, number] {
+  const f = (n: number) => {
+    const k = (n + h / 30) % 12;
+    return Math.round(255 * (l - s * Math.min(l, 1 - l) * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+  };
+  return [f(0), f(8), f(4)];
+}
+
+/** The WCAG contrast ratio of two sRGB colours (1 to 21). */
+export function contrast(a: readonly number[], b: readonly number[]): number {
+  const luminance = (rgb: readonly number[]) => {
+    const linear = rgb.map((v) => {
+      const c = v / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * linear[0]! + 0.7152 * linear[1]! + 0.0722 * linear[2]!;
+  };
+  const la = luminance(a);
+  const lb = luminance(b);
+  return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+}
+
+/**
+ * A name's colour in light and dark mode: its hue, as bright as it can be (light mode: as light) while
+ * keeping at least MIN_CONTRAST against the message background, so every name reads in both modes.
+ */
+export function nameColours(name: string): { light: string; dark: string } {
+  const hue = nameHue(name);
+  const saturation = 0.7;
+  let light = 0.5;
+  while (light > 0 && contrast(hslToRgb(hue, saturation, light), PANEL.light) < MIN_CONTRAST + 0.1) light -= 0.01;
+  let dark = 0.5;
+  while (dark < 1 && contrast(hslToRgb(hue, saturation, dark), PANEL.dark) < MIN_CONTRAST + 0.1) dark += 0.01;
+  const css = (l: number) => `hsl(${hue} ${saturation * 100}% ${Math.round(l * 100)}%)`;
+  return { light: css(light), dark: css(dark) };
 }
