@@ -12,6 +12,7 @@ import type { ClusterSettings } from './serve-cluster.js';
 import { listenFailure, listeningLine, pageUrl } from './serve-address.js';
 import { checkDocsFlags, DOCS_FLAGS } from './serve-docs.js';
 import { DOCS_UNAVAILABLE } from '../relay/docs/load.js';
+import { JWT_UNAVAILABLE } from '../relay/jwt.js';
 
 const USAGE = 'wavecast serve [options]';
 const DESCRIPTION = `Runs the Wavecast relay. Every path is a channel: a WebSocket client on ws://HOST:PORT/<channel> gets
@@ -32,6 +33,9 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   port: { type: 'number', short: 'p', default: 3000, env: 'PORT', value: 'PORT', description: 'port to listen on (0: any free port)' },
   host: { type: 'string', default: 'localhost', value: 'HOST', description: 'address to listen on (0.0.0.0 for every interface)' },
   token: { type: 'string', env: 'WAVECAST_TOKEN', value: 'TOKEN', description: 'require this bearer token on upgrades (or ?token=), publishes, /channels and /metrics (default: none, open to all)' },
+  'jwt-secret': { type: 'string', env: 'WAVECAST_JWT_SECRET', value: 'SECRET', description: 'require a JWT signed with this HS256 secret on every WebSocket (Authorization: Bearer, ?token=, or a wavecast.v1 auth envelope): it names the user and the channels it may subscribe to and publish on (see docs/auth.md; needs the jose package) (default: none)' },
+  'jwt-key': { type: 'string', value: 'FILE', description: 'the same with a public key: a PEM file (RS256, ES256 or EdDSA by the key\'s type) or a JWKS file (default: none)' },
+  'jwt-leeway': { type: 'number', default: 5, value: 'SECONDS', description: 'clock skew allowed on a JWT\'s exp and nbf' },
   origin: { type: 'list', value: 'ORIGIN', description: 'allow WebSocket upgrades and publishes from pages of this origin only, besides the relay\'s own page (repeatable; * for any) (default: any)' },
   'max-payload': { type: 'number', default: 65536, value: 'BYTES', description: 'largest message accepted, over WebSocket (1009 beyond) or HTTP (413)' },
   'rate-limit': { type: 'number', default: 20, value: 'PER_SECOND', description: 'messages a second one connection may send (0: no limit); over it the connection is closed with 1008' },
@@ -138,7 +142,7 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
   } catch (error) {
     await relayCluster?.close().catch(() => undefined);
     const failure = error as NodeJS.ErrnoException;
-    log.error(`cannot start the relay: ${failure.code === DOCS_UNAVAILABLE ? failure.message : listenFailure(failure, settings.relay.host, settings.relay.port)}`);
+    log.error(`cannot start the relay: ${failure.code === DOCS_UNAVAILABLE || failure.code === JWT_UNAVAILABLE ? failure.message : listenFailure(failure, settings.relay.host, settings.relay.port)}`);
     return 1;
   }
 
@@ -148,6 +152,7 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     url: relay.url,
     page: pageUrl(relay.url, settings.relay.host),
     token: settings.relay.token ? 'required' : 'none',
+    users: settings.relay.jwt !== undefined ? 'JWT required' : 'anonymous',
     origins: settings.relay.origins.length > 0 ? settings.relay.origins.join(',') : 'any',
     maxPayload: settings.relay.maxPayload,
     rateLimit: settings.relay.rateLimit.rate > 0 ? `${settings.relay.rateLimit.rate}/s burst ${settings.relay.rateLimit.burst}` : 'off',
@@ -211,6 +216,11 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   if (host.trim() === '') throw new UsageError('--host needs an address (such as localhost or 0.0.0.0)');
   const token = flags.token as string | undefined;
   if (token !== undefined && token.trim() === '') throw new UsageError('--token may not be empty');
+  const jwtSecret = flags.jwtSecret as string | undefined;
+  const jwtKey = flags.jwtKey as string | undefined;
+  if (jwtSecret !== undefined && jwtKey !== undefined) throw new UsageError('--jwt-secret and --jwt-key do not go together: tokens are checked with one of them');
+  if (jwtSecret !== undefined && jwtSecret.length < 16) throw new UsageError('--jwt-secret must be at least 16 characters (32 random bytes are better): a short HS256 secret can be guessed');
+  const jwtLeeway = number(flags, 'jwt-leeway', 0);
   const origins = flags.origin as string[];
   for (const origin of origins) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+\/?$/i.test(origin)) {
@@ -279,6 +289,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       tls: readTls(flags.tlsCert as string | undefined, flags.tlsKey as string | undefined),
       maxPayload,
       token,
+      ...(jwtSecret !== undefined || jwtKey !== undefined ? { jwt: { secret: jwtSecret, keyFile: jwtKey, leeway: jwtLeeway } } : {}),
       origins,
       rateLimit: { rate, burst },
       httpRateLimit: { rate: httpRate, burst: httpBurst },

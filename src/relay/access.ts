@@ -1,4 +1,5 @@
-// Who may use the relay: the bearer token (on WebSocket upgrades and on HTTP endpoints that need it) and
+// Who may use the relay: the bearer token (on WebSocket upgrades and on HTTP endpoints that need it): a
+// shared --token, or a JWT that names the user and its permissions (identify); and
 // the origin allow-list (for upgrades and HTTP publishes from browser pages). The relay's own chat page
 // is always allowed: a page served from an address the relay was started with (the one it listens on,
 // its loopback names, its --public-url). Not any page whose origin names the Host it connects to: with
@@ -7,6 +8,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { OriginList } from '../server/admission.js';
+import { ANONYMOUS, type Identity } from './identity.js';
+import type { JwtVerifier } from './jwt.js';
 
 export interface Denial {
   status: number;
@@ -19,14 +22,20 @@ export interface AccessOptions {
   token?: string | undefined;
   /** Origins of pages that may connect ('*' for any; none or empty: any). */
   origins?: readonly string[];
+  /** Verifies JWT connection tokens (--jwt-secret, --jwt-key): then every connection is a verified user. */
+  jwt?: JwtVerifier | undefined;
 }
+
+const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="wavecast"' };
 
 export class Access {
   private readonly _digest: Buffer | null;
   private readonly _listed: readonly string[];
   private _origins: OriginList | null;
+  private readonly _jwt: JwtVerifier | null;
 
   constructor(options: AccessOptions) {
+    this._jwt = options.jwt ?? null;
     this._digest = options.token !== undefined && options.token !== '' ? digest(options.token) : null;
     this._listed = options.origins ?? [];
     this._origins = this._listed.length > 0 ? new OriginList(this._listed) : null;
@@ -39,6 +48,35 @@ export class Access {
 
   get tokenRequired(): boolean {
     return this._digest !== null;
+  }
+
+  /** Whether connections are verified users (JWT): then identify() never answers ANONYMOUS. */
+  get usersRequired(): boolean {
+    return this._jwt !== null;
+  }
+
+  /**
+   * Who the request is: with JWTs, the user its token names (a 401 with the reason when it has none or
+   * a bad one; null when it has none and `later` allows it to authenticate after the upgrade, as a
+   * wavecast.v1 connection may with an `auth` envelope); else ANONYMOUS once the shared token (if any)
+   * checks out. The token is read as in checkToken.
+   */
+  async identify(request: IncomingMessage, fromQuery: boolean, later = false): Promise<Identity | Denial | null> {
+    if (this._jwt === null) return this.checkToken(request, fromQuery) ?? ANONYMOUS;
+    const presented = bearerToken(request) ?? (fromQuery ? queryToken(request.url) : undefined);
+    if (presented === undefined) {
+      if (later) return null;
+      const where = 'send "Authorization: Bearer <token>"' + (fromQuery ? ' or add ?token=<token> to the URL' : '');
+      return { status: 401, body: `A token is required: ${where}`, headers: CHALLENGE };
+    }
+    return this.verify(presented);
+  }
+
+  /** The user a JWT names, or a 401 saying why the token is refused. */
+  async verify(token: string): Promise<Identity | Denial> {
+    if (this._jwt === null) return { status: 401, body: 'This relay takes no user tokens' };
+    const verified = await this._jwt.verify(token);
+    return verified.ok ? verified.identity : { status: 401, body: verified.reason, headers: CHALLENGE };
   }
 
   /**
@@ -54,7 +92,7 @@ export class Access {
       presented === undefined
         ? 'A token is required: send "Authorization: Bearer <token>"' + (fromQuery ? ' or add ?token=<token> to the URL' : '')
         : 'The token is not valid';
-    return { status: 401, body, headers: { 'WWW-Authenticate': 'Bearer realm="wavecast"' } };
+    return { status: 401, body, headers: CHALLENGE };
   }
 
   /** Null when the request's Origin (if any) may use the relay, else a 403. */
@@ -118,4 +156,9 @@ export function ownOrigins(scheme: 'http' | 'https', host: string, port: number,
   }
   for (const url of publicUrls) origins.add(new URL(url).origin);
   return [...origins];
+}
+
+/** Whether a value is a Denial (rather than an identity). */
+export function isDenial(value: Identity | Denial | null): value is Denial {
+  return value !== null && typeof (value as Denial).status === 'number';
 }

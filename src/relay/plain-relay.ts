@@ -2,11 +2,15 @@
 // its channel, and every message it sends is published (through the relay: stamped into the channel's
 // history, and sent to wavecast.v1 members as an envelope), framed once, to every client of that channel,
 // the sender included, text as text and binary as binary. Nothing else is ever sent to a plain client.
-// A client over the rate limit is closed with 1008.
+// A client over the rate limit is closed with 1008. With user tokens, a client's messages carry its user
+// id (`from`, to wavecast.v1 members), one that may not publish on its channel is closed with 1008 when
+// it tries, and one whose token expires is closed then with 4001.
 import type { WebSocket, RawData } from '../connection/websocket.js';
 import { CloseCode } from '../protocol/close.js';
 import type { WebSocketServer } from '../server/websocket-server.js';
 import type { ChannelWatch } from './channel.js';
+import type { ExpirySweep } from './expiry.js';
+import { CloseCodes, type Identity } from './identity.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Bucket, RateLimiter } from './rate-limit.js';
@@ -17,6 +21,7 @@ interface PlainClient {
   bucket: Bucket;
   /** Where it connected from, for the log. */
   peer: string;
+  identity: Identity;
 }
 
 export class PlainRelay {
@@ -31,9 +36,11 @@ export class PlainRelay {
     private readonly _metrics: RelayMetrics,
     private readonly _log: Logger,
     /** The relay's publish: stamps the message into the channel's history and delivers it to all. */
-    private readonly _publish: (channel: string, data: Buffer, binary: boolean, ws: WebSocket) => void,
+    private readonly _publish: (channel: string, data: Buffer, binary: boolean, ws: WebSocket, from: string | undefined) => void,
     /** Told of clients coming and going (in a cluster). */
     private readonly _watch: ChannelWatch | null = null,
+    /** Closes a client when its token expires. */
+    private readonly _expiry: ExpirySweep | null = null,
   ) {
     const relay = this;
     this._onMessage = function (data, isBinary) {
@@ -45,8 +52,14 @@ export class PlainRelay {
   }
 
   /** Takes a newly opened plain connection onto `channel`. */
-  accept(ws: WebSocket, channel: string, peer: string): void {
-    this._clients.set(ws, { channel, bucket: this._limiter.bucket(), peer });
+  accept(ws: WebSocket, channel: string, peer: string, identity: Identity): void {
+    this._clients.set(ws, { channel, bucket: this._limiter.bucket(), peer, identity });
+    if (identity.expires !== null) {
+      this._expiry?.watch(ws, identity.expires, () => {
+        this._log.info('client closed: its token expired', { channel, peer, user: identity.user });
+        ws.close(CloseCodes.TokenExpired, 'Token expired');
+      });
+    }
     ws.subscribe(channel);
     ws.on('message', this._onMessage);
     ws.on('close', this._onClose);
@@ -65,12 +78,18 @@ export class PlainRelay {
       ws.close(CloseCode.PolicyViolation, this._limiter.reason());
       return;
     }
-    this._publish(client.channel, data, isBinary, ws);
+    if (!client.identity.publish.allows(client.channel)) {
+      this._log.info('client closed: it may not publish on its channel', { channel: client.channel, peer: client.peer, user: client.identity.user });
+      ws.close(CloseCode.PolicyViolation, 'You may not publish on this channel');
+      return;
+    }
+    this._publish(client.channel, data, isBinary, ws, client.identity.user ?? undefined);
   }
 
   private _closed(ws: WebSocket, code: number, reason: Buffer): void {
     const client = this._clients.get(ws);
     this._clients.delete(ws);
+    this._expiry?.unwatch(ws);
     this._metrics.connectionsClosed++;
     if (client !== undefined) this._watch?.left(client.channel, null);
     if (client !== undefined && this._log.enabled('debug')) {

@@ -12,7 +12,10 @@ import { addressKey } from '../server/address-limit.js';
 import { UpgradeRejection } from '../server/admission.js';
 import type { BackpressurePolicy } from '../server/backpressure.js';
 import { WebSocketServer } from '../server/websocket-server.js';
-import { Access, ownOrigins } from './access.js';
+import { Access, isDenial, ownOrigins } from './access.js';
+import { ExpirySweep } from './expiry.js';
+import type { Identity } from './identity.js';
+import { JwtVerifier, type JwtSettings } from './jwt.js';
 import { channelOfTarget, type ChannelWatch } from './channel.js';
 import type { RelayCluster } from './cluster.js';
 import { ConnectionGate, descriptorLimit, REFUSING, RESERVED_DESCRIPTORS } from './connection-gate.js';
@@ -39,6 +42,11 @@ export interface RelayOptions {
   token?: string | undefined;
   /** Origins of pages allowed besides the relay's own (empty: any). */
   origins: readonly string[];
+  /**
+   * JWT connection tokens (--jwt-secret, --jwt-key): every connection is then a verified user with the
+   * permissions its token gives (see docs/auth.md). Needs the jose package.
+   */
+  jwt?: JwtSettings | undefined;
   rateLimit: RateLimit;
   /** POST /channels/<name>/messages per client address (default RELAY_DEFAULTS.httpRateLimit; rate 0: off). */
   httpRateLimit?: RateLimit;
@@ -122,6 +130,8 @@ export interface Published {
 /** What the authenticate hook hands to the connection listener. */
 interface Admitted {
   channel: string;
+  /** Who it is (null: a wavecast.v1 connection that is to send its token in an `auth` envelope). */
+  identity: Identity | null;
 }
 
 export class Relay {
@@ -144,16 +154,19 @@ export class Relay {
   private _sweep: NodeJS.Timeout | null = null;
   private readonly _gate: ConnectionGate;
   private readonly _access: Access;
+  /** Closes connections whose token expired, and wavecast.v1 ones that did not authenticate in time. */
+  private readonly _expiry = new ExpirySweep();
   /** The connection bound in force: --max-connections, or less when the file descriptors are fewer. */
   readonly maxConnections: number;
 
   private constructor(
     private readonly _options: RelayOptions,
     private readonly _docs: DocsEndpoint | null = null,
+    jwt: JwtVerifier | null = null,
   ) {
     const { log } = _options;
     this._cluster = _options.cluster ?? null;
-    const access = (this._access = new Access({ token: _options.token, origins: _options.origins }));
+    const access = (this._access = new Access({ token: _options.token, origins: _options.origins, jwt: jwt ?? undefined }));
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
@@ -230,12 +243,13 @@ export class Relay {
       limiter,
       this.metrics,
       log,
-      (channel, data, binary, ws) => {
-        const published = this.publish(channel, data, binary, 'websocket');
+      (channel, data, binary, ws, from) => {
+        const published = this.publish(channel, data, binary, 'websocket', from);
         // Not stored, so not published: a plain client has no way to be told but this (1013 Try Again Later).
         if (published instanceof Promise) published.catch(() => ws.close(1013, 'The relay could not store the message (broker unreachable)'));
       },
       watch,
+      this._expiry,
     );
     this._v1 = new V1Hub({
       wss: this._wss,
@@ -252,6 +266,9 @@ export class Relay {
       maxHeldBytes: _options.maxBackpressure,
       presenceUpdates: _options.presenceUpdates ?? RELAY_DEFAULTS.presenceUpdates,
       ...(watch !== null ? { watch } : {}),
+      expiry: this._expiry,
+      authenticate: (token) => access.verify(token),
+      authTimeout: handshakeTimeout,
     });
     this._cluster?.start({
       deliver: (message) => this._deliverLocal(message),
@@ -262,8 +279,8 @@ export class Relay {
     });
     this._wss.on('connection', (ws: WebSocket, request: IncomingMessage, admitted: Admitted) => {
       this._gate.upgraded(request.socket);
-      if (ws.protocol === V1_PROTOCOL) this._v1.accept(ws, peerOf(request));
-      else this._plain.accept(ws, admitted.channel, peerOf(request));
+      if (ws.protocol === V1_PROTOCOL) this._v1.accept(ws, peerOf(request), admitted.identity);
+      else this._plain.accept(ws, admitted.channel, peerOf(request), admitted.identity!);
     });
     this._wss.on('drop', (ws: WebSocket, dropped: number) => {
       if (dropped === 1) log.warn('client too slow: skipping messages for it until it catches up', this._describe(ws));
@@ -284,19 +301,20 @@ export class Relay {
   /** Creates the relay and starts listening; rejects if it cannot (port in use, say). */
   static async start(options: RelayOptions): Promise<Relay> {
     let relay: Relay | undefined;
+    const jwt = options.jwt !== undefined ? await JwtVerifier.create(options.jwt) : null;
     const docs =
       options.docs === undefined
         ? null
         : await startDocs(options.docs, {
             log: options.log,
-            access: new Access({ token: options.token, origins: options.origins }),
+            access: new Access({ token: options.token, origins: options.origins, jwt: jwt ?? undefined }),
             ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
             heartbeat: options.heartbeat,
             maxConnections: options.maxConnections,
             maxBackpressure: options.maxBackpressure,
             otherConnections: () => relay?._wss.clients.size ?? 0,
           });
-    relay = new Relay(options, docs);
+    relay = new Relay(options, docs, jwt);
     try {
       await relay._listen();
     } catch (error) {
@@ -343,21 +361,29 @@ export class Relay {
     });
   }
 
-  /** Decides an upgrade: the connection's place (the gate), origin, token, then the channel its path names. */
-  private _admit(access: Access, request: IncomingMessage): Admitted {
+  /**
+   * Decides an upgrade: the connection's place (the gate), origin, who it is (token), the channel its
+   * path names, then (a plain connection) whether that user may subscribe to it. A wavecast.v1
+   * connection may come without a token when users are required: it then sends an `auth` envelope.
+   */
+  private async _admit(access: Access, request: IncomingMessage): Promise<Admitted> {
     const refusal = this._gate.refusalOf(request.socket);
     if (refusal !== null) throw new UpgradeRejection(refusal.status, refusal.body);
-    const denial = access.checkOrigin(request) ?? access.checkToken(request, true);
-    if (denial !== null) {
-      this._options.log.info('upgrade refused', { peer: peerOf(request), status: denial.status, reason: denial.body });
-      throw new UpgradeRejection(denial.status, denial.body, denial.headers);
-    }
+    const v1 = offersV1(request);
+    const origin = access.checkOrigin(request);
+    const identity = origin ?? (await access.identify(request, true, v1));
+    if (isDenial(identity)) throw this._refuse(request, identity.status, identity.body, identity.headers);
     const channel = channelOfTarget(request.url);
-    if (!channel.ok) {
-      this._options.log.info('upgrade refused', { peer: peerOf(request), status: 400, reason: channel.message });
-      throw new UpgradeRejection(400, channel.message);
+    if (!channel.ok) throw this._refuse(request, 400, channel.message);
+    if (!v1 && !identity!.subscribe.allows(channel.channel)) {
+      throw this._refuse(request, 403, `User ${JSON.stringify(identity!.user)} may not subscribe to ${JSON.stringify(channel.channel)}`);
     }
-    return { channel: channel.channel };
+    return { channel: channel.channel, identity };
+  }
+
+  private _refuse(request: IncomingMessage, status: number, body: string, headers?: Record<string, string>): UpgradeRejection {
+    this._options.log.info('upgrade refused', { peer: peerOf(request), status, reason: body });
+    return new UpgradeRejection(status, body, headers);
   }
 
   private _describe(ws: WebSocket): Record<string, string | undefined> {
@@ -507,6 +533,7 @@ export class Relay {
    */
   private async _close(timeout: number): Promise<void> {
     this._clock.stop();
+    this._expiry.stop();
     if (this._sweep !== null) clearInterval(this._sweep);
     this._v1.stop();
     const server = this._server;
@@ -555,4 +582,11 @@ export function peerOf(request: IncomingMessage): string {
   const socket = request.socket;
   const address = socket.remoteAddress ?? 'unknown';
   return address.includes(':') ? `[${address}]:${socket.remotePort}` : `${address}:${socket.remotePort}`;
+}
+
+/** Whether an upgrade offers the wavecast.v1 subprotocol (the one the relay then takes). */
+function offersV1(request: IncomingMessage): boolean {
+  const offered = request.headers['sec-websocket-protocol'];
+  if (offered === undefined) return false;
+  return offered.split(',').some((protocol) => protocol.trim() === V1_PROTOCOL);
 }

@@ -13,7 +13,10 @@ import { randomBytes } from 'node:crypto';
 import type { WebSocket, RawData } from '../connection/websocket.js';
 import { CloseCode } from '../protocol/close.js';
 import type { WebSocketServer } from '../server/websocket-server.js';
+import type { Denial } from './access.js';
 import type { ChannelWatch } from './channel.js';
+import type { ExpirySweep } from './expiry.js';
+import { ANONYMOUS, CloseCodes, type Identity } from './identity.js';
 import type { HistoryStore, StoredMessage } from './history.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
@@ -22,6 +25,8 @@ import { UpdatePacer } from './update-pacer.js';
 import {
   encode,
   errorEnvelope,
+  type AuthEnvelope,
+  type AuthedEnvelope,
   gapEnvelope,
   messageEnvelope,
   parseClientEnvelope,
@@ -71,6 +76,12 @@ export interface V1HubOptions {
    * that second are sent as one summary at its end.
    */
   presenceUpdates?: number;
+  /** Closes connections whose token expired, and those that did not authenticate in time. */
+  expiry?: ExpirySweep;
+  /** Verifies the token of an `auth` envelope (none: the relay takes no user tokens). */
+  authenticate?: (token: string) => Promise<Identity | Denial>;
+  /** How long a connection that came without a token has to send its `auth` (ms; default 5000). */
+  authTimeout?: number;
 }
 
 /**
@@ -122,6 +133,8 @@ interface Session {
   channels: Map<string, Membership>;
   /** Resolves once the connection has taken what was sent to it (false: it closed first); null: none asked. */
   draining: Promise<boolean> | null;
+  /** Who it is: ANONYMOUS on an open relay; null until a connection that came without a token sends `auth`. */
+  identity: Identity | null;
 }
 
 export class V1Hub {
@@ -144,9 +157,17 @@ export class V1Hub {
   }
 
   /** Takes a newly opened wavecast.v1 connection. */
-  accept(ws: WebSocket, peer: string): void {
-    const session: Session = { ws, id: randomBytes(12).toString('base64url'), bucket: this._options.limiter.bucket(), peer, channels: new Map(), draining: null };
+  accept(ws: WebSocket, peer: string, identity: Identity | null = ANONYMOUS): void {
+    const session: Session = { ws, id: randomBytes(12).toString('base64url'), bucket: this._options.limiter.bucket(), peer, channels: new Map(), draining: null, identity };
     this._sessions.set(ws, session);
+    if (identity === null) {
+      this._options.expiry?.watch(ws, Date.now() + (this._options.authTimeout ?? 5000), () => {
+        this._options.log.info('wavecast.v1 client closed: it sent no valid token in time', { peer });
+        ws.close(CloseCodes.AuthTimeout, 'No valid auth envelope in time');
+      });
+    } else {
+      this._watchExpiry(session, identity);
+    }
     this._options.metrics.connectionsOpened++;
     ws.on('message', (data: RawData, isBinary: boolean) => this._message(session, data as Buffer, isBinary));
     ws.on('close', () => this._closed(session));
@@ -243,7 +264,13 @@ export class V1Hub {
     const parsed = parseClientEnvelope(data.toString(), this._options.maxPayload - ENVELOPE_ROOM);
     if (!parsed.ok) return this._send(session, parsed.error);
     const envelope = parsed.envelope;
+    if (session.identity === null && envelope.type !== 'auth' && envelope.type !== 'ping') {
+      const channel = envelope.type === 'join' || envelope.type === 'leave' || envelope.type === 'publish' ? envelope.channel : undefined;
+      return this._send(session, errorEnvelope('unauthorized', 'Send an "auth" envelope with your token first', envelope.type === 'publish' ? envelope.id : undefined, channel));
+    }
     switch (envelope.type) {
+      case 'auth':
+        return void this._auth(session, envelope);
       case 'ping': {
         const pong: ServerEnvelope = envelope.id === undefined ? { type: 'pong', time: Date.now() } : { type: 'pong', id: envelope.id, time: Date.now() };
         return this._send(session, pong);
@@ -262,11 +289,45 @@ export class V1Hub {
     }
   }
 
+  /** Closes the connection at its token's exp (unless a fresh `auth` moves the deadline). */
+  private _watchExpiry(session: Session, identity: Identity): void {
+    const expiry = this._options.expiry;
+    if (expiry === undefined) return;
+    if (identity.expires === null) return expiry.unwatch(session.ws);
+    expiry.watch(session.ws, identity.expires, () => {
+      this._options.log.info('wavecast.v1 client closed: its token expired', { peer: session.peer, user: identity.user });
+      session.ws.close(CloseCodes.TokenExpired, 'Token expired: send a fresh auth before exp');
+    });
+  }
+
+  /** A token: the first (the connection came without one) or a fresh one for the same user before exp. */
+  private async _auth(session: Session, envelope: AuthEnvelope): Promise<void> {
+    const authenticate = this._options.authenticate;
+    if (authenticate === undefined) return this._send(session, errorEnvelope('unauthorized', 'This relay takes no user tokens', envelope.id));
+    const verified = await authenticate(envelope.token);
+    if (session.ws.readyState !== session.ws.OPEN) return;
+    if ('status' in verified) return this._send(session, errorEnvelope('unauthorized', verified.body, envelope.id));
+    const current = session.identity;
+    if (current !== null && current.user !== verified.user) {
+      return this._send(session, errorEnvelope('forbidden', `A fresh token must name the same user (${JSON.stringify(current.user)}); connect again to change users`, envelope.id));
+    }
+    session.identity = verified;
+    this._watchExpiry(session, verified);
+    const authed: AuthedEnvelope = { type: 'authed', user: verified.user ?? '', name: verified.name };
+    if (verified.expires !== null) authed.exp = Math.floor(verified.expires / 1000);
+    if (envelope.id !== undefined) authed.id = envelope.id;
+    this._send(session, authed);
+  }
+
   private _publish(session: Session, envelope: PublishEnvelope): void {
     if (!session.channels.has(envelope.channel)) {
       return this._send(session, errorEnvelope('not_joined', `Join ${JSON.stringify(envelope.channel)} before publishing to it`, envelope.id, envelope.channel));
     }
-    const stored = this._options.publish(envelope.channel, Buffer.from(envelope.data), false, session.id);
+    const identity = session.identity!;
+    if (!identity.publish.allows(envelope.channel)) {
+      return this._send(session, errorEnvelope('forbidden', `User ${JSON.stringify(identity.user)} may not publish on ${JSON.stringify(envelope.channel)}`, envelope.id, envelope.channel));
+    }
+    const stored = this._options.publish(envelope.channel, Buffer.from(envelope.data), false, identity.user ?? session.id);
     if (envelope.id === undefined) {
       if (stored instanceof Promise) {
         stored.catch(() => this._send(session, errorEnvelope('unavailable', 'The relay could not store the message in the channel history (its broker is unreachable); it was not published: send it again later', undefined, envelope.channel)));
@@ -288,7 +349,12 @@ export class V1Hub {
     if (session.channels.size >= this._options.maxChannels) {
       return this._send(session, errorEnvelope('too_many_channels', `A connection may join at most ${this._options.maxChannels} channels`, undefined, channel));
     }
-    const membership: Membership = { name: envelope.name ?? '', lastSeq: 0, pending: [], pendingBytes: 0, seen: 0 };
+    const identity = session.identity!;
+    if (!identity.subscribe.allows(channel)) {
+      return this._send(session, errorEnvelope('forbidden', `User ${JSON.stringify(identity.user)} may not subscribe to ${JSON.stringify(channel)}`, undefined, channel));
+    }
+    // A verified user is known by the name its token gives, whatever name the join asks for.
+    const membership: Membership = { name: identity.user !== null ? identity.name : (envelope.name ?? ''), lastSeq: 0, pending: [], pendingBytes: 0, seen: 0 };
     session.channels.set(channel, membership);
     let state = this._channels.get(channel);
     if (state === undefined) {
@@ -380,7 +446,7 @@ export class V1Hub {
     membership.pendingBytes = 0;
     session.ws.subscribe(v1Topic(channel));
     membership.seen = this._channels.get(channel)?.version ?? 0;
-    this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this.presence(channel), you: session.id });
+    this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this.presence(channel), you: session.identity?.user ?? session.id });
   }
 
   /** Resolves once the connection has taken everything sent to it (false if it closed first); one wait per connection. */
@@ -484,6 +550,7 @@ export class V1Hub {
 
   private _closed(session: Session): void {
     this._sessions.delete(session.ws);
+    this._options.expiry?.unwatch(session.ws);
     this._options.metrics.connectionsClosed++;
     for (const channel of [...session.channels.keys()]) this._leave(session, channel);
   }

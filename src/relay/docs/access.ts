@@ -7,6 +7,7 @@
 // the --docs-readonly patterns ("*" stands for any run of characters, "/" included: "handbook/*").
 import type { IncomingMessage } from 'node:http';
 import type { Denial } from '../access.js';
+import { Patterns } from '../identity.js';
 
 export type DocPermission = 'read-write' | 'read-only';
 
@@ -15,15 +16,8 @@ export type DocAccessHook = (request: IncomingMessage, doc: string) => DocPermis
 /** The default hook: read-only for documents matching any of `patterns`, read-write for the others. */
 export function readOnlyPatterns(patterns: readonly string[]): DocAccessHook {
   if (patterns.length === 0) return () => 'read-write';
-  const expression = new RegExp(`^(?:${patterns.map(globSource).join('|')})$`, 's');
-  return (_request, doc) => (expression.test(doc) ? 'read-only' : 'read-write');
-}
-
-function globSource(pattern: string): string {
-  return pattern
-    .split('*')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
+  const readOnly = new Patterns(patterns);
+  return (_request, doc) => (readOnly.allows(doc) ? 'read-only' : 'read-write');
 }
 
 /** Asks the hook, turning a throw or a bad answer into a 500 refusal (never a crash). */
