@@ -8,9 +8,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as jose from 'jose';
-import { closed, connect, killAll, record, refusedUpgrade, runServeCommand, startRelay, v1 } from './relay-process.js';
+import { closed, connect, http, killAll, record, refusedUpgrade, runServeCommand, startRelay, v1 } from './relay-process.js';
+import { removeTempDirs, tempDir, textUpdate } from './yjs-helpers.js';
 
-after(() => killAll());
+after(() => {
+  killAll();
+  removeTempDirs();
+});
 
 const SECRET = 'a-test-secret-of-32-characters!!';
 const dir = mkdtempSync(join(tmpdir(), 'wavecast-jwt-'));
@@ -210,3 +214,28 @@ test('without JWT flags the relay stays open: anonymous connections, names from 
   }
 });
 
+
+test('documents: the same tokens; docs_write edits, docs_read only reads, any other document is refused', { timeout: 30_000 }, async () => {
+  const relay = await startRelay(['--jwt-secret', SECRET, '--data-dir', tempDir()]);
+  try {
+    const token = await hs256({ sub: 'ada', docs_write: ['notes/*'], docs_read: ['handbook/*', 'notes/*'] });
+    const post = (doc: string, auth: Record<string, string>) =>
+      http(relay.http, 'POST', `/docs/${doc}`, { headers: { 'Content-Type': 'application/octet-stream', ...auth }, body: Buffer.from(textUpdate('hello')) });
+    const auth = { Authorization: `Bearer ${token}` };
+    assert.equal((await post('notes/a', auth)).status, 200);
+    assert.equal((await http(relay.http, 'GET', '/docs/notes/a?text=text', { headers: auth })).body, 'hello');
+    const readOnly = await post('handbook/a', auth);
+    assert.equal(readOnly.status, 403);
+    assert.match(readOnly.body, /read-only for you/);
+    assert.equal((await http(relay.http, 'GET', '/docs/handbook/a', { headers: auth })).status, 200);
+    const other = await http(relay.http, 'GET', '/docs/private/a', { headers: auth });
+    assert.equal(other.status, 403);
+    assert.match(other.body, /User "ada" may not open the document "private\/a"/);
+    assert.equal((await http(relay.http, 'GET', '/docs/notes/a')).status, 401);
+    const upgrade = await refusedUpgrade(`${relay.url}/docs/private/a`, bearer(token));
+    assert.equal(upgrade.status, 403);
+    (await connect(`${relay.url}/docs/handbook/a`, bearer(token))).close();
+  } finally {
+    await relay.stop();
+  }
+});

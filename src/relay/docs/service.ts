@@ -8,7 +8,8 @@ import type { WebSocket } from '../../connection/websocket.js';
 import { UpgradeRejection } from '../../server/admission.js';
 import { WebSocketServer } from '../../server/websocket-server.js';
 import { peerOf } from '../relay.js';
-import { decide, readOnlyPatterns, type DocAccessHook, type DocPermission } from './access.js';
+import { isDenial } from '../access.js';
+import { decide, narrow, readOnlyPatterns, type DocAccessHook, type DocPermission } from './access.js';
 import { linkDocs } from './cluster-link.js';
 import { DocHub } from './hub.js';
 import { createDocsHandler } from './http.js';
@@ -86,11 +87,12 @@ export class DocService implements DocsEndpoint {
   /** Origin, token, the document's name, the access hook, then the node's bounds. */
   private async _admit(access: DocAccessHook, request: IncomingMessage): Promise<Admitted> {
     const relayAccess = this._context.access;
-    const denial = relayAccess.checkOrigin(request) ?? relayAccess.checkToken(request, true);
-    if (denial !== null) throw this._refuse(request, denial.status, denial.body, denial.headers);
+    const origin = relayAccess.checkOrigin(request);
+    const identity = origin ?? (await relayAccess.identify(request, true));
+    if (isDenial(identity)) throw this._refuse(request, identity.status, identity.body, identity.headers);
     const name = docName(pathOf(request.url).slice(DOCS_PREFIX.length));
     if (!name.ok) throw this._refuse(request, 400, name.message);
-    const permission = await decide(access, request, name.doc);
+    const permission = narrow(identity!, name.doc, await decide(access, request, name.doc));
     if (typeof permission !== 'string') throw this._refuse(request, permission.status, permission.body, permission.headers);
     const { maxConnections, otherConnections } = this._context;
     if (maxConnections > 0 && otherConnections() + this._wss.clients.size >= maxConnections) {
