@@ -114,6 +114,8 @@ export type PresenceSummaryEnvelope =
 export interface LeftEnvelope {
   type: 'left';
   channel: string;
+  /** Set when the connection did not ask: the backend removed its user from the channel (server API). */
+  reason?: 'removed';
 }
 export interface AckEnvelope {
   type: 'ack';
