@@ -35,6 +35,7 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   token: { type: 'string', env: 'WAVECAST_TOKEN', value: 'TOKEN', description: 'require this bearer token on upgrades (or ?token=), publishes, /channels and /metrics (default: none, open to all)' },
   'jwt-secret': { type: 'string', env: 'WAVECAST_JWT_SECRET', value: 'SECRET', description: 'require a JWT signed with this HS256 secret on every WebSocket (Authorization: Bearer, ?token=, or a wavecast.v1 auth envelope): it names the user and the channels it may subscribe to and publish on (see docs/auth.md; needs the jose package) (default: none)' },
   'jwt-key': { type: 'string', value: 'FILE', description: 'the same with a public key: a PEM file (RS256, ES256 or EdDSA by the key\'s type) or a JWKS file (default: none)' },
+  'api-key': { type: 'string', env: 'WAVECAST_API_KEY', value: 'KEY', description: 'turn on the server API for backends (POST /api/publish, history, presence, disconnect, remove, channels, info; see docs/auth.md) with this key as its bearer token; it then also opens /metrics, which a client\'s token no longer does (default: none, the API is off)' },
   'jwt-leeway': { type: 'number', default: 5, value: 'SECONDS', description: 'clock skew allowed on a JWT\'s exp and nbf' },
   origin: { type: 'list', value: 'ORIGIN', description: 'allow WebSocket upgrades and publishes from pages of this origin only, besides the relay\'s own page (repeatable; * for any) (default: any)' },
   'max-payload': { type: 'number', default: 65536, value: 'BYTES', description: 'largest message accepted, over WebSocket (1009 beyond) or HTTP (413)' },
@@ -221,6 +222,9 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   if (jwtSecret !== undefined && jwtKey !== undefined) throw new UsageError('--jwt-secret and --jwt-key do not go together: tokens are checked with one of them');
   if (jwtSecret !== undefined && jwtSecret.length < 16) throw new UsageError('--jwt-secret must be at least 16 characters (32 random bytes are better): a short HS256 secret can be guessed');
   const jwtLeeway = number(flags, 'jwt-leeway', 0);
+  const apiKey = flags.apiKey as string | undefined;
+  if (apiKey !== undefined && apiKey.length < 16) throw new UsageError('--api-key must be at least 16 characters: it opens the server API');
+  if (apiKey !== undefined && apiKey === token) throw new UsageError('--api-key must differ from --token: clients carry the token, only backends may have the api key');
   const origins = flags.origin as string[];
   for (const origin of origins) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+\/?$/i.test(origin)) {
@@ -289,6 +293,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       tls: readTls(flags.tlsCert as string | undefined, flags.tlsKey as string | undefined),
       maxPayload,
       token,
+      apiKey,
       ...(jwtSecret !== undefined || jwtKey !== undefined ? { jwt: { secret: jwtSecret, keyFile: jwtKey, leeway: jwtLeeway } } : {}),
       origins,
       rateLimit: { rate, burst },

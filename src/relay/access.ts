@@ -24,7 +24,12 @@ export interface AccessOptions {
   origins?: readonly string[];
   /** Verifies JWT connection tokens (--jwt-secret, --jwt-key): then every connection is a verified user. */
   jwt?: JwtVerifier | undefined;
+  /** The backends' key for the server API and /metrics (--api-key); never a client's token. */
+  apiKey?: string | undefined;
 }
+
+/** Who an HTTP request on a channel comes from: a backend (the api key) or a client (its user id, if any). */
+export type Caller = { backend: true; from?: undefined } | { backend: false; from: string | undefined };
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="wavecast"' };
 
@@ -33,9 +38,11 @@ export class Access {
   private readonly _listed: readonly string[];
   private _origins: OriginList | null;
   private readonly _jwt: JwtVerifier | null;
+  private readonly _apiKey: Buffer | null;
 
   constructor(options: AccessOptions) {
     this._jwt = options.jwt ?? null;
+    this._apiKey = options.apiKey !== undefined && options.apiKey !== '' ? digest(options.apiKey) : null;
     this._digest = options.token !== undefined && options.token !== '' ? digest(options.token) : null;
     this._listed = options.origins ?? [];
     this._origins = this._listed.length > 0 ? new OriginList(this._listed) : null;
@@ -48,6 +55,43 @@ export class Access {
 
   get tokenRequired(): boolean {
     return this._digest !== null;
+  }
+
+  /** Whether the relay was given an api key (the server API is on). */
+  get apiKeySet(): boolean {
+    return this._apiKey !== null;
+  }
+
+  /** Whether the request carries the api key (Authorization: Bearer <api key>). */
+  isBackend(request: IncomingMessage): boolean {
+    const presented = bearerToken(request);
+    return this._apiKey !== null && presented !== undefined && timingSafeEqual(digest(presented), this._apiKey);
+  }
+
+  /**
+   * For what only backends may use (/metrics, the server API): with an api key, that key and nothing
+   * else (a client's token is refused); without one, the shared token's rule (checkToken).
+   */
+  checkBackend(request: IncomingMessage): Denial | null {
+    if (this._apiKey === null) return this.checkToken(request, false);
+    if (this.isBackend(request)) return null;
+    return { status: 401, body: 'This needs the relay\'s api key: send "Authorization: Bearer <api key>"', headers: CHALLENGE };
+  }
+
+  /**
+   * Who may use a channel over HTTP (publish on it, or read its history and presence): a backend with
+   * the api key; with user tokens, a user whose token allows it (a 403 otherwise); else as checkToken.
+   * `channel` null: a name that is not valid (its 400 comes after the token's check).
+   */
+  async channelCaller(request: IncomingMessage, channel: string | null, need: 'publish' | 'subscribe'): Promise<Caller | Denial> {
+    if (this.isBackend(request)) return { backend: true };
+    const identity = await this.identify(request, false);
+    if (isDenial(identity)) return identity;
+    const user = identity!;
+    if (channel !== null && !(need === 'publish' ? user.publish : user.subscribe).allows(channel)) {
+      return { status: 403, body: `User ${JSON.stringify(user.user)} may not ${need === 'publish' ? 'publish on' : 'subscribe to'} ${JSON.stringify(channel)}` };
+    }
+    return { backend: false, from: user.user ?? undefined };
   }
 
   /** Whether connections are verified users (JWT): then identify() never answers ANONYMOUS. */
@@ -159,6 +203,6 @@ export function ownOrigins(scheme: 'http' | 'https', host: string, port: number,
 }
 
 /** Whether a value is a Denial (rather than an identity). */
-export function isDenial(value: Identity | Denial | null): value is Denial {
+export function isDenial<T extends object>(value: T | Denial | null): value is Denial {
   return value !== null && typeof (value as Denial).status === 'number';
 }

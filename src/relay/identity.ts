@@ -106,4 +106,6 @@ export const CloseCodes = {
   AuthTimeout: 4002,
   /** The backend disconnected the user (server API). */
   Disconnected: 4003,
+  /** The backend removed the user from the plain connection's channel (server API). */
+  Removed: 4004,
 } as const;

@@ -97,6 +97,29 @@ export class PlainRelay {
     }
   }
 
+  /** [user id, name] of this node's plain connections to a channel that are verified users. */
+  localUsers(channel: string): Array<[string, string]> {
+    const users: Array<[string, string]> = [];
+    for (const client of this._clients.values()) if (client.channel === channel && client.identity.user !== null) users.push([client.identity.user, client.identity.name]);
+    return users;
+  }
+
+  /**
+   * Closes a user's plain connections (server API): all of them (4003), or those on `channel` (4004,
+   * removed from it); returns how many.
+   */
+  disconnect(user: string, channel?: string): number {
+    let closed = 0;
+    for (const [ws, client] of this._clients) {
+      if (client.identity.user !== user || ws.readyState !== ws.OPEN) continue;
+      if (channel === undefined) ws.close(CloseCodes.Disconnected, 'Disconnected by the server');
+      else if (client.channel === channel) ws.close(CloseCodes.Removed, 'Removed from the channel by the server');
+      else continue;
+      closed++;
+    }
+    return closed;
+  }
+
   /** The channel a plain connection is on (for the log of a slow client). */
   channelOf(ws: WebSocket): string | undefined {
     return this._clients.get(ws)?.channel;

@@ -17,7 +17,8 @@ import { ExpirySweep } from './expiry.js';
 import type { Identity } from './identity.js';
 import { JwtVerifier, type JwtSettings } from './jwt.js';
 import { channelOfTarget, type ChannelWatch } from './channel.js';
-import type { RelayCluster } from './cluster.js';
+import type { ClusterCommand, RelayCluster } from './cluster.js';
+import { createServerApi } from './server-api.js';
 import { ConnectionGate, descriptorLimit, REFUSING, RESERVED_DESCRIPTORS } from './connection-gate.js';
 import { createRequestHandler, oneAtATime } from './http-routes.js';
 import type { Logger } from './log.js';
@@ -47,6 +48,8 @@ export interface RelayOptions {
    * permissions its token gives (see docs/auth.md). Needs the jose package.
    */
   jwt?: JwtSettings | undefined;
+  /** The backends' key (--api-key): turns on the server API under /api/, and is then what opens /metrics. */
+  apiKey?: string | undefined;
   rateLimit: RateLimit;
   /** POST /channels/<name>/messages per client address (default RELAY_DEFAULTS.httpRateLimit; rate 0: off). */
   httpRateLimit?: RateLimit;
@@ -166,7 +169,7 @@ export class Relay {
   ) {
     const { log } = _options;
     this._cluster = _options.cluster ?? null;
-    const access = (this._access = new Access({ token: _options.token, origins: _options.origins, jwt: jwt ?? undefined }));
+    const access = (this._access = new Access({ token: _options.token, origins: _options.origins, jwt: jwt ?? undefined, apiKey: _options.apiKey }));
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
@@ -180,7 +183,7 @@ export class Relay {
       maxPayload: _options.maxPayload,
       page,
       log,
-      publish: (channel, data, binary) => this.publish(channel, data, binary, 'http'),
+      publish: (channel, data, binary, from) => this.publish(channel, data, binary, 'http', from),
       admitPublish: (request) => {
         const wait = postLimiter.take(addressKey(request.socket.remoteAddress));
         if (wait > 0) this.metrics.httpRateLimited++;
@@ -192,6 +195,23 @@ export class Relay {
       metrics: () => this.metricsText(),
       closing: () => this._closing !== null,
       ...(this._cluster !== null ? { broker: () => ({ name: this._cluster!.broker, state: this._cluster!.linkState }) } : {}),
+      ...(access.apiKeySet
+        ? {
+            api: createServerApi({
+              access,
+              log,
+              maxPayload: _options.maxPayload,
+              publish: (channel, data, binary) => this.publish(channel, data, binary, 'http'),
+              readHistory: (channel, since) => this.history.read(channel, since),
+              epoch: () => this.history.epoch,
+              presence: (channel) => this.presenceOf(channel),
+              disconnect: (user) => this.command({ op: 'disconnect', user }),
+              remove: (user, channel) => this.command({ op: 'remove', user, channel }),
+              channels: () => this.channels(),
+              info: () => this.info(),
+            }),
+          }
+        : {}),
     });
     const docs = _docs;
     // A connection's requests one at a time, each once the answers before it are taken (documents' too).
@@ -273,7 +293,11 @@ export class Relay {
     this._cluster?.start({
       deliver: (message) => this._deliverLocal(message),
       reset: (channel, epoch) => this._v1.reset(channel, epoch),
-      local: (channel) => ({ names: this._v1.localNames(channel), plain: this._plainCounts.get(channel) ?? 0 }),
+      local: (channel) => {
+        const users = this._localUsers(channel);
+        return { names: this._v1.localNames(channel), plain: this._plainCounts.get(channel) ?? 0, ...(users.length > 0 ? { users } : {}) };
+      },
+      command: (command) => this._carryOut(command),
       localChannels: () => [...new Set([...this._plainCounts.keys(), ...this._cluster!.feed.channels])],
       presenceChanged: (channel, event, name) => this._v1.announce(channel, event, name),
     });
@@ -307,7 +331,7 @@ export class Relay {
         ? null
         : await startDocs(options.docs, {
             log: options.log,
-            access: new Access({ token: options.token, origins: options.origins, jwt: jwt ?? undefined }),
+            access: new Access({ token: options.token, origins: options.origins, jwt: jwt ?? undefined, apiKey: options.apiKey }),
             ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
             heartbeat: options.heartbeat,
             maxConnections: options.maxConnections,
@@ -444,6 +468,64 @@ export class Relay {
     if (this._cluster === null) return local;
     const remote = this._cluster.presence.remote(channel);
     return local + remote.plain + remote.names.length;
+  }
+
+  /** [user id, name] of this node's connections to a channel that are verified users. */
+  private _localUsers(channel: string): Array<[string, string]> {
+    if (!this._access.usersRequired) return [];
+    return [...this._v1.localUsers(channel), ...this._plain.localUsers(channel)];
+  }
+
+  /** Who is on a channel, on every node: the count, the wavecast.v1 names, and the verified users. */
+  presenceOf(channel: string): { online: number; names: string[]; users: Array<{ user: string; name: string }> } {
+    const pairs = this._localUsers(channel);
+    const names = this._v1.localNames(channel);
+    if (this._cluster !== null) {
+      const remote = this._cluster.presence.remote(channel);
+      pairs.push(...(remote.users ?? []));
+      names.push(...remote.names);
+    }
+    pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return { online: this.online(channel), names: names.sort(), users: pairs.map(([user, name]) => ({ user, name })) };
+  }
+
+  /**
+   * A server API command (disconnect a user, remove a user from a channel): carried out on this node
+   * and, in a cluster, sent to every other node. Answers how many of this node's connections it touched.
+   */
+  command(command: ClusterCommand): number {
+    if (this._cluster !== null) {
+      try {
+        this._cluster.command(command);
+      } catch (error) {
+        this._options.log.warn('a server API command could not be sent to the other nodes', { op: command.op, error: String(error) });
+      }
+    }
+    return this._carryOut(command);
+  }
+
+  private _carryOut(command: ClusterCommand): number {
+    if (command.op === 'disconnect') return this._v1.disconnect(command.user) + this._plain.disconnect(command.user);
+    return this._v1.remove(command.user, command.channel) + this._plain.disconnect(command.user, command.channel);
+  }
+
+  /** Channels with connections, on every node, with their counts (busiest first). */
+  channels(): Array<{ channel: string; online: number }> {
+    const names = new Set([...this._wss.topics.map(channelOfTopic), ...this._v1.channels(), ...(this._cluster?.presence.remoteChannels() ?? [])]);
+    return [...names].map((channel) => ({ channel, online: this.online(channel) })).filter((c) => c.online > 0).sort((a, b) => b.online - a.online || (a.channel < b.channel ? -1 : 1));
+  }
+
+  /** This node, for the server API's info. */
+  info(): Record<string, unknown> {
+    return {
+      node: this._cluster?.adapter.nodeId ?? null,
+      broker: this._cluster !== null ? { name: this._cluster.broker, state: this._cluster.linkState, nodes: this._cluster.presence.nodes + 1 } : null,
+      connections: this._wss.clients.size,
+      channels: new Set(this._wss.topics.map(channelOfTopic)).size,
+      uptime: Math.round(process.uptime()),
+      users: this._access.usersRequired ? 'jwt' : 'anonymous',
+      documents: this.documents ?? null,
+    };
   }
 
   /** What a cluster node tells of local clients: the feed listens to their channels, presence is shared. */

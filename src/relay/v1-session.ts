@@ -219,6 +219,45 @@ export class V1Hub {
     return members === undefined ? [] : [...members.values()].map((m) => m.name);
   }
 
+  /** [user id, name] of this node's members of a channel that are verified users. */
+  localUsers(channel: string): Array<[string, string]> {
+    const members = this._channels.get(channel)?.members;
+    const users: Array<[string, string]> = [];
+    if (members === undefined) return users;
+    for (const [session, membership] of members) if (session.identity?.user != null) users.push([session.identity.user, membership.name]);
+    return users;
+  }
+
+  /** The channels this node's v1 connections have joined. */
+  channels(): string[] {
+    return [...this._channels.keys()];
+  }
+
+  /** Closes every connection of a user (server API); returns how many. */
+  disconnect(user: string): number {
+    let closed = 0;
+    for (const session of this._sessions.values()) {
+      if (session.identity?.user !== user || session.ws.readyState !== session.ws.OPEN) continue;
+      session.ws.close(CloseCodes.Disconnected, 'Disconnected by the server');
+      closed++;
+    }
+    return closed;
+  }
+
+  /** Takes a user's connections off a channel (server API), each told with `left` (reason "removed"); returns how many. */
+  remove(user: string, channel: string): number {
+    const members = this._channels.get(channel)?.members;
+    if (members === undefined) return 0;
+    let removed = 0;
+    for (const session of [...members.keys()]) {
+      if (session.identity?.user !== user) continue;
+      this._leave(session, channel);
+      this._send(session, { type: 'left', channel, reason: 'removed' });
+      removed++;
+    }
+    return removed;
+  }
+
   /** Someone on another node joined or left: tells this node's members of the channel. */
   announce(channel: string, event: 'join' | 'leave', name: string): void {
     this._announce(channel, null, event, name);
