@@ -35,6 +35,8 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   token: { type: 'string', env: 'WAVECAST_TOKEN', value: 'TOKEN', description: 'require this bearer token on upgrades (or ?token=), publishes, /channels and /metrics (default: none, open to all)' },
   'jwt-secret': { type: 'string', env: 'WAVECAST_JWT_SECRET', value: 'SECRET', description: 'require a JWT signed with this HS256 secret on every WebSocket (Authorization: Bearer, ?token=, or a wavecast.v1 auth envelope): it names the user and the channels it may subscribe to and publish on (see docs/auth.md; needs the jose package) (default: none)' },
   'jwt-key': { type: 'string', value: 'FILE', description: 'the same with a public key: a PEM file (RS256, ES256 or EdDSA by the key\'s type) or a JWKS file (default: none)' },
+  'auth-url': { type: 'string', value: 'URL', description: 'ask this backend who each connection is: the relay POSTs the upgrade\'s Cookie and Authorization to it and takes its JSON answer (user, name, permissions) or its 401/403 (see docs/auth.md); a backend slow or down refuses new connections with 503 and leaves open ones alone (default: none)' },
+  'auth-timeout': { type: 'number', default: 2, value: 'SECONDS', description: 'how long --auth-url has to answer (must be less than --handshake-timeout)' },
   'api-key': { type: 'string', env: 'WAVECAST_API_KEY', value: 'KEY', description: 'turn on the server API for backends (POST /api/publish, history, presence, disconnect, remove, channels, info; see docs/auth.md) with this key as its bearer token; it then also opens /metrics, which a client\'s token no longer does (default: none, the API is off)' },
   'jwt-leeway': { type: 'number', default: 5, value: 'SECONDS', description: 'clock skew allowed on a JWT\'s exp and nbf' },
   origin: { type: 'list', value: 'ORIGIN', description: 'allow WebSocket upgrades and publishes from pages of this origin only, besides the relay\'s own page (repeatable; * for any) (default: any)' },
@@ -153,7 +155,7 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     url: relay.url,
     page: pageUrl(relay.url, settings.relay.host),
     token: settings.relay.token ? 'required' : 'none',
-    users: settings.relay.jwt !== undefined ? 'JWT required' : 'anonymous',
+    users: settings.relay.authUrl !== undefined ? `asked of ${settings.relay.authUrl.url}` : settings.relay.jwt !== undefined ? 'JWT required' : 'anonymous',
     origins: settings.relay.origins.length > 0 ? settings.relay.origins.join(',') : 'any',
     maxPayload: settings.relay.maxPayload,
     rateLimit: settings.relay.rateLimit.rate > 0 ? `${settings.relay.rateLimit.rate}/s burst ${settings.relay.rateLimit.burst}` : 'off',
@@ -222,6 +224,12 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   if (jwtSecret !== undefined && jwtKey !== undefined) throw new UsageError('--jwt-secret and --jwt-key do not go together: tokens are checked with one of them');
   if (jwtSecret !== undefined && jwtSecret.length < 16) throw new UsageError('--jwt-secret must be at least 16 characters (32 random bytes are better): a short HS256 secret can be guessed');
   const jwtLeeway = number(flags, 'jwt-leeway', 0);
+  const authUrl = flags.authUrl as string | undefined;
+  const authTimeout = number(flags, 'auth-timeout', 0.05);
+  if (authUrl !== undefined) {
+    if (!/^https?:\/\/\S+$/i.test(authUrl) || !URL.canParse(authUrl)) throw new UsageError(`--auth-url needs an http:// or https:// URL, not "${authUrl}"`);
+    if (jwtSecret !== undefined || jwtKey !== undefined) throw new UsageError('--auth-url and --jwt-secret/--jwt-key do not go together: the backend, or the tokens, say who a connection is');
+  }
   const apiKey = flags.apiKey as string | undefined;
   if (apiKey !== undefined && apiKey.length < 16) throw new UsageError('--api-key must be at least 16 characters: it opens the server API');
   if (apiKey !== undefined && apiKey === token) throw new UsageError('--api-key must differ from --token: clients carry the token, only backends may have the api key');
@@ -245,6 +253,9 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const requestTimeout = number(flags, 'request-timeout', 0);
   if (requestTimeout > 0 && requestTimeout < handshakeTimeout) {
     throw new UsageError(`--request-timeout (${requestTimeout}) may not be shorter than --handshake-timeout (${handshakeTimeout}): the request head is part of the request`);
+  }
+  if (authUrl !== undefined && authTimeout >= handshakeTimeout) {
+    throw new UsageError(`--auth-timeout (${authTimeout}) must be shorter than --handshake-timeout (${handshakeTimeout}): the backend's answer is part of the upgrade`);
   }
   const keepAliveTimeout = number(flags, 'keep-alive-timeout', 0.1);
   const idleTimeout = number(flags, 'idle-timeout', 0);
@@ -294,6 +305,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       maxPayload,
       token,
       apiKey,
+      ...(authUrl !== undefined ? { authUrl: { url: authUrl, timeout: authTimeout * 1000 } } : {}),
       ...(jwtSecret !== undefined || jwtKey !== undefined ? { jwt: { secret: jwtSecret, keyFile: jwtKey, leeway: jwtLeeway } } : {}),
       origins,
       rateLimit: { rate, burst },

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { OriginList } from '../server/admission.js';
 import { ANONYMOUS, type Identity } from './identity.js';
+import type { ConnectProxy } from './connect-proxy.js';
 import type { JwtVerifier } from './jwt.js';
 
 export interface Denial {
@@ -24,6 +25,8 @@ export interface AccessOptions {
   origins?: readonly string[];
   /** Verifies JWT connection tokens (--jwt-secret, --jwt-key): then every connection is a verified user. */
   jwt?: JwtVerifier | undefined;
+  /** Asks the backend who each request is (--auth-url): then every connection is a verified user. */
+  proxy?: ConnectProxy | undefined;
   /** The backends' key for the server API and /metrics (--api-key); never a client's token. */
   apiKey?: string | undefined;
 }
@@ -39,8 +42,10 @@ export class Access {
   private _origins: OriginList | null;
   private readonly _jwt: JwtVerifier | null;
   private readonly _apiKey: Buffer | null;
+  private readonly _proxy: ConnectProxy | null;
 
   constructor(options: AccessOptions) {
+    this._proxy = options.proxy ?? null;
     this._jwt = options.jwt ?? null;
     this._apiKey = options.apiKey !== undefined && options.apiKey !== '' ? digest(options.apiKey) : null;
     this._digest = options.token !== undefined && options.token !== '' ? digest(options.token) : null;
@@ -96,16 +101,17 @@ export class Access {
 
   /** Whether connections are verified users (JWT): then identify() never answers ANONYMOUS. */
   get usersRequired(): boolean {
-    return this._jwt !== null;
+    return this._jwt !== null || this._proxy !== null;
   }
 
   /**
-   * Who the request is: with JWTs, the user its token names (a 401 with the reason when it has none or
+   * Who the request is: with a connect proxy, whom the backend says; with JWTs, the user its token names (a 401 with the reason when it has none or
    * a bad one; null when it has none and `later` allows it to authenticate after the upgrade, as a
    * wavecast.v1 connection may with an `auth` envelope); else ANONYMOUS once the shared token (if any)
    * checks out. The token is read as in checkToken.
    */
   async identify(request: IncomingMessage, fromQuery: boolean, later = false): Promise<Identity | Denial | null> {
+    if (this._proxy !== null) return this._proxy.identify(request);
     if (this._jwt === null) return this.checkToken(request, fromQuery) ?? ANONYMOUS;
     const presented = bearerToken(request) ?? (fromQuery ? queryToken(request.url) : undefined);
     if (presented === undefined) {

@@ -111,7 +111,7 @@ export class ClusterPresence {
       plain += state.plain;
       if (Array.isArray(state.users)) users.push(...state.users);
     }
-    return { names, plain, users };
+    return users.length > 0 ? { names, plain, users } : { names, plain };
   }
 
   /** The channels other nodes have members on. */

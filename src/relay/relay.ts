@@ -19,6 +19,7 @@ import { JwtVerifier, type JwtSettings } from './jwt.js';
 import { channelOfTarget, type ChannelWatch } from './channel.js';
 import type { ClusterCommand, RelayCluster } from './cluster.js';
 import { createServerApi } from './server-api.js';
+import { ConnectProxy, type ConnectProxySettings } from './connect-proxy.js';
 import { ConnectionGate, descriptorLimit, REFUSING, RESERVED_DESCRIPTORS } from './connection-gate.js';
 import { createRequestHandler, oneAtATime } from './http-routes.js';
 import type { Logger } from './log.js';
@@ -48,6 +49,8 @@ export interface RelayOptions {
    * permissions its token gives (see docs/auth.md). Needs the jose package.
    */
   jwt?: JwtSettings | undefined;
+  /** The connect proxy (--auth-url, --auth-timeout): the backend says who each connection is. */
+  authUrl?: ConnectProxySettings | undefined;
   /** The backends' key (--api-key): turns on the server API under /api/, and is then what opens /metrics. */
   apiKey?: string | undefined;
   rateLimit: RateLimit;
@@ -169,7 +172,7 @@ export class Relay {
   ) {
     const { log } = _options;
     this._cluster = _options.cluster ?? null;
-    const access = (this._access = new Access({ token: _options.token, origins: _options.origins, jwt: jwt ?? undefined, apiKey: _options.apiKey }));
+    const access = (this._access = new Access({ token: _options.token, origins: _options.origins, jwt: jwt ?? undefined, proxy: proxyOf(_options), apiKey: _options.apiKey }));
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
@@ -331,7 +334,7 @@ export class Relay {
         ? null
         : await startDocs(options.docs, {
             log: options.log,
-            access: new Access({ token: options.token, origins: options.origins, jwt: jwt ?? undefined, apiKey: options.apiKey }),
+            access: new Access({ token: options.token, origins: options.origins, jwt: jwt ?? undefined, proxy: proxyOf(options), apiKey: options.apiKey }),
             ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
             heartbeat: options.heartbeat,
             maxConnections: options.maxConnections,
@@ -523,7 +526,7 @@ export class Relay {
       connections: this._wss.clients.size,
       channels: new Set(this._wss.topics.map(channelOfTopic)).size,
       uptime: Math.round(process.uptime()),
-      users: this._access.usersRequired ? 'jwt' : 'anonymous',
+      users: this._options.authUrl !== undefined ? 'auth-url' : this._access.usersRequired ? 'jwt' : 'anonymous',
       documents: this.documents ?? null,
     };
   }
@@ -671,4 +674,8 @@ function offersV1(request: IncomingMessage): boolean {
   const offered = request.headers['sec-websocket-protocol'];
   if (offered === undefined) return false;
   return offered.split(',').some((protocol) => protocol.trim() === V1_PROTOCOL);
+}
+
+function proxyOf(options: RelayOptions): ConnectProxy | undefined {
+  return options.authUrl === undefined ? undefined : new ConnectProxy(options.authUrl, options.log);
 }
