@@ -65,7 +65,8 @@ export type ClaimsResult = { ok: true; identity: Identity } | { ok: false; reaso
 export function identityOfClaims(claims: Record<string, unknown>): ClaimsResult {
   const sub = claims.sub;
   if (typeof sub !== 'string' || sub === '') return { ok: false, reason: 'The token has no "sub" (user id)' };
-  if (sub.length > MAX_USER_LENGTH || hasControl(sub)) return { ok: false, reason: `"sub" must be at most ${MAX_USER_LENGTH} characters, without control characters` };
+  // (The cluster's wire format carries a message's `from` in at most 255 bytes.)
+  if (sub.length > MAX_USER_LENGTH || Buffer.byteLength(sub) > 255 || hasControl(sub)) return { ok: false, reason: `"sub" must be at most ${MAX_USER_LENGTH} characters (255 bytes of UTF-8), without control characters` };
   let name = sub;
   if (claims.name !== undefined) {
     if (typeof claims.name !== 'string' || claims.name.length > MAX_USER_LENGTH || hasControl(claims.name)) {
