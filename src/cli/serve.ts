@@ -13,6 +13,7 @@ import { listenFailure, listeningLine, pageUrl } from './serve-address.js';
 import { checkDocsFlags, DOCS_FLAGS } from './serve-docs.js';
 import { DOCS_UNAVAILABLE } from '../relay/docs/load.js';
 import { JWT_UNAVAILABLE } from '../relay/jwt.js';
+import { Namespaces } from '../relay/namespaces.js';
 
 const USAGE = 'wavecast serve [options]';
 const DESCRIPTION = `Runs the Wavecast relay. Every path is a channel: a WebSocket client on ws://HOST:PORT/<channel> gets
@@ -37,6 +38,7 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   'jwt-key': { type: 'string', value: 'FILE', description: 'the same with a public key: a PEM file (RS256, ES256 or EdDSA by the key\'s type) or a JWKS file (default: none)' },
   'auth-url': { type: 'string', value: 'URL', description: 'ask this backend who each connection is: the relay POSTs the upgrade\'s Cookie and Authorization to it and takes its JSON answer (user, name, permissions) or its 401/403 (see docs/auth.md); a backend slow or down refuses new connections with 503 and leaves open ones alone (default: none)' },
   'auth-timeout': { type: 'number', default: 2, value: 'SECONDS', description: 'how long --auth-url has to answer (must be less than --handshake-timeout)' },
+  config: { type: 'string', value: 'FILE', description: 'channel namespaces (JSON): per channel-name prefix, who may publish (clients or backend) and subscribe (anyone, users, or by a token claim), presence and join/leave envelopes on or off, anonymous access (see docs/auth.md) (default: none, every channel open as the tokens allow)' },
   'api-key': { type: 'string', env: 'WAVECAST_API_KEY', value: 'KEY', description: 'turn on the server API for backends (POST /api/publish, history, presence, disconnect, remove, channels, info; see docs/auth.md) with this key as its bearer token; it then also opens /metrics, which a client\'s token no longer does (default: none, the API is off)' },
   'jwt-leeway': { type: 'number', default: 5, value: 'SECONDS', description: 'clock skew allowed on a JWT\'s exp and nbf' },
   origin: { type: 'list', value: 'ORIGIN', description: 'allow WebSocket upgrades and publishes from pages of this origin only, besides the relay\'s own page (repeatable; * for any) (default: any)' },
@@ -230,6 +232,15 @@ export function checkFlags(flags: FlagValues): ServeSettings {
     if (!/^https?:\/\/\S+$/i.test(authUrl) || !URL.canParse(authUrl)) throw new UsageError(`--auth-url needs an http:// or https:// URL, not "${authUrl}"`);
     if (jwtSecret !== undefined || jwtKey !== undefined) throw new UsageError('--auth-url and --jwt-secret/--jwt-key do not go together: the backend, or the tokens, say who a connection is');
   }
+  const configFile = flags.config as string | undefined;
+  let namespaces: Namespaces | undefined;
+  if (configFile !== undefined) {
+    try {
+      namespaces = Namespaces.load(configFile);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
   const apiKey = flags.apiKey as string | undefined;
   if (apiKey !== undefined && apiKey.length < 16) throw new UsageError('--api-key must be at least 16 characters: it opens the server API');
   if (apiKey !== undefined && apiKey === token) throw new UsageError('--api-key must differ from --token: clients carry the token, only backends may have the api key');
@@ -305,6 +316,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       maxPayload,
       token,
       apiKey,
+      namespaces,
       ...(authUrl !== undefined ? { authUrl: { url: authUrl, timeout: authTimeout * 1000 } } : {}),
       ...(jwtSecret !== undefined || jwtKey !== undefined ? { jwt: { secret: jwtSecret, keyFile: jwtKey, leeway: jwtLeeway } } : {}),
       origins,

@@ -11,6 +11,7 @@ import { OriginList } from '../server/admission.js';
 import { ANONYMOUS, type Identity } from './identity.js';
 import type { ConnectProxy } from './connect-proxy.js';
 import type { JwtVerifier } from './jwt.js';
+import { Namespaces } from './namespaces.js';
 
 export interface Denial {
   status: number;
@@ -27,6 +28,8 @@ export interface AccessOptions {
   jwt?: JwtVerifier | undefined;
   /** Asks the backend who each request is (--auth-url): then every connection is a verified user. */
   proxy?: ConnectProxy | undefined;
+  /** Channel namespaces (--config): who may subscribe and publish where. */
+  namespaces?: Namespaces | undefined;
   /** The backends' key for the server API and /metrics (--api-key); never a client's token. */
   apiKey?: string | undefined;
 }
@@ -43,8 +46,10 @@ export class Access {
   private readonly _jwt: JwtVerifier | null;
   private readonly _apiKey: Buffer | null;
   private readonly _proxy: ConnectProxy | null;
+  readonly namespaces: Namespaces;
 
   constructor(options: AccessOptions) {
+    this.namespaces = options.namespaces ?? new Namespaces();
     this._proxy = options.proxy ?? null;
     this._jwt = options.jwt ?? null;
     this._apiKey = options.apiKey !== undefined && options.apiKey !== '' ? digest(options.apiKey) : null;
@@ -93,9 +98,8 @@ export class Access {
     const identity = await this.identify(request, false);
     if (isDenial(identity)) return identity;
     const user = identity!;
-    if (channel !== null && !(need === 'publish' ? user.publish : user.subscribe).allows(channel)) {
-      return { status: 403, body: `User ${JSON.stringify(user.user)} may not ${need === 'publish' ? 'publish on' : 'subscribe to'} ${JSON.stringify(channel)}` };
-    }
+    const refusal = channel === null ? null : need === 'publish' ? this.namespaces.publishRefusal(user, channel) : this.namespaces.subscribeRefusal(user, channel);
+    if (refusal !== null) return { status: 403, body: refusal };
     return { backend: false, from: user.user ?? undefined };
   }
 

@@ -45,10 +45,12 @@ export interface Identity {
   docsRead: Patterns;
   /** When the identity stops being valid (ms since the epoch); null: never. */
   expires: number | null;
+  /** All the verified claims (for namespaces that grant by claim). */
+  claims: Readonly<Record<string, unknown>>;
 }
 
 /** Whoever connects to an open relay (or one with a shared --token): may do everything, has no user id. */
-export const ANONYMOUS: Identity = { user: null, name: '', subscribe: EVERYTHING, publish: EVERYTHING, docsWrite: EVERYTHING, docsRead: EVERYTHING, expires: null };
+export const ANONYMOUS: Identity = { user: null, name: '', subscribe: EVERYTHING, publish: EVERYTHING, docsWrite: EVERYTHING, docsRead: EVERYTHING, expires: null, claims: {} };
 
 /** Longest user id or name taken from a token or a backend's answer, in characters. */
 export const MAX_USER_LENGTH = 128;
@@ -91,7 +93,7 @@ export function identityOfClaims(claims: Record<string, unknown>): ClaimsResult 
     if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) return { ok: false, reason: '"exp" must be a number of seconds' };
     expires = claims.exp * 1000;
   }
-  return { ok: true, identity: { user: sub, name, subscribe: lists.subscribe!, publish: lists.publish!, docsWrite: lists.docs_write!, docsRead: lists.docs_read!, expires } };
+  return { ok: true, identity: { user: sub, name, subscribe: lists.subscribe!, publish: lists.publish!, docsWrite: lists.docs_write!, docsRead: lists.docs_read!, expires, claims } };
 }
 
 function hasControl(text: string): boolean {

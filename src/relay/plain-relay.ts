@@ -10,6 +10,7 @@ import { CloseCode } from '../protocol/close.js';
 import type { WebSocketServer } from '../server/websocket-server.js';
 import type { ChannelWatch } from './channel.js';
 import type { ExpirySweep } from './expiry.js';
+import { Namespaces } from './namespaces.js';
 import { CloseCodes, type Identity } from './identity.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
@@ -41,6 +42,8 @@ export class PlainRelay {
     private readonly _watch: ChannelWatch | null = null,
     /** Closes a client when its token expires. */
     private readonly _expiry: ExpirySweep | null = null,
+    /** Who may publish where (default: as each token allows). */
+    private readonly _namespaces: Namespaces = new Namespaces(),
   ) {
     const relay = this;
     this._onMessage = function (data, isBinary) {
@@ -78,8 +81,9 @@ export class PlainRelay {
       ws.close(CloseCode.PolicyViolation, this._limiter.reason());
       return;
     }
-    if (!client.identity.publish.allows(client.channel)) {
-      this._log.info('client closed: it may not publish on its channel', { channel: client.channel, peer: client.peer, user: client.identity.user });
+    const refusal = this._namespaces.publishRefusal(client.identity, client.channel);
+    if (refusal !== null) {
+      this._log.info('client closed: it may not publish on its channel', { channel: client.channel, peer: client.peer, user: client.identity.user, reason: refusal });
       ws.close(CloseCode.PolicyViolation, 'You may not publish on this channel');
       return;
     }

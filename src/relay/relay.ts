@@ -19,6 +19,7 @@ import { JwtVerifier, type JwtSettings } from './jwt.js';
 import { channelOfTarget, type ChannelWatch } from './channel.js';
 import type { ClusterCommand, RelayCluster } from './cluster.js';
 import { createServerApi } from './server-api.js';
+import type { Namespaces } from './namespaces.js';
 import { ConnectProxy, type ConnectProxySettings } from './connect-proxy.js';
 import { ConnectionGate, descriptorLimit, REFUSING, RESERVED_DESCRIPTORS } from './connection-gate.js';
 import { createRequestHandler, oneAtATime } from './http-routes.js';
@@ -51,6 +52,8 @@ export interface RelayOptions {
   jwt?: JwtSettings | undefined;
   /** The connect proxy (--auth-url, --auth-timeout): the backend says who each connection is. */
   authUrl?: ConnectProxySettings | undefined;
+  /** Channel namespaces (--config FILE, see namespaces.ts). */
+  namespaces?: Namespaces | undefined;
   /** The backends' key (--api-key): turns on the server API under /api/, and is then what opens /metrics. */
   apiKey?: string | undefined;
   rateLimit: RateLimit;
@@ -172,7 +175,7 @@ export class Relay {
   ) {
     const { log } = _options;
     this._cluster = _options.cluster ?? null;
-    const access = (this._access = new Access({ token: _options.token, origins: _options.origins, jwt: jwt ?? undefined, proxy: proxyOf(_options), apiKey: _options.apiKey }));
+    const access = (this._access = new Access({ token: _options.token, origins: _options.origins, jwt: jwt ?? undefined, proxy: proxyOf(_options), apiKey: _options.apiKey, namespaces: _options.namespaces }));
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
@@ -273,6 +276,7 @@ export class Relay {
       },
       watch,
       this._expiry,
+      access.namespaces,
     );
     this._v1 = new V1Hub({
       wss: this._wss,
@@ -290,6 +294,7 @@ export class Relay {
       presenceUpdates: _options.presenceUpdates ?? RELAY_DEFAULTS.presenceUpdates,
       ...(watch !== null ? { watch } : {}),
       expiry: this._expiry,
+      namespaces: access.namespaces,
       authenticate: (token) => access.verify(token),
       authTimeout: handshakeTimeout,
     });
@@ -334,7 +339,7 @@ export class Relay {
         ? null
         : await startDocs(options.docs, {
             log: options.log,
-            access: new Access({ token: options.token, origins: options.origins, jwt: jwt ?? undefined, proxy: proxyOf(options), apiKey: options.apiKey }),
+            access: new Access({ token: options.token, origins: options.origins, jwt: jwt ?? undefined, proxy: proxyOf(options), apiKey: options.apiKey, namespaces: options.namespaces }),
             ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
             heartbeat: options.heartbeat,
             maxConnections: options.maxConnections,
@@ -402,9 +407,8 @@ export class Relay {
     if (isDenial(identity)) throw this._refuse(request, identity.status, identity.body, identity.headers);
     const channel = channelOfTarget(request.url);
     if (!channel.ok) throw this._refuse(request, 400, channel.message);
-    if (!v1 && !identity!.subscribe.allows(channel.channel)) {
-      throw this._refuse(request, 403, `User ${JSON.stringify(identity!.user)} may not subscribe to ${JSON.stringify(channel.channel)}`);
-    }
+    const forbidden = v1 ? null : access.namespaces.subscribeRefusal(identity!, channel.channel);
+    if (forbidden !== null) throw this._refuse(request, 403, forbidden);
     return { channel: channel.channel, identity };
   }
 

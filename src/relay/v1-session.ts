@@ -17,6 +17,7 @@ import type { Denial } from './access.js';
 import type { ChannelWatch } from './channel.js';
 import type { ExpirySweep } from './expiry.js';
 import { ANONYMOUS, CloseCodes, type Identity } from './identity.js';
+import { Namespaces } from './namespaces.js';
 import type { HistoryStore, StoredMessage } from './history.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
@@ -78,6 +79,8 @@ export interface V1HubOptions {
   presenceUpdates?: number;
   /** Closes connections whose token expired, and those that did not authenticate in time. */
   expiry?: ExpirySweep;
+  /** Who may join and publish where, and which channels have presence (default: as each token allows). */
+  namespaces?: Namespaces;
   /** Verifies the token of an `auth` envelope (none: the relay takes no user tokens). */
   authenticate?: (token: string) => Promise<Identity | Denial>;
   /** How long a connection that came without a token has to send its `auth` (ms; default 5000). */
@@ -142,8 +145,10 @@ export class V1Hub {
   private readonly _channels = new Map<string, V1Channel>();
   private readonly _sessions = new Map<WebSocket, Session>();
   private readonly _presencePacer: UpdatePacer<string>;
+  private readonly _namespaces: Namespaces;
 
   constructor(private readonly _options: V1HubOptions) {
+    this._namespaces = _options.namespaces ?? new Namespaces();
     this._presencePacer = new UpdatePacer({ burst: _options.presenceUpdates ?? 5, interval: PRESENCE_INTERVAL, flush: (channel) => this._summarise(channel) });
     // Under the 'drop' backpressure policy a slow client is skipped: a wavecast.v1 client would then miss
     // messages with no gap to tell it. It is closed instead (after what is queued for it), and recovers
@@ -211,6 +216,12 @@ export class V1Hub {
     if (remote !== undefined && remote.length > 0) names.push(...remote);
     names.sort();
     return { count: names.length, names };
+  }
+
+  /** What a joined envelope shows of a channel's presence: no names where its namespace has presence off. */
+  private _presenceShown(channel: string): PresenceInfo {
+    const presence = this.presence(channel);
+    return this._namespaces.of(channel).presence ? presence : { count: presence.count, names: [] };
   }
 
   /** The names of this node's members of a channel. */
@@ -363,9 +374,8 @@ export class V1Hub {
       return this._send(session, errorEnvelope('not_joined', `Join ${JSON.stringify(envelope.channel)} before publishing to it`, envelope.id, envelope.channel));
     }
     const identity = session.identity!;
-    if (!identity.publish.allows(envelope.channel)) {
-      return this._send(session, errorEnvelope('forbidden', `User ${JSON.stringify(identity.user)} may not publish on ${JSON.stringify(envelope.channel)}`, envelope.id, envelope.channel));
-    }
+    const refusal = this._namespaces.publishRefusal(identity, envelope.channel);
+    if (refusal !== null) return this._send(session, errorEnvelope('forbidden', refusal, envelope.id, envelope.channel));
     const stored = this._options.publish(envelope.channel, Buffer.from(envelope.data), false, identity.user ?? session.id);
     if (envelope.id === undefined) {
       if (stored instanceof Promise) {
@@ -389,9 +399,8 @@ export class V1Hub {
       return this._send(session, errorEnvelope('too_many_channels', `A connection may join at most ${this._options.maxChannels} channels`, undefined, channel));
     }
     const identity = session.identity!;
-    if (!identity.subscribe.allows(channel)) {
-      return this._send(session, errorEnvelope('forbidden', `User ${JSON.stringify(identity.user)} may not subscribe to ${JSON.stringify(channel)}`, undefined, channel));
-    }
+    const refusal = this._namespaces.subscribeRefusal(identity, channel);
+    if (refusal !== null) return this._send(session, errorEnvelope('forbidden', refusal, undefined, channel));
     // A verified user is known by the name its token gives, whatever name the join asks for.
     const membership: Membership = { name: identity.user !== null ? identity.name : (envelope.name ?? ''), lastSeq: 0, pending: [], pendingBytes: 0, seen: 0 };
     session.channels.set(channel, membership);
@@ -485,7 +494,7 @@ export class V1Hub {
     membership.pendingBytes = 0;
     session.ws.subscribe(v1Topic(channel));
     membership.seen = this._channels.get(channel)?.version ?? 0;
-    this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this.presence(channel), you: session.identity?.user ?? session.id });
+    this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this._presenceShown(channel), you: session.identity?.user ?? session.id });
   }
 
   /** Resolves once the connection has taken everything sent to it (false if it closed first); one wait per connection. */
@@ -522,6 +531,9 @@ export class V1Hub {
     const state = this._channels.get(channel);
     if (state === undefined) return;
     state.version++;
+    // A namespace without presence, or without join and leave envelopes, is told nothing.
+    const namespace = this._namespaces.of(channel);
+    if (!namespace.presence || !namespace.joinLeave) return;
     if (this._presencePacer.offer(channel)) {
       const text = encode({ type: 'presence', channel, event, name, count: this._count(channel, state) });
       for (const session of state.members.keys()) {

@@ -188,12 +188,15 @@ test('expiry: a plain client is closed with 4001 at exp; a wavecast.v1 client st
     const plain = await connect(`${relay.url}/lobby`, bearer(await hs256({ sub: 'ada', ...ROOMS, exp: now() + 2 })));
     const refreshed = await v1(relay, bearer(await hs256({ sub: 'ada', ...ROOMS, exp: now() + 2 })));
     const lapsed = await v1(relay, bearer(await hs256({ sub: 'bob', ...ROOMS, exp: now() + 2 })));
+    // (Both close at the same sweep: each is listened for from the start.)
+    const plainClosed = closed(plain, 10_000);
+    const lapsedClosed = closed(lapsed.client, 10_000);
     refreshed.send({ type: 'auth', token: await hs256({ sub: 'eve', ...ROOMS, exp: now() + 60 }) });
     assert.equal((await refreshed.next('error')).code, 'forbidden');
     refreshed.send({ type: 'auth', token: await hs256({ sub: 'ada', ...ROOMS, exp: now() + 60 }) });
     await refreshed.next('authed');
-    assert.deepEqual(await closed(plain), { code: 4001, reason: 'Token expired' });
-    assert.equal((await closed(lapsed.client)).code, 4001);
+    assert.deepEqual(await plainClosed, { code: 4001, reason: 'Token expired' });
+    assert.equal((await lapsedClosed).code, 4001);
     refreshed.send({ type: 'ping', id: 1 });
     await refreshed.next('pong');
     refreshed.client.close();
