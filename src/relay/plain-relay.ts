@@ -27,6 +27,8 @@ interface PlainClient {
 
 export class PlainRelay {
   private readonly _clients = new Map<WebSocket, PlainClient>();
+  /** The clients of verified users, per channel (presence with user ids, without a walk over every client). */
+  private readonly _users = new Map<string, Set<PlainClient>>();
   /** One listener of each kind for every connection (`this` is the connection). */
   private readonly _onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
   private readonly _onClose: (this: WebSocket, code: number, reason: Buffer) => void;
@@ -56,7 +58,13 @@ export class PlainRelay {
 
   /** Takes a newly opened plain connection onto `channel`. */
   accept(ws: WebSocket, channel: string, peer: string, identity: Identity): void {
-    this._clients.set(ws, { channel, bucket: this._limiter.bucket(), peer, identity });
+    const client: PlainClient = { channel, bucket: this._limiter.bucket(), peer, identity };
+    this._clients.set(ws, client);
+    if (identity.user !== null) {
+      let users = this._users.get(channel);
+      if (users === undefined) this._users.set(channel, (users = new Set()));
+      users.add(client);
+    }
     if (identity.expires !== null) {
       this._expiry?.watch(ws, identity.expires, () => {
         this._log.info('client closed: its token expired', { channel, peer, user: identity.user });
@@ -94,6 +102,8 @@ export class PlainRelay {
     const client = this._clients.get(ws);
     this._clients.delete(ws);
     this._expiry?.unwatch(ws);
+    const users = client === undefined ? undefined : this._users.get(client.channel);
+    if (users !== undefined && users.delete(client!) && users.size === 0) this._users.delete(client!.channel);
     this._metrics.connectionsClosed++;
     if (client !== undefined) this._watch?.left(client.channel, null);
     if (client !== undefined && this._log.enabled('debug')) {
@@ -103,9 +113,7 @@ export class PlainRelay {
 
   /** [user id, name] of this node's plain connections to a channel that are verified users. */
   localUsers(channel: string): Array<[string, string]> {
-    const users: Array<[string, string]> = [];
-    for (const client of this._clients.values()) if (client.channel === channel && client.identity.user !== null) users.push([client.identity.user, client.identity.name]);
-    return users;
+    return [...(this._users.get(channel) ?? [])].map((client) => [client.identity.user!, client.identity.name]);
   }
 
   /**

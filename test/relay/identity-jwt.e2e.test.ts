@@ -219,7 +219,7 @@ test('without JWT flags the relay stays open: anonymous connections, names from 
 
 
 test('documents: the same tokens; docs_write edits, docs_read only reads, any other document is refused', { timeout: 30_000 }, async () => {
-  const relay = await startRelay(['--jwt-secret', SECRET, '--data-dir', tempDir()]);
+  const relay = await startRelay(['--jwt-secret', SECRET, '--jwt-leeway', '0', '--data-dir', tempDir()]);
   try {
     const token = await hs256({ sub: 'ada', docs_write: ['notes/*'], docs_read: ['handbook/*', 'notes/*'] });
     const post = (doc: string, auth: Record<string, string>) =>
@@ -238,6 +238,8 @@ test('documents: the same tokens; docs_write edits, docs_read only reads, any ot
     const upgrade = await refusedUpgrade(`${relay.url}/docs/private/a`, bearer(token));
     assert.equal(upgrade.status, 403);
     (await connect(`${relay.url}/docs/handbook/a`, bearer(token))).close();
+    const expiring = await connect(`${relay.url}/docs/notes/a`, bearer(await hs256({ sub: 'ada', docs_write: ['notes/*'], exp: now() + 1 })));
+    assert.deepEqual(await closed(expiring, 10_000), { code: 4001, reason: 'Token expired' });
   } finally {
     await relay.stop();
   }
