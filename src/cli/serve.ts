@@ -12,6 +12,8 @@ import type { ClusterSettings } from './serve-cluster.js';
 import { listenFailure, listeningLine, pageUrl } from './serve-address.js';
 import { checkDocsFlags, DOCS_FLAGS } from './serve-docs.js';
 import { DOCS_UNAVAILABLE } from '../relay/docs/load.js';
+import { JWT_UNAVAILABLE } from '../relay/jwt.js';
+import { Namespaces } from '../relay/namespaces.js';
 
 const USAGE = 'wavecast serve [options]';
 const DESCRIPTION = `Runs the Wavecast relay. Every path is a channel: a WebSocket client on ws://HOST:PORT/<channel> gets
@@ -32,6 +34,13 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
   port: { type: 'number', short: 'p', default: 3000, env: 'PORT', value: 'PORT', description: 'port to listen on (0: any free port)' },
   host: { type: 'string', default: 'localhost', value: 'HOST', description: 'address to listen on (0.0.0.0 for every interface)' },
   token: { type: 'string', env: 'WAVECAST_TOKEN', value: 'TOKEN', description: 'require this bearer token on upgrades (or ?token=), publishes, /channels and /metrics (default: none, open to all)' },
+  'jwt-secret': { type: 'string', env: 'WAVECAST_JWT_SECRET', value: 'SECRET', description: 'require a JWT signed with this HS256 secret on every WebSocket (Authorization: Bearer, ?token=, or a wavecast.v1 auth envelope): it names the user and the channels it may subscribe to and publish on (see docs/auth.md; needs the jose package) (default: none)' },
+  'jwt-key': { type: 'string', value: 'FILE', description: 'the same with a public key: a PEM file (RS256, ES256 or EdDSA by the key\'s type) or a JWKS file (default: none)' },
+  'auth-url': { type: 'string', value: 'URL', description: 'ask this backend who each connection is: the relay POSTs the upgrade\'s Cookie and Authorization to it and takes its JSON answer (user, name, permissions) or its 401/403 (see docs/auth.md); a backend slow or down refuses new connections with 503 and leaves open ones alone (default: none)' },
+  'auth-timeout': { type: 'number', default: 2, value: 'SECONDS', description: 'how long --auth-url has to answer (must be less than --handshake-timeout)' },
+  config: { type: 'string', value: 'FILE', description: 'channel namespaces (JSON): per channel-name prefix, who may publish (clients or backend) and subscribe (anyone, users, or by a token claim), presence and join/leave envelopes on or off, anonymous access (see docs/auth.md) (default: none, every channel open as the tokens allow)' },
+  'api-key': { type: 'string', env: 'WAVECAST_API_KEY', value: 'KEY', description: 'turn on the server API for backends (POST /api/publish, history, presence, disconnect, remove, channels, info; see docs/auth.md) with this key as its bearer token; it then also opens /metrics, which a client\'s token no longer does (default: none, the API is off)' },
+  'jwt-leeway': { type: 'number', default: 5, value: 'SECONDS', description: 'clock skew allowed on a JWT\'s exp and nbf' },
   origin: { type: 'list', value: 'ORIGIN', description: 'allow WebSocket upgrades and publishes from pages of this origin only, besides the relay\'s own page (repeatable; * for any) (default: any)' },
   'max-payload': { type: 'number', default: 65536, value: 'BYTES', description: 'largest message accepted, over WebSocket (1009 beyond) or HTTP (413)' },
   'rate-limit': { type: 'number', default: 20, value: 'PER_SECOND', description: 'messages a second one connection may send (0: no limit); over it the connection is closed with 1008' },
@@ -138,7 +147,7 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
   } catch (error) {
     await relayCluster?.close().catch(() => undefined);
     const failure = error as NodeJS.ErrnoException;
-    log.error(`cannot start the relay: ${failure.code === DOCS_UNAVAILABLE ? failure.message : listenFailure(failure, settings.relay.host, settings.relay.port)}`);
+    log.error(`cannot start the relay: ${failure.code === DOCS_UNAVAILABLE || failure.code === JWT_UNAVAILABLE ? failure.message : listenFailure(failure, settings.relay.host, settings.relay.port)}`);
     return 1;
   }
 
@@ -148,6 +157,7 @@ export async function runServe(argv: string[], io: ServeIo = processIo): Promise
     url: relay.url,
     page: pageUrl(relay.url, settings.relay.host),
     token: settings.relay.token ? 'required' : 'none',
+    users: settings.relay.authUrl !== undefined ? `asked of ${settings.relay.authUrl.url}` : settings.relay.jwt !== undefined ? 'JWT required' : 'anonymous',
     origins: settings.relay.origins.length > 0 ? settings.relay.origins.join(',') : 'any',
     maxPayload: settings.relay.maxPayload,
     rateLimit: settings.relay.rateLimit.rate > 0 ? `${settings.relay.rateLimit.rate}/s burst ${settings.relay.rateLimit.burst}` : 'off',
@@ -211,6 +221,29 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   if (host.trim() === '') throw new UsageError('--host needs an address (such as localhost or 0.0.0.0)');
   const token = flags.token as string | undefined;
   if (token !== undefined && token.trim() === '') throw new UsageError('--token may not be empty');
+  const jwtSecret = flags.jwtSecret as string | undefined;
+  const jwtKey = flags.jwtKey as string | undefined;
+  if (jwtSecret !== undefined && jwtKey !== undefined) throw new UsageError('--jwt-secret and --jwt-key do not go together: tokens are checked with one of them');
+  if (jwtSecret !== undefined && jwtSecret.length < 16) throw new UsageError('--jwt-secret must be at least 16 characters (32 random bytes are better): a short HS256 secret can be guessed');
+  const jwtLeeway = number(flags, 'jwt-leeway', 0);
+  const authUrl = flags.authUrl as string | undefined;
+  const authTimeout = number(flags, 'auth-timeout', 0.05);
+  if (authUrl !== undefined) {
+    if (!/^https?:\/\/\S+$/i.test(authUrl) || !URL.canParse(authUrl)) throw new UsageError(`--auth-url needs an http:// or https:// URL, not "${authUrl}"`);
+    if (jwtSecret !== undefined || jwtKey !== undefined) throw new UsageError('--auth-url and --jwt-secret/--jwt-key do not go together: the backend, or the tokens, say who a connection is');
+  }
+  const configFile = flags.config as string | undefined;
+  let namespaces: Namespaces | undefined;
+  if (configFile !== undefined) {
+    try {
+      namespaces = Namespaces.load(configFile);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
+  const apiKey = flags.apiKey as string | undefined;
+  if (apiKey !== undefined && apiKey.length < 16) throw new UsageError('--api-key must be at least 16 characters: it opens the server API');
+  if (apiKey !== undefined && apiKey === token) throw new UsageError('--api-key must differ from --token: clients carry the token, only backends may have the api key');
   const origins = flags.origin as string[];
   for (const origin of origins) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+\/?$/i.test(origin)) {
@@ -231,6 +264,9 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const requestTimeout = number(flags, 'request-timeout', 0);
   if (requestTimeout > 0 && requestTimeout < handshakeTimeout) {
     throw new UsageError(`--request-timeout (${requestTimeout}) may not be shorter than --handshake-timeout (${handshakeTimeout}): the request head is part of the request`);
+  }
+  if (authUrl !== undefined && authTimeout >= handshakeTimeout) {
+    throw new UsageError(`--auth-timeout (${authTimeout}) must be shorter than --handshake-timeout (${handshakeTimeout}): the backend's answer is part of the upgrade`);
   }
   const keepAliveTimeout = number(flags, 'keep-alive-timeout', 0.1);
   const idleTimeout = number(flags, 'idle-timeout', 0);
@@ -279,6 +315,10 @@ export function checkFlags(flags: FlagValues): ServeSettings {
       tls: readTls(flags.tlsCert as string | undefined, flags.tlsKey as string | undefined),
       maxPayload,
       token,
+      apiKey,
+      namespaces,
+      ...(authUrl !== undefined ? { authUrl: { url: authUrl, timeout: authTimeout * 1000 } } : {}),
+      ...(jwtSecret !== undefined || jwtKey !== undefined ? { jwt: { secret: jwtSecret, keyFile: jwtKey, leeway: jwtLeeway } } : {}),
       origins,
       rateLimit: { rate, burst },
       httpRateLimit: { rate: httpRate, burst: httpBurst },

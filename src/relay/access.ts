@@ -1,4 +1,5 @@
-// Who may use the relay: the bearer token (on WebSocket upgrades and on HTTP endpoints that need it) and
+// Who may use the relay: the bearer token (on WebSocket upgrades and on HTTP endpoints that need it): a
+// shared --token, or a JWT that names the user and its permissions (identify); and
 // the origin allow-list (for upgrades and HTTP publishes from browser pages). The relay's own chat page
 // is always allowed: a page served from an address the relay was started with (the one it listens on,
 // its loopback names, its --public-url). Not any page whose origin names the Host it connects to: with
@@ -7,6 +8,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { OriginList } from '../server/admission.js';
+import { ANONYMOUS, type Identity } from './identity.js';
+import type { ConnectProxy } from './connect-proxy.js';
+import type { JwtVerifier } from './jwt.js';
+import { Namespaces } from './namespaces.js';
 
 export interface Denial {
   status: number;
@@ -19,14 +24,35 @@ export interface AccessOptions {
   token?: string | undefined;
   /** Origins of pages that may connect ('*' for any; none or empty: any). */
   origins?: readonly string[];
+  /** Verifies JWT connection tokens (--jwt-secret, --jwt-key): then every connection is a verified user. */
+  jwt?: JwtVerifier | undefined;
+  /** Asks the backend who each request is (--auth-url): then every connection is a verified user. */
+  proxy?: ConnectProxy | undefined;
+  /** Channel namespaces (--config): who may subscribe and publish where. */
+  namespaces?: Namespaces | undefined;
+  /** The backends' key for the server API and /metrics (--api-key); never a client's token. */
+  apiKey?: string | undefined;
 }
+
+/** Who an HTTP request on a channel comes from: a backend (the api key) or a client (its user id, if any). */
+export type Caller = { backend: true; from?: undefined } | { backend: false; from: string | undefined };
+
+const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="wavecast"' };
 
 export class Access {
   private readonly _digest: Buffer | null;
   private readonly _listed: readonly string[];
   private _origins: OriginList | null;
+  private readonly _jwt: JwtVerifier | null;
+  private readonly _apiKey: Buffer | null;
+  private readonly _proxy: ConnectProxy | null;
+  readonly namespaces: Namespaces;
 
   constructor(options: AccessOptions) {
+    this.namespaces = options.namespaces ?? new Namespaces();
+    this._proxy = options.proxy ?? null;
+    this._jwt = options.jwt ?? null;
+    this._apiKey = options.apiKey !== undefined && options.apiKey !== '' ? digest(options.apiKey) : null;
     this._digest = options.token !== undefined && options.token !== '' ? digest(options.token) : null;
     this._listed = options.origins ?? [];
     this._origins = this._listed.length > 0 ? new OriginList(this._listed) : null;
@@ -39,6 +65,72 @@ export class Access {
 
   get tokenRequired(): boolean {
     return this._digest !== null;
+  }
+
+  /** Whether the relay was given an api key (the server API is on). */
+  get apiKeySet(): boolean {
+    return this._apiKey !== null;
+  }
+
+  /** Whether the request carries the api key (Authorization: Bearer <api key>). */
+  isBackend(request: IncomingMessage): boolean {
+    const presented = bearerToken(request);
+    return this._apiKey !== null && presented !== undefined && timingSafeEqual(digest(presented), this._apiKey);
+  }
+
+  /**
+   * For what only backends may use (/metrics, the server API): with an api key, that key and nothing
+   * else (a client's token is refused); without one, the shared token's rule (checkToken).
+   */
+  checkBackend(request: IncomingMessage): Denial | null {
+    if (this._apiKey === null) return this.checkToken(request, false);
+    if (this.isBackend(request)) return null;
+    return { status: 401, body: 'This needs the relay\'s api key: send "Authorization: Bearer <api key>"', headers: CHALLENGE };
+  }
+
+  /**
+   * Who may use a channel over HTTP (publish on it, or read its history and presence): a backend with
+   * the api key; with user tokens, a user whose token allows it (a 403 otherwise); else as checkToken.
+   * `channel` null: a name that is not valid (its 400 comes after the token's check).
+   */
+  async channelCaller(request: IncomingMessage, channel: string | null, need: 'publish' | 'subscribe'): Promise<Caller | Denial> {
+    if (this.isBackend(request)) return { backend: true };
+    const identity = await this.identify(request, false);
+    if (isDenial(identity)) return identity;
+    const user = identity!;
+    const refusal = channel === null ? null : need === 'publish' ? this.namespaces.publishRefusal(user, channel) : this.namespaces.subscribeRefusal(user, channel);
+    if (refusal !== null) return { status: 403, body: refusal };
+    return { backend: false, from: user.user ?? undefined };
+  }
+
+  /** Whether connections are verified users (JWT): then identify() never answers ANONYMOUS. */
+  get usersRequired(): boolean {
+    return this._jwt !== null || this._proxy !== null;
+  }
+
+  /**
+   * Who the request is: with a connect proxy, whom the backend says; with JWTs, the user its token names (a 401 with the reason when it has none or
+   * a bad one; null when it has none and `later` allows it to authenticate after the upgrade, as a
+   * wavecast.v1 connection may with an `auth` envelope); else ANONYMOUS once the shared token (if any)
+   * checks out. The token is read as in checkToken.
+   */
+  async identify(request: IncomingMessage, fromQuery: boolean, later = false): Promise<Identity | Denial | null> {
+    if (this._proxy !== null) return this._proxy.identify(request);
+    if (this._jwt === null) return this.checkToken(request, fromQuery) ?? ANONYMOUS;
+    const presented = bearerToken(request) ?? (fromQuery ? queryToken(request.url) : undefined);
+    if (presented === undefined) {
+      if (later) return null;
+      const where = 'send "Authorization: Bearer <token>"' + (fromQuery ? ' or add ?token=<token> to the URL' : '');
+      return { status: 401, body: `A token is required: ${where}`, headers: CHALLENGE };
+    }
+    return this.verify(presented);
+  }
+
+  /** The user a JWT names, or a 401 saying why the token is refused. */
+  async verify(token: string): Promise<Identity | Denial> {
+    if (this._jwt === null) return { status: 401, body: 'This relay takes no user tokens' };
+    const verified = await this._jwt.verify(token);
+    return verified.ok ? verified.identity : { status: 401, body: verified.reason, headers: CHALLENGE };
   }
 
   /**
@@ -54,7 +146,7 @@ export class Access {
       presented === undefined
         ? 'A token is required: send "Authorization: Bearer <token>"' + (fromQuery ? ' or add ?token=<token> to the URL' : '')
         : 'The token is not valid';
-    return { status: 401, body, headers: { 'WWW-Authenticate': 'Bearer realm="wavecast"' } };
+    return { status: 401, body, headers: CHALLENGE };
   }
 
   /** Null when the request's Origin (if any) may use the relay, else a 403. */
@@ -118,4 +210,9 @@ export function ownOrigins(scheme: 'http' | 'https', host: string, port: number,
   }
   for (const url of publicUrls) origins.add(new URL(url).origin);
   return [...origins];
+}
+
+/** Whether a value is a Denial (rather than an identity). */
+export function isDenial<T extends object>(value: T | Denial | null): value is Denial {
+  return value !== null && typeof (value as Denial).status === 'number';
 }

@@ -22,6 +22,8 @@ export interface ChannelPresence {
   names: string[];
   /** Plain connections. */
   plain: number;
+  /** [user id, name] of each connection (v1 or plain) of a verified user; absent when there are none. */
+  users?: Array<[string, string]>;
 }
 
 export type PresenceMessage =
@@ -100,14 +102,23 @@ export class ClusterPresence {
   /** Members of other nodes on a channel. */
   remote(channel: string): ChannelPresence {
     const names: string[] = [];
+    const users: Array<[string, string]> = [];
     let plain = 0;
     for (const node of this._nodes.values()) {
       const state = node.channels.get(channel);
       if (state === undefined) continue;
       names.push(...state.names);
       plain += state.plain;
+      if (Array.isArray(state.users)) users.push(...state.users);
     }
-    return { names, plain };
+    return users.length > 0 ? { names, plain, users } : { names, plain };
+  }
+
+  /** The channels other nodes have members on. */
+  remoteChannels(): string[] {
+    const channels = new Set<string>();
+    for (const node of this._nodes.values()) for (const channel of node.channels.keys()) channels.add(channel);
+    return [...channels];
   }
 
   /** The nodes heard from (tests, metrics). */
@@ -164,7 +175,7 @@ export class ClusterPresence {
   private _set(node: RemoteNode, channel: string, state: ChannelPresence, change?: { event: 'join' | 'leave'; name: string }): void {
     const before = node.channels.get(channel)?.names ?? [];
     if (state.names.length === 0 && state.plain === 0) node.channels.delete(channel);
-    else node.channels.set(channel, { names: [...state.names], plain: state.plain });
+    else node.channels.set(channel, { names: [...state.names], plain: state.plain, ...userPairs(state.users) });
     if (change !== undefined) {
       this._options.changed(channel, change.event, change.name);
       return;
@@ -196,6 +207,13 @@ export class ClusterPresence {
     for (const channel of this._options.localChannels()) state[channel] = this._options.local(channel);
     return state;
   }
+}
+
+/** The [user id, name] pairs of a node's state, when they are that (another node's JSON is checked). */
+function userPairs(users: unknown): { users?: Array<[string, string]> } {
+  if (!Array.isArray(users)) return {};
+  const pairs = users.filter((pair): pair is [string, string] => Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string');
+  return pairs.length > 0 ? { users: pairs.map(([user, name]) => [user, name]) } : {};
 }
 
 /** Names in `after` and not in `before` and the other way round, as multisets. */

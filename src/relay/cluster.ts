@@ -7,6 +7,8 @@
 //                           length][epoch][from length: u8][from][payload] (text or binary as the
 //                           adapter's flag says); a node listens only to channels it has clients on
 //   topic "\0p"             presence (cluster-presence.ts), JSON; every node listens
+//   topic "\0a"             a server API command for every node (disconnect a user, remove a user from a
+//                           channel), JSON; every node listens
 //
 // A node's own publishes go to its clients directly (through the feed, so that they are in order with
 // the others'); the adapter does not bring them back.
@@ -20,6 +22,10 @@ import type { Logger } from './log.js';
 
 const MESSAGE_PREFIX = '\u0000m\u0000';
 const PRESENCE_TOPIC = '\u0000p';
+const COMMAND_TOPIC = '\u0000a';
+
+/** What the server API asks of every node. */
+export type ClusterCommand = { op: 'disconnect'; user: string } | { op: 'remove'; user: string; channel: string };
 /** The wire format of a message without a publisher id, and with one. */
 const WIRE_VERSION = 1;
 const WIRE_VERSION_FROM = 2;
@@ -47,6 +53,8 @@ export interface RelayClusterHooks {
   localChannels(): string[];
   /** Someone on another node joined or left. */
   presenceChanged(channel: string, event: 'join' | 'leave', name: string): void;
+  /** Another node's server API asked every node to do this. */
+  command?(command: ClusterCommand): void;
 }
 
 export type LinkState = 'connected' | 'reconnecting' | 'closed' | 'idle' | 'connecting';
@@ -56,6 +64,7 @@ export class RelayCluster implements ClusterNode {
   readonly store: SharedHistory;
   private _feed: ClusterFeed | null = null;
   private _presence: ClusterPresence | null = null;
+  private _command: ((command: ClusterCommand) => void) | null = null;
   private readonly _log: Logger;
   /** Other kinds of messages carried on this link (collaborative documents): topic prefix → handler. */
   private readonly _routes: Array<[prefix: string, deliver: (topic: string, payload: Buffer) => void]> = [];
@@ -112,8 +121,10 @@ export class RelayCluster implements ClusterNode {
       localChannels: hooks.localChannels,
       changed: hooks.presenceChanged,
     });
+    this._command = hooks.command ?? null;
     adapter.attach(this);
     adapter.subscribe(PRESENCE_TOPIC);
+    adapter.subscribe(COMMAND_TOPIC);
     adapter.on('reconnected', () => {
       this._log.info('broker link back: reading what was missed from the history, presence resynchronised', { broker: this.broker });
       this._feed?.catchUp();
@@ -152,6 +163,11 @@ export class RelayCluster implements ClusterNode {
     }
   }
 
+  /** Sends a server API command to the other nodes (this node carries it out itself). */
+  command(command: ClusterCommand): void {
+    this.adapter.publish(COMMAND_TOPIC, Buffer.from(JSON.stringify(command)), false);
+  }
+
   /**
    * Hands the messages of topics starting with `prefix` to `deliver` (another kind of message that
    * shares this node's one broker link: the collaborative documents' "\0y\0<doc>").
@@ -172,13 +188,19 @@ export class RelayCluster implements ClusterNode {
   // ---------------------------------------------------------------- ClusterNode (called by the adapter)
 
   get topics(): string[] {
-    return [PRESENCE_TOPIC, ...(this._feed?.channels ?? []).map((channel) => MESSAGE_PREFIX + channel)];
+    return [PRESENCE_TOPIC, COMMAND_TOPIC, ...(this._feed?.channels ?? []).map((channel) => MESSAGE_PREFIX + channel)];
   }
 
   deliver(topic: string, payload: Buffer, binary: boolean): number {
     for (const [prefix, deliver] of this._routes) {
       if (!topic.startsWith(prefix)) continue;
       deliver(topic, payload);
+      return 0;
+    }
+    if (topic === COMMAND_TOPIC) {
+      const command = parseCommand(payload);
+      if (command === null) this._log.warn('ignored a server API command that is not one');
+      else this._command?.(command);
       return 0;
     }
     if (topic === PRESENCE_TOPIC) {
@@ -236,4 +258,15 @@ export async function withTimeout(promise: Promise<void>, ms: number): Promise<v
   } finally {
     clearTimeout(timer);
   }
+}
+
+function parseCommand(payload: Buffer): ClusterCommand | null {
+  try {
+    const value = JSON.parse(payload.toString()) as Record<string, unknown>;
+    if (value.op === 'disconnect' && typeof value.user === 'string') return { op: 'disconnect', user: value.user };
+    if (value.op === 'remove' && typeof value.user === 'string' && typeof value.channel === 'string') return { op: 'remove', user: value.user, channel: value.channel };
+  } catch {
+    // not JSON
+  }
+  return null;
 }

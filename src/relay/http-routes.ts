@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { isUtf8 } from 'node:buffer';
-import type { Access, Denial } from './access.js';
+import { isDenial, type Access, type Denial } from './access.js';
 import { decodeChannel } from './channel.js';
 import type { HistoryRead, StoredMessage } from './history.js';
 import type { Logger } from './log.js';
@@ -23,8 +23,11 @@ export interface HttpRoutesOptions {
   maxPayload: number;
   page: PageAssets;
   log: Logger;
-  /** Publishes a message to a channel: its sequence number and how many connections it was written to. */
-  publish(channel: string, data: Buffer, binary: boolean): Published | Promise<Published>;
+  /**
+   * Publishes a message to a channel: its sequence number and how many connections it was written to.
+   * `from`: the user id of the client that published it (none from a backend).
+   */
+  publish(channel: string, data: Buffer, binary: boolean, from?: string): Published | Promise<Published>;
   /**
    * Counts a publish against its client's rate limit: 0 if it may go on, else the seconds until the
    * client may publish again (answered 429 with Retry-After).
@@ -41,6 +44,8 @@ export interface HttpRoutesOptions {
   closing(): boolean;
   /** In a cluster: the broker and the state of the link to it (for /healthz). */
   broker?: () => { name: string; state: string };
+  /** The server API under /api/ (none: /api/ answers 404, saying how to turn it on). */
+  api?: RequestHandler;
 }
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -125,6 +130,15 @@ export function oneAtATime(handler: RequestHandler, log: Logger): RequestHandler
   };
 }
 
+/** Answers 500 (or cuts the connection) if an asynchronous route fails, as createRequestHandler does for the others. */
+export function settle(options: { log: Logger }, request: IncomingMessage, response: ServerResponse, handled: Promise<void>): void {
+  handled.catch((error: unknown) => {
+    options.log.error('HTTP request failed', { method: request.method, url: request.url, error: String(error) });
+    if (!response.headersSent) send(response, 500, 'Internal Server Error\n');
+    else response.destroy();
+  });
+}
+
 function route(options: HttpRoutesOptions, request: IncomingMessage, response: ServerResponse): void {
   const target = request.url ?? '/';
   const query = target.indexOf('?');
@@ -133,13 +147,17 @@ function route(options: HttpRoutesOptions, request: IncomingMessage, response: S
   const readOnly = method === 'GET' || method === 'HEAD';
 
   if (path.startsWith(CHANNELS_PREFIX) && path.endsWith(MESSAGES_SUFFIX) && path.length >= CHANNELS_PREFIX.length + MESSAGES_SUFFIX.length) {
-    if (readOnly) return history(options, request, response, path.slice(CHANNELS_PREFIX.length, -MESSAGES_SUFFIX.length), target.slice(path.length));
+    if (readOnly) return settle(options, request, response, history(options, request, response, path.slice(CHANNELS_PREFIX.length, -MESSAGES_SUFFIX.length), target.slice(path.length)));
     if (method !== 'POST') return send(response, 405, 'Publish to a channel with POST, read its history with GET\n', { Allow: 'GET, HEAD, POST' });
-    return publish(options, request, response, path.slice(CHANNELS_PREFIX.length, -MESSAGES_SUFFIX.length));
+    return settle(options, request, response, publish(options, request, response, path.slice(CHANNELS_PREFIX.length, -MESSAGES_SUFFIX.length)));
   }
   if (path.startsWith(CHANNELS_PREFIX)) {
     if (!readOnly) return send(response, 405, 'A channel is read with GET\n', { Allow: 'GET, HEAD' });
-    return presence(options, request, response, path.slice(CHANNELS_PREFIX.length));
+    return settle(options, request, response, presence(options, request, response, path.slice(CHANNELS_PREFIX.length)));
+  }
+  if (path === '/api' || path.startsWith('/api/')) {
+    if (options.api !== undefined) return options.api(request, response);
+    return send(response, 404, 'The server API is off: start the relay with --api-key KEY (see docs/auth.md)\n');
   }
   if (path === '/healthz') {
     if (!readOnly) return send(response, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
@@ -151,7 +169,7 @@ function route(options: HttpRoutesOptions, request: IncomingMessage, response: S
   }
   if (path === '/metrics') {
     if (!readOnly) return send(response, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
-    const denied = options.access.checkToken(request, false);
+    const denied = options.access.checkBackend(request);
     if (denied) return deny(response, denied);
     return send(response, 200, options.metrics(), { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
   }
@@ -176,27 +194,30 @@ function route(options: HttpRoutesOptions, request: IncomingMessage, response: S
 }
 
 /** GET /channels/<name>: how many are connected to a channel (the chat page's "online" count). */
-function presence(options: HttpRoutesOptions, request: IncomingMessage, response: ServerResponse, encoded: string): void {
-  const denied = options.access.checkToken(request, false);
-  if (denied) return deny(response, denied);
+async function presence(options: HttpRoutesOptions, request: IncomingMessage, response: ServerResponse, encoded: string): Promise<void> {
   const channel = decodeChannel(encoded);
+  const caller = await options.access.channelCaller(request, channel.ok ? channel.channel : null, 'subscribe');
+  if (isDenial(caller)) return deny(response, caller);
   if (!channel.ok) return send(response, 400, channel.message + '\n');
   const body = JSON.stringify({ channel: channel.channel, online: options.subscriberCount(channel.channel) });
   send(response, 200, body + '\n', { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
 }
 
 /** POST /channels/<name>/messages: the body becomes one message on the channel. */
-function publish(options: HttpRoutesOptions, request: IncomingMessage, response: ServerResponse, encoded: string): void {
+async function publish(options: HttpRoutesOptions, request: IncomingMessage, response: ServerResponse, encoded: string): Promise<void> {
   if (options.closing()) return refuseBody(response, { status: 503, body: 'The relay is shutting down' });
-  const denied = options.access.checkToken(request, false) ?? options.access.checkOrigin(request);
+  const channel = decodeChannel(encoded);
+  const denied = options.access.checkOrigin(request);
   if (denied) return refuseBody(response, denied);
-  const wait = options.admitPublish?.(request) ?? 0;
+  const caller = await options.access.channelCaller(request, channel.ok ? channel.channel : null, 'publish');
+  if (isDenial(caller)) return refuseBody(response, caller);
+  const wait = caller.backend ? 0 : (options.admitPublish?.(request) ?? 0);
   if (wait > 0) {
     const seconds = Math.ceil(wait);
     return refuseBody(response, { status: 429, body: `Too many publishes from this address: try again in ${seconds} s`, headers: { 'Retry-After': String(seconds) } });
   }
-  const channel = decodeChannel(encoded);
   if (!channel.ok) return refuseBody(response, { status: 400, body: channel.message });
+  const from = caller.from;
   const kind = bodyKind(request.headers['content-type']);
   if (kind === 'unsupported-charset') {
     return refuseBody(response, { status: 415, body: 'Text must be UTF-8: send charset=utf-8, or send the body as binary (application/octet-stream)' });
@@ -227,7 +248,7 @@ function publish(options: HttpRoutesOptions, request: IncomingMessage, response:
     if (!binary && !isUtf8(body)) {
       return send(response, 400, 'The body is not valid UTF-8 text; send binary data as application/octet-stream\n');
     }
-    Promise.resolve(options.publish(channel.channel, body, binary)).then(
+    Promise.resolve(options.publish(channel.channel, body, binary, from)).then(
       ({ message, delivered }) => {
         if (options.log.enabled('debug')) options.log.debug('HTTP publish', { channel: channel.channel, bytes: body.length, binary, delivered, seq: message.seq });
         send(response, 200, JSON.stringify({ channel: channel.channel, seq: message.seq, delivered }) + '\n', { 'Content-Type': 'application/json' });
@@ -244,10 +265,10 @@ function publish(options: HttpRoutesOptions, request: IncomingMessage, response:
  * GET /channels/<name>/messages?since=SEQ: the messages kept after SEQ (default 0: all kept), as JSON;
  * `lost` names the range after SEQ that is no longer kept, so a backend knows it missed something.
  */
-function history(options: HttpRoutesOptions, request: IncomingMessage, response: ServerResponse, encoded: string, query: string): void {
-  const denied = options.access.checkToken(request, false);
-  if (denied) return deny(response, denied);
+async function history(options: HttpRoutesOptions, request: IncomingMessage, response: ServerResponse, encoded: string, query: string): Promise<void> {
   const channel = decodeChannel(encoded);
+  const caller = await options.access.channelCaller(request, channel.ok ? channel.channel : null, 'subscribe');
+  if (isDenial(caller)) return deny(response, caller);
   if (!channel.ok) return send(response, 400, channel.message + '\n');
   const params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
   const raw = params.get('since') ?? '0';
@@ -276,7 +297,7 @@ function history(options: HttpRoutesOptions, request: IncomingMessage, response:
  * about HISTORY_PIECE bytes at a time, the next once the response has drained. Chunked, since its length
  * is not known before it is written.
  */
-async function streamHistory(request: IncomingMessage, response: ServerResponse, head: Record<string, unknown>, messages: readonly StoredMessage[]): Promise<void> {
+export async function streamHistory(request: IncomingMessage, response: ServerResponse, head: Record<string, unknown>, messages: readonly StoredMessage[]): Promise<void> {
   if (response.headersSent || response.destroyed) return;
   response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
   if (request.method === 'HEAD') {

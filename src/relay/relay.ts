@@ -12,9 +12,15 @@ import { addressKey } from '../server/address-limit.js';
 import { UpgradeRejection } from '../server/admission.js';
 import type { BackpressurePolicy } from '../server/backpressure.js';
 import { WebSocketServer } from '../server/websocket-server.js';
-import { Access, ownOrigins } from './access.js';
+import { Access, isDenial, ownOrigins } from './access.js';
+import { ExpirySweep } from './expiry.js';
+import type { Identity } from './identity.js';
+import { JwtVerifier, type JwtSettings } from './jwt.js';
 import { channelOfTarget, type ChannelWatch } from './channel.js';
-import type { RelayCluster } from './cluster.js';
+import type { ClusterCommand, RelayCluster } from './cluster.js';
+import { createServerApi } from './server-api.js';
+import type { Namespaces } from './namespaces.js';
+import { ConnectProxy, type ConnectProxySettings } from './connect-proxy.js';
 import { ConnectionGate, descriptorLimit, REFUSING, RESERVED_DESCRIPTORS } from './connection-gate.js';
 import { createRequestHandler, oneAtATime } from './http-routes.js';
 import type { Logger } from './log.js';
@@ -39,6 +45,17 @@ export interface RelayOptions {
   token?: string | undefined;
   /** Origins of pages allowed besides the relay's own (empty: any). */
   origins: readonly string[];
+  /**
+   * JWT connection tokens (--jwt-secret, --jwt-key): every connection is then a verified user with the
+   * permissions its token gives (see docs/auth.md). Needs the jose package.
+   */
+  jwt?: JwtSettings | undefined;
+  /** The connect proxy (--auth-url, --auth-timeout): the backend says who each connection is. */
+  authUrl?: ConnectProxySettings | undefined;
+  /** Channel namespaces (--config FILE, see namespaces.ts). */
+  namespaces?: Namespaces | undefined;
+  /** The backends' key (--api-key): turns on the server API under /api/, and is then what opens /metrics. */
+  apiKey?: string | undefined;
   rateLimit: RateLimit;
   /** POST /channels/<name>/messages per client address (default RELAY_DEFAULTS.httpRateLimit; rate 0: off). */
   httpRateLimit?: RateLimit;
@@ -122,6 +139,8 @@ export interface Published {
 /** What the authenticate hook hands to the connection listener. */
 interface Admitted {
   channel: string;
+  /** Who it is (null: a wavecast.v1 connection that is to send its token in an `auth` envelope). */
+  identity: Identity | null;
 }
 
 export class Relay {
@@ -144,16 +163,19 @@ export class Relay {
   private _sweep: NodeJS.Timeout | null = null;
   private readonly _gate: ConnectionGate;
   private readonly _access: Access;
+  /** Closes connections whose token expired, and wavecast.v1 ones that did not authenticate in time. */
+  private readonly _expiry = new ExpirySweep();
   /** The connection bound in force: --max-connections, or less when the file descriptors are fewer. */
   readonly maxConnections: number;
 
   private constructor(
     private readonly _options: RelayOptions,
     private readonly _docs: DocsEndpoint | null = null,
+    jwt: JwtVerifier | null = null,
   ) {
     const { log } = _options;
     this._cluster = _options.cluster ?? null;
-    const access = (this._access = new Access({ token: _options.token, origins: _options.origins }));
+    const access = (this._access = new Access({ token: _options.token, origins: _options.origins, jwt: jwt ?? undefined, proxy: proxyOf(_options), apiKey: _options.apiKey, namespaces: _options.namespaces }));
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
@@ -167,7 +189,7 @@ export class Relay {
       maxPayload: _options.maxPayload,
       page,
       log,
-      publish: (channel, data, binary) => this.publish(channel, data, binary, 'http'),
+      publish: (channel, data, binary, from) => this.publish(channel, data, binary, 'http', from),
       admitPublish: (request) => {
         const wait = postLimiter.take(addressKey(request.socket.remoteAddress));
         if (wait > 0) this.metrics.httpRateLimited++;
@@ -179,6 +201,23 @@ export class Relay {
       metrics: () => this.metricsText(),
       closing: () => this._closing !== null,
       ...(this._cluster !== null ? { broker: () => ({ name: this._cluster!.broker, state: this._cluster!.linkState }) } : {}),
+      ...(access.apiKeySet
+        ? {
+            api: createServerApi({
+              access,
+              log,
+              maxPayload: _options.maxPayload,
+              publish: (channel, data, binary) => this.publish(channel, data, binary, 'http'),
+              readHistory: (channel, since) => this.history.read(channel, since),
+              epoch: () => this.history.epoch,
+              presence: (channel) => this.presenceOf(channel),
+              disconnect: (user) => this.command({ op: 'disconnect', user }),
+              remove: (user, channel) => this.command({ op: 'remove', user, channel }),
+              channels: () => this.channels(),
+              info: () => this.info(),
+            }),
+          }
+        : {}),
     });
     const docs = _docs;
     // A connection's requests one at a time, each once the answers before it are taken (documents' too).
@@ -230,12 +269,14 @@ export class Relay {
       limiter,
       this.metrics,
       log,
-      (channel, data, binary, ws) => {
-        const published = this.publish(channel, data, binary, 'websocket');
+      (channel, data, binary, ws, from) => {
+        const published = this.publish(channel, data, binary, 'websocket', from);
         // Not stored, so not published: a plain client has no way to be told but this (1013 Try Again Later).
         if (published instanceof Promise) published.catch(() => ws.close(1013, 'The relay could not store the message (broker unreachable)'));
       },
       watch,
+      this._expiry,
+      access.namespaces,
     );
     this._v1 = new V1Hub({
       wss: this._wss,
@@ -252,18 +293,26 @@ export class Relay {
       maxHeldBytes: _options.maxBackpressure,
       presenceUpdates: _options.presenceUpdates ?? RELAY_DEFAULTS.presenceUpdates,
       ...(watch !== null ? { watch } : {}),
+      expiry: this._expiry,
+      namespaces: access.namespaces,
+      authenticate: (token) => access.verify(token),
+      authTimeout: handshakeTimeout,
     });
     this._cluster?.start({
       deliver: (message) => this._deliverLocal(message),
       reset: (channel, epoch) => this._v1.reset(channel, epoch),
-      local: (channel) => ({ names: this._v1.localNames(channel), plain: this._plainCounts.get(channel) ?? 0 }),
+      local: (channel) => {
+        const users = this._localUsers(channel);
+        return { names: this._v1.localNames(channel), plain: this._plainCounts.get(channel) ?? 0, ...(users.length > 0 ? { users } : {}) };
+      },
+      command: (command) => this._carryOut(command),
       localChannels: () => [...new Set([...this._plainCounts.keys(), ...this._cluster!.feed.channels])],
       presenceChanged: (channel, event, name) => this._v1.announce(channel, event, name),
     });
     this._wss.on('connection', (ws: WebSocket, request: IncomingMessage, admitted: Admitted) => {
       this._gate.upgraded(request.socket);
-      if (ws.protocol === V1_PROTOCOL) this._v1.accept(ws, peerOf(request));
-      else this._plain.accept(ws, admitted.channel, peerOf(request));
+      if (ws.protocol === V1_PROTOCOL) this._v1.accept(ws, peerOf(request), admitted.identity);
+      else this._plain.accept(ws, admitted.channel, peerOf(request), admitted.identity!);
     });
     this._wss.on('drop', (ws: WebSocket, dropped: number) => {
       if (dropped === 1) log.warn('client too slow: skipping messages for it until it catches up', this._describe(ws));
@@ -284,19 +333,20 @@ export class Relay {
   /** Creates the relay and starts listening; rejects if it cannot (port in use, say). */
   static async start(options: RelayOptions): Promise<Relay> {
     let relay: Relay | undefined;
+    const jwt = options.jwt !== undefined ? await JwtVerifier.create(options.jwt) : null;
     const docs =
       options.docs === undefined
         ? null
         : await startDocs(options.docs, {
             log: options.log,
-            access: new Access({ token: options.token, origins: options.origins }),
+            access: new Access({ token: options.token, origins: options.origins, jwt: jwt ?? undefined, proxy: proxyOf(options), apiKey: options.apiKey, namespaces: options.namespaces }),
             ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
             heartbeat: options.heartbeat,
             maxConnections: options.maxConnections,
             maxBackpressure: options.maxBackpressure,
             otherConnections: () => relay?._wss.clients.size ?? 0,
           });
-    relay = new Relay(options, docs);
+    relay = new Relay(options, docs, jwt);
     try {
       await relay._listen();
     } catch (error) {
@@ -343,21 +393,28 @@ export class Relay {
     });
   }
 
-  /** Decides an upgrade: the connection's place (the gate), origin, token, then the channel its path names. */
-  private _admit(access: Access, request: IncomingMessage): Admitted {
+  /**
+   * Decides an upgrade: the connection's place (the gate), origin, who it is (token), the channel its
+   * path names, then (a plain connection) whether that user may subscribe to it. A wavecast.v1
+   * connection may come without a token when users are required: it then sends an `auth` envelope.
+   */
+  private async _admit(access: Access, request: IncomingMessage): Promise<Admitted> {
     const refusal = this._gate.refusalOf(request.socket);
     if (refusal !== null) throw new UpgradeRejection(refusal.status, refusal.body);
-    const denial = access.checkOrigin(request) ?? access.checkToken(request, true);
-    if (denial !== null) {
-      this._options.log.info('upgrade refused', { peer: peerOf(request), status: denial.status, reason: denial.body });
-      throw new UpgradeRejection(denial.status, denial.body, denial.headers);
-    }
+    const v1 = offersV1(request);
+    const origin = access.checkOrigin(request);
+    const identity = origin ?? (await access.identify(request, true, v1));
+    if (isDenial(identity)) throw this._refuse(request, identity.status, identity.body, identity.headers);
     const channel = channelOfTarget(request.url);
-    if (!channel.ok) {
-      this._options.log.info('upgrade refused', { peer: peerOf(request), status: 400, reason: channel.message });
-      throw new UpgradeRejection(400, channel.message);
-    }
-    return { channel: channel.channel };
+    if (!channel.ok) throw this._refuse(request, 400, channel.message);
+    const forbidden = v1 ? null : access.namespaces.subscribeRefusal(identity!, channel.channel);
+    if (forbidden !== null) throw this._refuse(request, 403, forbidden);
+    return { channel: channel.channel, identity };
+  }
+
+  private _refuse(request: IncomingMessage, status: number, body: string, headers?: Record<string, string>): UpgradeRejection {
+    this._options.log.info('upgrade refused', { peer: peerOf(request), status, reason: body });
+    return new UpgradeRejection(status, body, headers);
   }
 
   private _describe(ws: WebSocket): Record<string, string | undefined> {
@@ -418,6 +475,64 @@ export class Relay {
     if (this._cluster === null) return local;
     const remote = this._cluster.presence.remote(channel);
     return local + remote.plain + remote.names.length;
+  }
+
+  /** [user id, name] of this node's connections to a channel that are verified users. */
+  private _localUsers(channel: string): Array<[string, string]> {
+    if (!this._access.usersRequired) return [];
+    return [...this._v1.localUsers(channel), ...this._plain.localUsers(channel)];
+  }
+
+  /** Who is on a channel, on every node: the count, the wavecast.v1 names, and the verified users. */
+  presenceOf(channel: string): { online: number; names: string[]; users: Array<{ user: string; name: string }> } {
+    const pairs = this._localUsers(channel);
+    const names = this._v1.localNames(channel);
+    if (this._cluster !== null) {
+      const remote = this._cluster.presence.remote(channel);
+      pairs.push(...(remote.users ?? []));
+      names.push(...remote.names);
+    }
+    pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return { online: this.online(channel), names: names.sort(), users: pairs.map(([user, name]) => ({ user, name })) };
+  }
+
+  /**
+   * A server API command (disconnect a user, remove a user from a channel): carried out on this node
+   * and, in a cluster, sent to every other node. Answers how many of this node's connections it touched.
+   */
+  command(command: ClusterCommand): number {
+    if (this._cluster !== null) {
+      try {
+        this._cluster.command(command);
+      } catch (error) {
+        this._options.log.warn('a server API command could not be sent to the other nodes', { op: command.op, error: String(error) });
+      }
+    }
+    return this._carryOut(command);
+  }
+
+  private _carryOut(command: ClusterCommand): number {
+    if (command.op === 'disconnect') return this._v1.disconnect(command.user) + this._plain.disconnect(command.user);
+    return this._v1.remove(command.user, command.channel) + this._plain.disconnect(command.user, command.channel);
+  }
+
+  /** Channels with connections, on every node, with their counts (busiest first). */
+  channels(): Array<{ channel: string; online: number }> {
+    const names = new Set([...this._wss.topics.map(channelOfTopic), ...this._v1.channels(), ...(this._cluster?.presence.remoteChannels() ?? [])]);
+    return [...names].map((channel) => ({ channel, online: this.online(channel) })).filter((c) => c.online > 0).sort((a, b) => b.online - a.online || (a.channel < b.channel ? -1 : 1));
+  }
+
+  /** This node, for the server API's info. */
+  info(): Record<string, unknown> {
+    return {
+      node: this._cluster?.adapter.nodeId ?? null,
+      broker: this._cluster !== null ? { name: this._cluster.broker, state: this._cluster.linkState, nodes: this._cluster.presence.nodes + 1 } : null,
+      connections: this._wss.clients.size,
+      channels: new Set(this._wss.topics.map(channelOfTopic)).size,
+      uptime: Math.round(process.uptime()),
+      users: this._options.authUrl !== undefined ? 'auth-url' : this._access.usersRequired ? 'jwt' : 'anonymous',
+      documents: this.documents ?? null,
+    };
   }
 
   /** What a cluster node tells of local clients: the feed listens to their channels, presence is shared. */
@@ -507,6 +622,7 @@ export class Relay {
    */
   private async _close(timeout: number): Promise<void> {
     this._clock.stop();
+    this._expiry.stop();
     if (this._sweep !== null) clearInterval(this._sweep);
     this._v1.stop();
     const server = this._server;
@@ -555,4 +671,15 @@ export function peerOf(request: IncomingMessage): string {
   const socket = request.socket;
   const address = socket.remoteAddress ?? 'unknown';
   return address.includes(':') ? `[${address}]:${socket.remotePort}` : `${address}:${socket.remotePort}`;
+}
+
+/** Whether an upgrade offers the wavecast.v1 subprotocol (the one the relay then takes). */
+function offersV1(request: IncomingMessage): boolean {
+  const offered = request.headers['sec-websocket-protocol'];
+  if (offered === undefined) return false;
+  return offered.split(',').some((protocol) => protocol.trim() === V1_PROTOCOL);
+}
+
+function proxyOf(options: RelayOptions): ConnectProxy | undefined {
+  return options.authUrl === undefined ? undefined : new ConnectProxy(options.authUrl, options.log);
 }

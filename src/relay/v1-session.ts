@@ -13,7 +13,11 @@ import { randomBytes } from 'node:crypto';
 import type { WebSocket, RawData } from '../connection/websocket.js';
 import { CloseCode } from '../protocol/close.js';
 import type { WebSocketServer } from '../server/websocket-server.js';
+import type { Denial } from './access.js';
 import type { ChannelWatch } from './channel.js';
+import type { ExpirySweep } from './expiry.js';
+import { ANONYMOUS, CloseCodes, type Identity } from './identity.js';
+import { Namespaces } from './namespaces.js';
 import type { HistoryStore, StoredMessage } from './history.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
@@ -22,6 +26,8 @@ import { UpdatePacer } from './update-pacer.js';
 import {
   encode,
   errorEnvelope,
+  type AuthEnvelope,
+  type AuthedEnvelope,
   gapEnvelope,
   messageEnvelope,
   parseClientEnvelope,
@@ -77,6 +83,14 @@ export interface V1HubOptions {
    * that second are sent as one summary at its end.
    */
   presenceUpdates?: number;
+  /** Closes connections whose token expired, and those that did not authenticate in time. */
+  expiry?: ExpirySweep;
+  /** Who may join and publish where, and which channels have presence (default: as each token allows). */
+  namespaces?: Namespaces;
+  /** Verifies the token of an `auth` envelope (none: the relay takes no user tokens). */
+  authenticate?: (token: string) => Promise<Identity | Denial>;
+  /** How long a connection that came without a token has to send its `auth` (ms; default 5000). */
+  authTimeout?: number;
 }
 
 /**
@@ -128,6 +142,8 @@ interface Session {
   channels: Map<string, Membership>;
   /** Resolves once the connection has taken what was sent to it (false: it closed first); null: none asked. */
   draining: Promise<boolean> | null;
+  /** Who it is: ANONYMOUS on an open relay; null until a connection that came without a token sends `auth`. */
+  identity: Identity | null;
 }
 
 export class V1Hub {
@@ -135,8 +151,10 @@ export class V1Hub {
   private readonly _channels = new Map<string, V1Channel>();
   private readonly _sessions = new Map<WebSocket, Session>();
   private readonly _presencePacer: UpdatePacer<string>;
+  private readonly _namespaces: Namespaces;
 
   constructor(private readonly _options: V1HubOptions) {
+    this._namespaces = _options.namespaces ?? new Namespaces();
     this._presencePacer = new UpdatePacer({ burst: _options.presenceUpdates ?? 5, interval: PRESENCE_INTERVAL, flush: (channel) => this._summarise(channel) });
     // Under the 'drop' backpressure policy a slow client is skipped: a wavecast.v1 client would then miss
     // messages with no gap to tell it. It is closed instead (after what is queued for it), and recovers
@@ -150,9 +168,17 @@ export class V1Hub {
   }
 
   /** Takes a newly opened wavecast.v1 connection. */
-  accept(ws: WebSocket, peer: string): void {
-    const session: Session = { ws, id: randomBytes(12).toString('base64url'), bucket: this._options.limiter.bucket(), peer, channels: new Map(), draining: null };
+  accept(ws: WebSocket, peer: string, identity: Identity | null = ANONYMOUS): void {
+    const session: Session = { ws, id: randomBytes(12).toString('base64url'), bucket: this._options.limiter.bucket(), peer, channels: new Map(), draining: null, identity };
     this._sessions.set(ws, session);
+    if (identity === null) {
+      this._options.expiry?.watch(ws, Date.now() + (this._options.authTimeout ?? 5000), () => {
+        this._options.log.info('wavecast.v1 client closed: it sent no valid token in time', { peer });
+        ws.close(CloseCodes.AuthTimeout, 'No valid auth envelope in time');
+      });
+    } else {
+      this._watchExpiry(session, identity);
+    }
     this._options.metrics.connectionsOpened++;
     ws.on('message', (data: RawData, isBinary: boolean) => this._message(session, data as Buffer, isBinary));
     ws.on('close', () => this._closed(session));
@@ -198,10 +224,55 @@ export class V1Hub {
     return { count: names.length, names };
   }
 
+  /** What a joined envelope shows of a channel's presence: no names where its namespace has presence off. */
+  private _presenceShown(channel: string): PresenceInfo {
+    const presence = this.presence(channel);
+    return this._namespaces.of(channel).presence ? presence : { count: presence.count, names: [] };
+  }
+
   /** The names of this node's members of a channel. */
   localNames(channel: string): string[] {
     const members = this._channels.get(channel)?.members;
     return members === undefined ? [] : [...members.values()].map((m) => m.name);
+  }
+
+  /** [user id, name] of this node's members of a channel that are verified users. */
+  localUsers(channel: string): Array<[string, string]> {
+    const members = this._channels.get(channel)?.members;
+    const users: Array<[string, string]> = [];
+    if (members === undefined) return users;
+    for (const [session, membership] of members) if (session.identity?.user != null) users.push([session.identity.user, membership.name]);
+    return users;
+  }
+
+  /** The channels this node's v1 connections have joined. */
+  channels(): string[] {
+    return [...this._channels.keys()];
+  }
+
+  /** Closes every connection of a user (server API); returns how many. */
+  disconnect(user: string): number {
+    let closed = 0;
+    for (const session of this._sessions.values()) {
+      if (session.identity?.user !== user || session.ws.readyState !== session.ws.OPEN) continue;
+      session.ws.close(CloseCodes.Disconnected, 'Disconnected by the server');
+      closed++;
+    }
+    return closed;
+  }
+
+  /** Takes a user's connections off a channel (server API), each told with `left` (reason "removed"); returns how many. */
+  remove(user: string, channel: string): number {
+    const members = this._channels.get(channel)?.members;
+    if (members === undefined) return 0;
+    let removed = 0;
+    for (const session of [...members.keys()]) {
+      if (session.identity?.user !== user) continue;
+      this._leave(session, channel);
+      this._send(session, { type: 'left', channel, reason: 'removed' });
+      removed++;
+    }
+    return removed;
   }
 
   /** Someone on another node joined or left: tells this node's members of the channel. */
@@ -249,7 +320,13 @@ export class V1Hub {
     const parsed = parseClientEnvelope(data.toString(), this._options.maxPayload - ENVELOPE_ROOM);
     if (!parsed.ok) return this._send(session, parsed.error);
     const envelope = parsed.envelope;
+    if (session.identity === null && envelope.type !== 'auth' && envelope.type !== 'ping') {
+      const channel = envelope.type === 'join' || envelope.type === 'leave' || envelope.type === 'publish' ? envelope.channel : undefined;
+      return this._send(session, errorEnvelope('unauthorized', 'Send an "auth" envelope with your token first', envelope.type === 'publish' ? envelope.id : undefined, channel));
+    }
     switch (envelope.type) {
+      case 'auth':
+        return void this._auth(session, envelope);
       case 'ping': {
         const pong: ServerEnvelope = envelope.id === undefined ? { type: 'pong', time: Date.now() } : { type: 'pong', id: envelope.id, time: Date.now() };
         return this._send(session, pong);
@@ -268,11 +345,44 @@ export class V1Hub {
     }
   }
 
+  /** Closes the connection at its token's exp (unless a fresh `auth` moves the deadline). */
+  private _watchExpiry(session: Session, identity: Identity): void {
+    const expiry = this._options.expiry;
+    if (expiry === undefined) return;
+    if (identity.expires === null) return expiry.unwatch(session.ws);
+    expiry.watch(session.ws, identity.expires, () => {
+      this._options.log.info('wavecast.v1 client closed: its token expired', { peer: session.peer, user: identity.user });
+      session.ws.close(CloseCodes.TokenExpired, 'Token expired: send a fresh auth before exp');
+    });
+  }
+
+  /** A token: the first (the connection came without one) or a fresh one for the same user before exp. */
+  private async _auth(session: Session, envelope: AuthEnvelope): Promise<void> {
+    const authenticate = this._options.authenticate;
+    if (authenticate === undefined) return this._send(session, errorEnvelope('unauthorized', 'This relay takes no user tokens', envelope.id));
+    const verified = await authenticate(envelope.token);
+    if (session.ws.readyState !== session.ws.OPEN) return;
+    if ('status' in verified) return this._send(session, errorEnvelope('unauthorized', verified.body, envelope.id));
+    const current = session.identity;
+    if (current !== null && current.user !== verified.user) {
+      return this._send(session, errorEnvelope('forbidden', `A fresh token must name the same user (${JSON.stringify(current.user)}); connect again to change users`, envelope.id));
+    }
+    session.identity = verified;
+    this._watchExpiry(session, verified);
+    const authed: AuthedEnvelope = { type: 'authed', user: verified.user ?? '', name: verified.name };
+    if (verified.expires !== null) authed.exp = Math.floor(verified.expires / 1000);
+    if (envelope.id !== undefined) authed.id = envelope.id;
+    this._send(session, authed);
+  }
+
   private _publish(session: Session, envelope: PublishEnvelope): void {
     if (!session.channels.has(envelope.channel)) {
       return this._send(session, errorEnvelope('not_joined', `Join ${JSON.stringify(envelope.channel)} before publishing to it`, envelope.id, envelope.channel));
     }
-    const stored = this._options.publish(envelope.channel, Buffer.from(envelope.data), false, session.id);
+    const identity = session.identity!;
+    const refusal = this._namespaces.publishRefusal(identity, envelope.channel);
+    if (refusal !== null) return this._send(session, errorEnvelope('forbidden', refusal, envelope.id, envelope.channel));
+    const stored = this._options.publish(envelope.channel, Buffer.from(envelope.data), false, identity.user ?? session.id);
     if (envelope.id === undefined) {
       if (stored instanceof Promise) {
         stored.catch(() => this._send(session, errorEnvelope('unavailable', 'The relay could not store the message in the channel history (its broker is unreachable); it was not published: send it again later', undefined, envelope.channel)));
@@ -294,7 +404,11 @@ export class V1Hub {
     if (session.channels.size >= this._options.maxChannels) {
       return this._send(session, errorEnvelope('too_many_channels', `A connection may join at most ${this._options.maxChannels} channels`, undefined, channel));
     }
-    const membership: Membership = { name: envelope.name ?? '', lastSeq: 0, pending: [], pendingBytes: 0, seen: 0 };
+    const identity = session.identity!;
+    const refusal = this._namespaces.subscribeRefusal(identity, channel);
+    if (refusal !== null) return this._send(session, errorEnvelope('forbidden', refusal, undefined, channel));
+    // A verified user is known by the name its token gives, whatever name the join asks for.
+    const membership: Membership = { name: identity.user !== null ? identity.name : (envelope.name ?? ''), lastSeq: 0, pending: [], pendingBytes: 0, seen: 0 };
     session.channels.set(channel, membership);
     let state = this._channels.get(channel);
     if (state === undefined) {
@@ -386,7 +500,7 @@ export class V1Hub {
     membership.pendingBytes = 0;
     session.ws.subscribe(v1Topic(channel));
     membership.seen = this._channels.get(channel)?.version ?? 0;
-    this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this.presence(channel), you: session.id });
+    this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this._presenceShown(channel), you: session.identity?.user ?? session.id });
   }
 
   /** Resolves once the connection has taken everything sent to it (false if it closed first); one wait per connection. */
@@ -423,6 +537,9 @@ export class V1Hub {
     const state = this._channels.get(channel);
     if (state === undefined) return;
     state.version++;
+    // A namespace without presence, or without join and leave envelopes, is told nothing.
+    const namespace = this._namespaces.of(channel);
+    if (!namespace.presence || !namespace.joinLeave) return;
     if (this._presencePacer.offer(channel)) {
       const text = encode({ type: 'presence', channel, event, name, count: this._count(channel, state) });
       for (const session of state.members.keys()) {
@@ -490,6 +607,7 @@ export class V1Hub {
 
   private _closed(session: Session): void {
     this._sessions.delete(session.ws);
+    this._options.expiry?.unwatch(session.ws);
     this._options.metrics.connectionsClosed++;
     for (const channel of [...session.channels.keys()]) this._leave(session, channel);
   }

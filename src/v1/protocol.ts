@@ -91,7 +91,19 @@ export interface PingEnvelope {
   type: 'ping';
   id?: RequestId;
 }
-export type ClientEnvelope = JoinEnvelope | LeaveEnvelope | PublishEnvelope | PingEnvelope;
+/**
+ * A user token (JWT), sent first when the connection came without one, or again before the token's exp
+ * to stay connected (the fresh token must name the same user).
+ */
+export interface AuthEnvelope {
+  type: 'auth';
+  token: string;
+  id?: RequestId;
+}
+export type ClientEnvelope = JoinEnvelope | LeaveEnvelope | PublishEnvelope | PingEnvelope | AuthEnvelope;
+
+/** Longest token an `auth` envelope may carry, in characters. */
+export const MAX_AUTH_TOKEN_LENGTH = 8192;
 
 // ------------------------------------------------------------------ server → client
 
@@ -154,12 +166,22 @@ export type PresenceSummaryEnvelope =
 export interface LeftEnvelope {
   type: 'left';
   channel: string;
+  /** Set when the connection did not ask: the backend removed its user from the channel (server API). */
+  reason?: 'removed';
 }
 export interface AckEnvelope {
   type: 'ack';
   id: RequestId;
   channel: string;
   seq: number;
+}
+/** The answer to a good `auth`: who the relay takes the connection to be, and until when (`exp`, seconds). */
+export interface AuthedEnvelope {
+  type: 'authed';
+  user: string;
+  name: string;
+  exp?: number;
+  id?: RequestId;
 }
 export interface PongEnvelope {
   type: 'pong';
@@ -176,7 +198,11 @@ export type ErrorCode =
   | 'already_joined'
   | 'too_many_channels'
   | 'too_big'
-  | 'unavailable';
+  | 'unavailable'
+  /** No valid token: the connection must send an `auth` envelope (the message says why it was refused). */
+  | 'unauthorized'
+  /** The user's token does not allow this join or publish; the connection stays open. */
+  | 'forbidden';
 export interface ErrorEnvelope {
   type: 'error';
   code: ErrorCode;
@@ -193,6 +219,7 @@ export type ServerEnvelope =
   | PresenceSummaryEnvelope
   | LeftEnvelope
   | AckEnvelope
+  | AuthedEnvelope
   | PongEnvelope
   | ErrorEnvelope;
 
@@ -200,7 +227,7 @@ export type ServerEnvelope =
 
 export type ParseResult = { ok: true; envelope: ClientEnvelope } | { ok: false; error: ErrorEnvelope };
 
-const CLIENT_TYPES = ['join', 'leave', 'publish', 'ping'];
+const CLIENT_TYPES = ['join', 'leave', 'publish', 'ping', 'auth'];
 
 /** Parses one text message from a client. `maxData` bounds a publish's data (UTF-8 bytes). */
 export function parseClientEnvelope(text: string, maxData: number): ParseResult {
@@ -225,6 +252,11 @@ export function parseClientEnvelope(text: string, maxData: number): ParseResult 
     if (idError !== null) return fail('bad_envelope', idError, undefined, channelHint);
   }
   if (type === 'ping') return { ok: true, envelope: id === undefined ? { type } : { type, id: id as RequestId } };
+  if (type === 'auth') {
+    if (typeof raw.token !== 'string' || raw.token === '') return bad('bad_envelope', 'An "auth" envelope needs a "token" string');
+    if (raw.token.length > MAX_AUTH_TOKEN_LENGTH) return bad('too_big', `Tokens are at most ${MAX_AUTH_TOKEN_LENGTH} characters long`);
+    return { ok: true, envelope: id === undefined ? { type, token: raw.token } : { type, token: raw.token, id: id as RequestId } };
+  }
 
   if (typeof raw.channel !== 'string') return bad('bad_envelope', `A "${type}" envelope needs a "channel" string`);
   const channel = checkChannel(raw.channel);

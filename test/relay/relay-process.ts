@@ -226,8 +226,8 @@ export function sample(metrics: string, name: string, labels = ''): number | und
 export type Envelope = Record<string, unknown> & { type: string };
 
 /** A wavecast.v1 client: `next(type, match)` waits for the next envelope of that type. */
-export async function v1(relay: { url: string }) {
-  const client = new WsClient(`${relay.url}/`, 'wavecast.v1');
+export async function v1(relay: { url: string }, options: WsClient.ClientOptions = {}) {
+  const client = new WsClient(`${relay.url}/`, 'wavecast.v1', options);
   await once(client, 'open');
   const log = record(client);
   const all: Envelope[] = [];

@@ -3,10 +3,14 @@
 // checks (origin, --token) have passed. The hook answers 'read-write', 'read-only', or a Denial
 // (status and body) that refuses the request. Identity-based permissions plug in here.
 //
+// With user tokens, the user's own claims narrow the answer: docs_write patterns keep it, docs_read ones
+// make it read-only, a document in neither is refused (403).
+//
 // The default: read-write for whoever may connect, read-only for the documents whose names match one of
 // the --docs-readonly patterns ("*" stands for any run of characters, "/" included: "handbook/*").
 import type { IncomingMessage } from 'node:http';
 import type { Denial } from '../access.js';
+import { Patterns, type Identity } from '../identity.js';
 
 export type DocPermission = 'read-write' | 'read-only';
 
@@ -15,15 +19,8 @@ export type DocAccessHook = (request: IncomingMessage, doc: string) => DocPermis
 /** The default hook: read-only for documents matching any of `patterns`, read-write for the others. */
 export function readOnlyPatterns(patterns: readonly string[]): DocAccessHook {
   if (patterns.length === 0) return () => 'read-write';
-  const expression = new RegExp(`^(?:${patterns.map(globSource).join('|')})$`, 's');
-  return (_request, doc) => (expression.test(doc) ? 'read-only' : 'read-write');
-}
-
-function globSource(pattern: string): string {
-  return pattern
-    .split('*')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
+  const readOnly = new Patterns(patterns);
+  return (_request, doc) => (readOnly.allows(doc) ? 'read-only' : 'read-write');
 }
 
 /** Asks the hook, turning a throw or a bad answer into a 500 refusal (never a crash). */
@@ -36,4 +33,11 @@ export async function decide(hook: DocAccessHook, request: IncomingMessage, doc:
   } catch (error) {
     return { status: 500, body: `The document access check failed: ${String((error as Error)?.message ?? error)}` };
   }
+}
+
+/** The hook's answer narrowed by a verified user's document claims (anonymous: as the hook said). */
+export function narrow(identity: Identity, doc: string, permission: DocPermission | Denial): DocPermission | Denial {
+  if (typeof permission !== 'string' || identity.user === null || identity.docsWrite.allows(doc)) return permission;
+  if (identity.docsRead.allows(doc)) return 'read-only';
+  return { status: 403, body: `User ${JSON.stringify(identity.user)} may not open the document ${JSON.stringify(doc)}` };
 }

@@ -11,11 +11,11 @@
 // on writes; then the document access hook (a write needs read-write access).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as Y from 'yjs';
-import type { Access } from '../access.js';
+import { isDenial, type Access } from '../access.js';
 import { bodyKind, deny, PAGE_SECURITY_HEADERS, refuseBody, send } from '../http-routes.js';
 import type { Logger } from '../log.js';
 import { loadPageAssets, type PageAssets } from '../page-assets.js';
-import { decide, type DocAccessHook } from './access.js';
+import { decide, narrow, type DocAccessHook } from './access.js';
 import { documentJson, sharedText } from './content.js';
 import { DocRefusal, type DocHub } from './hub.js';
 import { docName, DOCS_PREFIX, EDIT_PREFIX } from './settings.js';
@@ -72,11 +72,12 @@ async function route(options: DocsHttpOptions, page: PageAssets, request: Incomi
   }
   if (!readOnly && method !== 'POST') return send(response, 405, 'Read a document with GET, apply an update to it with POST\n', { Allow: 'GET, HEAD, POST' });
   if (!readOnly && options.closing()) return refuseBody(response, { status: 503, body: 'The relay is shutting down' });
-  const denied = options.access.checkToken(request, false) ?? (readOnly ? null : options.access.checkOrigin(request));
-  if (denied) return readOnly ? deny(response, denied) : refuseBody(response, denied);
+  const origin = readOnly ? null : options.access.checkOrigin(request);
+  const identity = origin ?? (await options.access.identify(request, false));
+  if (isDenial(identity)) return readOnly ? deny(response, identity) : refuseBody(response, identity);
   const name = docName(path.slice(DOCS_PREFIX.length));
   if (!name.ok) return refuseBody(response, { status: 400, body: name.message });
-  const permission = await decide(options.docAccess, request, name.doc);
+  const permission = narrow(identity!, name.doc, await decide(options.docAccess, request, name.doc));
   if (typeof permission !== 'string') return refuseBody(response, permission);
   if (readOnly) return read(options, response, name.doc, params);
   if (permission !== 'read-write') return refuseBody(response, { status: 403, body: `The document ${JSON.stringify(name.doc)} is read-only for you` });

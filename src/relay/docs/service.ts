@@ -8,7 +8,10 @@ import type { WebSocket } from '../../connection/websocket.js';
 import { UpgradeRejection } from '../../server/admission.js';
 import { WebSocketServer } from '../../server/websocket-server.js';
 import { peerOf } from '../relay.js';
-import { decide, readOnlyPatterns, type DocAccessHook, type DocPermission } from './access.js';
+import { isDenial } from '../access.js';
+import { ExpirySweep } from '../expiry.js';
+import { CloseCodes } from '../identity.js';
+import { decide, narrow, readOnlyPatterns, type DocAccessHook, type DocPermission } from './access.js';
 import { linkDocs } from './cluster-link.js';
 import { DocHub } from './hub.js';
 import { createDocsHandler } from './http.js';
@@ -19,6 +22,8 @@ import type { DocStore } from './store.js';
 interface Admitted {
   doc: string;
   permission: DocPermission;
+  /** When the user's token expires (ms; null: never). */
+  expires: number | null;
 }
 
 export class DocService implements DocsEndpoint {
@@ -26,6 +31,9 @@ export class DocService implements DocsEndpoint {
   readonly hub: DocHub;
   private readonly _handler: (request: IncomingMessage, response: ServerResponse) => void;
   private _closing: Promise<void> | null = null;
+
+  /** Closes editors whose token expired (4001). */
+  private readonly _expiry = new ExpirySweep();
 
   private constructor(
     private readonly _settings: DocsSettings,
@@ -49,6 +57,10 @@ export class DocService implements DocsEndpoint {
     if (_context.cluster !== undefined) this.hub.setPeers(linkDocs(_context.cluster, this.hub, log));
     this._wss.on('connection', (ws: WebSocket, request: IncomingMessage, admitted: Admitted) => {
       this.hub.accept(ws, admitted.doc, admitted.permission, peerOf(request));
+      if (admitted.expires !== null) {
+        this._expiry.watch(ws, admitted.expires, () => ws.close(CloseCodes.TokenExpired, 'Token expired'));
+        ws.on('close', () => this._expiry.unwatch(ws));
+      }
     });
     this._handler = createDocsHandler({ hub: this.hub, access: _context.access, docAccess: access, maxUpdateBytes: _settings.maxUpdateBytes, log, closing: () => this._closing !== null });
   }
@@ -86,11 +98,12 @@ export class DocService implements DocsEndpoint {
   /** Origin, token, the document's name, the access hook, then the node's bounds. */
   private async _admit(access: DocAccessHook, request: IncomingMessage): Promise<Admitted> {
     const relayAccess = this._context.access;
-    const denial = relayAccess.checkOrigin(request) ?? relayAccess.checkToken(request, true);
-    if (denial !== null) throw this._refuse(request, denial.status, denial.body, denial.headers);
+    const origin = relayAccess.checkOrigin(request);
+    const identity = origin ?? (await relayAccess.identify(request, true));
+    if (isDenial(identity)) throw this._refuse(request, identity.status, identity.body, identity.headers);
     const name = docName(pathOf(request.url).slice(DOCS_PREFIX.length));
     if (!name.ok) throw this._refuse(request, 400, name.message);
-    const permission = await decide(access, request, name.doc);
+    const permission = narrow(identity!, name.doc, await decide(access, request, name.doc));
     if (typeof permission !== 'string') throw this._refuse(request, permission.status, permission.body, permission.headers);
     const { maxConnections, otherConnections } = this._context;
     if (maxConnections > 0 && otherConnections() + this._wss.clients.size >= maxConnections) {
@@ -98,7 +111,7 @@ export class DocService implements DocsEndpoint {
     }
     const full = this.hub.checkOpen(name.doc);
     if (full !== null) throw this._refuse(request, 503, full);
-    return { doc: name.doc, permission };
+    return { doc: name.doc, permission, expires: identity!.expires };
   }
 
   private _refuse(request: IncomingMessage, status: number, body: string, headers?: Record<string, string>): UpgradeRejection {
@@ -119,6 +132,7 @@ export class DocService implements DocsEndpoint {
   }
 
   close(timeout: number): Promise<void> {
+    this._expiry.stop();
     this._closing ??= (async () => {
       await this._wss.close({ code: 1001, reason: 'Server shutting down', timeout });
       await this.hub.close();
