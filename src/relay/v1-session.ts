@@ -33,6 +33,7 @@ import {
   parseClientEnvelope,
   type MessageEnvelope,
   type JoinEnvelope,
+  type JoinedEnvelope,
   type PresenceInfo,
   type PresenceSummaryEnvelope,
   type PublishEnvelope,
@@ -500,7 +501,10 @@ export class V1Hub {
     membership.pendingBytes = 0;
     session.ws.subscribe(v1Topic(channel));
     membership.seen = this._channels.get(channel)?.version ?? 0;
-    this._send(session, { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this._presenceShown(channel), you: session.identity?.user ?? session.id });
+    const joined: JoinedEnvelope = { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this._presenceShown(channel), you: session.identity?.user ?? session.id };
+    // A verified user's name is the relay's to give: the page shows it instead of the one it typed.
+    if (session.identity?.user != null) joined.name = session.identity.name;
+    this._send(session, joined);
   }
 
   /** Resolves once the connection has taken everything sent to it (false if it closed first); one wait per connection. */

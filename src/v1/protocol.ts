@@ -124,6 +124,8 @@ export interface JoinedEnvelope {
   presence: PresenceInfo;
   /** This connection's id: the relay puts it as `from` on every message this connection publishes. */
   you: string;
+  /** The verified user's name, when the relay knows who this is (a token or the backend said so). */
+  name?: string;
 }
 export interface MessageEnvelope {
   type: 'message';
