@@ -6,7 +6,7 @@
 // adapter's node id would catch them anyway). JetStream acknowledgements and consumer deliveries come
 // from the server, so noEcho leaves them alone.
 import { hidePassword, loadPeer } from './broker-adapter.js';
-import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_RECONNECT_DELAY, reconnectDelay, type BrokerLink, type LinkState } from './link.js';
+import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_RECONNECT_DELAY, reconnectDelay, SharedLink } from './link.js';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
@@ -46,59 +46,40 @@ export interface NatsLinkOptions {
   clientOptions?: Record<string, unknown>;
 }
 
-export class NatsLink implements BrokerLink {
-  /** The server URLs, passwords hidden, joined with commas. */
-  readonly url: string;
+export class NatsLink extends SharedLink {
   /** @internal */
   private readonly _servers: string[];
   /** @internal */
   private readonly _options: NatsLinkOptions;
   /** @internal */
-  private _state: LinkState = 'idle';
-  /** @internal */
   private _nc: NatsConnection | null = null;
   /** @internal */
   private _module: unknown = null;
-  /** @internal */
-  private _connecting: Promise<void> | null = null;
-  /** @internal */
-  private _users = 0;
   /** @internal Failed reconnect attempts since the link was last up (for the backoff). */
   private _attempts = 0;
-  /** @internal */
-  private readonly _stateListeners = new Set<(state: LinkState, cause?: unknown) => void>();
   /** @internal */
   private readonly _statusListeners = new Set<(status: NatsStatus) => void>();
 
   constructor(options: NatsLinkOptions = {}) {
-    this._servers = checkNatsUrls(options.url ?? DEFAULT_NATS_URL);
+    const servers = checkNatsUrls(options.url ?? DEFAULT_NATS_URL);
     if (options.clientOptions !== undefined && (options.clientOptions === null || typeof options.clientOptions !== 'object')) {
       throw new TypeError('Invalid clientOptions: expected an object of options for connect()');
     }
-    this.url = this._servers.map(hidePassword).join(',');
+    super('NATS', servers.map(hidePassword).join(','));
+    this._servers = servers;
     this._options = options;
-  }
-
-  get state(): LinkState {
-    return this._state;
   }
 
   /** The nats.js connection, as the caller's interface of it. Throws when the link is not open. */
   connection<T>(): T {
-    if (this._nc === null) throw new Error(`The NATS link to ${this.url} is ${this._state}`);
+    if (this._nc === null) throw this._notOpen();
     return this._nc as T;
   }
 
   /** The `nats` module (for `headers()`), once the link is open. */
   module<T>(): T {
-    if (this._module === null) throw new Error(`The NATS link to ${this.url} is ${this._state}`);
+    if (this._module === null) throw this._notOpen();
     return this._module as T;
-  }
-
-  /** Called on every change of state, with the error behind a loss. */
-  onState(listener: (state: LinkState, cause?: unknown) => void): () => void {
-    this._stateListeners.add(listener);
-    return () => this._stateListeners.delete(listener);
   }
 
   /** Called with every status nats.js reports (errors, lame duck mode, ...). */
@@ -107,29 +88,7 @@ export class NatsLink implements BrokerLink {
     return () => this._statusListeners.delete(listener);
   }
 
-  /**
-   * Opens the link for one more user (each user calls close() once when done; the last closes it). The
-   * first call connects: it rejects with the underlying error when NATS cannot be reached, and may be
-   * tried again. `user` names who needs the `nats` package if it is missing.
-   */
-  async open(user: string): Promise<void> {
-    if (this._state === 'closed') throw new Error(`The NATS link to ${this.url} is closed`);
-    this._users++;
-    try {
-      await this._connect(user);
-    } catch (error) {
-      this._users--;
-      throw error;
-    }
-  }
-
-  /** One user is done with the link; the last one drains and closes the connection. */
-  async close(): Promise<void> {
-    if (this._users > 0) this._users--;
-    if (this._users > 0 || this._state === 'closed') return;
-    if (this._connecting !== null) await this._connecting.catch(() => undefined);
-    const wasUp = this._state === 'connected';
-    this._set('closed');
+  protected async _hangUp(wasUp: boolean): Promise<void> {
     const nc = this._nc;
     this._nc = null;
     if (nc === null || nc.isClosed()) return;
@@ -142,27 +101,7 @@ export class NatsLink implements BrokerLink {
     }
   }
 
-  /** @internal */
-  private _connect(user: string): Promise<void> {
-    if (this._connecting !== null) return this._connecting;
-    if (this._state !== 'idle') return Promise.resolve();
-    this._set('connecting');
-    this._connecting = this._dial(user).then(
-      () => {
-        this._connecting = null;
-        this._set('connected');
-      },
-      (error: unknown) => {
-        this._connecting = null;
-        if (this._state === 'connecting') this._set('idle');
-        throw error;
-      },
-    );
-    return this._connecting;
-  }
-
-  /** @internal */
-  private async _dial(user: string): Promise<void> {
+  protected async _dial(user: string): Promise<void> {
     const nats = await loadPeer<NatsModule>('nats', user);
     const maxDelay = this._options.reconnectDelay ?? DEFAULT_RECONNECT_DELAY;
     const nc = await nats.connect({
@@ -185,28 +124,21 @@ export class NatsLink implements BrokerLink {
   private async _watch(nc: NatsConnection): Promise<void> {
     void nc.closed().then((error) => {
       // With unlimited reconnects this only happens on a fatal error (such as an authorization one).
-      if (this._nc === nc && this._state !== 'closed') this._set('closed', error ?? new Error('the connection was closed'));
+      if (this._nc === nc && this.state !== 'closed') this._setState('closed', error ?? new Error('the connection was closed'));
     });
     try {
       for await (const status of nc.status()) {
         if (this._nc !== nc) return;
-        if (status.type === 'disconnect' && this._state === 'connected') this._set('reconnecting', new Error(`disconnected from ${String(status.data)}`));
+        if (status.type === 'disconnect' && this.state === 'connected') this._setState('reconnecting', new Error(`disconnected from ${String(status.data)}`));
         else if (status.type === 'reconnect') {
           this._attempts = 0;
-          if (this._state === 'reconnecting') this._set('connected');
+          if (this.state === 'reconnecting') this._setState('connected');
         }
         for (const listener of [...this._statusListeners]) listener(status);
       }
     } catch {
       // The status iterator ends with the connection.
     }
-  }
-
-  /** @internal */
-  private _set(state: LinkState, cause?: unknown): void {
-    if (this._state === state) return;
-    this._state = state;
-    for (const listener of [...this._stateListeners]) listener(state, cause);
   }
 }
 

@@ -7,7 +7,7 @@
 // `command` connection has no offline queue: while the link is down a command fails at once (its caller
 // is told) instead of waiting without bound. The `redis` package is loaded on connect().
 import { hidePassword, loadPeer } from './broker-adapter.js';
-import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_RECONNECT_DELAY, reconnectDelay, type BrokerLink, type LinkState } from './link.js';
+import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_RECONNECT_DELAY, reconnectDelay, SharedLink } from './link.js';
 
 export type RedisMessageListener = (message: Buffer, channel: Buffer) => void;
 
@@ -47,25 +47,15 @@ export interface RedisLinkOptions {
   clientOptions?: Record<string, unknown>;
 }
 
-export class RedisLink implements BrokerLink {
-  /** The URL, with any password hidden. */
-  readonly url: string;
+export class RedisLink extends SharedLink {
   /** @internal */
   private readonly _rawUrl: string;
   /** @internal */
   private readonly _options: RedisLinkOptions;
   /** @internal */
-  private _state: LinkState = 'idle';
-  /** @internal */
   private _command: RedisClient | null = null;
   /** @internal */
   private _subscriber: RedisClient | null = null;
-  /** @internal */
-  private _connecting: Promise<void> | null = null;
-  /** @internal */
-  private _users = 0;
-  /** @internal */
-  private readonly _listeners = new Set<(state: LinkState, cause?: unknown) => void>();
 
   constructor(options: RedisLinkOptions = {}) {
     const url = options.url ?? DEFAULT_REDIS_URL;
@@ -73,82 +63,31 @@ export class RedisLink implements BrokerLink {
     if (options.clientOptions !== undefined && (options.clientOptions === null || typeof options.clientOptions !== 'object')) {
       throw new TypeError('Invalid clientOptions: expected an object of options for createClient');
     }
+    super('Redis', hidePassword(url));
     this._rawUrl = url;
-    this.url = hidePassword(url);
     this._options = options;
-  }
-
-  get state(): LinkState {
-    return this._state;
   }
 
   /** The connection for commands (PUBLISH, scripts, streams). Throws when the link is not open. */
   get command(): RedisClient {
-    if (this._command === null) throw new Error(`The Redis link to ${this.url} is ${this._state}`);
+    if (this._command === null) throw this._notOpen();
     return this._command;
   }
 
   /** The connection in subscribe mode. Throws when the link is not open. */
   get subscriber(): RedisClient {
-    if (this._subscriber === null) throw new Error(`The Redis link to ${this.url} is ${this._state}`);
+    if (this._subscriber === null) throw this._notOpen();
     return this._subscriber;
   }
 
-  /** Called on every change of state, with the error behind a loss. */
-  onState(listener: (state: LinkState, cause?: unknown) => void): () => void {
-    this._listeners.add(listener);
-    return () => this._listeners.delete(listener);
-  }
-
-  /**
-   * Opens the link for one more user (each user calls close() once when done; the last closes it). The
-   * first call connects: it rejects with the underlying error when Redis cannot be reached, and may be
-   * tried again. `user` names who needs the `redis` package if it is missing.
-   */
-  async open(user: string): Promise<void> {
-    if (this._state === 'closed') throw new Error(`The Redis link to ${this.url} is closed`);
-    this._users++;
-    try {
-      await this._connect(user);
-    } catch (error) {
-      this._users--;
-      throw error;
-    }
-  }
-
-  /** One user is done with the link; the last one closes both connections. */
-  async close(): Promise<void> {
-    if (this._users > 0) this._users--;
-    if (this._users > 0 || this._state === 'closed') return;
-    if (this._connecting !== null) await this._connecting.catch(() => undefined);
-    this._set('closed');
+  protected async _hangUp(): Promise<void> {
     const clients = [this._command, this._subscriber];
     this._command = null;
     this._subscriber = null;
     await Promise.all(clients.map((client) => (client === null ? undefined : closeClient(client))));
   }
 
-  /** @internal */
-  private _connect(user: string): Promise<void> {
-    if (this._connecting !== null) return this._connecting;
-    if (this._state !== 'idle') return Promise.resolve();
-    this._set('connecting');
-    this._connecting = this._dial(user).then(
-      () => {
-        this._connecting = null;
-        this._set('connected');
-      },
-      (error: unknown) => {
-        this._connecting = null;
-        if (this._state === 'connecting') this._set('idle');
-        throw error;
-      },
-    );
-    return this._connecting;
-  }
-
-  /** @internal */
-  private async _dial(user: string): Promise<void> {
+  protected async _dial(user: string): Promise<void> {
     const redis = await loadPeer<RedisModule>('redis', user);
     let everReady = false;
     let firstError: unknown = null;
@@ -179,7 +118,7 @@ export class RedisLink implements BrokerLink {
         if (everReady) this._down(new Error('connection lost'));
       });
       client.on('ready', () => {
-        if (everReady && command.isReady && subscriber.isReady && this._state === 'reconnecting') this._set('connected');
+        if (everReady && command.isReady && subscriber.isReady && this.state === 'reconnecting') this._setState('connected');
       });
     }
     this._command = command;
@@ -198,14 +137,7 @@ export class RedisLink implements BrokerLink {
 
   /** @internal */
   private _down(cause: unknown): void {
-    if (this._state === 'connected') this._set('reconnecting', cause);
-  }
-
-  /** @internal */
-  private _set(state: LinkState, cause?: unknown): void {
-    if (this._state === state) return;
-    this._state = state;
-    for (const listener of [...this._listeners]) listener(state, cause);
+    if (this.state === 'connected') this._setState('reconnecting', cause);
   }
 }
 
