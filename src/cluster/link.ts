@@ -32,12 +32,16 @@ export abstract class SharedLink implements BrokerLink {
   /** @internal */
   private readonly _stateListeners = new Set<(state: LinkState, cause?: unknown) => void>();
 
+  /** @internal 'Redis' or 'NATS', for messages. */
+  private readonly _broker: string;
+
   protected constructor(
-    /** 'Redis' or 'NATS', for messages. */
-    private readonly _broker: string,
+    broker: string,
     /** The broker's URL, passwords hidden. */
     readonly url: string,
-  ) {}
+  ) {
+    this._broker = broker;
+  }
 
   get state(): LinkState {
     return this._state;
@@ -75,16 +79,17 @@ export abstract class SharedLink implements BrokerLink {
     await this._hangUp(wasUp);
   }
 
-  /** Connects the client library (rejects with the underlying error). */
+  /** @internal Connects the client library (rejects with the underlying error). */
   protected abstract _dial(user: string): Promise<void>;
-  /** Closes the client library's connections (`wasUp`: they were connected). Must not reject. */
+  /** @internal Closes the client library's connections (`wasUp`: they were connected). Must not reject. */
   protected abstract _hangUp(wasUp: boolean): Promise<void>;
 
-  /** The error for a use of a link that is not open. */
+  /** @internal The error for a use of a link that is not open. */
   protected _notOpen(): Error {
     return new Error(`The ${this._broker} link to ${this.url} is ${this._state}`);
   }
 
+  /** @internal */
   protected _setState(state: LinkState, cause?: unknown): void {
     if (this._state === state) return;
     this._state = state;

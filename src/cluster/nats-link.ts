@@ -88,6 +88,7 @@ export class NatsLink extends SharedLink {
     return () => this._statusListeners.delete(listener);
   }
 
+  /** @internal */
   protected async _hangUp(wasUp: boolean): Promise<void> {
     const nc = this._nc;
     this._nc = null;
@@ -101,6 +102,7 @@ export class NatsLink extends SharedLink {
     }
   }
 
+  /** @internal */
   protected async _dial(user: string): Promise<void> {
     const nats = await loadPeer<NatsModule>('nats', user);
     const maxDelay = this._options.reconnectDelay ?? DEFAULT_RECONNECT_DELAY;

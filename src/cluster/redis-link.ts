@@ -80,6 +80,7 @@ export class RedisLink extends SharedLink {
     return this._subscriber;
   }
 
+  /** @internal */
   protected async _hangUp(): Promise<void> {
     const clients = [this._command, this._subscriber];
     this._command = null;
@@ -87,6 +88,7 @@ export class RedisLink extends SharedLink {
     await Promise.all(clients.map((client) => (client === null ? undefined : closeClient(client))));
   }
 
+  /** @internal */
   protected async _dial(user: string): Promise<void> {
     const redis = await loadPeer<RedisModule>('redis', user);
     let everReady = false;
