@@ -130,16 +130,33 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
     const nc = this.link.connection<NatsConnection>();
     this._nats = this.link.module<NatsModule>();
     this._nc = nc;
+    // The link is shared and may already be up and down again: a JetStream check that a drop of the link
+    // made fail is tried once more when it is back.
+    let dropped = false;
+    const watchDrop = this.link.onState((state) => {
+      if (state === 'reconnecting') dropped = true;
+    });
     try {
-      this._jsm = await nc.jetstreamManager();
-      this._up = true;
-      await this._checkEpoch();
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this._linkBack();
+          this._jsm = await nc.jetstreamManager();
+          this._up = true;
+          this._epochCheck = null;
+          await this._checkEpoch();
+          break;
+        } catch (error) {
+          if (attempt > 0 || !dropped) throw error;
+        }
+      }
       this._state = 'connected';
     } catch (error) {
       this._nc = null;
       this._up = false;
       await this.link.close();
       throw new Error(`NATS at ${this.url} has no usable JetStream (start nats-server with -js): ${describeError(error)}`, { cause: error });
+    } finally {
+      watchDrop();
     }
     this._unwatch = this.link.onState((state) => {
       if (state === 'reconnecting' || state === 'closed') {
@@ -155,6 +172,23 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
           () => this._setState('connected'),
         );
       }
+    });
+  }
+
+  /** Resolves when the link is connected (at once if it is), or rejects after connectTimeout. */
+  private _linkBack(): Promise<void> {
+    if (this.link.state === 'connected') return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`the link to NATS at ${this.url} did not come back`));
+      }, this._options.connectTimeout ?? 5000);
+      const off = this.link.onState((state) => {
+        if (state !== 'connected') return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
     });
   }
 
