@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
 import WsClient from 'ws';
 import { InProcessAdapter, InProcessBus, WebSocketServer, type ClusterAdapter } from '../src/index.js';
 import { RedisAdapter } from '../src/cluster/redis.js';
@@ -28,26 +29,26 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { seconds: 2, brokers: ['inprocess', 'redis', 'nats'], size: 64, window: 256, redis: 'redis://127.0.0.1:6379', nats: 'nats://127.0.0.1:4222' };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = argv[++i];
-    if (value === undefined) throw new Error(`${flag} needs a value`);
-    const number = (min: number): number => {
-      const n = Number(value);
-      if (!Number.isFinite(n) || n < min) throw new Error(`${flag} must be a number of at least ${min}, not ${value}`);
-      return n;
-    };
-    switch (flag) {
-      case '--seconds': options.seconds = number(0.1); break;
-      case '--size': options.size = Math.floor(number(8)); break;
-      case '--window': options.window = Math.floor(number(1)); break;
-      case '--brokers': options.brokers = value.split(',').map((b) => b.trim()).filter(Boolean); break;
-      case '--redis': options.redis = value; break;
-      case '--nats': options.nats = value; break;
-      default: throw new Error(`unknown option ${flag} (see the comment at the top of bench/cluster.ts)`);
-    }
-  }
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: { seconds: { type: 'string' }, size: { type: 'string' }, window: { type: 'string' }, brokers: { type: 'string' }, redis: { type: 'string' }, nats: { type: 'string' } },
+  });
+  const number = (flag: 'seconds' | 'size' | 'window', min: number, fallback: number): number => {
+    const value = values[flag];
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${flag} must be a number of at least ${min}, not ${value}`);
+    return n;
+  };
+  const options: Options = {
+    seconds: number('seconds', 0.1, 2),
+    brokers: (values.brokers ?? 'inprocess,redis,nats').split(',').map((b) => b.trim()).filter(Boolean),
+    size: Math.floor(number('size', 8, 64)),
+    window: Math.floor(number('window', 1, 256)),
+    redis: values.redis ?? 'redis://127.0.0.1:6379',
+    nats: values.nats ?? 'nats://127.0.0.1:4222',
+  };
   for (const broker of options.brokers) {
     if (!['inprocess', 'redis', 'nats'].includes(broker)) throw new Error(`unknown broker ${broker} (inprocess, redis, nats)`);
   }

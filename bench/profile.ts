@@ -6,6 +6,7 @@
 // (--inclusive: the share of samples under each named function, callees included).
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
 
 interface ProfileNode {
   id: number;
@@ -65,13 +66,11 @@ function shortFile(url: string): string {
 }
 
 function main(): void {
-  const file = process.argv[2];
-  if (!file) throw new Error('usage: node build/bench/profile.js FILE.cpuprofile [--top N]');
-  const option = (name: string) => {
-    const at = process.argv.indexOf(name);
-    return at > 0 ? process.argv[at + 1] : undefined;
-  };
-  const top = Number(option('--top') ?? 25);
+  const { values, positionals } = parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: { top: { type: 'string' }, inclusive: { type: 'string' } } });
+  const file = positionals[0];
+  if (!file || positionals.length > 1) throw new Error('usage: node build/bench/profile.js FILE.cpuprofile [--top N] [--inclusive NAME,...]');
+  const top = Number(values.top ?? 25);
+  if (!Number.isSafeInteger(top) || top < 1) throw new Error(`--top takes a whole number, not ${values.top}`);
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const { functions, files, samples } = summarizeProfile(profile);
   const pct = (x: number) => `${(x * 100).toFixed(1).padStart(5)}%`;
@@ -79,7 +78,7 @@ function main(): void {
   for (const [name, share] of files.slice(0, top)) console.log(`${pct(share)}  ${name}`);
   console.log('\nself time by function:');
   for (const [name, share] of functions.slice(0, top)) console.log(`${pct(share)}  ${name}`);
-  const inclusive = option('--inclusive');
+  const inclusive = values.inclusive;
   if (inclusive) {
     console.log('\ninclusive time (callees included):');
     for (const [name, share] of inclusiveShares(profile, inclusive.split(','))) console.log(`${pct(share)}  ${name}`);

@@ -5,6 +5,7 @@
 //
 // --count is the total number of inputs (default 1,000,000), shared among the targets by weight.
 // Each target runs with the seed given (or a random one, printed) so that a run can be replayed.
+import { parseArgs } from 'node:util';
 import fc from 'fast-check';
 import { TARGETS, createStats, type FuzzStats } from './targets.js';
 
@@ -15,20 +16,24 @@ interface Args {
   list: boolean;
 }
 
-function parseArgs(argv: string[]): Args {
-  const args: Args = { count: 1_000_000, seed: (Math.random() * 0x7fffffff) | 0, targets: null, list: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = () => inline ?? argv[++i] ?? usage(`${name} needs a value`);
-    if (name === '--count') args.count = integer(name, value());
-    else if (name === '--seed') args.seed = integer(name, value());
-    else if (name === '--target') args.targets = value().split(',');
-    else if (name === '--list') args.list = true;
-    else if (name === '--help' || name === '-h') usage();
-    else usage(`unknown option ${arg}`);
+function readArgs(argv: string[]): Args {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: { count: { type: 'string' }, seed: { type: 'string' }, target: { type: 'string' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (error) {
+    usage((error as Error).message);
   }
-  return args;
+  if (values.help) usage();
+  return {
+    count: values.count === undefined ? 1_000_000 : integer('--count', values.count),
+    seed: values.seed === undefined ? (Math.random() * 0x7fffffff) | 0 : integer('--seed', values.seed),
+    targets: values.target === undefined ? null : values.target.split(','),
+    list: values.list === true,
+  };
 }
 
 function integer(name: string, text: string): number {
@@ -46,7 +51,7 @@ function usage(error?: string): never {
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = readArgs(process.argv.slice(2));
   if (args.list) {
     for (const t of TARGETS) console.log(`${t.name.padEnd(18)} ${t.about}`);
     return;

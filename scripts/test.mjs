@@ -28,4 +28,5 @@ run('npx', ['tsc', '-p', 'tsconfig.json']);
 if (existsSync('scripts/ensure-env.sh') && !process.env.WAVECAST_SKIP_ENV) run('bash', ['scripts/ensure-env.sh']);
 let files = findTests('build/test').sort();
 if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
-run(process.execPath, ['--test', '--test-reporter=spec', ...files]);
+// A test that hangs fails after 120 s instead of blocking the run (a test may set a timeout of its own).
+run(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=120000', ...files]);

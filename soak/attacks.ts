@@ -12,6 +12,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { once } from '../test/helpers/net.js';
 import { upgradeRequest } from '../test/helpers/raw-ws.js';
 import { selfSigned } from '../test/helpers/certificates.js';
@@ -23,9 +24,10 @@ interface Row {
   figures: Record<string, string | number>;
 }
 
-const argv = process.argv.slice(2);
-const cli = valueOf('--cli') ?? CLI_MAIN;
-const only = valueOf('--only')?.split(',');
+// `--attacks` is how soak/main.ts chose this script.
+const { values: flags } = parseArgs({ args: process.argv.slice(2), strict: true, options: { attacks: { type: 'boolean' }, cli: { type: 'string' }, only: { type: 'string' } } });
+const cli = flags.cli ?? CLI_MAIN;
+const only = flags.only?.split(',');
 const help = await commandHelp(cli);
 const knows = (flag: string) => help.includes(`--${flag} `) || help.includes(`--${flag}\n`);
 
@@ -333,9 +335,4 @@ async function commandHelp(command: string): Promise<string> {
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   await once(child, 'close', 10_000);
   return out;
-}
-
-function valueOf(flag: string): string | undefined {
-  const index = argv.indexOf(flag);
-  return index === -1 ? undefined : argv[index + 1];
 }

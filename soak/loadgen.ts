@@ -176,9 +176,10 @@ process.on('message', async (message: ToLoad) => {
       closes[key] = (closes[key] ?? 0) + 1;
       // The tail: everything up to the last message published before the shutdown must have come.
       for (let k = 0; k < 2; k++) {
-        const last = message.finals[client.topics[k]]!;
-        if (client.next[k] === 0) lost += last;
-        else if (client.next[k] <= last) lost += last + 1 - client.next[k];
+        const last = message.finals[client.topics[k]!]!;
+        const next = client.next[k]!;
+        if (next === 0) lost += last;
+        else if (next <= last) lost += last + 1 - next;
       }
     }
     const report: LoadReport = {

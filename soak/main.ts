@@ -19,6 +19,7 @@
 //   npm run soak -- --traffic [--cli PATH] [--only NAME,...] [--seconds N] [--cap-mib N]
 // The attacks on the relay's traffic (relay-attacks.ts): replays, presence churn, pipelined history
 // reads, HTTP publish floods, broker keys of idle channels, a stalled event loop.
+import { parseArgs } from 'node:util';
 import { mb, runSoak, type SoakOptions, type SoakReport } from './run.js';
 import { runRelaySoak, type RelaySoakOptions } from './relay-run.js';
 
@@ -36,37 +37,28 @@ const options: SoakOptions = {
 };
 let rounds = 2;
 const argv = process.argv.slice(2);
-if (argv.includes('--traffic')) {
+// Which soak: the others read their own flags (not strict here: they are theirs).
+const mode = parseArgs({ args: argv, strict: false, options: { traffic: { type: 'boolean' }, attacks: { type: 'boolean' }, relay: { type: 'boolean' } } }).values;
+if (mode.traffic === true) {
   await import('./relay-attacks.js'); // reads its own arguments, and exits
 }
-if (argv.includes('--attacks')) {
+if (mode.attacks === true) {
   await import('./attacks.js'); // reads its own arguments, and exits
 }
-if (argv.includes('--relay')) {
-  await relayMain(argv.filter((a) => a !== '--relay'));
+if (mode.relay === true) {
+  await relayMain(argv);
   process.exit();
 }
-for (let i = 0; i < argv.length; i++) {
-  const flag = argv[i]!;
-  const value = Number(argv[++i]);
-  if (!Number.isFinite(value) || value < 0) {
-    console.error(`soak: ${flag} takes a number`);
-    process.exit(2);
-  }
-  if (flag === '--rounds') rounds = Math.max(1, Math.floor(value));
-  else if (flag === '--connections') options.connections = value;
-  else if (flag === '--duration') options.durationMs = value * 1000;
-  else if (flag === '--rate') options.publishPerSecond = value;
-  else if (flag === '--broadcast') options.broadcastPerSecond = value;
-  else if (flag === '--churn') options.churnPerSecond = value;
-  else if (flag === '--topics') options.topics = value;
-  else if (flag === '--payload') options.payloadBytes = value;
-  else if (flag === '--generators') options.generators = Math.max(1, Math.floor(value));
-  else {
-    console.error(`soak: unknown option ${flag}`);
-    process.exit(2);
-  }
-}
+const flags = numberFlags(argv, ['rounds', 'connections', 'duration', 'rate', 'broadcast', 'churn', 'topics', 'payload', 'generators'], 'soak');
+if (flags.rounds !== undefined) rounds = Math.max(1, Math.floor(flags.rounds));
+if (flags.connections !== undefined) options.connections = flags.connections;
+if (flags.duration !== undefined) options.durationMs = flags.duration * 1000;
+if (flags.rate !== undefined) options.publishPerSecond = flags.rate;
+if (flags.broadcast !== undefined) options.broadcastPerSecond = flags.broadcast;
+if (flags.churn !== undefined) options.churnPerSecond = flags.churn;
+if (flags.topics !== undefined) options.topics = flags.topics;
+if (flags.payload !== undefined) options.payloadBytes = flags.payload;
+if (flags.generators !== undefined) options.generators = Math.max(1, Math.floor(flags.generators));
 
 const reports: SoakReport[] = [];
 let ok = true;
@@ -113,24 +105,14 @@ async function relayMain(args: string[]): Promise<void> {
     history: 1000,
     log: (line) => console.log(line),
   };
-  const names: Record<string, (v: number) => void> = {
-    '--clients': (v) => (relayOptions.clients = v),
-    '--channels': (v) => (relayOptions.channels = Math.max(2, v)),
-    '--duration': (v) => (relayOptions.durationMs = v * 1000),
-    '--http-rate': (v) => (relayOptions.httpPerSecond = v),
-    '--ws-rate': (v) => (relayOptions.wsPerSecond = v),
-    '--drops': (v) => (relayOptions.dropsPerSecond = v),
-    '--history': (v) => (relayOptions.history = v),
-  };
-  for (let i = 0; i < args.length; i += 2) {
-    const set = names[args[i]!];
-    const value = Number(args[i + 1]);
-    if (set === undefined || !Number.isFinite(value) || value < 0) {
-      console.error(`soak --relay: ${set === undefined ? `unknown option ${args[i]}` : `${args[i]} takes a number`}`);
-      process.exit(2);
-    }
-    set(value);
-  }
+  const flags = numberFlags(args, ['clients', 'channels', 'duration', 'http-rate', 'ws-rate', 'drops', 'history'], 'soak --relay', ['relay']);
+  if (flags.clients !== undefined) relayOptions.clients = flags.clients;
+  if (flags.channels !== undefined) relayOptions.channels = Math.max(2, flags.channels);
+  if (flags.duration !== undefined) relayOptions.durationMs = flags.duration * 1000;
+  if (flags['http-rate'] !== undefined) relayOptions.httpPerSecond = flags['http-rate'];
+  if (flags['ws-rate'] !== undefined) relayOptions.wsPerSecond = flags['ws-rate'];
+  if (flags.drops !== undefined) relayOptions.dropsPerSecond = flags.drops;
+  if (flags.history !== undefined) relayOptions.history = flags.history;
   const report = await runRelaySoak(relayOptions);
   const { load, memory } = report;
   const ok = load.losses === 0 && load.duplicates === 0 && load.gaps === 0 && load.behind === 0 && report.httpFailed === 0 && report.errorsLogged.length === 0;
@@ -144,4 +126,28 @@ async function relayMain(args: string[]): Promise<void> {
   if (report.errorsLogged.length > 0) console.log(`  the relay logged errors: ${report.errorsLogged.slice(0, 5).join(' | ')}`);
   console.log(`  ${ok ? 'every check held' : 'A CHECK FAILED'}`);
   process.exitCode = ok ? 0 : 1;
+}
+
+/** Reads `--name NUMBER` flags (numbers 0 or more) with node:util's parseArgs; on a bad one, says so and exits 2. */
+function numberFlags(args: string[], names: string[], command: string, switches: string[] = []): Record<string, number | undefined> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries([...names.map((name) => [name, { type: 'string' as const }]), ...switches.map((name) => [name, { type: 'boolean' as const }])]);
+    values = parseArgs({ args, strict: true, options }).values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    console.error(`${command}: ${(error as Error).message}`);
+    process.exit(2);
+  }
+  const numbers: Record<string, number | undefined> = {};
+  for (const name of names) {
+    const text = values[name];
+    if (text === undefined) continue;
+    const value = Number(text);
+    if (typeof text !== 'string' || text.trim() === '' || !Number.isFinite(value) || value < 0) {
+      console.error(`${command}: --${name} takes a number`);
+      process.exit(2);
+    }
+    numbers[name] = value;
+  }
+  return numbers;
 }

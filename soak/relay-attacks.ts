@@ -15,20 +15,23 @@ import { request as httpRequest, Agent } from 'node:http';
 import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import WsClient from 'ws';
 import { RawV1 } from '../fuzz/relay-harness.js';
 import { CLI_MAIN, killAll, startRelay, type RelayProcess } from '../test/relay/relay-process.js';
 import { processRssMiB as rssMiB } from './memory.js';
 
-const argv = process.argv.slice(2);
-const flag = (name: string, fallback: string): string => {
-  const at = argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : argv[at + 1]!;
-};
-const SERVE = flag('cli', CLI_MAIN);
-const SECONDS = Number(flag('seconds', '30'));
-const CAP_MIB = Number(flag('cap-mib', '1536'));
-const ONLY = flag('only', '').split(',').filter(Boolean);
+// `--traffic` is how soak/main.ts chose this script.
+const { values: flags } = parseArgs({
+  args: process.argv.slice(2),
+  strict: true,
+  options: { traffic: { type: 'boolean' }, cli: { type: 'string' }, seconds: { type: 'string' }, 'cap-mib': { type: 'string' }, only: { type: 'string' } },
+});
+const SERVE = flags.cli ?? CLI_MAIN;
+const SECONDS = Number(flags.seconds ?? '30');
+const CAP_MIB = Number(flags['cap-mib'] ?? '1536');
+if (!(SECONDS > 0) || !(CAP_MIB > 0)) throw new Error('--seconds and --cap-mib take positive numbers');
+const ONLY = (flags.only ?? '').split(',').filter(Boolean);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

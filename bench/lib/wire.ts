@@ -89,7 +89,7 @@ export function unmaskInPlace(buf: Buffer, start: number, len: number, mask: Uin
   let i = 0;
   const abs = buf.byteOffset + start;
   const lead = Math.min(len, (4 - (abs & 3)) & 3);
-  for (; i < lead; i++) buf[start + i] ^= mask[i & 3]!;
+  for (; i < lead; i++) buf[start + i] = buf[start + i]! ^ mask[i & 3]!;
   const words = (len - i) >>> 2;
   if (words > 0) {
     // The mask as seen from an aligned word that starts `i` bytes into the payload, little-endian.
@@ -99,5 +99,5 @@ export function unmaskInPlace(buf: Buffer, start: number, len: number, mask: Uin
     for (let w = 0; w < words; w++) view[w]! ^= m;
     i += words * 4;
   }
-  for (; i < len; i++) buf[start + i] ^= mask[i & 3]!;
+  for (; i < len; i++) buf[start + i] = buf[start + i]! ^ mask[i & 3]!;
 }

@@ -5,7 +5,7 @@
 // offline (bounded, with a policy), and notices a dead connection with ping envelopes and a timeout.
 // It imports nothing from Node: it runs in browsers. The envelopes are the wavecast.v1 module's.
 import { V1_PROTOCOL, type ClientEnvelope, type GapReason, type JoinEnvelope, type PresenceInfo, type RequestId } from '../v1/protocol.js';
-import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { backoffDelay, type BackoffOptions } from '../v1/backoff.js';
 import { OfflineQueue, type QueuePolicy } from './offline-queue.js';
 
 export const PROTOCOL = V1_PROTOCOL;

@@ -87,7 +87,7 @@ class ConnectSession {
 
   constructor(
     private readonly settings: ConnectSettings,
-    private readonly io: ConsoleIO,
+    io: ConsoleIO,
   ) {
     this.console = new LineConsole(
       io,

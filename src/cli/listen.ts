@@ -29,7 +29,7 @@ class ListenSession {
 
   constructor(
     private readonly settings: ListenSettings,
-    private readonly io: ConsoleIO,
+    io: ConsoleIO,
   ) {
     this.console = new LineConsole(
       io,

@@ -1,6 +1,7 @@
-// `wavecast serve --redis URL` / `--nats URL`: connects the broker adapter (publishes between nodes) and
-// the shared history (sequence numbers, history, epoch) to the broker, and makes the relay's cluster
-// node of them. The modules that need the `redis` or `nats` package are loaded only here, only then.
+// `wavecast serve --redis URL` / `--nats URL`: opens the node's one link to the broker, connects the broker
+// adapter (publishes between nodes) and the shared history (sequence numbers, history, epoch) on it, and
+// makes the relay's cluster node of them (the documents' store uses the same link). The modules that
+// need the `redis` or `nats` package are loaded only here, only then.
 import type { BrokerAdapter } from '../cluster/broker-adapter.js';
 import type { Logger } from '../relay/log.js';
 import type { RelayCluster } from '../relay/cluster.js';
@@ -24,13 +25,15 @@ export async function startCluster(settings: ClusterSettings, log: Logger): Prom
   let adapter: BrokerAdapter;
   let store: SharedHistory;
   if (settings.broker === 'redis') {
-    const [{ RedisAdapter }, { RedisHistory }] = await Promise.all([import('../cluster/redis.js'), import('../relay/history-redis.js')]);
-    adapter = new RedisAdapter({ url: settings.url, prefix: `${settings.prefix}:`, log: adapterLog });
-    store = new RedisHistory({ url: settings.url, prefix: `${settings.prefix}:`, bounds: settings.history });
+    const [{ RedisAdapter, RedisLink }, { RedisHistory }] = await Promise.all([import('../cluster/redis.js'), import('../relay/history-redis.js')]);
+    const link = new RedisLink({ url: settings.url });
+    adapter = new RedisAdapter({ link, prefix: `${settings.prefix}:`, log: adapterLog });
+    store = new RedisHistory({ link, prefix: `${settings.prefix}:`, bounds: settings.history });
   } else {
-    const [{ NatsAdapter }, { NatsHistory }] = await Promise.all([import('../cluster/nats.js'), import('../relay/history-nats.js')]);
-    adapter = new NatsAdapter({ url: settings.url, prefix: settings.prefix, log: adapterLog });
-    store = new NatsHistory({ url: settings.url, prefix: settings.prefix, bounds: settings.history });
+    const [{ NatsAdapter, NatsLink }, { NatsHistory }] = await Promise.all([import('../cluster/nats.js'), import('../relay/history-nats.js')]);
+    const link = new NatsLink({ url: settings.url, name: 'wavecast-relay' });
+    adapter = new NatsAdapter({ link, prefix: settings.prefix, log: adapterLog });
+    store = new NatsHistory({ link, prefix: settings.prefix, bounds: settings.history });
   }
   try {
     await adapter.connect();

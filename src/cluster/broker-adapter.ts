@@ -4,16 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ClusterAdapter, ClusterNode } from '../server/cluster-hook.js';
+import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_RECONNECT_DELAY, type BrokerLink, type LinkState } from './link.js';
 import { checkTopic, decodeMessage, encodeMessage, HEADER_BYTES, NODE_ID_BYTES } from './wire.js';
 
-/**
- * - `idle`: made, not connected yet (call `connect()`)
- * - `connecting`: `connect()` is under way
- * - `connected`: publishes go to the broker, messages come from it
- * - `reconnecting`: the link was lost; the client library is reconnecting (publishes stay local)
- * - `closed`: `close()` was called
- */
-export type AdapterState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
+/** The adapter's link state (the one LinkState of cluster/link.ts): `idle` until `connect()` is called. */
+export type AdapterState = LinkState;
 
 export type AdapterLogLevel = 'info' | 'warn' | 'error';
 /** Receives the adapter's log lines (connection lost, reconnected, malformed messages, errors). */
@@ -59,8 +54,7 @@ export interface ReconnectInfo {
   dropped: number;
 }
 
-export const DEFAULT_RECONNECT_DELAY = 1000;
-export const DEFAULT_CONNECT_TIMEOUT = 5000;
+export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_RECONNECT_DELAY };
 export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
 export interface BrokerAdapter {
@@ -83,6 +77,8 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
   readonly stats: AdapterStats = { published: 0, received: 0, dropped: 0, malformed: 0, disconnects: 0, reconnects: 0, errors: 0 };
   /** The broker's URL, with any password hidden. */
   readonly url: string;
+  /** The link to the broker the adapter works on (its own, or one shared by the node's users of the broker). */
+  abstract readonly link: BrokerLink;
 
   protected readonly _reconnectDelay: number;
   protected readonly _connectTimeout: number;
@@ -317,12 +313,6 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
       }
     }
     if (this.listenerCount('log') > 0) this.emit('log', level, message);
-  }
-
-  /** Back-off before reconnect attempt `attempt` (0, 1, ...): doubles from 50 ms up to reconnectDelay, with ±20% jitter. */
-  protected _backoff(attempt: number): number {
-    const base = Math.min(50 * 2 ** Math.min(attempt, 16), this._reconnectDelay);
-    return Math.round(base * (0.8 + Math.random() * 0.4));
   }
 }
 

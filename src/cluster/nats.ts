@@ -2,13 +2,17 @@
 // loaded only when connect() is called so that wavecast itself never needs it. Import from
 // 'wavecast/nats'.
 //
-// One connection publishes and subscribes, with `noEcho` so the server does not send a node its own
-// messages back (the node id in each message would catch them anyway). Each topic with local
-// subscribers is one subject, `prefix.<token>`, where the token is the topic with every byte outside
-// [A-Za-z0-9_-] written as %XX (so '.', '*', '>' and spaces in a topic mean nothing to NATS; the empty
-// topic is '%'). The client library reconnects and sends its subscriptions again by itself; after a
-// flush confirms the server has them, we report 'reconnected'.
-import { BrokerAdapter, hidePassword, loadPeer, type BrokerAdapterOptions } from './broker-adapter.js';
+// It works on a NatsLink (nats-link.ts): its own, or the one the node shares with its other users of
+// NATS (one connection, with `noEcho`). Each topic with local subscribers is one subject,
+// `prefix.<token>`, where the token is the topic with every byte outside [A-Za-z0-9_-] written as %XX
+// (so '.', '*', '>' and spaces in a topic mean nothing to NATS; the empty topic is '%'). The client
+// library reconnects and sends its subscriptions again by itself; after a flush confirms the server has
+// them, we report 'reconnected'.
+import { BrokerAdapter, hidePassword, type BrokerAdapterOptions } from './broker-adapter.js';
+import type { LinkState } from './link.js';
+import { checkNatsUrls, DEFAULT_NATS_URL, NatsLink, type NatsStatus } from './nats-link.js';
+
+export { DEFAULT_NATS_URL, NatsLink, type NatsLinkOptions } from './nats-link.js';
 
 export interface NatsAdapterOptions extends BrokerAdapterOptions {
   /** `nats://host:port` (or `tls://`), or several for a NATS cluster (default `nats://127.0.0.1:4222`). */
@@ -17,10 +21,16 @@ export interface NatsAdapterOptions extends BrokerAdapterOptions {
   prefix?: string;
   /**
    * More options for the `nats` package's connect() (credentials, TLS, ...). The adapter sets
-   * `servers`, `noEcho`, `reconnect`, `maxReconnectAttempts`, `reconnectTimeWait`, `timeout` and
-   * `waitOnFirstConnect` itself.
+   * `servers`, `noEcho`, `reconnect`, `maxReconnectAttempts`, `reconnectDelayHandler`, `timeout` and
+   * `waitOnFirstConnect` itself. Not with `link`.
    */
   clientOptions?: Record<string, unknown>;
+  /**
+   * A link to NATS shared with the node's other users of NATS (the relay's history and documents): the
+   * adapter then opens no connection of its own, and `url`, `reconnectDelay`, `connectTimeout` and
+   * `clientOptions` are the link's.
+   */
+  link?: NatsLink;
 }
 
 interface NatsSubscription {
@@ -31,38 +41,22 @@ interface NatsMessage {
   readonly data: Uint8Array;
 }
 
-interface NatsStatus {
-  type: string;
-  data: unknown;
-}
-
 /** The part of a nats.js connection the adapter uses. */
 interface NatsConnection {
   readonly info?: { max_payload?: number };
   publish(subject: string, data: Uint8Array): void;
   subscribe(subject: string, options: { callback: (error: Error | null, message: NatsMessage) => void }): NatsSubscription;
   flush(): Promise<void>;
-  drain(): Promise<void>;
-  close(): Promise<void>;
-  closed(): Promise<void | Error>;
-  isClosed(): boolean;
-  status(): AsyncIterable<NatsStatus>;
 }
-
-interface NatsModule {
-  connect(options: Record<string, unknown>): Promise<NatsConnection>;
-}
-
-export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
 export class NatsAdapter extends BrokerAdapter {
   readonly prefix: string;
-  /** @internal */
-  private readonly _servers: string[];
-  /** @internal */
-  private readonly _clientOptions: Record<string, unknown>;
+  /** The link the adapter works on. */
+  readonly link: NatsLink;
   /** @internal */
   private _nc: NatsConnection | null = null;
+  /** @internal */
+  private _unwatch: Array<() => void> = [];
   /** @internal */
   private readonly _subscriptions = new Map<string, NatsSubscription>();
   /** @internal */
@@ -87,17 +81,21 @@ export class NatsAdapter extends BrokerAdapter {
 
   constructor(options: NatsAdapterOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('NatsAdapter options must be an object');
-    const servers = checkNatsUrls(options.url ?? DEFAULT_NATS_URL);
-    super('NATS', servers.map(hidePassword).join(','), options);
-    this._servers = servers;
+    const url = options.link?.url ?? checkNatsUrls(options.url ?? DEFAULT_NATS_URL).map(hidePassword).join(',');
+    super('NATS', url, options);
+    this.link =
+      options.link ??
+      new NatsLink({
+        url: options.url ?? DEFAULT_NATS_URL,
+        name: `wavecast-${this.nodeId}`,
+        reconnectDelay: this._reconnectDelay,
+        connectTimeout: this._connectTimeout,
+        ...(options.clientOptions !== undefined ? { clientOptions: options.clientOptions } : {}),
+      });
     this.prefix = options.prefix ?? 'wavecast';
     if (typeof this.prefix !== 'string' || !SUBJECT_PREFIX.test(this.prefix)) {
       throw new TypeError(`Invalid prefix: ${String(this.prefix)} (expected NATS subject tokens such as 'wavecast' or 'app.ws', without spaces, '*' or '>')`);
     }
-    if (options.clientOptions !== undefined && (options.clientOptions === null || typeof options.clientOptions !== 'object')) {
-      throw new TypeError('Invalid clientOptions: expected an object of options for connect()');
-    }
-    this._clientOptions = options.clientOptions ?? {};
     this._flushEvery = Math.max(1, Math.min(this._maxPendingBytes / 4, 1024 * 1024));
   }
 
@@ -107,80 +105,65 @@ export class NatsAdapter extends BrokerAdapter {
   }
 
   protected async _open(): Promise<void> {
-    const nats = await loadPeer<NatsModule>('nats', 'NatsAdapter');
-    const nc = await nats.connect({
-      name: `wavecast-${this.nodeId}`,
-      ...this._clientOptions,
-      servers: this._servers,
-      noEcho: true,
-      reconnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: this._reconnectDelay,
-      timeout: this._connectTimeout,
-      waitOnFirstConnect: false,
-    });
+    await this.link.open('NatsAdapter');
+    const nc = this.link.connection<NatsConnection>();
     this._nc = nc;
     this._maxPayload = nc.info?.max_payload ?? Infinity;
-    void this._watch(nc);
+    this._unwatch = [this.link.onState((state, cause) => this._linkState(nc, state, cause)), this.link.onStatus((status) => this._status(status))];
   }
 
-  /** @internal Follows the connection's status until it closes. */
-  private async _watch(nc: NatsConnection): Promise<void> {
-    void nc.closed().then((error) => {
-      if (this._nc !== nc || this.state === 'closed') return;
-      // With unlimited reconnects this only happens on a fatal error (such as an authorization one).
-      this._linkDown(error ?? new Error('the connection was closed'));
-      this._log('error', `The NATS connection at ${this.url} closed for good${error ? `: ${error.message}` : ''}; close this adapter and make a new one`);
-    });
-    try {
-      for await (const status of nc.status()) {
-        if (this._nc !== nc) return;
-        switch (status.type) {
-          case 'disconnect':
-            this._linkLost = true;
-            this._linkDown(new Error(`disconnected from ${String(status.data)}`));
-            break;
-          case 'reconnect':
-            this._linkLost = false;
-            // What was unconfirmed on the old connection is gone or resent; count afresh.
-            this._flushEpoch++;
-            this._flushing = false;
-            this._confirmedBytes = this._sentBytes;
-            // The client has sent its subscriptions again; a flush round-trip confirms the server has them.
-            nc.flush().then(
-              () => {
-                // Not if the link was lost again meanwhile: the next 'reconnect' will report.
-                if (this._nc === nc && !this._linkLost) this._linkUp();
-              },
-              () => undefined,
-            );
-            break;
-          case 'error':
-            this.stats.errors++;
-            this._log('error', `NATS reported: ${String(status.data)}`);
-            break;
-          case 'ldm':
-            this._log('warn', `The NATS server at ${this.url} is entering lame duck mode; the client will move to another server`);
-            break;
-        }
-      }
-    } catch {
-      // The status iterator ends with the connection.
+  /** @internal */
+  private _linkState(nc: NatsConnection, state: LinkState, cause: unknown): void {
+    if (this._nc !== nc) return;
+    if (state === 'reconnecting') {
+      this._linkLost = true;
+      this._linkDown(cause);
+    } else if (state === 'connected') {
+      this._linkLost = false;
+      // What was unconfirmed on the old connection is gone or resent; count afresh.
+      this._flushEpoch++;
+      this._flushing = false;
+      this._confirmedBytes = this._sentBytes;
+      // The client has sent its subscriptions again; a flush round-trip confirms the server has them.
+      nc.flush().then(
+        () => {
+          // Not if the link was lost again meanwhile: the next 'reconnect' will report.
+          if (this._nc === nc && !this._linkLost) this._linkUp();
+        },
+        () => undefined,
+      );
+    } else if (state === 'closed' && this.state !== 'closed') {
+      this._linkDown(cause);
+      this._log('error', `The NATS connection at ${this.url} closed for good${cause instanceof Error ? `: ${cause.message}` : ''}; close this adapter and make a new one`);
+    }
+  }
+
+  /** @internal */
+  private _status(status: NatsStatus): void {
+    if (status.type === 'error') {
+      this.stats.errors++;
+      this._log('error', `NATS reported: ${String(status.data)}`);
+    } else if (status.type === 'ldm') {
+      this._log('warn', `The NATS server at ${this.url} is entering lame duck mode; the client will move to another server`);
     }
   }
 
   protected async _shut(): Promise<void> {
+    for (const unwatch of this._unwatch) unwatch();
+    this._unwatch = [];
     const nc = this._nc;
     this._nc = null;
-    this._subscriptions.clear();
-    if (nc === null || nc.isClosed()) return;
-    try {
-      // drain() sends what is queued and unsubscribes; it needs a live link, so close() when there is none.
-      if (!this._linkLost) await nc.drain();
-      else await nc.close();
-    } catch {
-      await nc.close().catch(() => undefined);
+    // A shared link stays open for its other users: let go of this adapter's subjects first.
+    for (const subscription of this._subscriptions.values()) {
+      try {
+        subscription.unsubscribe();
+      } catch {
+        // The connection is gone.
+      }
     }
+    this._subscriptions.clear();
+    if (nc !== null && this.link.state === 'connected') await nc.flush().catch(() => undefined);
+    await this.link.close();
   }
 
   protected _brokerSubscribe(topic: string): void {
@@ -270,23 +253,4 @@ export function subjectToken(topic: string): string {
     token += plain ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return token;
-}
-
-function checkNatsUrls(url: unknown): string[] {
-  const list = Array.isArray(url) ? url : [url];
-  if (list.length === 0) throw new TypeError('Invalid NATS url: the list is empty');
-  for (const entry of list) {
-    if (typeof entry !== 'string' || entry === '') throw new TypeError('Invalid NATS url: expected a string such as nats://127.0.0.1:4222');
-    const withScheme = entry.includes('://') ? entry : `nats://${entry}`;
-    let parsed: URL;
-    try {
-      parsed = new URL(withScheme);
-    } catch {
-      throw new TypeError(`Invalid NATS url: ${entry} (expected nats://host:port)`);
-    }
-    if (parsed.protocol !== 'nats:' && parsed.protocol !== 'tls:') {
-      throw new TypeError(`Invalid NATS url: ${entry} (the scheme must be nats: or tls:)`);
-    }
-  }
-  return list as string[];
 }

@@ -13,6 +13,7 @@
 // A node's own publishes go to its clients directly (through the feed, so that they are in order with
 // the others'); the adapter does not bring them back.
 import type { BrokerAdapter } from '../cluster/broker-adapter.js';
+import { worstState, type LinkState } from '../cluster/link.js';
 import type { ClusterNode } from '../server/cluster-hook.js';
 import { ClusterFeed } from './cluster-feed.js';
 import { ClusterPresence, type ChannelPresence, type PresenceMessage } from './cluster-presence.js';
@@ -57,8 +58,6 @@ export interface RelayClusterHooks {
   command?(command: ClusterCommand): void;
 }
 
-export type LinkState = 'connected' | 'reconnecting' | 'closed' | 'idle' | 'connecting';
-
 export class RelayCluster implements ClusterNode {
   readonly adapter: BrokerAdapter;
   readonly store: SharedHistory;
@@ -80,11 +79,12 @@ export class RelayCluster implements ClusterNode {
     return `${this.store.broker} at ${this.store.url}`;
   }
 
-  /** 'connected' when both the adapter and the history store are; otherwise the worse of the two. */
+  /**
+   * 'connected' when both the adapter and the history store are (they share the node's one link, but each
+   * is back only once it has caught up: subscriptions renewed, scripts or epoch checked); otherwise the worse.
+   */
   get linkState(): LinkState {
-    const states = [this.adapter.state, this.store.state];
-    for (const state of ['closed', 'reconnecting', 'connecting', 'idle'] as const) if (states.includes(state)) return state;
-    return 'connected';
+    return worstState([this.adapter.state, this.store.state]);
   }
 
   get feed(): ClusterFeed {

@@ -25,9 +25,11 @@
 // header Nats-Expected-Last-Subject-Sequence: 0 so that two nodes that start together agree. A JetStream
 // that lost its store has no epoch message: the next node to notice writes a new one.
 //
-// The `nats` package is loaded when connect() is called, never by `import 'wavecast'`.
+// It works on the node's NatsLink, shared with the broker adapter and the documents' store; the `nats`
+// package is loaded when the link connects, never by `import 'wavecast'`.
 import { createHash } from 'node:crypto';
-import { describeError, loadPeer } from '../cluster/broker-adapter.js';
+import { describeError } from '../cluster/broker-adapter.js';
+import { NatsLink } from '../cluster/nats-link.js';
 import { historyRead, type HistoryRead, type StoredMessage } from './history.js';
 import { newEpoch, SharedHistoryBase, type SharedHistory, type SharedHistoryOptions } from './history-shared.js';
 
@@ -36,6 +38,8 @@ export interface NatsHistoryOptions extends SharedHistoryOptions {
   url?: string;
   /** The first subject token (default `wavecast`); stream names use it with '.' made '_'. */
   prefix?: string;
+  /** The node's link to NATS (shared with the adapter); by default one of its own to `url`. */
+  link?: NatsLink;
 }
 
 interface MsgHdrs {
@@ -52,8 +56,6 @@ interface StoredMsg {
 interface NatsConnection {
   jetstream(): { publish(subject: string, data: Uint8Array, options: Record<string, unknown>): Promise<{ seq: number }> };
   jetstreamManager(): Promise<JetStreamManager>;
-  status(): AsyncIterable<{ type: string }>;
-  close(): Promise<void>;
 }
 
 interface JetStreamManager {
@@ -99,6 +101,7 @@ const STAGING_GRACE = 60_000;
 
 export class NatsHistory extends SharedHistoryBase implements SharedHistory {
   readonly prefix: string;
+  readonly link: NatsLink;
   private readonly _streamPrefix: string;
   private _nats: NatsModule | null = null;
   private _nc: NatsConnection | null = null;
@@ -108,65 +111,96 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
   /** Channel streams known to exist (made or found), as promises so a channel is made once at a time. */
   private readonly _streams = new Map<string, Promise<void>>();
   private _epochCheck: Promise<void> | null = null;
+  private _unwatch: (() => void) | null = null;
 
   constructor(options: NatsHistoryOptions) {
-    super('NATS', options.url ?? 'nats://127.0.0.1:4222', options);
+    const link = options.link ?? new NatsLink({ url: options.url ?? 'nats://127.0.0.1:4222', connectTimeout: options.connectTimeout ?? 5000, name: 'wavecast-history' });
+    super('NATS', link.url, options);
+    this.link = link;
     this.prefix = options.prefix ?? 'wavecast';
     this._streamPrefix = this.prefix.replace(/[^A-Za-z0-9_-]/g, '_');
   }
 
   async connect(): Promise<void> {
-    const nats = await loadPeer<NatsModule>('nats', 'The NATS history');
-    this._nats = nats;
-    let nc: NatsConnection;
     try {
-      nc = await nats.connect({ servers: this._rawUrl, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: this._options.connectTimeout ?? 5000, name: 'wavecast-history' });
+      await this.link.open('The NATS history');
     } catch (error) {
       throw this._unreachable(error);
     }
+    const nc = this.link.connection<NatsConnection>();
+    this._nats = this.link.module<NatsModule>();
     this._nc = nc;
+    // The link is shared and may already be up and down again: a JetStream check that a drop of the link
+    // made fail is tried once more when it is back.
+    let dropped = false;
+    const watchDrop = this.link.onState((state) => {
+      if (state === 'reconnecting') dropped = true;
+    });
     try {
-      this._jsm = await nc.jetstreamManager();
-      this._up = true;
-      await this._checkEpoch();
-      this._state = 'connected';
-    } catch (error) {
-      await nc.close().catch(() => undefined);
-      this._nc = null;
-      this._up = false;
-      throw new Error(`NATS at ${this.url} has no usable JetStream (start nats-server with -js): ${describeError(error)}`, { cause: error });
-    }
-    void this._watch(nc);
-  }
-
-  private async _watch(nc: NatsConnection): Promise<void> {
-    try {
-      for await (const status of nc.status()) {
-        if (status.type === 'disconnect') {
-          this._up = false;
-          this._setState('reconnecting');
-        } else if (status.type === 'reconnect') {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this._linkBack();
+          this._jsm = await nc.jetstreamManager();
           this._up = true;
-          // The server may have restarted with another store: find the streams and the epoch again.
-          this._streams.clear();
           this._epochCheck = null;
-          this._checkEpoch().then(
-            () => this._setState('connected'),
-            () => this._setState('connected'),
-          );
+          await this._checkEpoch();
+          break;
+        } catch (error) {
+          if (attempt > 0 || !dropped) throw error;
         }
       }
-    } catch {
-      // Ends with the connection.
+      this._state = 'connected';
+    } catch (error) {
+      this._nc = null;
+      this._up = false;
+      await this.link.close();
+      throw new Error(`NATS at ${this.url} has no usable JetStream (start nats-server with -js): ${describeError(error)}`, { cause: error });
+    } finally {
+      watchDrop();
     }
+    this._unwatch = this.link.onState((state) => {
+      if (state === 'reconnecting' || state === 'closed') {
+        this._up = false;
+        this._setState('reconnecting');
+      } else if (state === 'connected') {
+        this._up = true;
+        // The server may have restarted with another store: find the streams and the epoch again.
+        this._streams.clear();
+        this._epochCheck = null;
+        this._checkEpoch().then(
+          () => this._setState('connected'),
+          () => this._setState('connected'),
+        );
+      }
+    });
+  }
+
+  /** Resolves when the link is connected (at once if it is), or rejects after connectTimeout. */
+  private _linkBack(): Promise<void> {
+    if (this.link.state === 'connected') return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`the link to NATS at ${this.url} did not come back`));
+      }, this._options.connectTimeout ?? 5000);
+      const off = this.link.onState((state) => {
+        if (state !== 'connected') return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
+    });
   }
 
   async close(): Promise<void> {
-    const nc = this._nc;
+    if (this._state === 'closed') return;
+    const wasOpen = this._nc !== null;
+    this._unwatch?.();
+    this._unwatch = null;
     this._nc = null;
     this._up = false;
     this._state = 'closed';
-    await nc?.close().catch(() => undefined);
+    if (wasOpen) await this.link.close();
   }
 
   async append(channel: string, data: Buffer, binary: boolean, from?: string): Promise<StoredMessage> {

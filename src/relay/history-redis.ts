@@ -24,9 +24,10 @@
 // consecutive across nodes, and a number is only handed out together with its entry. A read is one
 // script too (epoch, newest number and the entries after `since` at one instant).
 //
-// The `redis` package is loaded when connect() is called, never by `import 'wavecast'`.
+// It works on the node's RedisLink (its command connection), shared with the broker adapter and the
+// documents' store; the `redis` package is loaded when the link connects, never by `import 'wavecast'`.
 import { createHash } from 'node:crypto';
-import { loadPeer } from '../cluster/broker-adapter.js';
+import { RedisLink, type RedisClient } from '../cluster/redis-link.js';
 import { hashName, historyRead, type HistoryRead, type StoredMessage } from './history.js';
 import { newEpoch, SharedHistoryBase, type SharedHistory, type SharedHistoryOptions } from './history-shared.js';
 
@@ -35,20 +36,8 @@ export interface RedisHistoryOptions extends SharedHistoryOptions {
   url?: string;
   /** Put before every key (default `wavecast:`). */
   prefix?: string;
-}
-
-interface RedisClient {
-  readonly isReady: boolean;
-  connect(): Promise<unknown>;
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  sendCommand(args: Array<string | Buffer>, options?: Record<string, unknown>): Promise<unknown>;
-  close?(): Promise<unknown>;
-  quit?(): Promise<unknown>;
-  destroy?(): void;
-}
-
-interface RedisModule {
-  createClient(options: Record<string, unknown>): RedisClient;
+  /** The node's link to Redis (shared with the adapter); by default one of its own to `url`. */
+  link?: RedisLink;
 }
 
 const APPEND = `
@@ -115,60 +104,48 @@ const COMMAND_OPTIONS = { typeMapping: { 36: Buffer }, timeout: 5000 };
 
 export class RedisHistory extends SharedHistoryBase implements SharedHistory {
   readonly prefix: string;
-  private _client: RedisClient | null = null;
+  readonly link: RedisLink;
+  private _unwatch: (() => void) | null = null;
 
   constructor(options: RedisHistoryOptions) {
-    super('Redis', options.url ?? 'redis://127.0.0.1:6379', options);
+    const link = options.link ?? new RedisLink({ url: options.url ?? 'redis://127.0.0.1:6379', connectTimeout: options.connectTimeout ?? 5000 });
+    super('Redis', link.url, options);
+    this.link = link;
     this.prefix = options.prefix ?? 'wavecast:';
   }
 
   async connect(): Promise<void> {
-    const redis = await loadPeer<RedisModule>('redis', 'The Redis history');
-    let ready = false;
-    const client = redis.createClient({
-      url: this._rawUrl,
-      // A command while the link is down fails at once (the publisher is told) instead of waiting.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: this._options.connectTimeout ?? 5000,
-        reconnectStrategy: (retries: number, cause: unknown) => (ready ? Math.min(50 * 2 ** Math.min(retries, 10), 1000) : cause instanceof Error ? cause : new Error(String(cause))),
-      },
-    });
-    client.on('error', () => {
-      if (ready && !client.isReady) this._setState('reconnecting');
-    });
-    client.on('reconnecting', () => ready && this._setState('reconnecting'));
-    client.on('ready', () => {
-      if (!ready) return;
-      // A Redis that restarted has forgotten the scripts: loaded again before any call after this.
-      this._loadScripts(client).catch(() => {});
-      this._setState('connected');
-    });
     try {
-      await client.connect();
+      await this.link.open('The Redis history');
     } catch (error) {
-      client.destroy?.();
       throw this._unreachable(error);
     }
-    await this._loadScripts(client);
-    ready = true;
-    this._client = client;
+    try {
+      await this._loadScripts(this.link.command);
+    } catch (error) {
+      await this.link.close();
+      throw this._unreachable(error);
+    }
+    this._unwatch = this.link.onState((state) => {
+      if (state === 'reconnecting') this._setState('reconnecting');
+      else if (state === 'connected') {
+        // A Redis that restarted has forgotten the scripts: loaded again before any call after this.
+        this._loadScripts(this.link.command).catch(() => {});
+        this._setState('connected');
+      }
+    });
     this._setState('connected');
     // Fix the epoch now (a read of any channel makes it if it is missing).
     await this.latest('');
   }
 
   async close(): Promise<void> {
-    const client = this._client;
-    this._client = null;
+    if (this._state === 'closed') return;
+    const wasOpen = this._unwatch !== null;
+    this._unwatch?.();
+    this._unwatch = null;
     this._state = 'closed';
-    if (client === null) return;
-    try {
-      if (client.isReady && client.close) await client.close();
-      else client.destroy?.();
-    } catch {
-      client.destroy?.();
-    }
+    if (wasOpen) await this.link.close();
   }
 
   async append(channel: string, data: Buffer, binary: boolean, from?: string): Promise<StoredMessage> {
@@ -222,8 +199,8 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
   }
 
   private _require(): RedisClient {
-    if (this._client === null || this._state === 'closed') throw new Error('The Redis history is not connected');
-    return this._client;
+    if (this._unwatch === null || this._state === 'closed') throw new Error('The Redis history is not connected');
+    return this.link.command;
   }
 
   /** Loads the scripts, so that calls find them (sent before any call made after this). */

@@ -2,9 +2,10 @@
 // a connection to open and close, a link state for /healthz and /metrics, and the same bounds.
 import { randomBytes } from 'node:crypto';
 import { describeError, hidePassword } from '../cluster/broker-adapter.js';
+import type { LinkState } from '../cluster/link.js';
 import type { HistoryRead, HistoryStore, StoredMessage } from './history.js';
 
-export type SharedHistoryState = 'idle' | 'connected' | 'reconnecting' | 'closed';
+
 
 export interface SharedHistoryOptions {
   /** Per channel: most messages kept (0: none), longest kept (ms, 0: no age limit), most payload bytes. */
@@ -18,12 +19,12 @@ export interface SharedHistory extends HistoryStore {
   readonly broker: string;
   /** The broker's URL, password hidden. */
   readonly url: string;
-  readonly state: SharedHistoryState;
+  readonly state: LinkState;
   append(channel: string, data: Buffer, binary: boolean, from?: string): Promise<StoredMessage>;
   read(channel: string, since: number): Promise<HistoryRead>;
   latest(channel: string): Promise<number>;
   /** Called when the link state changes. */
-  onState(listener: (state: SharedHistoryState) => void): void;
+  onState(listener: (state: LinkState) => void): void;
   /** Connects and reads (or makes) the epoch; rejects naming the URL when the broker cannot be reached. */
   connect(): Promise<void>;
   close(): Promise<void>;
@@ -40,8 +41,8 @@ export function newEpoch(): string {
 export abstract class SharedHistoryBase {
   readonly url: string;
   protected _epoch = '';
-  protected _state: SharedHistoryState = 'idle';
-  private readonly _listeners = new Set<(state: SharedHistoryState) => void>();
+  protected _state: LinkState = 'idle';
+  private readonly _listeners = new Set<(state: LinkState) => void>();
 
   protected constructor(
     /** 'Redis' or 'NATS'. */
@@ -56,15 +57,15 @@ export abstract class SharedHistoryBase {
     return this._epoch;
   }
 
-  get state(): SharedHistoryState {
+  get state(): LinkState {
     return this._state;
   }
 
-  onState(listener: (state: SharedHistoryState) => void): void {
+  onState(listener: (state: LinkState) => void): void {
     this._listeners.add(listener);
   }
 
-  protected _setState(state: SharedHistoryState): void {
+  protected _setState(state: LinkState): void {
     if (this._state === state || this._state === 'closed') return;
     this._state = state;
     for (const listener of this._listeners) listener(state);

@@ -19,11 +19,11 @@ import {
 import { checkUpgradeRequest, headerValue, upgradeResponseLines } from '../protocol/handshake.js';
 import { ClusterHook, type ClusterAdapter } from './cluster-hook.js';
 import { OriginList, runAuthenticate, type AuthenticateHook, type AuthenticateInfo, type Refusal } from './admission.js';
-import { SlowClientGate, type BackpressurePolicy } from './backpressure.js';
+import { SlowClientGate } from './backpressure.js';
 import { Shutdown, resolveCloseOptions, type GracefulCloseOptions } from './shutdown.js';
 import { resolveRealtimeOptions, type RealtimeOptions } from './realtime-options.js';
 import { createStats, type ServerStats } from './stats.js';
-import { Sweeper, type HeartbeatOptions } from './sweep.js';
+import { Sweeper } from './sweep.js';
 import { TopicRegistry, type PublishOptions } from './topics.js';
 import type { ServerEventMethods } from './server-events.js';
 import { abortHandshake, createUpgradeServer, DEFAULT_MAX_HEADER_SIZE, destroyOnError } from './upgrade-server.js';

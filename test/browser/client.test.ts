@@ -2,7 +2,7 @@
 // rejoining with since, duplicates skipped, a reset gap, and the ping timeout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelay } from '../../src/browser/backoff.js';
+import { backoffDelay } from '../../src/v1/backoff.js';
 import { OfflineQueue, OfflineQueueFullError } from '../../src/browser/offline-queue.js';
 import { WavecastClient, type ChannelMessage, type ConnectionState } from '../../src/browser/index.js';
 

@@ -255,9 +255,9 @@ test('agent, createConnection, localAddress, family and lookup reach the connect
   const opens: string[] = [];
   const custom = await opened(
     new WebSocket(base, {
-      createConnection: (options: { host?: string | null; port?: number | string | null }) => {
+      createConnection: (options: { host?: string | null | undefined; port?: number | string | null | undefined }) => {
         opens.push(`${options.host}:${options.port}`);
-        return connect({ host: options.host ?? undefined, port: Number(options.port) });
+        return connect({ ...(options.host != null ? { host: options.host } : {}), port: Number(options.port) });
       },
     }),
   );

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ClientRequest } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer, type ClientOptions, type CloseEvent, type ErrorEvent } from '../../src/index.js';
+import { WebSocket, WebSocketServer, type ClientOptions, type ErrorEvent } from '../../src/index.js';
 import { closeServer, listenHttp, once } from '../helpers/net.js';
 import { opened, outcome, rawServer, switching } from './helpers.js';
 import { sameAsWs, trace } from '../helpers/ws-compat.js';

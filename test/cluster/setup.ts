@@ -84,7 +84,11 @@ export async function closeNodes(nodes: Node[], inboxes: Inbox[]): Promise<void>
 
 // ---------------------------------------------------------------- private brokers
 
-/** A TCP port nothing listens on right now. */
+/**
+ * A TCP port nothing listens on right now, for what cannot listen on port 0 itself (redis-server, whose
+ * port 0 means no TCP at all) or a URL that must refuse connections. Another process may take it before
+ * it is used: a broker started on it is started again on another port when it was taken (startOnFreePort).
+ */
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -130,9 +134,8 @@ export class PrivateBroker {
 
   /** With `persistent`, Redis keeps its data in an append-only file (fsync always) across restarts. */
   static async redis(persistent = false): Promise<PrivateBroker> {
-    const broker = new PrivateBroker('redis', await freePort(), null, persistent ? mkdtempSync(join(tmpdir(), 'wavecast-redis-')) : null);
-    await broker.start();
-    return broker;
+    const dir = persistent ? mkdtempSync(join(tmpdir(), 'wavecast-redis-')) : null;
+    return startOnFreePort(async () => new PrivateBroker('redis', await freePort(), null, dir));
   }
 
   /**
@@ -140,9 +143,8 @@ export class PrivateBroker {
    * `jetstream`, runs JetStream with its store in a folder of its own (kept across restarts).
    */
   static async nats(monitor = false, jetstream = false): Promise<PrivateBroker> {
-    const broker = new PrivateBroker('nats', await freePort(), monitor ? await freePort() : null, jetstream ? mkdtempSync(join(tmpdir(), 'wavecast-nats-')) : null);
-    await broker.start();
-    return broker;
+    const dir = jetstream ? mkdtempSync(join(tmpdir(), 'wavecast-nats-')) : null;
+    return startOnFreePort(async () => new PrivateBroker('nats', await freePort(), monitor ? await freePort() : null, dir));
   }
 
   /** Kills the broker and starts it again with its data gone (a broker that lost its disk). */
@@ -209,5 +211,18 @@ export class PrivateBroker {
     const body = (await response.json()) as { connections?: Array<{ name?: string; subscriptions_list?: string[] }> };
     const connection = (body.connections ?? []).find((c) => c.name === name);
     return connection?.subscriptions_list ?? [];
+  }
+}
+
+/** Starts a broker on a port freePort() gave; when something took the port meanwhile, on another one. */
+async function startOnFreePort(make: () => Promise<PrivateBroker>): Promise<PrivateBroker> {
+  for (let attempt = 1; ; attempt++) {
+    const broker = await make();
+    try {
+      await broker.start();
+      return broker;
+    } catch (error) {
+      if (attempt >= 5 || !/in use|address already/i.test(String((error as Error).message))) throw error;
+    }
   }
 }

@@ -88,6 +88,7 @@ test('an adapter whose client package is not installed says how to install it', 
     message: "SomeAdapter needs the 'wavecast-no-such-package' package, an optional peer dependency of wavecast: npm install wavecast-no-such-package",
   });
   class Uninstalled extends BrokerAdapter {
+    readonly link = { url: 'thing://127.0.0.1:1', state: 'idle' as const };
     constructor() {
       super('Thing', 'thing://127.0.0.1:1', {});
     }

@@ -35,7 +35,7 @@ test('once works with an EventTarget', async () => {
 });
 
 test('listenHttp picks a free port on 127.0.0.1 and closeServer stops the server', async () => {
-  const server = createServer((request, response) => response.end('ok'));
+  const server = createServer((_request, response) => response.end('ok'));
   const port = await listenHttp(server);
   assert.ok(port > 0);
   assert.deepEqual(server.address(), { address: '127.0.0.1', family: 'IPv4', port });
@@ -56,7 +56,7 @@ test('listenHttp picks a free port on 127.0.0.1 and closeServer stops the server
 test('closeServer says how many connections keep a server open', async () => {
   const server = createServer();
   const sockets: Socket[] = [];
-  server.on('upgrade', (request, socket) => sockets.push(socket as Socket));
+  server.on('upgrade', (_request, socket) => sockets.push(socket as Socket));
   const port = await listenHttp(server);
   const client = connect(port, '127.0.0.1');
   await once(client, 'connect');

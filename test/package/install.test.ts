@@ -93,7 +93,7 @@ test('a project outside the repository installs the packed tarball and runs the 
 
   // dist/ is built (npm test builds first): pack it as it is, without running `prepare` again.
   const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: ROOT, env: npmEnv() });
-  const [{ filename, files }] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: Array<{ path: string }> }];
   const paths = files.map((file) => file.path);
   assert.ok(paths.includes('LICENSE'), 'LICENSE is in the package');
   assert.deepEqual(paths.filter((path) => path.endsWith('.map') || path.startsWith('src/')), [], 'no source maps, no sources');

@@ -21,10 +21,6 @@ function assertError(events: ParsedEvent[], closeCode: number): void {
   assert.equal(last.closeCode, closeCode, last.message);
 }
 
-function messages(events: ParsedEvent[]): Array<[string, boolean]> {
-  return events.filter((e) => e.type === 'message').map((e) => [(e as { data: Buffer }).data.toString('hex'), (e as { isBinary: boolean }).isBinary]);
-}
-
 describe('frame lengths', () => {
   for (const size of [0, 1, 125, 126, 127, 65535, 65536, 70000]) {
     test(`a ${size}-byte binary message arrives intact`, () => {

@@ -14,7 +14,7 @@ after(killAll);
 interface Backend {
   url: string;
   server: Server;
-  asked: Array<{ cookie?: string; authorization?: string; body: string }>;
+  asked: Array<{ cookie?: string | undefined; authorization?: string | undefined; body: string }>;
   /** ms before answering */
   delay: number;
 }

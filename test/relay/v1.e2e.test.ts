@@ -3,8 +3,7 @@
 // presence, typed errors, and GET /channels/<name>/messages.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from '../helpers/net.js';
-import { connect, http, killAll, record, startRelay, v1, WsClient, type Envelope, type RelayProcess } from './relay-process.js';
+import { connect, http, killAll, record, startRelay, v1, type Envelope } from './relay-process.js';
 
 after(() => killAll());
 

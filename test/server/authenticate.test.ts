@@ -61,8 +61,8 @@ test('a hook refuses with the status, body and headers it chose', async () => {
   assert.equal(bug.status, 500);
   assert.equal(bug.body, 'Internal Server Error: the authentication hook failed');
   assert.equal(errors.length, 1);
-  assert.equal((errors[0] as [Error, string])[0].message, 'database down');
-  assert.equal((errors[0] as [Error, string])[1], '/?token=bug');
+  assert.equal((errors[0] as unknown as [Error, string])[0].message, 'database down');
+  assert.equal((errors[0] as unknown as [Error, string])[1], '/?token=bug');
 
   assert.equal(wss.stats.rejectedUpgrades, 4);
   assert.equal(wss.clients.size, 0);

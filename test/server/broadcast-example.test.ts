@@ -1,37 +1,44 @@
-// The README's first program, unchanged (examples/broadcast.js), with three clients of the `ws` package.
+// The README's first program (examples/broadcast.js), unchanged but for its port (0, a free one, instead
+// of 3000, and a line saying which), with three clients of the `ws` package.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WS from 'ws';
 import { once } from '../helpers/net.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-async function connectWhenUp(url: string, deadline: number): Promise<WS> {
-  for (;;) {
-    const ws = new WS(url);
-    ws.on('error', () => {});
-    const opened = await new Promise<boolean>((resolve) => {
-      ws.once('open', () => resolve(true));
-      ws.once('close', () => resolve(false));
-    });
-    if (opened) return ws;
-    // The program is still starting: it gives no signal across the process boundary, so retry until a deadline.
-    if (Date.now() > deadline) throw new Error(`nothing accepted WebSocket connections at ${url}`);
-  }
+/** The example on a free port, inside the package (so that `import 'wavecast'` finds it). */
+function exampleOnFreePort(): string {
+  const example = readFileSync(`${root}examples/broadcast.js`, 'utf8');
+  assert.ok(example.includes('{ port: 3000 }'));
+  mkdirSync(`${root}build/examples`, { recursive: true });
+  const path = `${root}build/examples/broadcast-port-0.js`;
+  writeFileSync(path, `${example.replace('{ port: 3000 }', '{ port: 0 }')}\nwss.on('listening', () => console.log(wss.address().port));\n`);
+  return path;
+}
+
+async function open(url: string): Promise<WS> {
+  const ws = new WS(url);
+  await once(ws, 'open');
+  return ws;
 }
 
 test('the broadcast example relays every message to every client, as text', async (t) => {
-  const child = spawn(process.execPath, ['examples/broadcast.js'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [exampleOnFreePort()], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => child.kill());
-  const exited = once(child, 'exit', 60_000).then(([code]) => {
-    throw new Error(`the example exited with ${String(code)}`);
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (/^\d+\n/.test(out)) resolve(Number.parseInt(out, 10));
+    });
+    child.once('exit', (code) => reject(new Error(`the example exited with ${String(code)} before listening`)));
   });
-  const clients = await Promise.race([
-    Promise.all([0, 1, 2].map(() => connectWhenUp('ws://127.0.0.1:3000', Date.now() + 10_000))),
-    exited,
-  ]);
+  const url = `ws://127.0.0.1:${port}`;
+  const clients = await Promise.all([0, 1, 2].map(() => open(url)));
   const received = clients.map(() => [] as Array<[string, boolean]>);
   const allIn = clients.map(
     (ws, i) =>
@@ -49,7 +56,7 @@ test('the broadcast example relays every message to every client, as text', asyn
     assert.ok(list.every(([, isBinary]) => isBinary === false), 'text relayed as text, not binary');
   }
   // A peer that breaks the protocol does not bring the program down (it has no 'error' listener).
-  const rogue = await connectWhenUp('ws://127.0.0.1:3000', Date.now() + 5_000);
+  const rogue = await open(url);
   (rogue as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.from([0x83, 0x80, 0, 0, 0, 0]));
   const [code] = await once<[number]>(rogue, 'close');
   assert.equal(code, 1002);

@@ -158,12 +158,15 @@ async function openStore(settings: DocStoreSettings, context: DocsContext): Prom
       return PostgresDocStore.open(settings.url, (error) => context.log.warn('a PostgreSQL connection of the document store failed; the next query opens another', { error: error.message }));
     }
     case 'redis': {
-      const { RedisDocStore } = await import('./store-redis.js');
-      return RedisDocStore.open(settings.url, settings.prefix);
+      const [{ RedisDocStore }, { RedisLink }] = await Promise.all([import('./store-redis.js'), import('../../cluster/redis-link.js')]);
+      // On the cluster's link when the relay is a cluster node on this Redis (one link per node).
+      const link = context.cluster?.adapter.link;
+      return RedisDocStore.open(link instanceof RedisLink ? link : settings.url, settings.prefix);
     }
     case 'nats': {
-      const { NatsDocStore } = await import('./store-nats.js');
-      return NatsDocStore.open(settings.url, settings.prefix);
+      const [{ NatsDocStore }, { NatsLink }] = await Promise.all([import('./store-nats.js'), import('../../cluster/nats-link.js')]);
+      const link = context.cluster?.adapter.link;
+      return NatsDocStore.open(link instanceof NatsLink ? link : settings.url, settings.prefix);
     }
   }
 }

@@ -6,9 +6,11 @@
 // other nodes publish meanwhile stays. A message is at most the server's max_payload (1 MiB by default):
 // a larger compacted document is refused by NATS and its updates stay as they are (logged).
 //
-// The `nats` package is an optional peer dependency, loaded only here.
+// It works on the node's NatsLink, shared with the adapter and the history. The `nats` package is an
+// optional peer dependency, loaded when the link connects.
 import { createHash } from 'node:crypto';
-import { describeError, hidePassword, loadPeer } from '../../cluster/broker-adapter.js';
+import { describeError } from '../../cluster/broker-adapter.js';
+import { NatsLink } from '../../cluster/nats-link.js';
 import { apiCode } from '../history-nats.js';
 import { mergeAll, type DocStore } from './store.js';
 
@@ -39,7 +41,6 @@ interface JetStreamManager {
 interface NatsConnection {
   jetstream(): JetStream;
   jetstreamManager(): Promise<JetStreamManager>;
-  close(): Promise<void>;
 }
 
 const STREAM_NOT_FOUND = 10059;
@@ -54,32 +55,32 @@ export class NatsDocStore implements DocStore {
   private readonly _subjectPrefix: string;
 
   private constructor(
+    private readonly _link: NatsLink,
     private readonly _nc: NatsConnection,
     private readonly _jsm: JetStreamManager,
     prefix: string,
-    url: string,
   ) {
     this._stream = `${prefix.replace(/[^A-Za-z0-9_-]/g, '_')}_docs`;
     this._subjectPrefix = `${prefix}.docs.`;
-    this.description = `NATS JetStream at ${hidePassword(url)} (stream ${this._stream})`;
+    this.description = `NATS JetStream at ${_link.url} (stream ${this._stream})`;
   }
 
-  /** Connects and makes the stream; rejects naming the URL when NATS or its JetStream cannot be used. */
-  static async open(url: string, prefix: string): Promise<NatsDocStore> {
-    const nats = await loadPeer<{ connect(options: Record<string, unknown>): Promise<NatsConnection> }>('nats', '--nats');
-    let nc: NatsConnection;
+  /** Opens the store on a link (the node's, or a new one to a URL) and makes the stream; rejects naming the URL when NATS or its JetStream cannot be used. */
+  static async open(link: NatsLink | string, prefix: string): Promise<NatsDocStore> {
+    const shared = typeof link === 'string' ? new NatsLink({ url: link, name: 'wavecast-docs' }) : link;
     try {
-      nc = await nats.connect({ servers: url, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000, name: 'wavecast-docs' });
+      await shared.open('--nats');
     } catch (error) {
-      throw new Error(`Cannot reach NATS at ${hidePassword(url)}: ${describeError(error)}`, { cause: error });
+      throw new Error(`Cannot reach NATS at ${shared.url}: ${describeError(error)}`, { cause: error });
     }
     try {
-      const store = new NatsDocStore(nc, await nc.jetstreamManager(), prefix, url);
+      const nc = shared.connection<NatsConnection>();
+      const store = new NatsDocStore(shared, nc, await nc.jetstreamManager(), prefix);
       await store._ensureStream();
       return store;
     } catch (error) {
-      await nc.close().catch(() => undefined);
-      throw new Error(`NATS at ${hidePassword(url)} has no usable JetStream for documents (start nats-server with -js): ${describeError(error)}`, { cause: error });
+      await shared.close();
+      throw new Error(`NATS at ${shared.url} has no usable JetStream for documents (start nats-server with -js): ${describeError(error)}`, { cause: error });
     }
   }
 
@@ -100,7 +101,7 @@ export class NatsDocStore implements DocStore {
   }
 
   async close(): Promise<void> {
-    await this._nc.close().catch(() => undefined);
+    await this._link.close();
   }
 
   /** Deletes every stored document of this prefix (tests). */

@@ -4,18 +4,12 @@
 // deletes exactly the entries it read (XDEL by id), so that entries other nodes add meanwhile stay.
 // Redis's own persistence (RDB, AOF) decides what survives a restart of Redis.
 //
-// The `redis` package is an optional peer dependency, loaded only here.
-import { describeError, hidePassword, loadPeer } from '../../cluster/broker-adapter.js';
+// It works on the node's RedisLink (its command connection, which fails a command at once while the link
+// is down: the document keeps the update and stores it later), shared with the adapter and the history.
+// The `redis` package is an optional peer dependency, loaded when the link connects.
+import { describeError } from '../../cluster/broker-adapter.js';
+import { RedisLink } from '../../cluster/redis-link.js';
 import { mergeAll, type DocStore } from './store.js';
-
-interface RedisClient {
-  connect(): Promise<unknown>;
-  on(event: 'error', listener: (error: Error) => void): unknown;
-  sendCommand(args: Array<string | Buffer>, options?: Record<string, unknown>): Promise<unknown>;
-  close?(): Promise<unknown>;
-  quit?(): Promise<unknown>;
-  destroy?(): void;
-}
 
 /** Blob strings as Buffers; a command Redis does not answer within 5 s fails. */
 const BINARY = { typeMapping: { 36: Buffer }, timeout: 5000 };
@@ -27,32 +21,25 @@ export class RedisDocStore implements DocStore {
   readonly description: string;
 
   private constructor(
-    private readonly _client: RedisClient,
+    private readonly _link: RedisLink,
     private readonly _prefix: string,
-    url: string,
   ) {
-    this.description = `Redis at ${hidePassword(url)} (${_prefix}docs:*)`;
+    this.description = `Redis at ${_link.url} (${_prefix}docs:*)`;
   }
 
-  /** Connects; rejects naming the URL when Redis cannot be reached. */
-  static async open(url: string, prefix: string): Promise<RedisDocStore> {
-    const redis = await loadPeer<{ createClient(options: Record<string, unknown>): RedisClient }>('redis', '--redis');
-    let up = false;
-    // While the link is down a command fails at once: the document keeps the update and stores it later.
-    const client = redis.createClient({
-      url,
-      disableOfflineQueue: true,
-      socket: { connectTimeout: 5000, reconnectStrategy: (retries: number, cause: Error) => (up ? Math.min(50 * 2 ** Math.min(retries, 10), 1000) : cause) },
-    });
-    client.on('error', () => undefined); // the failed commands say what went wrong
+  /** Opens the store on a link (the node's, or a new one to a URL); rejects naming the URL when Redis cannot be reached. */
+  static async open(link: RedisLink | string, prefix: string): Promise<RedisDocStore> {
+    const shared = typeof link === 'string' ? new RedisLink({ url: link }) : link;
     try {
-      await client.connect();
+      await shared.open('--redis');
     } catch (error) {
-      client.destroy?.();
-      throw new Error(`Cannot reach Redis at ${hidePassword(url)}: ${describeError(error)}`, { cause: error });
+      throw new Error(`Cannot reach Redis at ${shared.url}: ${describeError(error)}`, { cause: error });
     }
-    up = true;
-    return new RedisDocStore(client, `${prefix}:`, url);
+    return new RedisDocStore(shared, `${prefix}:`);
+  }
+
+  private get _client() {
+    return this._link.command;
   }
 
   async load(doc: string): Promise<Uint8Array[]> {
@@ -74,11 +61,7 @@ export class RedisDocStore implements DocStore {
   }
 
   async close(): Promise<void> {
-    try {
-      await (this._client.close ?? this._client.quit)?.call(this._client);
-    } catch {
-      this._client.destroy?.();
-    }
+    await this._link.close();
   }
 
   /** Deletes every stored document of this prefix (tests). */

@@ -381,7 +381,7 @@ interface Pending {
   /** Sent on a connection that dropped before the ack: sent again after the rejoin if not replayed. */
   sentBefore: boolean;
   /** The relay's sequence number for it, once acked (its message is on its way), and on which connection. */
-  seq?: number;
+  seq?: number | undefined;
   ackedOn?: number;
 }
 

@@ -1,4 +1,5 @@
-// Reconnection delays: exponential backoff with jitter, as a pure function (no timers here).
+// Reconnection delays, the one backoff of the project (the browser client and the broker links): exponential
+// with jitter, as a pure function (no timers, no Node API: the browser bundle has it too).
 
 export interface BackoffOptions {
   /** Delay before the first retry (ms). Default 500. */
