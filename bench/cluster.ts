@@ -32,7 +32,14 @@ function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
     strict: true,
-    options: { seconds: { type: 'string' }, size: { type: 'string' }, window: { type: 'string' }, brokers: { type: 'string' }, redis: { type: 'string' }, nats: { type: 'string' } },
+    options: {
+      seconds: { type: 'string' },
+      size: { type: 'string' },
+      window: { type: 'string' },
+      brokers: { type: 'string' },
+      redis: { type: 'string' },
+      nats: { type: 'string' },
+    },
   });
   const number = (flag: 'seconds' | 'size' | 'window', min: number, fallback: number): number => {
     const value = values[flag];
@@ -43,7 +50,10 @@ function parseOptions(argv: string[]): Options {
   };
   const options: Options = {
     seconds: number('seconds', 0.1, 2),
-    brokers: (values.brokers ?? 'inprocess,redis,nats').split(',').map((b) => b.trim()).filter(Boolean),
+    brokers: (values.brokers ?? 'inprocess,redis,nats')
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
     size: Math.floor(number('size', 8, 64)),
     window: Math.floor(number('window', 1, 256)),
     redis: values.redis ?? 'redis://127.0.0.1:6379',
@@ -78,7 +88,8 @@ async function makeAdapters(broker: string, options: Options): Promise<{ a: Clus
     const bus = new InProcessBus();
     return { a: new InProcessAdapter(bus), b: new InProcessAdapter(bus), close: async () => undefined };
   }
-  const make = () => (broker === 'redis' ? new RedisAdapter({ url: options.redis, prefix: `${prefix}:` }) : new NatsAdapter({ url: options.nats, prefix }));
+  const make = () =>
+    broker === 'redis' ? new RedisAdapter({ url: options.redis, prefix: `${prefix}:` }) : new NatsAdapter({ url: options.nats, prefix });
   const a = make();
   const b = make();
   await a.connect();
@@ -98,10 +109,12 @@ async function measure(broker: string, options: Options): Promise<Result> {
   const nodeA = new WebSocketServer({ port: 0, host: '127.0.0.1', adapter: adapters.a });
   const nodeB = new WebSocketServer({ port: 0, host: '127.0.0.1', adapter: adapters.b });
   const [, portB] = await Promise.all([listening(nodeA), listening(nodeB)]);
-  const subscribed = new Promise<void>((resolve) => nodeB.once('connection', (socket) => {
-    socket.subscribe('bench');
-    resolve();
-  }));
+  const subscribed = new Promise<void>((resolve) =>
+    nodeB.once('connection', (socket) => {
+      socket.subscribe('bench');
+      resolve();
+    }),
+  );
   const client = new WsClient(`ws://127.0.0.1:${portB}`);
   await Promise.all([subscribed, new Promise((resolve) => client.once('open', resolve))]);
   if (adapters.b instanceof RedisAdapter || adapters.b instanceof NatsAdapter) await adapters.b.synced();
@@ -200,12 +213,26 @@ function table(results: Result[]): string {
     ...results.map((r) =>
       r.note !== undefined
         ? [r.broker, r.note, '', '', '', '', '', '']
-        : [r.broker, ms(r.oneP50), ms(r.oneP99), String(r.oneCount), Math.round(r.rate).toLocaleString('en-US'), ms(r.floodP50), ms(r.floodP99), String(r.floodCount)],
+        : [
+            r.broker,
+            ms(r.oneP50),
+            ms(r.oneP99),
+            String(r.oneCount),
+            Math.round(r.rate).toLocaleString('en-US'),
+            ms(r.floodP50),
+            ms(r.floodP99),
+            String(r.floodCount),
+          ],
     ),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const line = (row: string[]) => `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
-  return [line(rows[0]!), `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+  const line = (row: string[]) =>
+    `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
+  return [
+    line(rows[0]!),
+    `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+    ...rows.slice(1).map(line),
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
@@ -219,7 +246,17 @@ async function main(): Promise<void> {
     try {
       results.push(await measure(broker, options));
     } catch (error) {
-      results.push({ broker, note: `skipped: ${(error as Error).message}`, oneP50: NaN, oneP99: NaN, oneCount: 0, rate: NaN, floodP50: NaN, floodP99: NaN, floodCount: 0 });
+      results.push({
+        broker,
+        note: `skipped: ${(error as Error).message}`,
+        oneP50: NaN,
+        oneP99: NaN,
+        oneCount: 0,
+        rate: NaN,
+        floodP50: NaN,
+        floodP99: NaN,
+        floodCount: 0,
+      });
     }
   }
   console.log(table(results));

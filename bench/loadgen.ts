@@ -12,7 +12,21 @@ import type { GenConfig, GenResult, GenToRunner, RunnerToGen } from './lib/types
 import { binaryPayload, jsonPayload, textPayload } from './lib/payloads.js';
 import { Samples } from './lib/stats.js';
 import { buildFrame, OP_CLOSE } from './lib/wire.js';
-import { ACCEPT, connectAll, flushSends, gen, KEY, MASK, paced, PING, prepareFrames, sleep, until, withTimeout, type Conn } from './lib/gen-conn.js';
+import {
+  ACCEPT,
+  connectAll,
+  flushSends,
+  gen,
+  KEY,
+  MASK,
+  paced,
+  PING,
+  prepareFrames,
+  sleep,
+  until,
+  withTimeout,
+  type Conn,
+} from './lib/gen-conn.js';
 import { runRelay } from './relay-gen.js';
 
 function send(message: GenToRunner): void {
@@ -164,11 +178,7 @@ async function run(cfg: GenConfig): Promise<GenResult> {
       measure: () => measureWindowAndStop(cfg),
     });
   }
-  const payload = cfg.deflate
-    ? jsonPayload(cfg.payloadSize)
-    : cfg.binary
-      ? binaryPayload(cfg.payloadSize)
-      : textPayload(cfg.payloadSize);
+  const payload = cfg.deflate ? jsonPayload(cfg.payloadSize) : cfg.binary ? binaryPayload(cfg.payloadSize) : textPayload(cfg.payloadSize);
 
   if (cfg.kind === 'handshake') {
     const verified = 'every reply checked: 101 and Sec-WebSocket-Accept';
@@ -245,11 +255,16 @@ async function warmUp(cfg: GenConfig, payload: Buffer): Promise<void> {
   if (cfg.traffic > 0) await traffic(warm, conns);
   // Closed from this side: each socket's 'close' comes once the server has ended its side too.
   await withTimeout(
-    Promise.all(conns.map((c) => new Promise<void>((resolve) => {
-      c.closed = true;
-      c.socket.once('close', () => resolve());
-      c.socket.end();
-    }))),
+    Promise.all(
+      conns.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            c.closed = true;
+            c.socket.once('close', () => resolve());
+            c.socket.end();
+          }),
+      ),
+    ),
     30_000,
     'the warm-up connections to close',
   );

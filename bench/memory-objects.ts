@@ -64,7 +64,9 @@ async function main(): Promise<void> {
   const root = resolve(HERE, '../..');
   const specifier = values.module === 'wavecast' ? pathToFileURL(join(root, 'dist', 'index.js')).href : values.module!;
   const { WebSocketServer } = (await import(specifier)) as {
-    WebSocketServer: new (options: object) => {
+    WebSocketServer: new (
+      options: object,
+    ) => {
       on(event: string, listener: (...args: never[]) => void): void;
       address(): AddressInfo;
     };
@@ -80,9 +82,25 @@ async function main(): Promise<void> {
   });
   const gen = Child.fork<GenToRunner>('load generator', join(HERE, 'loadgen.js'), []);
   const config: GenConfig = {
-    kind: 'idle', host: '127.0.0.1', port, proc: 0, procs: 1, connections: n, totalConnections: n, payloadSize: 16,
-    binary: false, deflate: false, inflight: 1, concurrency: 128, localAddresses: [], traffic: Number(values.traffic),
-    rate: 0, rooms: 1, protocol: 'v1', warmupMs: 0, measureMs: 0,
+    kind: 'idle',
+    host: '127.0.0.1',
+    port,
+    proc: 0,
+    procs: 1,
+    connections: n,
+    totalConnections: n,
+    payloadSize: 16,
+    binary: false,
+    deflate: false,
+    inflight: 1,
+    concurrency: 128,
+    localAddresses: [],
+    traffic: Number(values.traffic),
+    rate: 0,
+    rooms: 1,
+    protocol: 'v1',
+    warmupMs: 0,
+    measureMs: 0,
   };
   gen.send({ cmd: 'run', config });
   await Promise.race([gen.next('warmed', 60_000), gen.died]);
@@ -99,7 +117,8 @@ async function main(): Promise<void> {
   const total = rows.reduce((sum, r) => sum + r[2], 0);
   console.log(`${values.module}${values.http ? ' on node:http' : ''}: ${n} connections (${connected.verified})`);
   console.log(`heap growth per connection, by kind of object (rows of 8 B/conn or more; ${Math.round(total)} B/conn in all):\n`);
-  for (const [kind, count, bytes] of rows) console.log(`${String(Math.round(bytes)).padStart(6)} B  ${count.toFixed(2).padStart(6)} objects  ${kind}`);
+  for (const [kind, count, bytes] of rows)
+    console.log(`${String(Math.round(bytes)).padStart(6)} B  ${count.toFixed(2).padStart(6)} objects  ${kind}`);
   await gen.stop();
   process.exit(0);
 }

@@ -66,9 +66,14 @@ function shortFile(url: string): string {
 }
 
 function main(): void {
-  const { values, positionals } = parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: { top: { type: 'string' }, inclusive: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: process.argv.slice(2),
+    allowPositionals: true,
+    options: { top: { type: 'string' }, inclusive: { type: 'string' } },
+  });
   const file = positionals[0];
-  if (!file || positionals.length > 1) throw new Error('usage: node build/bench/profile.js FILE.cpuprofile [--top N] [--inclusive NAME,...]');
+  if (!file || positionals.length > 1)
+    throw new Error('usage: node build/bench/profile.js FILE.cpuprofile [--top N] [--inclusive NAME,...]');
   const top = Number(values.top ?? 25);
   if (!Number.isSafeInteger(top) || top < 1) throw new Error(`--top takes a whole number, not ${values.top}`);
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;

@@ -81,7 +81,7 @@ export function readmeTables(result: ResultFile, file: string): string {
     `From [${report}](${report}) (\`${result.command.replace(/ --$/, '')}\`, ${result.options.rounds} interleaved round(s)` +
     `${result.options.quick ? ', quick' : ''}, ${result.startedAt.slice(0, 10)}, commit ${m.commit}` +
     `${m.dirty ? ' with uncommitted changes' : ''}, ${m.cpuModel}, ${m.cores} cores, Node ${m.node}). ` +
-    'Each cell: median (min–max over the rounds); the ratio is median / the baseline\'s median (base), ' +
+    "Each cell: median (min–max over the rounds); the ratio is median / the baseline's median (base), " +
     'with its range over the rounds; ≈: the ranges overlap, the spread is wider than the gain; ⚠: the load ' +
     'generator saturated its core.';
   const parts = [head + '\n', table('library', summary, order), table('relay', summary, order)].filter((p) => p !== '');
@@ -90,7 +90,9 @@ export function readmeTables(result: ResultFile, file: string): string {
 
 function newestResult(): string {
   const dir = join(ROOT, 'bench', 'results');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   if (files.length === 0) throw new Error(`no result file in ${dir}: run npm run bench first`);
   return join(dir, files[files.length - 1]!);
 }

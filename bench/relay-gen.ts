@@ -30,7 +30,14 @@ const DATA = 64;
 const TS_DIGITS = 15;
 const ROOM_DIGITS = 4;
 // The bytes that tell envelopes and packets apart.
-const [ZERO, TWO, FOUR, E, J, M] = ['0', '2', '4', 'e', 'j', 'm'].map((ch) => ch.charCodeAt(0)) as [number, number, number, number, number, number];
+const [ZERO, TWO, FOUR, E, J, M] = ['0', '2', '4', 'e', 'j', 'm'].map((ch) => ch.charCodeAt(0)) as [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+];
 
 const roomName = (r: number) => `room-${r}`;
 
@@ -186,12 +193,11 @@ export async function runRelay(cfg: GenConfig, hooks: RelayHooks): Promise<GenRe
     send(c);
   }
   gen.running = false; // what comes back now sends nothing more
-  await until(() => conns.every((c) => c.received >= 1) || failure !== null, 10_000, 'every client to receive its room\'s first message');
+  await until(() => conns.every((c) => c.received >= 1) || failure !== null, 10_000, "every client to receive its room's first message");
   check();
   if (misrouted > 0) throw new Error(`${misrouted} messages reached a client of another room`);
   const verified =
-    `${n} clients in ${cfg.rooms} rooms (${cfg.protocol}); each room's first message reached every client of the ` +
-    'room and no other';
+    `${n} clients in ${cfg.rooms} rooms (${cfg.protocol}); each room's first message reached every client of the ` + 'room and no other';
   hooks.connected(n, verified);
   await hooks.go;
 

@@ -384,15 +384,16 @@ function selectScenarios(o: Options): Scenario[] {
     const unknown = o.scenarios.filter((n) => !SCENARIOS.some((s) => s.name === n || s.name.startsWith(n)));
     if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
     // A prefix selects the scenarios that a plain run has (--big adds the big ones); a full name, any.
-    list = SCENARIOS.filter((s) =>
-      o.scenarios.some((n) => s.name === n || (s.name.startsWith(n) && (!s.big || o.big))),
-    );
+    list = SCENARIOS.filter((s) => o.scenarios.some((n) => s.name === n || (s.name.startsWith(n) && (!s.big || o.big))));
   }
   return list;
 }
 
 function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  return d
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
 }
 
 async function main(): Promise<void> {
@@ -431,11 +432,7 @@ async function main(): Promise<void> {
     notes.push(`Warning: ${wavecast.warning}`);
   }
   const pins = pinning(o, o.genProcs ?? 1);
-  notes.push(
-    pins
-      ? `Pinned with taskset: servers on CPU ${pins.server}, the load generator on CPU ${pins.gen}.`
-      : 'Not pinned to CPUs.',
-  );
+  notes.push(pins ? `Pinned with taskset: servers on CPU ${pins.server}, the load generator on CPU ${pins.gen}.` : 'Not pinned to CPUs.');
   if (!process.env.UWS_PATH) notes.push('uWebSockets.js not included (set UWS_PATH to a built copy to include it).');
 
   const limit = openFilesLimit();
@@ -466,7 +463,11 @@ async function main(): Promise<void> {
   const save = () => {
     if (!o.save) return;
     mkdirSync(o.out, { recursive: true });
-    const summary = summarize(scenarios, records, all.map((p) => p.name));
+    const summary = summarize(
+      scenarios,
+      records,
+      all.map((p) => p.name),
+    );
     const json = { ...meta, finishedAt: new Date().toISOString(), scenarios: summary, runs: records };
     writeFileSync(join(o.out, `${stamp}.json`), JSON.stringify(json, null, 2) + '\n');
     writeFileSync(join(o.out, `${stamp}.md`), renderMarkdown(meta, scenarios, summary, fdSkips));
@@ -513,13 +514,27 @@ async function main(): Promise<void> {
       }
     }
     clearProgress();
-    const summary = summarize([s], records, all.map((p) => p.name));
+    const summary = summarize(
+      [s],
+      records,
+      all.map((p) => p.name),
+    );
     console.log(renderScenario(s, summary[0]!, fdSkip));
     save();
   }
   clearProgress();
-  console.log('## Overview (median, ratio to the row\'s baseline)\n');
-  console.log(renderOverview(summarize(scenarios, records, all.map((p) => p.name)), all.map((p) => p.name), fdSkips));
+  console.log("## Overview (median, ratio to the row's baseline)\n");
+  console.log(
+    renderOverview(
+      summarize(
+        scenarios,
+        records,
+        all.map((p) => p.name),
+      ),
+      all.map((p) => p.name),
+      fdSkips,
+    ),
+  );
   if (o.save) console.log(`results: ${join(o.out, `${stamp}.md`)} and .json`);
 }
 

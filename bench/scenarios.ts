@@ -59,8 +59,7 @@ export interface Scenario {
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-const rate = (results: GenResult[], pick: (r: GenResult) => number) =>
-  sum(results.map((r) => (pick(r) * 1000) / r.elapsedMs));
+const rate = (results: GenResult[], pick: (r: GenResult) => number) => sum(results.map((r) => (pick(r) * 1000) / r.elapsedMs));
 
 const MSGS: Metric = { key: 'msgs', short: 'messages/s', label: 'messages/s', unit: 'msg/s', better: 'higher', cost: 'µs/msg', digits: 0 };
 const MBPS: Metric = {
@@ -72,7 +71,15 @@ const MBPS: Metric = {
   cost: 'µs/MB',
   digits: 1,
 };
-const FRAMES: Metric = { key: 'frames', short: 'frames/s', label: 'frames delivered/s', unit: 'frames/s', better: 'higher', cost: 'µs/frame', digits: 0 };
+const FRAMES: Metric = {
+  key: 'frames',
+  short: 'frames/s',
+  label: 'frames delivered/s',
+  unit: 'frames/s',
+  better: 'higher',
+  cost: 'µs/frame',
+  digits: 0,
+};
 const HANDSHAKES: Metric = {
   key: 'handshakes',
   short: 'handshakes/s',
@@ -99,8 +106,22 @@ const LAST: Metric = {
   better: 'lower',
   digits: 2,
 };
-const P50: Metric = { key: 'p50', short: 'p50 ms', label: 'publish → delivery, p50 over every delivery', unit: 'ms', better: 'lower', digits: 2 };
-const P99: Metric = { key: 'p99', short: 'p99 ms', label: 'publish → delivery, p99 over every delivery', unit: 'ms', better: 'lower', digits: 2 };
+const P50: Metric = {
+  key: 'p50',
+  short: 'p50 ms',
+  label: 'publish → delivery, p50 over every delivery',
+  unit: 'ms',
+  better: 'lower',
+  digits: 2,
+};
+const P99: Metric = {
+  key: 'p99',
+  short: 'p99 ms',
+  label: 'publish → delivery, p99 over every delivery',
+  unit: 'ms',
+  better: 'lower',
+  digits: 2,
+};
 const DELIVERED: Metric = {
   key: 'delivered',
   short: 'deliveries/s',
@@ -110,7 +131,12 @@ const DELIVERED: Metric = {
   cost: 'µs/delivery',
   digits: 0,
 };
-const CLIENT_RSS: Metric = { ...RSS, label: 'server RSS per client, after the run (history included)', short: 'RSS B/client', unit: 'B/client' };
+const CLIENT_RSS: Metric = {
+  ...RSS,
+  label: 'server RSS per client, after the run (history included)',
+  short: 'RSS B/client',
+  unit: 'B/client',
+};
 const CLIENT_HEAP: Metric = {
   ...HEAP,
   label: 'server heapUsed + external per client, after the run (history included)',
@@ -270,8 +296,7 @@ export const SCENARIOS: Scenario[] = [
     label: 'echo of 16 KiB binary, 10 connections',
     group: 'library',
     description:
-      '10 connections, each with 4 binary messages of 16 KiB in flight (with one, the run is bound by ' +
-      'round trips, not by the server)',
+      '10 connections, each with 4 binary messages of 16 KiB in flight (with one, the run is bound by ' + 'round trips, not by the server)',
     serverMode: 'echo',
     kind: 'echo',
     gen: { connections: 10, payloadSize: 16 * 1024, binary: true, inflight: 4 },

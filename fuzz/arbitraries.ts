@@ -38,7 +38,12 @@ export const binaryPayload: fc.Arbitrary<Buffer> = fc
 /** Valid UTF-8 of every width (1 to 4 bytes per character), sometimes long. */
 export const textPayload: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }).map((s) => Buffer.from(s)) },
-  { weight: 1, arbitrary: fc.tuple(fc.string({ unit: 'binary', minLength: 1, maxLength: 8 }), payloadSize).map(([s, size]) => Buffer.from(s.repeat(Math.ceil(size / Math.max(1, Buffer.byteLength(s)))))) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.string({ unit: 'binary', minLength: 1, maxLength: 8 }), payloadSize)
+      .map(([s, size]) => Buffer.from(s.repeat(Math.ceil(size / Math.max(1, Buffer.byteLength(s)))))),
+  },
 );
 
 export const controlPayload: fc.Arbitrary<Buffer> = fc.uint8Array({ maxLength: 125 }).map(toBuffer);
@@ -71,7 +76,9 @@ export function dataItem(allowCompressed: boolean): fc.Arbitrary<DataItem> {
       text: textPayload,
       cuts: fc.array(fc.oneof(fc.integer({ min: 0, max: 8 }), payloadSize), { maxLength: 6 }),
       compressed: allowCompressed ? fc.boolean() : fc.constant(false),
-      between: fc.array(fc.record({ after: fc.nat(6), opcode: fc.constantFrom(9 as const, 10 as const), payload: controlPayload }), { maxLength: 3 }),
+      between: fc.array(fc.record({ after: fc.nat(6), opcode: fc.constantFrom(9 as const, 10 as const), payload: controlPayload }), {
+        maxLength: 3,
+      }),
     })
     .map(({ opcode, binary, text, cuts, compressed, between }) => ({
       kind: 'data' as const,
@@ -87,7 +94,10 @@ export function dataItem(allowCompressed: boolean): fc.Arbitrary<DataItem> {
 export function validStream(allowCompressed: boolean): fc.Arbitrary<StreamItem[]> {
   return fc
     .tuple(
-      fc.array(fc.oneof({ weight: 3, arbitrary: dataItem(allowCompressed) }, { weight: 1, arbitrary: controlItem }), { minLength: 1, maxLength: 6 }),
+      fc.array(fc.oneof({ weight: 3, arbitrary: dataItem(allowCompressed) }, { weight: 1, arbitrary: controlItem }), {
+        minLength: 1,
+        maxLength: 6,
+      }),
       fc.option(closeItem, { nil: null }),
     )
     .map(([items, close]) => (close === null ? items : [...items, close]));
@@ -125,12 +135,37 @@ export const frameMutation: fc.Arbitrary<FrameMutation> = fc.oneof(
 
 export const byteMutation: fc.Arbitrary<ByteMutation> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant('flip' as const), pos: fc.nat(), bit: fc.nat(7) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('set' as const), pos: fc.nat(), value: fc.constantFrom(0x00, 0x7e, 0x7f, 0x80, 0xff, 0x88, 0x89, 0x8a, 0x81, 0x82, 0x00) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('set' as const),
+      pos: fc.nat(),
+      value: fc.constantFrom(0x00, 0x7e, 0x7f, 0x80, 0xff, 0x88, 0x89, 0x8a, 0x81, 0x82, 0x00),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('truncate' as const), pos: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('delete' as const), pos: fc.nat(), length: fc.integer({ min: 1, max: 16 }) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('insert' as const), pos: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }).map(toBuffer) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('splice' as const), pos: fc.nat(), other: fc.uint8Array({ maxLength: 64 }).map(toBuffer), from: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('repeat' as const), pos: fc.nat(), length: fc.integer({ min: 1, max: 32 }), times: fc.nat() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('insert' as const),
+      pos: fc.nat(),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }).map(toBuffer),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('splice' as const),
+      pos: fc.nat(),
+      other: fc.uint8Array({ maxLength: 64 }).map(toBuffer),
+      from: fc.nat(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant('repeat' as const), pos: fc.nat(), length: fc.integer({ min: 1, max: 32 }), times: fc.nat() }),
+  },
 );
 
 /** Chunk sizes to cut a stream with (cycled): from byte by byte to large reads. */

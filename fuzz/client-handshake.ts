@@ -18,7 +18,10 @@ import { chunksOf } from './wire.js';
 
 const HANDSHAKE_TIMEOUT = 500;
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-const accept = (key: string) => createHash('sha1').update(key + GUID).digest('base64');
+const accept = (key: string) =>
+  createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 
 type Verdict = 'open' | 'fail' | 'either';
 
@@ -117,15 +120,26 @@ const specArb = fc.record({
   /** Header names: as usual, lower case, upper case, or each letter's case flipped at random. */
   nameCase: fc.constantFrom('usual', 'lower', 'upper', 'mixed'),
   /** Headers sent twice: Sec-WebSocket-Accept, -Protocol, -Extensions, Upgrade, Connection. */
-  repeat: fc.oneof({ weight: 4, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.subarray(['accept', 'protocol', 'extensions', 'upgrade', 'connection'] as const, { minLength: 1, maxLength: 2 }) }),
+  repeat: fc.oneof(
+    { weight: 4, arbitrary: fc.constant([]) },
+    {
+      weight: 1,
+      arbitrary: fc.subarray(['accept', 'protocol', 'extensions', 'upgrade', 'connection'] as const, { minLength: 1, maxLength: 2 }),
+    },
+  ),
   junk: fc.array(fc.tuple(fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,10}$/), fc.stringMatching(/^[ -~]{0,20}$/)), { maxLength: 3 }),
   /** A head over Node's 16 KiB limit. */
   oversized: rarely(30),
   /** Cut the response short: the client must time out. */
   truncate: rarely(60),
   after: fc.oneof({ weight: 3, arbitrary: fc.constant('none' as const) }, { weight: 2, arbitrary: fc.constantFrom(...AFTER) }),
-  sizes: fc.oneof({ weight: 2, arbitrary: fc.constant([] as number[]) }, { weight: 1, arbitrary: fc.constant([1]) }, { weight: 2, arbitrary: fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 10 }) }),
+  sizes: fc.oneof(
+    { weight: 2, arbitrary: fc.constant([] as number[]) },
+    { weight: 1, arbitrary: fc.constant([1]) },
+    { weight: 2, arbitrary: fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 10 }) },
+  ),
   /** After writing: keep the connection, end it (FIN), or reset it. */
+  // biome-ignore lint/suspicious/noThenProperty: a field of a fuzz case, never awaited
   then: fc.constantFrom('hold', 'hold', 'end', 'destroy'),
   seed: fc.nat(),
 });
@@ -135,7 +149,7 @@ function caseOf(name: string, mode: Spec['nameCase'], seed: number): string {
   if (mode === 'lower') return name.toLowerCase();
   if (mode === 'upper') return name.toUpperCase();
   if (mode === 'usual') return name;
-  return [...name].map((c, i) => ((seed >> i % 30) & 1 ? c.toUpperCase() : c.toLowerCase())).join('');
+  return [...name].map((c, i) => ((seed >> (i % 30)) & 1 ? c.toUpperCase() : c.toLowerCase())).join('');
 }
 
 interface Plan {
@@ -159,7 +173,15 @@ function plan(spec: Spec, key: string): Plan {
   if (connection !== null) headers.push(['Connection', connection]);
   const acceptKind = ACCEPTS[spec.accept]!;
   const right = accept(key);
-  const acceptValue = { right, spaced: ` ${right}  `, missing: null, wrong: accept(key + 'x'), lowercase: right.toLowerCase(), empty: '', padded: right + '=' }[acceptKind];
+  const acceptValue = {
+    right,
+    spaced: ` ${right}  `,
+    missing: null,
+    wrong: accept(key + 'x'),
+    lowercase: right.toLowerCase(),
+    empty: '',
+    padded: right + '=',
+  }[acceptKind];
   // The value must be the key's digest, exactly (base64 is case-sensitive); spaces around it are not part of it.
   verdicts.push(acceptValue !== null && acceptValue.trim() === right ? 'open' : 'fail');
   if (acceptValue !== null) headers.push(['Sec-WebSocket-Accept', acceptValue]);
@@ -167,7 +189,15 @@ function plan(spec: Spec, key: string): Plan {
   // a server that picks none of those asked, as browsers do).
   const asked = spec.asked;
   const kind = spec.protocol === 'fit' ? (asked.length === 0 ? 'none' : 'first') : spec.protocol;
-  const protocol: string | null = { none: null, first: asked[0] ?? 'chat', second: asked[1] ?? 'superchat', other: 'other', empty: '', both: 'chat, superchat', spaced: ` ${asked[0] ?? 'chat'} ` }[kind];
+  const protocol: string | null = {
+    none: null,
+    first: asked[0] ?? 'chat',
+    second: asked[1] ?? 'superchat',
+    other: 'other',
+    empty: '',
+    both: 'chat, superchat',
+    spaced: ` ${asked[0] ?? 'chat'} `,
+  }[kind];
   if (protocol !== null) headers.push(['Sec-WebSocket-Protocol', protocol]);
   const chosen = protocol?.trim() ?? null;
   verdicts.push(asked.length === 0 ? (protocol === null ? 'open' : 'fail') : chosen !== null && asked.includes(chosen) ? 'open' : 'fail');
@@ -176,7 +206,13 @@ function plan(spec: Spec, key: string): Plan {
   verdicts.push(spec.deflate ? extensionVerdict : extension === null || extension.trim() === '' ? 'open' : 'fail');
   // Repeated headers: Node joins their values with ", ".
   for (const which of spec.repeat) {
-    const name = { accept: 'Sec-WebSocket-Accept', protocol: 'Sec-WebSocket-Protocol', extensions: 'Sec-WebSocket-Extensions', upgrade: 'Upgrade', connection: 'Connection' }[which];
+    const name = {
+      accept: 'Sec-WebSocket-Accept',
+      protocol: 'Sec-WebSocket-Protocol',
+      extensions: 'Sec-WebSocket-Extensions',
+      upgrade: 'Upgrade',
+      connection: 'Connection',
+    }[which];
     const existing = headers.find(([n]) => n === name);
     if (existing === undefined) continue;
     headers.push([name, existing[1]]);
@@ -280,7 +316,11 @@ export const clientHandshakeTarget: Target = {
       let closeCode = 0;
       let errors: Error[] = [];
       let message: string | null = null;
-      const ws = new WebSocket(`ws://127.0.0.1:${p}/fuzz`, spec.asked, { handshakeTimeout: HANDSHAKE_TIMEOUT, closeTimeout: 100, perMessageDeflate: spec.deflate });
+      const ws = new WebSocket(`ws://127.0.0.1:${p}/fuzz`, spec.asked, {
+        handshakeTimeout: HANDSHAKE_TIMEOUT,
+        closeTimeout: 100,
+        perMessageDeflate: spec.deflate,
+      });
       let openedNow!: (value: boolean) => void;
       const openedOrClosed = new Promise<boolean>((resolve) => (openedNow = resolve));
       const closed = new Promise<void>((resolve) => {
@@ -307,32 +347,42 @@ export const clientHandshakeTarget: Target = {
         await within(served, 5_000, 'request from the client');
         const plan_ = planned as Plan | null;
         if (plan_ === null) fail('no plan');
-        const opened = await within(
-          openedOrClosed,
-          HANDSHAKE_TIMEOUT + 5_000,
-          'open or close (the handshake hangs past its timeout)',
-        );
+        const opened = await within(openedOrClosed, HANDSHAKE_TIMEOUT + 5_000, 'open or close (the handshake hangs past its timeout)');
         const what = JSON.stringify(plan_.bytes.toString('latin1').slice(0, 600));
         if (opened && plan_.verdict === 'fail') fail(`opened on ${what}`);
         if (!opened && plan_.verdict === 'open') fail(`did not open (${errors.map((e) => e.message).join('; ')}) on ${what}`);
         if (opened) {
-          if (ws.protocol !== plan_.protocol) fail(`protocol ${JSON.stringify(ws.protocol)} where ${JSON.stringify(plan_.protocol)} was chosen, on ${what}`);
-          if (plan_.deflate !== null && (ws.extensions !== '') !== plan_.deflate) fail(`extensions ${JSON.stringify(ws.extensions)} on ${what}`);
+          if (ws.protocol !== plan_.protocol)
+            fail(`protocol ${JSON.stringify(ws.protocol)} where ${JSON.stringify(plan_.protocol)} was chosen, on ${what}`);
+          if (plan_.deflate !== null && (ws.extensions !== '') !== plan_.deflate)
+            fail(`extensions ${JSON.stringify(ws.extensions)} on ${what}`);
           if (spec.after === 'text') {
-            await within(new Promise<void>((resolve) => (message !== null || events.includes('close') ? resolve() : ws.once('message', () => resolve()))), 5_000, 'the frame sent after the head');
+            await within(
+              new Promise<void>((resolve) =>
+                message !== null || events.includes('close') ? resolve() : ws.once('message', () => resolve()),
+              ),
+              5_000,
+              'the frame sent after the head',
+            );
             if (message !== 'hi') fail(`the frame after the head came as ${JSON.stringify(message)}, events ${events.join(',')}`);
           }
           if (spec.after === 'masked') {
             await within(closed, 5_000, 'close after a masked frame from the server');
-            if (!errors.some((e) => (e as Error & { closeCode?: number }).closeCode === 1002)) fail(`a masked frame from the server did not fail with 1002: ${events.join(',')}, ${errors.map(String).join('; ')}`);
+            if (!errors.some((e) => (e as Error & { closeCode?: number }).closeCode === 1002))
+              fail(`a masked frame from the server did not fail with 1002: ${events.join(',')}, ${errors.map(String).join('; ')}`);
           }
           ws.terminate();
         }
         await within(closed, 5_000, 'close');
         if (!opened) {
-          if (events[0] !== 'error' || events[1] !== 'close' || events.length !== 2) fail(`events ${events.join(',')} on a refused handshake, on ${what}`);
+          if (events[0] !== 'error' || events[1] !== 'close' || events.length !== 2)
+            fail(`events ${events.join(',')} on a refused handshake, on ${what}`);
           if (closeCode !== 1006) fail(`closed with ${closeCode} on a refused handshake`);
-        } else if (events.filter((e) => e === 'open').length !== 1 || events.at(-1) !== 'close' || events.filter((e) => e === 'close').length !== 1) {
+        } else if (
+          events.filter((e) => e === 'open').length !== 1 ||
+          events.at(-1) !== 'close' ||
+          events.filter((e) => e === 'close').length !== 1
+        ) {
           fail(`events ${events.join(',')}`);
         }
         // The client let the socket go: the server's side closes.

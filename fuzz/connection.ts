@@ -48,10 +48,22 @@ function frames(payload: Buffer, opcode: number, rsv1: boolean, cuts: readonly n
   let offset = 0;
   for (const cut of cuts) {
     if (offset >= payload.length) break;
-    out.push({ opcode: out.length === 0 ? opcode : 0, fin: false, rsv: out.length === 0 && rsv1 ? 4 : 0, maskKey: KEY, payload: payload.subarray(offset, offset + cut) });
+    out.push({
+      opcode: out.length === 0 ? opcode : 0,
+      fin: false,
+      rsv: out.length === 0 && rsv1 ? 4 : 0,
+      maskKey: KEY,
+      payload: payload.subarray(offset, offset + cut),
+    });
     offset += cut;
   }
-  out.push({ opcode: out.length === 0 ? opcode : 0, fin: true, rsv: out.length === 0 && rsv1 ? 4 : 0, maskKey: KEY, payload: payload.subarray(offset) });
+  out.push({
+    opcode: out.length === 0 ? opcode : 0,
+    fin: true,
+    rsv: out.length === 0 && rsv1 ? 4 : 0,
+    maskKey: KEY,
+    payload: payload.subarray(offset),
+  });
   return out;
 }
 
@@ -64,11 +76,19 @@ export const connectionTarget: Target = {
     fc.asyncProperty(
       fc.array(messageArb, { minLength: 1, maxLength: 4 }),
       fc.boolean(),
-      fc.oneof({ weight: 2, arbitrary: fc.constant([]) }, { weight: 3, arbitrary: fc.array(frameMutation, { minLength: 1, maxLength: 3 }) }),
+      fc.oneof(
+        { weight: 2, arbitrary: fc.constant([]) },
+        { weight: 3, arbitrary: fc.array(frameMutation, { minLength: 1, maxLength: 3 }) },
+      ),
       fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 2, arbitrary: fc.array(byteMutation, { minLength: 1, maxLength: 2 }) }),
       chunkSizes,
       async (messages, noContextTakeover, frameMutations, byteMutations, sizes) => {
-        const params = { serverNoContextTakeover: noContextTakeover, clientNoContextTakeover: noContextTakeover, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
+        const params = {
+          serverNoContextTakeover: noContextTakeover,
+          clientNoContextTakeover: noContextTakeover,
+          serverMaxWindowBits: 15,
+          clientMaxWindowBits: 15,
+        };
         const options = resolveDeflateOptions({ threshold: 0 })!;
         const sender = createDeflateCompression(params, options, { isServer: false, maxPayload: 0 });
         const specs: FrameSpec[] = [];
@@ -140,7 +160,8 @@ export const connectionTarget: Target = {
         // message before it may still fail to inflate after we answered it) or the stream had already
         // ended (nothing can be sent any more).
         const peerClosedFirst = (ws as unknown as { _closeFrameReceived: boolean })._closeFrameReceived;
-        if (errors.length > 0 && sent[0] !== errors[0]!.closeCode && !peerClosedFirst && !endedBeforeError) problems.push(`failed with ${errors[0]!.closeCode} but sent close ${sent[0]}`);
+        if (errors.length > 0 && sent[0] !== errors[0]!.closeCode && !peerClosedFirst && !endedBeforeError)
+          problems.push(`failed with ${errors[0]!.closeCode} but sent close ${sent[0]}`);
         if (sent.length > 1) problems.push(`${sent.length} close frames sent`);
         if (intact) {
           if (errors.length > 0) problems.push(`an intact stream failed: ${errors[0]!.message}`);

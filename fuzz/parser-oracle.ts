@@ -64,7 +64,8 @@ export function runParser(chunks: readonly Buffer[], options: ParserOptions, tra
       onMessage(data, isBinary, compressed) {
         after('a message');
         maxMessage = Math.max(maxMessage, data.length);
-        if (maxPayload > 0 && data.length > maxPayload) violations.push(`a message of ${data.length} bytes passed maxPayload ${maxPayload}`);
+        if (maxPayload > 0 && data.length > maxPayload)
+          violations.push(`a message of ${data.length} bytes passed maxPayload ${maxPayload}`);
         if (!isBinary && !compressed && !options.skipUtf8Validation && !isUtf8(data)) violations.push('a text message that is not UTF-8');
         events.push({ type: 'message', data: Buffer.from(data), isBinary, compressed });
       },
@@ -92,7 +93,8 @@ export function runParser(chunks: readonly Buffer[], options: ParserOptions, tra
         after('an error');
         if (!(error instanceof ProtocolError)) violations.push(`onError with ${String(error)}`);
         if (!ALLOWED_CLOSE_CODES.has(error.closeCode)) violations.push(`close code ${error.closeCode} for ${error.message}`);
-        if (!/^WS_ERR_[A-Z0-9_]+$/.test(error.code) || error.message === '') violations.push(`an error without a code or message: ${error.code}`);
+        if (!/^WS_ERR_[A-Z0-9_]+$/.test(error.code) || error.message === '')
+          violations.push(`an error without a code or message: ${error.code}`);
         events.push({ type: 'error', closeCode: error.closeCode, code: error.code, message: error.message });
         finished = true;
         outcome = `error:${error.closeCode}`;
@@ -117,8 +119,10 @@ export function runParser(chunks: readonly Buffer[], options: ParserOptions, tra
       maxHeld = Math.max(maxHeld, message.length);
       const retained = retention.measure(message);
       maxRetained = Math.max(maxRetained, retained);
-      if (retained > 2 * message.length + RETAINED_SLACK) violations.push(`keeps ${retained} bytes alive for ${message.length} bytes of a message`);
-      if (maxPayload > 0 && message.length > maxPayload) violations.push(`holds ${message.length} bytes of a message, maxPayload ${maxPayload}`);
+      if (retained > 2 * message.length + RETAINED_SLACK)
+        violations.push(`keeps ${retained} bytes alive for ${message.length} bytes of a message`);
+      if (maxPayload > 0 && message.length > maxPayload)
+        violations.push(`holds ${message.length} bytes of a message, maxPayload ${maxPayload}`);
     }
     if (parser.finished !== finished && outcome !== 'threw') violations.push(`parser.finished is ${parser.finished} after ${outcome}`);
   };

@@ -81,15 +81,24 @@ export function checkRelayLog(r: RelayUnderTest): void {
  * connection). Looks at the relay's private fields: this is a leak check, not an API.
  */
 export async function checkRelayForgets(r: RelayUnderTest, keep = 0): Promise<void> {
-  const inner = r.relay as unknown as { _wss: { clients: Set<EventEmitter & { readyState: number }>; topics: string[] }; _v1: { _sessions: Map<unknown, unknown>; _channels: Map<string, unknown> } };
+  const inner = r.relay as unknown as {
+    _wss: { clients: Set<EventEmitter & { readyState: number }>; topics: string[] };
+    _v1: { _sessions: Map<unknown, unknown>; _channels: Map<string, unknown> };
+  };
   const open = [...inner._wss.clients].filter((ws) => ws.readyState !== 3);
   if (open.length > keep) {
     // Connections the test closed are still closing on the relay's side: wait for their 'close'.
-    await within(Promise.all(open.slice(keep).map((ws) => new Promise((resolve) => ws.once('close', resolve)))), 10_000, 'close of every connection on the relay side');
+    await within(
+      Promise.all(open.slice(keep).map((ws) => new Promise((resolve) => ws.once('close', resolve)))),
+      10_000,
+      'close of every connection on the relay side',
+    );
   }
   const v1 = inner._v1;
-  if (inner._wss.clients.size > keep || v1._sessions.size > keep) fail(`the relay still holds ${inner._wss.clients.size} clients, ${v1._sessions.size} v1 sessions after the clients left`);
-  if (keep === 0 && (v1._channels.size > 0 || inner._wss.topics.length > 0)) fail(`the relay still has members of ${[...v1._channels.keys()].join(', ')}, topics ${inner._wss.topics.length}`);
+  if (inner._wss.clients.size > keep || v1._sessions.size > keep)
+    fail(`the relay still holds ${inner._wss.clients.size} clients, ${v1._sessions.size} v1 sessions after the clients left`);
+  if (keep === 0 && (v1._channels.size > 0 || inner._wss.topics.length > 0))
+    fail(`the relay still has members of ${[...v1._channels.keys()].join(', ')}, topics ${inner._wss.topics.length}`);
 }
 
 /** Rejects after `ms` with a message naming what did not happen (the fuzzers' guard against hangs). */
@@ -125,7 +134,11 @@ export interface Exchange {
  * until a final (non-1xx) answer is complete or the server closes. `head` says whether the request was
  * HEAD (whose answers have no body). Rejects on a hang.
  */
-export async function exchange(port: number, chunks: readonly Buffer[], options: { halfClose: boolean; head: boolean; timeoutMs?: number }): Promise<Exchange> {
+export async function exchange(
+  port: number,
+  chunks: readonly Buffer[],
+  options: { halfClose: boolean; head: boolean; timeoutMs?: number },
+): Promise<Exchange> {
   const socket = netConnect({ port, host: '127.0.0.1', noDelay: true });
   socket.on('error', () => {});
   const result: Exchange = { answers: [], closed: false, malformed: null };
@@ -163,7 +176,11 @@ export async function exchange(port: number, chunks: readonly Buffer[], options:
     await new Promise<void>((resolve) => socket.write(chunk, () => resolve()));
   }
   if (options.halfClose && !socket.destroyed) socket.end();
-  await within(done, options.timeoutMs ?? 10_000, `answer or close (sent ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))})`);
+  await within(
+    done,
+    options.timeoutMs ?? 10_000,
+    `answer or close (sent ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))})`,
+  );
   return result;
 }
 
@@ -251,7 +268,11 @@ export class RawV1 {
           try {
             this.envelopes.push(JSON.parse(Buffer.from(data as Buffer).toString()) as Envelope);
           } catch {
-            this.problems.push(`a message that is not JSON: ${Buffer.from(data as Buffer).toString().slice(0, 100)}`);
+            this.problems.push(
+              `a message that is not JSON: ${Buffer.from(data as Buffer)
+                .toString()
+                .slice(0, 100)}`,
+            );
           }
           this._wake();
         },
@@ -275,7 +296,8 @@ export class RawV1 {
         if (end === -1) return;
         upgraded = true;
         chunk = head.subarray(end + 4);
-        if (!head.subarray(0, 12).toString().startsWith('HTTP/1.1 101')) this.problems.push(`upgrade refused: ${head.subarray(0, end).toString()}`);
+        if (!head.subarray(0, 12).toString().startsWith('HTTP/1.1 101'))
+          this.problems.push(`upgrade refused: ${head.subarray(0, end).toString()}`);
       }
       if (chunk.length > 0) parser.push(Buffer.from(chunk));
     });

@@ -31,23 +31,101 @@ const bystanderMaybe: string[] = []; // '*': any data
 
 const rawName = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: 'grapheme', maxLength: 10 }) },
-  { weight: 3, arbitrary: fc.constantFrom('', '.', '..', '//', 'a/b', 'a/../b', '../..', 'a b', '%', 'a?b', 'a#b', 'messages', 'channels/x', 'bystander', 'lobby', 'é', '€', '𝄞', '\u0000', '\u001f', '\u007f', '\t', '\r\n', 'a\u0085b', '\u2028') },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      '',
+      '.',
+      '..',
+      '//',
+      'a/b',
+      'a/../b',
+      '../..',
+      'a b',
+      '%',
+      'a?b',
+      'a#b',
+      'messages',
+      'channels/x',
+      'bystander',
+      'lobby',
+      'é',
+      '€',
+      '𝄞',
+      '\u0000',
+      '\u001f',
+      '\u007f',
+      '\t',
+      '\r\n',
+      'a\u0085b',
+      '\u2028',
+    ),
+  },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 8 }) },
-  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 250, max: 262 }), fc.constantFrom('x', 'é', '€', '𝄞')).map(([n, c]) => c.repeat(Math.ceil(n / Buffer.byteLength(c)))) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.integer({ min: 250, max: 262 }), fc.constantFrom('x', 'é', '€', '𝄞'))
+      .map(([n, c]) => c.repeat(Math.ceil(n / Buffer.byteLength(c)))),
+  },
 );
 
-const INSERTS = ['%', '%G1', '%4', '%E2%82', '%ED%A0%80', '%C0%AF', '%FF', '%00', '%7F', '%2F', '%25', '%2e%2e', '//', '/..', '/', '%20', '%F0%9D%84%9E'];
+const INSERTS = [
+  '%',
+  '%G1',
+  '%4',
+  '%E2%82',
+  '%ED%A0%80',
+  '%C0%AF',
+  '%FF',
+  '%00',
+  '%7F',
+  '%2F',
+  '%25',
+  '%2e%2e',
+  '//',
+  '/..',
+  '/',
+  '%20',
+  '%F0%9D%84%9E',
+];
 
 const nameSpec = fc.record({
   raw: rawName,
   /** component: encodeURIComponent; path: segments encoded, '/' kept. */
   encoding: fc.constantFrom('component', 'path'),
-  inserts: fc.oneof({ weight: 2, arbitrary: fc.constant([] as Array<[number, string]>) }, { weight: 1, arbitrary: fc.array(fc.tuple(fc.nat(), fc.constantFrom(...INSERTS)), { minLength: 1, maxLength: 2 }) }),
+  inserts: fc.oneof(
+    { weight: 2, arbitrary: fc.constant([] as Array<[number, string]>) },
+    { weight: 1, arbitrary: fc.array(fc.tuple(fc.nat(), fc.constantFrom(...INSERTS)), { minLength: 1, maxLength: 2 }) },
+  ),
 });
 
 const sinceValue = fc.oneof(
   { weight: 4, arbitrary: fc.nat({ max: 40 }).map(String) },
-  { weight: 1, arbitrary: fc.constantFrom('', '-1', '1.5', 'NaN', 'Infinity', '1e3', '0x10', '+1', '%31', '%2B1', '007', ' 1', '1 ', '１', '9'.repeat(15), '9'.repeat(16), '9007199254740991', '9007199254740992', '1'.repeat(40)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '',
+      '-1',
+      '1.5',
+      'NaN',
+      'Infinity',
+      '1e3',
+      '0x10',
+      '+1',
+      '%31',
+      '%2B1',
+      '007',
+      ' 1',
+      '1 ',
+      '１',
+      '9'.repeat(15),
+      '9'.repeat(16),
+      '9007199254740991',
+      '9007199254740992',
+      '1'.repeat(40),
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 6 }).map(encodeURIComponent) },
 );
 
@@ -86,7 +164,10 @@ const CONTENT_TYPES = [
 const body = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: 'binary', maxLength: 60 }).map((s) => Buffer.from(s)) },
   { weight: 3, arbitrary: fc.uint8Array({ maxLength: 60 }).map((b) => Buffer.from(b)) },
-  { weight: 1, arbitrary: fc.constantFrom(MAX_PAYLOAD - 1, MAX_PAYLOAD, MAX_PAYLOAD + 1, 2 * MAX_PAYLOAD).map((n) => Buffer.alloc(n, 0x61)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(MAX_PAYLOAD - 1, MAX_PAYLOAD, MAX_PAYLOAD + 1, 2 * MAX_PAYLOAD).map((n) => Buffer.alloc(n, 0x61)),
+  },
   { weight: 1, arbitrary: fc.constant(Buffer.alloc(0)) },
 );
 
@@ -98,10 +179,31 @@ type Framing =
 
 const framing: fc.Arbitrary<Framing> = fc.oneof(
   { weight: 8, arbitrary: fc.constant({ kind: 'length' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('chunked' as const), sizes: fc.array(fc.integer({ min: 1, max: 700 }), { maxLength: 4 }), broken: fc.constantFrom('no' as const, 'no' as const, 'size' as const, 'end' as const) }) },
-  { weight: 1, arbitrary: fc.constantFrom({ kind: 'none' as const }, { kind: 'cl+te' as const }, { kind: 'dup-same' as const }, { kind: 'dup-diff' as const }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('chunked' as const),
+      sizes: fc.array(fc.integer({ min: 1, max: 700 }), { maxLength: 4 }),
+      broken: fc.constantFrom('no' as const, 'no' as const, 'size' as const, 'end' as const),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      { kind: 'none' as const },
+      { kind: 'cl+te' as const },
+      { kind: 'dup-same' as const },
+      { kind: 'dup-diff' as const },
+    ),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('short' as const, 'long' as const), by: fc.integer({ min: 1, max: 40 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('junk' as const), value: fc.constantFrom('abc', '-1', '1.5', '0x10', '1e3', '', '99999999999999999999', '18446744073709551616', '1,2') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('junk' as const),
+      value: fc.constantFrom('abc', '-1', '1.5', '0x10', '1e3', '', '99999999999999999999', '18446744073709551616', '1,2'),
+    }),
+  },
 );
 
 /** `arb` `weight` times in `weight + nulls`, null otherwise. */
@@ -114,15 +216,39 @@ const requestArb = fc.record({
   name: nameSpec,
   query,
   /** Now and then another route: the path as given. */
-  otherPath: sometimes(1, 8, fc.constantFrom('/channels/', '/channels', '/channels/x/messages/', '/channels/x/message', '/channels/messages', '/healthz', '/metrics', '/', '/nowhere', '/chat.js', '*', 'http://127.0.0.1/channels/a/messages')),
-  contentType: sometimes(4, 1, fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...CONTENT_TYPES) }, { weight: 1, arbitrary: fc.string({ maxLength: 20 }) })),
+  otherPath: sometimes(
+    1,
+    8,
+    fc.constantFrom(
+      '/channels/',
+      '/channels',
+      '/channels/x/messages/',
+      '/channels/x/message',
+      '/channels/messages',
+      '/healthz',
+      '/metrics',
+      '/',
+      '/nowhere',
+      '/chat.js',
+      '*',
+      'http://127.0.0.1/channels/a/messages',
+    ),
+  ),
+  contentType: sometimes(
+    4,
+    1,
+    fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...CONTENT_TYPES) }, { weight: 1, arbitrary: fc.string({ maxLength: 20 }) }),
+  ),
   body,
   framing,
   expect: sometimes(1, 6, fc.constantFrom('100-continue', '100-Continue', 'junk')),
   dropHost: fc.integer({ min: 0, max: 29 }).map((n) => n === 0),
   extra: fc.array(fc.tuple(fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,12}$/), fc.string({ maxLength: 30 })), { maxLength: 3 }),
   headMutations: sometimes(1, 10, fc.array(byteMutation, { minLength: 1, maxLength: 2 })),
-  sizes: fc.oneof({ weight: 5, arbitrary: fc.constant([] as number[]) }, { weight: 1, arbitrary: fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 30 }) }),
+  sizes: fc.oneof(
+    { weight: 5, arbitrary: fc.constant([] as number[]) },
+    { weight: 1, arbitrary: fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 30 }) },
+  ),
 });
 type RequestSpec = typeof requestArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -200,7 +326,11 @@ function build(r: RequestSpec): Built {
         if (offset >= b.length) break;
         const piece = b.subarray(offset, offset + size);
         offset += piece.length;
-        parts.push(Buffer.from(`${f.broken === 'size' && parts.length === 0 ? 'zz' : piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n'));
+        parts.push(
+          Buffer.from(`${f.broken === 'size' && parts.length === 0 ? 'zz' : piece.length.toString(16)}\r\n`),
+          piece,
+          Buffer.from('\r\n'),
+        );
       }
       if (f.broken !== 'end') parts.push(Buffer.from('0\r\n\r\n'));
       payload = Buffer.concat(parts);
@@ -234,7 +364,6 @@ function percentDecode(text: string): string | null {
 
 /** The documented channel rules: at most 256 bytes of UTF-8, no C0 control characters, no DEL. */
 function channelOk(name: string): boolean {
-  // eslint-disable-next-line no-control-regex
   return Buffer.byteLength(name) <= 256 && !/[\u0000-\u001f\u007f]/.test(name);
 }
 
@@ -325,13 +454,16 @@ function routeAnswer(r: RequestSpec, built: Built): Expectation {
     if (!good) return { statuses: new Set([400]), silent: false };
     const raw = new URLSearchParams(search).get('since') ?? '0';
     const sinceOk = /^[0-9]+$/.test(raw) && Number.isSafeInteger(Number(raw));
-    return sinceOk ? { statuses: new Set([200]), silent: false, channel: decoded, kind: 'history' } : { statuses: new Set([400]), silent: false };
+    return sinceOk
+      ? { statuses: new Set([200]), silent: false, channel: decoded, kind: 'history' }
+      : { statuses: new Set([400]), silent: false };
   }
   if (r.method !== 'POST') return { statuses: new Set([405]), silent: false };
   if (!good) return { statuses: new Set([400]), silent: false };
   const kind = textKind(r.contentType);
   if (kind === 'bad-charset') return { statuses: new Set([415]), silent: false };
-  if (built.declared !== undefined && /^\d+$/.test(built.declared) && Number(built.declared) > MAX_PAYLOAD) return { statuses: new Set([413]), silent: false };
+  if (built.declared !== undefined && /^\d+$/.test(built.declared) && Number(built.declared) > MAX_PAYLOAD)
+    return { statuses: new Set([413]), silent: false };
   // A body that never ends (we half-close): an early 413, Node's 400 for the cut request, or no answer.
   if (never) return { statuses: new Set(r.body.length > MAX_PAYLOAD ? [413, 400] : [400]), silent: true };
   const received = built.received!;
@@ -363,11 +495,14 @@ function check(r: RequestSpec, built: Built, e: Expectation, x: Exchange): strin
   if (e.lenient && built.bytes.includes('bystander')) bystanderMaybe.push('*');
   if (e.lenient) {
     // A mutated head may still be a publish to the bystander's channel: the bystander must get it too.
-    if (final.status === 200 && /"channel":"bystander","seq":(\d+)/.test(final.body.toString())) bystanderSent.set(Number(/"seq":(\d+)/.exec(final.body.toString())![1]), null);
+    if (final.status === 200 && /"channel":"bystander","seq":(\d+)/.test(final.body.toString()))
+      bystanderSent.set(Number(/"seq":(\d+)/.exec(final.body.toString())![1]), null);
     return `lenient ${final.status}`;
   }
   if (!e.statuses.has(final.status)) {
-    fail(`${final.status} (${final.body.toString().slice(0, 200).trim()}) where ${[...e.statuses].join('/') || 'no answer'} was due, to ${describe(built)}`);
+    fail(
+      `${final.status} (${final.body.toString().slice(0, 200).trim()}) where ${[...e.statuses].join('/') || 'no answer'} was due, to ${describe(built)}`,
+    );
   }
   if (final.status === 200 && e.kind !== undefined && r.method !== 'HEAD') {
     let json: Record<string, unknown>;
@@ -376,10 +511,13 @@ function check(r: RequestSpec, built: Built, e: Expectation, x: Exchange): strin
     } catch {
       return fail(`a 200 whose body is not JSON: ${final.body.toString().slice(0, 200)}`);
     }
-    if (json.channel !== e.channel) fail(`answered for channel ${JSON.stringify(json.channel)} where ${JSON.stringify(e.channel)} was named, by ${describe(built)}`);
+    if (json.channel !== e.channel)
+      fail(`answered for channel ${JSON.stringify(json.channel)} where ${JSON.stringify(e.channel)} was named, by ${describe(built)}`);
     if (e.kind === 'publish') {
-      if (!Number.isSafeInteger(json.seq) || (json.seq as number) < 1 || !Number.isSafeInteger(json.delivered)) fail(`publish answer ${JSON.stringify(json)}`);
-      if (e.channel === 'bystander') bystanderSent.set(json.seq as number, built.received!.toString(textKind(r.contentType) === 'text' ? 'utf8' : 'base64'));
+      if (!Number.isSafeInteger(json.seq) || (json.seq as number) < 1 || !Number.isSafeInteger(json.delivered))
+        fail(`publish answer ${JSON.stringify(json)}`);
+      if (e.channel === 'bystander')
+        bystanderSent.set(json.seq as number, built.received!.toString(textKind(r.contentType) === 'text' ? 'utf8' : 'base64'));
     } else if (!Array.isArray(json.messages) || typeof json.latest !== 'number' || typeof json.epoch !== 'string') {
       fail(`history answer ${JSON.stringify(json).slice(0, 300)}`);
     }
@@ -412,7 +550,8 @@ async function checkBystander(port: number): Promise<void> {
       bystanderMaybe.splice(maybe, 1);
       continue;
     }
-    if (sent === undefined || (sent !== null && sent !== e.data)) fail(`the bystander got ${JSON.stringify(e).slice(0, 200)}; published: ${JSON.stringify(sent)?.slice(0, 200)}`);
+    if (sent === undefined || (sent !== null && sent !== e.data))
+      fail(`the bystander got ${JSON.stringify(e).slice(0, 200)}; published: ${JSON.stringify(sent)?.slice(0, 200)}`);
     bystanderSent.delete(bystanderSeen);
   }
   if (bystanderSent.size > 0) fail(`the bystander never got seq ${[...bystanderSent.keys()].join(', ')}`);
@@ -424,16 +563,22 @@ async function checkBystander(port: number): Promise<void> {
 export const relayHttpTarget: Target = {
   name: 'relay-http',
   about:
-    'raw HTTP requests to the relay\'s channel routes (methods, channel names with bad percent-encoding, .., //, unicode, control characters, 300 bytes; ?since= junk; Content-Type and charsets; Content-Length right, short, long, junk, repeated; chunked, broken; bodies up to 2×maxPayload; Expect; no Host; head mutations; cut anywhere): a well-formed answer with the documented status (or Node\'s 400), never a 5xx or a hang; a bystander keeps getting its channel',
+    "raw HTTP requests to the relay's channel routes (methods, channel names with bad percent-encoding, .., //, unicode, control characters, 300 bytes; ?since= junk; Content-Type and charsets; Content-Length right, short, long, junk, repeated; chunked, broken; bodies up to 2×maxPayload; Expect; no Host; head mutations; cut anywhere): a well-formed answer with the documented status (or Node's 400), never a 5xx or a hang; a bystander keeps getting its channel",
   weight: 0.05,
   property: (stats: FuzzStats) =>
     fc.asyncProperty(requestArb, async (r) => {
       const relayUnderTest = await relay.get();
       const built = build(r);
       const head = built.bytes.subarray(0, built.headLength);
-      const bytes = r.headMutations === null ? built.bytes : Buffer.concat([applyByteMutations(head, r.headMutations), built.bytes.subarray(built.headLength)]);
+      const bytes =
+        r.headMutations === null
+          ? built.bytes
+          : Buffer.concat([applyByteMutations(head, r.headMutations), built.bytes.subarray(built.headLength)]);
       const e = expectation(r, built);
-      const x = await exchange(relayUnderTest.port, chunksOf(bytes, r.sizes), { halfClose: built.received === null || e.lenient === true, head: r.method === 'HEAD' });
+      const x = await exchange(relayUnderTest.port, chunksOf(bytes, r.sizes), {
+        halfClose: built.received === null || e.lenient === true,
+        head: r.method === 'HEAD',
+      });
       const outcome = check(r, { ...built, bytes }, e, x);
       checkRelayLog(relayUnderTest);
       await checkBystander(relayUnderTest.port);

@@ -8,7 +8,16 @@
 // always for those); `joined` naming the last seq sent; and, once everything settles, every member
 // up to date.
 import fc from 'fast-check';
-import { checkRelayForgets, checkRelayLog, exchange, fail, RawV1, sharedRelay, type Envelope, type RelayUnderTest } from './relay-harness.js';
+import {
+  checkRelayForgets,
+  checkRelayLog,
+  exchange,
+  fail,
+  RawV1,
+  sharedRelay,
+  type Envelope,
+  type RelayUnderTest,
+} from './relay-harness.js';
 import type { FuzzStats, Target } from './targets.js';
 
 const HISTORY = 4;
@@ -31,9 +40,28 @@ const source = fc.nat(CLIENTS);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('join' as const), c: client, ch: channel }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('leave' as const), c: client, ch: channel }) },
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('publish' as const), from: source, ch: channel, n: fc.integer({ min: 1, max: 7 }), settle: fc.boolean() }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant('publish' as const),
+      from: source,
+      ch: channel,
+      n: fc.integer({ min: 1, max: 7 }),
+      settle: fc.boolean(),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('drop' as const), c: client }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('rejoin' as const), c: client, back: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 6 }) }), missed: fc.nat(8), burst: fc.nat(6), burstFrom: source }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('rejoin' as const),
+      c: client,
+      back: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 6 }) }),
+      missed: fc.nat(8),
+      burst: fc.nat(6),
+      burstFrom: source,
+    }),
+  },
 );
 
 interface ChannelState {
@@ -70,7 +98,8 @@ interface World {
 
 function learn(w: World, ch: number, seq: number, data: string): void {
   const known = w.data[ch]!.get(seq);
-  if (known !== undefined && known !== data) fail(`seq ${seq} of ${w.names[ch]} is both ${JSON.stringify(known)} and ${JSON.stringify(data)}`);
+  if (known !== undefined && known !== data)
+    fail(`seq ${seq} of ${w.names[ch]} is both ${JSON.stringify(known)} and ${JSON.stringify(data)}`);
   w.data[ch]!.set(seq, data);
   w.latest[ch] = Math.max(w.latest[ch]!, seq);
 }
@@ -85,7 +114,9 @@ function publish(w: World, from: number, ch: number): void {
     return;
   }
   const body = Buffer.from(data);
-  const request = Buffer.from(`POST /channels/${encodeURIComponent(w.names[ch]!)}/messages HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${data}`);
+  const request = Buffer.from(
+    `POST /channels/${encodeURIComponent(w.names[ch]!)}/messages HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${data}`,
+  );
   w.inflight.push(
     exchange(w.r.port, [request], { halfClose: false, head: false }).then((x) => {
       const answer = x.answers.at(-1);
@@ -154,7 +185,8 @@ function check(w: World, c: number, e: Envelope): void {
       if (from !== j.since + 1 || to < from) fail(`${where}: gap ${from}..${to} after since ${j.since}`);
       // Gone means older than the last HISTORY messages, when the relay read the history: after the
       // request (so at least what was gone then), at the latest now.
-      if (to < j.latestAtRequest - HISTORY) fail(`${where}: gap ${from}..${to}, but ${j.latestAtRequest - HISTORY} was already gone when it rejoined`);
+      if (to < j.latestAtRequest - HISTORY)
+        fail(`${where}: gap ${from}..${to}, but ${j.latestAtRequest - HISTORY} was already gone when it rejoined`);
       if (to > w.latest[ch]! - HISTORY) fail(`${where}: gap ${from}..${to}, but the last ${HISTORY} of ${w.latest[ch]} are kept`);
       s.next = to + 1;
       w.stats.gaps++;
@@ -164,10 +196,12 @@ function check(w: World, c: number, e: Envelope): void {
       const seq = e.seq as number;
       if (s.next === null) {
         // After a join without since: it starts after the newest message when the relay took the join.
-        if (s.joining === null || seq <= s.joining.latestAtRequest) fail(`${where}: first message ${seq} after a join at ${s.joining?.latestAtRequest}`);
+        if (s.joining === null || seq <= s.joining.latestAtRequest)
+          fail(`${where}: first message ${seq} after a join at ${s.joining?.latestAtRequest}`);
         s.next = seq;
       }
-      if (seq !== s.next) fail(`${where}: message ${seq} where ${s.next} was due (${seq < s.next ? 'a duplicate or out of order' : 'lost'})`);
+      if (seq !== s.next)
+        fail(`${where}: message ${seq} where ${s.next} was due (${seq < s.next ? 'a duplicate or out of order' : 'lost'})`);
       const data = w.data[ch]!.get(seq);
       if (data === undefined) learn(w, ch, seq, e.data as string);
       else if (data !== e.data) fail(`${where}: message ${seq} is ${JSON.stringify(e.data)}, published as ${JSON.stringify(data)}`);
@@ -186,7 +220,8 @@ function check(w: World, c: number, e: Envelope): void {
         s.next = seq + 1;
       } else if (seq !== s.next - 1) fail(`${where}: joined says ${seq}, the last message sent was ${s.next - 1}`);
       // `recovered` counts the replay read from history; live messages held back during it come on top.
-      if (typeof e.recovered !== 'number' || e.recovered > j.replayed) fail(`${where}: joined says ${String(e.recovered)} recovered, ${j.replayed} came`);
+      if (typeof e.recovered !== 'number' || e.recovered > j.replayed)
+        fail(`${where}: joined says ${String(e.recovered)} recovered, ${j.replayed} came`);
       s.lastSeq = seq;
       if (j.since !== null) w.stats.replayed += j.replayed;
       s.joining = null;
@@ -276,7 +311,10 @@ export const relayReplayTarget: Target = {
       };
       try {
         for (let c = 0; c < CLIENTS; c++) {
-          w.sims.push({ conn: await RawV1.open(r.port), channels: CHANNELS.map(() => ({ member: false, lastSeq: null, joining: null, next: null })) });
+          w.sims.push({
+            conn: await RawV1.open(r.port),
+            channels: CHANNELS.map(() => ({ member: false, lastSeq: null, joining: null, next: null })),
+          });
         }
         for (const op of ops) await run(w, op);
         await settle(w);
@@ -288,7 +326,8 @@ export const relayReplayTarget: Target = {
       await checkRelayForgets(r);
       const key = `relay-replay ${w.stats.gaps > 0 ? 'with gaps' : w.stats.replayed > 0 ? 'replayed, no gap' : 'live only'}`;
       stats.outcomes.set(key, (stats.outcomes.get(key) ?? 0) + 1);
-      for (const [name, n] of Object.entries(w.stats)) stats.outcomes.set(`relay-replay (${name})`, (stats.outcomes.get(`relay-replay (${name})`) ?? 0) + n);
+      for (const [name, n] of Object.entries(w.stats))
+        stats.outcomes.set(`relay-replay (${name})`, (stats.outcomes.get(`relay-replay (${name})`) ?? 0) + n);
       stats.inputs++;
       stats.onInput?.();
     }),

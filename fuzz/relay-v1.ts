@@ -20,7 +20,32 @@ let inputId = 0;
 // ---------------------------------------------------------------- the inputs
 
 const weird = fc.oneof(
-  fc.constantFrom(null, true, false, 0, -1, 1.5, -0.5, 1e308, -1e308, 2 ** 53, 2 ** 53 - 1, -(2 ** 53), 1e21, '', 'x', '1', 'NaN', 'Infinity', '-0', [], {}, [1], { a: 1 }, [[[[[]]]]]),
+  fc.constantFrom(
+    null,
+    true,
+    false,
+    0,
+    -1,
+    1.5,
+    -0.5,
+    1e308,
+    -1e308,
+    2 ** 53,
+    2 ** 53 - 1,
+    -(2 ** 53),
+    1e21,
+    '',
+    'x',
+    '1',
+    'NaN',
+    'Infinity',
+    '-0',
+    [],
+    {},
+    [1],
+    { a: 1 },
+    [[[[[]]]]],
+  ),
   fc.integer(),
   fc.double(),
   fc.string({ maxLength: 8 }),
@@ -36,7 +61,10 @@ const channelName = fc.oneof(
 
 const name = fc.oneof(
   { weight: 4, arbitrary: fc.string({ maxLength: 10 }) },
-  { weight: 1, arbitrary: fc.constantFrom('x'.repeat(64), 'x'.repeat(65), 'é'.repeat(64), '𝄞'.repeat(32), '𝄞'.repeat(33), 'a\tb', '\u001f') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('x'.repeat(64), 'x'.repeat(65), 'é'.repeat(64), '𝄞'.repeat(32), '𝄞'.repeat(33), 'a\tb', '\u001f'),
+  },
 );
 
 const data = fc.oneof(
@@ -51,20 +79,44 @@ const sinceArb = fc.oneof({ weight: 4, arbitrary: fc.nat({ max: 8 }) }, { weight
 
 const base = fc.oneof(
   { weight: 3, arbitrary: fc.record({ type: fc.constant('join'), channel: fc.constantFrom('a', 'b'), name: fc.string({ maxLength: 6 }) }) },
-  fc.record({ type: fc.constant('join'), channel: channelName, since: sinceArb, epoch: fc.constantFrom('EPOCH', 'other', ''), name }, { requiredKeys: ['type', 'channel'] }),
+  fc.record(
+    { type: fc.constant('join'), channel: channelName, since: sinceArb, epoch: fc.constantFrom('EPOCH', 'other', ''), name },
+    { requiredKeys: ['type', 'channel'] },
+  ),
   fc.record({ type: fc.constant('leave'), channel: channelName }),
-  { weight: 4, arbitrary: fc.record({ type: fc.constant('publish'), channel: channelName, data, id }, { requiredKeys: ['type', 'channel', 'data'] }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ type: fc.constant('publish'), channel: channelName, data, id }, { requiredKeys: ['type', 'channel', 'data'] }),
+  },
   fc.record({ type: fc.constant('ping'), id }, { requiredKeys: ['type'] }),
 );
 
 const FIELDS = ['type', 'channel', 'since', 'epoch', 'name', 'data', 'id'];
-type Mutation = { op: 'set'; field: string; value: unknown } | { op: 'delete'; field: string } | { op: 'extra'; field: string; value: unknown } | { op: 'replace'; value: unknown } | { op: 'type'; value: string };
+type Mutation =
+  | { op: 'set'; field: string; value: unknown }
+  | { op: 'delete'; field: string }
+  | { op: 'extra'; field: string; value: unknown }
+  | { op: 'replace'; value: unknown }
+  | { op: 'type'; value: string };
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant('set' as const), field: fc.constantFrom(...FIELDS), value: weird }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('delete' as const), field: fc.constantFrom(...FIELDS) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('extra' as const), field: fc.constantFrom('__proto__', 'constructor', 'x', 'toString', 'hasOwnProperty'), value: weird }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('extra' as const),
+      field: fc.constantFrom('__proto__', 'constructor', 'x', 'toString', 'hasOwnProperty'),
+      value: weird,
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('replace' as const), value: weird }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('type' as const), value: fc.constantFrom('JOIN', 'join ', 'message', 'joined', 'error', 'toString', '__proto__', '', 'x'.repeat(100)) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('type' as const),
+      value: fc.constantFrom('JOIN', 'join ', 'message', 'joined', 'error', 'toString', '__proto__', '', 'x'.repeat(100)),
+    }),
+  },
 );
 
 const TEXTS = [
@@ -90,7 +142,9 @@ const TEXTS = [
 ];
 
 /** Most inputs start by joining a channel or two, so that publishes and leaves find them joined. */
-const firstJoin = fc.constantFrom('a', 'b').map((channel) => ({ kind: 'json' as const, value: { type: 'join', channel }, pieces: [] as number[] }));
+const firstJoin = fc
+  .constantFrom('a', 'b')
+  .map((channel) => ({ kind: 'json' as const, value: { type: 'join', channel }, pieces: [] as number[] }));
 
 type Request =
   | { kind: 'json'; value: unknown; pieces: number[] }
@@ -103,10 +157,23 @@ const requestArb: fc.Arbitrary<Request> = fc.oneof(
   {
     weight: 12,
     arbitrary: fc
-      .tuple(base, fc.oneof({ weight: 3, arbitrary: fc.constant([] as Mutation[]) }, { weight: 2, arbitrary: fc.array(mutation, { minLength: 1, maxLength: 2 }) }), fc.oneof({ weight: 4, arbitrary: fc.constant([] as number[]) }, { weight: 1, arbitrary: fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 3 }) }))
+      .tuple(
+        base,
+        fc.oneof(
+          { weight: 3, arbitrary: fc.constant([] as Mutation[]) },
+          { weight: 2, arbitrary: fc.array(mutation, { minLength: 1, maxLength: 2 }) },
+        ),
+        fc.oneof(
+          { weight: 4, arbitrary: fc.constant([] as number[]) },
+          { weight: 1, arbitrary: fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 3 }) },
+        ),
+      )
       .map(([value, mutations, pieces]) => ({ kind: 'json' as const, value: mutate(value, mutations), pieces })),
   },
-  { weight: 2, arbitrary: fc.oneof(fc.constantFrom(...TEXTS), fc.string({ maxLength: 20 })).map((text) => ({ kind: 'text' as const, text })) },
+  {
+    weight: 2,
+    arbitrary: fc.oneof(fc.constantFrom(...TEXTS), fc.string({ maxLength: 20 })).map((text) => ({ kind: 'text' as const, text })),
+  },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 20 }).map((bytes) => ({ kind: 'binary' as const, bytes })) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('bad-utf8' as const), at: fc.nat(), which: fc.nat(INVALID_UTF8.length - 1) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'too-big' as const }) },
@@ -117,7 +184,8 @@ function mutate(value: Record<string, unknown>, mutations: readonly Mutation[]):
   for (const m of mutations) {
     if (m.op === 'replace') out = m.value;
     else if (typeof out !== 'object' || out === null || Array.isArray(out)) continue;
-    else if (m.op === 'set' || m.op === 'extra') Object.defineProperty(out, m.field, { value: m.value, enumerable: true, writable: true, configurable: true });
+    else if (m.op === 'set' || m.op === 'extra')
+      Object.defineProperty(out, m.field, { value: m.value, enumerable: true, writable: true, configurable: true });
     else if (m.op === 'delete') delete (out as Record<string, unknown>)[m.field];
     else (out as Record<string, unknown>).type = m.value;
   }
@@ -137,8 +205,7 @@ interface Model {
 type Expected = { error: Set<string>; id?: unknown } | { ok: Envelope[] } | { close: number };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const has = (o: Record<string, unknown>, key: string) => Object.prototype.hasOwnProperty.call(o, key);
-// eslint-disable-next-line no-control-regex
+const has = (o: Record<string, unknown>, key: string) => Object.hasOwn(o, key);
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /** A lone UTF-16 surrogate: not valid Unicode (names with one are refused). */
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -148,11 +215,15 @@ function expectFor(model: Model, value: unknown): Expected {
   const type = value.type;
   if (typeof type !== 'string') return { error: new Set(['bad_envelope']) };
   const faults = new Set<string>();
-  const idValid = !has(value, 'id') || (typeof value.id === 'string' && value.id.length <= 64) || (typeof value.id === 'number' && Number.isSafeInteger(value.id));
+  const idValid =
+    !has(value, 'id') ||
+    (typeof value.id === 'string' && value.id.length <= 64) ||
+    (typeof value.id === 'number' && Number.isSafeInteger(value.id));
   if (!idValid) faults.add('bad_envelope');
   if (!['join', 'leave', 'publish', 'ping'].includes(type)) return { error: new Set([...faults, 'unknown_type']) };
   const echoId = idValid && has(value, 'id') ? value.id : undefined;
-  if (type === 'ping') return faults.size > 0 ? { error: faults } : { ok: [{ type: 'pong', ...(echoId !== undefined ? { id: echoId } : {}) }] };
+  if (type === 'ping')
+    return faults.size > 0 ? { error: faults } : { ok: [{ type: 'pong', ...(echoId !== undefined ? { id: echoId } : {}) }] };
   const channel = value.channel;
   if (typeof channel !== 'string') return { error: new Set([...faults, 'bad_envelope']) };
   if (Buffer.byteLength(channel) > 256 || CONTROL.test(channel) || LONE_SURROGATE.test(channel)) faults.add('bad_channel');
@@ -211,7 +282,8 @@ function expectFor(model: Model, value: unknown): Expected {
 function prefixed(model: Model, value: unknown): unknown {
   if (!isObject(value) || typeof value.channel !== 'string') return value;
   const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) Object.defineProperty(copy, key, { value: value[key], enumerable: true, writable: true, configurable: true });
+  for (const key of Object.keys(value))
+    Object.defineProperty(copy, key, { value: value[key], enumerable: true, writable: true, configurable: true });
   copy.channel = model.prefix + value.channel;
   if (copy.epoch === 'EPOCH') copy.epoch = model.epoch;
   return copy;
@@ -301,7 +373,8 @@ export const relayV1Target: Target = {
               fail(`after ${what}: ${JSON.stringify(got).slice(0, 500)} where one error of ${[...expected.error].join('/')} was due`);
             }
             if (typeof e.message !== 'string' || e.message === '') fail(`an error without a message: ${JSON.stringify(e)}`);
-            if (expected.id !== undefined && e.id !== expected.id) fail(`error ${JSON.stringify(e)} does not echo the id ${JSON.stringify(expected.id)}`);
+            if (expected.id !== undefined && e.id !== expected.id)
+              fail(`error ${JSON.stringify(e)} does not echo the id ${JSON.stringify(expected.id)}`);
             outcome = `error:${e.code as string}`;
           } else {
             const ok = expected.ok;

@@ -17,12 +17,19 @@ interface Args {
 }
 
 function readArgs(argv: string[]): Args {
+  // biome-ignore lint/suspicious/noImplicitAnyLet: typed by the parseArgs call that assigns it below
   let values;
   try {
     ({ values } = parseArgs({
       args: argv,
       strict: true,
-      options: { count: { type: 'string' }, seed: { type: 'string' }, target: { type: 'string' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        count: { type: 'string' },
+        seed: { type: 'string' },
+        target: { type: 'string' },
+        list: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }));
   } catch (error) {
     usage((error as Error).message);
@@ -57,10 +64,13 @@ async function main(): Promise<void> {
     return;
   }
   const chosen = args.targets === null ? TARGETS : TARGETS.filter((t) => args.targets!.includes(t.name));
-  if (chosen.length === 0 || (args.targets && chosen.length !== args.targets.length)) usage(`unknown target in ${args.targets?.join(',')}; see --list`);
+  if (chosen.length === 0 || (args.targets && chosen.length !== args.targets.length))
+    usage(`unknown target in ${args.targets?.join(',')}; see --list`);
   const totalWeight = chosen.reduce((sum, t) => sum + t.weight, 0);
   console.log(`fuzz: seed ${args.seed}, ${args.count.toLocaleString('en')} inputs over ${chosen.map((t) => t.name).join(', ')}`);
-  console.log(`fuzz: replay with: npm run fuzz -- --seed ${args.seed} --count ${args.count}${args.targets ? ` --target ${args.targets.join(',')}` : ''}`);
+  console.log(
+    `fuzz: replay with: npm run fuzz -- --seed ${args.seed} --count ${args.count}${args.targets ? ` --target ${args.targets.join(',')}` : ''}`,
+  );
 
   const stats: FuzzStats = createStats();
   const started = Date.now();
@@ -99,7 +109,9 @@ async function main(): Promise<void> {
     currentRuns = runs;
     // Each target gets its own seed derived from the run's, so that one can be replayed alone.
     const seed = (args.seed + index * 7919) | 0;
-    const result = await Promise.resolve(fc.check(target.property(stats), { numRuns: runs, seed, endOnFailure: false })).finally(() => target.dispose?.());
+    const result = await Promise.resolve(fc.check(target.property(stats), { numRuns: runs, seed, endOnFailure: false })).finally(() =>
+      target.dispose?.(),
+    );
     if (result.failed) {
       failed = true;
       if (tty) process.stdout.write('\n');
@@ -107,17 +119,24 @@ async function main(): Promise<void> {
       const report = fc.defaultReportMessage(result);
       console.error(report.length > 6000 ? `${report.slice(0, 6000)}… (${report.length} characters in all)` : report);
       console.error(`fuzz: the failure: ${String((result.errorInstance as Error)?.message ?? result.errorInstance)}`);
-      console.error(`fuzz: replay this target with: npm run fuzz -- --target ${target.name} --seed ${args.seed} (seed ${seed} is derived from it)`);
+      console.error(
+        `fuzz: replay this target with: npm run fuzz -- --target ${target.name} --seed ${args.seed} (seed ${seed} is derived from it)`,
+      );
     }
   }
   progress(true);
   const seconds = (Date.now() - started) / 1000;
   console.log('\nfuzz: summary');
-  console.log(`  seed ${args.seed}; ${stats.inputs.toLocaleString('en')} inputs in ${seconds.toFixed(1)} s; ${failed ? 'FAILURES (above)' : 'every property held'}`);
+  console.log(
+    `  seed ${args.seed}; ${stats.inputs.toLocaleString('en')} inputs in ${seconds.toFixed(1)} s; ${failed ? 'FAILURES (above)' : 'every property held'}`,
+  );
   console.log(`  rss: ${mib(rssStart)} at start, ${mib(rssMax)} at most, ${mib(process.memoryUsage().rss)} at the end`);
-  console.log(`  largest message reported ${stats.maxMessage.toLocaleString('en')} bytes; most held of an unfinished message ${stats.maxHeld.toLocaleString('en')} bytes, keeping ${stats.maxRetained.toLocaleString('en')} bytes of buffers alive`);
+  console.log(
+    `  largest message reported ${stats.maxMessage.toLocaleString('en')} bytes; most held of an unfinished message ${stats.maxHeld.toLocaleString('en')} bytes, keeping ${stats.maxRetained.toLocaleString('en')} bytes of buffers alive`,
+  );
   console.log('  outcomes (target, how the input ended: error:<close code>, close, open = waiting for more, or an HTTP status):');
-  for (const [key, n] of [...stats.outcomes].sort(([a], [b]) => a.localeCompare(b))) console.log(`    ${key.padEnd(56)} ${n.toLocaleString('en').padStart(12)}`);
+  for (const [key, n] of [...stats.outcomes].sort(([a], [b]) => a.localeCompare(b)))
+    console.log(`    ${key.padEnd(56)} ${n.toLocaleString('en').padStart(12)}`);
   process.exitCode = failed ? 1 : 0;
 }
 

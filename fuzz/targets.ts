@@ -26,15 +26,7 @@ import {
   type PerMessageDeflateOptions,
 } from '../src/protocol/deflate.js';
 import { createDeflateCompression, zlibActivity, type DeflateCodec } from '../src/connection/deflate-codec.js';
-import {
-  byteMutation,
-  chunkSizes,
-  frameMutation,
-  maskKey,
-  parserOptions,
-  textPayload,
-  validStream,
-} from './arbitraries.js';
+import { byteMutation, chunkSizes, frameMutation, maskKey, parserOptions, textPayload, validStream } from './arbitraries.js';
 import { clientHandshakeTarget } from './client-handshake.js';
 import { connectionTarget } from './connection.js';
 import { relayHttpTarget } from './relay-http.js';
@@ -129,7 +121,8 @@ const parserRoundtrip: Target = {
       checkRun(whole, 'whole');
       checkRun(split, 'split');
       noteRun(stats, split);
-      if (!eventsEqual(whole.events, expected)) fail(`whole stream: expected ${expected.map(describeEvent).join(' | ')}, got ${describeAll(whole)}`);
+      if (!eventsEqual(whole.events, expected))
+        fail(`whole stream: expected ${expected.map(describeEvent).join(' | ')}, got ${describeAll(whole)}`);
       if (!eventsEqual(split.events, expected)) fail(`split ${sizes.join(',')}: got ${describeAll(split)}`);
       count(stats, 'parser-roundtrip', whole.outcome);
     }),
@@ -157,7 +150,8 @@ const parserMutate: Target = {
         checkRun(split, 'split');
         noteRun(stats, whole);
         noteRun(stats, split);
-        if (!sameEvents(whole, split)) fail(`split ${sizes.join(',')} differs:\n whole: ${describeAll(whole)}\n split: ${describeAll(split)}`);
+        if (!sameEvents(whole, split))
+          fail(`split ${sizes.join(',')} differs:\n whole: ${describeAll(whole)}\n split: ${describeAll(split)}`);
         count(stats, 'parser-mutate', whole.outcome);
       },
     ),
@@ -168,21 +162,29 @@ const parserNoise: Target = {
   about: 'random bytes, alone or after a valid frame header; same promises as parser-mutate',
   weight: 1,
   property: (stats) =>
-    fc.property(parserOptions, fc.uint8Array({ maxLength: 600 }), fc.integer({ min: 0, max: 255 }), chunkSizes, (options, noise, first, sizes) => {
-      const bytes = Buffer.concat([Buffer.from([first]), Buffer.from(noise)]);
-      const whole = runParser([ownChunk(bytes)], options);
-      const split = runParser(chunksOf(bytes, sizes).map(ownChunk), options);
-      checkRun(whole, 'whole');
-      checkRun(split, 'split');
-      noteRun(stats, whole);
-      if (!sameEvents(whole, split)) fail(`split ${sizes.join(',')} differs:\n whole: ${describeAll(whole)}\n split: ${describeAll(split)}`);
-      count(stats, 'parser-noise', whole.outcome);
-    }),
+    fc.property(
+      parserOptions,
+      fc.uint8Array({ maxLength: 600 }),
+      fc.integer({ min: 0, max: 255 }),
+      chunkSizes,
+      (options, noise, first, sizes) => {
+        const bytes = Buffer.concat([Buffer.from([first]), Buffer.from(noise)]);
+        const whole = runParser([ownChunk(bytes)], options);
+        const split = runParser(chunksOf(bytes, sizes).map(ownChunk), options);
+        checkRun(whole, 'whole');
+        checkRun(split, 'split');
+        noteRun(stats, whole);
+        if (!sameEvents(whole, split))
+          fail(`split ${sizes.join(',')} differs:\n whole: ${describeAll(whole)}\n split: ${describeAll(split)}`);
+        count(stats, 'parser-noise', whole.outcome);
+      },
+    ),
 };
 
 const parserUtf8: Target = {
   name: 'parser-utf8',
-  about: 'a fragmented text message with an invalid UTF-8 sequence at a random position: 1007 whenever the whole is not UTF-8, the message otherwise',
+  about:
+    'a fragmented text message with an invalid UTF-8 sequence at a random position: 1007 whenever the whole is not UTF-8, the message otherwise',
   weight: 1,
   property: (stats) =>
     fc.property(
@@ -195,7 +197,13 @@ const parserUtf8: Target = {
         const at = pos % (text.length + 1);
         const payload = Buffer.concat([text.subarray(0, at), Buffer.from(INVALID_UTF8[seq]!), text.subarray(at)]);
         const pieces = cutPayload(payload, cuts);
-        const frames: FrameSpec[] = pieces.map((piece, i) => ({ opcode: i === 0 ? 1 : 0, fin: i === pieces.length - 1, rsv: 0, maskKey: [1, 2, 3, 4], payload: piece }));
+        const frames: FrameSpec[] = pieces.map((piece, i) => ({
+          opcode: i === 0 ? 1 : 0,
+          fin: i === pieces.length - 1,
+          rsv: 0,
+          maskKey: [1, 2, 3, 4],
+          payload: piece,
+        }));
         const bytes = encodeSpecs(frames);
         const run = runParser(chunksOf(bytes, sizes).map(ownChunk), { expectMasked: true });
         checkRun(run, 'utf8');
@@ -212,11 +220,40 @@ const parserUtf8: Target = {
 // ---------------------------------------------------------------- the opening handshake
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
-const headerName = fc.constantFrom('upgrade', 'connection', 'sec-websocket-version', 'sec-websocket-key', 'sec-websocket-protocol', 'sec-websocket-extensions');
+const headerName = fc.constantFrom(
+  'upgrade',
+  'connection',
+  'sec-websocket-version',
+  'sec-websocket-key',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+);
 const hostileText = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 20 }),
-  fc.constantFrom('', ' ', ',', ',,', 'websocket', 'WebSocket', 'upgrade', 'keep-alive, Upgrade', '13', ' 13 ', '8', '13, 8', KEY, ` ${KEY} `, KEY.slice(1), KEY + 'A', 'dGhlIHNhbXBsZSBub25jZQ=', 'chat', 'chat, chat', 'a b', 'x'.repeat(5000)),
+  fc.constantFrom(
+    '',
+    ' ',
+    ',',
+    ',,',
+    'websocket',
+    'WebSocket',
+    'upgrade',
+    'keep-alive, Upgrade',
+    '13',
+    ' 13 ',
+    '8',
+    '13, 8',
+    KEY,
+    ` ${KEY} `,
+    KEY.slice(1),
+    KEY + 'A',
+    'dGhlIHNhbXBsZSBub25jZQ=',
+    'chat',
+    'chat, chat',
+    'a b',
+    'x'.repeat(5000),
+  ),
 );
 const headerValue: fc.Arbitrary<string | string[] | undefined> = fc.oneof(
   { weight: 3, arbitrary: hostileText },
@@ -264,7 +301,10 @@ function expectedStatus(req: RequestLike): number {
   if (version !== 13 && version !== 8) return 400;
   const protocols = get('sec-websocket-protocol');
   if (protocols !== undefined) {
-    const items = protocols.split(',').map((p) => p.trim()).filter((p) => p !== '');
+    const items = protocols
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '');
     if (items.length === 0 || new Set(items).size !== items.length || !items.every(isToken)) return 400;
   }
   return 101;
@@ -272,7 +312,8 @@ function expectedStatus(req: RequestLike): number {
 
 const handshake: Target = {
   name: 'handshake',
-  about: 'opening-handshake requests with mutated method, version and headers (missing, repeated, odd case and spacing, junk, 5000-byte values); checkUpgradeRequest never throws, refuses with 400/405 exactly as ws applies RFC 6455 4.2.1, and the error response is well-formed',
+  about:
+    'opening-handshake requests with mutated method, version and headers (missing, repeated, odd case and spacing, junk, 5000-byte values); checkUpgradeRequest never throws, refuses with 400/405 exactly as ws applies RFC 6455 4.2.1, and the error response is well-formed',
   weight: 1,
   property: (stats) =>
     fc.property(requestArb, (req) => {
@@ -281,19 +322,22 @@ const handshake: Target = {
       if (result.ok) {
         if (expected !== 101) fail(`accepted a request that must get ${expected}: ${JSON.stringify(req)}`);
         if (!isValidKey(result.key)) fail(`accepted key ${result.key}`);
-        if (!result.protocols.every(isToken) || new Set(result.protocols).size !== result.protocols.length) fail(`protocols ${JSON.stringify(result.protocols)}`);
+        if (!result.protocols.every(isToken) || new Set(result.protocols).size !== result.protocols.length)
+          fail(`protocols ${JSON.stringify(result.protocols)}`);
         count(stats, 'handshake', '101');
         return;
       }
       if (result.status !== expected) fail(`status ${result.status} (${result.message}) where ${expected} was due: ${JSON.stringify(req)}`);
-      if (result.message === 'Missing or invalid Sec-WebSocket-Version header' && result.headers?.['Sec-WebSocket-Version'] !== '13, 8') fail('a refused version without Sec-WebSocket-Version: 13, 8');
-      if (result.status === 405 && result.headers?.['Allow'] !== 'GET') fail('405 without Allow: GET');
+      if (result.message === 'Missing or invalid Sec-WebSocket-Version header' && result.headers?.['Sec-WebSocket-Version'] !== '13, 8')
+        fail('a refused version without Sec-WebSocket-Version: 13, 8');
+      if (result.status === 405 && result.headers?.Allow !== 'GET') fail('405 without Allow: GET');
       const response = errorResponse(result.status, result.message, result.headers);
       const end = response.indexOf('\r\n\r\n');
       const head = response.slice(0, end).split('\r\n');
       const body = response.slice(end + 4);
       if (!head[0]!.startsWith(`HTTP/1.1 ${result.status} `)) fail(`status line ${head[0]}`);
-      if (!head.includes(`Content-Length: ${Buffer.byteLength(body)}`) || body !== result.message) fail('the body and Content-Length disagree');
+      if (!head.includes(`Content-Length: ${Buffer.byteLength(body)}`) || body !== result.message)
+        fail('the body and Content-Length disagree');
       if (head.some((line, i) => i > 0 && !/^[A-Za-z-]+: [^\r\n]*$/.test(line))) fail(`a malformed header line in ${JSON.stringify(head)}`);
       count(stats, 'handshake', String(result.status));
     }),
@@ -318,45 +362,81 @@ function formatLoosely(offers: readonly ExtensionOffer[], spaces: readonly strin
       (offer) =>
         s() +
         offer.name +
-        offer.params.map(([name, value]) => `${s()};${s()}${name}${value === true ? '' : `${s()}=${s()}${q() ? `"${value.replace(/(["\\])/g, '\\$1')}"` : value}`}`).join('') +
+        offer.params
+          .map(
+            ([name, value]) =>
+              `${s()};${s()}${name}${value === true ? '' : `${s()}=${s()}${q() ? `"${value.replace(/(["\\])/g, '\\$1')}"` : value}`}`,
+          )
+          .join('') +
         s(),
     )
     .join(',');
 }
 
-const headerJunk = fc.array(
-  fc.oneof(
-    { weight: 6, arbitrary: fc.constantFrom('permessage-deflate', 'x-webkit-deflate-frame', 'client_max_window_bits', 'server_max_window_bits', 'server_no_context_takeover', 'client_no_context_takeover', '10', '15', '8', '7', '16', '09', 'a', 'é', '€') },
-    { weight: 6, arbitrary: fc.constantFrom(',', ';', '=', '"', '\\', ' ', '\t', ',,', ';;', '=""', '"a"', '"1\\0"', '\r\n', '\0') },
-    { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 4 }) },
-  ),
-  { maxLength: 24 },
-).map((parts) => parts.join(''));
+const headerJunk = fc
+  .array(
+    fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.constantFrom(
+          'permessage-deflate',
+          'x-webkit-deflate-frame',
+          'client_max_window_bits',
+          'server_max_window_bits',
+          'server_no_context_takeover',
+          'client_no_context_takeover',
+          '10',
+          '15',
+          '8',
+          '7',
+          '16',
+          '09',
+          'a',
+          'é',
+          '€',
+        ),
+      },
+      { weight: 6, arbitrary: fc.constantFrom(',', ';', '=', '"', '\\', ' ', '\t', ',,', ';;', '=""', '"a"', '"1\\0"', '\r\n', '\0') },
+      { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 4 }) },
+    ),
+    { maxLength: 24 },
+  )
+  .map((parts) => parts.join(''));
 
 const extensions: Target = {
   name: 'extensions',
-  about: 'Sec-WebSocket-Extensions and -Protocol values: format then parse is the identity with any legal spacing and quoting; junk never throws and gives null or well-formed offers',
+  about:
+    'Sec-WebSocket-Extensions and -Protocol values: format then parse is the identity with any legal spacing and quoting; junk never throws and gives null or well-formed offers',
   weight: 1,
   property: (stats) =>
-    fc.property(offersArb, fc.array(space, { minLength: 1, maxLength: 8 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 5 }), headerJunk, (offers, spaces, quote, junk) => {
-      const compact = parseExtensions(formatExtensions(offers));
-      const loose = parseExtensions(formatLoosely(offers, spaces, quote));
-      const expected = JSON.stringify(offers);
-      if (JSON.stringify(compact) !== expected) fail(`format then parse: ${JSON.stringify(compact)} for ${expected}`);
-      if (JSON.stringify(loose) !== expected) fail(`loose format ${JSON.stringify(formatLoosely(offers, spaces, quote))} parsed to ${JSON.stringify(loose)}`);
-      const parsed = parseExtensions(junk);
-      if (parsed !== null) {
-        for (const offer of parsed) {
-          if (!isToken(offer.name)) fail(`offer name ${JSON.stringify(offer.name)} from ${JSON.stringify(junk)}`);
-          for (const [name, value] of offer.params) {
-            if (!isToken(name) || (value !== true && !isToken(value))) fail(`parameter ${JSON.stringify([name, value])} from ${JSON.stringify(junk)}`);
+    fc.property(
+      offersArb,
+      fc.array(space, { minLength: 1, maxLength: 8 }),
+      fc.array(fc.boolean(), { minLength: 1, maxLength: 5 }),
+      headerJunk,
+      (offers, spaces, quote, junk) => {
+        const compact = parseExtensions(formatExtensions(offers));
+        const loose = parseExtensions(formatLoosely(offers, spaces, quote));
+        const expected = JSON.stringify(offers);
+        if (JSON.stringify(compact) !== expected) fail(`format then parse: ${JSON.stringify(compact)} for ${expected}`);
+        if (JSON.stringify(loose) !== expected)
+          fail(`loose format ${JSON.stringify(formatLoosely(offers, spaces, quote))} parsed to ${JSON.stringify(loose)}`);
+        const parsed = parseExtensions(junk);
+        if (parsed !== null) {
+          for (const offer of parsed) {
+            if (!isToken(offer.name)) fail(`offer name ${JSON.stringify(offer.name)} from ${JSON.stringify(junk)}`);
+            for (const [name, value] of offer.params) {
+              if (!isToken(name) || (value !== true && !isToken(value)))
+                fail(`parameter ${JSON.stringify([name, value])} from ${JSON.stringify(junk)}`);
+            }
           }
         }
-      }
-      const list = parseTokenList(junk);
-      if (list !== null && (list.length === 0 || !list.every(isToken) || new Set(list).size !== list.length)) fail(`token list ${JSON.stringify(list)}`);
-      count(stats, 'extensions', parsed === null ? 'malformed' : 'parsed');
-    }),
+        const list = parseTokenList(junk);
+        if (list !== null && (list.length === 0 || !list.every(isToken) || new Set(list).size !== list.length))
+          fail(`token list ${JSON.stringify(list)}`);
+        count(stats, 'extensions', parsed === null ? 'malformed' : 'parsed');
+      },
+    ),
 };
 
 // ---------------------------------------------------------------- permessage-deflate negotiation
@@ -375,7 +455,8 @@ const deflateOptionsArb: fc.Arbitrary<PerMessageDeflateOptions> = fc.record(
 
 const negotiation: Target = {
   name: 'negotiation',
-  about: 'permessage-deflate: for every pair of client and server options, what the server agrees to the client accepts, with parameters that work together (each deflater within its inflater’s window and context); mutated offers never throw and any agreement is a valid response',
+  about:
+    'permessage-deflate: for every pair of client and server options, what the server agrees to the client accepts, with parameters that work together (each deflater within its inflater’s window and context); mutated offers never throw and any agreement is a valid response',
   weight: 1,
   property: (stats) =>
     fc.property(deflateOptionsArb, deflateOptionsArb, headerJunk, (clientOptions, serverOptions, junk) => {
@@ -397,10 +478,12 @@ const negotiation: Target = {
         if (!accepted.ok) fail(`offer ${offer}, response ${result.agreement.response}: the client fails with ${accepted.message}`);
         const problem = incompatible(accepted.agreement!.params, result.agreement.params);
         if (problem !== null) fail(`offer ${offer}, response ${result.agreement.response}: ${problem}`);
-        outcome = JSON.stringify(accepted.agreement!.params) === JSON.stringify(result.agreement.params) ? 'agreed' : 'agreed, client bound tighter';
+        outcome =
+          JSON.stringify(accepted.agreement!.params) === JSON.stringify(result.agreement.params)
+            ? 'agreed'
+            : 'agreed, client bound tighter';
         count(stats, 'negotiation', outcome);
         outcome = '';
-
       }
       // Whatever a client sends, an agreement is one the default client accepts as the server understood it.
       const hostile = negotiateDeflateAsServer(junk, server);
@@ -421,8 +504,10 @@ const negotiation: Target = {
  * even when the response leaves the parameter out.) Null when compatible.
  */
 function incompatible(client: DeflateParams, server: DeflateParams): string | null {
-  if (client.serverMaxWindowBits < server.serverMaxWindowBits) return `the server deflates with ${server.serverMaxWindowBits} bits, the client inflates with ${client.serverMaxWindowBits}`;
-  if (server.clientMaxWindowBits < client.clientMaxWindowBits) return `the client deflates with ${client.clientMaxWindowBits} bits, the server inflates with ${server.clientMaxWindowBits}`;
+  if (client.serverMaxWindowBits < server.serverMaxWindowBits)
+    return `the server deflates with ${server.serverMaxWindowBits} bits, the client inflates with ${client.serverMaxWindowBits}`;
+  if (server.clientMaxWindowBits < client.clientMaxWindowBits)
+    return `the client deflates with ${client.clientMaxWindowBits} bits, the server inflates with ${server.clientMaxWindowBits}`;
   if (client.serverNoContextTakeover && !server.serverNoContextTakeover) return 'the client drops the context the server keeps';
   if (server.clientNoContextTakeover && !client.clientNoContextTakeover) return 'the server drops the context the client keeps';
   return null;
@@ -434,7 +519,9 @@ const INFLATE_LIMIT = 64 * 1024;
 let bombs: Buffer[] | null = null;
 /** Small bombs: far more inflated bytes than INFLATE_LIMIT from a few hundred compressed ones. */
 function getBombs(): Buffer[] {
-  bombs ??= [Buffer.alloc(1 << 20), Buffer.alloc(4 << 20, 0x61), Buffer.from('ab'.repeat(1 << 19))].map((data) => deflateRawSync(data, { level: 9 }));
+  bombs ??= [Buffer.alloc(1 << 20), Buffer.alloc(4 << 20, 0x61), Buffer.from('ab'.repeat(1 << 19))].map((data) =>
+    deflateRawSync(data, { level: 9 }),
+  );
   return bombs;
 }
 
@@ -457,15 +544,22 @@ function decompressOnce(codec: DeflateCodec, data: Buffer): Promise<{ error: Err
 
 const inflate: Target = {
   name: 'inflate',
-  about: 'compressed messages from our deflater, corrupted by byte mutations, plus random bytes and bombs, inflated in sequence on one codec (context kept or not): each calls back once, 1007 or 1009 or the data, never over maxPayload; intact messages come back intact',
+  about:
+    'compressed messages from our deflater, corrupted by byte mutations, plus random bytes and bombs, inflated in sequence on one codec (context kept or not): each calls back once, 1007 or 1009 or the data, never over maxPayload; intact messages come back intact',
   weight: 0.05,
   property: (stats) =>
     fc.asyncProperty(
       fc.array(
         fc.oneof(
-          { weight: 4, arbitrary: fc.record({ kind: fc.constant('message' as const), data: fc.uint8Array({ maxLength: 3000 }), corruption }) },
+          {
+            weight: 4,
+            arbitrary: fc.record({ kind: fc.constant('message' as const), data: fc.uint8Array({ maxLength: 3000 }), corruption }),
+          },
           { weight: 1, arbitrary: fc.record({ kind: fc.constant('noise' as const), data: fc.uint8Array({ maxLength: 300 }), corruption }) },
-          { weight: 1, arbitrary: fc.record({ kind: fc.constant('bomb' as const), data: fc.constant(new Uint8Array()), corruption, which: fc.nat(2) }) },
+          {
+            weight: 1,
+            arbitrary: fc.record({ kind: fc.constant('bomb' as const), data: fc.constant(new Uint8Array()), corruption, which: fc.nat(2) }),
+          },
         ),
         { minLength: 1, maxLength: 4 },
       ),
@@ -473,7 +567,12 @@ const inflate: Target = {
       fc.integer({ min: 9, max: 15 }),
       fc.constantFrom(0, INFLATE_LIMIT),
       async (messages, noContextTakeover, windowBits, limit) => {
-        const params = { serverNoContextTakeover: noContextTakeover, clientNoContextTakeover: noContextTakeover, serverMaxWindowBits: windowBits, clientMaxWindowBits: windowBits };
+        const params = {
+          serverNoContextTakeover: noContextTakeover,
+          clientNoContextTakeover: noContextTakeover,
+          serverMaxWindowBits: windowBits,
+          clientMaxWindowBits: windowBits,
+        };
         const options = resolveDeflateOptions({ threshold: 0 })!;
         const sender = createDeflateCompression(params, options, { isServer: false, maxPayload: 0 });
         const receiver = createDeflateCompression(params, options, { isServer: true, maxPayload: limit === 0 ? 8 << 20 : limit });
@@ -485,7 +584,9 @@ const inflate: Target = {
           for (const m of messages) {
             let input: Buffer;
             if (m.kind === 'message') {
-              input = await new Promise<Buffer>((resolve, reject) => sender.compress(Buffer.from(m.data), true, (e, r) => (e ? reject(e) : resolve(r!))));
+              input = await new Promise<Buffer>((resolve, reject) =>
+                sender.compress(Buffer.from(m.data), true, (e, r) => (e ? reject(e) : resolve(r!))),
+              );
             } else if (m.kind === 'noise') {
               input = Buffer.from(m.data);
             } else {
@@ -519,4 +620,18 @@ const inflate: Target = {
     ),
 };
 
-export const TARGETS: readonly Target[] = [parserRoundtrip, parserMutate, parserNoise, parserUtf8, handshake, extensions, negotiation, inflate, connectionTarget, relayHttpTarget, relayV1Target, relayReplayTarget, clientHandshakeTarget];
+export const TARGETS: readonly Target[] = [
+  parserRoundtrip,
+  parserMutate,
+  parserNoise,
+  parserUtf8,
+  handshake,
+  extensions,
+  negotiation,
+  inflate,
+  connectionTarget,
+  relayHttpTarget,
+  relayV1Target,
+  relayReplayTarget,
+  clientHandshakeTarget,
+];

@@ -102,7 +102,8 @@ export function planFrames(items: readonly StreamItem[], maskKey: readonly numbe
       pieces.forEach((piece, i) => {
         const first = i === 0;
         frames.push(frame(first ? item.opcode : 0, i === pieces.length - 1, first && item.compressed ? 4 : 0, piece));
-        for (const control of item.between) if (control.after === i && i < pieces.length - 1) frames.push(frame(control.opcode, true, 0, control.payload));
+        for (const control of item.between)
+          if (control.after === i && i < pieces.length - 1) frames.push(frame(control.opcode, true, 0, control.payload));
       });
     }
   }
@@ -122,7 +123,8 @@ export function planEvents(items: readonly StreamItem[]): ParsedEvent[] {
       const pieces = cutPayload(item.payload, item.cuts);
       pieces.forEach((_, i) => {
         for (const control of item.between) {
-          if (control.after === i && i < pieces.length - 1) events.push({ type: control.opcode === 9 ? 'ping' : 'pong', data: control.payload });
+          if (control.after === i && i < pieces.length - 1)
+            events.push({ type: control.opcode === 9 ? 'ping' : 'pong', data: control.payload });
         }
       });
       events.push({ type: 'message', data: item.payload, isBinary: item.opcode === 2, compressed: item.compressed });
@@ -156,14 +158,41 @@ export function closeBytes(code: number | null, reason: Buffer): Buffer {
 
 /** Interesting lengths to declare: around the encodings' edges, maxPayload's, and the 63-bit limits. */
 export const EDGE_LENGTHS: readonly bigint[] = [
-  0n, 1n, 125n, 126n, 127n, 65535n, 65536n, 1n << 20n, (1n << 20n) + 1n, (1n << 31n) - 1n, 1n << 31n, 1n << 32n,
-  (1n << 53n) - 1n, 1n << 53n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n,
+  0n,
+  1n,
+  125n,
+  126n,
+  127n,
+  65535n,
+  65536n,
+  1n << 20n,
+  (1n << 20n) + 1n,
+  (1n << 31n) - 1n,
+  1n << 31n,
+  1n << 32n,
+  (1n << 53n) - 1n,
+  1n << 53n,
+  (1n << 63n) - 1n,
+  1n << 63n,
+  (1n << 64n) - 1n,
 ];
 
 /** Byte sequences that are never valid UTF-8 wherever they stand (or that break the sequence they land in). */
 export const INVALID_UTF8: readonly (readonly number[])[] = [
-  [0xff], [0xfe], [0xc0, 0x80], [0xc1, 0xbf], [0xe0, 0x80, 0x80], [0xed, 0xa0, 0x80], [0xf0, 0x80, 0x80, 0x80],
-  [0xf4, 0x90, 0x80, 0x80], [0xf5, 0x80, 0x80, 0x80], [0x80], [0xbf], [0xc2], [0xe2, 0x82], [0xf0, 0x9f, 0x98],
+  [0xff],
+  [0xfe],
+  [0xc0, 0x80],
+  [0xc1, 0xbf],
+  [0xe0, 0x80, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0xf0, 0x80, 0x80, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf5, 0x80, 0x80, 0x80],
+  [0x80],
+  [0xbf],
+  [0xc2],
+  [0xe2, 0x82],
+  [0xf0, 0x9f, 0x98],
 ];
 
 /** A change to the list of frames. Positions are taken modulo what they index, so any mutation applies to any stream. */

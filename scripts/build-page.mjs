@@ -21,5 +21,10 @@ const common = {
 };
 await build({ ...common, entryPoints: [`${from}/chat.ts`], outfile: `${to}/chat.js` });
 // The editor's packages destructure in ways esbuild cannot lower for the chat page's oldest targets.
-await build({ ...common, entryPoints: [`${from}/edit.ts`], outfile: `${to}/edit.js`, target: ['es2022', 'chrome105', 'firefox105', 'safari16'] });
+await build({
+  ...common,
+  entryPoints: [`${from}/edit.ts`],
+  outfile: `${to}/edit.js`,
+  target: ['es2022', 'chrome105', 'firefox105', 'safari16'],
+});
 for (const file of ['index.html', 'chat.css', 'edit.html', 'edit.css']) copyFileSync(`${from}/${file}`, `${to}/${file}`);

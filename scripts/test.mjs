@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The project's one test command (`npm test`): builds the package (`npm run build`: dist/, with the relay's
-// chat page) and the tests, brings up what the tests need when it is missing (scripts/ensure-env.sh), then
+// The project's one test command (`npm test`): checks formatting and lint (Biome, biome.jsonc), builds the
+// package (`npm run build`: dist/, with the relay's chat page) and the tests, brings up what the tests need when it is missing (scripts/ensure-env.sh), then
 // runs every test with Node's test runner.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync, rmSync } from 'node:fs';
@@ -21,6 +21,8 @@ function findTests(dir, out = []) {
 }
 
 const filters = process.argv.slice(2);
+// The formatter and linter first (biome.jsonc): a whole run, only when every test is asked for.
+if (filters.length === 0) run('npm', ['run', '--silent', 'lint']);
 run('npm', ['run', '--silent', 'build']);
 // Compiled tests of files that were moved or deleted must not run: the tests are compiled afresh.
 rmSync('build', { recursive: true, force: true });

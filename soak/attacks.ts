@@ -25,7 +25,11 @@ interface Row {
 }
 
 // `--attacks` is how soak/main.ts chose this script.
-const { values: flags } = parseArgs({ args: process.argv.slice(2), strict: true, options: { attacks: { type: 'boolean' }, cli: { type: 'string' }, only: { type: 'string' } } });
+const { values: flags } = parseArgs({
+  args: process.argv.slice(2),
+  strict: true,
+  options: { attacks: { type: 'boolean' }, cli: { type: 'string' }, only: { type: 'string' } },
+});
 const cli = flags.cli ?? CLI_MAIN;
 const only = flags.only?.split(',');
 const help = await commandHelp(cli);
@@ -158,7 +162,9 @@ async function slowShutdown(): Promise<Row> {
   ws.write(upgradeRequest('/slow'));
   await once(ws, 'data');
   const upload = await tcp(relay.port, '127.0.0.1');
-  upload.write('POST /channels/slow/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 10000\r\nExpect: 100-continue\r\n\r\n');
+  upload.write(
+    'POST /channels/slow/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 10000\r\nExpect: 100-continue\r\n\r\n',
+  );
   await once(upload, 'data');
   upload.write('only a bit');
   const signalled = Date.now();
@@ -229,7 +235,11 @@ async function rawUpgrade(port: number, localAddress: string): Promise<{ status:
 }
 
 /** Opens `count` sockets from 20 addresses (200 connects in flight) and does `then` with each. */
-async function openIdle(port: number, count: number, then: (socket: Socket, i: number) => void): Promise<{ sockets: Array<{ socket: Socket; i: number; opened: number; closed: number | null }>; failed: number }> {
+async function openIdle(
+  port: number,
+  count: number,
+  then: (socket: Socket, i: number) => void,
+): Promise<{ sockets: Array<{ socket: Socket; i: number; opened: number; closed: number | null }>; failed: number }> {
   const sockets: Array<{ socket: Socket; i: number; opened: number; closed: number | null }> = [];
   let failed = 0;
   let next = 0;
@@ -251,7 +261,10 @@ async function openIdle(port: number, count: number, then: (socket: Socket, i: n
 }
 
 /** Waits until every socket has been closed by the relay (or `limitMs`), and says how long the longest of each kind (even, odd i) was kept. */
-async function holdTimes(sockets: Array<{ socket: Socket; i: number; opened: number; closed: number | null }>, limitMs: number): Promise<{ even: string; odd: string }> {
+async function holdTimes(
+  sockets: Array<{ socket: Socket; i: number; opened: number; closed: number | null }>,
+  limitMs: number,
+): Promise<{ even: string; odd: string }> {
   const deadline = Date.now() + limitMs;
   while (sockets.some((s) => s.closed === null) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
   const longest = (odd: number) => {
@@ -285,7 +298,9 @@ async function legitimate(relay: RelayProcess, ca?: Buffer): Promise<string> {
       response.resume();
       resolve(String(response.statusCode));
     };
-    const request = ca ? httpsRequest(url, { agent: false, timeout: 5_000, ca }, onResponse) : httpRequest(url, { agent: false, timeout: 5_000 }, onResponse);
+    const request = ca
+      ? httpsRequest(url, { agent: false, timeout: 5_000, ca }, onResponse)
+      : httpRequest(url, { agent: false, timeout: 5_000 }, onResponse);
     request.on('timeout', () => request.destroy(new Error('no answer in 5 s')));
     request.on('error', (error) => resolve(`failed (${error.message})`));
     request.end();

@@ -62,7 +62,17 @@ function open(): Promise<void> {
   const id = config.firstId + nextId++;
   const topicIndex = id % config.topics;
   const ws = new WebSocket(`ws://127.0.0.1:${config.port}/?id=${id}`, { perMessageDeflate: false });
-  const client: Client = { id, ws, topics: [topicIndex, config.topics], next: [0, 0], churned: false, checked: false, closed: false, closeCode: 0, clean: false };
+  const client: Client = {
+    id,
+    ws,
+    topics: [topicIndex, config.topics],
+    next: [0, 0],
+    churned: false,
+    checked: false,
+    closed: false,
+    closeCode: 0,
+    clean: false,
+  };
   clients.set(id, client);
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (!isBinary) {
@@ -144,7 +154,6 @@ function churn(): void {
 function sample(): void {
   rssMax = Math.max(rssMax, process.memoryUsage().rss);
 }
-
 
 process.on('message', async (message: ToLoad) => {
   if (message.type === 'start') {

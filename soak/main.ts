@@ -38,7 +38,11 @@ const options: SoakOptions = {
 let rounds = 2;
 const argv = process.argv.slice(2);
 // Which soak: the others read their own flags (not strict here: they are theirs).
-const mode = parseArgs({ args: argv, strict: false, options: { traffic: { type: 'boolean' }, attacks: { type: 'boolean' }, relay: { type: 'boolean' } } }).values;
+const mode = parseArgs({
+  args: argv,
+  strict: false,
+  options: { traffic: { type: 'boolean' }, attacks: { type: 'boolean' }, relay: { type: 'boolean' } },
+}).values;
 if (mode.traffic === true) {
   await import('./relay-attacks.js'); // reads its own arguments, and exits
 }
@@ -49,7 +53,11 @@ if (mode.relay === true) {
   await relayMain(argv);
   process.exit();
 }
-const flags = numberFlags(argv, ['rounds', 'connections', 'duration', 'rate', 'broadcast', 'churn', 'topics', 'payload', 'generators'], 'soak');
+const flags = numberFlags(
+  argv,
+  ['rounds', 'connections', 'duration', 'rate', 'broadcast', 'churn', 'topics', 'payload', 'generators'],
+  'soak',
+);
 if (flags.rounds !== undefined) rounds = Math.max(1, Math.floor(flags.rounds));
 if (flags.connections !== undefined) options.connections = flags.connections;
 if (flags.duration !== undefined) options.durationMs = flags.duration * 1000;
@@ -70,7 +78,9 @@ for (let round = 1; round <= rounds; round++) {
 }
 if (rounds > 1) {
   const ends = reports.map((r) => r.memory.rssEnd);
-  console.log(`soak: rss after each round: ${ends.map(mb).join(', ')}; heap after each round: ${reports.map((r) => mb(r.memory.heapEnd)).join(', ')}; external (buffers) after each round: ${reports.map((r) => mb(r.memory.externalEnd)).join(', ')}`);
+  console.log(
+    `soak: rss after each round: ${ends.map(mb).join(', ')}; heap after each round: ${reports.map((r) => mb(r.memory.heapEnd)).join(', ')}; external (buffers) after each round: ${reports.map((r) => mb(r.memory.externalEnd)).join(', ')}`,
+  );
   // What the first round left behind is kept for reuse, not leaked: later rounds must not add to it.
   const growth = ends.at(-1)! - ends[0]!;
   const held = growth <= 0.1 * ends[0]!;
@@ -82,14 +92,32 @@ process.exitCode = ok ? 0 : 1;
 
 function summarize(report: SoakReport): boolean {
   const { load, memory } = report;
-  const ok = load.lost === 0 && load.disorder === 0 && load.stillOpen === 0 && report.serverClientsAfter === 0 && report.tcpHandlesAfter === 0 && Object.keys(load.closes).every((k) => k === '1001');
+  const ok =
+    load.lost === 0 &&
+    load.disorder === 0 &&
+    load.stillOpen === 0 &&
+    report.serverClientsAfter === 0 &&
+    report.tcpHandlesAfter === 0 &&
+    Object.keys(load.closes).every((k) => k === '1001');
   console.log('\nsoak: summary');
-  console.log(`  ${options.connections} connections, ${options.durationMs / 1000} s, ${options.topics} topics, ${options.publishPerSecond} publishes/s + ${options.broadcastPerSecond} to all/s, churn ${options.churnPerSecond}/s`);
-  console.log(`  churn reached ${(load.churned / Math.max(0.001, load.churnMs / 1000)).toFixed(0)} closes (and as many opens) a second over ${(load.churnMs / 1000).toFixed(0)} s, from ${options.generators} generator processes`);
-  console.log(`  opened ${load.opened} (churned ${load.churned}, failed ${load.failedOpens}); published ${report.published}; deliveries accepted ${report.deliveries}; received ${load.received}`);
-  console.log(`  checked at shutdown: ${load.checked} connections; lost ${load.lost}; out of order ${load.disorder}; closes ${JSON.stringify(load.closes)}`);
-  console.log(`  shutdown took ${report.shutdownMs} ms; server clients after ${report.serverClientsAfter}; TCP handles left ${report.tcpHandlesAfter}; generator connections not closed ${load.stillOpen}`);
-  console.log(`  server rss ${mb(memory.rssStart)} → peak ${mb(memory.rssPeak)} → ${mb(memory.rssEnd)} after; heap ${mb(memory.heapStart)} → peak ${mb(memory.heapPeak)} → ${mb(memory.heapEnd)}; generator rss peak ${mb(load.rssMax)}`);
+  console.log(
+    `  ${options.connections} connections, ${options.durationMs / 1000} s, ${options.topics} topics, ${options.publishPerSecond} publishes/s + ${options.broadcastPerSecond} to all/s, churn ${options.churnPerSecond}/s`,
+  );
+  console.log(
+    `  churn reached ${(load.churned / Math.max(0.001, load.churnMs / 1000)).toFixed(0)} closes (and as many opens) a second over ${(load.churnMs / 1000).toFixed(0)} s, from ${options.generators} generator processes`,
+  );
+  console.log(
+    `  opened ${load.opened} (churned ${load.churned}, failed ${load.failedOpens}); published ${report.published}; deliveries accepted ${report.deliveries}; received ${load.received}`,
+  );
+  console.log(
+    `  checked at shutdown: ${load.checked} connections; lost ${load.lost}; out of order ${load.disorder}; closes ${JSON.stringify(load.closes)}`,
+  );
+  console.log(
+    `  shutdown took ${report.shutdownMs} ms; server clients after ${report.serverClientsAfter}; TCP handles left ${report.tcpHandlesAfter}; generator connections not closed ${load.stillOpen}`,
+  );
+  console.log(
+    `  server rss ${mb(memory.rssStart)} → peak ${mb(memory.rssPeak)} → ${mb(memory.rssEnd)} after; heap ${mb(memory.heapStart)} → peak ${mb(memory.heapPeak)} → ${mb(memory.heapEnd)}; generator rss peak ${mb(load.rssMax)}`,
+  );
   console.log(`  server stats ${JSON.stringify(report.stats)}`);
   return ok;
 }
@@ -105,7 +133,9 @@ async function relayMain(args: string[]): Promise<void> {
     history: 1000,
     log: (line) => console.log(line),
   };
-  const flags = numberFlags(args, ['clients', 'channels', 'duration', 'http-rate', 'ws-rate', 'drops', 'history'], 'soak --relay', ['relay']);
+  const flags = numberFlags(args, ['clients', 'channels', 'duration', 'http-rate', 'ws-rate', 'drops', 'history'], 'soak --relay', [
+    'relay',
+  ]);
   if (flags.clients !== undefined) relayOptions.clients = flags.clients;
   if (flags.channels !== undefined) relayOptions.channels = Math.max(2, flags.channels);
   if (flags.duration !== undefined) relayOptions.durationMs = flags.duration * 1000;
@@ -115,14 +145,28 @@ async function relayMain(args: string[]): Promise<void> {
   if (flags.history !== undefined) relayOptions.history = flags.history;
   const report = await runRelaySoak(relayOptions);
   const { load, memory } = report;
-  const ok = load.losses === 0 && load.duplicates === 0 && load.gaps === 0 && load.behind === 0 && report.httpFailed === 0 && report.errorsLogged.length === 0;
+  const ok =
+    load.losses === 0 &&
+    load.duplicates === 0 &&
+    load.gaps === 0 &&
+    load.behind === 0 &&
+    report.httpFailed === 0 &&
+    report.errorsLogged.length === 0;
   const o = relayOptions;
   console.log('\nsoak --relay: summary');
-  console.log(`  ${o.clients} clients on ${o.channels} channels (2 each), ${(report.durationMs / 1000).toFixed(0)} s, ${o.httpPerSecond} HTTP + ${o.wsPerSecond} WebSocket publishes/s asked, ${o.dropsPerSecond} drops/s asked, history ${o.history}`);
-  console.log(`  published: ${report.httpPublished} over HTTP (${report.httpFailed} failed), ${load.published} over WebSocket by the clients; the relay numbered ${report.numbered}`);
+  console.log(
+    `  ${o.clients} clients on ${o.channels} channels (2 each), ${(report.durationMs / 1000).toFixed(0)} s, ${o.httpPerSecond} HTTP + ${o.wsPerSecond} WebSocket publishes/s asked, ${o.dropsPerSecond} drops/s asked, history ${o.history}`,
+  );
+  console.log(
+    `  published: ${report.httpPublished} over HTTP (${report.httpFailed} failed), ${load.published} over WebSocket by the clients; the relay numbered ${report.numbered}`,
+  );
   console.log(`  connections lost: ${load.terminated} destroyed under the client + ${load.dropped} drop(); reconnects ${load.reconnects}`);
-  console.log(`  delivered to the clients: ${load.received}; losses ${load.losses}; duplicates or out of order ${load.duplicates}; gaps ${load.gaps}; client-channels behind at the end ${load.behind}`);
-  console.log(`  relay rss ${mb(memory.rssStart)} → peak ${mb(memory.rssPeak)} → ${mb(memory.rssEnd)} after; heap ${mb(memory.heapStart)} → ${mb(memory.heapEnd)}; generator rss peak ${mb(load.rssMax)}`);
+  console.log(
+    `  delivered to the clients: ${load.received}; losses ${load.losses}; duplicates or out of order ${load.duplicates}; gaps ${load.gaps}; client-channels behind at the end ${load.behind}`,
+  );
+  console.log(
+    `  relay rss ${mb(memory.rssStart)} → peak ${mb(memory.rssPeak)} → ${mb(memory.rssEnd)} after; heap ${mb(memory.heapStart)} → ${mb(memory.heapEnd)}; generator rss peak ${mb(load.rssMax)}`,
+  );
   if (report.errorsLogged.length > 0) console.log(`  the relay logged errors: ${report.errorsLogged.slice(0, 5).join(' | ')}`);
   console.log(`  ${ok ? 'every check held' : 'A CHECK FAILED'}`);
   process.exitCode = ok ? 0 : 1;
@@ -132,7 +176,10 @@ async function relayMain(args: string[]): Promise<void> {
 function numberFlags(args: string[], names: string[], command: string, switches: string[] = []): Record<string, number | undefined> {
   let values: Record<string, string | boolean | undefined>;
   try {
-    const options = Object.fromEntries([...names.map((name) => [name, { type: 'string' as const }]), ...switches.map((name) => [name, { type: 'boolean' as const }])]);
+    const options = Object.fromEntries([
+      ...names.map((name) => [name, { type: 'string' as const }]),
+      ...switches.map((name) => [name, { type: 'boolean' as const }]),
+    ]);
     values = parseArgs({ args, strict: true, options }).values as Record<string, string | boolean | undefined>;
   } catch (error) {
     console.error(`${command}: ${(error as Error).message}`);

@@ -35,7 +35,15 @@ export function watchMemory(): { sample(): void; end(): MemoryFigures } {
       sample();
       gc();
       const m = process.memoryUsage();
-      return { rssStart: start.rss, rssPeak, rssEnd: m.rss, heapStart: start.heapUsed, heapPeak, heapEnd: m.heapUsed, externalEnd: m.external };
+      return {
+        rssStart: start.rss,
+        rssPeak,
+        rssEnd: m.rss,
+        heapStart: start.heapUsed,
+        heapPeak,
+        heapEnd: m.heapUsed,
+        externalEnd: m.external,
+      };
     },
   };
 }
@@ -43,7 +51,9 @@ export function watchMemory(): { sample(): void; end(): MemoryFigures } {
 /** The resident memory of a process, from /proc (MiB; 0 once it is gone). */
 export function processRssMiB(pid: number): number {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
     return line === undefined ? 0 : Number(line.split(/\s+/)[1]) / 1024;
   } catch {
     return 0;

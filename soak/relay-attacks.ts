@@ -25,7 +25,13 @@ import { processRssMiB as rssMiB } from './memory.js';
 const { values: flags } = parseArgs({
   args: process.argv.slice(2),
   strict: true,
-  options: { traffic: { type: 'boolean' }, cli: { type: 'string' }, seconds: { type: 'string' }, 'cap-mib': { type: 'string' }, only: { type: 'string' } },
+  options: {
+    traffic: { type: 'boolean' },
+    cli: { type: 'string' },
+    seconds: { type: 'string' },
+    'cap-mib': { type: 'string' },
+    only: { type: 'string' },
+  },
 });
 const SERVE = flags.cli ?? CLI_MAIN;
 const SECONDS = Number(flags.seconds ?? '30');
@@ -86,7 +92,14 @@ async function serve(args: string[]): Promise<Served> {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-function http(port: number, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ status: number; body: string; ms: number }> {
+function http(
+  port: number,
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<{ status: number; body: string; ms: number }> {
   const start = performance.now();
   return new Promise((resolve) => {
     const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
@@ -164,7 +177,8 @@ function memory(relay: Served): Result {
 }
 
 async function fill(port: number, channel: string, count: number, size: number): Promise<void> {
-  for (let i = 0; i < count; i++) await http(port, 'POST', `/channels/${channel}/messages`, 'x'.repeat(size), { 'Content-Type': 'text/plain' });
+  for (let i = 0; i < count; i++)
+    await http(port, 'POST', `/channels/${channel}/messages`, 'x'.repeat(size), { 'Content-Type': 'text/plain' });
 }
 
 /** 20 connections that never read rejoin `since: 0` as fast as the rate limit lets them (a replay of ~1 MiB each time). */
@@ -178,14 +192,22 @@ async function replay(): Promise<Result> {
     let n = 0;
     const stop = every(18, () => {
       n++;
-      for (const a of attackers) if (!a.socket.destroyed) a.sendJson(n % 2 === 1 ? { type: 'join', channel: 'firehose', since: 0 } : { type: 'leave', channel: 'firehose' });
+      for (const a of attackers)
+        if (!a.socket.destroyed)
+          a.sendJson(n % 2 === 1 ? { type: 'join', channel: 'firehose', since: 0 } : { type: 'leave', channel: 'firehose' });
     });
     const { queuedPeak } = await hold(relay, SECONDS);
     stop();
     const probed = p.stop();
     const closed = attackers.filter((a) => a.socket.destroyed || a.closeCode !== null).length;
     for (const a of attackers) a.socket.destroy();
-    return { ...memory(relay), queuedPeakMiB: Math.round(queuedPeak / 1048576), probeMaxRttMs: probed.maxRttMs, probeUnanswered: probed.unanswered, attackersCut: closed };
+    return {
+      ...memory(relay),
+      queuedPeakMiB: Math.round(queuedPeak / 1048576),
+      probeMaxRttMs: probed.maxRttMs,
+      probeUnanswered: probed.unanswered,
+      attackersCut: closed,
+    };
   } finally {
     await relay.stop();
   }
@@ -204,13 +226,23 @@ async function presenceChurn(): Promise<Result> {
     let n = 0;
     const stop = every(18, () => {
       n++;
-      for (const [i, c] of churners.entries()) c.sendJson(n % 2 === 1 ? { type: 'join', channel: 'lobby', name: `churner-${i}-${n}-`.padEnd(64, 'x') } : { type: 'leave', channel: 'lobby' });
+      for (const [i, c] of churners.entries())
+        c.sendJson(
+          n % 2 === 1
+            ? { type: 'join', channel: 'lobby', name: `churner-${i}-${n}-`.padEnd(64, 'x') }
+            : { type: 'leave', channel: 'lobby' },
+        );
     });
     const { queuedPeak } = await hold(relay, SECONDS);
     stop();
     const probed = p.stop();
     for (const c of [...members, ...churners]) c.socket.destroy();
-    return { ...memory(relay), queuedPeakMiB: Math.round(queuedPeak / 1048576), probeMaxRttMs: probed.maxRttMs, probeUnanswered: probed.unanswered };
+    return {
+      ...memory(relay),
+      queuedPeakMiB: Math.round(queuedPeak / 1048576),
+      probeMaxRttMs: probed.maxRttMs,
+      probeUnanswered: probed.unanswered,
+    };
   } finally {
     await relay.stop();
   }
@@ -232,7 +264,8 @@ async function presenceFanout(): Promise<Result> {
   const relay = await serve([]);
   try {
     const members: Array<{ socket: Socket; bytes(): number }> = [];
-    for (let i = 0; i < 2000; i += 100) members.push(...(await Promise.all(Array.from({ length: 100 }, (_, k) => countingMember(relay.port, `m${i + k}`)))));
+    for (let i = 0; i < 2000; i += 100)
+      members.push(...(await Promise.all(Array.from({ length: 100 }, (_, k) => countingMember(relay.port, `m${i + k}`)))));
     await sleep(2000);
     const before = members.reduce((sum, m) => sum + m.bytes(), 0);
     const churners = await Promise.all(Array.from({ length: 15 }, () => RawV1.open(relay.port)));
@@ -263,7 +296,13 @@ async function presenceFanout(): Promise<Result> {
     const out = members.reduce((sum, m) => sum + m.bytes(), 0) - before;
     for (const c of churners) c.socket.destroy();
     for (const m of members) m.socket.destroy();
-    return { ...memory(relay), churnInKiBPerSecond: Math.round(inBytes / 1024 / seconds), outMiB: Math.round(out / 1048576), seconds: Math.round(seconds), freshJoinMaxMs: Math.round(freshMaxMs) };
+    return {
+      ...memory(relay),
+      churnInKiBPerSecond: Math.round(inBytes / 1024 / seconds),
+      outMiB: Math.round(out / 1048576),
+      seconds: Math.round(seconds),
+      freshJoinMaxMs: Math.round(freshMaxMs),
+    };
   } finally {
     await relay.stop();
   }
@@ -313,7 +352,13 @@ async function postFlood(extra: string[]): Promise<Result> {
     await Promise.all(Array.from({ length: 64 }, worker));
     const seconds = (performance.now() - started) / 1000;
     const rssEnd = relay.rss();
-    return { ...memory(relay), rssEndMiB: Math.round(rssEnd), publishedPerSecond: Math.round((counts.get(200) ?? 0) / seconds), refused429: counts.get(429) ?? 0, seconds: Math.round(seconds) };
+    return {
+      ...memory(relay),
+      rssEndMiB: Math.round(rssEnd),
+      publishedPerSecond: Math.round((counts.get(200) ?? 0) / seconds),
+      refused429: counts.get(429) ?? 0,
+      seconds: Math.round(seconds),
+    };
   } finally {
     await relay.stop();
   }
@@ -342,7 +387,12 @@ async function waitForPort(port: number): Promise<void> {
 
 /** Publishes one message to each of 2,000 new channels (round `round`). */
 async function newChannels(port: number, round: number): Promise<void> {
-  for (let i = 0; i < 2000; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => http(port, 'POST', `/channels/r${round}-${i + k}/messages`, 'x', { 'Content-Type': 'text/plain' })));
+  for (let i = 0; i < 2000; i += 50)
+    await Promise.all(
+      Array.from({ length: 50 }, (_, k) =>
+        http(port, 'POST', `/channels/r${round}-${i + k}/messages`, 'x', { 'Content-Type': 'text/plain' }),
+      ),
+    );
 }
 
 /** Waits up to 30 s (checking every second) until `held()` is at most `floor`; what it is then. */
@@ -407,7 +457,8 @@ async function natsStreams(): Promise<Result> {
       const streams = async () => {
         const lister = (await nc.jetstreamManager()).streams.names();
         let n = 0;
-        for (let page = await lister.next(); page.length > 0; page = await lister.next()) n += page.filter((name) => name.includes('_h_')).length;
+        for (let page = await lister.next(); page.length > 0; page = await lister.next())
+          n += page.filter((name) => name.includes('_h_')).length;
         return n;
       };
       const rssStart = rssMiB(nats.pid!);
@@ -420,7 +471,11 @@ async function natsStreams(): Promise<Result> {
         rounds.push({ streams: left, rssMiB: Math.round(rssMiB(nats.pid!)) });
       }
       await nc.close();
-      return { natsRssStartMiB: Math.round(rssStart), streamsLeftPerRound: rounds.map((r) => r.streams), natsRssMiBPerRound: rounds.map((r) => r.rssMiB) };
+      return {
+        natsRssStartMiB: Math.round(rssStart),
+        streamsLeftPerRound: rounds.map((r) => r.streams),
+        natsRssMiBPerRound: rounds.map((r) => r.rssMiB),
+      };
     } finally {
       await relay.stop();
     }

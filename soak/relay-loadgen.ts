@@ -29,7 +29,20 @@ interface Sim {
 
 const sims: Sim[] = [];
 let config: StartRelayLoad;
-const report: RelayLoadReport = { type: 'report', clients: 0, terminated: 0, dropped: 0, reconnects: 0, published: 0, received: 0, losses: 0, duplicates: 0, gaps: 0, behind: 0, rssMax: 0 };
+const report: RelayLoadReport = {
+  type: 'report',
+  clients: 0,
+  terminated: 0,
+  dropped: 0,
+  reconnects: 0,
+  published: 0,
+  received: 0,
+  losses: 0,
+  duplicates: 0,
+  gaps: 0,
+  behind: 0,
+  rssMax: 0,
+};
 let timers: NodeJS.Timeout[] = [];
 
 let waiters: Array<() => boolean> = [];
@@ -52,11 +65,20 @@ const sample = () => (report.rssMax = Math.max(report.rssMax, process.memoryUsag
 const allJoined = () => sims.every((s) => s.client.state === 'open' && [...s.members.values()].every((m) => m.joinedSinceOpen));
 
 function start(id: number): Sim {
-  const client = new WavecastClient(`${config.url}/`, { WebSocket: NodeWebSocket, name: `c${id}`, backoff: { ...config.backoff, jitter: 0.5 }, pingInterval: 0 });
+  const client = new WavecastClient(`${config.url}/`, {
+    WebSocket: NodeWebSocket,
+    name: `c${id}`,
+    backoff: { ...config.backoff, jitter: 0.5 },
+    pingInterval: 0,
+  });
   const c = config.channels;
   const first = c[id % c.length]!;
   const second = c[(id * 7 + 1) % c.length] === first ? c[(id + 1) % c.length]! : c[(id * 7 + 1) % c.length]!;
-  const sim: Sim = { id, client, members: new Map([first, second].map((channel) => [channel, { channel, last: undefined, joinedSinceOpen: false }])) };
+  const sim: Sim = {
+    id,
+    client,
+    members: new Map([first, second].map((channel) => [channel, { channel, last: undefined, joinedSinceOpen: false }])),
+  };
   client.on('state', (s) => {
     if (s.state === 'open' && s.previous === 'reconnecting') report.reconnects++;
     if (s.state !== 'open') for (const m of sim.members.values()) m.joinedSinceOpen = false;

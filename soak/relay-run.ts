@@ -59,7 +59,14 @@ export async function runRelaySoak(options: RelaySoakOptions): Promise<RelaySoak
     };
     const body = Buffer.from(text);
     const req = request(
-      { host: '127.0.0.1', port: relay.address().port, method: 'POST', path: `/channels/${encodeURIComponent(channel)}/messages`, agent, headers: { 'Content-Type': 'text/plain', 'Content-Length': body.length } },
+      {
+        host: '127.0.0.1',
+        port: relay.address().port,
+        method: 'POST',
+        path: `/channels/${encodeURIComponent(channel)}/messages`,
+        agent,
+        headers: { 'Content-Type': 'text/plain', 'Content-Length': body.length },
+      },
       (res) => {
         res.resume();
         res.on('end', () => done(res.statusCode === 200));
@@ -71,7 +78,15 @@ export async function runRelaySoak(options: RelaySoakOptions): Promise<RelaySoak
 
   try {
     const started = Date.now();
-    tell({ type: 'start', url: relay.url, clients: options.clients, channels, publishPerSecond: options.wsPerSecond, dropsPerSecond: options.dropsPerSecond, backoff: { initial: 50, max: 1000 } });
+    tell({
+      type: 'start',
+      url: relay.url,
+      clients: options.clients,
+      channels,
+      publishPerSecond: options.wsPerSecond,
+      dropsPerSecond: options.dropsPerSecond,
+      backoff: { initial: 50, max: 1000 },
+    });
     const ready = await next('ready');
     sample();
     log(`relay soak: ${ready.open} clients open and joined in ${Date.now() - started} ms`);
@@ -91,7 +106,9 @@ export async function runRelaySoak(options: RelaySoakOptions): Promise<RelaySoak
         if (now - lastLog >= 5000) {
           lastLog = now;
           sample();
-          log(`relay soak: ${((now - runStart) / 1000).toFixed(0)} s, ${httpPublished} HTTP publishes, rss ${(process.memoryUsage().rss / 1048576).toFixed(1)} MiB`);
+          log(
+            `relay soak: ${((now - runStart) / 1000).toFixed(0)} s, ${httpPublished} HTTP publishes, rss ${(process.memoryUsage().rss / 1048576).toFixed(1)} MiB`,
+          );
         }
         if (now - runStart >= options.durationMs) {
           clearInterval(timer);

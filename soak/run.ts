@@ -76,11 +76,21 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   try {
     const started = Date.now();
     children.forEach((c, i) =>
-      c.tell({ type: 'start', port, connections: share(options.connections, i), topics: options.topics, churnPerSecond: options.churnPerSecond / generators, openConcurrency: Math.ceil(256 / generators), firstId: i * 10_000_000 }),
+      c.tell({
+        type: 'start',
+        port,
+        connections: share(options.connections, i),
+        topics: options.topics,
+        churnPerSecond: options.churnPerSecond / generators,
+        openConcurrency: Math.ceil(256 / generators),
+        firstId: i * 10_000_000,
+      }),
     );
     const ready = { open: (await nextAll('ready')).reduce((sum, r) => sum + r.open, 0) };
     sample();
-    log(`soak: ${ready.open} connections open in ${Date.now() - started} ms; server clients ${wss.clients.size}; rss ${mb(process.memoryUsage().rss)}`);
+    log(
+      `soak: ${ready.open} connections open in ${Date.now() - started} ms; server clients ${wss.clients.size}; rss ${mb(process.memoryUsage().rss)}`,
+    );
 
     // Publish (and the generator churns) for the duration: one timer, a batch per 10 ms.
     let published = 0;
@@ -112,7 +122,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         if (now - lastLog >= 5000) {
           lastLog = now;
           sample();
-          log(`soak: ${((now - runStart) / 1000).toFixed(0)} s, ${published} publishes, ${deliveries} deliveries, ${wss.clients.size} clients, rss ${mb(process.memoryUsage().rss)}, heap ${mb(process.memoryUsage().heapUsed)}`);
+          log(
+            `soak: ${((now - runStart) / 1000).toFixed(0)} s, ${published} publishes, ${deliveries} deliveries, ${wss.clients.size} clients, rss ${mb(process.memoryUsage().rss)}, heap ${mb(process.memoryUsage().heapUsed)}`,
+          );
         }
         if (now - runStart >= options.durationMs) {
           clearInterval(timer);
@@ -128,7 +140,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     for (let t = 0; t < options.topics; t++) publish(t, topics[t]!);
     publish(all, 'all');
     sample();
-    log(`soak: shutting down with ${quiet.open} checked connections (${wss.clients.size} on the server), ${published} publishes, ${deliveries} deliveries`);
+    log(
+      `soak: shutting down with ${quiet.open} checked connections (${wss.clients.size} on the server), ${published} publishes, ${deliveries} deliveries`,
+    );
     const closeStart = Date.now();
     await wss.close({ code: 1001, reason: 'soak over', timeout: options.closeTimeoutMs });
     const shutdownMs = Date.now() - closeStart;
@@ -156,9 +170,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
 /** The generators' reports as one: counts added, close codes merged, the largest RSS. */
 function mergeReports(reports: LoadReport[]): LoadReport {
-  const merged: LoadReport = { type: 'report', opened: 0, churned: 0, checked: 0, received: 0, lost: 0, disorder: 0, closes: {}, stillOpen: 0, failedOpens: 0, rssMax: 0, churnMs: 0 };
+  const merged: LoadReport = {
+    type: 'report',
+    opened: 0,
+    churned: 0,
+    checked: 0,
+    received: 0,
+    lost: 0,
+    disorder: 0,
+    closes: {},
+    stillOpen: 0,
+    failedOpens: 0,
+    rssMax: 0,
+    churnMs: 0,
+  };
   for (const r of reports) {
-    for (const key of ['opened', 'churned', 'checked', 'received', 'lost', 'disorder', 'stillOpen', 'failedOpens'] as const) merged[key] += r[key];
+    for (const key of ['opened', 'churned', 'checked', 'received', 'lost', 'disorder', 'stillOpen', 'failedOpens'] as const)
+      merged[key] += r[key];
     for (const [code, n] of Object.entries(r.closes)) merged.closes[code] = (merged.closes[code] ?? 0) + n;
     merged.rssMax = Math.max(merged.rssMax, r.rssMax);
     merged.churnMs = Math.max(merged.churnMs, r.churnMs);

@@ -9,28 +9,46 @@ import { createWebSocketStream } from './connection/stream.js';
 import type { CloseEventShape, ErrorEventShape, MessageEventShape, OpenEventShape } from './connection/events.js';
 import type { AddEventListenerOptions, WebSocketEventMap as EventMap } from './connection/browser-face.js';
 import { WebSocketServer } from './server/websocket-server.js';
-import type {
-  ServerOptions as ServerOptionsType,
-  VerifyClientAsync,
-  VerifyClientSync,
-} from './server/websocket-server.js';
+import type { ServerOptions as ServerOptionsType, VerifyClientAsync, VerifyClientSync } from './server/websocket-server.js';
 import type { PerMessageDeflateOptions as PerMessageDeflateOptionsType } from './protocol/deflate.js';
 import type { FinishRequest } from './connection/client-options.js';
 
 export { WebSocket, createWebSocketStream, WebSocketServer };
 export type { BinaryType, RawData, SendData, SendOptions, ConnectionOptions } from './connection/websocket.js';
 export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './connection/events.js';
-export type { CloseEventInit, ErrorEventInit, MessageEventInit, CloseEventShape, ErrorEventShape, MessageEventShape, OpenEventShape } from './connection/events.js';
+export type {
+  CloseEventInit,
+  ErrorEventInit,
+  MessageEventInit,
+  CloseEventShape,
+  ErrorEventShape,
+  MessageEventShape,
+  OpenEventShape,
+} from './connection/events.js';
 export type { AddEventListenerOptions, WebSocketEventMap } from './connection/browser-face.js';
 export { isTextMessage, type TextMessage } from './connection/text-message.js';
-export type { ServerOptions, VerifyClientInfo, VerifyClientCallback, VerifyClientSync, VerifyClientAsync, UpgradeCallback } from './server/websocket-server.js';
+export type {
+  ServerOptions,
+  VerifyClientInfo,
+  VerifyClientCallback,
+  VerifyClientSync,
+  VerifyClientAsync,
+  UpgradeCallback,
+} from './server/websocket-server.js';
 export { UpgradeRejection } from './server/admission.js';
 export type { AuthenticateHook, AuthenticateInfo } from './server/admission.js';
 export type { PublishOptions } from './server/topics.js';
 export type { ClusterAdapter, ClusterNode } from './server/cluster-hook.js';
 export { InProcessAdapter, InProcessBus } from './cluster/in-process.js';
 export { BrokerAdapter } from './cluster/broker-adapter.js';
-export type { AdapterLog, AdapterLogLevel, AdapterState, AdapterStats, BrokerAdapterOptions, ReconnectInfo } from './cluster/broker-adapter.js';
+export type {
+  AdapterLog,
+  AdapterLogLevel,
+  AdapterState,
+  AdapterStats,
+  BrokerAdapterOptions,
+  ReconnectInfo,
+} from './cluster/broker-adapter.js';
 export { MAX_TOPIC_BYTES } from './cluster/wire.js';
 // RedisAdapter and NatsAdapter are imported from 'wavecast/redis' and 'wavecast/nats'.
 export type { BackpressurePolicy } from './server/backpressure.js';
@@ -47,7 +65,6 @@ export type { ClientOptions, FinishRequest } from './connection/client-options.j
 
 // The shape of `ws`'s module: the class carries the rest of the API.
 declare module './connection/websocket.js' {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace WebSocket {
     /** The class itself, as `require('wavecast').WebSocket`. */
     const WebSocket: WebSocketClass;

@@ -80,44 +80,49 @@ export interface ScenarioSummary {
 export function summarize(scenarios: Scenario[], records: RunRecord[], servers: string[]): ScenarioSummary[] {
   return scenarios.map((s) => {
     const mine = records.filter((r) => r.scenario === s.name);
-    const perServer: ServerSummary[] = servers.filter((server) => mine.some((r) => r.server === server)).map((server) => {
-      const runs = mine.filter((r) => r.server === server);
-      const ok = runs.filter((r) => !r.error && !r.skipped);
-      const metrics: Record<string, MetricSummary> = {};
-      for (const m of s.metrics) {
-        const values = ok.map((r) => r.values[m.key] ?? NaN);
-        const costs = m.cost ? ok.map((r) => ((r.serverCpu ?? NaN) * 1e6) / (r.values[m.key] ?? NaN)) : [];
-        metrics[m.key] = {
-          median: median(values),
-          min: min(values),
-          max: max(values),
-          ratio: null,
-          ratioMin: null,
-          ratioMax: null,
-          uncertain: false,
-          values,
-          cost: median(costs),
+    const perServer: ServerSummary[] = servers
+      .filter((server) => mine.some((r) => r.server === server))
+      .map((server) => {
+        const runs = mine.filter((r) => r.server === server);
+        const ok = runs.filter((r) => !r.error && !r.skipped);
+        const metrics: Record<string, MetricSummary> = {};
+        for (const m of s.metrics) {
+          const values = ok.map((r) => r.values[m.key] ?? NaN);
+          const costs = m.cost ? ok.map((r) => ((r.serverCpu ?? NaN) * 1e6) / (r.values[m.key] ?? NaN)) : [];
+          metrics[m.key] = {
+            median: median(values),
+            min: min(values),
+            max: max(values),
+            ratio: null,
+            ratioMin: null,
+            ratioMax: null,
+            uncertain: false,
+            values,
+            cost: median(costs),
+          };
+        }
+        return {
+          server,
+          runs: runs.length,
+          ok: ok.length,
+          skipped: runs.find((r) => r.skipped)?.skipped ?? null,
+          errors: [...new Set(runs.filter((r) => r.error).map((r) => r.error!))],
+          metrics,
+          serverCpu: median(ok.map((r) => r.serverCpu ?? NaN)),
+          genCpu: max(ok.map((r) => r.genCpu)),
+          genSaturatedRuns: ok.filter((r) => r.genSaturated).length,
+          busyRuns: ok.filter((r) => (r.otherCpu ?? 0) > BUSY).length,
+          maxOtherCpu: max(ok.map((r) => r.otherCpu ?? NaN)),
+          lost: ok.reduce((a, r) => a + r.lost, 0),
+          info: ok[0]?.info ?? runs[0]?.info ?? {},
         };
-      }
-      return {
-        server,
-        runs: runs.length,
-        ok: ok.length,
-        skipped: runs.find((r) => r.skipped)?.skipped ?? null,
-        errors: [...new Set(runs.filter((r) => r.error).map((r) => r.error!))],
-        metrics,
-        serverCpu: median(ok.map((r) => r.serverCpu ?? NaN)),
-        genCpu: max(ok.map((r) => r.genCpu)),
-        genSaturatedRuns: ok.filter((r) => r.genSaturated).length,
-        busyRuns: ok.filter((r) => (r.otherCpu ?? 0) > BUSY).length,
-        maxOtherCpu: max(ok.map((r) => r.otherCpu ?? NaN)),
-        lost: ok.reduce((a, r) => a + r.lost, 0),
-        info: ok[0]?.info ?? runs[0]?.info ?? {},
-      };
-    });
+      });
     const baseline: Record<string, string | null> = {};
     for (const m of s.metrics) {
-      const base = bestOf(perServer.filter((x) => BASELINES[s.group].includes(x.server)), m);
+      const base = bestOf(
+        perServer.filter((x) => BASELINES[s.group].includes(x.server)),
+        m,
+      );
       baseline[m.key] = base?.server ?? null;
       for (const x of perServer) compare(x.metrics[m.key]!, base?.metrics[m.key], x === base);
     }
@@ -148,8 +153,7 @@ function compare(v: MetricSummary, b: MetricSummary | undefined, isBase: boolean
 /** `1.37x`, with the range of the ratio over the rounds and ≈ where the ranges overlap. */
 export function formatRatio(v: MetricSummary, withRange = true): string {
   if (v.ratio === null) return '—';
-  const range =
-    withRange && v.ratioMin !== null && v.ratioMax !== null ? ` (${v.ratioMin.toFixed(2)}–${v.ratioMax.toFixed(2)})` : '';
+  const range = withRange && v.ratioMin !== null && v.ratioMax !== null ? ` (${v.ratioMin.toFixed(2)}–${v.ratioMax.toFixed(2)})` : '';
   return `${v.ratio.toFixed(2)}x${range}${v.uncertain ? ' ≈' : ''}`;
 }
 
@@ -186,18 +190,12 @@ export function renderScenario(s: Scenario, sum: ScenarioSummary, skippedWhy?: s
       idle
         ? `| server | median | min–max | spread | ${vs} |`
         : `| server | median | min–max | spread | ${vs} | server CPU |${cost} generator CPU |`,
-      idle
-        ? '| --- | ---: | ---: | ---: | ---: |'
-        : `| --- | ---: | ---: | ---: | ---: | ---: |${m.cost ? ' ---: |' : ''} ---: |`,
+      idle ? '| --- | ---: | ---: | ---: | ---: |' : `| --- | ---: | ---: | ---: | ---: | ---: |${m.cost ? ' ---: |' : ''} ---: |`,
     );
     for (const x of sum.servers) {
       const v = x.metrics[m.key]!;
       if (x.ok === 0) {
-        const why = x.skipped
-          ? `skipped: ${x.skipped}`
-          : x.errors.length
-            ? `failed: ${firstLine(x.errors[0]!)}`
-            : 'no runs';
+        const why = x.skipped ? `skipped: ${x.skipped}` : x.errors.length ? `failed: ${firstLine(x.errors[0]!)}` : 'no runs';
         lines.push(`| ${x.server} | ${why} |${' |'.repeat(idle ? 3 : m.cost ? 6 : 5)}`);
         continue;
       }
@@ -228,8 +226,8 @@ export function renderScenario(s: Scenario, sum: ScenarioSummary, skippedWhy?: s
   }
   if (sum.servers.some((x) => x.genSaturatedRuns > 0)) {
     remarks.push(
-      '⚠ the load generator used ≥ 90% of a core in some runs: those numbers may be the generator\'s limit, ' +
-        'not the server\'s (server CPU µs/op still compares the servers)',
+      "⚠ the load generator used ≥ 90% of a core in some runs: those numbers may be the generator's limit, " +
+        "not the server's (server CPU µs/op still compares the servers)",
     );
   }
   if (sum.servers.some((x) => Object.values(x.metrics).some((v) => v.uncertain))) {
@@ -248,21 +246,14 @@ export function renderScenario(s: Scenario, sum: ScenarioSummary, skippedWhy?: s
  * One line per scenario and metric, one column per server: median (ratio to the row's baseline); one table
  * per group of servers (the libraries, the relays).
  */
-export function renderOverview(
-  summary: ScenarioSummary[],
-  servers: string[],
-  skipped: Map<string, string> = new Map(),
-): string {
+export function renderOverview(summary: ScenarioSummary[], servers: string[], skipped: Map<string, string> = new Map()): string {
   const tables: string[] = [];
   for (const group of Object.keys(BASELINES) as (keyof typeof BASELINES)[]) {
     const rows = summary.filter((sc) => sc.group === group);
     const columns = servers.filter((name) => rows.some((sc) => sc.servers.some((x) => x.server === name)));
     const fdSkipped = rows.filter((sc) => skipped.has(sc.name));
     if (columns.length === 0 && fdSkipped.length === 0) continue;
-    const lines = [
-      `| scenario | metric | ${columns.join(' | ')} |`,
-      `| --- | --- |${columns.map(() => ' ---: |').join('')}`,
-    ];
+    const lines = [`| scenario | metric | ${columns.join(' | ')} |`, `| --- | --- |${columns.map(() => ' ---: |').join('')}`];
     for (const sc of rows) {
       for (const m of sc.metrics) {
         const cells = columns.map((name) => {
@@ -290,12 +281,7 @@ export interface ReportMeta {
   options: { rounds: number; quick: boolean };
 }
 
-export function renderMarkdown(
-  meta: ReportMeta,
-  scenarios: Scenario[],
-  summary: ScenarioSummary[],
-  fdSkips: Map<string, string>,
-): string {
+export function renderMarkdown(meta: ReportMeta, scenarios: Scenario[], summary: ScenarioSummary[], fdSkips: Map<string, string>): string {
   const m = meta.machine;
   const lines = [
     `# Wavecast benchmark, ${meta.startedAt}`,
@@ -305,20 +291,23 @@ export function renderMarkdown(
       Object.entries(m.versions)
         .map(([k, v]) => `${k} ${v}`)
         .join(', '),
-    `- command: \`${meta.command}\`; ${meta.options.rounds} interleaved round(s)` +
-      (meta.options.quick ? ', quick (short runs)' : ''),
+    `- command: \`${meta.command}\`; ${meta.options.rounds} interleaved round(s)` + (meta.options.quick ? ', quick (short runs)' : ''),
     `- servers: ${meta.servers.map((s) => `${s.name} (${s.note})`).join('; ')}`,
     ...meta.notes.map((n) => `- ${n}`),
     '',
     '## Overview',
     '',
-    'Median of the rounds, and in brackets the ratio to the baseline\'s median in the same run: for the ' +
+    "Median of the rounds, and in brackets the ratio to the baseline's median in the same run: for the " +
       'libraries the faster of ws and ws+bufferutil in that row (= 1.00x), for the relays Socket.IO. ≈ marks a ' +
-      'ratio whose min–max ranges overlap the baseline\'s (the spread is wider than the gain), ⚠ a server whose ' +
+      "ratio whose min–max ranges overlap the baseline's (the spread is wider than the gain), ⚠ a server whose " +
       'load generator saturated a core in at least one round, † one whose runs shared the machine with other ' +
-      'work (see the scenario\'s notes).',
+      "work (see the scenario's notes).",
     '',
-    renderOverview(summary, meta.servers.map((s) => s.name), fdSkips),
+    renderOverview(
+      summary,
+      meta.servers.map((s) => s.name),
+      fdSkips,
+    ),
     '## Scenarios',
     '',
   ];

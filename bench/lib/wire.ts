@@ -12,7 +12,9 @@ export const OP_PING = 0x9;
 export const OP_PONG = 0xa;
 
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 /** Length of a frame header whose second byte is `b1` (payload length code and mask bit). */
@@ -32,14 +34,7 @@ export function payloadLength(src: Uint8Array, o: number): number {
 }
 
 /** Writes a frame header at `out[o]`, returns the header length. `mask` is 4 bytes or null. */
-export function writeHeader(
-  out: Buffer,
-  o: number,
-  opcode: number,
-  length: number,
-  mask: Uint8Array | null,
-  rsv1 = false,
-): number {
+export function writeHeader(out: Buffer, o: number, opcode: number, length: number, mask: Uint8Array | null, rsv1 = false): number {
   out[o] = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
   const m = mask ? 0x80 : 0;
   let n = 2;
@@ -93,8 +88,7 @@ export function unmaskInPlace(buf: Buffer, start: number, len: number, mask: Uin
   const words = (len - i) >>> 2;
   if (words > 0) {
     // The mask as seen from an aligned word that starts `i` bytes into the payload, little-endian.
-    const m =
-      mask[i & 3]! | (mask[(i + 1) & 3]! << 8) | (mask[(i + 2) & 3]! << 16) | (mask[(i + 3) & 3]! << 24);
+    const m = mask[i & 3]! | (mask[(i + 1) & 3]! << 8) | (mask[(i + 2) & 3]! << 16) | (mask[(i + 3) & 3]! << 24);
     const view = new Int32Array(buf.buffer, abs + i, words);
     for (let w = 0; w < words; w++) view[w]! ^= m;
     i += words * 4;

@@ -22,12 +22,18 @@ const serve = (await import(pathToFileURL(join(ROOT, 'dist', 'cli', 'serve.js'))
 };
 
 const SERVE_ARGS = [
-  '--port', '0',
-  '--host', '127.0.0.1',
-  '--rate-limit', '0',
-  '--max-connections-per-ip', '0',
-  '--history', '100',
-  '--log-level', 'warn',
+  '--port',
+  '0',
+  '--host',
+  '127.0.0.1',
+  '--rate-limit',
+  '0',
+  '--max-connections-per-ip',
+  '0',
+  '--history',
+  '100',
+  '--log-level',
+  'warn',
 ];
 
 let told = false;

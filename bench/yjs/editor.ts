@@ -34,7 +34,8 @@ export class BenchEditor {
     });
     this._ws.on('error', () => undefined);
     this.synced = this.opened.then(() => {
-      if (this._dialect === 'hocuspocus') this._send((e) => (encoding.writeVarUint(e, 2), encoding.writeVarUint(e, 0), encoding.writeVarString(e, '')));
+      if (this._dialect === 'hocuspocus')
+        this._send((e) => (encoding.writeVarUint(e, 2), encoding.writeVarUint(e, 0), encoding.writeVarString(e, '')));
       return this.roundTrip();
     });
     this._ws.on('message', (data: Buffer) => this._message(data));
@@ -47,7 +48,9 @@ export class BenchEditor {
   roundTrip(): Promise<void> {
     return new Promise((resolve) => {
       this._onStep2.push(resolve);
-      this._send((e) => (encoding.writeVarUint(e, 0), encoding.writeVarUint(e, 0), encoding.writeVarUint8Array(e, Y.encodeStateVector(this.doc))));
+      this._send(
+        (e) => (encoding.writeVarUint(e, 0), encoding.writeVarUint(e, 0), encoding.writeVarUint8Array(e, Y.encodeStateVector(this.doc))),
+      );
     });
   }
 
@@ -78,7 +81,11 @@ export class BenchEditor {
     const body = decoding.readVarUint8Array(decoder);
     if (sync === 0) {
       // The server asks for what we have.
-      this._send((e) => (encoding.writeVarUint(e, 0), encoding.writeVarUint(e, 1), encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(this.doc, body))));
+      this._send(
+        (e) => (
+          encoding.writeVarUint(e, 0), encoding.writeVarUint(e, 1), encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(this.doc, body))
+        ),
+      );
     } else {
       if (this._apply) Y.applyUpdate(this.doc, body, REMOTE);
       if (sync === 1) this._onStep2.shift()?.();

@@ -60,7 +60,10 @@ type Sample = Record<string, number>;
 
 async function startServer(kind: YjsServerKind, pin: boolean): Promise<{ child: Child<YjsServerMessage>; port: number }> {
   const script = fileURLToPath(new URL('./server.js', import.meta.url));
-  const child = Child.fork<YjsServerMessage>(`${kind} server`, script, [kind], { execArgv: ['--expose-gc'], ...(pin ? { cpus: '0' } : {}) });
+  const child = Child.fork<YjsServerMessage>(`${kind} server`, script, [kind], {
+    execArgv: ['--expose-gc'],
+    ...(pin ? { cpus: '0' } : {}),
+  });
   const ready = await Promise.race([child.next('ready', 30_000), child.died]);
   return { child, port: ready.port };
 }
@@ -74,7 +77,13 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** 50 editors at `rate` updates a second each; 5 observers time every other editor's update. */
-async function editorsRow(url: string, server: { kind: YjsServerKind; dialect: Dialect; child: Child<YjsServerMessage> }, warmup: number, measure: number, rate: number): Promise<Sample> {
+async function editorsRow(
+  url: string,
+  server: { kind: YjsServerKind; dialect: Dialect; child: Child<YjsServerMessage> },
+  warmup: number,
+  measure: number,
+  rate: number,
+): Promise<Sample> {
   const editors: BenchEditor[] = [];
   for (let i = 0; i < 50; i++) editors.push(new BenchEditor(url + 'bench', 'bench', server.dialect, i < 5));
   await Promise.all(editors.map((e) => e.synced));
@@ -96,15 +105,18 @@ async function editorsRow(url: string, server: { kind: YjsServerKind; dialect: D
   const timers: NodeJS.Timeout[] = [];
   editors.forEach((editor, i) => {
     let seq = 0;
-    const start = setTimeout(() => {
-      timers.push(
-        setInterval(() => {
-          const tag = `${i}.${seq++}`;
-          sent.set(tag, performance.now());
-          editor.doc.getText('t').insert(0, `${tag};`);
-        }, 1000 / rate),
-      );
-    }, (i * 1000) / rate / editors.length);
+    const start = setTimeout(
+      () => {
+        timers.push(
+          setInterval(() => {
+            const tag = `${i}.${seq++}`;
+            sent.set(tag, performance.now());
+            editor.doc.getText('t').insert(0, `${tag};`);
+          }, 1000 / rate),
+        );
+      },
+      (i * 1000) / rate / editors.length,
+    );
     timers.push(start);
   });
   await wait(warmup * 1000);
@@ -152,7 +164,8 @@ async function joinRow(base: string, server: { dialect: Dialect }): Promise<Samp
     const joiner = new BenchEditor(`${base}big`, 'big', server.dialect, true);
     await joiner.synced;
     times.push(performance.now() - t0);
-    if (joiner.doc.getText('t').length !== 16 * 64 * 1024) throw new Error(`the joiner got ${joiner.doc.getText('t').length} characters, not ${16 * 64 * 1024}`);
+    if (joiner.doc.getText('t').length !== 16 * 64 * 1024)
+      throw new Error(`the joiner got ${joiner.doc.getText('t').length} characters, not ${16 * 64 * 1024}`);
     joiner.close();
   }
   writer.close();
@@ -183,16 +196,24 @@ export async function runYjsBench(options: YjsBenchOptions): Promise<void> {
         }
       }
       (samples[server.name] ??= []).push(sample);
-      process.stdout.write(`[yjs] round ${round}/${options.rounds} ${server.name}: ${ROWS.map((r) => `${r.key} ${sample[r.key]!.toFixed(r.digits)}`).join(', ')}\n`);
+      process.stdout.write(
+        `[yjs] round ${round}/${options.rounds} ${server.name}: ${ROWS.map((r) => `${r.key} ${sample[r.key]!.toFixed(r.digits)}`).join(', ')}\n`,
+      );
     }
   }
   const table = render(samples, rate, warmup, measure, options.rounds);
   process.stdout.write(`\n${table}\n`);
   if (options.save) {
     mkdirSync(options.out, { recursive: true });
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
+    const stamp = new Date()
+      .toISOString()
+      .replace(/[:.]/g, '-')
+      .replace(/-\d{3}Z$/, 'Z');
     writeFileSync(join(options.out, `${stamp}-yjs.md`), `# yjs benchmark, ${new Date().toISOString()}\n\n${table}\n`);
-    writeFileSync(join(options.out, `${stamp}-yjs.json`), JSON.stringify({ rate, warmup, measure, rounds: options.rounds, samples }, null, 2) + '\n');
+    writeFileSync(
+      join(options.out, `${stamp}-yjs.json`),
+      JSON.stringify({ rate, warmup, measure, rounds: options.rounds, samples }, null, 2) + '\n',
+    );
     process.stdout.write(`[yjs] saved bench/results/${stamp}-yjs.md and .json\n`);
   }
 }

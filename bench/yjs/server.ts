@@ -21,9 +21,15 @@ const ROOT = new URL('../../../', import.meta.url);
 async function start(kind: YjsServerKind): Promise<{ port: number; close(): Promise<void> }> {
   if (kind === 'wavecast') {
     const dir = mkdtempSync(join(tmpdir(), 'wavecast-bench-docs-'));
-    const { Relay } = (await import(pathToFileURL(join(ROOT.pathname, 'dist/relay/relay.js')).href)) as typeof import('../../src/relay/relay.js');
-    const { createLogger } = (await import(pathToFileURL(join(ROOT.pathname, 'dist/relay/log.js')).href)) as typeof import('../../src/relay/log.js');
-    const { DEFAULT_DOCS } = (await import(pathToFileURL(join(ROOT.pathname, 'dist/relay/docs/settings.js')).href)) as typeof import('../../src/relay/docs/settings.js');
+    const { Relay } = (await import(
+      pathToFileURL(join(ROOT.pathname, 'dist/relay/relay.js')).href
+    )) as typeof import('../../src/relay/relay.js');
+    const { createLogger } = (await import(
+      pathToFileURL(join(ROOT.pathname, 'dist/relay/log.js')).href
+    )) as typeof import('../../src/relay/log.js');
+    const { DEFAULT_DOCS } = (await import(
+      pathToFileURL(join(ROOT.pathname, 'dist/relay/docs/settings.js')).href
+    )) as typeof import('../../src/relay/docs/settings.js');
     const relay = await Relay.start({
       port: 0,
       host: '127.0.0.1',

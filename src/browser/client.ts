@@ -23,7 +23,6 @@ export interface WebSocketLike {
   onerror: ((event: unknown) => void) | null;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type WebSocketConstructor = new (url: string, protocols: string) => any;
 
 /** idle: not started · connecting: first connection · open · reconnecting: waiting or retrying · closed: close() was called. */
@@ -148,7 +147,10 @@ export class WavecastClient {
     this._url = url;
     this._options = options;
     const ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (ctor === undefined) throw new TypeError('No WebSocket implementation: pass one as the WebSocket option (in Node 20: import { WebSocket } from "wavecast")');
+    if (ctor === undefined)
+      throw new TypeError(
+        'No WebSocket implementation: pass one as the WebSocket option (in Node 20: import { WebSocket } from "wavecast")',
+      );
     this._WebSocket = ctor;
     this._queue = new OfflineQueue<Queued>(options.queueLimit ?? 100, options.queuePolicy ?? 'drop-oldest');
     if (options.autoConnect !== false) this.connect();
@@ -240,7 +242,11 @@ export class WavecastClient {
   }
 
   private _sendPublish(item: Queued): void {
-    this._send(item.id === undefined ? { type: 'publish', channel: item.channel, data: item.data } : { type: 'publish', channel: item.channel, data: item.data, id: item.id });
+    this._send(
+      item.id === undefined
+        ? { type: 'publish', channel: item.channel, data: item.data }
+        : { type: 'publish', channel: item.channel, data: item.data, id: item.id },
+    );
   }
 
   /** Starts connecting (once; later calls do nothing unless the client was closed). */
@@ -426,7 +432,14 @@ export class WavecastClient {
         const seq = Number(e.seq);
         if (joined.lastSeq !== undefined && seq <= joined.lastSeq) return; // seen already
         joined.lastSeq = seq;
-        const message: ChannelMessage = { channel, seq, time: Number(e.time), data: String(e.data), binary: e.binary === true, replayed: seq <= joined.replayUntil };
+        const message: ChannelMessage = {
+          channel,
+          seq,
+          time: Number(e.time),
+          data: String(e.data),
+          binary: e.binary === true,
+          replayed: seq <= joined.replayUntil,
+        };
         if (typeof e.from === 'string') message.from = e.from;
         this._emit('message', message);
         return;
@@ -452,7 +465,13 @@ export class WavecastClient {
         if (joined === undefined) return;
         // After a reset the numbers start again: accept them from 0.
         if (e.reason === 'reset') joined.lastSeq = 0;
-        this._emit('gap', { channel, from: Number(e.from), to: Number(e.to), reason: e.reason === 'reset' ? 'reset' : 'expired', message: String(e.message) });
+        this._emit('gap', {
+          channel,
+          from: Number(e.from),
+          to: Number(e.to),
+          reason: e.reason === 'reset' ? 'reset' : 'expired',
+          message: String(e.message),
+        });
         return;
       }
       case 'presence': {
@@ -484,7 +503,13 @@ export class WavecastClient {
           if (i !== -1) joined.names.splice(i, 1);
         }
         joined.names.sort();
-        this._emit('presence', { channel, count: Number(e.count), names: [...joined.names], event: e.event === 'join' ? 'join' : 'leave', name });
+        this._emit('presence', {
+          channel,
+          count: Number(e.count),
+          names: [...joined.names],
+          event: e.event === 'join' ? 'join' : 'leave',
+          name,
+        });
         return;
       }
       case 'error': {

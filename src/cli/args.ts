@@ -46,7 +46,11 @@ const NO_VALUE = '\u0000';
 export function parseArgs(argv: readonly string[], specs: Record<string, FlagSpec>, env: NodeJS.ProcessEnv = process.env): Parsed {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, spec] of Object.entries(specs)) {
-    options[name] = { type: spec.type === 'boolean' ? 'boolean' : 'string', ...(spec.short ? { short: spec.short } : {}), ...(spec.type === 'list' ? { multiple: true } : {}) };
+    options[name] = {
+      type: spec.type === 'boolean' ? 'boolean' : 'string',
+      ...(spec.short ? { short: spec.short } : {}),
+      ...(spec.type === 'list' ? { multiple: true } : {}),
+    };
   }
   // Not strict: parseArgs then takes "-w -1" as a value (as wscat users type it) and hands back unknown
   // options as tokens, which are reported below with a suggestion.
@@ -93,7 +97,12 @@ export function parseArgs(argv: readonly string[], specs: Record<string, FlagSpe
       value = 'false';
     }
     if (!Object.hasOwn(specs, name)) throw new UsageError(unknownOption(token.rawName, specs));
-    if (token.inlineValue === false && value !== undefined && value.startsWith('--') && Object.hasOwn(specs, value.slice(2).split('=')[0]!)) {
+    if (
+      token.inlineValue === false &&
+      value !== undefined &&
+      value.startsWith('--') &&
+      Object.hasOwn(specs, value.slice(2).split('=')[0]!)
+    ) {
       // "--origin --subprotocol x": the value was forgotten, not meant to be "--subprotocol".
       throw new UsageError(`${token.rawName} needs a value${specs[name]!.value ? ` (${specs[name]!.value})` : ''} before ${value}`);
     }
@@ -127,7 +136,8 @@ function withOptionalValues(argv: readonly string[], specs: Record<string, FlagS
     if (name === undefined || !specs[name]?.optionalValue) continue;
     // Not a value: nothing, an option, or a URL (the command's argument: `--passphrase wss://host/`).
     const next = argv[i + 1];
-    if (next === undefined || (next.startsWith('-') && next !== '-') || /^[a-z][a-z0-9+.-]*:\/\//i.test(next)) out[out.length - 1] = `${arg}=${NO_VALUE}`;
+    if (next === undefined || (next.startsWith('-') && next !== '-') || /^[a-z][a-z0-9+.-]*:\/\//i.test(next))
+      out[out.length - 1] = `${arg}=${NO_VALUE}`;
   }
   return out;
 }
@@ -144,7 +154,8 @@ export function closestFlag(raw: string, specs: Record<string, FlagSpec>): strin
   if (!raw.startsWith('--')) {
     // A short flag in the wrong case (-X for -x), or the long flag it is the first letter of.
     const letter = given[0] ?? '';
-    for (const [name, spec] of Object.entries(specs)) if (spec.short !== undefined && spec.short.toLowerCase() === letter.toLowerCase()) return `-${spec.short}, --${name}`;
+    for (const [name, spec] of Object.entries(specs))
+      if (spec.short !== undefined && spec.short.toLowerCase() === letter.toLowerCase()) return `-${spec.short}, --${name}`;
     return undefined;
   }
   let best: { name: string; distance: number } | undefined;
@@ -194,7 +205,9 @@ export function helpText(usage: string, description: string, specs: Record<strin
     return [`  ${short}--${name}${value}`, spec.description + (extras.length ? ` (${extras.join('; ')})` : '')];
   });
   const width = Math.max(...rows.map(([left]) => left!.length)) + 2;
-  return [`Usage: ${usage}`, '', description, '', 'Options:', ...rows.map(([left, right]) => left!.padEnd(width) + right)].join('\n') + '\n';
+  return (
+    [`Usage: ${usage}`, '', description, '', 'Options:', ...rows.map(([left, right]) => left!.padEnd(width) + right)].join('\n') + '\n'
+  );
 }
 
 /** A number flag's value, checked to be `min` or more. */

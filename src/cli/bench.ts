@@ -11,15 +11,34 @@ import { UsageError, camel, helpText, parseArgs, type FlagSpec, type FlagValues 
 
 export const BENCH_FLAGS: Record<string, FlagSpec> = {
   rounds: { type: 'number', default: 3, value: 'N', description: 'interleaved rounds per scenario' },
-  scenario: { type: 'list', value: 'a,b', description: 'only these scenarios: names or prefixes such as echo or fanout, comma-separated (repeatable; the names are under Scenarios in bench/README.md)' },
-  server: { type: 'list', value: 'a,b', description: 'only these servers (wavecast, ws, ws+bufferutil, raw, uws, and raw-direct, which runs only when named; for the relay scenarios serve-v1, serve-plain, socket.io); the baselines (ws, ws+bufferutil, socket.io) always run' },
+  scenario: {
+    type: 'list',
+    value: 'a,b',
+    description:
+      'only these scenarios: names or prefixes such as echo or fanout, comma-separated (repeatable; the names are under Scenarios in bench/README.md)',
+  },
+  server: {
+    type: 'list',
+    value: 'a,b',
+    description:
+      'only these servers (wavecast, ws, ws+bufferutil, raw, uws, and raw-direct, which runs only when named; for the relay scenarios serve-v1, serve-plain, socket.io); the baselines (ws, ws+bufferutil, socket.io) always run',
+  },
   quick: { type: 'boolean', description: 'short runs (0.3 s warm-up, 1 s measured)' },
   big: { type: 'boolean', description: 'also run the 50,000-connection memory scenario' },
   duration: { type: 'number', value: 'SECONDS', description: "seconds measured per run (default: the scenario's)" },
   warmup: { type: 'number', value: 'SECONDS', description: "seconds of warm-up per run (default: the scenario's)" },
   'gen-procs': { type: 'number', value: 'N', description: 'load generator processes where a scenario allows several (default: 1)' },
-  retries: { type: 'number', default: 2, value: 'N', description: 'run again, up to N times, when other processes kept the CPUs busy meanwhile' },
-  'no-pin': { type: 'boolean', description: 'do not pin processes to CPUs (by default, with taskset and enough cores, the load generators get the last CPUs and the server the others)' },
+  retries: {
+    type: 'number',
+    default: 2,
+    value: 'N',
+    description: 'run again, up to N times, when other processes kept the CPUs busy meanwhile',
+  },
+  'no-pin': {
+    type: 'boolean',
+    description:
+      'do not pin processes to CPUs (by default, with taskset and enough cores, the load generators get the last CPUs and the server the others)',
+  },
   out: { type: 'string', value: 'DIR', description: 'where results go (default: bench/results)' },
   'no-save': { type: 'boolean', description: 'print only, write no result files' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },

@@ -70,13 +70,17 @@ function describeRefusal(failure: Failure, refusal: Refusal): string {
   const answer = said !== '' ? `${status}: ${said}` : status;
   const { status: code } = refusal;
   if (code >= 200 && code < 300) {
-    const type = String(refusal.headers['content-type'] ?? '').split(';')[0]!.trim();
+    const type = String(refusal.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
     return `it is an ordinary web address, not a WebSocket endpoint: it answered ${status}${type !== '' ? ` (${type})` : ''} instead of switching to WebSocket. Check the path: WebSocket servers often listen on one such as /ws`;
   }
   if (code >= 300 && code < 400) {
     const location = refusal.headers.location;
     const where = typeof location === 'string' ? ` to ${visible(location)}` : '';
-    return failure.followRedirects || where === '' ? `the server redirects (${status})${where}, and it cannot be followed` : `the server redirects (${status})${where}. -L (--location) follows redirects`;
+    return failure.followRedirects || where === ''
+      ? `the server redirects (${status})${where}, and it cannot be followed`
+      : `the server redirects (${status})${where}. -L (--location) follows redirects`;
   }
   switch (code) {
     case 400:
@@ -89,7 +93,8 @@ function describeRefusal(failure: Failure, refusal: Refusal): string {
       return `there is nothing at this path (${answer}). Check the path in the URL`;
     case 426: {
       const wanted = refusal.headers['sec-websocket-version'];
-      if (failure.protocolVersion !== 13) return `the server does not speak WebSocket version ${failure.protocolVersion} (${status}${wanted !== undefined ? `; it speaks ${String(wanted)}` : ''}). Leave out -p/--protocol`;
+      if (failure.protocolVersion !== 13)
+        return `the server does not speak WebSocket version ${failure.protocolVersion} (${status}${wanted !== undefined ? `; it speaks ${String(wanted)}` : ''}). Leave out -p/--protocol`;
       return `the server wants something else at this address (${answer}): it may not be a WebSocket endpoint`;
     }
     case 429:
@@ -117,26 +122,37 @@ function describeError(failure: Failure): string {
   if (error === null) return `the connection closed during the opening handshake. ${where} may not be a WebSocket server`;
   const code = error.code ?? '';
   const message = error.message;
-  if (code === 'ECONNREFUSED') return `nothing is listening on ${where} (connection refused). Is the server running, and is the port right?`;
+  if (code === 'ECONNREFUSED')
+    return `nothing is listening on ${where} (connection refused). Is the server running, and is the port right?`;
   if (code === 'ENOTFOUND') return `no such host: DNS does not know "${hostOf(url)}". Check its spelling`;
   if (code === 'EAI_AGAIN') return `cannot look up "${hostOf(url)}" (DNS did not answer). Check the network, or try again`;
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return `no route to ${where} (${code}). Check the address and the network`;
-  if (code === 'ETIMEDOUT') return `${where} could not be reached (timed out): a firewall may be dropping the connection, or the address is wrong`;
+  if (code === 'ETIMEDOUT')
+    return `${where} could not be reached (timed out): a firewall may be dropping the connection, or the address is wrong`;
   if (message === 'Opening handshake has timed out') {
     return `no answer from ${where} within ${failure.handshakeTimeout} s (--handshake-timeout). It may not be a WebSocket server, or a firewall drops the connection`;
   }
-  if (message === 'Maximum redirects exceeded') return `too many redirects (more than ${failure.maxRedirects}). --max-redirects raises the limit`;
+  if (message === 'Maximum redirects exceeded')
+    return `too many redirects (more than ${failure.maxRedirects}). --max-redirects raises the limit`;
   if (code.startsWith('HPE_')) return `${where} answered, but not in HTTP: it is not a WebSocket server. Check the port`;
   if (isSecure(url)) {
-    if (code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|before secure TLS connection was established/.test(message)) {
+    if (
+      code === 'EPROTO' ||
+      code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+      /wrong version number|before secure TLS connection was established/.test(message)
+    ) {
       return `${where} does not speak TLS, which wss:// needs. If it is a plain server, connect with ${url.replace(/^wss:/i, 'ws:').replace(/^https:/i, 'http:')}`;
     }
-    if (UNTRUSTED.has(code)) return `the server's certificate is not trusted (${message}). Give the certificate of its authority with --ca FILE, or skip the check with -n/--no-check`;
-    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the server's certificate is for another name (${message}). Use the name it is for, or skip the check with -n/--no-check`;
-    if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return 'the server wants a client certificate. Give it with --cert FILE and --key FILE';
+    if (UNTRUSTED.has(code))
+      return `the server's certificate is not trusted (${message}). Give the certificate of its authority with --ca FILE, or skip the check with -n/--no-check`;
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+      return `the server's certificate is for another name (${message}). Use the name it is for, or skip the check with -n/--no-check`;
+    if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')
+      return 'the server wants a client certificate. Give it with --cert FILE and --key FILE';
     const alert = /alert ([a-z0-9 ]+?)(?::|$)/i.exec(message);
     if (alert !== null) return `the TLS handshake failed: the server said "${alert[1]!.replace(/^tlsv1\d? /, '')}"`;
   }
-  if (code === 'ECONNRESET' || message === 'socket hang up') return `${where} closed the connection without answering the upgrade. It may not be a WebSocket server, or it refused this client`;
+  if (code === 'ECONNRESET' || message === 'socket hang up')
+    return `${where} closed the connection without answering the upgrade. It may not be a WebSocket server, or it refused this client`;
   return message;
 }

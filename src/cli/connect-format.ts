@@ -85,13 +85,22 @@ export function isNormalClose(code: number): boolean {
 }
 
 /** Headers the client writes itself for the opening handshake. */
-const HANDSHAKE_HEADERS = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions']);
+const HANDSHAKE_HEADERS = new Set([
+  'connection',
+  'upgrade',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+]);
 
 /**
  * Reads -H values ("Name: value") into request headers; a name given twice gets both values. Returns
  * an error message for the first malformed one.
  */
-export function parseHeaders(values: readonly string[]): { ok: true; headers: Record<string, string | string[]> } | { ok: false; message: string } {
+export function parseHeaders(
+  values: readonly string[],
+): { ok: true; headers: Record<string, string | string[]> } | { ok: false; message: string } {
   const headers: Record<string, string | string[]> = {};
   for (const raw of values) {
     const colon = raw.indexOf(':');

@@ -19,34 +19,95 @@ const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 export const CONNECT_FLAGS: Record<string, FlagSpec> = {
   connect: { type: 'string', short: 'c', value: 'URL', description: 'the server to connect to (the URL may also come last, without -c)' },
-  listen: { type: 'string', short: 'l', value: '[HOST:]PORT', description: 'listen mode: wait for a client on PORT (every interface, or HOST), print what it sends and send it what you type' },
+  listen: {
+    type: 'string',
+    short: 'l',
+    value: '[HOST:]PORT',
+    description: 'listen mode: wait for a client on PORT (every interface, or HOST), print what it sends and send it what you type',
+  },
   subprotocol: { type: 'list', short: 's', value: 'NAME', description: 'ask for this subprotocol (repeatable); with --listen, accept it' },
   protocol: { type: 'string', short: 'p', value: 'VERSION', description: 'WebSocket protocol version: 13 (RFC 6455, the default) or 8' },
   header: { type: 'list', short: 'H', value: '"NAME: VALUE"', description: 'add a header to the upgrade request (repeatable)' },
-  auth: { type: 'string', value: 'USER:PASSWORD', description: 'HTTP Basic authentication (as user:password@ in the URL, which is never printed)' },
+  auth: {
+    type: 'string',
+    value: 'USER:PASSWORD',
+    description: 'HTTP Basic authentication (as user:password@ in the URL, which is never printed)',
+  },
   origin: { type: 'string', short: 'o', value: 'ORIGIN', description: 'send this Origin header' },
   host: { type: 'string', value: 'HOST', description: "send this Host header instead of the URL's" },
-  execute: { type: 'list', short: 'x', value: 'MESSAGE', description: 'send MESSAGE once connected (repeatable), print replies, close after --wait; input is not read' },
-  wait: { type: 'number', short: 'w', value: 'SECONDS', description: `seconds to wait for replies before closing: after -x (default ${DEFAULT_EXECUTE_WAIT}), after piped input ends (default 0); -1: stay connected until the server closes or Ctrl-C` },
-  slash: { type: 'boolean', description: 'slash commands in the input: /ping [data], /pong [data], /close [code [reason]] (// sends a line starting with /)' },
+  execute: {
+    type: 'list',
+    short: 'x',
+    value: 'MESSAGE',
+    description: 'send MESSAGE once connected (repeatable), print replies, close after --wait; input is not read',
+  },
+  wait: {
+    type: 'number',
+    short: 'w',
+    value: 'SECONDS',
+    description: `seconds to wait for replies before closing: after -x (default ${DEFAULT_EXECUTE_WAIT}), after piped input ends (default 0); -1: stay connected until the server closes or Ctrl-C`,
+  },
+  slash: {
+    type: 'boolean',
+    description: 'slash commands in the input: /ping [data], /pong [data], /close [code [reason]] (// sends a line starting with /)',
+  },
   'show-ping-pong': { type: 'boolean', short: 'P', description: 'print a line (on stderr) for each ping and pong received' },
   location: { type: 'boolean', short: 'L', description: 'follow redirects (3xx)' },
   'max-redirects': { type: 'number', value: 'N', description: `follow at most N redirects (default ${DEFAULT_MAX_REDIRECTS})` },
-  'no-check': { type: 'boolean', short: 'n', description: "do not check the server's TLS certificate (self-signed, expired, for another name)" },
+  'no-check': {
+    type: 'boolean',
+    short: 'n',
+    description: "do not check the server's TLS certificate (self-signed, expired, for another name)",
+  },
   insecure: { type: 'boolean', short: 'k', description: 'the same as -n (as with curl)' },
   ca: { type: 'string', value: 'FILE', description: 'trust the certificate authority in this PEM file' },
   cert: { type: 'string', value: 'FILE', description: 'client certificate (PEM) for servers that ask for one; with --key' },
   key: { type: 'string', value: 'FILE', description: 'private key (PEM) of --cert' },
-  passphrase: { type: 'string', optionalValue: true, value: 'PASSPHRASE', description: 'passphrase of an encrypted --key; without a value, asked for on the terminal' },
-  'ping-interval': { type: 'number', value: 'SECONDS', description: 'send a ping every SECONDS (default 0: never); -v prints the pongs with their round trip' },
-  'handshake-timeout': { type: 'number', value: 'SECONDS', description: `give up if the opening handshake takes longer (default ${DEFAULT_HANDSHAKE_TIMEOUT}; 0: never)` },
+  passphrase: {
+    type: 'string',
+    optionalValue: true,
+    value: 'PASSPHRASE',
+    description: 'passphrase of an encrypted --key; without a value, asked for on the terminal',
+  },
+  'ping-interval': {
+    type: 'number',
+    value: 'SECONDS',
+    description: 'send a ping every SECONDS (default 0: never); -v prints the pongs with their round trip',
+  },
+  'handshake-timeout': {
+    type: 'number',
+    value: 'SECONDS',
+    description: `give up if the opening handshake takes longer (default ${DEFAULT_HANDSHAKE_TIMEOUT}; 0: never)`,
+  },
   'no-color': { type: 'boolean', description: 'no colours on a terminal (as when NO_COLOR is set)' },
-  verbose: { type: 'boolean', short: 'v', description: 'also print pings, pongs (with their round trip) and the negotiated extensions, on stderr' },
+  verbose: {
+    type: 'boolean',
+    short: 'v',
+    description: 'also print pings, pongs (with their round trip) and the negotiated extensions, on stderr',
+  },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };
 
 /** Flags that only mean something when connecting (wscat's "--connect only"), not with --listen. */
-const CONNECT_ONLY = ['protocol', 'header', 'auth', 'origin', 'host', 'execute', 'wait', 'location', 'max-redirects', 'no-check', 'insecure', 'ca', 'cert', 'key', 'passphrase', 'ping-interval', 'handshake-timeout'];
+const CONNECT_ONLY = [
+  'protocol',
+  'header',
+  'auth',
+  'origin',
+  'host',
+  'execute',
+  'wait',
+  'location',
+  'max-redirects',
+  'no-check',
+  'insecure',
+  'ca',
+  'cert',
+  'key',
+  'passphrase',
+  'ping-interval',
+  'handshake-timeout',
+];
 
 const USAGE = 'wavecast connect [options] (<url> | -c <url> | -l [host:]<port>)';
 const DESCRIPTION = `Opens a WebSocket to <url> (ws:, wss:, http:, https: or ws+unix:; without a scheme, ws:// is assumed), or
@@ -130,7 +191,8 @@ function seconds(name: string, value: unknown, fallback: number, allowForever = 
   if (value === undefined) return fallback;
   const n = value as number;
   if (allowForever && n === -1) return -1;
-  if (n < 0 || n > MAX_SECONDS) throw new UsageError(`--${name} needs a number of seconds from 0 to ${MAX_SECONDS}${allowForever ? ', or -1 (no end)' : ''}, not ${n}`);
+  if (n < 0 || n > MAX_SECONDS)
+    throw new UsageError(`--${name} needs a number of seconds from 0 to ${MAX_SECONDS}${allowForever ? ', or -1 (no end)' : ''}, not ${n}`);
   return n;
 }
 
@@ -158,15 +220,18 @@ export function readConnectSettings(argv: readonly string[], env: NodeJS.Process
     return { mode: 'listen', ...readListenAddress(flags.listen as string), ...common };
   }
   const connect = flags.connect as string | undefined;
-  if (connect !== undefined && positionals.length > 0 && positionals[0] !== connect) throw new UsageError(`two URLs: -c ${connect} and ${positionals[0]}; give one`);
+  if (connect !== undefined && positionals.length > 0 && positionals[0] !== connect)
+    throw new UsageError(`two URLs: -c ${connect} and ${positionals[0]}; give one`);
   const address = connect ?? positionals[0];
-  if (address === undefined) throw new UsageError('missing the URL to connect to (wavecast connect <url>, or -c <url>), or -l <port> to listen');
+  if (address === undefined)
+    throw new UsageError('missing the URL to connect to (wavecast connect <url>, or -c <url>), or -l <port> to listen');
 
   const headers = parseHeaders(flags.header as string[]);
   if (!headers.ok) throw new UsageError(headers.message);
   if (flags.auth !== undefined) {
     if (!(flags.auth as string).includes(':')) throw new UsageError('--auth needs USER:PASSWORD');
-    if (headers.headers.authorization !== undefined) throw new UsageError('--auth and -H "Authorization: ..." both set the Authorization header: give one');
+    if (headers.headers.authorization !== undefined)
+      throw new UsageError('--auth and -H "Authorization: ..." both set the Authorization header: give one');
     headers.headers.authorization = `Basic ${Buffer.from(flags.auth as string).toString('base64')}`;
   }
   if (flags.host !== undefined) {
@@ -215,7 +280,9 @@ function readListenAddress(value: string): { host: string | undefined; port: num
 function readProtocolVersion(value: string | undefined): 8 | 13 {
   if (value === undefined || value === '13') return 13;
   if (value === '8') return 8;
-  throw new UsageError(`-p/--protocol is the WebSocket protocol version, 8 or 13 (as in wscat), not "${value}"; a subprotocol is -s/--subprotocol`);
+  throw new UsageError(
+    `-p/--protocol is the WebSocket protocol version, 8 or 13 (as in wscat), not "${value}"; a subprotocol is -s/--subprotocol`,
+  );
 }
 
 /** --ca, --cert, --key and --passphrase into the options; true when the passphrase is to be asked for. */
@@ -233,7 +300,8 @@ function readTlsFiles(flags: FlagValues, options: ClientOptions): boolean {
   const cert = read('cert');
   const key = read('key');
   if (ca !== undefined) {
-    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca: ${String(flags.ca)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+      throw new UsageError(`--ca: ${String(flags.ca)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
     options.ca = ca;
   }
   if ((cert === undefined) !== (key === undefined)) throw new UsageError('--cert and --key go together: give both');
@@ -256,13 +324,22 @@ export interface TlsFiles {
 export function checkClientCertificate(options: ClientOptions, files: TlsFiles): void {
   if (options.key === undefined) return;
   try {
-    createSecureContext({ cert: options.cert, key: options.key, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) });
+    createSecureContext({
+      cert: options.cert,
+      key: options.key,
+      ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
+    });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ERR_OSSL_BAD_DECRYPT') {
-      throw new UsageError(options.passphrase === undefined ? `--key ${files.key} is encrypted: give --passphrase (alone, to be asked for it)` : `--key ${files.key}: wrong passphrase`);
+      throw new UsageError(
+        options.passphrase === undefined
+          ? `--key ${files.key} is encrypted: give --passphrase (alone, to be asked for it)`
+          : `--key ${files.key}: wrong passphrase`,
+      );
     }
-    if (code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') throw new UsageError(`--cert ${files.cert} and --key ${files.key} do not belong together`);
+    if (code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH')
+      throw new UsageError(`--cert ${files.cert} and --key ${files.key} do not belong together`);
     throw new UsageError(`--cert/--key: ${(error as Error).message}`);
   }
 }
@@ -271,7 +348,10 @@ export function checkClientCertificate(options: ClientOptions, files: TlsFiles):
 function checkSubprotocols(names: string[]): string[] {
   const seen = new Set<string>();
   for (const name of names) {
-    if (!isToken(name)) throw new UsageError(`-s/--subprotocol ${JSON.stringify(name)} is not a subprotocol name: no spaces, commas, quotes or other separators`);
+    if (!isToken(name))
+      throw new UsageError(
+        `-s/--subprotocol ${JSON.stringify(name)} is not a subprotocol name: no spaces, commas, quotes or other separators`,
+      );
     if (seen.has(name)) throw new UsageError(`-s/--subprotocol ${JSON.stringify(name)} is given twice`);
     seen.add(name);
   }

@@ -8,7 +8,16 @@ import { WebSocket } from '../index.js';
 import { UsageError } from './args.js';
 import { describeFailure, type Refusal } from './connect-errors.js';
 import { describeClose, isNormalClose, visible } from './connect-format.js';
-import { CLOSE_TIMEOUT_MS, DEFAULT_EXECUTE_WAIT, DEFAULT_MAX_REDIRECTS, checkClientCertificate, connectHelp, readConnectSettings, type ConnectSettings, type ListenSettings } from './connect-options.js';
+import {
+  CLOSE_TIMEOUT_MS,
+  DEFAULT_EXECUTE_WAIT,
+  DEFAULT_MAX_REDIRECTS,
+  checkClientCertificate,
+  connectHelp,
+  readConnectSettings,
+  type ConnectSettings,
+  type ListenSettings,
+} from './connect-options.js';
 import { LineConsole, askHidden, type ConsoleIO } from './line-console.js';
 import { deliverLine, showTraffic } from './socket-lines.js';
 
@@ -53,7 +62,8 @@ export async function runConnect(argv: readonly string[], io: Partial<ConsoleIO>
   }
   if (settings.mode === 'listen') return (await import('./listen.js')).runListen(settings, full);
   if (settings.askPassphrase) {
-    if (full.stdin.isTTY !== true) return usage('--passphrase without a value asks on the terminal, and stdin is not one: give --passphrase=PASSPHRASE');
+    if (full.stdin.isTTY !== true)
+      return usage('--passphrase without a value asks on the terminal, and stdin is not one: give --passphrase=PASSPHRASE');
     const passphrase = await askHidden(full, `Passphrase for ${settings.tlsFiles.key}: `);
     if (passphrase === null) return EXIT_INTERRUPTED;
     settings.options.passphrase = passphrase;
@@ -115,7 +125,9 @@ class ConnectSession {
     this.ws = ws;
     this.firstUrl = ws.url;
     ws.on('open', () => this.onOpen());
-    showTraffic(ws, this.console, settings.showPingPong, () => (settings.verbose && this.lastPingAt > 0 ? ` (${Date.now() - this.lastPingAt} ms after our ping)` : ''));
+    showTraffic(ws, this.console, settings.showPingPong, () =>
+      settings.verbose && this.lastPingAt > 0 ? ` (${Date.now() - this.lastPingAt} ms after our ping)` : '',
+    );
     ws.on('error', (error: Error) => {
       this.error ??= error;
     });
@@ -154,7 +166,12 @@ class ConnectSession {
   }
 
   private onRefused(response: IncomingMessage): void {
-    const refusal: Refusal = { status: response.statusCode ?? 0, statusText: response.statusMessage ?? '', headers: response.headers, body: '' };
+    const refusal: Refusal = {
+      status: response.statusCode ?? 0,
+      statusText: response.statusMessage ?? '',
+      headers: response.headers,
+      body: '',
+    };
     this.refusal = refusal;
     response.setEncoding('utf8');
     response.on('data', (chunk: string) => {

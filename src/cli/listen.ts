@@ -53,7 +53,8 @@ class ListenSession {
       ...(settings.host !== undefined ? { host: settings.host } : {}),
       clientTracking: false,
       handleProtocols: (protocols: Set<string>) => [...protocols].find((protocol) => offered.has(protocol)) ?? false,
-      verifyClient: (_info: unknown, done: (ok: boolean, status?: number, message?: string) => void) => (this.client === null ? done(true) : done(false, 503, BUSY)),
+      verifyClient: (_info: unknown, done: (ok: boolean, status?: number, message?: string) => void) =>
+        this.client === null ? done(true) : done(false, 503, BUSY),
     });
     this.wss = wss;
     wss.on('listening', () => this.onListening());
@@ -68,7 +69,10 @@ class ListenSession {
     const { port, address } = this.wss!.address() as { port: number; address: string };
     const host = this.settings.host === undefined ? 'localhost' : address.includes(':') ? `[${address}]` : address;
     const anywhere = this.settings.host === undefined ? ', on every interface' : '';
-    this.console.note(`listening on ws://${host}:${port}/${anywhere} (${this.console.interactive ? 'Ctrl-C or Ctrl-D stops' : 'Ctrl-C stops'})`, 'green');
+    this.console.note(
+      `listening on ws://${host}:${port}/${anywhere} (${this.console.interactive ? 'Ctrl-C or Ctrl-D stops' : 'Ctrl-C stops'})`,
+      'green',
+    );
     this.console.startInput();
   }
 

@@ -85,7 +85,8 @@ async function main(argv: string[]): Promise<number> {
     // wscat's habit: `wscat -c URL`.
     throw new UsageError(`unknown option ${first}: it is an option of the connect command, as in wavecast connect ${argv.join(' ')}`);
   }
-  if (first.startsWith('-')) throw new UsageError(`unknown option ${first} (the options come after the command: wavecast <command> [options])`);
+  if (first.startsWith('-'))
+    throw new UsageError(`unknown option ${first} (the options come after the command: wavecast <command> [options])`);
   if (!Object.hasOwn(COMMANDS, first)) {
     throw new UsageError(`unknown command "${first}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
   }

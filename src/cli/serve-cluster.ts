@@ -25,12 +25,18 @@ export async function startCluster(settings: ClusterSettings, log: Logger): Prom
   let adapter: BrokerAdapter;
   let store: SharedHistory;
   if (settings.broker === 'redis') {
-    const [{ RedisAdapter, RedisLink }, { RedisHistory }] = await Promise.all([import('../cluster/redis.js'), import('../relay/history-redis.js')]);
+    const [{ RedisAdapter, RedisLink }, { RedisHistory }] = await Promise.all([
+      import('../cluster/redis.js'),
+      import('../relay/history-redis.js'),
+    ]);
     const link = new RedisLink({ url: settings.url });
     adapter = new RedisAdapter({ link, prefix: `${settings.prefix}:`, log: adapterLog });
     store = new RedisHistory({ link, prefix: `${settings.prefix}:`, bounds: settings.history });
   } else {
-    const [{ NatsAdapter, NatsLink }, { NatsHistory }] = await Promise.all([import('../cluster/nats.js'), import('../relay/history-nats.js')]);
+    const [{ NatsAdapter, NatsLink }, { NatsHistory }] = await Promise.all([
+      import('../cluster/nats.js'),
+      import('../relay/history-nats.js'),
+    ]);
     const link = new NatsLink({ url: settings.url, name: 'wavecast-relay' });
     adapter = new NatsAdapter({ link, prefix: settings.prefix, log: adapterLog });
     store = new NatsHistory({ link, prefix: settings.prefix, bounds: settings.history });
@@ -43,5 +49,11 @@ export async function startCluster(settings: ClusterSettings, log: Logger): Prom
     throw error;
   }
   const { RelayCluster } = await import('../relay/cluster.js');
-  return new RelayCluster({ adapter, store, log, presenceInterval: settings.presenceInterval, ...(settings.presenceUpdates !== undefined ? { presenceUpdates: settings.presenceUpdates } : {}) });
+  return new RelayCluster({
+    adapter,
+    store,
+    log,
+    presenceInterval: settings.presenceInterval,
+    ...(settings.presenceUpdates !== undefined ? { presenceUpdates: settings.presenceUpdates } : {}),
+  });
 }

@@ -22,7 +22,8 @@ export interface LineOptions {
 export function deliverLine(ws: WebSocket, console: LineConsole, text: string, options: LineOptions): void {
   const command = options.slash ? readSlash(text) : { kind: 'send' as const, text };
   if (ws.readyState !== OPEN) {
-    if (console.interactive) console.note(ws.readyState === CLOSING ? 'not sent: the connection is closing' : 'not sent: not connected', 'yellow');
+    if (console.interactive)
+      console.note(ws.readyState === CLOSING ? 'not sent: the connection is closing' : 'not sent: not connected', 'yellow');
     return;
   }
   try {
@@ -54,7 +55,12 @@ export function deliverLine(ws: WebSocket, console: LineConsole, text: string, o
 }
 
 /** Prints what `ws` receives; with `showPingPong`, a status line for each ping and pong. */
-export function showTraffic(ws: WebSocket, console: LineConsole, showPingPong: boolean, pongNote: (data: Buffer) => string = () => ''): void {
+export function showTraffic(
+  ws: WebSocket,
+  console: LineConsole,
+  showPingPong: boolean,
+  pongNote: (data: Buffer) => string = () => '',
+): void {
   ws.on('message', (data: Buffer, isBinary: boolean) => console.message(data, isBinary));
   if (!showPingPong) return;
   const payload = (data: Buffer) => (data.length > 0 ? `: ${visible(data.toString('utf8'))}` : '');

@@ -2,7 +2,13 @@
 // follows redirects when asked to, checks the 101 response, and hands the socket to the connection.
 // Every failure (refused, reset, TLS, timeout, a bad or unexpected response) ends as 'error' (when
 // listened for) then 'close' with 1006; nothing is thrown once the constructor has returned.
-import { request as httpRequest, type ClientRequest, type ClientRequestArgs, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import {
+  request as httpRequest,
+  type ClientRequest,
+  type ClientRequestArgs,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, type NetConnectOpts } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -250,7 +256,8 @@ export function connect(ws: WebSocket, address: string | URL, protocols: unknown
     protocols = undefined;
   }
   // As in `ws`, without a protocols argument the subprotocols may come as the `protocols` option.
-  if (protocols === undefined && options !== null && typeof options === 'object') protocols = (options as { protocols?: unknown }).protocols;
+  if (protocols === undefined && options !== null && typeof options === 'object')
+    protocols = (options as { protocols?: unknown }).protocols;
   const target = parseTarget(address);
   const list = parseProtocols(protocols);
   const settings = readOptions(options);

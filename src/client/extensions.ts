@@ -46,7 +46,8 @@ export function checkResponseExtensions(header: string | undefined, offer: Clien
   if (offer === null) return { ok: false, message: 'Server sent a Sec-WebSocket-Extensions header but no extension was requested' };
   const parsed = parseExtensions(header);
   if (parsed === null) return { ok: false, message: 'Invalid Sec-WebSocket-Extensions header' };
-  if (parsed.length !== 1 || parsed[0]!.name !== 'permessage-deflate') return { ok: false, message: 'Server indicated an extension that was not requested' };
+  if (parsed.length !== 1 || parsed[0]!.name !== 'permessage-deflate')
+    return { ok: false, message: 'Server indicated an extension that was not requested' };
   const result = offer.accept(parsed[0]!, header.trim());
   if (!result.ok) return { ok: false, message: 'Invalid Sec-WebSocket-Extensions header' };
   return { ok: true, extensions: 'permessage-deflate', compression: result.compression };

@@ -78,12 +78,17 @@ export function readOptions(options: unknown): Settings {
     throw new TypeError('The "headers" option must be an object');
   }
   if (o.origin !== undefined && typeof o.origin !== 'string') throw new TypeError('The "origin" option must be a string');
-  if (o.auth !== undefined && o.auth !== null && typeof o.auth !== 'string') throw new TypeError('The "auth" option must be a string (user:password)');
+  if (o.auth !== undefined && o.auth !== null && typeof o.auth !== 'string')
+    throw new TypeError('The "auth" option must be a string (user:password)');
   for (const name of ['createConnection', 'finishRequest', 'generateMask'] as const) {
     if (o[name] !== undefined && typeof o[name] !== 'function') throw new TypeError(`The "${name}" option must be a function`);
   }
   const perMessageDeflate = o.perMessageDeflate;
-  if (perMessageDeflate !== undefined && typeof perMessageDeflate !== 'boolean' && (typeof perMessageDeflate !== 'object' || perMessageDeflate === null)) {
+  if (
+    perMessageDeflate !== undefined &&
+    typeof perMessageDeflate !== 'boolean' &&
+    (typeof perMessageDeflate !== 'object' || perMessageDeflate === null)
+  ) {
     throw new TypeError('The "perMessageDeflate" option must be a boolean or an object');
   }
   const passThrough: Record<string, unknown> = {};

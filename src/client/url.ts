@@ -19,7 +19,6 @@ export interface Target {
   auth: string | undefined;
 }
 
-
 /**
  * Parses a WebSocket URL. Relative redirects are resolved against `base`. Throws a SyntaxError naming
  * what is wrong: an unparsable URL, another scheme, a fragment, or a ws+unix: URL without a socket path.

@@ -111,7 +111,8 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
     this._reconnectDelay = positiveOption('reconnectDelay', options.reconnectDelay, DEFAULT_RECONNECT_DELAY);
     this._connectTimeout = positiveOption('connectTimeout', options.connectTimeout, DEFAULT_CONNECT_TIMEOUT);
     this._maxPendingBytes = positiveOption('maxPendingBytes', options.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES, 'bytes');
-    if (options.log !== undefined && typeof options.log !== 'function') throw new TypeError('Invalid log option: expected a function (level, message) => void');
+    if (options.log !== undefined && typeof options.log !== 'function')
+      throw new TypeError('Invalid log option: expected a function (level, message) => void');
     this._logOption = options.log;
     this.url = hidePassword(url);
     this._nodeIdBytes = randomBytes(NODE_ID_BYTES);
@@ -268,7 +269,10 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
     this._downSince = Date.now();
     this._droppedAtDown = this.stats.dropped;
     const error = cause instanceof Error ? cause : new Error(String(cause));
-    this._log('warn', `Lost the connection to ${this._brokerName} at ${this.url} (${describeError(error)}); reconnecting. Local clients are served meanwhile, but publishes stay on this node until the link is back`);
+    this._log(
+      'warn',
+      `Lost the connection to ${this._brokerName} at ${this.url} (${describeError(error)}); reconnecting. Local clients are served meanwhile, but publishes stay on this node until the link is back`,
+    );
     this.emit('disconnected', error);
   }
 
@@ -278,7 +282,10 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
     this._state = 'connected';
     this.stats.reconnects++;
     const info: ReconnectInfo = { downtime: Date.now() - this._downSince, dropped: this.stats.dropped - this._droppedAtDown };
-    this._log('info', `Reconnected to ${this._brokerName} at ${this.url} after ${info.downtime} ms; ${this._topics.size} topic(s) subscribed again; ${info.dropped} publish(es) stayed local meanwhile`);
+    this._log(
+      'info',
+      `Reconnected to ${this._brokerName} at ${this.url} after ${info.downtime} ms; ${this._topics.size} topic(s) subscribed again; ${info.dropped} publish(es) stayed local meanwhile`,
+    );
     this.emit('reconnected', info);
   }
 
@@ -291,7 +298,10 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
 
   /** Logs, once until publishes fit again, that maxPendingBytes was reached. */
   protected _pendingLimitReached(): void {
-    this._log('warn', `Over ${this._maxPendingBytes} bytes of publishes wait for ${this._brokerName} to acknowledge them; publishes stay on this node until it catches up`);
+    this._log(
+      'warn',
+      `Over ${this._maxPendingBytes} bytes of publishes wait for ${this._brokerName} to acknowledge them; publishes stay on this node until it catches up`,
+    );
   }
 
   /** A publish the broker did not take (counted as dropped). */
@@ -325,7 +335,9 @@ export async function loadPeer<T>(name: string, adapter: string): Promise<T> {
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      const missing = new Error(`${adapter} needs the '${name}' package, an optional peer dependency of wavecast: npm install ${name}`, { cause: error });
+      const missing = new Error(`${adapter} needs the '${name}' package, an optional peer dependency of wavecast: npm install ${name}`, {
+        cause: error,
+      });
       (missing as Error & { code: string }).code = MISSING_PEER;
       throw missing;
     }
@@ -347,7 +359,12 @@ function findSystemCode(error: unknown, depth: number): string | null {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && /^E[A-Z0-9_]+$/.test(code)) return code;
   // `cause` (standard), `errors` (AggregateError), `chainedError` (nats.js), `socketError` (node-redis).
-  const { cause, errors, chainedError, socketError } = error as { cause?: unknown; errors?: unknown; chainedError?: unknown; socketError?: unknown };
+  const { cause, errors, chainedError, socketError } = error as {
+    cause?: unknown;
+    errors?: unknown;
+    chainedError?: unknown;
+    socketError?: unknown;
+  };
   const nested = [cause, chainedError, socketError, ...(Array.isArray(errors) ? errors : [])];
   for (const inner of nested) {
     const found = findSystemCode(inner, depth + 1);

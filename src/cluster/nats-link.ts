@@ -19,6 +19,7 @@ export interface NatsStatus {
 /** The part of a nats.js connection the link itself uses; its users declare the parts they call. */
 interface NatsConnection {
   status(): AsyncIterable<NatsStatus>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: the nats package declares it so
   closed(): Promise<void | Error>;
   isClosed(): boolean;
   drain(): Promise<void>;
@@ -131,7 +132,8 @@ export class NatsLink extends SharedLink {
     try {
       for await (const status of nc.status()) {
         if (this._nc !== nc) return;
-        if (status.type === 'disconnect' && this.state === 'connected') this._setState('reconnecting', new Error(`disconnected from ${String(status.data)}`));
+        if (status.type === 'disconnect' && this.state === 'connected')
+          this._setState('reconnecting', new Error(`disconnected from ${String(status.data)}`));
         else if (status.type === 'reconnect') {
           this._attempts = 0;
           if (this.state === 'reconnecting') this._setState('connected');

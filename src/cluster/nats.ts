@@ -81,7 +81,11 @@ export class NatsAdapter extends BrokerAdapter {
 
   constructor(options: NatsAdapterOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('NatsAdapter options must be an object');
-    const url = options.link?.url ?? checkNatsUrls(options.url ?? DEFAULT_NATS_URL).map(hidePassword).join(',');
+    const url =
+      options.link?.url ??
+      checkNatsUrls(options.url ?? DEFAULT_NATS_URL)
+        .map(hidePassword)
+        .join(',');
     super('NATS', url, options);
     this.link =
       options.link ??
@@ -94,7 +98,9 @@ export class NatsAdapter extends BrokerAdapter {
       });
     this.prefix = options.prefix ?? 'wavecast';
     if (typeof this.prefix !== 'string' || !SUBJECT_PREFIX.test(this.prefix)) {
-      throw new TypeError(`Invalid prefix: ${String(this.prefix)} (expected NATS subject tokens such as 'wavecast' or 'app.ws', without spaces, '*' or '>')`);
+      throw new TypeError(
+        `Invalid prefix: ${String(this.prefix)} (expected NATS subject tokens such as 'wavecast' or 'app.ws', without spaces, '*' or '>')`,
+      );
     }
     this._flushEvery = Math.max(1, Math.min(this._maxPendingBytes / 4, 1024 * 1024));
   }
@@ -109,7 +115,10 @@ export class NatsAdapter extends BrokerAdapter {
     const nc = this.link.connection<NatsConnection>();
     this._nc = nc;
     this._maxPayload = nc.info?.max_payload ?? Infinity;
-    this._unwatch = [this.link.onState((state, cause) => this._linkState(nc, state, cause)), this.link.onStatus((status) => this._status(status))];
+    this._unwatch = [
+      this.link.onState((state, cause) => this._linkState(nc, state, cause)),
+      this.link.onStatus((status) => this._status(status)),
+    ];
   }
 
   /** @internal */
@@ -134,7 +143,10 @@ export class NatsAdapter extends BrokerAdapter {
       );
     } else if (state === 'closed' && this.state !== 'closed') {
       this._linkDown(cause);
-      this._log('error', `The NATS connection at ${this.url} closed for good${cause instanceof Error ? `: ${cause.message}` : ''}; close this adapter and make a new one`);
+      this._log(
+        'error',
+        `The NATS connection at ${this.url} closed for good${cause instanceof Error ? `: ${cause.message}` : ''}; close this adapter and make a new one`,
+      );
     }
   }
 
@@ -235,7 +247,9 @@ export class NatsAdapter extends BrokerAdapter {
 
   protected override _checkMessageSize(bytes: number): void {
     if (bytes > this._maxPayload) {
-      throw new RangeError(`Message too large for NATS: ${bytes} bytes with the cluster header, and the server's max_payload is ${this._maxPayload}`);
+      throw new RangeError(
+        `Message too large for NATS: ${bytes} bytes with the cluster header, and the server's max_payload is ${this._maxPayload}`,
+      );
     }
   }
 }
@@ -249,7 +263,8 @@ export function subjectToken(topic: string): string {
   if (PLAIN.test(topic)) return topic;
   let token = '';
   for (const byte of Buffer.from(topic, 'utf8')) {
-    const plain = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || byte === 0x5f || byte === 0x2d;
+    const plain =
+      (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || byte === 0x5f || byte === 0x2d;
     token += plain ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return token;

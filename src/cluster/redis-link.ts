@@ -105,7 +105,8 @@ export class RedisLink extends SharedLink {
         connectTimeout: this._options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
         // Before the first connection: give up at once, so that open() fails with a clear error.
         // After it: retry for as long as the link is open.
-        reconnectStrategy: (retries: number, cause: unknown) => (everReady ? reconnectDelay(retries, maxDelay) : cause instanceof Error ? cause : new Error(String(cause))),
+        reconnectStrategy: (retries: number, cause: unknown) =>
+          everReady ? reconnectDelay(retries, maxDelay) : cause instanceof Error ? cause : new Error(String(cause)),
       },
     });
     const command = redis.createClient(options({ disableOfflineQueue: true }));

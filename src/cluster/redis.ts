@@ -115,17 +115,21 @@ export class RedisAdapter extends BrokerAdapter {
     // A shared link stays open for its other users: let go of this adapter's channels first.
     if (this.link.state === 'connected') {
       const sub = this.link.subscriber;
-      await Promise.all([...this._topics].map((topic) => sub.unsubscribe(this.channel(topic), this._onMessage, true).catch(() => undefined)));
+      await Promise.all(
+        [...this._topics].map((topic) => sub.unsubscribe(this.channel(topic), this._onMessage, true).catch(() => undefined)),
+      );
     }
     await this.link.close();
   }
 
   protected _brokerSubscribe(topic: string): void {
-    if (this.link.state === 'connected' || this.link.state === 'reconnecting') void this._track(this.link.subscriber.subscribe(this.channel(topic), this._onMessage, true), 'subscribe', topic);
+    if (this.link.state === 'connected' || this.link.state === 'reconnecting')
+      void this._track(this.link.subscriber.subscribe(this.channel(topic), this._onMessage, true), 'subscribe', topic);
   }
 
   protected _brokerUnsubscribe(topic: string): void {
-    if (this.link.state === 'connected' || this.link.state === 'reconnecting') void this._track(this.link.subscriber.unsubscribe(this.channel(topic), this._onMessage, true), 'unsubscribe', topic);
+    if (this.link.state === 'connected' || this.link.state === 'reconnecting')
+      void this._track(this.link.subscriber.unsubscribe(this.channel(topic), this._onMessage, true), 'unsubscribe', topic);
   }
 
   protected _brokerPublish(topic: string, message: Buffer): boolean {

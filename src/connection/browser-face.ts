@@ -33,7 +33,11 @@ export abstract class BrowserFace extends EventEmitter {
   /** @internal What a MessageEvent's data is for a message: text as a string, binary as `binaryType` made it. */
   protected abstract _eventData(data: unknown, isBinary: boolean): unknown;
 
-  addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventListenerLike<WebSocketEventMap[K]>, options?: AddEventListenerOptions): void;
+  addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: EventListenerLike<WebSocketEventMap[K]>,
+    options?: AddEventListenerOptions,
+  ): void;
   addEventListener(type: string, listener: EventListenerLike<any>, options?: AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerLike<any>, options?: AddEventListenerOptions): void {
     this.#addWrapper(type, listener, options?.once === true, false);

@@ -11,9 +11,7 @@ import type { WebSocket } from './websocket.js';
 /** Sends each opening handshake request instead of `request.end()` (to set last headers, say). */
 export type FinishRequest = (request: ClientRequest, websocket: WebSocket) => void;
 
-export interface ClientOptions
-  extends Pick<ClientRequestArgs, 'localPort' | 'lookup' | 'hints' | 'signal'>,
-    SecureContextOptions {
+export interface ClientOptions extends Pick<ClientRequestArgs, 'localPort' | 'lookup' | 'hints' | 'signal'>, SecureContextOptions {
   /** Extra request headers. The handshake's own headers (Upgrade, Sec-WebSocket-*) cannot be replaced. */
   headers?: OutgoingHttpHeaders | undefined;
   /** The Origin header (Sec-WebSocket-Origin with protocolVersion 8). */

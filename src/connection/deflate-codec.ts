@@ -2,7 +2,15 @@
 // API, and the process-wide limit on zlib operations running at once. One DeflateCodec per connection; it
 // holds at most one zlib context per direction, made on first use and freed when no context is kept
 // between messages (no_context_takeover) and on cleanup().
-import { constants, createDeflateRaw, createInflateRaw, deflateRawSync, type DeflateRaw, type InflateRaw, type ZlibOptions } from 'node:zlib';
+import {
+  constants,
+  createDeflateRaw,
+  createInflateRaw,
+  deflateRawSync,
+  type DeflateRaw,
+  type InflateRaw,
+  type ZlibOptions,
+} from 'node:zlib';
 import { CloseCode } from '../protocol/close.js';
 import type { DeflateParams, ResolvedDeflateOptions } from '../protocol/deflate.js';
 import { MAX_PAYLOAD_EXCEEDED, ProtocolError } from '../protocol/parser.js';
@@ -355,9 +363,7 @@ class InflateChannel extends Channel {
     if (this.maxPayload > 0 && this.length + chunk.length > this.maxPayload) {
       // Checked on each chunk zlib hands out (16 KiB by default): the rest is never inflated.
       this.dropStream();
-      this.finish(
-        new ProtocolError(MAX_PAYLOAD_EXCEEDED, CloseCode.MessageTooBig, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'),
-      );
+      this.finish(new ProtocolError(MAX_PAYLOAD_EXCEEDED, CloseCode.MessageTooBig, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'));
       return;
     }
     super.onData(chunk);
@@ -427,7 +433,12 @@ export class DeflateCodec {
     this.threshold = config.threshold;
     this.deflateWindowBits = config.deflateWindowBits;
     this.deflateNoContextTakeover = config.deflateNoContextTakeover;
-    this.deflater = new DeflateChannel(config.deflateWindowBits, config.deflateNoContextTakeover, config.zlibDeflateOptions, config.concurrencyLimit);
+    this.deflater = new DeflateChannel(
+      config.deflateWindowBits,
+      config.deflateNoContextTakeover,
+      config.zlibDeflateOptions,
+      config.concurrencyLimit,
+    );
     this.inflater = new InflateChannel(
       config.inflateWindowBits,
       config.inflateNoContextTakeover,

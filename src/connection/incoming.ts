@@ -9,6 +9,7 @@ import { CloseCode } from '../protocol/close.js';
 import { ProtocolError } from '../protocol/parser.js';
 import { isUtf8 } from 'node:buffer';
 
+// biome-ignore lint/suspicious/noConstEnum: inlined on the receive path; the package is built by tsc, not per file
 export const enum Held {
   Message,
   Ping,

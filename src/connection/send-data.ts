@@ -20,7 +20,12 @@ export function isBlob(value: unknown): value is Blob {
   if (typeof value !== 'object' || value === null) return false;
   const blob = value as Blob & { [Symbol.toStringTag]?: unknown };
   const tag = blob[Symbol.toStringTag];
-  return typeof blob.arrayBuffer === 'function' && typeof blob.type === 'string' && typeof blob.stream === 'function' && (tag === 'Blob' || tag === 'File');
+  return (
+    typeof blob.arrayBuffer === 'function' &&
+    typeof blob.type === 'string' &&
+    typeof blob.stream === 'function' &&
+    (tag === 'Blob' || tag === 'File')
+  );
 }
 
 /**

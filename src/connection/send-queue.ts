@@ -228,7 +228,10 @@ export class SendQueue {
           this._compress({ data, opcode: job.opcode, fin: job.fin, masked: job.masked, callback: job.callback });
           return;
         }
-        ws._writeNow(encodeFrame(data, { opcode: job.opcode, fin: job.fin, rsv1: false, maskKey: job.masked ? ws._maskKey() : null }), job.callback);
+        ws._writeNow(
+          encodeFrame(data, { opcode: job.opcode, fin: job.fin, rsv1: false, maskKey: job.masked ? ws._maskKey() : null }),
+          job.callback,
+        );
         this._drain();
       },
       (error: Error) => {
@@ -264,7 +267,10 @@ export class SendQueue {
         return;
       }
       const rsv1 = job.opcode !== Opcode.Continuation;
-      ws._writeNow(encodeFrame(result!, { opcode: job.opcode, fin: job.fin, rsv1, maskKey: job.masked ? ws._maskKey() : null }), job.callback);
+      ws._writeNow(
+        encodeFrame(result!, { opcode: job.opcode, fin: job.fin, rsv1, maskKey: job.masked ? ws._maskKey() : null }),
+        job.callback,
+      );
       this._drain();
     });
   }

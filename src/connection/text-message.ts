@@ -14,6 +14,7 @@ export type TextMessage = Buffer;
 /** A constructor that returns the object it is given, so that a subclass's field lands on that object. */
 class Carrier {
   constructor(target: object) {
+    // biome-ignore lint/correctness/noConstructorReturn: returning the target is what this class is for
     return target;
   }
 }

@@ -7,7 +7,7 @@ import type { ClientRequestArgs } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, encodeClosePayload } from '../protocol/close.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, encodeTextFrame } from '../protocol/frame.js';
-import { Parser, ProtocolError, type ParserHandler, type ParserOptions } from '../protocol/parser.js';
+import { Parser, type ProtocolError, type ParserHandler, type ParserOptions } from '../protocol/parser.js';
 import { BrowserFace } from './browser-face.js';
 import { Held, IncomingQueue, type HeldEvent } from './incoming.js';
 import { maskKey } from './mask-keys.js';
@@ -99,7 +99,8 @@ const CLOSED = 3;
 const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const EMPTY = Buffer.alloc(0);
 const DEFAULT_CLOSE_TIMEOUT = 30_000;
-const BINARY_TYPES: readonly BinaryType[] = typeof Blob === 'undefined' ? ['nodebuffer', 'arraybuffer', 'fragments'] : ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
+const BINARY_TYPES: readonly BinaryType[] =
+  typeof Blob === 'undefined' ? ['nodebuffer', 'arraybuffer', 'fragments'] : ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
 /** As in `ws`: a frame that arrives in more reads than this fails the connection. */
 export const DEFAULT_MAX_BUFFERED_CHUNKS = 256 * 1024;
 
@@ -257,29 +258,29 @@ export class WebSocket extends BrowserFace {
   _incoming: IncomingQueue | null = null;
 
   /** @internal binaryType, as three of the _flags ('nodebuffer' when none is set). */
-  private declare _binaryArrayBuffer: boolean;
-  /** @internal */ private declare _binaryFragments: boolean;
-  /** @internal */ private declare _binaryBlob: boolean;
+  declare private _binaryArrayBuffer: boolean;
+  /** @internal */ declare private _binaryFragments: boolean;
+  /** @internal */ declare private _binaryBlob: boolean;
   /** @internal pause() was called (and resume() not since). */
-  private declare _paused: boolean;
+  declare private _paused: boolean;
   /** @internal The peer ended its side while what it sent before still waited: ours ends once that is handed out. */
   declare _peerEnded: boolean;
   /** @internal Close code and reason, the close timer, sends after close: null until the closing starts. */
   private _closing: ClosingState | null = null;
   /** @internal */
-  private declare _closeFrameSent: boolean;
+  declare private _closeFrameSent: boolean;
   /** @internal end() was asked of the socket (or queued behind a compression). */
-  private declare _endRequested: boolean;
+  declare private _endRequested: boolean;
   /** @internal */
-  private declare _closeFrameReceived: boolean;
+  declare private _closeFrameReceived: boolean;
   /** @internal */
   private _options: ConnectionOptions = DEFAULT_OPTIONS;
   /** @internal */
-  private declare _fragmenting: boolean;
+  declare private _fragmenting: boolean;
   /** @internal The socket closed while what the peer sent before still waited its turn: 'close' waits for it. */
-  private declare _closeWhenInflated: boolean;
+  declare private _closeWhenInflated: boolean;
   /** @internal Whether the fragmented message being sent is compressed (decided by its first fragment). */
-  private declare _compressFragments: boolean;
+  declare private _compressFragments: boolean;
 
   constructor(address: null);
   constructor(address: string | URL, options?: ClientOptions | ClientRequestArgs);
@@ -312,7 +313,9 @@ export class WebSocket extends BrowserFace {
    * 'blob'` it reads 'blob'.
    */
   get binaryType(): 'nodebuffer' | 'arraybuffer' | 'fragments' {
-    return (this._binaryFragments ? 'fragments' : this._binaryArrayBuffer ? 'arraybuffer' : this._binaryBlob ? 'blob' : 'nodebuffer') as 'nodebuffer';
+    return (
+      this._binaryFragments ? 'fragments' : this._binaryArrayBuffer ? 'arraybuffer' : this._binaryBlob ? 'blob' : 'nodebuffer'
+    ) as 'nodebuffer';
   }
   set binaryType(type: BinaryType) {
     if (!BINARY_TYPES.includes(type)) return;
@@ -328,7 +331,9 @@ export class WebSocket extends BrowserFace {
    */
   get bufferedAmount(): number {
     const socket = this._socket;
-    return (socket ? socket.writableLength - this._corkedBytes : 0) + (this._closing?.afterClose ?? 0) + (this._sendQueue?.queuedBytes ?? 0);
+    return (
+      (socket ? socket.writableLength - this._corkedBytes : 0) + (this._closing?.afterClose ?? 0) + (this._sendQueue?.queuedBytes ?? 0)
+    );
   }
   /** Whether pause() was called (and resume() not since). */
   get isPaused(): boolean {
@@ -397,8 +402,21 @@ export class WebSocket extends BrowserFace {
     // The server's slow-client policy, at the first frame of a message (a message is dropped whole or not at all).
     // A connection with no backlog (nothing queued, nothing the socket holds beyond this turn's corked
     // bytes) is always admitted: only one with a backlog pays for the policy's check.
-    if (!continuation && this._host !== null && (this._sendQueue !== null || this._socket!.writableLength > this._corkedBytes) && !this._host._admit(this, length)) {
-      if (callback) process.nextTick(callback, new Error(this._readyState === OPEN ? 'The message was dropped: the client is too slow (maxBackpressure)' : 'The connection was closed: the client is too slow (maxBackpressure)'));
+    if (
+      !continuation &&
+      this._host !== null &&
+      (this._sendQueue !== null || this._socket!.writableLength > this._corkedBytes) &&
+      !this._host._admit(this, length)
+    ) {
+      if (callback)
+        process.nextTick(
+          callback,
+          new Error(
+            this._readyState === OPEN
+              ? 'The message was dropped: the client is too slow (maxBackpressure)'
+              : 'The connection was closed: the client is too slow (maxBackpressure)',
+          ),
+        );
       return;
     }
     this._flags |= FLAG_MESSAGE_MOVED;
@@ -425,7 +443,7 @@ export class WebSocket extends BrowserFace {
     } else {
       this._writeFrames(encodeFrame(payload, { opcode, fin, rsv1: false, maskKey: masked ? this._maskKey() : null }), callback);
     }
-    if (fin && this._sendQueue !== null && this._sendQueue.holding) this._sendQueue.flushHeld();
+    if (fin && this._sendQueue?.holding) this._sendQueue.flushHeld();
   }
 
   /** @internal The connection's SendQueue, made on first need. */
@@ -458,7 +476,7 @@ export class WebSocket extends BrowserFace {
   }
 
   isSubscribed(topic: string): boolean {
-    return this._host !== null && this._host._isSubscribed(this, String(topic));
+    return this._host?._isSubscribed(this, String(topic)) ?? false;
   }
 
   /** The topics this connection is subscribed to, in the order it subscribed. */
@@ -498,7 +516,7 @@ export class WebSocket extends BrowserFace {
    */
   _writeFrames(frames: Buffer[], callback?: (error?: Error) => void): void {
     const queue = this._sendQueue;
-    if (queue !== null && queue.busy) queue.push(frames, callback);
+    if (queue?.busy) queue.push(frames, callback);
     else this._writeNow(frames, callback);
   }
 
@@ -562,7 +580,7 @@ export class WebSocket extends BrowserFace {
     if (this._endRequested) return;
     this._endRequested = true;
     const queue = this._sendQueue;
-    if (queue !== null && queue.busy) queue.pushEnd();
+    if (queue?.busy) queue.pushEnd();
     else this._socket?.end();
   }
 
@@ -919,7 +937,6 @@ export class WebSocket extends BrowserFace {
   protected _wasClean(): boolean {
     return this._closeFrameSent && this._closeFrameReceived;
   }
-
 }
 
 // Its EventEmitter methods, typed with its events (types only).
@@ -944,11 +961,17 @@ FLAGS.forEach((name, bit) => {
   });
 });
 
-const BINARY_TYPE_FLAGS = (1 << FLAGS.indexOf('_binaryArrayBuffer')) | (1 << FLAGS.indexOf('_binaryFragments')) | (1 << FLAGS.indexOf('_binaryBlob'));
+const BINARY_TYPE_FLAGS =
+  (1 << FLAGS.indexOf('_binaryArrayBuffer')) | (1 << FLAGS.indexOf('_binaryFragments')) | (1 << FLAGS.indexOf('_binaryBlob'));
 
 // As WebIDL (and `ws`) makes them: the ready-state constants are read-only enumerable values on the class
 // and on its prototype, and the attributes are enumerable accessors.
-for (const [name, value] of [['CONNECTING', CONNECTING], ['OPEN', OPEN], ['CLOSING', CLOSING], ['CLOSED', CLOSED]] as const) {
+for (const [name, value] of [
+  ['CONNECTING', CONNECTING],
+  ['OPEN', OPEN],
+  ['CLOSING', CLOSING],
+  ['CLOSED', CLOSED],
+] as const) {
   Object.defineProperty(WebSocket, name, { enumerable: true, value });
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
 }
@@ -976,10 +999,7 @@ function parserOptions(options: ConnectionOptions, isServer: boolean, compressed
 }
 
 /** The parser of every connection stopped before the peer sent anything. */
-const STOPPED_PARSER = new Parser(
-  { onMessage() {}, onPing() {}, onPong() {}, onClose() {}, onError() {} },
-  { expectMasked: true },
-);
+const STOPPED_PARSER = new Parser({ onMessage() {}, onPing() {}, onPong() {}, onClose() {}, onError() {} }, { expectMasked: true });
 STOPPED_PARSER.stop();
 
 // ---- socket listeners shared by every connection (no closures per connection) ----

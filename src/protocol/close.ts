@@ -22,11 +22,7 @@ export const CloseCode = {
 
 /** Whether a code may appear in a close frame on the wire. */
 export function isValidWireCloseCode(code: number): boolean {
-  return (
-    (code >= 1000 && code <= 1003) ||
-    (code >= 1007 && code <= 1014) ||
-    (code >= 3000 && code <= 4999)
-  );
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
 /** Longest close reason: a control payload is 125 bytes, two of which hold the code. */

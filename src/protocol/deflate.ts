@@ -120,7 +120,12 @@ interface ReceivedParams {
 
 /** Reads the parameters of one permessage-deflate element, or says what is wrong with them. */
 function readParams(params: readonly ExtensionParam[], isOffer: boolean): ReceivedParams | string {
-  const out: ReceivedParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: null, clientMaxWindowBits: null };
+  const out: ReceivedParams = {
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: null,
+    clientMaxWindowBits: null,
+  };
   const seen = new Set<string>();
   for (const [name, value] of params) {
     if (seen.has(name)) return `parameter "${name}" appears more than once`;
@@ -135,7 +140,8 @@ function readParams(params: readonly ExtensionParam[], isOffer: boolean): Receiv
         continue;
       }
       const bits = windowBits(value);
-      if (bits === null) return value === true ? `parameter "${name}" needs a value` : `invalid value "${value}" for "${name}": expected 8 to 15`;
+      if (bits === null)
+        return value === true ? `parameter "${name}" needs a value` : `invalid value "${value}" for "${name}": expected 8 to 15`;
       if (name === 'server_max_window_bits') out.serverMaxWindowBits = bits;
       else out.clientMaxWindowBits = bits;
     } else {
@@ -255,10 +261,11 @@ export function acceptDeflateElement(element: ExtensionOffer, response: string, 
   if (o.clientNoContextTakeover === false && got.clientNoContextTakeover) {
     return fail('Server asked for client_no_context_takeover, which the client refuses');
   }
-  let serverBits = got.serverMaxWindowBits;
+  const serverBits = got.serverMaxWindowBits;
   if (typeof o.serverMaxWindowBits === 'number') {
     if (serverBits === null) return fail('Server did not accept server_max_window_bits');
-    if (serverBits > o.serverMaxWindowBits) return fail(`Server answered server_max_window_bits=${serverBits}, above the ${o.serverMaxWindowBits} offered`);
+    if (serverBits > o.serverMaxWindowBits)
+      return fail(`Server answered server_max_window_bits=${serverBits}, above the ${o.serverMaxWindowBits} offered`);
   }
   let clientBits = got.clientMaxWindowBits as number | null;
   if (clientBits !== null) {

@@ -163,9 +163,7 @@ export function maskWord(
     const b1 = keyByte(key, k + 1);
     const b2 = keyByte(key, k + 2);
     const b3 = keyByte(key, k + 3);
-    const word = LITTLE_ENDIAN
-      ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0
-      : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+    const word = LITTLE_ENDIAN ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0 : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
     let w = 0;
     for (const end = words - 3; w < end; w += 4) {
       dst32[w] = src32[w]! ^ word;

@@ -6,7 +6,9 @@ export const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** The Sec-WebSocket-Accept value for a Sec-WebSocket-Key. */
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + WEBSOCKET_GUID)
+    .digest('base64');
 }
 
 /** A fresh Sec-WebSocket-Key: 16 random bytes in base64. */
@@ -79,7 +81,12 @@ export function checkUpgradeRequest(req: RequestLike): UpgradeCheck {
   }
   const version = Number(headerValue(req, 'sec-websocket-version'));
   if (version !== 13 && version !== 8) {
-    return { ok: false, status: 400, message: 'Missing or invalid Sec-WebSocket-Version header', headers: { 'Sec-WebSocket-Version': '13, 8' } };
+    return {
+      ok: false,
+      status: 400,
+      message: 'Missing or invalid Sec-WebSocket-Version header',
+      headers: { 'Sec-WebSocket-Version': '13, 8' },
+    };
   }
   const protocolHeader = headerValue(req, 'sec-websocket-protocol');
   let protocols: string[] = [];
@@ -93,7 +100,12 @@ export function checkUpgradeRequest(req: RequestLike): UpgradeCheck {
 
 /** The status line and headers of a 101 response, one string per line, without the final blank line. */
 export function upgradeResponseLines(key: string, protocol?: string, extensions?: string): string[] {
-  const lines = ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${acceptKey(key)}`];
+  const lines = [
+    'HTTP/1.1 101 Switching Protocols',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Accept: ${acceptKey(key)}`,
+  ];
   if (protocol) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
   if (extensions) lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
   return lines;
@@ -222,9 +234,7 @@ export function parseExtensions(header: string): ExtensionOffer[] | null {
 
 /** Formats offers as a Sec-WebSocket-Extensions value. */
 export function formatExtensions(offers: readonly ExtensionOffer[]): string {
-  return offers
-    .map((offer) => [offer.name, ...offer.params.map(([k, v]) => (v === true ? k : `${k}=${v}`))].join('; '))
-    .join(', ');
+  return offers.map((offer) => [offer.name, ...offer.params.map(([k, v]) => (v === true ? k : `${k}=${v}`))].join('; ')).join(', ');
 }
 
 const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;

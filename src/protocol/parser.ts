@@ -229,7 +229,8 @@ export class Parser {
       if (rsv1) return this.fail(RSV1_SET, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
       if (this.messageOpcode === 0) return this.fail(`${INVALID}invalid opcode 0`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
     } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
-      if (this.messageOpcode !== 0) return this.fail(`${INVALID}invalid opcode ${opcode}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
+      if (this.messageOpcode !== 0)
+        return this.fail(`${INVALID}invalid opcode ${opcode}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
     } else if (opcode === Opcode.Close || opcode === Opcode.Ping || opcode === Opcode.Pong) {
       if (!fin) return this.fail(`${INVALID}FIN must be set`, CloseCode.ProtocolError, 'WS_ERR_EXPECTED_FIN');
       if (rsv1) return this.fail(RSV1_SET, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
@@ -255,7 +256,12 @@ export class Parser {
     } else if (length === 127) {
       const high = buf.readUInt32BE(o);
       // Above 2^53 - 1 (the most significant bit set included), as `ws` reports it.
-      if (high > 0x1fffff) return this.fail('Unsupported WebSocket frame: payload length > 2^53 - 1', CloseCode.MessageTooBig, 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH');
+      if (high > 0x1fffff)
+        return this.fail(
+          'Unsupported WebSocket frame: payload length > 2^53 - 1',
+          CloseCode.MessageTooBig,
+          'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
+        );
       length = high * 0x100000000 + buf.readUInt32BE(o + 4);
       o += 8;
     }
@@ -362,7 +368,8 @@ export class Parser {
       let reason: Buffer = EMPTY;
       if (payload.length > 0) {
         code = (payload[0]! << 8) | payload[1]!;
-        if (!isValidWireCloseCode(code)) return this.fail(`${INVALID}invalid status code ${code}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_CLOSE_CODE');
+        if (!isValidWireCloseCode(code))
+          return this.fail(`${INVALID}invalid status code ${code}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_CLOSE_CODE');
         reason = payload.subarray(2);
         if (!this.options.skipUtf8Validation && !isUtf8(reason)) return this.badText();
       }

@@ -98,7 +98,12 @@ export class Access {
     const identity = await this.identify(request, false);
     if (isDenial(identity)) return identity;
     const user = identity!;
-    const refusal = channel === null ? null : need === 'publish' ? this.namespaces.publishRefusal(user, channel) : this.namespaces.subscribeRefusal(user, channel);
+    const refusal =
+      channel === null
+        ? null
+        : need === 'publish'
+          ? this.namespaces.publishRefusal(user, channel)
+          : this.namespaces.subscribeRefusal(user, channel);
     if (refusal !== null) return { status: 403, body: refusal };
     return { backend: false, from: user.user ?? undefined };
   }

@@ -11,7 +11,8 @@ export function channelOfTarget(target: string | undefined): ChannelResult {
   const raw = target ?? '/';
   const query = raw.indexOf('?');
   const path = query === -1 ? raw : raw.slice(0, query);
-  if (!path.startsWith('/')) return { ok: false, message: `The request target must be a path starting with "/", not ${JSON.stringify(truncate(path))}` };
+  if (!path.startsWith('/'))
+    return { ok: false, message: `The request target must be a path starting with "/", not ${JSON.stringify(truncate(path))}` };
   return decodeChannel(path.slice(1));
 }
 

@@ -59,7 +59,18 @@ export class ClusterFeed {
       existing.clients++;
       return existing.ready;
     }
-    const feed: ChannelFeed = { channel, clients: 1, last: null, epoch: undefined, held: new Map(), ownHeld: [], timer: null, fetching: false, failing: false, ready: Promise.resolve() };
+    const feed: ChannelFeed = {
+      channel,
+      clients: 1,
+      last: null,
+      epoch: undefined,
+      held: new Map(),
+      ownHeld: [],
+      timer: null,
+      fetching: false,
+      failing: false,
+      ready: Promise.resolve(),
+    };
     this._feeds.set(channel, feed);
     feed.ready = this._start(feed);
     return feed.ready;
@@ -146,14 +157,18 @@ export class ClusterFeed {
       try {
         await this._options.listen(feed.channel);
       } catch (error) {
-        this._options.log.warn('listening to a channel on the broker failed; its messages from other nodes come from the history', { channel: feed.channel, error: String(error) });
+        this._options.log.warn('listening to a channel on the broker failed; its messages from other nodes come from the history', {
+          channel: feed.channel,
+          error: String(error),
+        });
       }
     }
     let start: number;
     try {
       start = await latest;
     } catch (error) {
-      if (!feed.failing) this._options.log.warn('the history cannot be read: the channel waits for it', { channel: feed.channel, error: String(error) });
+      if (!feed.failing)
+        this._options.log.warn('the history cannot be read: the channel waits for it', { channel: feed.channel, error: String(error) });
       feed.failing = true;
       throw error;
     }
@@ -229,7 +244,11 @@ export class ClusterFeed {
       }
       if (lostTo > feed.last) this._skipped(feed, lostTo);
     } catch (error) {
-      if (!feed.failing) this._options.log.warn('reading missed messages from the history failed; retrying', { channel: feed.channel, error: String(error) });
+      if (!feed.failing)
+        this._options.log.warn('reading missed messages from the history failed; retrying', {
+          channel: feed.channel,
+          error: String(error),
+        });
       feed.failing = true;
       // Bounded: past MAX_HELD, what is held is delivered and the hole before it given up.
       if (feed.held.size > MAX_HELD) this._skipped(feed, Math.min(...feed.held.keys()) - 1);
@@ -240,7 +259,11 @@ export class ClusterFeed {
   }
 
   private _skipped(feed: ChannelFeed, to: number): void {
-    this._options.log.warn("messages no longer in the history were skipped for this node's clients", { channel: feed.channel, from: feed.last! + 1, to });
+    this._options.log.warn("messages no longer in the history were skipped for this node's clients", {
+      channel: feed.channel,
+      from: feed.last! + 1,
+      to,
+    });
     feed.last = to;
   }
 

@@ -212,7 +212,9 @@ export class ClusterPresence {
 /** The [user id, name] pairs of a node's state, when they are that (another node's JSON is checked). */
 function userPairs(users: unknown): { users?: Array<[string, string]> } {
   if (!Array.isArray(users)) return {};
-  const pairs = users.filter((pair): pair is [string, string] => Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string');
+  const pairs = users.filter(
+    (pair): pair is [string, string] => Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string',
+  );
   return pairs.length > 0 ? { users: pairs.map(([user, name]) => [user, name]) } : {};
 }
 

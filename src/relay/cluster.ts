@@ -131,7 +131,10 @@ export class RelayCluster implements ClusterNode {
       this._presence?.resync();
     });
     adapter.on('disconnected', (error: Error) => {
-      this._log.warn('broker link lost: local clients are served; publishes are refused until it is back', { broker: this.broker, error: error.message });
+      this._log.warn('broker link lost: local clients are served; publishes are refused until it is back', {
+        broker: this.broker,
+        error: error.message,
+      });
     });
     this.store.onState((state) => {
       if (state === 'connected') this._feed?.catchUp();
@@ -264,7 +267,8 @@ function parseCommand(payload: Buffer): ClusterCommand | null {
   try {
     const value = JSON.parse(payload.toString()) as Record<string, unknown>;
     if (value.op === 'disconnect' && typeof value.user === 'string') return { op: 'disconnect', user: value.user };
-    if (value.op === 'remove' && typeof value.user === 'string' && typeof value.channel === 'string') return { op: 'remove', user: value.user, channel: value.channel };
+    if (value.op === 'remove' && typeof value.user === 'string' && typeof value.channel === 'string')
+      return { op: 'remove', user: value.user, channel: value.channel };
   } catch {
     // not JSON
   }

@@ -37,16 +37,29 @@ export class ConnectProxy {
     let response: Response;
     let text: string;
     try {
-      response = await fetch(this._settings.url, { method: 'POST', headers, body: JSON.stringify({ path }), signal: AbortSignal.timeout(this._settings.timeout), redirect: 'error' });
+      response = await fetch(this._settings.url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ path }),
+        signal: AbortSignal.timeout(this._settings.timeout),
+        redirect: 'error',
+      });
       text = await readBounded(response);
     } catch (error) {
       const timedOut = (error as Error).name === 'TimeoutError';
-      this._log.warn(timedOut ? 'the auth backend did not answer in time: connection refused' : 'the auth backend cannot be reached: connection refused', { url: this._settings.url, error: String((error as Error).message ?? error) });
+      this._log.warn(
+        timedOut ? 'the auth backend did not answer in time: connection refused' : 'the auth backend cannot be reached: connection refused',
+        { url: this._settings.url, error: String((error as Error).message ?? error) },
+      );
       return unavailable(timedOut ? `did not answer within ${this._settings.timeout} ms` : 'cannot be reached');
     }
     if (response.status === 401 || response.status === 403) {
       const reason = text.trim().slice(0, MAX_REASON) || (response.status === 401 ? 'Not signed in' : 'Not allowed');
-      return { status: response.status, body: reason, ...(response.status === 401 ? { headers: { 'WWW-Authenticate': 'Bearer realm="wavecast"' } } : {}) };
+      return {
+        status: response.status,
+        body: reason,
+        ...(response.status === 401 ? { headers: { 'WWW-Authenticate': 'Bearer realm="wavecast"' } } : {}),
+      };
     }
     if (response.status !== 200) {
       this._log.warn('the auth backend answered with an error: connection refused', { url: this._settings.url, status: response.status });
@@ -59,14 +72,16 @@ export class ConnectProxy {
       claims = null;
     }
     if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
-      this._log.warn('the auth backend\'s answer is not a JSON object: connection refused', { url: this._settings.url });
+      this._log.warn("the auth backend's answer is not a JSON object: connection refused", { url: this._settings.url });
       return unavailable('gave an answer that is not a JSON object');
     }
     const { user, ...rest } = claims as Record<string, unknown>;
     const identity = identityOfClaims({ ...rest, sub: user });
     if (!identity.ok) {
-      this._log.warn('the auth backend\'s answer is not a user: connection refused', { url: this._settings.url, reason: identity.reason });
-      return unavailable(`gave an answer the relay cannot use (${identity.reason.replace('The token has', 'it has').replace('"sub"', '"user"')})`);
+      this._log.warn("the auth backend's answer is not a user: connection refused", { url: this._settings.url, reason: identity.reason });
+      return unavailable(
+        `gave an answer the relay cannot use (${identity.reason.replace('The token has', 'it has').replace('"sub"', '"user"')})`,
+      );
     }
     return identity.identity;
   }

@@ -102,7 +102,11 @@ export class ConnectionGate {
       this._refuse(entry, { status: 429, body: perAddressRefusalBody(key, this._options.maxPerAddress) }, key);
     } else if (this._admitted >= this._options.maxConnections && !this._evictOne()) {
       this.stats.refusedAtCapacity++;
-      this._refuse(entry, { status: 503, body: `The relay has reached its limit of ${this._options.maxConnections} connections; try again later` }, key);
+      this._refuse(
+        entry,
+        { status: 503, body: `The relay has reached its limit of ${this._options.maxConnections} connections; try again later` },
+        key,
+      );
     } else {
       this._admitted++;
       this._addresses.add(socket, key);
@@ -138,7 +142,11 @@ export class ConnectionGate {
     if (entry === undefined) return false;
     if (entry.refusal !== null) {
       const { status, body } = entry.refusal;
-      response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) + 1, Connection: 'close' });
+      response.writeHead(status, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body) + 1,
+        Connection: 'close',
+      });
       response.end(`${body}\n`);
       return true;
     }
@@ -214,7 +222,10 @@ export class ConnectionGate {
     const max = this._options.maxConnections;
     if (!this._full && this._admitted >= max) {
       this._full = true;
-      this._log.warn('connection limit reached: connections that wait without a request are cut to make room, others are refused with 503', { limit: max });
+      this._log.warn(
+        'connection limit reached: connections that wait without a request are cut to make room, others are refused with 503',
+        { limit: max },
+      );
     } else if (this._full && this._admitted < max * 0.9) {
       this._full = false;
       this._log.info('below 90% of the connection limit again', { limit: max, open: this._admitted });

@@ -114,7 +114,13 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
   private _unwatch: (() => void) | null = null;
 
   constructor(options: NatsHistoryOptions) {
-    const link = options.link ?? new NatsLink({ url: options.url ?? 'nats://127.0.0.1:4222', connectTimeout: options.connectTimeout ?? 5000, name: 'wavecast-history' });
+    const link =
+      options.link ??
+      new NatsLink({
+        url: options.url ?? 'nats://127.0.0.1:4222',
+        connectTimeout: options.connectTimeout ?? 5000,
+        name: 'wavecast-history',
+      });
     super('NATS', link.url, options);
     this.link = link;
     this.prefix = options.prefix ?? 'wavecast';
@@ -154,7 +160,9 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
       this._nc = null;
       this._up = false;
       await this.link.close();
-      throw new Error(`NATS at ${this.url} has no usable JetStream (start nats-server with -js): ${describeError(error)}`, { cause: error });
+      throw new Error(`NATS at ${this.url} has no usable JetStream (start nats-server with -js): ${describeError(error)}`, {
+        cause: error,
+      });
     } finally {
       watchDrop();
     }
@@ -253,7 +261,14 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
           const time = Number(stored.header.get(TIME));
           if (time < oldest) continue;
           const data = Buffer.from(stored.data.buffer, stored.data.byteOffset, stored.data.byteLength);
-          const message: StoredMessage = { channel, seq: stored.seq, time, data, binary: stored.header.get(BINARY) === '1', epoch: this._epoch };
+          const message: StoredMessage = {
+            channel,
+            seq: stored.seq,
+            time,
+            data,
+            binary: stored.header.get(BINARY) === '1',
+            epoch: this._epoch,
+          };
           const from = stored.header.get(FROM);
           if (from !== '') message.from = from;
           messages.push(message);
@@ -285,13 +300,15 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
     const mine = `${this._streamPrefix}_h_`;
     const lister = jsm.streams.list();
     const streams: StreamInfo[] = [];
-    for (let page = await lister.next(); page.length > 0; page = await lister.next()) for (const info of page) if (info.config.name.startsWith(mine)) streams.push(info);
+    for (let page = await lister.next(); page.length > 0; page = await lister.next())
+      for (const info of page) if (info.config.name.startsWith(mine)) streams.push(info);
     const sweepOne = async (info: StreamInfo) => {
       const hash = info.config.name.slice(mine.length);
       const subject = info.config.subjects?.[0];
       if (subject === this._subject('retired', hash)) await this._delete(jsm, info, hash);
       else if (subject === this._subject('staging', hash)) {
-        if (now - Date.parse(info.created) > STAGING_GRACE) await jsm.streams.update(info.config.name, { ...info.config, subjects: [this._subject('history', hash)] });
+        if (now - Date.parse(info.created) > STAGING_GRACE)
+          await jsm.streams.update(info.config.name, { ...info.config, subjects: [this._subject('history', hash)] });
       } else if (info.state.messages === 0 && Math.max(Date.parse(info.created), Date.parse(info.state.last_ts)) < now - ttl) {
         await this._retire(jsm, info, hash);
       }
@@ -350,7 +367,9 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
       const headers = this._nats!.headers();
       headers.set('Nats-Expected-Last-Subject-Sequence', String(seq));
       try {
-        await this._live().jetstream().publish(this._floorSubject(hash), new TextEncoder().encode(String(to)), { headers });
+        await this._live()
+          .jetstream()
+          .publish(this._floorSubject(hash), new TextEncoder().encode(String(to)), { headers });
         return;
       } catch (error) {
         if (apiCode(error) !== WRONG_LAST_SEQUENCE) throw error;
@@ -372,7 +391,8 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
     const lister = jsm.streams.names();
     const names: string[] = [];
     for (let page = await lister.next(); page.length > 0; page = await lister.next()) names.push(...page);
-    for (const name of names) if (name.startsWith(`${this._streamPrefix}_h_`) || name === `${this._streamPrefix}_meta`) await jsm.streams.delete(name);
+    for (const name of names)
+      if (name.startsWith(`${this._streamPrefix}_h_`) || name === `${this._streamPrefix}_meta`) await jsm.streams.delete(name);
     this._streams.clear();
     this._epochCheck = null;
   }
@@ -452,14 +472,21 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
     const stream = `${this._streamPrefix}_meta`;
     const subject = `${this.prefix}.meta.epoch`;
     // The epoch and the floors of deleted channels' streams.
-    const config = { name: stream, subjects: [subject, `${this.prefix}.meta.floor.*`], storage: 'file', max_msgs_per_subject: 1, num_replicas: 1 };
+    const config = {
+      name: stream,
+      subjects: [subject, `${this.prefix}.meta.floor.*`],
+      storage: 'file',
+      max_msgs_per_subject: 1,
+      num_replicas: 1,
+    };
     try {
       await jsm.streams.add(config);
     } catch (error) {
       if (apiCode(error) !== STREAM_NAME_IN_USE) throw error;
       // Made by an earlier version, with the epoch's subject only.
       const info = await jsm.streams.info(stream);
-      if (!info.config.subjects?.includes(config.subjects[1]!)) await jsm.streams.update(stream, { ...info.config, subjects: config.subjects });
+      if (!info.config.subjects?.includes(config.subjects[1]!))
+        await jsm.streams.update(stream, { ...info.config, subjects: config.subjects });
     }
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
@@ -493,7 +520,8 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
 
   /** The connection, when the link is up: an operation while it is down fails at once. */
   private _live(): NatsConnection {
-    if (this._nc === null || !this._up || this._state === 'closed') throw new Error(`The link to NATS at ${this.url} is ${this._state === 'closed' ? 'closed' : 'down'}`);
+    if (this._nc === null || !this._up || this._state === 'closed')
+      throw new Error(`The link to NATS at ${this.url} is ${this._state === 'closed' ? 'closed' : 'down'}`);
     return this._nc;
   }
 

@@ -108,7 +108,8 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
   private _unwatch: (() => void) | null = null;
 
   constructor(options: RedisHistoryOptions) {
-    const link = options.link ?? new RedisLink({ url: options.url ?? 'redis://127.0.0.1:6379', connectTimeout: options.connectTimeout ?? 5000 });
+    const link =
+      options.link ?? new RedisLink({ url: options.url ?? 'redis://127.0.0.1:6379', connectTimeout: options.connectTimeout ?? 5000 });
     super('Redis', link.url, options);
     this.link = link;
     this.prefix = options.prefix ?? 'wavecast:';
@@ -151,7 +152,17 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
   async append(channel: string, data: Buffer, binary: boolean, from?: string): Promise<StoredMessage> {
     const time = Date.now();
     const { limit, ttl, maxBytes } = this._options.bounds;
-    const reply = (await this._script(APPEND, this._keys(channel), [newEpoch(), String(time), binary ? '1' : '0', data, String(limit), String(ttl), String(maxBytes), from ?? '', String(seenBit(channel))])) as [number, Buffer];
+    const reply = (await this._script(APPEND, this._keys(channel), [
+      newEpoch(),
+      String(time),
+      binary ? '1' : '0',
+      data,
+      String(limit),
+      String(ttl),
+      String(maxBytes),
+      from ?? '',
+      String(seenBit(channel)),
+    ])) as [number, Buffer];
     const epoch = reply[1].toString();
     this._epoch = epoch;
     const message: StoredMessage = { channel, seq: Number(reply[0]), time, data, binary, epoch };
@@ -160,7 +171,11 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
   }
 
   async read(channel: string, since: number): Promise<HistoryRead> {
-    const reply = (await this._script(READ, this._keys(channel), [newEpoch(), String(Math.max(0, since)), String(seenBit(channel))])) as [Buffer, number, Array<[Buffer, Buffer[]]>];
+    const reply = (await this._script(READ, this._keys(channel), [newEpoch(), String(Math.max(0, since)), String(seenBit(channel))])) as [
+      Buffer,
+      number,
+      Array<[Buffer, Buffer[]]>,
+    ];
     this._epoch = reply[0].toString();
     const latest = Number(reply[1]);
     const ttl = this._options.bounds.ttl;
@@ -187,7 +202,14 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
     const client = this._require();
     let cursor = '0';
     do {
-      const [next, keys] = (await client.sendCommand(['SCAN', cursor, 'MATCH', `${escapeGlob(this.prefix)}history:*`, 'COUNT', '1000'])) as [string, string[]];
+      const [next, keys] = (await client.sendCommand([
+        'SCAN',
+        cursor,
+        'MATCH',
+        `${escapeGlob(this.prefix)}history:*`,
+        'COUNT',
+        '1000',
+      ])) as [string, string[]];
       cursor = next;
       if (keys.length > 0) await client.sendCommand(['DEL', ...keys]);
     } while (cursor !== '0');

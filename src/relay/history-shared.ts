@@ -5,8 +5,6 @@ import { describeError, hidePassword } from '../cluster/broker-adapter.js';
 import type { LinkState } from '../cluster/link.js';
 import type { HistoryRead, HistoryStore, StoredMessage } from './history.js';
 
-
-
 export interface SharedHistoryOptions {
   /** Per channel: most messages kept (0: none), longest kept (ms, 0: no age limit), most payload bytes. */
   bounds: { limit: number; ttl: number; maxBytes: number };

@@ -120,7 +120,10 @@ export function oneAtATime(handler: RequestHandler, log: Logger): RequestHandler
     };
     if (!turn.busy) return run();
     if (turn.waiting.length >= MAX_PIPELINED) {
-      log.warn('HTTP connection cut: too many pipelined requests waiting for their answers', { peer: socket.remoteAddress, waiting: turn.waiting.length });
+      log.warn('HTTP connection cut: too many pipelined requests waiting for their answers', {
+        peer: socket.remoteAddress,
+        waiting: turn.waiting.length,
+      });
       socket.destroy();
       return;
     }
@@ -146,10 +149,26 @@ function route(options: HttpRoutesOptions, request: IncomingMessage, response: S
   const method = request.method ?? 'GET';
   const readOnly = method === 'GET' || method === 'HEAD';
 
-  if (path.startsWith(CHANNELS_PREFIX) && path.endsWith(MESSAGES_SUFFIX) && path.length >= CHANNELS_PREFIX.length + MESSAGES_SUFFIX.length) {
-    if (readOnly) return settle(options, request, response, history(options, request, response, path.slice(CHANNELS_PREFIX.length, -MESSAGES_SUFFIX.length), target.slice(path.length)));
-    if (method !== 'POST') return send(response, 405, 'Publish to a channel with POST, read its history with GET\n', { Allow: 'GET, HEAD, POST' });
-    return settle(options, request, response, publish(options, request, response, path.slice(CHANNELS_PREFIX.length, -MESSAGES_SUFFIX.length)));
+  if (
+    path.startsWith(CHANNELS_PREFIX) &&
+    path.endsWith(MESSAGES_SUFFIX) &&
+    path.length >= CHANNELS_PREFIX.length + MESSAGES_SUFFIX.length
+  ) {
+    if (readOnly)
+      return settle(
+        options,
+        request,
+        response,
+        history(options, request, response, path.slice(CHANNELS_PREFIX.length, -MESSAGES_SUFFIX.length), target.slice(path.length)),
+      );
+    if (method !== 'POST')
+      return send(response, 405, 'Publish to a channel with POST, read its history with GET\n', { Allow: 'GET, HEAD, POST' });
+    return settle(
+      options,
+      request,
+      response,
+      publish(options, request, response, path.slice(CHANNELS_PREFIX.length, -MESSAGES_SUFFIX.length)),
+    );
   }
   if (path.startsWith(CHANNELS_PREFIX)) {
     if (!readOnly) return send(response, 405, 'A channel is read with GET\n', { Allow: 'GET, HEAD' });
@@ -214,13 +233,20 @@ async function publish(options: HttpRoutesOptions, request: IncomingMessage, res
   const wait = caller.backend ? 0 : (options.admitPublish?.(request) ?? 0);
   if (wait > 0) {
     const seconds = Math.ceil(wait);
-    return refuseBody(response, { status: 429, body: `Too many publishes from this address: try again in ${seconds} s`, headers: { 'Retry-After': String(seconds) } });
+    return refuseBody(response, {
+      status: 429,
+      body: `Too many publishes from this address: try again in ${seconds} s`,
+      headers: { 'Retry-After': String(seconds) },
+    });
   }
   if (!channel.ok) return refuseBody(response, { status: 400, body: channel.message });
   const from = caller.from;
   const kind = bodyKind(request.headers['content-type']);
   if (kind === 'unsupported-charset') {
-    return refuseBody(response, { status: 415, body: 'Text must be UTF-8: send charset=utf-8, or send the body as binary (application/octet-stream)' });
+    return refuseBody(response, {
+      status: 415,
+      body: 'Text must be UTF-8: send charset=utf-8, or send the body as binary (application/octet-stream)',
+    });
   }
   const declared = request.headers['content-length'];
   if (declared !== undefined && Number(declared) > options.maxPayload) return refuseBody(response, tooLarge(options.maxPayload));
@@ -250,8 +276,11 @@ async function publish(options: HttpRoutesOptions, request: IncomingMessage, res
     }
     Promise.resolve(options.publish(channel.channel, body, binary, from)).then(
       ({ message, delivered }) => {
-        if (options.log.enabled('debug')) options.log.debug('HTTP publish', { channel: channel.channel, bytes: body.length, binary, delivered, seq: message.seq });
-        send(response, 200, JSON.stringify({ channel: channel.channel, seq: message.seq, delivered }) + '\n', { 'Content-Type': 'application/json' });
+        if (options.log.enabled('debug'))
+          options.log.debug('HTTP publish', { channel: channel.channel, bytes: body.length, binary, delivered, seq: message.seq });
+        send(response, 200, JSON.stringify({ channel: channel.channel, seq: message.seq, delivered }) + '\n', {
+          'Content-Type': 'application/json',
+        });
       },
       (error: unknown) => {
         options.log.error('HTTP publish failed', { channel: channel.channel, error: String(error) });
@@ -265,7 +294,13 @@ async function publish(options: HttpRoutesOptions, request: IncomingMessage, res
  * GET /channels/<name>/messages?since=SEQ: the messages kept after SEQ (default 0: all kept), as JSON;
  * `lost` names the range after SEQ that is no longer kept, so a backend knows it missed something.
  */
-async function history(options: HttpRoutesOptions, request: IncomingMessage, response: ServerResponse, encoded: string, query: string): Promise<void> {
+async function history(
+  options: HttpRoutesOptions,
+  request: IncomingMessage,
+  response: ServerResponse,
+  encoded: string,
+  query: string,
+): Promise<void> {
   const channel = decodeChannel(encoded);
   const caller = await options.access.channelCaller(request, channel.ok ? channel.channel : null, 'subscribe');
   if (isDenial(caller)) return deny(response, caller);
@@ -273,7 +308,8 @@ async function history(options: HttpRoutesOptions, request: IncomingMessage, res
   const params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
   const raw = params.get('since') ?? '0';
   // Any sequence number a channel can reach (a safe integer), as wavecast.v1's join accepts.
-  if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw))) return send(response, 400, `since must be a sequence number (a whole number, 0 or more), not ${JSON.stringify(raw.slice(0, 32))}\n`);
+  if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw)))
+    return send(response, 400, `since must be a sequence number (a whole number, 0 or more), not ${JSON.stringify(raw.slice(0, 32))}\n`);
   const since = Number(raw);
   Promise.resolve(options.readHistory(channel.channel, since)).then(
     (read) => {
@@ -297,7 +333,12 @@ async function history(options: HttpRoutesOptions, request: IncomingMessage, res
  * about HISTORY_PIECE bytes at a time, the next once the response has drained. Chunked, since its length
  * is not known before it is written.
  */
-export async function streamHistory(request: IncomingMessage, response: ServerResponse, head: Record<string, unknown>, messages: readonly StoredMessage[]): Promise<void> {
+export async function streamHistory(
+  request: IncomingMessage,
+  response: ServerResponse,
+  head: Record<string, unknown>,
+  messages: readonly StoredMessage[],
+): Promise<void> {
   if (response.headersSent || response.destroyed) return;
   response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
   if (request.method === 'HEAD') {
@@ -328,7 +369,9 @@ export async function streamHistory(request: IncomingMessage, response: ServerRe
 }
 
 function historyItem(m: StoredMessage): Record<string, unknown> {
-  const item: Record<string, unknown> = m.binary ? { seq: m.seq, time: m.time, data: m.data.toString('base64'), binary: true } : { seq: m.seq, time: m.time, data: m.data.toString() };
+  const item: Record<string, unknown> = m.binary
+    ? { seq: m.seq, time: m.time, data: m.data.toString('base64'), binary: true }
+    : { seq: m.seq, time: m.time, data: m.data.toString() };
   if (m.from !== undefined) item.from = m.from;
   return item;
 }

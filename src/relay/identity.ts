@@ -50,7 +50,16 @@ export interface Identity {
 }
 
 /** Whoever connects to an open relay (or one with a shared --token): may do everything, has no user id. */
-export const ANONYMOUS: Identity = { user: null, name: '', subscribe: EVERYTHING, publish: EVERYTHING, docsWrite: EVERYTHING, docsRead: EVERYTHING, expires: null, claims: {} };
+export const ANONYMOUS: Identity = {
+  user: null,
+  name: '',
+  subscribe: EVERYTHING,
+  publish: EVERYTHING,
+  docsWrite: EVERYTHING,
+  docsRead: EVERYTHING,
+  expires: null,
+  claims: {},
+};
 
 /** Longest user id or name taken from a token or a backend's answer, in characters. */
 export const MAX_USER_LENGTH = 128;
@@ -68,7 +77,8 @@ export function identityOfClaims(claims: Record<string, unknown>): ClaimsResult 
   const sub = claims.sub;
   if (typeof sub !== 'string' || sub === '') return { ok: false, reason: 'The token has no "sub" (user id)' };
   // (The cluster's wire format carries a message's `from` in at most 255 bytes.)
-  if (sub.length > MAX_USER_LENGTH || Buffer.byteLength(sub) > 255 || hasControl(sub)) return { ok: false, reason: `"sub" must be at most ${MAX_USER_LENGTH} characters (255 bytes of UTF-8), without control characters` };
+  if (sub.length > MAX_USER_LENGTH || Buffer.byteLength(sub) > 255 || hasControl(sub))
+    return { ok: false, reason: `"sub" must be at most ${MAX_USER_LENGTH} characters (255 bytes of UTF-8), without control characters` };
   let name = sub;
   if (claims.name !== undefined) {
     if (typeof claims.name !== 'string' || claims.name.length > MAX_USER_LENGTH || hasControl(claims.name)) {
@@ -93,11 +103,22 @@ export function identityOfClaims(claims: Record<string, unknown>): ClaimsResult 
     if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) return { ok: false, reason: '"exp" must be a number of seconds' };
     expires = claims.exp * 1000;
   }
-  return { ok: true, identity: { user: sub, name, subscribe: lists.subscribe!, publish: lists.publish!, docsWrite: lists.docs_write!, docsRead: lists.docs_read!, expires, claims } };
+  return {
+    ok: true,
+    identity: {
+      user: sub,
+      name,
+      subscribe: lists.subscribe!,
+      publish: lists.publish!,
+      docsWrite: lists.docs_write!,
+      docsRead: lists.docs_read!,
+      expires,
+      claims,
+    },
+  };
 }
 
 function hasControl(text: string): boolean {
-  // eslint-disable-next-line no-control-regex
   return /[\u0000-\u001f\u007f]/.test(text);
 }
 

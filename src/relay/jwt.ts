@@ -47,7 +47,9 @@ export class JwtVerifier {
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
-      throw unavailable('JWT tokens (--jwt-secret, --jwt-key) need the jose package (an optional peer dependency of wavecast): npm install jose');
+      throw unavailable(
+        'JWT tokens (--jwt-secret, --jwt-key) need the jose package (an optional peer dependency of wavecast): npm install jose',
+      );
     }
     if (settings.secret !== undefined) {
       return new JwtVerifier(jose, new TextEncoder().encode(settings.secret), ['HS256'], settings.leeway);
@@ -57,7 +59,9 @@ export class JwtVerifier {
     try {
       text = readFileSync(settings.keyFile, 'utf8');
     } catch (error) {
-      throw unavailable(`--jwt-key: cannot read ${settings.keyFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      throw unavailable(
+        `--jwt-key: cannot read ${settings.keyFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      );
     }
     if (text.trimStart().startsWith('{')) {
       let jwks: { keys?: unknown };
@@ -67,7 +71,12 @@ export class JwtVerifier {
         throw unavailable(`${settings.keyFile} is neither a PEM public key nor a JWKS file: ${(error as Error).message}`);
       }
       if (!Array.isArray(jwks.keys)) throw unavailable(`${settings.keyFile}: a JWKS file is a JSON object with a "keys" list`);
-      return new JwtVerifier(jose, jose.createLocalJWKSet(jwks as Parameters<Jose['createLocalJWKSet']>[0]), ['RS256', 'ES256', 'EdDSA', 'Ed25519'], settings.leeway);
+      return new JwtVerifier(
+        jose,
+        jose.createLocalJWKSet(jwks as Parameters<Jose['createLocalJWKSet']>[0]),
+        ['RS256', 'ES256', 'EdDSA', 'Ed25519'],
+        settings.leeway,
+      );
     }
     let key: KeyObject;
     try {
@@ -89,7 +98,8 @@ export class JwtVerifier {
     try {
       const options = { algorithms: this._algorithms, clockTolerance: this._leeway };
       const key = this._key;
-      const result = typeof key === 'function' ? await this._jose.jwtVerify(token, key, options) : await this._jose.jwtVerify(token, key, options);
+      const result =
+        typeof key === 'function' ? await this._jose.jwtVerify(token, key, options) : await this._jose.jwtVerify(token, key, options);
       payload = result.payload as Record<string, unknown>;
     } catch (error) {
       return { ok: false, reason: this._reason(error, token) };
@@ -109,12 +119,14 @@ export class JwtVerifier {
       case 'ERR_JOSE_ALG_NOT_ALLOWED':
       case 'ERR_JOSE_NOT_SUPPORTED': {
         const alg = headerAlg(token);
-        return alg === 'none' ? 'Unsigned tokens (alg "none") are refused' : `The token's algorithm ${JSON.stringify(alg)} is not accepted here (accepted: ${this._algorithms.join(', ')})`;
+        return alg === 'none'
+          ? 'Unsigned tokens (alg "none") are refused'
+          : `The token's algorithm ${JSON.stringify(alg)} is not accepted here (accepted: ${this._algorithms.join(', ')})`;
       }
       case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
-        return 'The token\'s signature is not valid';
+        return "The token's signature is not valid";
       case 'ERR_JWKS_NO_MATCHING_KEY':
-        return 'No key of the relay\'s key set matches the token (its kid or alg)';
+        return "No key of the relay's key set matches the token (its kid or alg)";
       default:
         return 'The token is not a valid JWT';
     }
@@ -137,11 +149,14 @@ function algorithmsOf(key: KeyObject, file: string): string[] {
     case 'rsa':
       return ['RS256'];
     case 'ec':
-      if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw unavailable(`${file}: an EC key for ES256 must be on the P-256 curve`);
+      if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+        throw unavailable(`${file}: an EC key for ES256 must be on the P-256 curve`);
       return ['ES256'];
     case 'ed25519':
       return ['EdDSA', 'Ed25519'];
     default:
-      throw unavailable(`${file}: a ${String(key.asymmetricKeyType)} key is not supported (RSA for RS256, P-256 for ES256, Ed25519 for EdDSA)`);
+      throw unavailable(
+        `${file}: a ${String(key.asymmetricKeyType)} key is not supported (RSA for RS256, P-256 for ES256, Ed25519 for EdDSA)`,
+      );
   }
 }

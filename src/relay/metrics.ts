@@ -89,25 +89,80 @@ export function renderMetrics(source: MetricsSources): string {
   metric('wavecast_relay_connections', 'gauge', 'Open WebSocket connections.', single(source.connections));
   metric('wavecast_relay_connections_opened_total', 'counter', 'WebSocket connections accepted.', single(metrics.connectionsOpened));
   metric('wavecast_relay_connections_closed_total', 'counter', 'WebSocket connections closed.', single(metrics.connectionsClosed));
-  metric('wavecast_relay_messages_received_total', 'counter', 'Messages received, from WebSocket clients and HTTP publishes.', bySource(metrics.messagesIn));
+  metric(
+    'wavecast_relay_messages_received_total',
+    'counter',
+    'Messages received, from WebSocket clients and HTTP publishes.',
+    bySource(metrics.messagesIn),
+  );
   metric('wavecast_relay_received_bytes_total', 'counter', 'Payload bytes of the messages received.', bySource(metrics.bytesIn));
-  metric('wavecast_relay_messages_sent_total', 'counter', 'Messages sent to WebSocket clients (one per recipient).', single(metrics.messagesOut));
+  metric(
+    'wavecast_relay_messages_sent_total',
+    'counter',
+    'Messages sent to WebSocket clients (one per recipient).',
+    single(metrics.messagesOut),
+  );
   metric('wavecast_relay_sent_bytes_total', 'counter', 'Payload bytes of the messages sent.', single(metrics.bytesOut));
   metric('wavecast_relay_queued_bytes', 'gauge', 'Bytes waiting in the relay to be sent to clients.', single(source.queuedBytes));
-  metric('wavecast_relay_dropped_messages_total', 'counter', 'Messages skipped for clients too slow to take them.', single(stats.droppedMessages));
-  metric('wavecast_relay_slow_client_closes_total', 'counter', 'Connections closed for falling too far behind.', single(stats.slowClientCloses));
-  metric('wavecast_relay_rate_limit_closes_total', 'counter', 'Connections closed for sending over the rate limit.', single(metrics.rateLimitCloses));
-  metric('wavecast_relay_http_rate_limited_total', 'counter', 'HTTP publishes refused (429) for going over the rate limit of their client address.', single(metrics.httpRateLimited));
-  metric('wavecast_relay_heartbeat_timeouts_total', 'counter', 'Connections dropped for not answering pings.', single(stats.heartbeatTimeouts));
-  metric('wavecast_relay_idle_closes_total', 'counter', 'WebSocket connections closed for exchanging no message for --idle-timeout.', single(stats.idleCloses));
+  metric(
+    'wavecast_relay_dropped_messages_total',
+    'counter',
+    'Messages skipped for clients too slow to take them.',
+    single(stats.droppedMessages),
+  );
+  metric(
+    'wavecast_relay_slow_client_closes_total',
+    'counter',
+    'Connections closed for falling too far behind.',
+    single(stats.slowClientCloses),
+  );
+  metric(
+    'wavecast_relay_rate_limit_closes_total',
+    'counter',
+    'Connections closed for sending over the rate limit.',
+    single(metrics.rateLimitCloses),
+  );
+  metric(
+    'wavecast_relay_http_rate_limited_total',
+    'counter',
+    'HTTP publishes refused (429) for going over the rate limit of their client address.',
+    single(metrics.httpRateLimited),
+  );
+  metric(
+    'wavecast_relay_heartbeat_timeouts_total',
+    'counter',
+    'Connections dropped for not answering pings.',
+    single(stats.heartbeatTimeouts),
+  );
+  metric(
+    'wavecast_relay_idle_closes_total',
+    'counter',
+    'WebSocket connections closed for exchanging no message for --idle-timeout.',
+    single(stats.idleCloses),
+  );
   const gate = source.gate;
   if (gate !== undefined) {
-    metric('wavecast_relay_tcp_connections', 'gauge', 'Open connections of any kind (WebSocket, HTTP, TLS handshakes and request heads under way): what --max-connections bounds.', single(gate.open));
-    metric('wavecast_relay_refused_connections_total', 'counter', 'Connections refused: their address was at --max-connections-per-ip (429), or the relay was full (503).', [
-      ['{reason="address"}', gate.stats.refusedPerAddress],
-      ['{reason="capacity"}', gate.stats.refusedAtCapacity],
-    ]);
-    metric('wavecast_relay_evicted_connections_total', 'counter', 'Connections cut to make room when the relay was full: they had waited longest without a request under way.', single(gate.stats.evicted));
+    metric(
+      'wavecast_relay_tcp_connections',
+      'gauge',
+      'Open connections of any kind (WebSocket, HTTP, TLS handshakes and request heads under way): what --max-connections bounds.',
+      single(gate.open),
+    );
+    metric(
+      'wavecast_relay_refused_connections_total',
+      'counter',
+      'Connections refused: their address was at --max-connections-per-ip (429), or the relay was full (503).',
+      [
+        ['{reason="address"}', gate.stats.refusedPerAddress],
+        ['{reason="capacity"}', gate.stats.refusedAtCapacity],
+      ],
+    );
+    metric(
+      'wavecast_relay_evicted_connections_total',
+      'counter',
+      'Connections cut to make room when the relay was full: they had waited longest without a request under way.',
+      single(gate.stats.evicted),
+    );
   }
   metric(
     'wavecast_relay_rejected_upgrades_total',
@@ -123,17 +178,29 @@ export function renderMetrics(source: MetricsSources): string {
     `Subscribers of the busiest channels (at most ${source.topChannels}).`,
     top.map(([channel, count]) => [`{channel="${escapeLabel(channel)}"}`, count]),
   );
-  metric('wavecast_relay_publish_failures_total', 'counter', 'Publishes refused because the history could not store them (broker unreachable).', single(metrics.publishFailures));
+  metric(
+    'wavecast_relay_publish_failures_total',
+    'counter',
+    'Publishes refused because the history could not store them (broker unreachable).',
+    single(metrics.publishFailures),
+  );
   const broker = source.broker;
   if (broker !== undefined) {
     const label = `{broker="${escapeLabel(broker.broker)}"}`;
-    metric('wavecast_relay_broker_up', 'gauge', 'Whether the links to the broker (publish and history) are up.', [[label, broker.up ? 1 : 0]]);
+    metric('wavecast_relay_broker_up', 'gauge', 'Whether the links to the broker (publish and history) are up.', [
+      [label, broker.up ? 1 : 0],
+    ]);
     metric('wavecast_relay_broker_disconnects_total', 'counter', 'Times the link to the broker was lost.', [[label, broker.disconnects]]);
     metric('wavecast_relay_broker_reconnects_total', 'counter', 'Times the link to the broker came back.', [[label, broker.reconnects]]);
     metric('wavecast_relay_broker_messages_received_total', 'counter', 'Messages received from other nodes.', [[label, broker.received]]);
     metric('wavecast_relay_cluster_nodes', 'gauge', 'Other relay nodes heard from (presence heartbeats).', [[label, broker.nodes]]);
   }
-  metric('wavecast_relay_start_time_seconds', 'gauge', 'When the relay started, in seconds since the Unix epoch.', single(metrics.startedAt / 1000));
+  metric(
+    'wavecast_relay_start_time_seconds',
+    'gauge',
+    'When the relay started, in seconds since the Unix epoch.',
+    single(metrics.startedAt / 1000),
+  );
   return out.join('\n') + '\n';
 }
 

@@ -61,9 +61,12 @@ export class Namespaces {
     if (entries.length > MAX_NAMESPACES) fail(`at most ${MAX_NAMESPACES} namespaces`);
     const list: Namespace[] = [];
     for (const [prefix, rules] of entries) {
-      if (typeof rules !== 'object' || rules === null || Array.isArray(rules)) fail(`the rules of ${JSON.stringify(prefix)} must be an object`);
+      if (typeof rules !== 'object' || rules === null || Array.isArray(rules))
+        fail(`the rules of ${JSON.stringify(prefix)} must be an object`);
       const r = rules as Record<string, unknown>;
-      for (const key of Object.keys(r)) if (!(key in DEFAULT)) fail(`${JSON.stringify(prefix)}: unknown rule ${JSON.stringify(key)} (there are ${Object.keys(DEFAULT).join(', ')})`);
+      for (const key of Object.keys(r))
+        if (!(key in DEFAULT))
+          fail(`${JSON.stringify(prefix)}: unknown rule ${JSON.stringify(key)} (there are ${Object.keys(DEFAULT).join(', ')})`);
       const namespace: Namespace = { prefix, ...DEFAULT };
       if (r.publish !== undefined) {
         if (r.publish !== 'clients' && r.publish !== 'backend') fail(`${JSON.stringify(prefix)}: "publish" is "clients" or "backend"`);
@@ -72,7 +75,13 @@ export class Namespaces {
       if (r.subscribe !== undefined) {
         const s = r.subscribe as unknown;
         if (s === 'anyone' || s === 'users') namespace.subscribe = s;
-        else if (typeof s === 'object' && s !== null && typeof (s as { claim?: unknown }).claim === 'string' && (s as { claim: string }).claim !== '') namespace.subscribe = { claim: (s as { claim: string }).claim };
+        else if (
+          typeof s === 'object' &&
+          s !== null &&
+          typeof (s as { claim?: unknown }).claim === 'string' &&
+          (s as { claim: string }).claim !== ''
+        )
+          namespace.subscribe = { claim: (s as { claim: string }).claim };
         else fail(`${JSON.stringify(prefix)}: "subscribe" is "anyone", "users" or {"claim": "NAME"}`);
       }
       for (const key of ['presence', 'joinLeave', 'anonymous'] as const) {

@@ -29,7 +29,10 @@ export interface PageAssets {
 }
 
 /** Loads the page's `files` from `dir` (default: the chat page, from the page/ folder beside this module once compiled). */
-export function loadPageAssets(dir: URL = new URL('./page/', import.meta.url), files: ReadonlyArray<[path: string, file: string, type: string]> = FILES): PageAssets {
+export function loadPageAssets(
+  dir: URL = new URL('./page/', import.meta.url),
+  files: ReadonlyArray<[path: string, file: string, type: string]> = FILES,
+): PageAssets {
   const assets = new Map<string, Asset>();
   let built = true;
   for (const [path, file, type] of files) {

@@ -85,13 +85,23 @@ export class PlainRelay {
     if (client === undefined || ws.readyState !== ws.OPEN) return;
     if (!this._limiter.take(client.bucket)) {
       this._metrics.rateLimitCloses++;
-      this._log.warn('client closed for going over the rate limit', { channel: client.channel, peer: client.peer, rate: this._limiter.rate, burst: this._limiter.burst });
+      this._log.warn('client closed for going over the rate limit', {
+        channel: client.channel,
+        peer: client.peer,
+        rate: this._limiter.rate,
+        burst: this._limiter.burst,
+      });
       ws.close(CloseCode.PolicyViolation, this._limiter.reason());
       return;
     }
     const refusal = this._namespaces.publishRefusal(client.identity, client.channel);
     if (refusal !== null) {
-      this._log.info('client closed: it may not publish on its channel', { channel: client.channel, peer: client.peer, user: client.identity.user, reason: refusal });
+      this._log.info('client closed: it may not publish on its channel', {
+        channel: client.channel,
+        peer: client.peer,
+        user: client.identity.user,
+        reason: refusal,
+      });
       ws.close(CloseCode.PolicyViolation, 'You may not publish on this channel');
       return;
     }
@@ -103,7 +113,7 @@ export class PlainRelay {
     this._clients.delete(ws);
     this._expiry?.unwatch(ws);
     const users = client === undefined ? undefined : this._users.get(client.channel);
-    if (users !== undefined && users.delete(client!) && users.size === 0) this._users.delete(client!.channel);
+    if (users?.delete(client!) && users.size === 0) this._users.delete(client!.channel);
     this._metrics.connectionsClosed++;
     if (client !== undefined) this._watch?.left(client.channel, null);
     if (client !== undefined && this._log.enabled('debug')) {

@@ -97,8 +97,10 @@ export class RateLimiter {
   private readonly _clock: Clock;
 
   constructor(limit: RateLimit, clock: Clock | (() => number) = plainClock()) {
-    if (!(limit.rate >= 0) || !Number.isFinite(limit.rate)) throw new RangeError(`Invalid rate limit: ${limit.rate} (expected messages a second, 0 or more)`);
-    if (!(limit.burst >= 1) || !Number.isFinite(limit.burst)) throw new RangeError(`Invalid burst: ${limit.burst} (expected 1 or more messages)`);
+    if (!(limit.rate >= 0) || !Number.isFinite(limit.rate))
+      throw new RangeError(`Invalid rate limit: ${limit.rate} (expected messages a second, 0 or more)`);
+    if (!(limit.burst >= 1) || !Number.isFinite(limit.burst))
+      throw new RangeError(`Invalid burst: ${limit.burst} (expected 1 or more messages)`);
     this.rate = limit.rate;
     this.burst = limit.burst;
     this._perMs = limit.rate / 1000;

@@ -175,11 +175,19 @@ export class Relay {
   ) {
     const { log } = _options;
     this._cluster = _options.cluster ?? null;
-    const access = (this._access = new Access({ token: _options.token, origins: _options.origins, jwt: jwt ?? undefined, proxy: proxyOf(_options), apiKey: _options.apiKey, namespaces: _options.namespaces }));
+    const access = (this._access = new Access({
+      token: _options.token,
+      origins: _options.origins,
+      jwt: jwt ?? undefined,
+      proxy: proxyOf(_options),
+      apiKey: _options.apiKey,
+      namespaces: _options.namespaces,
+    }));
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
-    this.history = this._cluster?.store ?? _options.historyStore ?? new MemoryHistory({ maxChannels: RELAY_DEFAULTS.maxChannels, ..._options.history });
+    this.history =
+      this._cluster?.store ?? _options.historyStore ?? new MemoryHistory({ maxChannels: RELAY_DEFAULTS.maxChannels, ..._options.history });
     this._startSweep();
     const watch = this._cluster === null ? null : this._watch(this._cluster);
     this._clock.start();
@@ -221,7 +229,13 @@ export class Relay {
     });
     const docs = _docs;
     // A connection's requests one at a time, each once the answers before it are taken (documents' too).
-    const handler = oneAtATime(docs === null ? routes : (request, response) => (docs.claimsRequest(pathOf(request.url)) ? docs.handleRequest(request, response) : routes(request, response)), log);
+    const handler = oneAtATime(
+      docs === null
+        ? routes
+        : (request, response) =>
+            docs.claimsRequest(pathOf(request.url)) ? docs.handleRequest(request, response) : routes(request, response),
+      log,
+    );
     const handshakeTimeout = _options.handshakeTimeout ?? RELAY_DEFAULTS.handshakeTimeout;
     const timeouts = {
       // From the connection's start (after its TLS handshake) to the end of its request head: a socket
@@ -235,7 +249,11 @@ export class Relay {
     };
     this.maxConnections = connectionLimit(_options.maxConnections, log);
     const maxPerAddress = _options.maxConnectionsPerIp ?? RELAY_DEFAULTS.maxConnectionsPerIp;
-    this._gate = new ConnectionGate({ maxConnections: this.maxConnections, maxPerAddress: maxPerAddress > 0 ? maxPerAddress : Infinity }, this._secure, log);
+    this._gate = new ConnectionGate(
+      { maxConnections: this.maxConnections, maxPerAddress: maxPerAddress > 0 ? maxPerAddress : Infinity },
+      this._secure,
+      log,
+    );
     // A refused connection is answered by the gate; an admitted one is busy while its request is served.
     const gated = (request: IncomingMessage, response: ServerResponse) => {
       if (!this._gate.request(request, response)) handler(request, response);
@@ -272,7 +290,8 @@ export class Relay {
       (channel, data, binary, ws, from) => {
         const published = this.publish(channel, data, binary, 'websocket', from);
         // Not stored, so not published: a plain client has no way to be told but this (1013 Try Again Later).
-        if (published instanceof Promise) published.catch(() => ws.close(1013, 'The relay could not store the message (broker unreachable)'));
+        if (published instanceof Promise)
+          published.catch(() => ws.close(1013, 'The relay could not store the message (broker unreachable)'));
       },
       watch,
       this._expiry,
@@ -323,7 +342,7 @@ export class Relay {
     this._wss.on('authError', (error: unknown) => log.error('upgrade check failed', { error: String(error) }));
     // Upgrades to /docs/<name> are collaborative documents' editors; every other path is a channel.
     this._server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (docs !== null && docs.claimsUpgrade(pathOf(request.url))) docs.handleUpgrade(request, socket, head);
+      if (docs?.claimsUpgrade(pathOf(request.url))) docs.handleUpgrade(request, socket, head);
       else this._wss.handleUpgrade(request, socket, head, (ws, req, admitted) => this._wss.emit('connection', ws, req, admitted));
     });
     // The HTTP server's errors: one before listening (a port in use) is the start's failure, which start()
@@ -339,7 +358,14 @@ export class Relay {
         ? null
         : await startDocs(options.docs, {
             log: options.log,
-            access: new Access({ token: options.token, origins: options.origins, jwt: jwt ?? undefined, proxy: proxyOf(options), apiKey: options.apiKey, namespaces: options.namespaces }),
+            access: new Access({
+              token: options.token,
+              origins: options.origins,
+              jwt: jwt ?? undefined,
+              proxy: proxyOf(options),
+              apiKey: options.apiKey,
+              namespaces: options.namespaces,
+            }),
             ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
             heartbeat: options.heartbeat,
             maxConnections: options.maxConnections,
@@ -362,14 +388,21 @@ export class Relay {
     const ttl = this._options.history.ttl;
     if (history.sweep === undefined || !(ttl > 0)) return;
     let running = false;
-    this._sweep = setInterval(() => {
-      if (running) return;
-      running = true;
-      Promise.resolve()
-        .then(() => history.sweep!())
-        .catch((error: unknown) => this._options.log.warn('freeing idle channels failed; trying again later', { error: String((error as Error)?.message ?? error) }))
-        .finally(() => (running = false));
-    }, Math.min(60_000, Math.max(1000, ttl / 4)));
+    this._sweep = setInterval(
+      () => {
+        if (running) return;
+        running = true;
+        Promise.resolve()
+          .then(() => history.sweep!())
+          .catch((error: unknown) =>
+            this._options.log.warn('freeing idle channels failed; trying again later', {
+              error: String((error as Error)?.message ?? error),
+            }),
+          )
+          .finally(() => (running = false));
+      },
+      Math.min(60_000, Math.max(1000, ttl / 4)),
+    );
     this._sweep.unref();
   }
 
@@ -383,7 +416,9 @@ export class Relay {
       const onListening = () => {
         server.off('error', onError);
         // The port is known now (--port 0 picks one): pages served from these origins are the relay's own.
-        this._access.allowOwnOrigins(ownOrigins(this._secure ? 'https' : 'http', this._options.host, this.address().port, this._options.publicUrls));
+        this._access.allowOwnOrigins(
+          ownOrigins(this._secure ? 'https' : 'http', this._options.host, this.address().port, this._options.publicUrls),
+        );
         server.on('error', (error: Error) => this._options.log.error('server error', { error: error.message }));
         resolve();
       };
@@ -443,7 +478,8 @@ export class Relay {
 
   /** Writes a stamped message to this node's plain clients and v1 members of its channel. */
   private _deliverLocal(message: StoredMessage): number {
-    const plain = this._wss.subscriberCount(message.channel) > 0 ? this._wss.publish(message.channel, message.data, { binary: message.binary }) : 0;
+    const plain =
+      this._wss.subscriberCount(message.channel) > 0 ? this._wss.publish(message.channel, message.data, { binary: message.binary }) : 0;
     const delivered = plain + this._v1.deliver(message);
     this.metrics.sent(message.data.length, delivered);
     return delivered;
@@ -454,14 +490,26 @@ export class Relay {
    * nothing is delivered), the other nodes are sent it, and the feed delivers it here in sequence order.
    * `delivered` counts this node's connections written to at once.
    */
-  private async _publishCluster(cluster: RelayCluster, channel: string, data: Buffer, binary: boolean, source: 'http' | 'websocket', from: string | undefined): Promise<Published> {
+  private async _publishCluster(
+    cluster: RelayCluster,
+    channel: string,
+    data: Buffer,
+    binary: boolean,
+    source: 'http' | 'websocket',
+    from: string | undefined,
+  ): Promise<Published> {
     let message: StoredMessage;
     try {
       // A copy: the data may be a view of a buffer its owner reuses, and the feed may hold it.
       message = await this.history.append(channel, Buffer.from(data), binary, from);
     } catch (error) {
       this.metrics.publishFailures++;
-      this._options.log.warn('publish refused: the shared history could not store it', { channel, source, broker: cluster.broker, error: String((error as Error)?.message ?? error) });
+      this._options.log.warn('publish refused: the shared history could not store it', {
+        channel,
+        source,
+        broker: cluster.broker,
+        error: String((error as Error)?.message ?? error),
+      });
       throw error;
     }
     this.metrics.received(source, message.data.length);
@@ -518,15 +566,25 @@ export class Relay {
 
   /** Channels with connections, on every node, with their counts (busiest first). */
   channels(): Array<{ channel: string; online: number }> {
-    const names = new Set([...this._wss.topics.map(channelOfTopic), ...this._v1.channels(), ...(this._cluster?.presence.remoteChannels() ?? [])]);
-    return [...names].map((channel) => ({ channel, online: this.online(channel) })).filter((c) => c.online > 0).sort((a, b) => b.online - a.online || (a.channel < b.channel ? -1 : 1));
+    const names = new Set([
+      ...this._wss.topics.map(channelOfTopic),
+      ...this._v1.channels(),
+      ...(this._cluster?.presence.remoteChannels() ?? []),
+    ]);
+    return [...names]
+      .map((channel) => ({ channel, online: this.online(channel) }))
+      .filter((c) => c.online > 0)
+      .sort((a, b) => b.online - a.online || (a.channel < b.channel ? -1 : 1));
   }
 
   /** This node, for the server API's info. */
   info(): Record<string, unknown> {
     return {
       node: this._cluster?.adapter.nodeId ?? null,
-      broker: this._cluster !== null ? { name: this._cluster.broker, state: this._cluster.linkState, nodes: this._cluster.presence.nodes + 1 } : null,
+      broker:
+        this._cluster !== null
+          ? { name: this._cluster.broker, state: this._cluster.linkState, nodes: this._cluster.presence.nodes + 1 }
+          : null,
       connections: this._wss.clients.size,
       channels: new Set(this._wss.topics.map(channelOfTopic)).size,
       uptime: Math.round(process.uptime()),
@@ -578,17 +636,19 @@ export class Relay {
     const wss = this._wss;
     let queuedBytes = 0;
     for (const ws of wss.clients) queuedBytes += ws.bufferedAmount;
-    return renderMetrics({
-      metrics: this.metrics,
-      stats: wss.stats,
-      connections: wss.clients.size,
-      queuedBytes,
-      channels: [...new Set(wss.topics.map(channelOfTopic))],
-      subscriberCount: (channel) => this.online(channel),
-      topChannels: this._options.metricsChannels,
-      broker: this._brokerMetrics(),
-      gate: { open: this._gate.open, stats: this._gate.stats },
-    }) + (this._docs?.metricsText() ?? '');
+    return (
+      renderMetrics({
+        metrics: this.metrics,
+        stats: wss.stats,
+        connections: wss.clients.size,
+        queuedBytes,
+        channels: [...new Set(wss.topics.map(channelOfTopic))],
+        subscriberCount: (channel) => this.online(channel),
+        topChannels: this._options.metricsChannels,
+        broker: this._brokerMetrics(),
+        gate: { open: this._gate.open, stats: this._gate.stats },
+      }) + (this._docs?.metricsText() ?? '')
+    );
   }
 
   private _brokerMetrics(): BrokerMetrics | undefined {
@@ -663,7 +723,9 @@ function connectionLimit(maxConnections: number, log: Logger): number {
   if (descriptors === null) return wanted;
   const room = Math.max(1, descriptors - RESERVED_DESCRIPTORS - REFUSING);
   if (wanted <= room) return wanted;
-  log.warn(`the file descriptor limit (ulimit -n ${descriptors}) allows ${room} connections: serving at most that many`, { maxConnections: maxConnections > 0 ? maxConnections : 'none' });
+  log.warn(`the file descriptor limit (ulimit -n ${descriptors}) allows ${room} connections: serving at most that many`, {
+    maxConnections: maxConnections > 0 ? maxConnections : 'none',
+  });
   return room;
 }
 

@@ -42,8 +42,17 @@ export function createServerApi(options: ServerApiOptions): RequestHandler {
     if (denied) return refuseBody(response, denied);
     const path = (request.url ?? '/').split('?')[0]!;
     const method = path.slice('/api/'.length);
-    if (!METHODS.includes(method)) return refuseBody(response, { status: 404, body: `No server API method ${JSON.stringify(method.slice(0, 32))}; there are ${METHODS.join(', ')}` });
-    if (request.method !== 'POST') return refuseBody(response, { status: 405, body: 'Server API methods are called with POST and a JSON body', headers: { Allow: 'POST' } });
+    if (!METHODS.includes(method))
+      return refuseBody(response, {
+        status: 404,
+        body: `No server API method ${JSON.stringify(method.slice(0, 32))}; there are ${METHODS.join(', ')}`,
+      });
+    if (request.method !== 'POST')
+      return refuseBody(response, {
+        status: 405,
+        body: 'Server API methods are called with POST and a JSON body',
+        headers: { Allow: 'POST' },
+      });
     settle(options, request, response, call(options, method, request, response));
   };
 }
@@ -64,7 +73,8 @@ async function call(options: ServerApiOptions, method: string, request: Incoming
       case 'history': {
         const channel = channelOf(body.channel, 'channel');
         const since = body.since === undefined ? 0 : body.since;
-        if (typeof since !== 'number' || !Number.isSafeInteger(since) || since < 0) throw new BadRequest('"since" must be a sequence number (a whole number, 0 or more)');
+        if (typeof since !== 'number' || !Number.isSafeInteger(since) || since < 0)
+          throw new BadRequest('"since" must be a sequence number (a whole number, 0 or more)');
         const read = await options.readHistory(channel, since);
         const head: Record<string, unknown> = { channel, epoch: options.epoch(), latest: read.latest };
         if (since > read.latest) head.reset = true;
@@ -109,7 +119,8 @@ async function publish(options: ServerApiOptions, body: Body, response: ServerRe
   if (typeof body.data !== 'string') throw new BadRequest('"data" must be a string (base64 with "binary": true)');
   const binary = body.binary === true;
   const data = binary ? Buffer.from(body.data, 'base64') : Buffer.from(body.data);
-  if (data.length > options.maxPayload) return send(response, 413, `The message is larger than the relay's limit of ${options.maxPayload} bytes\n`);
+  if (data.length > options.maxPayload)
+    return send(response, 413, `The message is larger than the relay's limit of ${options.maxPayload} bytes\n`);
   const results = await Promise.all(
     channels.map((channel) =>
       Promise.resolve(options.publish(channel, data, binary)).then(
@@ -132,7 +143,8 @@ function channelOf(value: unknown, field: string): string {
 }
 
 function userOf(value: unknown): string {
-  if (typeof value !== 'string' || value === '' || value.length > 128) throw new BadRequest('"user" must be a user id (a string of 1 to 128 characters)');
+  if (typeof value !== 'string' || value === '' || value.length > 128)
+    throw new BadRequest('"user" must be a user id (a string of 1 to 128 characters)');
   return value;
 }
 

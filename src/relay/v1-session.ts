@@ -42,7 +42,14 @@ import {
 
 /** The `message` envelope for a stored message (binary data as base64). */
 function storedEnvelope(m: StoredMessage): MessageEnvelope {
-  return messageEnvelope({ channel: m.channel, seq: m.seq, time: m.time, data: m.binary ? m.data.toString('base64') : m.data.toString(), binary: m.binary, from: m.from });
+  return messageEnvelope({
+    channel: m.channel,
+    seq: m.seq,
+    time: m.time,
+    data: m.binary ? m.data.toString('base64') : m.data.toString(),
+    binary: m.binary,
+    from: m.from,
+  });
 }
 
 /** Room left in maxPayload for the envelope around a message's data. */
@@ -156,7 +163,11 @@ export class V1Hub {
 
   constructor(private readonly _options: V1HubOptions) {
     this._namespaces = _options.namespaces ?? new Namespaces();
-    this._presencePacer = new UpdatePacer({ burst: _options.presenceUpdates ?? 5, interval: PRESENCE_INTERVAL, flush: (channel) => this._summarise(channel) });
+    this._presencePacer = new UpdatePacer({
+      burst: _options.presenceUpdates ?? 5,
+      interval: PRESENCE_INTERVAL,
+      flush: (channel) => this._summarise(channel),
+    });
     // Under the 'drop' backpressure policy a slow client is skipped: a wavecast.v1 client would then miss
     // messages with no gap to tell it. It is closed instead (after what is queued for it), and recovers
     // what it missed from history when it rejoins `since` its last message.
@@ -170,7 +181,15 @@ export class V1Hub {
 
   /** Takes a newly opened wavecast.v1 connection. */
   accept(ws: WebSocket, peer: string, identity: Identity | null = ANONYMOUS): void {
-    const session: Session = { ws, id: randomBytes(12).toString('base64url'), bucket: this._options.limiter.bucket(), peer, channels: new Map(), draining: null, identity };
+    const session: Session = {
+      ws,
+      id: randomBytes(12).toString('base64url'),
+      bucket: this._options.limiter.bucket(),
+      peer,
+      channels: new Map(),
+      draining: null,
+      identity,
+    };
     this._sessions.set(ws, session);
     if (identity === null) {
       this._options.expiry?.watch(ws, Date.now() + (this._options.authTimeout ?? 5000), () => {
@@ -199,7 +218,10 @@ export class V1Hub {
         membership.pending.push(message);
         membership.pendingBytes += message.data.length + HELD_OVERHEAD;
         if (membership.pendingBytes > (this._options.maxHeldBytes ?? 1 << 20)) {
-          this._options.log.warn('wavecast.v1 client too slow to recover: closed so that it rejoins since its last message', { peer: session.peer, channel: message.channel });
+          this._options.log.warn('wavecast.v1 client too slow to recover: closed so that it rejoins since its last message', {
+            peer: session.peer,
+            channel: message.channel,
+          });
           membership.pending.length = 0;
           membership.pendingBytes = 0;
           session.ws.close(CloseCode.TryAgainLater, 'Too slow to take the missed messages: reconnect and rejoin since the last message');
@@ -323,20 +345,32 @@ export class V1Hub {
     const envelope = parsed.envelope;
     if (session.identity === null && envelope.type !== 'auth' && envelope.type !== 'ping') {
       const channel = envelope.type === 'join' || envelope.type === 'leave' || envelope.type === 'publish' ? envelope.channel : undefined;
-      return this._send(session, errorEnvelope('unauthorized', 'Send an "auth" envelope with your token first', envelope.type === 'publish' ? envelope.id : undefined, channel));
+      return this._send(
+        session,
+        errorEnvelope(
+          'unauthorized',
+          'Send an "auth" envelope with your token first',
+          envelope.type === 'publish' ? envelope.id : undefined,
+          channel,
+        ),
+      );
     }
     switch (envelope.type) {
       case 'auth':
         return void this._auth(session, envelope);
       case 'ping': {
-        const pong: ServerEnvelope = envelope.id === undefined ? { type: 'pong', time: Date.now() } : { type: 'pong', id: envelope.id, time: Date.now() };
+        const pong: ServerEnvelope =
+          envelope.id === undefined ? { type: 'pong', time: Date.now() } : { type: 'pong', id: envelope.id, time: Date.now() };
         return this._send(session, pong);
       }
       case 'join':
         return this._join(session, envelope);
       case 'leave': {
         if (!session.channels.has(envelope.channel)) {
-          return this._send(session, errorEnvelope('not_joined', `Not joined to ${JSON.stringify(envelope.channel)}`, undefined, envelope.channel));
+          return this._send(
+            session,
+            errorEnvelope('not_joined', `Not joined to ${JSON.stringify(envelope.channel)}`, undefined, envelope.channel),
+          );
         }
         this._leave(session, envelope.channel);
         return this._send(session, { type: 'left', channel: envelope.channel });
@@ -360,13 +394,21 @@ export class V1Hub {
   /** A token: the first (the connection came without one) or a fresh one for the same user before exp. */
   private async _auth(session: Session, envelope: AuthEnvelope): Promise<void> {
     const authenticate = this._options.authenticate;
-    if (authenticate === undefined) return this._send(session, errorEnvelope('unauthorized', 'This relay takes no user tokens', envelope.id));
+    if (authenticate === undefined)
+      return this._send(session, errorEnvelope('unauthorized', 'This relay takes no user tokens', envelope.id));
     const verified = await authenticate(envelope.token);
     if (session.ws.readyState !== session.ws.OPEN) return;
     if ('status' in verified) return this._send(session, errorEnvelope('unauthorized', verified.body, envelope.id));
     const current = session.identity;
     if (current !== null && current.user !== verified.user) {
-      return this._send(session, errorEnvelope('forbidden', `A fresh token must name the same user (${JSON.stringify(current.user)}); connect again to change users`, envelope.id));
+      return this._send(
+        session,
+        errorEnvelope(
+          'forbidden',
+          `A fresh token must name the same user (${JSON.stringify(current.user)}); connect again to change users`,
+          envelope.id,
+        ),
+      );
     }
     session.identity = verified;
     this._watchExpiry(session, verified);
@@ -378,7 +420,10 @@ export class V1Hub {
 
   private _publish(session: Session, envelope: PublishEnvelope): void {
     if (!session.channels.has(envelope.channel)) {
-      return this._send(session, errorEnvelope('not_joined', `Join ${JSON.stringify(envelope.channel)} before publishing to it`, envelope.id, envelope.channel));
+      return this._send(
+        session,
+        errorEnvelope('not_joined', `Join ${JSON.stringify(envelope.channel)} before publishing to it`, envelope.id, envelope.channel),
+      );
     }
     const identity = session.identity!;
     const refusal = this._namespaces.publishRefusal(identity, envelope.channel);
@@ -386,30 +431,61 @@ export class V1Hub {
     const stored = this._options.publish(envelope.channel, Buffer.from(envelope.data), false, identity.user ?? session.id);
     if (envelope.id === undefined) {
       if (stored instanceof Promise) {
-        stored.catch(() => this._send(session, errorEnvelope('unavailable', 'The relay could not store the message in the channel history (its broker is unreachable); it was not published: send it again later', undefined, envelope.channel)));
+        stored.catch(() =>
+          this._send(
+            session,
+            errorEnvelope(
+              'unavailable',
+              'The relay could not store the message in the channel history (its broker is unreachable); it was not published: send it again later',
+              undefined,
+              envelope.channel,
+            ),
+          ),
+        );
       }
       return;
     }
     const id = envelope.id;
     void Promise.resolve(stored).then(
       (message) => this._send(session, { type: 'ack', id, channel: message.channel, seq: message.seq }),
-      () => this._send(session, errorEnvelope('unavailable', 'The relay could not store the message in the channel history (its broker is unreachable); it was not published: send it again later', id, envelope.channel)),
+      () =>
+        this._send(
+          session,
+          errorEnvelope(
+            'unavailable',
+            'The relay could not store the message in the channel history (its broker is unreachable); it was not published: send it again later',
+            id,
+            envelope.channel,
+          ),
+        ),
     );
   }
 
   private _join(session: Session, envelope: JoinEnvelope): void {
     const { channel } = envelope;
     if (session.channels.has(channel)) {
-      return this._send(session, errorEnvelope('already_joined', `Already joined to ${JSON.stringify(channel)}; leave it first to join again`, undefined, channel));
+      return this._send(
+        session,
+        errorEnvelope('already_joined', `Already joined to ${JSON.stringify(channel)}; leave it first to join again`, undefined, channel),
+      );
     }
     if (session.channels.size >= this._options.maxChannels) {
-      return this._send(session, errorEnvelope('too_many_channels', `A connection may join at most ${this._options.maxChannels} channels`, undefined, channel));
+      return this._send(
+        session,
+        errorEnvelope('too_many_channels', `A connection may join at most ${this._options.maxChannels} channels`, undefined, channel),
+      );
     }
     const identity = session.identity!;
     const refusal = this._namespaces.subscribeRefusal(identity, channel);
     if (refusal !== null) return this._send(session, errorEnvelope('forbidden', refusal, undefined, channel));
     // A verified user is known by the name its token gives, whatever name the join asks for.
-    const membership: Membership = { name: identity.user !== null ? identity.name : (envelope.name ?? ''), lastSeq: 0, pending: [], pendingBytes: 0, seen: 0 };
+    const membership: Membership = {
+      name: identity.user !== null ? identity.name : (envelope.name ?? ''),
+      lastSeq: 0,
+      pending: [],
+      pendingBytes: 0,
+      seen: 0,
+    };
     session.channels.set(channel, membership);
     let state = this._channels.get(channel);
     if (state === undefined) {
@@ -422,7 +498,10 @@ export class V1Hub {
     this._recover(session, membership, envelope, ready).catch((error: unknown) => {
       this._options.log.error('history read failed', { channel, error: String(error) });
       if (session.channels.get(channel) === membership) this._leave(session, channel);
-      this._send(session, errorEnvelope('unavailable', `The relay could not read the history of ${JSON.stringify(channel)}; try again`, undefined, channel));
+      this._send(
+        session,
+        errorEnvelope('unavailable', `The relay could not read the history of ${JSON.stringify(channel)}; try again`, undefined, channel),
+      );
     });
   }
 
@@ -430,7 +509,12 @@ export class V1Hub {
    * Sends what a join missed, then the held live messages, then subscribes (see the top), each part as
    * the connection takes it.
    */
-  private async _recover(session: Session, membership: Membership, envelope: JoinEnvelope, ready: Promise<void> | undefined): Promise<void> {
+  private async _recover(
+    session: Session,
+    membership: Membership,
+    envelope: JoinEnvelope,
+    ready: Promise<void> | undefined,
+  ): Promise<void> {
     const { channel } = envelope;
     const history = this._options.history;
     const still = () => session.channels.get(channel) === membership && session.ws.readyState === session.ws.OPEN;
@@ -501,7 +585,15 @@ export class V1Hub {
     membership.pendingBytes = 0;
     session.ws.subscribe(v1Topic(channel));
     membership.seen = this._channels.get(channel)?.version ?? 0;
-    const joined: JoinedEnvelope = { type: 'joined', channel, epoch: history.epoch, seq: membership.lastSeq, recovered, presence: this._presenceShown(channel), you: session.identity?.user ?? session.id };
+    const joined: JoinedEnvelope = {
+      type: 'joined',
+      channel,
+      epoch: history.epoch,
+      seq: membership.lastSeq,
+      recovered,
+      presence: this._presenceShown(channel),
+      you: session.identity?.user ?? session.id,
+    };
     // A verified user's name is the relay's to give: the page shows it instead of the one it typed.
     if (session.identity?.user != null) joined.name = session.identity.name;
     this._send(session, joined);

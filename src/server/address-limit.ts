@@ -30,7 +30,10 @@ function ipv6Prefix64(address: string): string {
     const rightGroups = right.reduce((n, group) => n + (group.includes('.') ? 2 : 1), 0);
     groups = [...left, ...new Array<string>(Math.max(0, 8 - left.length - rightGroups)).fill('0'), ...right];
   }
-  return `${groups.slice(0, 4).map((group) => (parseInt(group, 16) || 0).toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((group) => (parseInt(group, 16) || 0).toString(16))
+    .join(':')}::/64`;
 }
 
 /**

@@ -67,7 +67,8 @@ export function refusalOf(reason: unknown): Refusal | null {
   const r = reason as { status?: unknown; statusCode?: unknown; body?: unknown; message?: unknown; headers?: unknown };
   const status = typeof r.status === 'number' ? r.status : r.statusCode;
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599) return null;
-  const body = typeof r.body === 'string' ? r.body : typeof r.message === 'string' && r.message !== '' ? r.message : `Upgrade refused with ${status}`;
+  const body =
+    typeof r.body === 'string' ? r.body : typeof r.message === 'string' && r.message !== '' ? r.message : `Upgrade refused with ${status}`;
   const refusal: Refusal = { status, body };
   if (typeof r.headers === 'object' && r.headers !== null) refusal.headers = r.headers as Record<string, string | number>;
   return refusal;

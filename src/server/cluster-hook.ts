@@ -113,6 +113,8 @@ function checkAdapter(adapter: unknown): asserts adapter is ClusterAdapter {
     (name) => typeof (adapter as Record<string, unknown> | null)?.[name] !== 'function',
   );
   if (adapter === null || typeof adapter !== 'object' || missing.length > 0) {
-    throw new TypeError(`Invalid adapter: expected a cluster adapter (such as RedisAdapter or NatsAdapter)${missing.length > 0 && adapter !== null && typeof adapter === 'object' ? `; it has no ${missing.join(', ')} method` : ''}`);
+    throw new TypeError(
+      `Invalid adapter: expected a cluster adapter (such as RedisAdapter or NatsAdapter)${missing.length > 0 && adapter !== null && typeof adapter === 'object' ? `; it has no ${missing.join(', ')} method` : ''}`,
+    );
   }
 }

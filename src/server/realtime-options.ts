@@ -54,7 +54,10 @@ export function resolveRealtimeOptions(options: RealtimeOptions): RealtimeSettin
   if (policy !== 'close' && policy !== 'drop') throw new TypeError(`Invalid backpressurePolicy: ${String(policy)} (use 'close' or 'drop')`);
   let heartbeat: HeartbeatOptions | null = null;
   if (options.heartbeat != null) {
-    heartbeat = { interval: positive('heartbeat.interval', options.heartbeat.interval), timeout: positive('heartbeat.timeout', options.heartbeat.timeout) };
+    heartbeat = {
+      interval: positive('heartbeat.interval', options.heartbeat.interval),
+      timeout: positive('heartbeat.timeout', options.heartbeat.timeout),
+    };
   }
   return {
     maxBackpressure: nonNegative('maxBackpressure', options.maxBackpressure, DEFAULT_MAX_BACKPRESSURE),
@@ -80,6 +83,7 @@ function atLeastOne(name: string, value: number | undefined): number {
 
 function nonNegative(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) throw new TypeError(`Invalid ${name}: ${String(value)} (expected a number, 0 or more)`);
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0)
+    throw new TypeError(`Invalid ${name}: ${String(value)} (expected a number, 0 or more)`);
   return value;
 }

@@ -68,7 +68,7 @@ export class TopicRegistry {
   /** @internal Called by WebSocket#subscribe. */
   _subscribe(ws: WebSocket, topic: string): boolean {
     let topics = this._byConnection.get(ws);
-    if (topics !== undefined && topics.has(topic)) return false;
+    if (topics?.has(topic)) return false;
     let set = this._subscribers.get(topic);
     if (set === undefined) {
       this.watcher?.topicAdded(topic);
@@ -154,7 +154,7 @@ export class TopicRegistry {
     let count = 0;
     for (const ws of recipients) {
       if (ws._readyState !== WebSocket.OPEN || ws._socket === null) continue;
-      if (except !== null && except.has(ws)) continue;
+      if (except?.has(ws)) continue;
       if (!this._gate.admit(ws, message.bytes)) continue;
       const codec = ws._compression;
       if (compress && codec instanceof DeflateCodec && codec.deflateNoContextTakeover) {
@@ -222,7 +222,10 @@ function sizeOf(frames: Buffer[]): number {
  * takes), but a Blob: publishing is synchronous, so a Blob is refused with a clear error.
  */
 export function publishedBytes(data: Exclude<SendData, string | number>): Buffer {
-  if (isBlob(data)) throw new TypeError('publish() and broadcast() take a string, a Buffer, an ArrayBuffer or a view, not a Blob: send its bytes (await blob.arrayBuffer())');
+  if (isBlob(data))
+    throw new TypeError(
+      'publish() and broadcast() take a string, a Buffer, an ArrayBuffer or a view, not a Blob: send its bytes (await blob.arrayBuffer())',
+    );
   return toBuffer(data);
 }
 

@@ -7,7 +7,13 @@ import type { IncomingMessage, OutgoingHttpHeaders, Server as HttpServer } from 
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { DEFAULT_MAX_BUFFERED_CHUNKS, WebSocket, isConnectionSocket, type ConnectionOptions, type SendData } from '../connection/websocket.js';
+import {
+  DEFAULT_MAX_BUFFERED_CHUNKS,
+  WebSocket,
+  isConnectionSocket,
+  type ConnectionOptions,
+  type SendData,
+} from '../connection/websocket.js';
 import { createDeflateCompression } from '../connection/deflate-codec.js';
 import {
   negotiateDeflateAsServer,
@@ -37,7 +43,10 @@ export interface VerifyClientInfo<Request extends IncomingMessage = IncomingMess
 }
 export type VerifyClientCallback = (result: boolean, code?: number, message?: string, headers?: OutgoingHttpHeaders) => void;
 export type VerifyClientSync<Request extends IncomingMessage = IncomingMessage> = (info: VerifyClientInfo<Request>) => boolean;
-export type VerifyClientAsync<Request extends IncomingMessage = IncomingMessage> = (info: VerifyClientInfo<Request>, callback: VerifyClientCallback) => void;
+export type VerifyClientAsync<Request extends IncomingMessage = IncomingMessage> = (
+  info: VerifyClientInfo<Request>,
+  callback: VerifyClientCallback,
+) => void;
 
 export interface ServerOptions extends RealtimeOptions {
   port?: number;
@@ -281,10 +290,11 @@ export class WebSocketServer extends EventEmitter {
     }
     const info: AuthenticateInfo = {
       origin,
-      secure: Boolean((req.socket as { authorized?: boolean; encrypted?: boolean }).authorized || (req.socket as { encrypted?: boolean }).encrypted),
+      secure: Boolean(
+        (req.socket as { authorized?: boolean; encrypted?: boolean }).authorized || (req.socket as { encrypted?: boolean }).encrypted,
+      ),
     };
-    const complete = (auth?: unknown) =>
-      this._complete(req, socket, head, check.key, check.protocols, deflate, callback, auth);
+    const complete = (auth?: unknown) => this._complete(req, socket, head, check.key, check.protocols, deflate, callback, auth);
     const authenticate = () => {
       const hook = this.options.authenticate;
       if (!hook) {
@@ -304,7 +314,12 @@ export class WebSocketServer extends EventEmitter {
     const verifyInfo = { ...info, req } as VerifyClientInfo;
     if (verifyClient.length === 2) {
       (verifyClient as VerifyClientAsync)(verifyInfo, (verified, code, message, headers) => {
-        if (!verified) this._deny(socket, { status: code || 401, body: message ?? '', ...(headers ? { headers: headers as Record<string, string | number> } : {}) });
+        if (!verified)
+          this._deny(socket, {
+            status: code || 401,
+            body: message ?? '',
+            ...(headers ? { headers: headers as Record<string, string | number> } : {}),
+          });
         else authenticate();
       });
     } else if (!(verifyClient as VerifyClientSync)(verifyInfo)) {
@@ -354,12 +369,18 @@ export class WebSocketServer extends EventEmitter {
     socket.removeListener('error', destroyOnError);
     this._sweeper.handshakeEnded(socket);
 
-    const ws = new (this._WebSocket as new (address: null, protocols: undefined, options: unknown) => WebSocket)(null, undefined, this.options);
+    const ws = new (this._WebSocket as new (address: null, protocols: undefined, options: unknown) => WebSocket)(
+      null,
+      undefined,
+      this.options,
+    );
     ws._protocol = protocol ?? '';
     // As `ws.extensions` says in `ws`: the names of the extensions in use.
     ws._extensions = deflate !== null ? 'permessage-deflate' : '';
     ws._url = req.url ?? '/';
-    const compression = deflate ? createDeflateCompression(deflate.params, this._deflate!, { isServer: true, maxPayload: this.options.maxPayload }) : null;
+    const compression = deflate
+      ? createDeflateCompression(deflate.params, this._deflate!, { isServer: true, maxPayload: this.options.maxPayload })
+      : null;
     ws._setSocket(socket, head, this._connectionOptions, compression);
     // Every connection reports its close to the server (topics, limits, shutdown need it); only tracked
     // ones are in `clients`, which is then the same set as `_connections`.
@@ -486,10 +507,7 @@ export class WebSocketServer extends EventEmitter {
    */
   close(callback?: (error?: Error) => void): void;
   close(options: GracefulCloseOptions, callback?: (error?: Error) => void): Promise<void>;
-  close(
-    optionsOrCallback?: GracefulCloseOptions | ((error?: Error) => void),
-    callback?: (error?: Error) => void,
-  ): Promise<void> | void {
+  close(optionsOrCallback?: GracefulCloseOptions | ((error?: Error) => void), callback?: (error?: Error) => void): Promise<void> | void {
     if (typeof optionsOrCallback === 'object' && optionsOrCallback !== null) return this._closeGracefully(optionsOrCallback, callback);
     const cb = optionsOrCallback;
     if (this._state === CLOSED) {
@@ -573,5 +591,3 @@ function onHandshakeExpired(socket: Duplex, upgrading: boolean): void {
   if (upgrading) abortHandshake(socket, 408, 'The WebSocket handshake took too long');
   else socket.destroy();
 }
-
-

@@ -18,6 +18,6 @@ export function backoffDelay(attempt: number, random: number, options: BackoffOp
   const max = options.max ?? 30_000;
   const factor = options.factor ?? 2;
   const jitter = Math.min(1, Math.max(0, options.jitter ?? 0.5));
-  const base = Math.min(max, initial * Math.pow(factor, Math.max(0, attempt)));
+  const base = Math.min(max, initial * factor ** Math.max(0, attempt));
   return Math.round(base * (1 - jitter + jitter * Math.min(1, Math.max(0, random))));
 }

@@ -25,11 +25,11 @@ export type ChannelResult = { ok: true; channel: string } | { ok: false; message
  * U+FFFD and be merged with another channel, so it is refused wherever a name comes in.
  */
 export function checkChannel(channel: string): ChannelResult {
-  if (!isWellFormed(channel)) return { ok: false, message: 'Channel names must be valid Unicode text (this one has a lone UTF-16 surrogate)' };
+  if (!isWellFormed(channel))
+    return { ok: false, message: 'Channel names must be valid Unicode text (this one has a lone UTF-16 surrogate)' };
   if (utf8Length(channel) > MAX_CHANNEL_BYTES) {
     return { ok: false, message: `Channel names are at most ${MAX_CHANNEL_BYTES} bytes long` };
   }
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(channel)) return { ok: false, message: 'Channel names may not contain control characters' };
   return { ok: true, channel };
 }
@@ -237,7 +237,10 @@ export function parseClientEnvelope(text: string, maxData: number): ParseResult 
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return fail('bad_json', `The message is not JSON (${(error as Error).message}); wavecast.v1 messages are JSON envelopes such as {"type":"join","channel":"lobby"}`);
+    return fail(
+      'bad_json',
+      `The message is not JSON (${(error as Error).message}); wavecast.v1 messages are JSON envelopes such as {"type":"join","channel":"lobby"}`,
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return fail('bad_envelope', 'An envelope is a JSON object with a "type"');
@@ -246,9 +249,11 @@ export function parseClientEnvelope(text: string, maxData: number): ParseResult 
   const type = raw.type;
   const id = raw.id;
   const channelHint = typeof raw.channel === 'string' ? raw.channel : undefined;
-  const bad = (code: ErrorCode, message: string): ParseResult => fail(code, message, checkId(id) === null ? (id as RequestId | undefined) : undefined, channelHint);
+  const bad = (code: ErrorCode, message: string): ParseResult =>
+    fail(code, message, checkId(id) === null ? (id as RequestId | undefined) : undefined, channelHint);
   if (typeof type !== 'string') return bad('bad_envelope', 'An envelope needs a "type" string');
-  if (!CLIENT_TYPES.includes(type)) return bad('unknown_type', `Unknown envelope type ${JSON.stringify(clip(type))}; a client sends ${CLIENT_TYPES.join(', ')}`);
+  if (!CLIENT_TYPES.includes(type))
+    return bad('unknown_type', `Unknown envelope type ${JSON.stringify(clip(type))}; a client sends ${CLIENT_TYPES.join(', ')}`);
   if (id !== undefined) {
     const idError = checkId(id);
     if (idError !== null) return fail('bad_envelope', idError, undefined, channelHint);
@@ -275,13 +280,13 @@ export function parseClientEnvelope(text: string, maxData: number): ParseResult 
       join.since = raw.since;
     }
     if (raw.epoch !== undefined) {
-      if (typeof raw.epoch !== 'string' || raw.epoch.length > 64) return bad('bad_envelope', '"epoch" must be the string a "joined" envelope gave');
+      if (typeof raw.epoch !== 'string' || raw.epoch.length > 64)
+        return bad('bad_envelope', '"epoch" must be the string a "joined" envelope gave');
       join.epoch = raw.epoch;
     }
     if (raw.name !== undefined) {
       if (typeof raw.name !== 'string') return bad('bad_envelope', '"name" must be a string');
       if (raw.name.length > MAX_NAME_LENGTH) return bad('too_big', `Names are at most ${MAX_NAME_LENGTH} characters long`);
-      // eslint-disable-next-line no-control-regex
       if (/[\u0000-\u001f\u007f]/.test(raw.name)) return bad('bad_envelope', 'Names may not contain control characters');
       if (!isWellFormed(raw.name)) return bad('bad_envelope', 'Names must be valid Unicode text (this one has a lone UTF-16 surrogate)');
       join.name = raw.name;
@@ -322,7 +327,14 @@ export function errorEnvelope(code: ErrorCode, message: string, id?: RequestId, 
 }
 
 /** The `message` envelope for a message whose `data` is its text, or its bytes in base64 when `binary`. */
-export function messageEnvelope(message: { channel: string; seq: number; time: number; data: string; binary: boolean; from?: string | undefined }): MessageEnvelope {
+export function messageEnvelope(message: {
+  channel: string;
+  seq: number;
+  time: number;
+  data: string;
+  binary: boolean;
+  from?: string | undefined;
+}): MessageEnvelope {
   const data = message.data;
   // `from` before `data`: the data stays last but for `binary` (readers that find it from the end keep working).
   const envelope: MessageEnvelope =

@@ -5,15 +5,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runGenerator } from './helpers.js';
 
-for (const [script, args] of [['wslike.js', ['wavecast', 'echo']], ['raw.js', ['echo', 'http']]] as const) {
-  test(`memory after traffic (${script} ${args.join(' ')}): every connection's messages and ping answered before the snapshot`, { timeout: 60_000 }, async () => {
+for (const [script, args] of [
+  ['wslike.js', ['wavecast', 'echo']],
+  ['raw.js', ['echo', 'http']],
+] as const) {
+  test(`memory after traffic (${script} ${args.join(' ')}): every connection's messages and ping answered before the snapshot`, {
+    timeout: 60_000,
+  }, async () => {
     const run = await runGenerator(script, [...args], { kind: 'idle', connections: 50, traffic: 3 });
     assert.equal(run.connections, 50);
     assert.match(run.verified, /50 handshakes checked; 3 messages echoed and a ping answered on each/);
   });
 }
 
-test('one publish at a time to 20 subscribers: every delivery timed, the time to the last one per publish', { timeout: 60_000 }, async () => {
+test('one publish at a time to 20 subscribers: every delivery timed, the time to the last one per publish', {
+  timeout: 60_000,
+}, async () => {
   const { result, verified } = await runGenerator('wslike.js', ['wavecast', 'publish'], { kind: 'fanout' });
   assert.match(verified, /echoed payload matches/);
   assert.ok(result.messages >= 20, `${result.messages} deliveries`);

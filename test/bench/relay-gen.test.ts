@@ -15,10 +15,15 @@ const cases: { name: string; script: string; protocol: RelayProtocol }[] = [
 
 for (const { name, script, protocol } of cases) {
   for (const rate of [0, 50]) {
-    test(`relay generator, ${name}, ${rate > 0 ? `${rate} messages/s per sender` : '2 in flight per sender'}: rooms checked, messages timed`, { timeout: 60_000 }, async () => {
+    test(`relay generator, ${name}, ${rate > 0 ? `${rate} messages/s per sender` : '2 in flight per sender'}: rooms checked, messages timed`, {
+      timeout: 60_000,
+    }, async () => {
       const run = await runGenerator(script, [], { kind: 'relay', rooms: 4, protocol, rate, inflight: rate > 0 ? 0 : 2 });
       assert.equal(run.connections, 20);
-      assert.match(run.verified, new RegExp(`20 clients in 4 rooms \\(${protocol}\\); each room's first message reached every client of the room and no other`));
+      assert.match(
+        run.verified,
+        new RegExp(`20 clients in 4 rooms \\(${protocol}\\); each room's first message reached every client of the room and no other`),
+      );
       const { result } = run;
       assert.ok(result.messages > 0, 'messages delivered in the window');
       assert.ok(result.sent > 0, 'messages sent in the window');

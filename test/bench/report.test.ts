@@ -65,12 +65,19 @@ test('a gain smaller than the spread of the rounds is flagged ≈, in the report
     command: 'npm run bench',
     options: { rounds: 3, quick: false },
     machine: { cpuModel: 'test CPU', cores: 2, node: 'v20', commit: 'abc123', dirty: false },
-    servers: [{ name: 'wavecast', note: '' }, { name: 'ws', note: '' }, { name: 'ws+bufferutil', note: '' }],
+    servers: [
+      { name: 'wavecast', note: '' },
+      { name: 'ws', note: '' },
+      { name: 'ws+bufferutil', note: '' },
+    ],
     runs: records,
   };
   const markdown = readmeTables(result, 'bench/results/2026-12-06T00-00-00Z.json');
   assert.match(markdown, /^From \[bench\/results\/2026-12-06T00-00-00Z\.md\]\(bench\/results\/2026-12-06T00-00-00Z\.md\)/);
-  assert.match(markdown, /\| echo of 16 KiB binary, 10 connections: MB\/s ↑ \| 928\.0 \(866\.0–931\.0\) \| 307\.0 \(198\.0–335\.0\) \| 680\.0 \(219\.0–928\.0\) \(base\) \| 1\.36x \(0\.93–4\.25\) ≈ \|/);
+  assert.match(
+    markdown,
+    /\| echo of 16 KiB binary, 10 connections: MB\/s ↑ \| 928\.0 \(866\.0–931\.0\) \| 307\.0 \(198\.0–335\.0\) \| 680\.0 \(219\.0–928\.0\) \(base\) \| 1\.36x \(0\.93–4\.25\) ≈ \|/,
+  );
 });
 
 test('for memory the smaller ws is the baseline; for the relays, Socket.IO', () => {
@@ -88,7 +95,11 @@ test('for memory the smaller ws is the baseline; for the relays, Socket.IO', () 
     ...runs('relay-max', 'socket.io', 'delivered', [88_000, 90_000, 91_000]),
   ];
   const [sum] = summarize([scenario('relay-max')], relay, ['wavecast', 'ws', 'serve-v1', 'socket.io']);
-  assert.deepEqual(sum!.servers.map((x) => x.server), ['serve-v1', 'socket.io'], 'only the servers that ran it');
+  assert.deepEqual(
+    sum!.servers.map((x) => x.server),
+    ['serve-v1', 'socket.io'],
+    'only the servers that ran it',
+  );
   assert.equal(sum!.baseline.delivered, 'socket.io');
   assert.equal(sum!.servers[0]!.metrics.delivered!.ratio, 310_000 / 90_000);
 });

@@ -8,7 +8,10 @@ import { WavecastClient, type ChannelMessage, type ConnectionState } from '../..
 
 test('backoff grows exponentially up to the maximum, with jitter within bounds', () => {
   const options = { initial: 100, max: 1000, factor: 2, jitter: 0.5 };
-  assert.deepEqual([0, 1, 2, 3, 4, 5].map((a) => backoffDelay(a, 0.999999, options)), [100, 200, 400, 800, 1000, 1000]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5].map((a) => backoffDelay(a, 0.999999, options)),
+    [100, 200, 400, 800, 1000, 1000],
+  );
   assert.equal(backoffDelay(2, 0, options), 200, 'half the delay at the lowest jitter');
   assert.equal(backoffDelay(2, 0.5, options), 300);
   assert.equal(backoffDelay(3, 0.3, { initial: 100, max: 1000, jitter: 0 }), 800, 'no jitter: exact');
@@ -28,7 +31,10 @@ test('the offline queue: drop-oldest, drop-newest, error', () => {
   assert.deepEqual(newest.drain(), [1, 2]);
   const strict = new OfflineQueue<number>(1, 'error');
   strict.push(1);
-  assert.throws(() => strict.push(2), (error: unknown) => error instanceof OfflineQueueFullError && error.code === 'queue_full');
+  assert.throws(
+    () => strict.push(2),
+    (error: unknown) => error instanceof OfflineQueueFullError && error.code === 'queue_full',
+  );
 });
 
 /** A WebSocket the test drives: opens, receives envelopes, closes when told. */
@@ -72,7 +78,13 @@ class FakeSocket {
 
 function setup(options: ConstructorParameters<typeof WavecastClient>[1] = {}) {
   FakeSocket.instances = [];
-  const client = new WavecastClient('ws://relay/', { WebSocket: FakeSocket, backoff: { initial: 1, max: 1 }, pingInterval: 0, random: () => 0, ...options });
+  const client = new WavecastClient('ws://relay/', {
+    WebSocket: FakeSocket,
+    backoff: { initial: 1, max: 1 },
+    pingInterval: 0,
+    random: () => 0,
+    ...options,
+  });
   const messages: ChannelMessage[] = [];
   const states: ConnectionState[] = [];
   client.on('message', (m) => messages.push(m));
@@ -91,7 +103,14 @@ function setup(options: ConstructorParameters<typeof WavecastClient>[1] = {}) {
 }
 
 const msg = (seq: number, data = `m${seq}`) => ({ type: 'message', channel: 'c', seq, time: 1, data });
-const joined = (seq: number, recovered = 0) => ({ type: 'joined', channel: 'c', epoch: 'E', seq, recovered, presence: { count: 1, names: ['Ada'] } });
+const joined = (seq: number, recovered = 0) => ({
+  type: 'joined',
+  channel: 'c',
+  epoch: 'E',
+  seq,
+  recovered,
+  presence: { count: 1, names: ['Ada'] },
+});
 
 test('the client joins on open, rejoins with since and the epoch after a drop, and skips duplicates', async () => {
   const { client, messages, states, socket, nextSocket } = setup({ name: 'Ada' });
@@ -122,7 +141,14 @@ test('the client joins on open, rejoins with since and the epoch after a drop, a
   second.receive(msg(3));
   second.receive(joined(4, 1));
   second.receive(msg(5));
-  assert.deepEqual(messages.map((m) => [m.seq, m.replayed]), [[3, false], [4, true], [5, false]]);
+  assert.deepEqual(
+    messages.map((m) => [m.seq, m.replayed]),
+    [
+      [3, false],
+      [4, true],
+      [5, false],
+    ],
+  );
   assert.deepEqual(states, ['open', 'reconnecting', 'reconnecting', 'open'], 'connecting was before the listener');
   client.close();
   assert.equal(client.state, 'closed');
@@ -139,7 +165,10 @@ test('a gap is reported; after a reset the numbers are accepted from 1 again', (
   socket().receive(msg(1));
   socket().receive(joined(1, 1));
   assert.deepEqual(gaps, [{ channel: 'c', from: 11, to: 0, reason: 'reset', message: 'reset' }]);
-  assert.deepEqual(messages.map((m) => m.seq), [1]);
+  assert.deepEqual(
+    messages.map((m) => m.seq),
+    [1],
+  );
   client.close();
 });
 
@@ -152,11 +181,18 @@ test('presence: the list from joined, then join and leave events', () => {
   socket().receive(joined(0));
   socket().receive({ type: 'presence', channel: 'c', event: 'join', name: 'Bob', count: 2 });
   socket().receive({ type: 'presence', channel: 'c', event: 'leave', name: 'Ada', count: 1 });
-  assert.deepEqual(seen, [['1', 'Ada'], ['2', 'Ada', 'Bob'], ['1', 'Bob']]);
+  assert.deepEqual(seen, [
+    ['1', 'Ada'],
+    ['2', 'Ada', 'Bob'],
+    ['1', 'Bob'],
+  ]);
   // Under churn the relay sends a second's joins and leaves as one summary.
   socket().receive({ type: 'presence', channel: 'c', count: 2, joined: ['Cy', 'Dee'], left: ['Bob'] });
   socket().receive({ type: 'presence', channel: 'c', count: 1, joined: [], left: ['Cy'], more: 5 });
-  assert.deepEqual(seen.slice(3), [['2', 'Cy', 'Dee'], ['1', 'Dee']]);
+  assert.deepEqual(seen.slice(3), [
+    ['2', 'Cy', 'Dee'],
+    ['1', 'Dee'],
+  ]);
   // Or a snapshot of everyone there (to a member that joined during that second).
   socket().receive({ type: 'presence', channel: 'c', count: 2, names: ['Eve', 'Ada'] });
   assert.deepEqual(seen.at(-1), ['2', 'Ada', 'Eve']);
@@ -180,7 +216,10 @@ test('no answer to a ping: the connection is dropped and the client reconnects',
   socket().open();
   const first = socket();
   const second = await nextSocket(2);
-  assert.ok(first.sent.some((e) => e.type === 'ping'), 'a ping envelope was sent');
+  assert.ok(
+    first.sent.some((e) => e.type === 'ping'),
+    'a ping envelope was sent',
+  );
   assert.notEqual(first, second);
   client.close();
 });
@@ -253,7 +292,11 @@ test('a publish with an id is acked once the relay stored it, also when it waite
   client.publish('c', 'offline', { id: 2 });
   const second = await next;
   second.open();
-  assert.deepEqual(second.sent.at(-1), { type: 'publish', channel: 'c', data: 'offline', id: 2 }, 'the id goes out with the queued publish');
+  assert.deepEqual(
+    second.sent.at(-1),
+    { type: 'publish', channel: 'c', data: 'offline', id: 2 },
+    'the id goes out with the queued publish',
+  );
   second.receive({ type: 'ack', id: 2, channel: 'c', seq: 8 });
   assert.deepEqual(acks.at(-1), { id: 2, channel: 'c', seq: 8 });
   second.receive({ type: 'ack', channel: 'c', seq: 9 });

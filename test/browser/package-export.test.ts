@@ -9,7 +9,9 @@ import { dirname, join } from 'node:path';
 test('wavecast/browser is a package export with types', async () => {
   const require = createRequire(import.meta.url);
   const manifest = require.resolve('wavecast/package.json');
-  const exported = (require('wavecast/package.json') as { exports: Record<string, { types: string; default: string }> }).exports['./browser']!;
+  const exported = (require('wavecast/package.json') as { exports: Record<string, { types: string; default: string }> }).exports[
+    './browser'
+  ]!;
   assert.ok(existsSync(join(dirname(manifest), exported.types)), 'the .d.ts is built');
   const module = (await import('wavecast/browser' as string)) as Record<string, unknown>;
   assert.equal(typeof module.WavecastClient, 'function');

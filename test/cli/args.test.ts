@@ -16,14 +16,19 @@ const specs: Record<string, FlagSpec> = {
 test('defaults, environment, and values in both forms', () => {
   assert.deepEqual(parseArgs([], specs, {}).flags, { port: 3000, host: 'localhost', header: [], logLevel: 'info' });
   assert.equal(parseArgs([], specs, { PORT: '8080' }).flags.port, 8080);
-  const parsed = parseArgs(['--port=0', '--host', '0.0.0.0', '-H', 'a: b', '-Hc: d', '-k', 'ws://x', '--log-level', 'debug'], specs, { PORT: '1' });
+  const parsed = parseArgs(['--port=0', '--host', '0.0.0.0', '-H', 'a: b', '-Hc: d', '-k', 'ws://x', '--log-level', 'debug'], specs, {
+    PORT: '1',
+  });
   assert.deepEqual(parsed.flags, { port: 0, host: '0.0.0.0', header: ['a: b', 'c: d'], insecure: true, logLevel: 'debug' });
   assert.deepEqual(parsed.positionals, ['ws://x']);
   assert.equal(parseArgs(['--no-insecure'], specs, {}).flags.insecure, false);
 });
 
 test('bad flags are usage errors with a clear message', () => {
-  assert.throws(() => parseArgs(['--nope'], specs, {}), (e: unknown) => e instanceof UsageError && /unknown option --nope/.test(e.message) && e.exitCode === 2);
+  assert.throws(
+    () => parseArgs(['--nope'], specs, {}),
+    (e: unknown) => e instanceof UsageError && /unknown option --nope/.test(e.message) && e.exitCode === 2,
+  );
   assert.throws(() => parseArgs(['--port', 'abc'], specs, {}), /needs a number/);
   assert.throws(() => parseArgs(['--port'], specs, {}), /needs a value/);
   assert.throws(() => parseArgs(['-z'], specs, {}), /unknown option -z/);

@@ -74,19 +74,30 @@ test('nothing listening: says so, and asks whether the server runs and the port 
   const port = await listenHttp(probe);
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   const stderr = await fails([`ws://127.0.0.1:${port}/`]);
-  assert.match(stderr, new RegExp(`nothing is listening on 127\\.0\\.0\\.1:${port} \\(connection refused\\)\\. Is the server running, and is the port right\\?`));
+  assert.match(
+    stderr,
+    new RegExp(
+      `nothing is listening on 127\\.0\\.0\\.1:${port} \\(connection refused\\)\\. Is the server running, and is the port right\\?`,
+    ),
+  );
 });
 
 test('a host DNS does not know: says which, without the resolver code', async () => {
   const stderr = await fails(['ws://no-such-host.invalid/']);
-  assert.match(stderr, /no such host: DNS does not know "no-such-host\.invalid"\. Check its spelling|cannot look up "no-such-host\.invalid" \(DNS did not answer\)/);
+  assert.match(
+    stderr,
+    /no such host: DNS does not know "no-such-host\.invalid"\. Check its spelling|cannot look up "no-such-host\.invalid" \(DNS did not answer\)/,
+  );
   assert.doesNotMatch(stderr, /getaddrinfo|ENOTFOUND/);
 });
 
 test('no answer within --handshake-timeout: says how long it waited and what that may mean', async () => {
   const port = await tcpServer(() => {});
   const stderr = await fails(['--handshake-timeout', '0.2', `ws://127.0.0.1:${port}/`]);
-  assert.match(stderr, new RegExp(`no answer from 127\\.0\\.0\\.1:${port} within 0\\.2 s \\(--handshake-timeout\\)\\. It may not be a WebSocket server`));
+  assert.match(
+    stderr,
+    new RegExp(`no answer from 127\\.0\\.0\\.1:${port} within 0\\.2 s \\(--handshake-timeout\\)\\. It may not be a WebSocket server`),
+  );
 });
 
 test('wss:// to a plain ws:// port: says it does not speak TLS and gives the ws:// URL, not OpenSSL internals', async () => {
@@ -94,7 +105,12 @@ test('wss:// to a plain ws:// port: says it does not speak TLS and gives the ws:
   // until its handshake timeout, 10 s, and then the same message is printed.)
   const port = await httpServer();
   const stderr = await fails([`wss://127.0.0.1:${port}/chat`]);
-  assert.match(stderr, new RegExp(`127\\.0\\.0\\.1:${port} does not speak TLS, which wss:// needs\\. If it is a plain server, connect with ws://127\\.0\\.0\\.1:${port}/chat`));
+  assert.match(
+    stderr,
+    new RegExp(
+      `127\\.0\\.0\\.1:${port} does not speak TLS, which wss:// needs\\. If it is a plain server, connect with ws://127\\.0\\.0\\.1:${port}/chat`,
+    ),
+  );
   assert.doesNotMatch(stderr, /SSL routines|EPROTO|ECONNRESET|openssl/i);
 });
 
@@ -108,7 +124,10 @@ test('a port that does not speak HTTP: says so and to check the port, not the pa
 test('an ordinary web page (200): says it is not a WebSocket endpoint and to check the path, without its HTML', async () => {
   const port = await httpServer();
   const stderr = await fails([`ws://127.0.0.1:${port}/`]);
-  assert.match(stderr, /it is an ordinary web address, not a WebSocket endpoint: it answered HTTP 200 OK \(text\/html\) instead of switching to WebSocket\. Check the path/);
+  assert.match(
+    stderr,
+    /it is an ordinary web address, not a WebSocket endpoint: it answered HTTP 200 OK \(text\/html\) instead of switching to WebSocket\. Check the path/,
+  );
   assert.doesNotMatch(stderr, /<|doctype|Welcome/i);
 });
 
@@ -122,13 +141,22 @@ test('refused upgrades: the status, the first line the server gave, and what to 
   };
   const port = await httpServer((path, socket) => socket.end(answers[path] ?? 'HTTP/1.1 500 Internal Server Error\r\n\r\n'));
   const url = (path: string) => `ws://127.0.0.1:${port}${path}`;
-  assert.match(await fails([url('/401')]), /the server wants credentials \(HTTP 401 Unauthorized: Missing token\)\. Give them with --auth USER:PASSWORD, or a token with -H "Authorization: Bearer TOKEN"/);
-  assert.match(await fails([url('/403')]), /the server refused this client \(HTTP 403 Forbidden: Origin not allowed\): the credentials or token are not accepted, or the Origin is not allowed \(-o\/--origin sets it\)/);
+  assert.match(
+    await fails([url('/401')]),
+    /the server wants credentials \(HTTP 401 Unauthorized: Missing token\)\. Give them with --auth USER:PASSWORD, or a token with -H "Authorization: Bearer TOKEN"/,
+  );
+  assert.match(
+    await fails([url('/403')]),
+    /the server refused this client \(HTTP 403 Forbidden: Origin not allowed\): the credentials or token are not accepted, or the Origin is not allowed \(-o\/--origin sets it\)/,
+  );
   const notFound = await fails([url('/404')]);
   assert.match(notFound, /there is nothing at this path \(HTTP 404 Not Found\)\. Check the path in the URL/);
   assert.doesNotMatch(notFound, /<html|Not here/);
   // Control characters in what a server says are shown escaped, not run by the terminal.
-  assert.match(await fails([url('/503')]), /the server failed to take the connection \(HTTP 503 Service Unavailable: Too many connections\\r\\x1b\[2J\)\. Try again later, or look at the server's logs/);
+  assert.match(
+    await fails([url('/503')]),
+    /the server failed to take the connection \(HTTP 503 Service Unavailable: Too many connections\\r\\x1b\[2J\)\. Try again later, or look at the server's logs/,
+  );
   assert.match(await fails([url('/old')]), /the server redirects \(HTTP 302 Found\) to \/new\. -L \(--location\) follows redirects/);
 });
 
@@ -136,11 +164,16 @@ test('-L follows a redirect and says where from', async () => {
   const server = await recordingServer((socket) => socket.close(1000, 'welcome to /new'));
   cleanups.push(() => server.stop());
   const target = server.url.replace(/\/$/, '/new');
-  const port = await httpServer((_path, socket) => socket.end(`HTTP/1.1 301 Moved Permanently\r\nLocation: ${target}\r\nContent-Length: 0\r\n\r\n`));
+  const port = await httpServer((_path, socket) =>
+    socket.end(`HTTP/1.1 301 Moved Permanently\r\nLocation: ${target}\r\nContent-Length: 0\r\n\r\n`),
+  );
   const result = await within(wavecastResult(['connect', '-L', `ws://127.0.0.1:${port}/old`]), 'wavecast connect to exit');
   assert.equal(result.status, 0, result.stderr);
   assert.equal(server.requests[0]!.url, '/new');
-  assert.match(result.stderr, new RegExp(`^connected to ${target.replace(/[./]/g, '\\$&')} \\(redirected from ws://127\\.0\\.0\\.1:${port}/old\\)\\n`));
+  assert.match(
+    result.stderr,
+    new RegExp(`^connected to ${target.replace(/[./]/g, '\\$&')} \\(redirected from ws://127\\.0\\.0\\.1:${port}/old\\)\\n`),
+  );
 });
 
 test('TLS: an untrusted certificate points to --ca and -n; with --ca, or -n (or -k), it connects', async () => {
@@ -155,7 +188,10 @@ test('TLS: an untrusted certificate points to --ca and -n; with --ca, or -n (or 
   });
   const url = `wss://127.0.0.1:${port}/`;
   const untrusted = await fails([url]);
-  assert.match(untrusted, /the server's certificate is not trusted \(self-signed certificate\)\. Give the certificate of its authority with --ca FILE, or skip the check with -n\/--no-check/);
+  assert.match(
+    untrusted,
+    /the server's certificate is not trusted \(self-signed certificate\)\. Give the certificate of its authority with --ca FILE, or skip the check with -n\/--no-check/,
+  );
   for (const args of [['--ca', server.certFile], ['-n'], ['-k']]) {
     const result = await within(wavecastResult(['connect', ...args, url]), `wavecast connect ${args.join(' ')} to exit`);
     assert.equal(result.status, 0, `${args.join(' ')}: ${result.stderr}`);
@@ -180,7 +216,10 @@ test('TLS with a client certificate: --cert, --key and --passphrase; without the
   const url = `wss://127.0.0.1:${port}/`;
   const tls = ['--ca', server.certFile, '--cert', client.certFile, '--key', client.keyFile];
 
-  assert.match(await fails(['--ca', server.certFile, url]), /the server wants a client certificate\. Give it with --cert FILE and --key FILE/);
+  assert.match(
+    await fails(['--ca', server.certFile, url]),
+    /the server wants a client certificate\. Give it with --cert FILE and --key FILE/,
+  );
 
   const ok = await within(wavecastResult(['connect', ...tls, '--passphrase', 'open sesame', url]), 'wavecast connect to exit');
   assert.equal(ok.status, 0, ok.stderr);
@@ -190,7 +229,10 @@ test('TLS with a client certificate: --cert, --key and --passphrase; without the
     [[...tls, '--passphrase', 'wrong', url], /--key \S+tls-client\.key: wrong passphrase/],
     [[...tls, url], /--key \S+tls-client\.key is encrypted: give --passphrase \(alone, to be asked for it\)/],
     // Piped stdin: nowhere to ask.
-    [[...tls, '--passphrase', url], /--passphrase without a value asks on the terminal, and stdin is not one: give --passphrase=PASSPHRASE/],
+    [
+      [...tls, '--passphrase', url],
+      /--passphrase without a value asks on the terminal, and stdin is not one: give --passphrase=PASSPHRASE/,
+    ],
     [['--ca', server.certFile, '--cert', client.certFile, '--key', server.keyFile, url], /--cert \S+ and --key \S+ do not belong together/],
     [['--ca', server.keyFile, url], /--ca: \S+ holds no PEM certificate/],
   ];

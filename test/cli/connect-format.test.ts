@@ -3,7 +3,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { EventEmitter } from 'node:events';
-import { describeBinary, describeClose, formatPiped, formatTerminal, isNormalClose, maskPasswords, normaliseUrl, parseHeaders, visible } from '../../src/cli/connect-format.js';
+import {
+  describeBinary,
+  describeClose,
+  formatPiped,
+  formatTerminal,
+  isNormalClose,
+  maskPasswords,
+  normaliseUrl,
+  parseHeaders,
+  visible,
+} from '../../src/cli/connect-format.js';
 import { readSlash } from '../../src/cli/slash.js';
 import { runConnect } from '../../src/cli/connect.js';
 import { recordingServer, within } from './helpers.js';
@@ -32,7 +42,10 @@ test('close codes in words; 1000, 1001 and 1005 are the normal ones', () => {
 });
 
 test('-H values: "Name: value", repeated names kept, malformed ones refused', () => {
-  assert.deepEqual(parseHeaders(['X-A: 1', 'x-a:2', 'Authorization:  Bearer t ']), { ok: true, headers: { 'x-a': ['1', '2'], authorization: 'Bearer t' } });
+  assert.deepEqual(parseHeaders(['X-A: 1', 'x-a:2', 'Authorization:  Bearer t ']), {
+    ok: true,
+    headers: { 'x-a': ['1', '2'], authorization: 'Bearer t' },
+  });
   assert.equal(parseHeaders(['X-Empty:']).ok, true);
   for (const bad of ['nocolon', ': value', 'bad name: x', 'X: a\nb', 'Upgrade: h2c']) assert.equal(parseHeaders([bad]).ok, false, bad);
 });

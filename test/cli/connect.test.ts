@@ -17,7 +17,10 @@ test('piped input: every line is sent, replies are printed as they are, then a c
     });
   });
   try {
-    const result = await within(wavecastResult(['connect', server.url], { input: 'one\ntwo words\n\nbin\nlast without newline' }), 'wavecast connect to exit');
+    const result = await within(
+      wavecastResult(['connect', server.url], { input: 'one\ntwo words\n\nbin\nlast without newline' }),
+      'wavecast connect to exit',
+    );
     assert.deepEqual(server.messages, ['one', 'two words', '', 'bin', 'last without newline']);
     assert.equal(result.stdout, 'echo:one\necho:two words\necho:\n<binary 3 bytes: 0102ff>\necho:last without newline\n');
     assert.equal(result.status, 0, result.stderr);
@@ -33,7 +36,10 @@ test('piped input: every line is sent, replies are printed as they are, then a c
 test('-x sends each message, prints the replies, and closes with 1000 after --wait', async () => {
   const server = await recordingServer();
   try {
-    const result = await within(wavecastResult(['connect', '-x', 'first', '--execute', 'second', '--wait', '0.2', server.url]), 'wavecast connect to exit');
+    const result = await within(
+      wavecastResult(['connect', '-x', 'first', '--execute', 'second', '--wait', '0.2', server.url]),
+      'wavecast connect to exit',
+    );
     assert.deepEqual(server.messages, ['first', 'second']);
     assert.equal(result.stdout, 'first\nsecond\n');
     assert.equal(result.status, 0, result.stderr);
@@ -53,7 +59,10 @@ test('-x: a server that closes first ends the wait at once, and its close code i
   });
   try {
     // With --wait 600 only the server's close can end this within the test's time.
-    const result = await within(wavecastResult(['connect', '-x', 'hello', '-w', '600', server.url]), 'wavecast connect to exit on the server close');
+    const result = await within(
+      wavecastResult(['connect', '-x', 'hello', '-w', '600', server.url]),
+      'wavecast connect to exit on the server close',
+    );
     assert.equal(result.stdout, 'bye then\n');
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stderr, /closed: 1000 \(normal closure\) "done here"/);
@@ -70,16 +79,27 @@ test("wscat's flags: -c, -s (repeatable), -H, -o, --auth and --host reach the se
     const result = await within(
       wavecastResult([
         'connect',
-        '-s', 'chat.v1',
-        '--subprotocol', 'chat.v2',
-        '-H', 'X-Token: s3cret',
+        '-s',
+        'chat.v1',
+        '--subprotocol',
+        'chat.v2',
+        '-H',
+        'X-Token: s3cret',
         '--header=X-Multi: a',
-        '-H', 'x-multi: b',
-        '-o', 'https://app.example',
-        '--auth', 'ada:pa:ss',
-        '--host', 'chat.example:8080',
-        '-x', 'hi', '-w', '0',
-        '-c', server.url,
+        '-H',
+        'x-multi: b',
+        '-o',
+        'https://app.example',
+        '--auth',
+        'ada:pa:ss',
+        '--host',
+        'chat.example:8080',
+        '-x',
+        'hi',
+        '-w',
+        '0',
+        '-c',
+        server.url,
       ]),
       'wavecast connect to exit',
     );
@@ -101,7 +121,9 @@ test("wscat's flags: -c, -s (repeatable), -H, -o, --auth and --host reach the se
 test('-p is the protocol version, as in wscat: -p 8 is sent (our server, as ws, speaks 8), and a server that speaks only 13 is explained', async () => {
   const server = await recordingServer();
   const only13 = createServer();
-  only13.on('upgrade', (_request, socket: Duplex) => socket.end('HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'));
+  only13.on('upgrade', (_request, socket: Duplex) =>
+    socket.end('HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
+  );
   const only13Port = await listenHttp(only13);
   try {
     const v8 = await within(wavecastResult(['connect', '-p', '8', '-x', 'old', '-w', '0', server.url]), 'wavecast connect to exit');
@@ -109,10 +131,16 @@ test('-p is the protocol version, as in wscat: -p 8 is sent (our server, as ws, 
     assert.equal(server.requests[0]!.headers['sec-websocket-version'], '8');
     const refused = await within(wavecastResult(['connect', '-p', '8', `ws://127.0.0.1:${only13Port}/`]), 'wavecast connect to exit');
     assert.equal(refused.status, 1);
-    assert.match(refused.stderr, /does not speak WebSocket version 8 \(HTTP 426 Upgrade Required; it speaks 13\)\. Leave out -p\/--protocol/);
+    assert.match(
+      refused.stderr,
+      /does not speak WebSocket version 8 \(HTTP 426 Upgrade Required; it speaks 13\)\. Leave out -p\/--protocol/,
+    );
     const subprotocol = await within(wavecastResult(['connect', '-p', 'chat.v2', server.url]), 'wavecast connect to exit');
     assert.equal(subprotocol.status, 2);
-    assert.match(subprotocol.stderr, /-p\/--protocol is the WebSocket protocol version, 8 or 13 \(as in wscat\), not "chat\.v2"; a subprotocol is -s\/--subprotocol/);
+    assert.match(
+      subprotocol.stderr,
+      /-p\/--protocol is the WebSocket protocol version, 8 or 13 \(as in wscat\), not "chat\.v2"; a subprotocol is -s\/--subprotocol/,
+    );
     assert.equal(server.requests.length, 1, 'no connection was made for the bad -p');
   } finally {
     await server.stop();

@@ -56,7 +56,11 @@ function track(child: ChildProcess): Run {
     if (pattern.test(stderr ? err : out)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern} in ${stderr ? 'stderr' : 'the output'}:\n${JSON.stringify(out)}\nstderr: ${JSON.stringify(err)}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${pattern} in ${stderr ? 'stderr' : 'the output'}:\n${JSON.stringify(out)}\nstderr: ${JSON.stringify(err)}`,
+          ),
+        );
       }, timeoutMs);
       waiters.push({
         pattern,
@@ -100,7 +104,10 @@ export function wavecast(args: string[], options: { input?: string; env?: Record
 }
 
 /** Runs it to the end and returns what a shell user would see. */
-export async function wavecastResult(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<{ status: number; stdout: string; stderr: string }> {
+export async function wavecastResult(
+  args: string[],
+  options: { input?: string; env?: Record<string, string> } = {},
+): Promise<{ status: number; stdout: string; stderr: string }> {
   const run = wavecast(args, { input: options.input ?? '', ...(options.env ? { env: options.env } : {}) });
   const status = await run.exited;
   return { status, stdout: run.stdout(), stderr: run.stderr() };
@@ -130,7 +137,11 @@ export function ptyRunner(): ((command: string[]) => { file: string; args: strin
 }
 
 /** Runs `wavecast ...args` on a pseudo-terminal: its stdin, stdout and stderr are all the terminal. */
-export function wavecastOnTerminal(runner: NonNullable<ReturnType<typeof ptyRunner>>, args: string[], env: Record<string, string> = {}): Run & { type(keys: string): void } {
+export function wavecastOnTerminal(
+  runner: NonNullable<ReturnType<typeof ptyRunner>>,
+  args: string[],
+  env: Record<string, string> = {},
+): Run & { type(keys: string): void } {
   const { file, args: argv } = runner([process.execPath, MAIN, ...args]);
   const child = spawn(file, argv, { cwd: ROOT, env: childEnv({ TERM: 'xterm', ...env }), stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin!.on('error', () => {});
@@ -155,7 +166,10 @@ export interface Recorded {
  * A WebSocketServer on 127.0.0.1, port 0, that records requests, messages and the close code, and hands
  * each connection to `onConnection` (an echo server by default).
  */
-export async function recordingServer(onConnection: (socket: WebSocket) => void = echo, options: Partial<ServerOptions> = {}): Promise<Recorded> {
+export async function recordingServer(
+  onConnection: (socket: WebSocket) => void = echo,
+  options: Partial<ServerOptions> = {},
+): Promise<Recorded> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...options } as ServerOptions);
   await once(wss, 'listening');
   const messages: string[] = [];
@@ -184,7 +198,10 @@ export async function recordingServer(onConnection: (socket: WebSocket) => void 
     received: (count) =>
       messages.length >= count
         ? Promise.resolve()
-        : within(new Promise<void>((resolve) => counters.push({ count, resolve })), () => `the server to receive ${count} message(s) (got ${JSON.stringify(messages)})`),
+        : within(
+            new Promise<void>((resolve) => counters.push({ count, resolve })),
+            () => `the server to receive ${count} message(s) (got ${JSON.stringify(messages)})`,
+          ),
     stop: () =>
       new Promise<void>((resolve) => {
         for (const client of wss.clients) client.terminate();

@@ -25,7 +25,11 @@ async function client(url: string) {
     ws,
     received,
     closed,
-    got: (count: number) => within(new Promise<void>((resolve) => (received.length >= count ? resolve() : waiters.push({ count, resolve }))), () => `${count} message(s) at the client (got ${JSON.stringify(received)})`),
+    got: (count: number) =>
+      within(
+        new Promise<void>((resolve) => (received.length >= count ? resolve() : waiters.push({ count, resolve }))),
+        () => `${count} message(s) at the client (got ${JSON.stringify(received)})`,
+      ),
   };
 }
 
@@ -79,7 +83,9 @@ test('a port in use: one line saying what to do, exit 1', async () => {
 
 const runner = ptyRunner();
 
-test('on a terminal: a prompt, what the client sends marked "< ", typed lines sent, --slash /close, Ctrl-D stops', { skip: runner === null ? 'no pseudo-terminal runner' : false }, async () => {
+test('on a terminal: a prompt, what the client sends marked "< ", typed lines sent, --slash /close, Ctrl-D stops', {
+  skip: runner === null ? 'no pseudo-terminal runner' : false,
+}, async () => {
   const run = wavecastOnTerminal(runner!, ['connect', '-l', '127.0.0.1:0', '--slash', '--no-color']);
   await run.waitFor(/listening on ws:\/\/127\.0\.0\.1:\d+\/ \(Ctrl-C or Ctrl-D stops\)/);
   const url = /ws:\/\/127\.0\.0\.1:\d+\//.exec(run.stdout())![0];

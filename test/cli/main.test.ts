@@ -9,7 +9,8 @@ import { ROOT, STACK_LINE, killLeftovers, wavecastResult, within } from './helpe
 
 after(killLeftovers);
 
-const run = (args: string[], env?: Record<string, string>) => within(wavecastResult(args, env ? { env } : {}), `wavecast ${args.join(' ')} to exit`);
+const run = (args: string[], env?: Record<string, string>) =>
+  within(wavecastResult(args, env ? { env } : {}), `wavecast ${args.join(' ')} to exit`);
 
 test('--help and -h print an overview of the commands and exit 0; no command prints it to stderr and exits 2', async () => {
   for (const flag of ['--help', '-h']) {
@@ -43,7 +44,10 @@ test('an unknown command or option exits 2 with a clear message and no stack tra
 
   const wscat = await run(['-c', 'ws://127.0.0.1:1/']);
   assert.equal(wscat.status, 2);
-  assert.match(wscat.stderr, /^wavecast: unknown option -c: it is an option of the connect command, as in wavecast connect -c ws:\/\/127\.0\.0\.1:1\//);
+  assert.match(
+    wscat.stderr,
+    /^wavecast: unknown option -c: it is an option of the connect command, as in wavecast connect -c ws:\/\/127\.0\.0\.1:1\//,
+  );
 
   const badFlag = await run(['connect', '--colour', 'ws://127.0.0.1:1/']);
   assert.equal(badFlag.status, 2);
@@ -52,11 +56,36 @@ test('an unknown command or option exits 2 with a clear message and no stack tra
 });
 
 test('connect --help (and help connect) lists every flag and the exit statuses', async () => {
-  for (const args of [['connect', '--help'], ['help', 'connect']]) {
+  for (const args of [
+    ['connect', '--help'],
+    ['help', 'connect'],
+  ]) {
     const result = await run(args);
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /^Usage: wavecast connect \[options\] \(<url> \| -c <url> \| -l \[host:\]<port>\)/);
-    for (const flag of ['-c, --connect URL', '-l, --listen [HOST:]PORT', '-s, --subprotocol', '-p, --protocol VERSION', '-H, --header', '--auth USER:PASSWORD', '-o, --origin', '-x, --execute', '-w, --wait', '--slash', '-P, --show-ping-pong', '-L, --location', '-n, --no-check', '--ca FILE', '--cert FILE', '--key FILE', '--passphrase [PASSPHRASE]', '--ping-interval', '-k, --insecure', '--no-color', '-v, --verbose']) {
+    for (const flag of [
+      '-c, --connect URL',
+      '-l, --listen [HOST:]PORT',
+      '-s, --subprotocol',
+      '-p, --protocol VERSION',
+      '-H, --header',
+      '--auth USER:PASSWORD',
+      '-o, --origin',
+      '-x, --execute',
+      '-w, --wait',
+      '--slash',
+      '-P, --show-ping-pong',
+      '-L, --location',
+      '-n, --no-check',
+      '--ca FILE',
+      '--cert FILE',
+      '--key FILE',
+      '--passphrase [PASSPHRASE]',
+      '--ping-interval',
+      '-k, --insecure',
+      '--no-color',
+      '-v, --verbose',
+    ]) {
       assert.ok(result.stdout.includes(flag), `${flag} in the help`);
     }
     assert.match(result.stdout, /Exit status:/);
@@ -74,7 +103,8 @@ test('bench --help answers at once and a mistyped bench flag is refused, both wi
     const help = await run(['bench', '--help'], env);
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /^Usage: wavecast bench \[options\]/);
-    for (const flag of ['--rounds N', '--scenario a,b', '--server a,b', '--quick', '--no-save']) assert.ok(help.stdout.includes(flag), `${flag} in the help`);
+    for (const flag of ['--rounds N', '--scenario a,b', '--server a,b', '--quick', '--no-save'])
+      assert.ok(help.stdout.includes(flag), `${flag} in the help`);
     const typo = await run(['bench', '--scenarios', 'echo'], env);
     assert.equal(typo.status, 2);
     assert.match(typo.stderr, /^wavecast bench: unknown option --scenarios \(did you mean --scenario\?\)/);

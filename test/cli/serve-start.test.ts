@@ -56,9 +56,32 @@ test('on every interface, the page is given for localhost and for each address o
   const interfaces = {
     lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }],
     wlan0: [
-      { address: '192.168.1.23', netmask: '255.255.255.0', family: 'IPv4', mac: '02:00:00:00:00:01', internal: false, cidr: '192.168.1.23/24' },
-      { address: 'fe80::1', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '02:00:00:00:00:01', internal: false, cidr: 'fe80::1/64', scopeid: 2 },
-      { address: '2001:db8::23', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '02:00:00:00:00:01', internal: false, cidr: '2001:db8::23/64', scopeid: 0 },
+      {
+        address: '192.168.1.23',
+        netmask: '255.255.255.0',
+        family: 'IPv4',
+        mac: '02:00:00:00:00:01',
+        internal: false,
+        cidr: '192.168.1.23/24',
+      },
+      {
+        address: 'fe80::1',
+        netmask: 'ffff:ffff:ffff:ffff::',
+        family: 'IPv6',
+        mac: '02:00:00:00:00:01',
+        internal: false,
+        cidr: 'fe80::1/64',
+        scopeid: 2,
+      },
+      {
+        address: '2001:db8::23',
+        netmask: 'ffff:ffff:ffff:ffff::',
+        family: 'IPv6',
+        mac: '02:00:00:00:00:01',
+        internal: false,
+        cidr: '2001:db8::23/64',
+        scopeid: 0,
+      },
     ],
   } as const;
   const tables = interfaces as unknown as Parameters<typeof listeningLine>[2];
@@ -70,7 +93,10 @@ test('on every interface, the page is given for localhost and for each address o
     listeningLine('wss://[::]:8443', '::', tables),
     'wavecast relay listening on wss://[::]:8443 — chat page: https://localhost:8443/, on this network: https://192.168.1.23:8443/, https://[2001:db8::23]:8443/',
   );
-  assert.equal(listeningLine('ws://0.0.0.0:3000', '0.0.0.0', {}), 'wavecast relay listening on ws://0.0.0.0:3000 — chat page: http://localhost:3000/');
+  assert.equal(
+    listeningLine('ws://0.0.0.0:3000', '0.0.0.0', {}),
+    'wavecast relay listening on ws://0.0.0.0:3000 — chat page: http://localhost:3000/',
+  );
 });
 
 test('a port in use: one line that says what to do, no raw error code, exit 1', async () => {
@@ -82,7 +108,10 @@ test('a port in use: one line that says what to do, no raw error code, exit 1', 
     assert.equal(second.stdout(), '');
     const lines = second.stderr().trimEnd().split('\n');
     assert.equal(lines.length, 1, second.stderr());
-    assert.match(lines[0]!, new RegExp(`cannot start the relay: 127\\.0\\.0\\.1:${port} is already in use .*: stop it, or pick another port with --port \\d+`));
+    assert.match(
+      lines[0]!,
+      new RegExp(`cannot start the relay: 127\\.0\\.0\\.1:${port} is already in use .*: stop it, or pick another port with --port \\d+`),
+    );
     assert.doesNotMatch(lines[0]!, /EADDRINUSE/);
   } finally {
     run.child.kill('SIGTERM');

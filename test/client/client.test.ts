@@ -40,7 +40,10 @@ after(async () => {
 test('the constructor throws a SyntaxError for a bad URL or subprotocol, as ws and the browser do', () => {
   assert.throws(() => new WebSocket('::nonsense'), { name: 'SyntaxError', message: 'Invalid URL: ::nonsense' });
   assert.throws(() => new WebSocket('ws://127.0.0.1:1/#frag'), { name: 'SyntaxError', message: 'The URL contains a fragment identifier' });
-  assert.throws(() => new WebSocket('ws://127.0.0.1:1/', ['a', 'a']), { name: 'SyntaxError', message: 'An invalid or duplicated subprotocol was specified' });
+  assert.throws(() => new WebSocket('ws://127.0.0.1:1/', ['a', 'a']), {
+    name: 'SyntaxError',
+    message: 'An invalid or duplicated subprotocol was specified',
+  });
   assert.throws(() => new WebSocket('ws://127.0.0.1:1/', 'has space'), { name: 'SyntaxError' });
 });
 
@@ -49,7 +52,10 @@ test('the constructor throws a RangeError or TypeError for a bad option', () => 
     name: 'RangeError',
     message: 'Unsupported protocol version: 7 (supported versions: 8, 13)',
   });
-  assert.throws(() => new WebSocket('ws://127.0.0.1:1/', [], { handshakeTimeout: -1 }), { name: 'RangeError', message: /handshakeTimeout/ });
+  assert.throws(() => new WebSocket('ws://127.0.0.1:1/', [], { handshakeTimeout: -1 }), {
+    name: 'RangeError',
+    message: /handshakeTimeout/,
+  });
   assert.throws(() => new WebSocket('ws://127.0.0.1:1/', [], { followRedirects: 'yes' as unknown as boolean }), { name: 'TypeError' });
   assert.throws(() => new WebSocket('ws://127.0.0.1:1/', [], { headers: { 'x-bad': 'a\r\nb' } }), { name: 'TypeError', message: /x-bad/ });
 });
@@ -179,7 +185,10 @@ test('a server that picks none of the requested subprotocols fails the connectio
 test('headers, origin and URL credentials reach the server; permessage-deflate is offered by default', async () => {
   const url = new URL(base);
   const socket = await opened(
-    new WebSocket(`ws://us%20er:p%40ss@${url.host}/path?q=1`, { headers: { 'X-Custom': 'one', Cookie: 'a=b' }, origin: 'https://app.example' }),
+    new WebSocket(`ws://us%20er:p%40ss@${url.host}/path?q=1`, {
+      headers: { 'X-Custom': 'one', Cookie: 'a=b' },
+      origin: 'https://app.example',
+    }),
   );
   const headers = lastRequest!.headers;
   assert.equal(lastRequest!.url, '/path?q=1');

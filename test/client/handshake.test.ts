@@ -14,7 +14,12 @@ import { sameAsWs, trace } from '../helpers/ws-compat.js';
  * Connects a `ws` client, then ours, to a server that answers with `respond`, and checks that both fail the
  * same way: 'error' with `message`, then 'close' with 1006.
  */
-async function failsWith(respond: Parameters<typeof rawServer>[0], message: string, protocols?: string[], options?: ClientOptions): Promise<void> {
+async function failsWith(
+  respond: Parameters<typeof rawServer>[0],
+  message: string,
+  protocols?: string[],
+  options?: ClientOptions,
+): Promise<void> {
   const seen = await sameAsWs(async (impl) => {
     const { server, port } = await rawServer(respond);
     try {
@@ -34,19 +39,31 @@ test('a wrong Sec-WebSocket-Accept fails the connection', async () => {
 });
 
 test('a missing Sec-WebSocket-Accept fails the connection', async () => {
-  await failsWith(() => 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n', 'Invalid Sec-WebSocket-Accept header');
+  await failsWith(
+    () => 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+    'Invalid Sec-WebSocket-Accept header',
+  );
 });
 
 test('a 101 without the Upgrade header is an unexpected response', async () => {
-  await failsWith((r) => `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${r.accept}\r\n\r\n`, 'Unexpected server response: 101');
+  await failsWith(
+    (r) => `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${r.accept}\r\n\r\n`,
+    'Unexpected server response: 101',
+  );
 });
 
 test('a 101 without the Connection: Upgrade header is an unexpected response', async () => {
-  await failsWith((r) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ${r.accept}\r\n\r\n`, 'Unexpected server response: 101');
+  await failsWith(
+    (r) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ${r.accept}\r\n\r\n`,
+    'Unexpected server response: 101',
+  );
 });
 
 test('a 101 with Upgrade: h2c fails the connection', async () => {
-  await failsWith((r) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${r.accept}\r\n\r\n`, 'Invalid Upgrade header');
+  await failsWith(
+    (r) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${r.accept}\r\n\r\n`,
+    'Invalid Upgrade header',
+  );
 });
 
 test('a subprotocol that was not requested fails the connection', async () => {
@@ -58,7 +75,10 @@ test('a subprotocol when none was requested fails the connection', async () => {
 });
 
 test('an extension that was not offered fails the connection', async () => {
-  await failsWith((r) => switching(r, 'Sec-WebSocket-Extensions: x-webkit-deflate-frame'), 'Server indicated an extension that was not requested');
+  await failsWith(
+    (r) => switching(r, 'Sec-WebSocket-Extensions: x-webkit-deflate-frame'),
+    'Server indicated an extension that was not requested',
+  );
 });
 
 test('permessage-deflate accepted by the server when the client turned it off fails the connection', async () => {

@@ -18,7 +18,9 @@ export interface RawRequest {
  * when it returns null: the connection is left hanging), as latin1 so that frame bytes can follow the
  * head. For responses no real server would send.
  */
-export async function rawServer(respond: (request: RawRequest, socket: Socket) => string | null): Promise<{ server: Server; port: number; requests: RawRequest[] }> {
+export async function rawServer(
+  respond: (request: RawRequest, socket: Socket) => string | null,
+): Promise<{ server: Server; port: number; requests: RawRequest[] }> {
   const requests: RawRequest[] = [];
   const server = createServer((socket) => {
     socket.on('error', () => socket.destroy());
@@ -48,7 +50,15 @@ export async function rawServer(respond: (request: RawRequest, socket: Socket) =
 
 /** A 101 response for `request`, with `extra` header lines. */
 export function switching(request: RawRequest, ...extra: string[]): string {
-  return ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${request.accept}`, ...extra].join('\r\n') + '\r\n\r\n';
+  return (
+    [
+      'HTTP/1.1 101 Switching Protocols',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Accept: ${request.accept}`,
+      ...extra,
+    ].join('\r\n') + '\r\n\r\n'
+  );
 }
 
 export interface Outcome {

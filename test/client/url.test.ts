@@ -36,7 +36,10 @@ test('ws+unix: URLs name a socket path and a request path', () => {
 
 test('bad URLs, other schemes and fragments throw a SyntaxError with the message of ws', () => {
   assert.throws(() => parseTarget('not a url'), { name: 'SyntaxError', message: 'Invalid URL: not a url' });
-  assert.throws(() => parseTarget('ftp://example.com'), { name: 'SyntaxError', message: 'The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"' });
+  assert.throws(() => parseTarget('ftp://example.com'), {
+    name: 'SyntaxError',
+    message: 'The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"',
+  });
   assert.throws(() => parseTarget('ws://example.com/#top'), { name: 'SyntaxError', message: 'The URL contains a fragment identifier' });
   // An empty fragment too, as browsers refuse it (ws lets it through).
   assert.throws(() => parseTarget('ws://example.com/#'), { name: 'SyntaxError', message: 'The URL contains a fragment identifier' });
@@ -58,7 +61,8 @@ test('subprotocols: a string or an array of distinct tokens', () => {
   assert.deepEqual(parseProtocols('chat'), ['chat']);
   assert.deepEqual(parseProtocols(['chat', 'v2.chat']), ['chat', 'v2.chat']);
   const refused = { name: 'SyntaxError', message: 'An invalid or duplicated subprotocol was specified' };
-  for (const bad of [['chat', 'chat'], ['a b'], [''], [42], 42, null]) assert.throws(() => parseProtocols(bad), refused, JSON.stringify(bad));
+  for (const bad of [['chat', 'chat'], ['a b'], [''], [42], 42, null])
+    assert.throws(() => parseProtocols(bad), refused, JSON.stringify(bad));
 });
 
 test('options have ws defaults: 100 MiB maxPayload, 10 redirects, no redirects followed', () => {
@@ -91,7 +95,15 @@ test('handshake headers: the handshake own headers win over the user, whatever t
     Upgrade: 'websocket',
     'Sec-WebSocket-Protocol': 'chat,superchat',
   });
-  const v8 = handshakeHeaders({ userHeaders: { authorization: 'Bearer t' }, key: 'k', protocolVersion: 8, protocols: [], extensions: undefined, origin: 'o', auth: 'u:p' });
+  const v8 = handshakeHeaders({
+    userHeaders: { authorization: 'Bearer t' },
+    key: 'k',
+    protocolVersion: 8,
+    protocols: [],
+    extensions: undefined,
+    origin: 'o',
+    auth: 'u:p',
+  });
   assert.equal(v8['Sec-WebSocket-Origin'], 'o');
   assert.equal(v8['Sec-WebSocket-Version'], '8');
   assert.equal(v8.authorization, 'Bearer t');
@@ -111,6 +123,10 @@ test('as in ws, credentials follow a redirect only to the same URL host, and nev
   const carried = lowerCaseNames({ Authorization: 'x', COOKIE: 'y', Host: 'h', 'X-Keep': 'z' });
   assert.deepEqual(carried, { authorization: 'x', cookie: 'y', host: 'h', 'x-keep': 'z' });
   assert.deepEqual(redirectHeaders(carried, from, parseTarget('wss://b.example/')), { 'x-keep': 'z' });
-  assert.deepEqual(redirectHeaders(carried, from, parseTarget('ws://a.example/')), { host: 'h', 'x-keep': 'z' }, 'the same host keeps Host');
+  assert.deepEqual(
+    redirectHeaders(carried, from, parseTarget('ws://a.example/')),
+    { host: 'h', 'x-keep': 'z' },
+    'the same host keeps Host',
+  );
   assert.deepEqual(redirectHeaders(carried, from, parseTarget('wss://a.example/x')), carried);
 });

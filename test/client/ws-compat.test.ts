@@ -17,12 +17,18 @@ import { describeError, sameAsWs, trace, type Implementation } from '../helpers/
 import { rawServer, switching } from './helpers.js';
 
 /** The headers a user's server would look at in the request of a client that opens with these arguments. */
-async function requestOf(impl: Implementation, url: (port: number) => string, options: Record<string, unknown> = {}, protocols?: unknown): Promise<Record<string, string>> {
+async function requestOf(
+  impl: Implementation,
+  url: (port: number) => string,
+  options: Record<string, unknown> = {},
+  protocols?: unknown,
+): Promise<Record<string, string>> {
   const { server, port, requests } = await rawServer((request) => {
     const asked = request.headers['sec-websocket-protocol'];
     return asked === undefined ? switching(request) : switching(request, `Sec-WebSocket-Protocol: ${asked.split(',')[0]!.trim()}`);
   });
-  const client = protocols === undefined ? new impl.WebSocket(url(port), options) : new impl.WebSocket(url(port), protocols as string[], options);
+  const client =
+    protocols === undefined ? new impl.WebSocket(url(port), options) : new impl.WebSocket(url(port), protocols as string[], options);
   await new Promise((resolve, reject) => {
     client.once('open', resolve);
     client.once('error', reject);
@@ -120,17 +126,27 @@ function acceptFor(request: IncomingMessage): string {
 
 /** What reached the servers of a chain of redirects: the credentials of each request. */
 function credentials(requests: IncomingMessage[]): string[] {
-  return requests.map((request) => `${request.url} authorization=${request.headers.authorization ?? '-'} cookie=${request.headers.cookie ?? '-'}`);
+  return requests.map(
+    (request) => `${request.url} authorization=${request.headers.authorization ?? '-'} cookie=${request.headers.cookie ?? '-'}`,
+  );
 }
 
-test('redirects: credentials kept on the same host (the first URL\'s), dropped for another host unless a redirect listener decides', async () => {
+test("redirects: credentials kept on the same host (the first URL's), dropped for another host unless a redirect listener decides", async () => {
   const seen = await sameAsWs(async (impl) => {
     const other = await redirecting(() => null);
-    const origin = await redirecting((request) => (request.url === '/same' ? '/landing?with=new' : request.url === '/cross' ? `ws://127.0.0.1:${other.port}/elsewhere` : null));
+    const origin = await redirecting((request) =>
+      request.url === '/same' ? '/landing?with=new' : request.url === '/cross' ? `ws://127.0.0.1:${other.port}/elsewhere` : null,
+    );
     const run = async (path: string, listen: boolean) => {
-      const client = new impl.WebSocket(`ws://first:pw@127.0.0.1:${origin.port}${path}`, { followRedirects: true, headers: { Cookie: 'session=1' } });
+      const client = new impl.WebSocket(`ws://first:pw@127.0.0.1:${origin.port}${path}`, {
+        followRedirects: true,
+        headers: { Cookie: 'session=1' },
+      });
       const redirects: string[] = [];
-      if (listen) client.on('redirect', (url: string, request: ClientRequest) => redirects.push(`${url.replace(/\d{4,5}/, 'PORT')} ${request.getHeader('authorization') !== undefined}`));
+      if (listen)
+        client.on('redirect', (url: string, request: ClientRequest) =>
+          redirects.push(`${url.replace(/\d{4,5}/, 'PORT')} ${request.getHeader('authorization') !== undefined}`),
+        );
       await new Promise((resolve, reject) => {
         client.once('open', resolve);
         client.once('error', reject);
@@ -147,7 +163,12 @@ test('redirects: credentials kept on the same host (the first URL\'s), dropped f
     return result;
   });
   const first = `Basic ${Buffer.from('first:pw').toString('base64')}`;
-  assert.deepEqual(seen.origin, [`/same authorization=${first} cookie=session=1`, `/landing?with=new authorization=${first} cookie=session=1`, `/cross authorization=${first} cookie=session=1`, `/cross authorization=${first} cookie=session=1`]);
+  assert.deepEqual(seen.origin, [
+    `/same authorization=${first} cookie=session=1`,
+    `/landing?with=new authorization=${first} cookie=session=1`,
+    `/cross authorization=${first} cookie=session=1`,
+    `/cross authorization=${first} cookie=session=1`,
+  ]);
   assert.deepEqual(seen.other, ['/elsewhere authorization=- cookie=-', `/elsewhere authorization=${first} cookie=session=1`]);
   assert.deepEqual(seen.crossHostListened, ['ws://127.0.0.1:PORT/elsewhere true']);
 });
@@ -201,5 +222,9 @@ test("close() from an 'unexpected-response' listener: error, close 1006, and not
     });
     return events;
   });
-  assert.deepEqual(seen, ['unexpected-response 401', 'error Error: WebSocket was closed before the connection was established', 'close 1006']);
+  assert.deepEqual(seen, [
+    'unexpected-response 401',
+    'error Error: WebSocket was closed before the connection was established',
+    'close 1006',
+  ]);
 });

@@ -74,7 +74,10 @@ for (const kind of [redisKind, natsKind]) {
       const disconnected = adapters.map((adapter) => once<[Error]>(adapter, 'disconnected'));
       await broker.kill();
       await Promise.all(disconnected);
-      assert.deepEqual(adapters.map((adapter) => adapter.state), ['reconnecting', 'reconnecting', 'reconnecting']);
+      assert.deepEqual(
+        adapters.map((adapter) => adapter.state),
+        ['reconnecting', 'reconnecting', 'reconnecting'],
+      );
 
       // The servers go on: local delivery, new connections, subscribing and unsubscribing.
       assert.equal(A.wss.publish('t', 'during, local only'), 1);
@@ -88,7 +91,10 @@ for (const kind of [redisKind, natsKind]) {
       const infos = (await Promise.all(reconnected)).map(([info]) => info);
       assert.ok(infos.every((info) => info.downtime > 0));
       assert.equal(infos[0]!.dropped, 1, 'A says one publish stayed local');
-      assert.deepEqual(adapters.map((adapter) => adapter.state), ['connected', 'connected', 'connected']);
+      assert.deepEqual(
+        adapters.map((adapter) => adapter.state),
+        ['connected', 'connected', 'connected'],
+      );
       await Promise.all(adapters.map((adapter) => adapter.synced()));
 
       assert.equal(await kind.subscribers(broker, adapters, 'late'), 1, 'subscribed during the outage (on B): subscribed after it');
@@ -110,8 +116,14 @@ for (const kind of [redisKind, natsKind]) {
         assert.equal(adapter.stats.disconnects, 1);
         assert.equal(adapter.stats.reconnects, 1);
         const lines = logs[i]!;
-        assert.ok(lines.some((line) => line.startsWith(`warn: Lost the connection to ${kind.name} at ${broker.url}`)), lines.join('\n'));
-        assert.ok(lines.some((line) => /^info: Reconnected to .* after \d+ ms; \d+ topic\(s\) subscribed again/.test(line)), lines.join('\n'));
+        assert.ok(
+          lines.some((line) => line.startsWith(`warn: Lost the connection to ${kind.name} at ${broker.url}`)),
+          lines.join('\n'),
+        );
+        assert.ok(
+          lines.some((line) => /^info: Reconnected to .* after \d+ ms; \d+ topic\(s\) subscribed again/.test(line)),
+          lines.join('\n'),
+        );
       }
       await closeNodes(nodes, [a, b, c, late]);
     } finally {
@@ -124,7 +136,10 @@ for (const kind of [redisKind, natsKind]) {
 test('Redis drops the link (CLIENT KILL): the adapter reconnects, resubscribes and reports it', async () => {
   const broker = await PrivateBroker.redis();
   const prefix = uniquePrefix('kill');
-  const adapters = [new RedisAdapter({ url: broker.url, prefix, reconnectDelay: 200 }), new RedisAdapter({ url: broker.url, prefix, reconnectDelay: 200 })];
+  const adapters = [
+    new RedisAdapter({ url: broker.url, prefix, reconnectDelay: 200 }),
+    new RedisAdapter({ url: broker.url, prefix, reconnectDelay: 200 }),
+  ];
   const admin = createClient({ url: broker.url });
   try {
     for (const adapter of adapters) await adapter.connect();
@@ -141,7 +156,13 @@ test('Redis drops the link (CLIENT KILL): the adapter reconnects, resubscribes a
     nodes[0]!.wss.publish('t', 'after the drop');
     await receiver.waitFor(1);
     assert.deepEqual(receiver.texts(), ['after the drop']);
-    assert.deepEqual(adapters.map((adapter) => [adapter.stats.disconnects, adapter.stats.reconnects]), [[1, 1], [1, 1]]);
+    assert.deepEqual(
+      adapters.map((adapter) => [adapter.stats.disconnects, adapter.stats.reconnects]),
+      [
+        [1, 1],
+        [1, 1],
+      ],
+    );
     await closeNodes(nodes, [receiver]);
   } finally {
     await admin.close().catch(() => undefined);
@@ -180,7 +201,10 @@ for (const kind of [redisKind, natsKind]) {
       A.wss.publish('t', 'again');
       await remote.waitFor(fits + 1);
       assert.equal(remote.messages.length, fits + 1);
-      assert.equal(remote.messages.slice(0, fits).every((m) => m.data.equals(chunk)), true);
+      assert.equal(
+        remote.messages.slice(0, fits).every((m) => m.data.equals(chunk)),
+        true,
+      );
       assert.deepEqual(remote.messages[fits], { data: Buffer.from('again'), binary: false });
       await closeNodes([A, B], [local, remote]);
     } finally {

@@ -50,7 +50,13 @@ test('the adapter hears of a topic on its first local subscriber and its last le
   assert.equal(node.wss.publish('nobody', 'x', { binary: true }), 0);
   assert.deepEqual(adapter.calls, ['publish room text hello', 'publish room binary bytes', 'publish nobody binary x']);
   await Promise.all([a.waitFor(2), b.waitFor(2)]);
-  assert.deepEqual(a.messages.map((m) => [m.data.toString(), m.binary]), [['hello', false], ['bytes', true]]);
+  assert.deepEqual(
+    a.messages.map((m) => [m.data.toString(), m.binary]),
+    [
+      ['hello', false],
+      ['bytes', true],
+    ],
+  );
 
   adapter.calls = [];
   a.socket.unsubscribe('room');
@@ -133,7 +139,10 @@ test('three nodes on an InProcessBus: every subscriber on every node gets each p
   const inboxes: Inbox[] = [];
   for (const node of nodes) inboxes.push(await client(node, 't'), await client(node, 't'));
   const bystander = await client(nodes[2]!, 'other');
-  assert.deepEqual(adapters.map((a) => a.topics.sort()), [['t'], ['t'], ['other', 't']]);
+  assert.deepEqual(
+    adapters.map((a) => a.topics.sort()),
+    [['t'], ['t'], ['other', 't']],
+  );
 
   assert.equal(nodes[0]!.wss.publish('t', 'one'), 2, 'publish counts local subscribers');
   nodes[1]!.wss.publish('t', Buffer.from([1, 2, 3]));
@@ -144,7 +153,10 @@ test('three nodes on an InProcessBus: every subscriber on every node gets each p
     const fromNode0 = inbox.messages.filter((m) => !m.binary && ['one', 'last'].includes(m.data.toString())).map((m) => m.data.toString());
     assert.deepEqual(fromNode0, ['one', 'last']);
     assert.equal(inbox.messages.length, 4);
-    assert.deepEqual(inbox.messages.find((m) => m.binary), { data: Buffer.from([1, 2, 3]), binary: true });
+    assert.deepEqual(
+      inbox.messages.find((m) => m.binary),
+      { data: Buffer.from([1, 2, 3]), binary: true },
+    );
   }
   assert.equal(bystander.messages.length, 0);
   await closeNodes(nodes, [...inboxes, bystander]);

@@ -70,7 +70,9 @@ test('topics with dots, wildcards, spaces, no characters or any script are carri
   // A publish's barrier: one more message per topic, after which nothing else may have arrived.
   for (const topic of topics) A.wss.publish(topic, 'end');
   await Promise.all(inboxes.map((inbox) => inbox.waitFor(2)));
-  topics.forEach((topic, i) => assert.deepEqual(inboxes[i]!.texts(), [`for ${JSON.stringify(topic)}`, 'end'], `topic ${JSON.stringify(topic)}`));
+  topics.forEach((topic, i) =>
+    assert.deepEqual(inboxes[i]!.texts(), [`for ${JSON.stringify(topic)}`, 'end'], `topic ${JSON.stringify(topic)}`),
+  );
   await shutdown(adapters, nodes, inboxes);
 });
 
@@ -104,7 +106,7 @@ test('a node subscribes on NATS only to topics that have local subscribers', asy
   }
 });
 
-test('each publisher\'s messages arrive in publish order, thousands of them, on every node', async () => {
+test("each publisher's messages arrive in publish order, thousands of them, on every node", async () => {
   const prefix = uniquePrefix('nats');
   const { adapters, nodes } = await cluster(3, prefix);
   const [A, B, C] = nodes as [Node, Node, Node];
@@ -120,7 +122,10 @@ test('each publisher\'s messages arrive in publish order, thousands of them, on 
   for (const inbox of inboxes) {
     assert.equal(inbox.messages.length, 2 * COUNT);
     for (const from of ['A', 'B']) {
-      const seen = inbox.texts().filter((t) => t.startsWith(`${from}:`)).map((t) => Number(t.slice(2)));
+      const seen = inbox
+        .texts()
+        .filter((t) => t.startsWith(`${from}:`))
+        .map((t) => Number(t.slice(2)));
       assert.deepEqual(seen, expected, `messages of ${from} in order, each once`);
     }
   }
@@ -167,7 +172,10 @@ test('when NATS cannot be reached at start, connect() rejects naming the URL, an
 });
 
 test('bad options are refused with clear errors', () => {
-  assert.throws(() => new NatsAdapter({ url: 'redis://127.0.0.1:4222' }), /Invalid NATS url: redis:\/\/127.0.0.1:4222 \(the scheme must be nats: or tls:\)/);
+  assert.throws(
+    () => new NatsAdapter({ url: 'redis://127.0.0.1:4222' }),
+    /Invalid NATS url: redis:\/\/127.0.0.1:4222 \(the scheme must be nats: or tls:\)/,
+  );
   assert.throws(() => new NatsAdapter({ url: [] }), /the list is empty/);
   assert.throws(() => new NatsAdapter({ prefix: 'a.*' }), /Invalid prefix: a\.\*/);
   assert.throws(() => new NatsAdapter({ prefix: 'a..b' }), /Invalid prefix/);

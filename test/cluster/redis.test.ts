@@ -68,10 +68,22 @@ test('a publish on one node reaches every subscriber on every node exactly once,
     const got = inbox.messages.filter((m) => m.data.toString() !== 'barrier');
     assert.equal(got.length, 4, `exactly once: ${JSON.stringify(inbox.texts().map((t) => t.slice(0, 20)))}`);
     const find = (data: Buffer) => got.filter((m) => m.data.equals(data));
-    assert.deepEqual(find(Buffer.from('hello')).map((m) => m.binary), [false]);
-    assert.deepEqual(find(Buffer.from([0, 255, 13, 10, 0])).map((m) => m.binary), [true]);
-    assert.deepEqual(find(big).map((m) => m.binary), [true]);
-    assert.deepEqual(find(Buffer.from('text from C')).map((m) => m.binary), [false]);
+    assert.deepEqual(
+      find(Buffer.from('hello')).map((m) => m.binary),
+      [false],
+    );
+    assert.deepEqual(
+      find(Buffer.from([0, 255, 13, 10, 0])).map((m) => m.binary),
+      [true],
+    );
+    assert.deepEqual(
+      find(big).map((m) => m.binary),
+      [true],
+    );
+    assert.deepEqual(
+      find(Buffer.from('text from C')).map((m) => m.binary),
+      [false],
+    );
   }
   assert.equal(bystander.messages.length, 0);
   assert.equal(adapters[0]!.stats.published, 2);
@@ -113,7 +125,7 @@ test('a node subscribes on Redis only to topics that have local subscribers', as
   await shutdown(adapters, nodes, [a1, b1, b2]);
 });
 
-test('each publisher\'s messages arrive in publish order, thousands of them, on every node', async () => {
+test("each publisher's messages arrive in publish order, thousands of them, on every node", async () => {
   const prefix = `${uniquePrefix('redis')}:`;
   const { adapters, nodes } = await cluster(3, prefix);
   const [A, B, C] = nodes as [Node, Node, Node];
@@ -129,7 +141,10 @@ test('each publisher\'s messages arrive in publish order, thousands of them, on 
   for (const inbox of inboxes) {
     assert.equal(inbox.messages.length, 2 * COUNT);
     for (const from of ['A', 'B']) {
-      const seen = inbox.texts().filter((t) => t.startsWith(`${from}:`)).map((t) => Number(t.slice(2)));
+      const seen = inbox
+        .texts()
+        .filter((t) => t.startsWith(`${from}:`))
+        .map((t) => Number(t.slice(2)));
       assert.deepEqual(seen, expected, `messages of ${from} in order, each once`);
     }
   }
@@ -144,7 +159,10 @@ test('when Redis cannot be reached at start, connect() rejects naming the URL, a
     code: 'WAVECAST_BROKER_UNREACHABLE',
   });
   assert.equal(adapter.state, 'idle');
-  assert.throws(() => new WebSocketServer({ noServer: true, adapter }), /The Redis adapter is idle: await adapter.connect\(\) before giving it to a WebSocketServer/);
+  assert.throws(
+    () => new WebSocketServer({ noServer: true, adapter }),
+    /The Redis adapter is idle: await adapter.connect\(\) before giving it to a WebSocketServer/,
+  );
   const secret = new RedisAdapter({ url: `redis://user:hunter2@127.0.0.1:${port}` });
   await assert.rejects(secret.connect(), (error: Error) => {
     assert.equal(error.message, `Cannot reach Redis at redis://user:***@127.0.0.1:${port}: ECONNREFUSED`);
@@ -175,7 +193,10 @@ test('a message on the channel that is not in the wire format is counted and ign
 });
 
 test('bad options are refused with clear errors', () => {
-  assert.throws(() => new RedisAdapter({ url: 'http://127.0.0.1' }), /Invalid Redis url: http:\/\/127.0.0.1 \(the scheme must be redis: or rediss:\)/);
+  assert.throws(
+    () => new RedisAdapter({ url: 'http://127.0.0.1' }),
+    /Invalid Redis url: http:\/\/127.0.0.1 \(the scheme must be redis: or rediss:\)/,
+  );
   assert.throws(() => new RedisAdapter({ url: 'not a url' }), /Invalid Redis url/);
   assert.throws(() => new RedisAdapter({ reconnectDelay: -1 }), /Invalid reconnectDelay: -1/);
   assert.throws(() => new RedisAdapter({ connectTimeout: Number.NaN }), /Invalid connectTimeout/);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect as netConnect } from 'node:net';
-import WsClient from 'ws';
+import type WsClient from 'ws';
 import type { ClusterAdapter } from '../../src/server/cluster-hook.js';
 import type { WebSocketServer } from '../../src/server/websocket-server.js';
 import type { WebSocket } from '../../src/connection/websocket.js';
@@ -35,7 +35,10 @@ export class Inbox {
   readonly messages: Array<{ data: Buffer; binary: boolean }> = [];
   private _waiters: Array<{ count: number; resolve: () => void }> = [];
 
-  constructor(readonly client: WsClient, readonly socket: WebSocket) {
+  constructor(
+    readonly client: WsClient,
+    readonly socket: WebSocket,
+  ) {
     client.on('message', (data: WsClient.RawData, binary: boolean) => {
       const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       this.messages.push({ data: buffer, binary });
@@ -52,7 +55,9 @@ export class Inbox {
     if (this.messages.length >= count) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const last = this.texts().slice(-3).map((text) => (text.length > 40 ? `${text.slice(0, 40)}... (${text.length} chars)` : text));
+        const last = this.texts()
+          .slice(-3)
+          .map((text) => (text.length > 40 ? `${text.slice(0, 40)}... (${text.length} chars)` : text));
         reject(new Error(`client got ${this.messages.length} of ${count} messages; the last: ${JSON.stringify(last)}`));
       }, timeoutMs);
       this._waiters.push({
@@ -171,8 +176,25 @@ export class PrivateBroker {
     const dir = this.dataDir;
     const args =
       this.kind === 'redis'
-        ? ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--daemonize', 'no', ...(dir === null ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir])]
-        : ['-a', '127.0.0.1', '-p', String(this.port), ...(this.monitorPort !== null ? ['-m', String(this.monitorPort)] : []), ...(dir === null ? [] : ['-js', '-sd', dir])];
+        ? [
+            '--port',
+            String(this.port),
+            '--bind',
+            '127.0.0.1',
+            '--save',
+            '',
+            '--daemonize',
+            'no',
+            ...(dir === null ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]),
+          ]
+        : [
+            '-a',
+            '127.0.0.1',
+            '-p',
+            String(this.port),
+            ...(this.monitorPort !== null ? ['-m', String(this.monitorPort)] : []),
+            ...(dir === null ? [] : ['-js', '-sd', dir]),
+          ];
     // Where Debian puts them (scripts/ensure-env.sh installs them), else whatever PATH finds.
     const installed = this.kind === 'redis' ? '/usr/bin/redis-server' : '/usr/sbin/nats-server';
     const command = existsSync(installed) ? installed : installed.slice(installed.lastIndexOf('/') + 1);

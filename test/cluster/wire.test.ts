@@ -20,7 +20,12 @@ test('a message is one buffer: version, flags, node id, topic length, topic, pay
 
 test('decoding gives back topic, payload and the text/binary flag, for any bytes', () => {
   const payload = Buffer.from([0, 255, 13, 10, 0xc3, 0x28, 0]);
-  for (const [topic, binary] of [['', true], ['a.b *>', false], ['émoji 😀', true], ['x'.repeat(MAX_TOPIC_BYTES), false]] as const) {
+  for (const [topic, binary] of [
+    ['', true],
+    ['a.b *>', false],
+    ['émoji 😀', true],
+    ['x'.repeat(MAX_TOPIC_BYTES), false],
+  ] as const) {
     const decoded = decodeMessage(encode(topic, payload, binary));
     assert.ok(typeof decoded !== 'string', String(decoded));
     assert.equal(decoded.topic, topic);
@@ -51,7 +56,10 @@ test('what is not a message is described, never thrown', () => {
 
 test('topics a broker adapter cannot carry are refused with a clear error', () => {
   assert.equal(checkTopic('x'.repeat(MAX_TOPIC_BYTES)), MAX_TOPIC_BYTES);
-  assert.throws(() => checkTopic('x'.repeat(MAX_TOPIC_BYTES + 1)), { name: 'RangeError', message: `Topic too long for a cluster adapter: ${MAX_TOPIC_BYTES + 1} bytes (at most ${MAX_TOPIC_BYTES})` });
+  assert.throws(() => checkTopic('x'.repeat(MAX_TOPIC_BYTES + 1)), {
+    name: 'RangeError',
+    message: `Topic too long for a cluster adapter: ${MAX_TOPIC_BYTES + 1} bytes (at most ${MAX_TOPIC_BYTES})`,
+  });
   assert.throws(() => checkTopic('é'.repeat(513)), /1026 bytes/);
   assert.throws(() => checkTopic('bad \ud800 half'), /lone UTF-16 surrogate/);
   assert.equal(checkTopic('pair 😀'), 9);
@@ -76,7 +84,10 @@ test('errors are described by their system code; URLs lose their password', () =
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
   assert.equal(describeError(refused), 'ECONNREFUSED');
   assert.equal(describeError(new AggregateError([refused], '')), 'ECONNREFUSED');
-  assert.equal(describeError(Object.assign(new Error('CONNECTION_REFUSED'), { code: 'CONNECTION_REFUSED', chainedError: refused })), 'ECONNREFUSED');
+  assert.equal(
+    describeError(Object.assign(new Error('CONNECTION_REFUSED'), { code: 'CONNECTION_REFUSED', chainedError: refused })),
+    'ECONNREFUSED',
+  );
   assert.equal(describeError(new Error('Connection timeout')), 'Connection timeout');
   assert.equal(hidePassword('redis://user:secret@host:6379/0'), 'redis://user:***@host:6379/0');
   assert.equal(hidePassword('redis://127.0.0.1:6379'), 'redis://127.0.0.1:6379');
@@ -85,7 +96,8 @@ test('errors are described by their system code; URLs lose their password', () =
 test('an adapter whose client package is not installed says how to install it', async () => {
   await assert.rejects(loadPeer('wavecast-no-such-package', 'SomeAdapter'), {
     code: 'WAVECAST_MISSING_PEER',
-    message: "SomeAdapter needs the 'wavecast-no-such-package' package, an optional peer dependency of wavecast: npm install wavecast-no-such-package",
+    message:
+      "SomeAdapter needs the 'wavecast-no-such-package' package, an optional peer dependency of wavecast: npm install wavecast-no-such-package",
   });
   class Uninstalled extends BrokerAdapter {
     readonly link = { url: 'thing://127.0.0.1:1', state: 'idle' as const };

@@ -13,7 +13,12 @@ function run(fn: (cb: (error: Error | null, result?: Buffer) => void) => void): 
 
 function noContextCodec(windowBits: number): DeflateCodec {
   const options = resolveDeflateOptions({ serverNoContextTakeover: true })!;
-  const params = { serverNoContextTakeover: true, clientNoContextTakeover: false, serverMaxWindowBits: windowBits, clientMaxWindowBits: 15 };
+  const params = {
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: windowBits,
+    clientMaxWindowBits: 15,
+  };
   return createDeflateCompression(params, options, { isServer: true, maxPayload: 0 });
 }
 
@@ -21,7 +26,10 @@ const once = (data: Buffer, windowBits = 15, concurrencyLimit = 10) =>
   run((cb) => deflateMessage(data, { windowBits, zlibOptions: {}, concurrencyLimit }, cb));
 
 test('the result is what a codec without context takeover sends for the same message, whatever it sent before', async () => {
-  const messages = [Buffer.from('{"type":"chat","text":"hello hello hello"} '.repeat(50)), Buffer.from('{"type":"chat","text":"hello hello hello"} '.repeat(50))];
+  const messages = [
+    Buffer.from('{"type":"chat","text":"hello hello hello"} '.repeat(50)),
+    Buffer.from('{"type":"chat","text":"hello hello hello"} '.repeat(50)),
+  ];
   for (const windowBits of [15, 10, 8]) {
     const codec = noContextCodec(windowBits);
     assert.equal(codec.deflateNoContextTakeover, true);

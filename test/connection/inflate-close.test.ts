@@ -19,7 +19,12 @@ class MemorySocket extends Duplex {
   }
 }
 
-const PARAMS: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
+const PARAMS: DeflateParams = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+};
 const OPTIONS = resolveDeflateOptions({ threshold: 0 })!;
 const KEY = Buffer.from([1, 2, 3, 4]);
 

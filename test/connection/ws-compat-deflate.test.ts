@@ -28,7 +28,9 @@ function writtenFrames(written: Buffer[]): string[] {
     }
     const payload = all.subarray(offset, offset + length);
     const opcode = all[0]! & 0x0f;
-    frames.push(opcode === 0x8 ? `close ${payload.readUInt16BE(0)}` : `${opcode === 0x1 ? 'text' : `opcode ${opcode}`} ${payload.toString()}`);
+    frames.push(
+      opcode === 0x8 ? `close ${payload.readUInt16BE(0)}` : `${opcode === 0x1 ? 'text' : `opcode ${opcode}`} ${payload.toString()}`,
+    );
     all = all.subarray(offset + length);
   }
   return frames;
@@ -53,7 +55,14 @@ test('a ping and a message after a compressed message wait for it; so does a pro
   const seen = await sameAsWs(async (impl) => {
     const { ws, feed } = await overDuplex(impl, DEFLATE, OFFER);
     const events = trace(ws, 5_000, ['ping']);
-    feed(Buffer.concat([compressedFrame('first'), rawFrame({ opcode: 0x9, payload: 'p' }), rawFrame({ opcode: 0x1, payload: 'second' }), rawFrame({ opcode: 0x1, payload: 'x', maskKey: null })]));
+    feed(
+      Buffer.concat([
+        compressedFrame('first'),
+        rawFrame({ opcode: 0x9, payload: 'p' }),
+        rawFrame({ opcode: 0x1, payload: 'second' }),
+        rawFrame({ opcode: 0x1, payload: 'x', maskKey: null }),
+      ]),
+    );
     const result = await events;
     return result;
   });
@@ -86,10 +95,12 @@ test('terminate() while sends are being compressed: their callbacks get an error
     client.send(big, (error) => order.push(`first: ${error?.message}`));
     client.send(big, (error) => order.push(`second: ${error?.message}`));
     client.terminate();
-    await new Promise<void>((resolve) => client.once('close', (code: number) => {
-      order.push(`close ${code}`);
-      resolve();
-    }));
+    await new Promise<void>((resolve) =>
+      client.once('close', (code: number) => {
+        order.push(`close ${code}`);
+        resolve();
+      }),
+    );
     await shutDown(wss);
     return order;
   });

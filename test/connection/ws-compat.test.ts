@@ -14,7 +14,9 @@ test('a received text message is a genuine Buffer: deepStrictEqual to Buffer.fro
   const seen = await sameAsWs(async (impl) => {
     const { wss, url } = await listening(impl);
     const { client, peer } = await connected(impl, wss, url);
-    const got = new Promise<[Buffer, boolean]>((resolve) => peer.once('message', (data: Buffer, isBinary: boolean) => resolve([data, isBinary])));
+    const got = new Promise<[Buffer, boolean]>((resolve) =>
+      peer.once('message', (data: Buffer, isBinary: boolean) => resolve([data, isBinary])),
+    );
     client.send('hi');
     const [message, isBinary] = await got;
     let equal = true;
@@ -24,7 +26,13 @@ test('a received text message is a genuine Buffer: deepStrictEqual to Buffer.fro
       equal = false;
     }
     await shutDown(wss);
-    return { equal, isBinary, prototype: Object.getPrototypeOf(message) === Buffer.prototype, isBuffer: Buffer.isBuffer(message), text: message.toString() };
+    return {
+      equal,
+      isBinary,
+      prototype: Object.getPrototypeOf(message) === Buffer.prototype,
+      isBuffer: Buffer.isBuffer(message),
+      text: message.toString(),
+    };
   });
   assert.deepEqual(seen, { equal: true, isBinary: false, prototype: true, isBuffer: true, text: 'hi' });
 });
@@ -81,10 +89,12 @@ test('what send(), ping(), pong() and close() refuse, and how', async () => {
     attempt('close with a reason that is a number', () => client.close(1000, 7 as never));
     client.close(4000, 'fine');
     const afterClose: string[] = [];
-    await new Promise<void>((resolve) => client.send('late', (error) => {
-      afterClose.push(`send after close: ${error?.message}, bufferedAmount ${client.bufferedAmount}`);
-      resolve();
-    }));
+    await new Promise<void>((resolve) =>
+      client.send('late', (error) => {
+        afterClose.push(`send after close: ${error?.message}, bufferedAmount ${client.bufferedAmount}`);
+        resolve();
+      }),
+    );
     await new Promise((resolve) => client.once('close', resolve));
     await shutDown(wss);
     return { refused, afterClose };
@@ -100,7 +110,10 @@ const BAD_FRAMES: Array<[string, Buffer]> = [
   ['RSV2 set', rawFrame({ opcode: 0x1, payload: 'x', rsv2: true })],
   ['RSV1 without an extension', rawFrame({ opcode: 0x1, payload: 'x', rsv1: true })],
   ['a continuation frame first', rawFrame({ opcode: 0x0, payload: 'x' })],
-  ['a new message inside a fragmented one', Buffer.concat([rawFrame({ opcode: 0x1, payload: 'a', fin: false }), rawFrame({ opcode: 0x2, payload: 'b' })])],
+  [
+    'a new message inside a fragmented one',
+    Buffer.concat([rawFrame({ opcode: 0x1, payload: 'a', fin: false }), rawFrame({ opcode: 0x2, payload: 'b' })]),
+  ],
   ['a fragmented ping', rawFrame({ opcode: 0x9, payload: 'x', fin: false })],
   ['a ping of 126 bytes', rawFrame({ opcode: 0x9, payload: Buffer.alloc(126) })],
   ['a close frame of 1 byte', rawFrame({ opcode: 0x8, payload: [3] })],
@@ -179,15 +192,21 @@ test('onclose and addEventListener("close") are separate, as in browsers; the ev
     });
     const client = new impl.WebSocket(url);
     const calls: string[] = [];
-    const handler = (event: { type: string; code: number; reason: string; wasClean: boolean }) => calls.push(`onclose ${event.type} ${event.code} ${event.reason} ${event.wasClean}`);
+    const handler = (event: { type: string; code: number; reason: string; wasClean: boolean }) =>
+      calls.push(`onclose ${event.type} ${event.code} ${event.reason} ${event.wasClean}`);
     const listener = (event: { code: number }) => calls.push(`listener ${event.code}`);
     client.onclose = handler as never;
     client.addEventListener('close', listener as never);
     client.addEventListener('close', listener as never);
-    client.addEventListener('message', ((event: { type: string; data: unknown; target: unknown }) => {
-      calls.push(`message ${event.type} ${typeof event.data} ${String(event.data)} ${event.target === client}`);
-    }) as never, { once: true });
-    client.onmessage = ((event: { data: unknown }) => calls.push(`onmessage ${Buffer.isBuffer(event.data) ? 'Buffer' : typeof event.data}`)) as never;
+    client.addEventListener(
+      'message',
+      ((event: { type: string; data: unknown; target: unknown }) => {
+        calls.push(`message ${event.type} ${typeof event.data} ${String(event.data)} ${event.target === client}`);
+      }) as never,
+      { once: true },
+    );
+    client.onmessage = ((event: { data: unknown }) =>
+      calls.push(`onmessage ${Buffer.isBuffer(event.data) ? 'Buffer' : typeof event.data}`)) as never;
     const gotHandler = client.onclose === (handler as never);
     client.removeEventListener('close', handler as never);
     await new Promise((resolve) => client.once('open', resolve));
@@ -207,7 +226,13 @@ test('onclose and addEventListener("close") are separate, as in browsers; the ev
     client.emit('error', new Error('made up'));
     return { calls, gotHandler, onopenBefore, listeners: client.listenerCount('message'), eventKeys };
   });
-  assert.deepEqual(seen.calls, ['message message string text true', 'onmessage string', 'onmessage Buffer', 'onclose close 4001 bye true', 'listener 4001']);
+  assert.deepEqual(seen.calls, [
+    'message message string text true',
+    'onmessage string',
+    'onmessage Buffer',
+    'onclose close 4001 bye true',
+    'listener 4001',
+  ]);
 });
 
 test('WebIDL shape: read-only enumerable ready-state constants, enumerable attributes', async () => {
@@ -235,7 +260,7 @@ test('WebIDL shape: read-only enumerable ready-state constants, enumerable attri
     return shape;
   });
   assert.equal(seen['class OPEN'], 'value 1 enumerable');
-  assert.equal(seen['readyState'], 'accessor enumerable configurable');
+  assert.equal(seen.readyState, 'accessor enumerable configurable');
 });
 
 test('Blobs: send(), ping() and pong() read them in order with what is sent around them; binaryType "blob" hands out Blobs', async () => {
@@ -312,8 +337,12 @@ test('maxFragments and maxBufferedChunks, when given: past them the connection f
       ws.terminate();
       return events;
     };
-    const fragments = (count: number) => Buffer.concat(Array.from({ length: count }, (_, i) => rawFrame({ opcode: i === 0 ? 0x1 : 0x0, payload: 'x', fin: i === count - 1 })));
-    const inPieces = (data: Buffer, pieces: number) => Array.from({ length: pieces }, (_, i) => data.subarray(Math.ceil((data.length * i) / pieces), Math.ceil((data.length * (i + 1)) / pieces)));
+    const fragments = (count: number) =>
+      Buffer.concat(Array.from({ length: count }, (_, i) => rawFrame({ opcode: i === 0 ? 0x1 : 0x0, payload: 'x', fin: i === count - 1 })));
+    const inPieces = (data: Buffer, pieces: number) =>
+      Array.from({ length: pieces }, (_, i) =>
+        data.subarray(Math.ceil((data.length * i) / pieces), Math.ceil((data.length * (i + 1)) / pieces)),
+      );
     const frame = rawFrame({ opcode: 0x2, payload: 'y'.repeat(60) });
     return {
       threeFragments: await outcome([fragments(3)]),

@@ -7,7 +7,8 @@ import { ownChunk, runParser } from '../../fuzz/parser-oracle.js';
 import { encodeSpec } from '../../fuzz/wire.js';
 
 const KEY = [0x11, 0x22, 0x33, 0x44];
-const frame = (opcode: number, size: number, fin = false) => encodeSpec({ opcode, fin, rsv: 0, maskKey: KEY, payload: Buffer.alloc(size, 0x61) });
+const frame = (opcode: number, size: number, fin = false) =>
+  encodeSpec({ opcode, fin, rsv: 0, maskKey: KEY, payload: Buffer.alloc(size, 0x61) });
 
 /** `count` reads of 64 KiB, each holding one fragment of `fragment` bytes, the rest filled with 125-byte pings. */
 function paddedReads(count: number, fragment: number): Buffer[] {
@@ -29,7 +30,10 @@ test('fragments of 4 KiB, each alone in a 64 KiB read among pings, do not keep t
   const run = runParser(paddedReads(100, 4096), { expectMasked: true, maxPayload: 1 << 20 }, false);
   assert.deepEqual(run.violations, []);
   assert.equal(run.maxHeld, 100 * 4096);
-  assert.ok(run.maxRetained <= 2 * run.maxHeld + 32 * 1024, `holds ${run.maxHeld} bytes of the message but keeps ${run.maxRetained} bytes alive`);
+  assert.ok(
+    run.maxRetained <= 2 * run.maxHeld + 32 * 1024,
+    `holds ${run.maxHeld} bytes of the message but keeps ${run.maxRetained} bytes alive`,
+  );
 });
 
 test('a large message in whole reads is still kept as views of them, not copied', () => {

@@ -40,6 +40,7 @@ test('the parser fuzzers reach every rejection: 1002, 1007 and 1009', () => {
   const stats = createStats();
   const target = TARGETS.find((t) => t.name === 'parser-mutate')!;
   fc.assert(target.property(stats), { numRuns: 1500, seed: 1 });
-  for (const code of [1002, 1007, 1009]) assert.ok((stats.outcomes.get(`parser-mutate error:${code}`) ?? 0) > 0, `no ${code} in ${JSON.stringify([...stats.outcomes])}`);
+  for (const code of [1002, 1007, 1009])
+    assert.ok((stats.outcomes.get(`parser-mutate error:${code}`) ?? 0) > 0, `no ${code} in ${JSON.stringify([...stats.outcomes])}`);
   assert.ok((stats.outcomes.get('parser-mutate close') ?? 0) > 0);
 });

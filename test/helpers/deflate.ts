@@ -81,7 +81,8 @@ export class RawPeer {
   /** Sends one frame, masked (as a client must). */
   send(opcode: number, payload: Buffer, options: { fin?: boolean; rsv1?: boolean } = {}): void {
     const maskKey = Buffer.from([0x12, 0x34, 0x56, 0x78]);
-    for (const part of encodeFrame(payload, { opcode, fin: options.fin ?? true, rsv1: options.rsv1 ?? false, maskKey })) this.socket.write(part);
+    for (const part of encodeFrame(payload, { opcode, fin: options.fin ?? true, rsv1: options.rsv1 ?? false, maskKey }))
+      this.socket.write(part);
   }
 
   /** Resolves once `count` frames have arrived in all (or the socket closed first). */
@@ -89,7 +90,10 @@ export class RawPeer {
     const deadline = Date.now() + timeoutMs;
     while (this.frames.length < count && !this.ended) {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${count} frames (got ${this.frames.length})`)), deadline - Date.now());
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for ${count} frames (got ${this.frames.length})`)),
+          deadline - Date.now(),
+        );
         this.waiters.push(() => {
           clearTimeout(timer);
           resolve();
@@ -123,7 +127,12 @@ export class RawPeer {
         offset = 10;
       }
       if (buf.length < offset + length) break;
-      this.frames.push({ fin: (buf[0]! & 0x80) !== 0, rsv1: (buf[0]! & 0x40) !== 0, opcode: buf[0]! & 0x0f, payload: Buffer.from(buf.subarray(offset, offset + length)) });
+      this.frames.push({
+        fin: (buf[0]! & 0x80) !== 0,
+        rsv1: (buf[0]! & 0x40) !== 0,
+        opcode: buf[0]! & 0x0f,
+        payload: Buffer.from(buf.subarray(offset, offset + length)),
+      });
       buf = buf.subarray(offset + length);
     }
     this.pending = Buffer.from(buf);
@@ -156,7 +165,14 @@ export async function handshake(port: number, extensions: string | undefined, pa
   const socket = connect(port, '127.0.0.1');
   await once(socket, 'connect');
   const key = generateKey();
-  const lines = [`GET ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${key}`, 'Sec-WebSocket-Version: 13'];
+  const lines = [
+    `GET ${path} HTTP/1.1`,
+    `Host: 127.0.0.1:${port}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${key}`,
+    'Sec-WebSocket-Version: 13',
+  ];
   if (extensions !== undefined) lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
   socket.write(lines.join('\r\n') + '\r\n\r\n');
   let received = Buffer.alloc(0);

@@ -16,11 +16,7 @@ function isEmitter(target: Target): target is EventEmitter {
  * `events.once`), or `[event]` from an EventTarget. Rejects if an EventEmitter emits 'error' first
  * (unless 'error' is what is awaited), or after `timeoutMs` with a message naming the event.
  */
-export function once<T extends unknown[] = unknown[]>(
-  target: Target,
-  event: string,
-  timeoutMs: number = DEFAULT_TIMEOUT_MS,
-): Promise<T> {
+export function once<T extends unknown[] = unknown[]>(target: Target, event: string, timeoutMs: number = DEFAULT_TIMEOUT_MS): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onEvent = (...args: unknown[]): void => {
       cleanup();

@@ -57,7 +57,8 @@ export function readResponseHead(socket: Socket, timeoutMs = DEFAULT_TIMEOUT_MS)
       const head = buffered.subarray(0, end).toString('latin1');
       finish(null, { socket, head, status: Number(head.split(' ')[1]), rest: buffered.subarray(end + 4) });
     };
-    const onClose = () => finish(new Error(`the connection closed before a full response; got ${JSON.stringify(buffered.toString('latin1'))}`));
+    const onClose = () =>
+      finish(new Error(`the connection closed before a full response; got ${JSON.stringify(buffered.toString('latin1'))}`));
     function finish(error: Error | null, result?: RawHandshake) {
       clearTimeout(timer);
       socket.off('data', onData);

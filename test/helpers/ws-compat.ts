@@ -69,7 +69,10 @@ function describeValue(value: unknown): string {
 }
 
 /** A server of `impl` on 127.0.0.1 with a free port. */
-export async function listening(impl: Implementation, options: Record<string, unknown> = {}): Promise<{ wss: WsServer; port: number; url: string }> {
+export async function listening(
+  impl: Implementation,
+  options: Record<string, unknown> = {},
+): Promise<{ wss: WsServer; port: number; url: string }> {
   const wss = new impl.WebSocketServer({ port: 0, host: '127.0.0.1', ...options });
   await new Promise<void>((resolve, reject) => {
     wss.once('listening', resolve);
@@ -86,7 +89,9 @@ export async function connected(
   url: string,
   options: Record<string, unknown> = {},
 ): Promise<{ client: Ws; peer: Ws; request: IncomingMessage }> {
-  const accepted = new Promise<[Ws, IncomingMessage]>((resolve) => wss.once('connection', (peer: Ws, request: IncomingMessage) => resolve([peer, request])));
+  const accepted = new Promise<[Ws, IncomingMessage]>((resolve) =>
+    wss.once('connection', (peer: Ws, request: IncomingMessage) => resolve([peer, request])),
+  );
   const client = new impl.WebSocket(url, options);
   await new Promise<void>((resolve, reject) => {
     client.once('open', resolve);
@@ -129,7 +134,13 @@ export async function overDuplex(
   const request = {
     method: 'GET',
     url: '/',
-    headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', ...extraHeaders },
+    headers: {
+      upgrade: 'websocket',
+      connection: 'Upgrade',
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      'sec-websocket-version': '13',
+      ...extraHeaders,
+    },
     socket: {},
   } as unknown as IncomingMessage;
   const ws = await new Promise<Ws>((resolve) => wss.handleUpgrade(request, duplex, Buffer.alloc(0), resolve));

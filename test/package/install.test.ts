@@ -86,7 +86,9 @@ wss.on('listening', function () {
 });
 `;
 
-test('a project outside the repository installs the packed tarball and runs the broadcast server, a require() client, a program written for ws (the same output as with ws) and the wavecast command', { timeout: 180_000 }, async () => {
+test('a project outside the repository installs the packed tarball and runs the broadcast server, a require() client, a program written for ws (the same output as with ws) and the wavecast command', {
+  timeout: 180_000,
+}, async () => {
   const packDir = mkdtempSync(join(tmpdir(), 'wavecast-pack-'));
   const project = mkdtempSync(join(tmpdir(), 'wavecast-project-'));
   dirs.push(packDir, project);
@@ -96,21 +98,30 @@ test('a project outside the repository installs the packed tarball and runs the 
   const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: Array<{ path: string }> }];
   const paths = files.map((file) => file.path);
   assert.ok(paths.includes('LICENSE'), 'LICENSE is in the package');
-  assert.deepEqual(paths.filter((path) => path.endsWith('.map') || path.startsWith('src/')), [], 'no source maps, no sources');
+  assert.deepEqual(
+    paths.filter((path) => path.endsWith('.map') || path.startsWith('src/')),
+    [],
+    'no source maps, no sources',
+  );
 
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'uses-wavecast', version: '1.0.0', private: true, type: 'module' }));
   await run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(packDir, filename)], { cwd: project, env: npmEnv() });
   const installed = join(project, 'node_modules', 'wavecast');
   assert.equal(JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')).dependencies.wavecast.startsWith('file:'), true);
   assert.ok(existsSync(join(installed, 'dist', 'index.d.ts')), 'the types are installed');
-  const pointing = filesBelow(installed).filter((path) => path.endsWith('.js') && readFileSync(join(installed, path), 'utf8').includes('sourceMappingURL'));
+  const pointing = filesBelow(installed).filter(
+    (path) => path.endsWith('.js') && readFileSync(join(installed, path), 'utf8').includes('sourceMappingURL'),
+  );
   assert.deepEqual(pointing, [], 'no .js points at a source map');
 
   // The seed's broadcast server as it is, but on a free port (0 instead of 3000) and saying which.
   const example = readFileSync(join(ROOT, 'examples', 'broadcast.js'), 'utf8');
   assert.match(example, /^import \{ WebSocketServer \} from 'wavecast';$/m);
   assert.ok(example.includes('{ port: 3000 }'));
-  writeFileSync(join(project, 'server.js'), `${example.replace('{ port: 3000 }', '{ port: 0 }')}\nwss.on('listening', () => console.log(wss.address().port));\n`);
+  writeFileSync(
+    join(project, 'server.js'),
+    `${example.replace('{ port: 3000 }', '{ port: 0 }')}\nwss.on('listening', () => console.log(wss.address().port));\n`,
+  );
   writeFileSync(join(project, 'client.cjs'), CLIENT);
 
   const server = spawn(process.execPath, ['server.js'], { cwd: project, stdio: ['ignore', 'pipe', 'inherit'] });

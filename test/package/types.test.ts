@@ -79,7 +79,9 @@ const stream = WebSocket.createWebSocketStream(client);
 console.log(wss.clients.size, wss2.options.noServer, stream.readable);
 `;
 
-test('ESM and CommonJS projects written against the ws API type-check against the published declarations', { timeout: 120_000 }, async () => {
+test('ESM and CommonJS projects written against the ws API type-check against the published declarations', {
+  timeout: 120_000,
+}, async () => {
   const project = mkdtempSync(join(tmpdir(), 'wavecast-types-'));
   dirs.push(project);
   mkdirSync(join(project, 'node_modules', '@types'), { recursive: true });
@@ -90,7 +92,18 @@ test('ESM and CommonJS projects written against the ws API type-check against th
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'types-consumer', private: true, type: 'module' }));
   writeFileSync(
     join(project, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, noEmit: true, types: ['node'] }, include: ['*.mts', '*.cts'] }),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        skipLibCheck: false,
+        noEmit: true,
+        types: ['node'],
+      },
+      include: ['*.mts', '*.cts'],
+    }),
   );
   writeFileSync(join(project, 'esm.mts'), ESM);
   writeFileSync(join(project, 'cjs.cts'), CJS);
@@ -109,11 +122,14 @@ test('no internals in the published declarations: no underscore member reachable
     seen.add(file);
     const text = readFileSync(file, 'utf8');
     for (const [, specifier] of text.matchAll(/(?:from|import|require\()\s*['"](\.[^'"]+)['"]/g)) {
-      const target = resolve(dirname(file), specifier!).replace(/\.js$/, '.d.ts').replace(/\.cjs$/, '.d.cts');
+      const target = resolve(dirname(file), specifier!)
+        .replace(/\.js$/, '.d.ts')
+        .replace(/\.cjs$/, '.d.cts');
       if (existsSync(target)) queue.push(target);
     }
     text.split('\n').forEach((line, index) => {
-      if (!/^\s*(\/\/|\*|\/\*)/.test(line) && /(^|[\s.(,])_[A-Za-z]\w*\s*[?(:;<]/.test(line)) found.push(`${file.slice(ROOT.length)}:${index + 1}: ${line.trim()}`);
+      if (!/^\s*(\/\/|\*|\/\*)/.test(line) && /(^|[\s.(,])_[A-Za-z]\w*\s*[?(:;<]/.test(line))
+        found.push(`${file.slice(ROOT.length)}:${index + 1}: ${line.trim()}`);
     });
   }
   assert.ok(seen.size > 10, `read the declarations (${seen.size} files)`);

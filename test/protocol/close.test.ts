@@ -8,9 +8,13 @@ test('codes that may be sent', () => {
 });
 
 test('as in ws: our own close never sends 1005, 1006 or 1015 (TypeError), nor a reason over 123 bytes (RangeError)', () => {
-  for (const code of [1005, 1006, 1015]) assert.throws(() => encodeClosePayload(code), { name: 'TypeError', message: 'First argument must be a valid error code number' });
+  for (const code of [1005, 1006, 1015])
+    assert.throws(() => encodeClosePayload(code), { name: 'TypeError', message: 'First argument must be a valid error code number' });
   assert.doesNotThrow(() => encodeClosePayload(1000, 'x'.repeat(123)));
-  assert.throws(() => encodeClosePayload(1000, 'x'.repeat(124)), { name: 'RangeError', message: 'The message must not be greater than 123 bytes' });
+  assert.throws(() => encodeClosePayload(1000, 'x'.repeat(124)), {
+    name: 'RangeError',
+    message: 'The message must not be greater than 123 bytes',
+  });
   assert.throws(() => encodeClosePayload(1000, '€'.repeat(42)), RangeError);
 });
 

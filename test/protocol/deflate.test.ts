@@ -31,7 +31,12 @@ function client(header: string | undefined, o: boolean | PerMessageDeflateOption
   return acceptDeflateResponse(header, o === null ? null : options(o));
 }
 
-const DEFAULT_PARAMS: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
+const DEFAULT_PARAMS: DeflateParams = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+};
 
 describe('options', () => {
   test('off when false, undefined or null; defaults when true', () => {
@@ -66,9 +71,19 @@ describe('server negotiation', () => {
   });
 
   test('each parameter of an offer is honoured', () => {
-    const a = server('permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9');
-    assert.equal(a?.response, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9');
-    assert.deepEqual(a?.params, { serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 9 });
+    const a = server(
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9',
+    );
+    assert.equal(
+      a?.response,
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9',
+    );
+    assert.deepEqual(a?.params, {
+      serverNoContextTakeover: true,
+      clientNoContextTakeover: true,
+      serverMaxWindowBits: 10,
+      clientMaxWindowBits: 9,
+    });
   });
 
   test('quoted values and spacing are accepted', () => {
@@ -111,7 +126,10 @@ describe('server negotiation', () => {
   });
 
   test('serverNoContextTakeover: true always answers it; false declines offers that ask for it', () => {
-    assert.equal(server('permessage-deflate', { serverNoContextTakeover: true })?.response, 'permessage-deflate; server_no_context_takeover');
+    assert.equal(
+      server('permessage-deflate', { serverNoContextTakeover: true })?.response,
+      'permessage-deflate; server_no_context_takeover',
+    );
     assert.equal(server('permessage-deflate; server_no_context_takeover', { serverNoContextTakeover: false }), null);
     assert.equal(server('permessage-deflate', { serverNoContextTakeover: false })?.response, 'permessage-deflate');
   });
@@ -125,16 +143,28 @@ describe('server negotiation', () => {
   test('serverMaxWindowBits: the smaller of ours and the offered value; false declines a limit', () => {
     assert.equal(server('permessage-deflate', { serverMaxWindowBits: 10 })?.response, 'permessage-deflate; server_max_window_bits=10');
     assert.equal(server('permessage-deflate; server_max_window_bits=12', { serverMaxWindowBits: 10 })?.params.serverMaxWindowBits, 10);
-    assert.equal(server('permessage-deflate; server_max_window_bits=9', { serverMaxWindowBits: 10 })?.response, 'permessage-deflate; server_max_window_bits=9');
+    assert.equal(
+      server('permessage-deflate; server_max_window_bits=9', { serverMaxWindowBits: 10 })?.response,
+      'permessage-deflate; server_max_window_bits=9',
+    );
     assert.equal(server('permessage-deflate; server_max_window_bits=9', { serverMaxWindowBits: false }), null);
     assert.equal(server('permessage-deflate', { serverMaxWindowBits: false })?.response, 'permessage-deflate');
   });
 
   test('clientMaxWindowBits: limits a client that allows it; offers that do not allow it are declined', () => {
-    assert.equal(server('permessage-deflate; client_max_window_bits', { clientMaxWindowBits: 10 })?.response, 'permessage-deflate; client_max_window_bits=10');
-    assert.equal(server('permessage-deflate; client_max_window_bits=9', { clientMaxWindowBits: 10 })?.response, 'permessage-deflate; client_max_window_bits=9');
+    assert.equal(
+      server('permessage-deflate; client_max_window_bits', { clientMaxWindowBits: 10 })?.response,
+      'permessage-deflate; client_max_window_bits=10',
+    );
+    assert.equal(
+      server('permessage-deflate; client_max_window_bits=9', { clientMaxWindowBits: 10 })?.response,
+      'permessage-deflate; client_max_window_bits=9',
+    );
     assert.equal(server('permessage-deflate', { clientMaxWindowBits: 10 }), null);
-    assert.equal(server('permessage-deflate, permessage-deflate; client_max_window_bits', { clientMaxWindowBits: 10 })?.params.clientMaxWindowBits, 10);
+    assert.equal(
+      server('permessage-deflate, permessage-deflate; client_max_window_bits', { clientMaxWindowBits: 10 })?.params.clientMaxWindowBits,
+      10,
+    );
     // Never above an offered value; never present when not offered.
     assert.equal(server('permessage-deflate; client_max_window_bits=11')?.response, 'permessage-deflate; client_max_window_bits=11');
     assert.equal(server('permessage-deflate; client_max_window_bits=11', { clientMaxWindowBits: false })?.response, 'permessage-deflate');
@@ -145,14 +175,22 @@ describe('client negotiation', () => {
   test('the offer follows the options (client_max_window_bits without a value by default)', () => {
     assert.equal(deflateOffer(options()), 'permessage-deflate; client_max_window_bits');
     assert.equal(
-      deflateOffer(options({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 11 })),
+      deflateOffer(
+        options({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 11 }),
+      ),
       'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=11',
     );
     assert.equal(deflateOffer(options({ clientMaxWindowBits: false })), 'permessage-deflate');
   });
 
   test('every offer the client builds is one our server accepts as it was made', () => {
-    for (const o of [{}, { serverNoContextTakeover: true }, { clientNoContextTakeover: true }, { serverMaxWindowBits: 9 }, { clientMaxWindowBits: 12 }]) {
+    for (const o of [
+      {},
+      { serverNoContextTakeover: true },
+      { clientNoContextTakeover: true },
+      { serverMaxWindowBits: 9 },
+      { clientMaxWindowBits: 12 },
+    ]) {
       const a = server(deflateOffer(options(o)));
       assert.ok(a);
       const back = client(a.response, o);
@@ -176,7 +214,12 @@ describe('client negotiation', () => {
   test('the server may add server_no_context_takeover, client_no_context_takeover and server_max_window_bits', () => {
     const r = client('permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9');
     assert.ok(r.ok);
-    assert.deepEqual(r.agreement?.params, { ...DEFAULT_PARAMS, serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 9 });
+    assert.deepEqual(r.agreement?.params, {
+      ...DEFAULT_PARAMS,
+      serverNoContextTakeover: true,
+      clientNoContextTakeover: true,
+      serverMaxWindowBits: 9,
+    });
   });
 
   test('a response that breaks the rules fails the connection', () => {
@@ -210,7 +253,10 @@ describe('client negotiation', () => {
     const r = client('permessage-deflate', { clientNoContextTakeover: true, clientMaxWindowBits: 11 });
     assert.ok(r.ok);
     assert.deepEqual(r.agreement?.params, { ...DEFAULT_PARAMS, clientNoContextTakeover: true, clientMaxWindowBits: 11 });
-    const smaller = client('permessage-deflate; server_max_window_bits=9; client_max_window_bits=10', { serverMaxWindowBits: 12, clientMaxWindowBits: 11 });
+    const smaller = client('permessage-deflate; server_max_window_bits=9; client_max_window_bits=10', {
+      serverMaxWindowBits: 12,
+      clientMaxWindowBits: 11,
+    });
     assert.ok(smaller.ok);
     assert.equal(smaller.agreement?.params.serverMaxWindowBits, 9);
     assert.equal(smaller.agreement?.params.clientMaxWindowBits, 10);
@@ -312,7 +358,7 @@ describe('codec', () => {
     receiver.cleanup();
   });
 
-  test('windows of 8 to 15 bits work both ways (8 compresses with zlib\'s 9, reaching back 250 bytes)', async () => {
+  test("windows of 8 to 15 bits work both ways (8 compresses with zlib's 9, reaching back 250 bytes)", async () => {
     const message = Buffer.concat([noise(700, 3), noise(700, 3), noise(200, 5), noise(200, 5)]);
     for (let bits = 8; bits <= 15; bits++) {
       const params = { serverMaxWindowBits: bits, clientMaxWindowBits: bits };
@@ -432,8 +478,16 @@ describe('codec', () => {
 
   test('cleanup fails what is under way and waiting, frees the slots, and later calls fail', async () => {
     const busy = Array.from({ length: 3 }, () => codec({}, { concurrencyLimit: 1 }));
-    const results = busy.map((c) => run((cb) => c.compress(noise(32 * 1024), true, cb)).then(() => 'ok', (e: Error) => e.message));
-    const second = run((cb) => busy[0]!.compress(Buffer.from('queued'), true, cb)).then(() => 'ok', (e: Error) => e.message);
+    const results = busy.map((c) =>
+      run((cb) => c.compress(noise(32 * 1024), true, cb)).then(
+        () => 'ok',
+        (e: Error) => e.message,
+      ),
+    );
+    const second = run((cb) => busy[0]!.compress(Buffer.from('queued'), true, cb)).then(
+      () => 'ok',
+      (e: Error) => e.message,
+    );
     for (const c of busy) c.cleanup();
     for (const r of [...(await Promise.all(results)), await second]) assert.match(r, /closed/);
     assert.deepEqual(zlibActivity(), { running: 0, waiting: 0 });

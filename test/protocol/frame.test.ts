@@ -11,7 +11,12 @@ test('encode then parse is the identity for every length encoding, masked and no
   for (const size of [0, 1, 125, 126, 65535, 65536, COPY_THRESHOLD + 1]) {
     const payload = Buffer.alloc(size).map((_, i) => (i * 31) & 0xff);
     for (const masked of [true, false]) {
-      const frames = encodeFrame(payload, { opcode: Opcode.Binary, fin: true, rsv1: false, maskKey: masked ? Buffer.from([1, 2, 3, 4]) : null });
+      const frames = encodeFrame(payload, {
+        opcode: Opcode.Binary,
+        fin: true,
+        rsv1: false,
+        maskKey: masked ? Buffer.from([1, 2, 3, 4]) : null,
+      });
       const events = parseAll(Buffer.concat(frames), { expectMasked: masked });
       assert.equal(events.length, 1);
       assert.deepEqual((events[0] as { data: Buffer }).data, Buffer.from(payload), `size ${size} masked ${masked}`);

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { acceptKey, checkUpgradeRequest, checkUpgradeResponse, formatExtensions, generateKey, parseExtensions, parseTokenList } from '../../src/protocol/handshake.js';
+import {
+  acceptKey,
+  checkUpgradeRequest,
+  checkUpgradeResponse,
+  formatExtensions,
+  generateKey,
+  parseExtensions,
+  parseTokenList,
+} from '../../src/protocol/handshake.js';
 
 const good = {
   method: 'GET',
@@ -41,7 +49,10 @@ test('refusals carry the status and message of ws, checked in its order', () => 
   assert.deepEqual(refusal({ headers: { upgrade: 'h2c', 'sec-websocket-key': 'short' } }), [400, 'Invalid Upgrade header']);
   assert.deepEqual(refusal({ headers: { upgrade: 'websocket, h2c' } }), [400, 'Invalid Upgrade header']);
   for (const key of ['short', undefined, Buffer.alloc(15).toString('base64')]) {
-    assert.deepEqual(refusal({ headers: { 'sec-websocket-key': key, 'sec-websocket-version': undefined } }), [400, 'Missing or invalid Sec-WebSocket-Key header']);
+    assert.deepEqual(refusal({ headers: { 'sec-websocket-key': key, 'sec-websocket-version': undefined } }), [
+      400,
+      'Missing or invalid Sec-WebSocket-Key header',
+    ]);
   }
   assert.deepEqual(refusal({ headers: { 'sec-websocket-protocol': 'chat, chat' } }), [400, 'Invalid Sec-WebSocket-Protocol header']);
 });
@@ -53,7 +64,12 @@ test('versions 13 and 8 are accepted; a missing or other version gets 400 naming
   for (const version of [undefined, '7', '14', 'x']) {
     const result = checkUpgradeRequest({ ...good, headers: { ...good.headers, 'sec-websocket-version': version } });
     assert.equal(result.ok, false);
-    assert.deepEqual(result, { ok: false, status: 400, message: 'Missing or invalid Sec-WebSocket-Version header', headers: { 'Sec-WebSocket-Version': '13, 8' } });
+    assert.deepEqual(result, {
+      ok: false,
+      status: 400,
+      message: 'Missing or invalid Sec-WebSocket-Version header',
+      headers: { 'Sec-WebSocket-Version': '13, 8' },
+    });
   }
 });
 
@@ -80,7 +96,10 @@ test('extension headers', () => {
     { name: 'permessage-deflate', params: [['server_max_window_bits', '10']] },
     { name: 'x-foo', params: [] },
   ]);
-  assert.equal(formatExtensions(offers!), 'permessage-deflate; client_max_window_bits, permessage-deflate; server_max_window_bits=10, x-foo');
+  assert.equal(
+    formatExtensions(offers!),
+    'permessage-deflate; client_max_window_bits, permessage-deflate; server_max_window_bits=10, x-foo',
+  );
   assert.equal(parseExtensions('permessage-deflate; ='), null);
   assert.equal(parseExtensions('a b'), null);
   assert.equal(parseExtensions('a; b="unterminated'), null);

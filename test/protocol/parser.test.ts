@@ -99,7 +99,10 @@ describe('fragmentation', () => {
         rawFrame({ opcode: CONT, payload: [4] }),
       ]),
     );
-    assert.deepEqual(events.map((e) => e.type), ['ping', 'pong', 'message']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['ping', 'pong', 'message'],
+    );
     assert.deepEqual((events[2] as { data: Buffer }).data, Buffer.from([1, 2, 3, 4]));
   });
 
@@ -115,7 +118,15 @@ describe('fragmentation', () => {
   });
 
   test('empty fragments are fine', () => {
-    const event = only(parseAll(Buffer.concat([rawFrame({ opcode: TEXT, payload: '', fin: false }), rawFrame({ opcode: CONT, payload: 'x', fin: false }), rawFrame({ opcode: CONT, payload: '' })])));
+    const event = only(
+      parseAll(
+        Buffer.concat([
+          rawFrame({ opcode: TEXT, payload: '', fin: false }),
+          rawFrame({ opcode: CONT, payload: 'x', fin: false }),
+          rawFrame({ opcode: CONT, payload: '' }),
+        ]),
+      ),
+    );
     assert.equal((event as { data: Buffer }).data.toString(), 'x');
   });
 });
@@ -127,27 +138,44 @@ describe('protocol errors close with 1002', () => {
   test('RSV1 set with no extension negotiated', () => assertError(parseAll(rawFrame({ opcode: TEXT, payload: 'x', rsv1: true })), 1002));
   test('RSV2 set', () => assertError(parseAll(rawFrame({ opcode: TEXT, payload: 'x', rsv2: true })), 1002));
   test('RSV3 set', () => assertError(parseAll(rawFrame({ opcode: TEXT, payload: 'x', rsv3: true })), 1002));
-  test('RSV2 set even with deflate negotiated', () => assertError(parseAll(rawFrame({ opcode: TEXT, payload: 'x', rsv2: true }), { allowRsv1: true }), 1002));
+  test('RSV2 set even with deflate negotiated', () =>
+    assertError(parseAll(rawFrame({ opcode: TEXT, payload: 'x', rsv2: true }), { allowRsv1: true }), 1002));
   for (const opcode of [CLOSE, PING, PONG]) {
-    test(`control frame 0x${opcode.toString(16)} over 125 bytes`, () => assertError(parseAll(rawFrame({ opcode, payload: Buffer.alloc(126) })), 1002));
-    test(`fragmented control frame 0x${opcode.toString(16)}`, () => assertError(parseAll(rawFrame({ opcode, payload: 'x', fin: false })), 1002));
+    test(`control frame 0x${opcode.toString(16)} over 125 bytes`, () =>
+      assertError(parseAll(rawFrame({ opcode, payload: Buffer.alloc(126) })), 1002));
+    test(`fragmented control frame 0x${opcode.toString(16)}`, () =>
+      assertError(parseAll(rawFrame({ opcode, payload: 'x', fin: false })), 1002));
   }
   test('continuation frame with no message open', () => assertError(parseAll(rawFrame({ opcode: CONT, payload: 'x' })), 1002));
   test('a new data frame while a fragmented message is open', () => {
-    const events = parseAll(Buffer.concat([rawFrame({ opcode: TEXT, payload: 'a', fin: false }), rawFrame({ opcode: BINARY, payload: 'b' })]));
+    const events = parseAll(
+      Buffer.concat([rawFrame({ opcode: TEXT, payload: 'a', fin: false }), rawFrame({ opcode: BINARY, payload: 'b' })]),
+    );
     assertError(events, 1002);
     assert.equal(events.length, 1);
   });
-  test('an unmasked frame from a client (server side)', () => assertError(parseAll(rawFrame({ opcode: TEXT, payload: 'x', maskKey: null })), 1002));
-  test('a masked frame from a server (client side)', () => assertError(parseAll(rawFrame({ opcode: TEXT, payload: 'x' }), { expectMasked: false }), 1002));
+  test('an unmasked frame from a client (server side)', () =>
+    assertError(parseAll(rawFrame({ opcode: TEXT, payload: 'x', maskKey: null })), 1002));
+  test('a masked frame from a server (client side)', () =>
+    assertError(parseAll(rawFrame({ opcode: TEXT, payload: 'x' }), { expectMasked: false }), 1002));
   test('an unmasked frame is read on the client side', () => {
     const event = only(parseAll(rawFrame({ opcode: TEXT, payload: 'ok', maskKey: null }), { expectMasked: false }));
     assert.equal((event as { data: Buffer }).data.toString(), 'ok');
   });
   test('RSV1 on a continuation frame, even with deflate negotiated', () => {
-    assertError(parseAll(Buffer.concat([rawFrame({ opcode: TEXT, payload: 'a', fin: false, rsv1: true }), rawFrame({ opcode: CONT, payload: 'b', rsv1: true })]), { allowRsv1: true }), 1002);
+    assertError(
+      parseAll(
+        Buffer.concat([
+          rawFrame({ opcode: TEXT, payload: 'a', fin: false, rsv1: true }),
+          rawFrame({ opcode: CONT, payload: 'b', rsv1: true }),
+        ]),
+        { allowRsv1: true },
+      ),
+      1002,
+    );
   });
-  test('RSV1 on a control frame, even with deflate negotiated', () => assertError(parseAll(rawFrame({ opcode: PING, rsv1: true }), { allowRsv1: true }), 1002));
+  test('RSV1 on a control frame, even with deflate negotiated', () =>
+    assertError(parseAll(rawFrame({ opcode: PING, rsv1: true }), { allowRsv1: true }), 1002));
   test('RSV1 marks a compressed message once deflate is negotiated', () => {
     const event = only(parseAll(rawFrame({ opcode: BINARY, payload: [1], rsv1: true }), { allowRsv1: true }));
     assert.equal((event as { compressed: boolean }).compressed, true);
@@ -173,7 +201,9 @@ describe('UTF-8 in text messages', () => {
     test(`${name} closes with 1007`, () => assertError(parseAll(rawFrame({ opcode: TEXT, payload: Buffer.from(bytes) })), 1007));
     test(`${name} in a fragmented message closes with 1007`, () => {
       const payload = Buffer.from([0x68, 0x69, ...bytes, 0x21]);
-      const frames = [...payload].map((byte, i) => rawFrame({ opcode: i === 0 ? TEXT : CONT, payload: Buffer.from([byte]), fin: i === payload.length - 1 }));
+      const frames = [...payload].map((byte, i) =>
+        rawFrame({ opcode: i === 0 ? TEXT : CONT, payload: Buffer.from([byte]), fin: i === payload.length - 1 }),
+      );
       assertError(parseAll(Buffer.concat(frames)), 1007);
     });
   }
@@ -222,18 +252,25 @@ describe('close frames', () => {
   const accepted = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999];
   for (const code of accepted) {
     test(`code ${code} is accepted`, () => {
-      assert.deepEqual(only(parseAll(rawFrame({ opcode: CLOSE, payload: closePayload(code, 'why') }))), { type: 'close', code, reason: 'why' });
+      assert.deepEqual(only(parseAll(rawFrame({ opcode: CLOSE, payload: closePayload(code, 'why') }))), {
+        type: 'close',
+        code,
+        reason: 'why',
+      });
     });
   }
   const rejected = [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535];
   for (const code of rejected) {
-    test(`code ${code} is a protocol error (1002)`, () => assertError(parseAll(rawFrame({ opcode: CLOSE, payload: closePayload(code) })), 1002));
+    test(`code ${code} is a protocol error (1002)`, () =>
+      assertError(parseAll(rawFrame({ opcode: CLOSE, payload: closePayload(code) })), 1002));
   }
   test('a reason that is not UTF-8 is 1007', () => {
     assertError(parseAll(rawFrame({ opcode: CLOSE, payload: Buffer.concat([closePayload(1000), Buffer.from([0xc0, 0xaf])]) })), 1007);
   });
   test('nothing is parsed after a close frame', () => {
-    const events = parseAll(Buffer.concat([rawFrame({ opcode: CLOSE, payload: closePayload(1000) }), rawFrame({ opcode: TEXT, payload: 'late' })]));
+    const events = parseAll(
+      Buffer.concat([rawFrame({ opcode: CLOSE, payload: closePayload(1000) }), rawFrame({ opcode: TEXT, payload: 'late' })]),
+    );
     assert.equal(events.length, 1);
   });
 });
@@ -250,17 +287,27 @@ describe('maxPayload', () => {
   });
   test('the running total of a fragmented message is checked (1009)', () => {
     const events = parseAll(
-      Buffer.concat([rawFrame({ opcode: BINARY, payload: Buffer.alloc(600), fin: false }), rawFrame({ opcode: CONT, payload: Buffer.alloc(600) })]),
+      Buffer.concat([
+        rawFrame({ opcode: BINARY, payload: Buffer.alloc(600), fin: false }),
+        rawFrame({ opcode: CONT, payload: Buffer.alloc(600) }),
+      ]),
       { maxPayload: 1000 },
     );
     assertError(events, 1009);
   });
   test('control frames do not count toward a message', () => {
     const events = parseAll(
-      Buffer.concat([rawFrame({ opcode: BINARY, payload: Buffer.alloc(900), fin: false }), rawFrame({ opcode: PING, payload: Buffer.alloc(125) }), rawFrame({ opcode: CONT, payload: Buffer.alloc(100) })]),
+      Buffer.concat([
+        rawFrame({ opcode: BINARY, payload: Buffer.alloc(900), fin: false }),
+        rawFrame({ opcode: PING, payload: Buffer.alloc(125) }),
+        rawFrame({ opcode: CONT, payload: Buffer.alloc(100) }),
+      ]),
       { maxPayload: 1000 },
     );
-    assert.deepEqual(events.map((e) => e.type), ['ping', 'message']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['ping', 'message'],
+    );
   });
 });
 

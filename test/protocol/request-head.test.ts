@@ -40,11 +40,28 @@ test('malformed heads are refused with a reason', () => {
 
 test('headers merge as node:http merges them', () => {
   const headers = headersOf([
-    'Host', 'a', 'HOST', 'b',
-    'Sec-WebSocket-Protocol', 'chat', 'sec-websocket-protocol', 'superchat',
-    'Cookie', 'x=1', 'cookie', 'y=2',
-    'Set-Cookie', 'p=1', 'Set-Cookie', 'q=2',
-    'Constructor', 'c', 'toString', 't', '__proto__', 'polluted',
+    'Host',
+    'a',
+    'HOST',
+    'b',
+    'Sec-WebSocket-Protocol',
+    'chat',
+    'sec-websocket-protocol',
+    'superchat',
+    'Cookie',
+    'x=1',
+    'cookie',
+    'y=2',
+    'Set-Cookie',
+    'p=1',
+    'Set-Cookie',
+    'q=2',
+    'Constructor',
+    'c',
+    'toString',
+    't',
+    '__proto__',
+    'polluted',
   ]);
   assert.equal(headers.host, 'a', 'a field that comes once keeps the first');
   assert.equal(headers['sec-websocket-protocol'], 'chat, superchat');

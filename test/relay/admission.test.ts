@@ -165,7 +165,9 @@ test('when the relay is full, the connection waiting longest without a request i
     const ws = await connect(`${relay.url}/kept`);
     // A request being served: the relay has its head (it answered 100 Continue), its body is still coming.
     const upload = await tcp(relay.port);
-    upload.write('POST /channels/kept/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+    upload.write(
+      'POST /channels/kept/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n',
+    );
     await once(upload, 'data');
     const silent = await tcp(relay.port); // the third place: the relay is full
 
@@ -196,7 +198,9 @@ test('when the relay is full, the connection waiting longest without a request i
   }
 });
 
-test('under a file limit of 256, 300 sockets that do nothing (from ten addresses) cannot keep a client out', { timeout: 60_000 }, async () => {
+test('under a file limit of 256, 300 sockets that do nothing (from ten addresses) cannot keep a client out', {
+  timeout: 60_000,
+}, async () => {
   const relay = await startRelay([], {}, { fileLimit: 256 });
   try {
     assert.match(relay.stderr(), /the file descriptor limit \(ulimit -n 256\) allows 128 connections/);
@@ -238,7 +242,9 @@ test('--idle-timeout: a client that only answers pings is closed with 1000; the 
   }
 });
 
-test('SIGTERM with a slow WebSocket and a slow HTTP upload connected: one --shutdown-timeout, then both are cut, and the relay exits 0', { timeout: 30_000 }, async () => {
+test('SIGTERM with a slow WebSocket and a slow HTTP upload connected: one --shutdown-timeout, then both are cut, and the relay exits 0', {
+  timeout: 30_000,
+}, async () => {
   const relay = await startRelay(['--shutdown-timeout', '2', '--log-format', 'json']);
   // A WebSocket that never reads again (its close frame is never answered) and a POST that never ends.
   const ws = await tcp(relay.port);
@@ -246,7 +252,9 @@ test('SIGTERM with a slow WebSocket and a slow HTTP upload connected: one --shut
   await new Promise<void>((resolve) => ws.once('data', () => resolve()));
   const upload = await tcp(relay.port);
   // Expect: 100-continue tells when the relay has the request under way (the body may come).
-  upload.write('POST /channels/slow/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 10000\r\nExpect: 100-continue\r\n\r\n');
+  upload.write(
+    'POST /channels/slow/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 10000\r\nExpect: 100-continue\r\n\r\n',
+  );
   await new Promise<void>((resolve) => upload.once('data', () => resolve()));
   assert.match(upload.received(), /^HTTP\/1\.1 100 Continue/);
   upload.write('only a bit');
@@ -256,7 +264,11 @@ test('SIGTERM with a slow WebSocket and a slow HTTP upload connected: one --shut
   assert.equal(exit.code, 0);
   await cut;
   // The relay's own clock: from the signal to the end, one deadline (before, a second one followed).
-  const lines = relay.stderr().trim().split('\n').map((line) => JSON.parse(line) as { time: string; msg: string; connections?: number });
+  const lines = relay
+    .stderr()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { time: string; msg: string; connections?: number });
   const at = (message: RegExp) => Date.parse(lines.find((line) => message.test(line.msg))!.time);
   const deadline = lines.filter((line) => /^shutdown timeout: cutting off/.test(line.msg));
   assert.equal(deadline.length, 1);

@@ -54,12 +54,26 @@ async function roundTrip(node: RelayProcess, body: string): Promise<void> {
 }
 
 const kinds = [
-  { name: 'Redis', flag: '--redis', connections: 2, broker: () => PrivateBroker.redis(true), count: (broker: PrivateBroker) => redisConnections(broker.url) },
-  { name: 'NATS', flag: '--nats', connections: 1, broker: () => PrivateBroker.nats(true, true), count: (broker: PrivateBroker) => natsConnections(broker.monitorPort!) },
+  {
+    name: 'Redis',
+    flag: '--redis',
+    connections: 2,
+    broker: () => PrivateBroker.redis(true),
+    count: (broker: PrivateBroker) => redisConnections(broker.url),
+  },
+  {
+    name: 'NATS',
+    flag: '--nats',
+    connections: 1,
+    broker: () => PrivateBroker.nats(true, true),
+    count: (broker: PrivateBroker) => natsConnections(broker.monitorPort!),
+  },
 ];
 
 for (const kind of kinds) {
-  test(`${kind.name}: a relay node with history and documents holds ${kind.connections} broker connection(s), and as many after the broker restarts`, { timeout: 60_000 }, async () => {
+  test(`${kind.name}: a relay node with history and documents holds ${kind.connections} broker connection(s), and as many after the broker restarts`, {
+    timeout: 60_000,
+  }, async () => {
     const broker = await kind.broker();
     let node: RelayProcess | null = null;
     try {

@@ -23,14 +23,17 @@ test('a dropped connection is recovered: every message once, in order', { timeou
     messages.push(m);
     for (const w of waiters.filter((w) => m.seq >= w.seq)) w.resolve();
   });
-  const until = (seq: number) => new Promise<void>((resolve) => (messages.some((m) => m.seq >= seq) ? resolve() : waiters.push({ seq, resolve })));
-  const joined = () => new Promise<{ rejoin: boolean; recovered: number }>((resolve) => {
-    const off = client.on('joined', (j) => {
-      off();
-      resolve(j);
+  const until = (seq: number) =>
+    new Promise<void>((resolve) => (messages.some((m) => m.seq >= seq) ? resolve() : waiters.push({ seq, resolve })));
+  const joined = () =>
+    new Promise<{ rejoin: boolean; recovered: number }>((resolve) => {
+      const off = client.on('joined', (j) => {
+        off();
+        resolve(j);
+      });
     });
-  });
-  const post = (text: string) => http(relay.http, 'POST', '/channels/news/messages', { headers: { 'Content-Type': 'text/plain' }, body: text });
+  const post = (text: string) =>
+    http(relay.http, 'POST', '/channels/news/messages', { headers: { 'Content-Type': 'text/plain' }, body: text });
   try {
     let j = joined();
     client.join('news');
@@ -56,7 +59,15 @@ test('a dropped connection is recovered: every message once, in order', { timeou
     assert.equal(again.rejoin, true);
     await post('four');
     await until(4);
-    assert.deepEqual(messages.map((m) => [m.seq, m.data]), [[1, 'one'], [2, 'two'], [3, 'three'], [4, 'four']]);
+    assert.deepEqual(
+      messages.map((m) => [m.seq, m.data]),
+      [
+        [1, 'one'],
+        [2, 'two'],
+        [3, 'three'],
+        [4, 'four'],
+      ],
+    );
     assert.equal(client.lastSeq('news'), 4);
   } finally {
     client.close();

@@ -41,7 +41,10 @@ test('4 senders x 10 messages of 60 KB at once: every plain and wavecast.v1 read
     }
     for (const reader of v1Readers) {
       for (let i = 0; i < TOTAL; i++) await reader.next('message', undefined, 20_000);
-      assert.deepEqual(reader.messages('burst').map(([seq]) => seq), Array.from({ length: TOTAL }, (_, i) => i + 1));
+      assert.deepEqual(
+        reader.messages('burst').map(([seq]) => seq),
+        Array.from({ length: TOTAL }, (_, i) => i + 1),
+      );
     }
     assert.deepEqual(closes, []);
     const metrics = await (await fetch(`${relay.http}/metrics`)).text();

@@ -21,7 +21,10 @@ test('bad channel names are refused with a reason', () => {
   assert.match((channelOfTarget('http://evil/x') as { message: string }).message, /must be a path/);
   // A surrogate encoded as UTF-8 is not valid UTF-8, and a lone one from JSON is not valid Unicode.
   assert.match((channelOfTarget('/%ED%A0%80') as { message: string }).message, /not valid percent-encoding/);
-  assert.deepEqual(checkChannel('\ud800'), { ok: false, message: 'Channel names must be valid Unicode text (this one has a lone UTF-16 surrogate)' });
+  assert.deepEqual(checkChannel('\ud800'), {
+    ok: false,
+    message: 'Channel names must be valid Unicode text (this one has a lone UTF-16 surrogate)',
+  });
   assert.deepEqual(checkChannel('\ud83c\udf89'), { ok: true, channel: '\ud83c\udf89' });
 });
 
@@ -42,7 +45,7 @@ test('the token is read from Authorization: Bearer, or from ?token= where allowe
   assert.equal(new Access({}).checkToken(request('/x'), true), null);
 });
 
-test('origins: the list, no Origin header, and the relay\'s own origins pass; others get 403, a page whose Origin matches the Host among them (DNS rebinding)', () => {
+test("origins: the list, no Origin header, and the relay's own origins pass; others get 403, a page whose Origin matches the Host among them (DNS rebinding)", () => {
   const access = new Access({ origins: ['https://chat.example.com'] });
   access.allowOwnOrigins(ownOrigins('http', 'localhost', 3000));
   assert.equal(access.checkOrigin(request('/x', { origin: 'https://chat.example.com', host: 'relay:3000' })), null);
@@ -63,7 +66,7 @@ test('origins: the list, no Origin header, and the relay\'s own origins pass; ot
   assert.equal(new Access({ origins: [] }).checkOrigin(request('/x', { origin: 'https://evil.example' })), null);
 });
 
-test('the relay\'s own origins: its host and port, every loopback name, every address when on all of them, its public URLs', () => {
+test("the relay's own origins: its host and port, every loopback name, every address when on all of them, its public URLs", () => {
   assert.deepEqual(ownOrigins('http', 'localhost', 3000).sort(), ['http://127.0.0.1:3000', 'http://[::1]:3000', 'http://localhost:3000']);
   assert.deepEqual(ownOrigins('https', '127.0.0.1', 443).sort(), ['https://127.0.0.1', 'https://[::1]', 'https://localhost']);
   assert.deepEqual(ownOrigins('http', 'chat.internal', 80), ['http://chat.internal']);
@@ -73,8 +76,10 @@ test('the relay\'s own origins: its host and port, every loopback name, every ad
     if (address !== undefined && address.family === 'IPv4') assert.ok(all.includes(`http://${address.address}:3000`), address.address);
   }
   assert.ok(all.includes('http://localhost:3000'));
-  assert.deepEqual(ownOrigins('http', 'localhost', 3000, ['https://chat.example.com/app', 'http://10.0.0.5:8080/']).filter((o) => !/localhost|127\.0\.0\.1|::1/.test(o)), [
-    'https://chat.example.com',
-    'http://10.0.0.5:8080',
-  ]);
+  assert.deepEqual(
+    ownOrigins('http', 'localhost', 3000, ['https://chat.example.com/app', 'http://10.0.0.5:8080/']).filter(
+      (o) => !/localhost|127\.0\.0\.1|::1/.test(o),
+    ),
+    ['https://chat.example.com', 'http://10.0.0.5:8080'],
+  );
 });

@@ -14,7 +14,9 @@ test('a wavecast.v1 connection joins at most --max-channels-per-connection chann
     for (const channel of ['a', 'b', 'c', 'd']) c.sendJson({ type: 'join', channel });
     await c.barrier();
     const errors = c.take().filter((e) => e.type === 'error');
-    assert.deepEqual(errors, [{ type: 'error', code: 'too_many_channels', message: 'A connection may join at most 3 channels', channel: 'd' }]);
+    assert.deepEqual(errors, [
+      { type: 'error', code: 'too_many_channels', message: 'A connection may join at most 3 channels', channel: 'd' },
+    ]);
     c.sendJson({ type: 'leave', channel: 'a' });
     c.sendJson({ type: 'join', channel: 'd' });
     await c.barrier();
@@ -43,9 +45,14 @@ class WatchedHistory extends MemoryHistory {
   }
 }
 
-test('the relay sweeps its history: idle channels are freed untouched, and a client back on one gets a gap', { timeout: 30_000 }, async () => {
+test('the relay sweeps its history: idle channels are freed untouched, and a client back on one gets a gap', {
+  timeout: 30_000,
+}, async () => {
   const history = new WatchedHistory(1000);
-  const r = await startRelay({ maxPayload: 4096, historyLimit: 10 }, { historyStore: history, history: { limit: 10, ttl: 1000, maxBytes: 1 << 20 } });
+  const r = await startRelay(
+    { maxPayload: 4096, historyLimit: 10 },
+    { historyStore: history, history: { limit: 10, ttl: 1000, maxBytes: 1 << 20 } },
+  );
   try {
     for (let i = 0; i < 2000; i++) r.relay.publish(`idle-${i}`, Buffer.from('x'), false, 'http');
     for (let i = 0; i < 3; i++) r.relay.publish('room', Buffer.from(`m${i + 1}`), false, 'http');
@@ -59,7 +66,10 @@ test('the relay sweeps its history: idle channels are freed untouched, and a cli
     back.sendJson({ type: 'join', channel: 'room', since: 1, epoch: history.epoch });
     await back.until(() => back.envelopes.some((e) => e.type === 'joined'), 'joined');
     const [gap, joined] = back.take();
-    assert.deepEqual({ type: gap!.type, from: gap!.from, to: gap!.to, reason: gap!.reason }, { type: 'gap', from: 2, to: 3, reason: 'expired' });
+    assert.deepEqual(
+      { type: gap!.type, from: gap!.from, to: gap!.to, reason: gap!.reason },
+      { type: 'gap', from: 2, to: 3, reason: 'expired' },
+    );
     assert.equal(joined!.seq, 3);
     r.relay.publish('room', Buffer.from('again'), false, 'http');
     await back.until(() => back.envelopes.some((e) => e.type === 'message'), 'the next message');

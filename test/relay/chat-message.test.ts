@@ -1,7 +1,20 @@
 // The chat page's pure parts: what it sends, how it reads what arrives, its channel and reconnect delays.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { channelFromLocation, channelProblem, channelUrl, cleanName, contrast, decodeIncoming, encodeChat, hslToRgb, MIN_CONTRAST, nameColours, nameHue, PANEL } from '../../src/relay/page/chat-message.js';
+import {
+  channelFromLocation,
+  channelProblem,
+  channelUrl,
+  cleanName,
+  contrast,
+  decodeIncoming,
+  encodeChat,
+  hslToRgb,
+  MIN_CONTRAST,
+  nameColours,
+  nameHue,
+  PANEL,
+} from '../../src/relay/page/chat-message.js';
 
 test('a chat line goes out as JSON text and comes back as a chat line', () => {
   const text = encodeChat({ name: 'Ada', text: 'hello <b>' });
@@ -53,7 +66,10 @@ test('every name colour reads on the message background in light and dark mode (
     const name = `person ${i}`;
     seen.add(nameHue(name));
     const { light, dark } = nameColours(name);
-    for (const [css, panel] of [[light, PANEL.light], [dark, PANEL.dark]] as const) {
+    for (const [css, panel] of [
+      [light, PANEL.light],
+      [dark, PANEL.dark],
+    ] as const) {
       const [, h, s, l] = /^hsl\((\d+) (\d+)% (\d+)%\)$/.exec(css)!.map(Number) as [number, number, number, number];
       const ratio = contrast(hslToRgb(h, s / 100, l / 100), panel);
       assert.ok(ratio >= MIN_CONTRAST, `${name}: ${css} on ${panel.join(',')} is ${ratio.toFixed(2)}:1`);

@@ -27,14 +27,15 @@ const screenshots = process.env.WAVECAST_SCREENSHOT_DIR;
 
 // The page's document, inside functions run in the page (the tests are compiled without the DOM's types;
 // the page's CSP refuses string expressions in waitForFunction).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const document: any;
 
 async function snap(page: Page, file: string): Promise<void> {
   if (screenshots) await page.screenshot({ path: join(screenshots, file) });
 }
 
-test('a typed line shows at once as pending, then as delivered; typed offline it stays and goes out when back', { timeout: 90_000 }, async () => {
+test('a typed line shows at once as pending, then as delivered; typed offline it stays and goes out when back', {
+  timeout: 90_000,
+}, async () => {
   const relay = await startRelay();
   try {
     const ada = await joinChat(browser, relay, 'Ada', 'cafe');
@@ -49,7 +50,11 @@ test('a typed line shows at once as pending, then as delivered; typed offline it
     await say(ada, 'first line');
     assert.deepEqual(await shown(ada, 'first line'), { who: 'Ada', mine: true });
     const added = (await ada.evaluate('window.added')) as string[];
-    assert.deepEqual(added.slice(0, 2), ['msg mine pending: first line', 'msg mine: first line'], 'pending at once, then delivered in its place');
+    assert.deepEqual(
+      added.slice(0, 2),
+      ['msg mine pending: first line', 'msg mine: first line'],
+      'pending at once, then delivered in its place',
+    );
     assert.deepEqual(await pendingLines(ada), []);
 
     // The network goes: the line stays, marked as waiting; it goes out when the network is back.
@@ -71,7 +76,7 @@ test('a typed line shows at once as pending, then as delivered; typed offline it
     await shown(grace, 'typed offline 2');
     const expected = ['first line', 'while Ada is away', 'typed offline 1', 'typed offline 2'];
     assert.deepEqual(await deliveredTexts(grace), expected);
-    assert.deepEqual(await deliveredTexts(ada), expected, 'in the relay\'s order, each once');
+    assert.deepEqual(await deliveredTexts(ada), expected, "in the relay's order, each once");
     assert.equal(await ada.locator('#messages li.notice.bad').count(), 0, 'no red line per attempt');
     await ada.close();
     await grace.close();
@@ -86,17 +91,26 @@ test('a late joiner sees the recent history, grouped by sender, with join and le
     const ada = await joinChat(browser, relay, 'Ada', 'book club');
     for (let i = 1; i <= 5; i++) await say(ada, `line ${i}`);
     await shown(ada, 'line 5');
-    await http(relay.http, 'POST', '/channels/book%20club/messages', { headers: { 'Content-Type': 'text/plain' }, body: 'deploy finished' });
+    await http(relay.http, 'POST', '/channels/book%20club/messages', {
+      headers: { 'Content-Type': 'text/plain' },
+      body: 'deploy finished',
+    });
     await say(ada, 'line 6');
     await shown(ada, 'line 6');
 
     const grace = await joinChat(browser, relay, 'Grace', 'book club', { viewport: PHONE, colorScheme: 'dark' });
-    assert.deepEqual(await deliveredTexts(grace), ['line 3', 'line 4', 'line 5', 'deploy finished', 'line 6'], 'the last 5, as the relay keeps');
+    assert.deepEqual(
+      await deliveredTexts(grace),
+      ['line 3', 'line 4', 'line 5', 'deploy finished', 'line 6'],
+      'the last 5, as the relay keeps',
+    );
     await notice(grace, 'Earlier messages are no longer kept.');
     assert.deepEqual(await shown(grace, 'line 3'), { who: 'Ada', mine: false });
     assert.deepEqual(await shown(grace, 'deploy finished'), { who: 'via API', mine: false });
     // One name and time per run of messages from one sender.
-    const groups = await grace.locator('#messages li.msg').evaluateAll((items) => items.map((item) => (item.classList.contains('cont') ? '+' : 'new')));
+    const groups = await grace
+      .locator('#messages li.msg')
+      .evaluateAll((items) => items.map((item) => (item.classList.contains('cont') ? '+' : 'new')));
     assert.deepEqual(groups, ['new', '+', '+', 'new', 'new']);
     assert.equal(await grace.locator('#messages li.msg.cont .meta').first().isVisible(), false);
     await notice(ada, 'Grace joined.');
@@ -112,16 +126,21 @@ test('a late joiner sees the recent history, grouped by sender, with join and le
     await grace.click('#leave');
     await notice(ada, 'Grace left.');
     // More joins in a second than the relay sends one by one: its summary becomes one line.
-    const others = await Promise.all(['Linus', 'Ken', 'Barbara', 'Dennis', 'Edsger', 'Frances', 'Niklaus'].map(async (name) => {
-      const member = await v1(relay);
-      member.send({ type: 'join', channel: 'book club', name });
-      await member.next('joined');
-      return member;
-    }));
+    const others = await Promise.all(
+      ['Linus', 'Ken', 'Barbara', 'Dennis', 'Edsger', 'Frances', 'Niklaus'].map(async (name) => {
+        const member = await v1(relay);
+        member.send({ type: 'join', channel: 'book club', name });
+        await member.next('joined');
+        return member;
+      }),
+    );
     await ada.waitForFunction(() => document.getElementById('online').textContent === '8 online');
-    const joinedLines = (await ada.locator('#messages li.notice', { hasText: 'joined' }).allTextContents()).filter((t) => !t.startsWith('Grace'));
+    const joinedLines = (await ada.locator('#messages li.notice', { hasText: 'joined' }).allTextContents()).filter(
+      (t) => !t.startsWith('Grace'),
+    );
     const named = joinedLines.join(' ');
-    for (const name of ['Linus', 'Ken', 'Barbara']) assert.ok(named.includes(name) || /and \d+ others joined/.test(named), `${name} in ${JSON.stringify(joinedLines)}`);
+    for (const name of ['Linus', 'Ken', 'Barbara'])
+      assert.ok(named.includes(name) || /and \d+ others joined/.test(named), `${name} in ${JSON.stringify(joinedLines)}`);
     assert.ok(joinedLines.length < 7, `fewer lines than joins: ${JSON.stringify(joinedLines)}`);
     for (const member of others) member.client.terminate();
     await ada.close();
@@ -151,11 +170,19 @@ test('a relay with a token: the page asks for it instead of retrying, and keeps 
     await say(page, 'said before the token');
     await page.fill('#token', 'wrong');
     await page.click('#token-button');
-    await page.waitForFunction(() => document.getElementById('token-reason').textContent === 'The relay did not accept the token.' && !document.getElementById('token-form').hidden);
+    await page.waitForFunction(
+      () =>
+        document.getElementById('token-reason').textContent === 'The relay did not accept the token.' &&
+        !document.getElementById('token-form').hidden,
+    );
     await page.fill('#token', 's3cret');
     await page.click('#token-button');
     await page.waitForSelector('#status[data-state="open"]');
-    assert.deepEqual(await shown(page, 'said before the token'), { who: 'Ada', mine: true }, 'a line typed while refused goes out with the good token');
+    assert.deepEqual(
+      await shown(page, 'said before the token'),
+      { who: 'Ada', mine: true },
+      'a line typed while refused goes out with the good token',
+    );
     await page.close();
 
     // A token in the address: taken out of it at once (the shareable address carries no secret), kept in the tab.
@@ -177,7 +204,9 @@ test('a relay with a token: the page asks for it instead of retrying, and keeps 
   }
 });
 
-test('the relay comes back with another token: the page asks for the new one, keeps what it showed, and sends what was typed', { timeout: 90_000 }, async () => {
+test('the relay comes back with another token: the page asks for the new one, keeps what it showed, and sends what was typed', {
+  timeout: 90_000,
+}, async () => {
   const first = await startRelay(['--token', 'old']);
   let second: RelayProcess | null = null;
   try {
@@ -210,10 +239,16 @@ test('the look: desktop and phone, light and dark', { timeout: 120_000 }, async 
     chat('Grace', 'Morning! The new build is up on staging.');
     chat('Grace', 'Can someone check the phone layout?');
     chat('Linus', 'On it.');
-    await http(relay.http, 'POST', '/channels/design/messages', { headers: { 'Content-Type': 'text/plain' }, body: 'CI: build 412 passed' });
+    await http(relay.http, 'POST', '/channels/design/messages', {
+      headers: { 'Content-Type': 'text/plain' },
+      body: 'CI: build 412 passed',
+    });
     await grace.next('message', (e) => e.data === 'CI: build 412 passed');
 
-    for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+    for (const [size, viewport] of [
+      ['desktop', DESKTOP],
+      ['phone', PHONE],
+    ] as const) {
       for (const colorScheme of ['light', 'dark'] as const) {
         const page = await joinChat(browser, relay, 'Ada', 'design', { viewport, colorScheme });
         await say(page, `Looks good here (${size}, ${colorScheme}).`);
@@ -238,9 +273,13 @@ test('the look: desktop and phone, light and dark', { timeout: 120_000 }, async 
         assert.equal(look.inputWeight, '400', 'inputs not bold');
         assert.equal(look.nameInputWeight, '400');
         assert.ok(look.favicon, 'a favicon');
-        assert.ok(look.mineRight > look.otherRight && look.mineLeft > look.otherLeft, `own messages on the other side: ${JSON.stringify(look)}`);
+        assert.ok(
+          look.mineRight > look.otherRight && look.mineLeft > look.otherLeft,
+          `own messages on the other side: ${JSON.stringify(look)}`,
+        );
         if (size === 'phone') assert.equal(Math.round(look.composerWidth), viewport.width, 'full width on a phone');
-        else assert.ok(look.composerWidth >= 900 && look.composerWidth <= 1024, `a comfortable column on a desktop: ${look.composerWidth}px`);
+        else
+          assert.ok(look.composerWidth >= 900 && look.composerWidth <= 1024, `a comfortable column on a desktop: ${look.composerWidth}px`);
         const ratio = contrastOf(look.nameColour, look.bubble);
         assert.ok(ratio >= 4.5, `name colour ${look.nameColour} on ${look.bubble}: ${ratio.toFixed(2)}:1 (${colorScheme})`);
         await snap(page, `chat-${size}-${colorScheme}.png`);
@@ -280,6 +319,10 @@ interface Look {
 
 /** The WCAG contrast of two computed CSS colours, rgb(r, g, b). */
 function contrastOf(a: string, b: string): number {
-  const rgb = (css: string) => css.match(/\d+(\.\d+)?/g)!.slice(0, 3).map(Number);
+  const rgb = (css: string) =>
+    css
+      .match(/\d+(\.\d+)?/g)!
+      .slice(0, 3)
+      .map(Number);
   return contrast(rgb(a), rgb(b));
 }

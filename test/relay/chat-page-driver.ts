@@ -17,7 +17,8 @@ export interface PageOptions {
 
 /** Opens the chat page on a channel; an error in the page fails the test. */
 export async function openChat(browser: Browser, relay: RelayProcess, channel: string, options: PageOptions = {}): Promise<Page> {
-  const context = options.context ?? (await browser.newContext({ viewport: options.viewport ?? DESKTOP, colorScheme: options.colorScheme ?? 'light' }));
+  const context =
+    options.context ?? (await browser.newContext({ viewport: options.viewport ?? DESKTOP, colorScheme: options.colorScheme ?? 'light' }));
   const page = await context.newPage();
   if (options.context === undefined) page.on('close', () => void context.close());
   page.on('pageerror', (error) => assert.fail(`error in the page: ${error.message}`));
@@ -27,7 +28,13 @@ export async function openChat(browser: Browser, relay: RelayProcess, channel: s
 }
 
 /** Opens the chat page, joins the channel as `name`, and waits until it is connected. */
-export async function joinChat(browser: Browser, relay: RelayProcess, name: string, channel: string, options: PageOptions = {}): Promise<Page> {
+export async function joinChat(
+  browser: Browser,
+  relay: RelayProcess,
+  name: string,
+  channel: string,
+  options: PageOptions = {},
+): Promise<Page> {
   const page = await openChat(browser, relay, channel, options);
   await page.fill('#name', name);
   await page.click('#join-button');
@@ -64,6 +71,9 @@ export async function deliveredTexts(page: Page): Promise<string[]> {
 /** The lines still on their way, with what they say about it. */
 export async function pendingLines(page: Page): Promise<{ text: string; state: string }[]> {
   return page.locator('#messages li.msg.pending').evaluateAll((items) =>
-    items.map((item) => ({ text: item.querySelector('.text')?.textContent ?? '', state: item.querySelector('.state')?.textContent ?? '' })),
+    items.map((item) => ({
+      text: item.querySelector('.text')?.textContent ?? '',
+      state: item.querySelector('.state')?.textContent ?? '',
+    })),
   );
 }

@@ -10,7 +10,8 @@ import { joinChat as joinAs, notice, pendingLines, PHONE, say, shown } from './c
 import { connect, http, killAll, record, startRelay, v1, type RelayProcess } from './relay-process.js';
 
 let browser: Browser;
-const joinChat = (relay: RelayProcess, name: string, channel: string, viewport?: { width: number; height: number }) => joinAs(browser, relay, name, channel, viewport ? { viewport } : {});
+const joinChat = (relay: RelayProcess, name: string, channel: string, viewport?: { width: number; height: number }) =>
+  joinAs(browser, relay, name, channel, viewport ? { viewport } : {});
 
 before(async () => {
   browser = await launchBrowser();
@@ -51,7 +52,11 @@ test('two pages on the chat page exchange messages and see how many are online',
     const forger = await v1(relay);
     forger.send({ type: 'join', channel: 'tea room', name: 'Ada' });
     await forger.next('joined');
-    forger.send({ type: 'publish', channel: 'tea room', data: JSON.stringify({ name: 'Ada', text: 'forged by someone else', sender: 'anything' }) });
+    forger.send({
+      type: 'publish',
+      channel: 'tea room',
+      data: JSON.stringify({ name: 'Ada', text: 'forged by someone else', sender: 'anything' }),
+    });
     assert.deepEqual(await shown(ada, 'forged by someone else'), { who: 'Ada', mine: false });
     forger.client.terminate();
     await say(ada, 'really Ada');
@@ -94,7 +99,11 @@ test('the page shows the connection dropping when the relay stops, and coming ba
     await notice(page, 'The relay is restarting.');
     // What is typed while offline is queued and sent once the relay is back.
     await say(page, 'typed while offline');
-    assert.deepEqual(await pendingLines(page), [{ text: 'typed while offline', state: 'waiting for the connection' }], 'shown at once, marked as waiting');
+    assert.deepEqual(
+      await pendingLines(page),
+      [{ text: 'typed while offline', state: 'waiting for the connection' }],
+      'shown at once, marked as waiting',
+    );
 
     second = await startRelay(['--port', String(first.port)]);
     await page.waitForSelector('#status[data-state="open"]', { timeout: 30_000 });
@@ -108,12 +117,15 @@ test('the page shows the connection dropping when the relay stops, and coming ba
   }
 });
 
-test('offline in the browser while another client publishes: back online, the page shows every message in order, once', { timeout: 90_000 }, async () => {
+test('offline in the browser while another client publishes: back online, the page shows every message in order, once', {
+  timeout: 90_000,
+}, async () => {
   const relay = await startRelay();
   try {
     const context = await browser.newContext();
     const page = await joinAs(browser, relay, 'Ada', 'tunnel', { context });
-    const post = (text: string) => http(relay.http, 'POST', '/channels/tunnel/messages', { headers: { 'Content-Type': 'text/plain' }, body: text });
+    const post = (text: string) =>
+      http(relay.http, 'POST', '/channels/tunnel/messages', { headers: { 'Content-Type': 'text/plain' }, body: text });
     await post('before 1');
     await shown(page, 'before 1');
 
@@ -128,7 +140,15 @@ test('offline in the browser while another client publishes: back online, the pa
     await post('after');
     await shown(page, 'after');
     const texts = await page.locator('#messages li.msg .text').allTextContents();
-    assert.deepEqual(texts, ['before 1', 'while offline 1', 'while offline 2', 'while offline 3', 'while offline 4', 'while offline 5', 'after']);
+    assert.deepEqual(texts, [
+      'before 1',
+      'while offline 1',
+      'while offline 2',
+      'while offline 3',
+      'while offline 4',
+      'while offline 5',
+      'after',
+    ]);
     const seqs = await page.locator('#messages li.msg').evaluateAll((items) => items.map((item) => Number(item.getAttribute('data-seq'))));
     assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6, 7]);
     await context.close();
@@ -137,7 +157,9 @@ test('offline in the browser while another client publishes: back online, the pa
   }
 });
 
-test('the browser\'s own WebSocket works against the relay: onmessage gets text as a string and binary as binary', { timeout: 60_000 }, async () => {
+test("the browser's own WebSocket works against the relay: onmessage gets text as a string and binary as binary", {
+  timeout: 60_000,
+}, async () => {
   const relay = await startRelay();
   try {
     const page = await browser.newPage();

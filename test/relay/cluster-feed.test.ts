@@ -41,10 +41,22 @@ test('messages offered out of turn are delivered in sequence order, each once', 
   feed.offer(m3!, false);
   assert.deepEqual(delivered, []);
   assert.equal(feed.offer(m1!, false), 1);
-  assert.deepEqual(delivered, [[1, 'a'], [2, 'b'], [3, 'c']]);
+  assert.deepEqual(delivered, [
+    [1, 'a'],
+    [2, 'b'],
+    [3, 'c'],
+  ]);
   feed.offer(m2!, false);
   feed.offer(m1!, true);
-  assert.deepEqual(delivered, [[1, 'a'], [2, 'b'], [3, 'c']], 'duplicates are dropped');
+  assert.deepEqual(
+    delivered,
+    [
+      [1, 'a'],
+      [2, 'b'],
+      [3, 'c'],
+    ],
+    'duplicates are dropped',
+  );
   feed.close();
 });
 
@@ -58,7 +70,11 @@ test('a hole nobody fills is read from the history after the grace period', asyn
   feed.offer(m3, false);
   assert.deepEqual(delivered, [[1, 'a']]);
   await until('the hole is filled', () => delivered.length === 3, 2000);
-  assert.deepEqual(delivered, [[1, 'a'], [2, 'lost on the broker'], [3, 'c']]);
+  assert.deepEqual(delivered, [
+    [1, 'a'],
+    [2, 'lost on the broker'],
+    [3, 'c'],
+  ]);
   feed.close();
 });
 
@@ -74,7 +90,7 @@ test('what the history no longer has is skipped; what came after it is delivered
   feed.close();
 });
 
-test('a channel starts after its newest number, but this node\'s own publishes made meanwhile are delivered', async () => {
+test("a channel starts after its newest number, but this node's own publishes made meanwhile are delivered", async () => {
   const { history, feed, delivered, store } = setup();
   store('before anyone was here');
   let release!: () => void;
@@ -96,7 +112,10 @@ test('a channel starts after its newest number, but this node\'s own publishes m
   slow.offer(other, false);
   release();
   await ready;
-  assert.deepEqual(delivered, [[2, 'mine'], [3, 'theirs']]);
+  assert.deepEqual(delivered, [
+    [2, 'mine'],
+    [3, 'theirs'],
+  ]);
   slow.close();
   feed.close();
 });
@@ -108,7 +127,10 @@ test('an epoch change (the store was wiped) resets the channel and numbers start
   feed.offer({ channel: 'c', seq: 1, time: 0, data: Buffer.from('new'), binary: false, epoch: 'e2' }, false);
   feed.offer({ channel: 'c', seq: 2, time: 0, data: Buffer.from('late, old epoch'), binary: false, epoch: 'e1' }, false);
   assert.deepEqual(resets, ['e2']);
-  assert.deepEqual(delivered, [[1, 'a'], [1, 'new']]);
+  assert.deepEqual(delivered, [
+    [1, 'a'],
+    [1, 'new'],
+  ]);
   feed.close();
 });
 
@@ -179,7 +201,11 @@ test('after the broker link comes back, what other nodes stored meanwhile is rea
   store('during 2');
   feed.catchUp();
   await until('caught up', () => delivered.length === 3, 2000);
-  assert.deepEqual(delivered, [[1, 'before'], [2, 'during 1'], [3, 'during 2']]);
+  assert.deepEqual(delivered, [
+    [1, 'before'],
+    [2, 'during 1'],
+    [3, 'during 2'],
+  ]);
   feed.close();
 });
 

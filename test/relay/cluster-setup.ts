@@ -58,7 +58,8 @@ export async function channelsHeld(kind: BrokerKind, prefix: string): Promise<nu
     await client.connect();
     try {
       const keys: string[] = [];
-      for await (const batch of client.scanIterator({ MATCH: `${prefix}:history:*`, COUNT: 1000 })) keys.push(...(Array.isArray(batch) ? batch : [batch]));
+      for await (const batch of client.scanIterator({ MATCH: `${prefix}:history:*`, COUNT: 1000 }))
+        keys.push(...(Array.isArray(batch) ? batch : [batch]));
       return keys.filter((key) => !/:history:(epoch|top|seen)$/.test(key)).length;
     } finally {
       await client.quit();
@@ -69,7 +70,8 @@ export async function channelsHeld(kind: BrokerKind, prefix: string): Promise<nu
   try {
     const lister = (await nc.jetstreamManager()).streams.names();
     let count = 0;
-    for (let page = await lister.next(); page.length > 0; page = await lister.next()) count += page.filter((name) => name.startsWith(`${prefix.replace(/[^A-Za-z0-9_-]/g, '_')}_h_`)).length;
+    for (let page = await lister.next(); page.length > 0; page = await lister.next())
+      count += page.filter((name) => name.startsWith(`${prefix.replace(/[^A-Za-z0-9_-]/g, '_')}_h_`)).length;
     return count;
   } finally {
     await nc.close();

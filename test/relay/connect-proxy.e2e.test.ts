@@ -41,7 +41,9 @@ async function backend(): Promise<Backend> {
 
 const cookie = (value: string) => ({ headers: { Cookie: value } });
 
-test('backend up: its answer is the user; its refusals reach the client; asked once per connection with the cookie and path', { timeout: 30_000 }, async () => {
+test('backend up: its answer is the user; its refusals reach the client; asked once per connection with the cookie and path', {
+  timeout: 30_000,
+}, async () => {
   const up = await backend();
   const relay = await startRelay(['--auth-url', up.url]);
   try {
@@ -106,7 +108,14 @@ test('--auth-url flags are checked', { timeout: 30_000 }, async () => {
   const bad = await runServeCommand(['--port', '0', '--auth-url', 'ftp://x']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--auth-url needs an http:\/\/ or https:\/\/ URL/);
-  const both = await runServeCommand(['--port', '0', '--auth-url', 'http://127.0.0.1:1/', '--jwt-secret', 'a-test-secret-of-32-characters!!']);
+  const both = await runServeCommand([
+    '--port',
+    '0',
+    '--auth-url',
+    'http://127.0.0.1:1/',
+    '--jwt-secret',
+    'a-test-secret-of-32-characters!!',
+  ]);
   assert.equal(both.code, 2);
   const slow = await runServeCommand(['--port', '0', '--auth-url', 'http://127.0.0.1:1/', '--auth-timeout', '10']);
   assert.match(slow.stderr, /--auth-timeout \(10\) must be shorter than --handshake-timeout/);

@@ -12,7 +12,11 @@ const BOUNDS: Bounds = { limit: 100, ttl: 0, maxBytes: 1 << 20 };
 const texts = (messages: { data: Buffer }[]) => messages.map((m) => m.data.toString());
 
 /** Two connected stores (two nodes) under a fresh prefix; wiped and closed after `body`. */
-async function withStores(kind: BrokerKind, bounds: Bounds, body: (a: SharedHistory, b: SharedHistory, prefix: string) => Promise<void>): Promise<void> {
+async function withStores(
+  kind: BrokerKind,
+  bounds: Bounds,
+  body: (a: SharedHistory, b: SharedHistory, prefix: string) => Promise<void>,
+): Promise<void> {
   const prefix = uniquePrefix('hist');
   const a = kind.store(prefix, bounds);
   const b = kind.store(prefix, bounds);
@@ -34,26 +38,39 @@ for (const kind of BROKERS) {
       const appends: Array<Promise<{ seq: number; data: Buffer; epoch?: string }>> = [];
       for (let i = 0; i < 40; i++) appends.push((i % 2 === 0 ? a : b).append('room', Buffer.from(`m${i}`), i % 3 === 0));
       const stored = await Promise.all(appends);
-      assert.deepEqual(stored.map((m) => m.seq).sort((x, y) => x - y), Array.from({ length: 40 }, (_, i) => i + 1));
+      assert.deepEqual(
+        stored.map((m) => m.seq).sort((x, y) => x - y),
+        Array.from({ length: 40 }, (_, i) => i + 1),
+      );
       assert.ok(stored.every((m) => m.epoch === a.epoch));
       // Each node's own appends are numbered in the order it made them.
       for (const parity of [0, 1]) {
         const own = stored.filter((_, i) => i % 2 === parity).map((m) => m.seq);
-        assert.deepEqual(own, [...own].sort((x, y) => x - y));
+        assert.deepEqual(
+          own,
+          [...own].sort((x, y) => x - y),
+        );
       }
       const read = await b.read('room', 0);
       assert.equal(read.latest, 40);
       assert.equal(read.lost, undefined);
-      assert.deepEqual(read.messages.map((m) => m.seq), Array.from({ length: 40 }, (_, i) => i + 1));
+      assert.deepEqual(
+        read.messages.map((m) => m.seq),
+        Array.from({ length: 40 }, (_, i) => i + 1),
+      );
       // The read gives back what each append stored, binary flag included.
       const bySeq = new Map(stored.map((m, i) => [m.seq, { text: m.data.toString(), binary: i % 3 === 0 }]));
-      for (const message of read.messages) assert.deepEqual({ text: message.data.toString(), binary: message.binary }, bySeq.get(message.seq));
+      for (const message of read.messages)
+        assert.deepEqual({ text: message.data.toString(), binary: message.binary }, bySeq.get(message.seq));
       assert.equal(await a.latest('room'), 40);
       // The id of a wavecast.v1 publisher is kept with its message.
       const own = await a.append('room', Buffer.from('mine'), false, 'conn-1');
       assert.equal(own.from, 'conn-1');
       const back = (await b.read('room', 40)).messages;
-      assert.deepEqual(back.map((m) => [m.data.toString(), m.from]), [['mine', 'conn-1']]);
+      assert.deepEqual(
+        back.map((m) => [m.data.toString(), m.from]),
+        [['mine', 'conn-1']],
+      );
       assert.equal(read.messages[0]!.from, undefined);
       assert.equal(await a.latest('never'), 0);
       assert.equal(await a.latest('room'), 41);
@@ -117,7 +134,9 @@ for (const kind of BROKERS) {
 
   // Found in the issue: every channel name ever used stayed in the broker (Redis about 5 KB a channel,
   // its counter never expiring; NATS a stream each, 2,000 channels took nats-server from 28 to 149 MiB).
-  test(`${kind.name} history: an idle channel leaves nothing in the broker; back, its numbers go on above the old ones`, { timeout: 60_000 }, async () => {
+  test(`${kind.name} history: an idle channel leaves nothing in the broker; back, its numbers go on above the old ones`, {
+    timeout: 60_000,
+  }, async () => {
     // Long enough that the 43 appends below finish before the first keys expire on a loaded machine.
     const ttl = kind.name === 'Redis' ? 2000 : 1000;
     await withStores(kind, { limit: 10, ttl, maxBytes: 1 << 20 }, async (a, b, prefix) => {
@@ -125,16 +144,23 @@ for (const kind of BROKERS) {
       for (let i = 0; i < 40; i++) await b.append(`idle-${i}`, Buffer.from('x'), false);
       assert.ok((await channelsHeld(kind, prefix)) >= 41);
       // Redis expires the keys itself; NATS expires the messages (max_age), and a sweep deletes the streams.
-      await until('every channel is idle past the ttl and freed', async () => {
-        await a.sweep?.();
-        return (await channelsHeld(kind, prefix)) === 0;
-      }, 20_000);
+      await until(
+        'every channel is idle past the ttl and freed',
+        async () => {
+          await a.sweep?.();
+          return (await channelsHeld(kind, prefix)) === 0;
+        },
+        20_000,
+      );
       const read = await b.read('back', 1);
       assert.ok(read.latest >= 3, `latest ${read.latest}`);
       assert.deepEqual(read.lost, { from: 2, to: read.latest }, 'a since from before is told of a gap');
       const again = await b.append('back', Buffer.from('again'), false);
       assert.ok(again.seq > 3, `numbers go on above the old ones (${again.seq})`);
-      assert.deepEqual((await a.read('back', 3)).messages.map((m) => [m.seq, m.data.toString()]), [[again.seq, 'again']]);
+      assert.deepEqual(
+        (await a.read('back', 3)).messages.map((m) => [m.seq, m.data.toString()]),
+        [[again.seq, 'again']],
+      );
       assert.equal((await a.append('never-seen-before', Buffer.from('x'), false)).seq, 1, 'a new channel still starts at 1');
     });
   });

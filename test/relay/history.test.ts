@@ -59,7 +59,10 @@ test('the bytes kept per channel are bounded', () => {
   assert.deepEqual(history.read('a', 0), { messages: [], latest: 3, lost: { from: 1, to: 3 } });
   history.append('a', Buffer.alloc(2), false);
   assert.deepEqual(history.read('a', 2).lost, { from: 3, to: 3 });
-  assert.deepEqual(history.read('a', 2).messages.map((m) => m.seq), [4]);
+  assert.deepEqual(
+    history.read('a', 2).messages.map((m) => m.seq),
+    [4],
+  );
 });
 
 test('with no history, numbers are still given and every earlier message is reported lost', () => {
@@ -80,7 +83,12 @@ test('the kept data is a copy', () => {
 test('the memory kept for all channels is bounded, overheads counted: the quietest channels lose their oldest first', () => {
   const cost = (payload: number) => payload + MESSAGE_OVERHEAD;
   const channel = (name: string) => CHANNEL_OVERHEAD + 2 * name.length;
-  const history = new MemoryHistory({ limit: 100, ttl: 0, maxBytes: 100, maxTotalBytes: channel('quiet') + channel('busy') + 2 * cost(4) + 10 });
+  const history = new MemoryHistory({
+    limit: 100,
+    ttl: 0,
+    maxBytes: 100,
+    maxTotalBytes: channel('quiet') + channel('busy') + 2 * cost(4) + 10,
+  });
   history.append('quiet', Buffer.alloc(4), false);
   history.append('quiet', Buffer.alloc(4), false);
   history.append('busy', Buffer.alloc(4), false);
@@ -91,7 +99,10 @@ test('the memory kept for all channels is bounded, overheads counted: the quiete
   assert.equal(history.channels, 1);
   assert.equal(history.totalBytes, channel('quiet') + 2 * cost(4));
   assert.deepEqual(history.read('busy', 0), { messages: [], latest: 1, lost: { from: 1, to: 1 } });
-  assert.deepEqual(history.read('quiet', 0).messages.map((m) => m.seq), [2, 3]);
+  assert.deepEqual(
+    history.read('quiet', 0).messages.map((m) => m.seq),
+    [2, 3],
+  );
   assert.equal(history.latest('quiet'), 3, 'numbering goes on');
   assert.equal(history.append('busy', Buffer.alloc(4), false).seq, 2, 'a channel that comes back goes on above its numbers');
 });
@@ -128,7 +139,10 @@ test('channels with a record are bounded: past maxChannels the quietest is freed
   const history = new MemoryHistory({ limit: 10, ttl: 0, maxBytes: 1024, maxChannels: 100 });
   for (let i = 0; i < 1000; i++) history.append(`c${i}`, Buffer.from('x'), false);
   assert.equal(history.channels, 100);
-  assert.deepEqual(history.read('c999', 0).messages.map((m) => m.seq), [1]);
+  assert.deepEqual(
+    history.read('c999', 0).messages.map((m) => m.seq),
+    [1],
+  );
   assert.deepEqual(history.read('c0', 0), { messages: [], latest: 1, lost: { from: 1, to: 1 } });
   assert.equal(history.append('c0', Buffer.from('y'), false).seq, 2);
 });

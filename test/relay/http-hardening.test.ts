@@ -27,8 +27,17 @@ test('a charset given as a quoted string is the same charset: "us-ascii" and "UT
     const post = await call('POST', '/channels/quoted/messages', { 'Content-Type': type }, 'hi');
     assert.equal(post.status, 200, `${type}: ${post.body}`);
   }
-  const history = JSON.parse((await call('GET', '/channels/quoted/messages')).body) as { messages: Array<{ data: string; binary?: boolean }> };
-  assert.deepEqual(history.messages.map((m) => [m.data, m.binary ?? false]), [['hi', false], ['hi', false], ['hi', false]]);
+  const history = JSON.parse((await call('GET', '/channels/quoted/messages')).body) as {
+    messages: Array<{ data: string; binary?: boolean }>;
+  };
+  assert.deepEqual(
+    history.messages.map((m) => [m.data, m.binary ?? false]),
+    [
+      ['hi', false],
+      ['hi', false],
+      ['hi', false],
+    ],
+  );
   assert.equal((await call('POST', '/channels/quoted/messages', { 'Content-Type': 'text/plain; charset="latin1"' }, 'hi')).status, 415);
 });
 

@@ -13,7 +13,10 @@ import { until } from './cluster-setup.js';
 async function relayWithHistory(count: number, size: number): Promise<{ r: RelayUnderTest; sockets: Socket[] }> {
   const r = await startRelay({ maxPayload: 65536, historyLimit: count }, { history: { limit: count, ttl: 0, maxBytes: 1 << 30 } });
   const sockets: Socket[] = [];
-  (r.relay as unknown as { _server: { on(event: 'connection', listener: (socket: Socket) => void): void } })._server.on('connection', (socket) => sockets.push(socket));
+  (r.relay as unknown as { _server: { on(event: 'connection', listener: (socket: Socket) => void): void } })._server.on(
+    'connection',
+    (socket) => sockets.push(socket),
+  );
   const payload = Buffer.alloc(size, 'x');
   for (let i = 0; i < count; i++) r.relay.publish('big', payload, false, 'http');
   return { r, sockets };
@@ -21,7 +24,9 @@ async function relayWithHistory(count: number, size: number): Promise<{ r: Relay
 
 const queued = (sockets: Socket[]) => sockets.reduce((sum, socket) => sum + socket.writableLength, 0);
 
-test('a history answer is written as the socket takes it: a client that does not read holds one piece, not the answer', { timeout: 60_000 }, async () => {
+test('a history answer is written as the socket takes it: a client that does not read holds one piece, not the answer', {
+  timeout: 60_000,
+}, async () => {
   // 400 messages of 60 KB: an answer of 24 MB, more than the kernel's socket buffers take.
   const { r, sockets } = await relayWithHistory(400, 60_000);
   const client = netConnect({ port: r.port, host: '127.0.0.1' });
@@ -33,7 +38,10 @@ test('a history answer is written as the socket takes it: a client that does not
     // Whatever it would write more, it would write now: a few more turns of the loop.
     for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
     const held = queued(sockets);
-    assert.ok(held < 256 * 1024, `${held} bytes queued for a client that does not read (before: the whole 24 MB answer less what the kernel took)`);
+    assert.ok(
+      held < 256 * 1024,
+      `${held} bytes queued for a client that does not read (before: the whole 24 MB answer less what the kernel took)`,
+    );
     // Reading, the client gets the whole answer, valid JSON.
     const chunks: Buffer[] = [];
     client.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -43,7 +51,10 @@ test('a history answer is written as the socket takes it: a client that does not
     const body = dechunk(raw.slice(raw.indexOf('\r\n\r\n') + 4));
     const parsed = JSON.parse(body) as { latest: number; messages: Array<{ seq: number; data: string }> };
     assert.equal(parsed.latest, 400);
-    assert.deepEqual(parsed.messages.map((m) => m.seq), Array.from({ length: 400 }, (_, i) => i + 1));
+    assert.deepEqual(
+      parsed.messages.map((m) => m.seq),
+      Array.from({ length: 400 }, (_, i) => i + 1),
+    );
     assert.ok(parsed.messages.every((m) => m.data.length === 60_000));
   } finally {
     client.destroy();
@@ -51,7 +62,9 @@ test('a history answer is written as the socket takes it: a client that does not
   }
 });
 
-test('pipelined requests wait for the answers before them; a client that pipelines many and never reads is cut, others are served', { timeout: 60_000 }, async () => {
+test('pipelined requests wait for the answers before them; a client that pipelines many and never reads is cut, others are served', {
+  timeout: 60_000,
+}, async () => {
   const { r, sockets } = await relayWithHistory(100, 60_000);
   try {
     // The issue's attack: a stream of pipelined history reads (1,000, 50 KB of requests) that nobody reads.
@@ -71,7 +84,12 @@ test('pipelined requests wait for the answers before them; a client that pipelin
     await new Promise((resolve) => polite.once('connect', resolve));
     const paths = ['/healthz', '/channels/big', '/channels/big/messages?since=99', '/healthz', '/channels/big/messages?since=100'];
     polite.write(paths.map((path) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
-    await until('five answers', () => Buffer.concat(chunks).toString().split('HTTP/1.1 200').length - 1 === 5 && Buffer.concat(chunks).toString().endsWith('0\r\n\r\n'), 10_000);
+    await until(
+      'five answers',
+      () =>
+        Buffer.concat(chunks).toString().split('HTTP/1.1 200').length - 1 === 5 && Buffer.concat(chunks).toString().endsWith('0\r\n\r\n'),
+      10_000,
+    );
     const text = Buffer.concat(chunks).toString();
     let at = 0;
     for (const marker of ['ok\n', '"online"', '"seq":100', 'ok\n', '"messages":[]']) {

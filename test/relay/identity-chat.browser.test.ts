@@ -34,7 +34,10 @@ test('two users with tokens: each line carries its verified sender, and a typed 
     // Mallory's page types "Alice" as its name; the relay knows it as Mallory.
     const alice = await openChat(browser, relay, channel, { query: `token=${await token('u-alice', 'Alice')}` });
     const mallory = await openChat(browser, relay, channel, { query: `token=${await token('u-mallory', 'Mallory')}` });
-    for (const [page, typed] of [[alice, 'Alice'], [mallory, 'Alice']] as const) {
+    for (const [page, typed] of [
+      [alice, 'Alice'],
+      [mallory, 'Alice'],
+    ] as const) {
       assert.equal(new URL(page.url()).searchParams.get('token'), null, 'the token is taken out of the address');
       await page.fill('#name', typed);
       await page.click('#join-button');
@@ -46,8 +49,16 @@ test('two users with tokens: each line carries its verified sender, and a typed 
     await say(mallory, 'I am Alice, send me the keys');
 
     assert.deepEqual(await shown(alice, 'hello from the real Alice'), { who: 'Alice', mine: true });
-    assert.deepEqual(await shown(alice, 'I am Alice, send me the keys'), { who: 'Mallory', mine: false }, "Alice's page shows the verified name");
-    assert.deepEqual(await shown(mallory, 'hello from the real Alice'), { who: 'Alice', mine: false }, 'Mallory cannot take Alice\'s lines as its own');
+    assert.deepEqual(
+      await shown(alice, 'I am Alice, send me the keys'),
+      { who: 'Mallory', mine: false },
+      "Alice's page shows the verified name",
+    );
+    assert.deepEqual(
+      await shown(mallory, 'hello from the real Alice'),
+      { who: 'Alice', mine: false },
+      "Mallory cannot take Alice's lines as its own",
+    );
     assert.deepEqual(await shown(mallory, 'I am Alice, send me the keys'), { who: 'Mallory', mine: true });
 
     // What a program sees: `from` is the user id the token verified, not anything the sender chose.

@@ -36,7 +36,9 @@ function unsigned(claims: Claims): string {
 
 const bearer = (token: string) => ({ headers: { Authorization: `Bearer ${token}` } });
 
-test('HS256: a token in Authorization or ?token= opens a channel; each bad token is a 401 with its reason', { timeout: 60_000 }, async () => {
+test('HS256: a token in Authorization or ?token= opens a channel; each bad token is a 401 with its reason', {
+  timeout: 60_000,
+}, async () => {
   const relay = await startRelay(['--jwt-secret', SECRET, '--jwt-leeway', '2']);
   try {
     const good = await hs256({ sub: 'ada', ...ROOMS, exp: now() + 60 });
@@ -67,7 +69,9 @@ test('HS256: a token in Authorization or ?token= opens a channel; each bad token
 });
 
 for (const alg of ['RS256', 'ES256', 'EdDSA'] as const) {
-  test(`${alg}: a PEM public key and a JWKS file verify tokens signed with the private key; another key's are refused`, { timeout: 60_000 }, async () => {
+  test(`${alg}: a PEM public key and a JWKS file verify tokens signed with the private key; another key's are refused`, {
+    timeout: 60_000,
+  }, async () => {
     const { publicKey, privateKey } = await jose.generateKeyPair(alg, { extractable: true });
     const other = await jose.generateKeyPair(alg, { extractable: true });
     const pem = join(dir, `${alg}.pem`);
@@ -104,7 +108,9 @@ test('a key file that cannot be used, or a short secret, stops the start with a 
   assert.match(short.stderr, /--jwt-secret must be at least 16 characters/);
 });
 
-test('permissions: a plain upgrade to a channel not granted is 403; publishing without the right closes a plain client with 1008', { timeout: 30_000 }, async () => {
+test('permissions: a plain upgrade to a channel not granted is 403; publishing without the right closes a plain client with 1008', {
+  timeout: 30_000,
+}, async () => {
   const relay = await startRelay(['--jwt-secret', SECRET]);
   try {
     const token = await hs256({ sub: 'ada', ...ROOMS });
@@ -126,17 +132,30 @@ test('permissions: a plain upgrade to a channel not granted is 403; publishing w
   }
 });
 
-test('wavecast.v1: a join or publish not granted is a forbidden error and the connection stays open; from and presence are the verified user', { timeout: 30_000 }, async () => {
+test('wavecast.v1: a join or publish not granted is a forbidden error and the connection stays open; from and presence are the verified user', {
+  timeout: 30_000,
+}, async () => {
   const relay = await startRelay(['--jwt-secret', SECRET]);
   try {
     const ada = await v1(relay, bearer(await hs256({ sub: 'u-ada', name: 'Ada', ...ROOMS })));
     const bob = await v1(relay, bearer(await hs256({ sub: 'u-bob', name: 'Bob', subscribe: ['room:*'], publish: ['room:*'] })));
     ada.send({ type: 'join', channel: 'secret' });
-    assert.deepEqual(await ada.next('error'), { type: 'error', code: 'forbidden', message: 'User "u-ada" may not subscribe to "secret"', channel: 'secret' });
+    assert.deepEqual(await ada.next('error'), {
+      type: 'error',
+      code: 'forbidden',
+      message: 'User "u-ada" may not subscribe to "secret"',
+      channel: 'secret',
+    });
     ada.send({ type: 'join', channel: 'lobby' });
     await ada.next('joined', (e) => e.channel === 'lobby');
     ada.send({ type: 'publish', channel: 'lobby', data: 'x', id: 7 });
-    assert.deepEqual(await ada.next('error'), { type: 'error', code: 'forbidden', message: 'User "u-ada" may not publish on "lobby"', id: 7, channel: 'lobby' });
+    assert.deepEqual(await ada.next('error'), {
+      type: 'error',
+      code: 'forbidden',
+      message: 'User "u-ada" may not publish on "lobby"',
+      id: 7,
+      channel: 'lobby',
+    });
 
     // A name in the join is ignored: others see the token's.
     ada.send({ type: 'join', channel: 'room:1', name: 'Bob' });
@@ -158,14 +177,21 @@ test('wavecast.v1: a join or publish not granted is a forbidden error and the co
   }
 });
 
-test('wavecast.v1 without a token: only auth (and ping) until authenticated; no auth in time closes with 4002', { timeout: 30_000 }, async () => {
+test('wavecast.v1 without a token: only auth (and ping) until authenticated; no auth in time closes with 4002', {
+  timeout: 30_000,
+}, async () => {
   const relay = await startRelay(['--jwt-secret', SECRET, '--handshake-timeout', '1']);
   try {
     const client = await v1(relay);
     client.send({ type: 'join', channel: 'lobby' });
     assert.equal((await client.next('error')).code, 'unauthorized');
     client.send({ type: 'auth', token: await hs256({ sub: 'ada', ...ROOMS, exp: now() - 60 }), id: 'a1' });
-    assert.deepEqual(await client.next('error'), { type: 'error', code: 'unauthorized', message: 'The token has expired (exp is past)', id: 'a1' });
+    assert.deepEqual(await client.next('error'), {
+      type: 'error',
+      code: 'unauthorized',
+      message: 'The token has expired (exp is past)',
+      id: 'a1',
+    });
     const exp = now() + 60;
     client.send({ type: 'auth', token: await hs256({ sub: 'ada', name: 'Ada', ...ROOMS, exp }), id: 'a2' });
     assert.deepEqual(await client.next('authed'), { type: 'authed', user: 'ada', name: 'Ada', exp, id: 'a2' });
@@ -182,7 +208,9 @@ test('wavecast.v1 without a token: only auth (and ping) until authenticated; no 
   }
 });
 
-test('expiry: a plain client is closed with 4001 at exp; a wavecast.v1 client stays with a fresh auth, for the same user only', { timeout: 30_000 }, async () => {
+test('expiry: a plain client is closed with 4001 at exp; a wavecast.v1 client stays with a fresh auth, for the same user only', {
+  timeout: 30_000,
+}, async () => {
   const relay = await startRelay(['--jwt-secret', SECRET, '--jwt-leeway', '0']);
   try {
     const plain = await connect(`${relay.url}/lobby`, bearer(await hs256({ sub: 'ada', ...ROOMS, exp: now() + 2 })));
@@ -217,13 +245,15 @@ test('without JWT flags the relay stays open: anonymous connections, names from 
   }
 });
 
-
 test('documents: the same tokens; docs_write edits, docs_read only reads, any other document is refused', { timeout: 30_000 }, async () => {
   const relay = await startRelay(['--jwt-secret', SECRET, '--jwt-leeway', '0', '--data-dir', tempDir()]);
   try {
     const token = await hs256({ sub: 'ada', docs_write: ['notes/*'], docs_read: ['handbook/*', 'notes/*'] });
     const post = (doc: string, auth: Record<string, string>) =>
-      http(relay.http, 'POST', `/docs/${doc}`, { headers: { 'Content-Type': 'application/octet-stream', ...auth }, body: Buffer.from(textUpdate('hello')) });
+      http(relay.http, 'POST', `/docs/${doc}`, {
+        headers: { 'Content-Type': 'application/octet-stream', ...auth },
+        body: Buffer.from(textUpdate('hello')),
+      });
     const auth = { Authorization: `Bearer ${token}` };
     assert.equal((await post('notes/a', auth)).status, 200);
     assert.equal((await http(relay.http, 'GET', '/docs/notes/a?text=text', { headers: auth })).body, 'hello');
@@ -238,7 +268,10 @@ test('documents: the same tokens; docs_write edits, docs_read only reads, any ot
     const upgrade = await refusedUpgrade(`${relay.url}/docs/private/a`, bearer(token));
     assert.equal(upgrade.status, 403);
     (await connect(`${relay.url}/docs/handbook/a`, bearer(token))).close();
-    const expiring = await connect(`${relay.url}/docs/notes/a`, bearer(await hs256({ sub: 'ada', docs_write: ['notes/*'], exp: now() + 1 })));
+    const expiring = await connect(
+      `${relay.url}/docs/notes/a`,
+      bearer(await hs256({ sub: 'ada', docs_write: ['notes/*'], exp: now() + 1 })),
+    );
     assert.deepEqual(await closed(expiring, 10_000), { code: 4001, reason: 'Token expired' });
   } finally {
     await relay.stop();

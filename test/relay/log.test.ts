@@ -24,5 +24,11 @@ test('JSON lines: one object per event with its fields', () => {
   log.debug('client joined', { channel: 'lobby', subscribers: 2, msg: 'not overriding' });
   assert.equal(lines.length, 1);
   assert.ok(lines[0]!.endsWith('\n'));
-  assert.deepEqual(JSON.parse(lines[0]!), { time: '2030-01-02T03:04:05.000Z', level: 'debug', msg: 'client joined', channel: 'lobby', subscribers: 2 });
+  assert.deepEqual(JSON.parse(lines[0]!), {
+    time: '2030-01-02T03:04:05.000Z',
+    level: 'debug',
+    msg: 'client joined',
+    channel: 'lobby',
+    subscribers: 2,
+  });
 });

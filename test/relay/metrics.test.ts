@@ -11,7 +11,15 @@ test('the exposition has HELP and TYPE for every metric and the counted values',
   const stats = createStats();
   stats.droppedMessages = 4;
   const counts: Record<string, number> = { a: 1, b: 2 };
-  const text = renderMetrics({ metrics, stats, connections: 2, queuedBytes: 0, channels: ['a', 'b'], subscriberCount: (c) => counts[c]!, topChannels: 10 });
+  const text = renderMetrics({
+    metrics,
+    stats,
+    connections: 2,
+    queuedBytes: 0,
+    channels: ['a', 'b'],
+    subscriberCount: (c) => counts[c]!,
+    topChannels: 10,
+  });
   assert.match(text, /^# HELP wavecast_relay_connections .+\n# TYPE wavecast_relay_connections gauge\nwavecast_relay_connections 2$/m);
   assert.match(text, /^wavecast_relay_connections_opened_total 3$/m);
   assert.match(text, /^wavecast_relay_messages_received_total\{source="websocket"\} 1$/m);
@@ -27,9 +35,24 @@ test('the exposition has HELP and TYPE for every metric and the counted values',
 });
 
 test('only the busiest channels get a line, busiest first, ties by name', () => {
-  const counts = new Map([['x', 1], ['y', 5], ['z', 5], ['w', 2]]);
-  assert.deepEqual(busiest([...counts.keys()], (c) => counts.get(c)!, 3), [['y', 5], ['z', 5], ['w', 2]]);
-  assert.deepEqual(busiest(['x'], () => 1, 0), []);
+  const counts = new Map([
+    ['x', 1],
+    ['y', 5],
+    ['z', 5],
+    ['w', 2],
+  ]);
+  assert.deepEqual(
+    busiest([...counts.keys()], (c) => counts.get(c)!, 3),
+    [
+      ['y', 5],
+      ['z', 5],
+      ['w', 2],
+    ],
+  );
+  assert.deepEqual(
+    busiest(['x'], () => 1, 0),
+    [],
+  );
 });
 
 test('label values are escaped', () => {

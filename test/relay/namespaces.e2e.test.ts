@@ -45,8 +45,17 @@ test('with users: backend-only publishing, subscribe by claim or for any user, j
     ada.send({ type: 'join', channel: 'news:today' });
     await ada.next('joined');
     ada.send({ type: 'publish', channel: 'news:today', data: 'x', id: 1 });
-    assert.deepEqual(await ada.next('error'), { type: 'error', code: 'forbidden', message: 'Only the backend publishes on "news:today"', id: 1, channel: 'news:today' });
-    const posted = await http(relay.http, 'POST', '/api/publish', { headers: { Authorization: `Bearer ${API_KEY}` }, body: JSON.stringify({ channel: 'news:today', data: 'headline' }) });
+    assert.deepEqual(await ada.next('error'), {
+      type: 'error',
+      code: 'forbidden',
+      message: 'Only the backend publishes on "news:today"',
+      id: 1,
+      channel: 'news:today',
+    });
+    const posted = await http(relay.http, 'POST', '/api/publish', {
+      headers: { Authorization: `Bearer ${API_KEY}` },
+      body: JSON.stringify({ channel: 'news:today', data: 'headline' }),
+    });
     assert.equal(posted.status, 200);
     assert.equal((await ada.next('message')).data, 'headline');
 
@@ -97,7 +106,10 @@ test('a config is checked: the longest prefix wins; unknown rules and bad values
   assert.equal(namespaces.of('a:c').publish, 'backend');
   assert.equal(namespaces.publishRefusal(ANONYMOUS, 'a:b:c'), null);
   assert.throws(() => Namespaces.parse({ namespaces: { 'a:': { publsh: 'backend' } } }), /unknown rule "publsh"/);
-  assert.throws(() => Namespaces.parse({ namespaces: { 'a:': { subscribe: 'everyone' } } }), /"subscribe" is "anyone", "users" or \{"claim": "NAME"\}/);
+  assert.throws(
+    () => Namespaces.parse({ namespaces: { 'a:': { subscribe: 'everyone' } } }),
+    /"subscribe" is "anyone", "users" or \{"claim": "NAME"\}/,
+  );
   const bad = await runServeCommand(['--port', '0', '--config', config({ namespaces: { 'x:': { presence: 'no' } } })]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /"x:": "presence" is true or false/);

@@ -13,7 +13,10 @@ test('the pacer lets `burst` updates a key through per interval and flushes the 
   let now = 0;
   const flushed: string[] = [];
   const pacer = new UpdatePacer<string>({ burst: 2, interval: 1000, flush: (key) => flushed.push(key), now: () => now });
-  assert.deepEqual([pacer.offer('a'), pacer.offer('a'), pacer.offer('a'), pacer.offer('a'), pacer.offer('b')], [true, true, false, false, true]);
+  assert.deepEqual(
+    [pacer.offer('a'), pacer.offer('a'), pacer.offer('a'), pacer.offer('a'), pacer.offer('b')],
+    [true, true, false, false, true],
+  );
   pacer.tick();
   assert.deepEqual(flushed, ['a'], 'one flush for the two held updates');
   // The flush counts as the first update of the next interval.
@@ -69,7 +72,9 @@ function watch(port: number, name: string): Watcher {
   return w;
 }
 
-test('1,000 joins and leaves: each member gets a few presence envelopes a second, and ends up knowing who is there', { timeout: 30_000 }, async () => {
+test('1,000 joins and leaves: each member gets a few presence envelopes a second, and ends up knowing who is there', {
+  timeout: 30_000,
+}, async () => {
   const r = await startRelay({ maxPayload: 4096, historyLimit: 10 }, { presenceUpdates: 2 });
   const churners: RawV1[] = [];
   const watchers: Watcher[] = [];
@@ -94,7 +99,8 @@ test('1,000 joins and leaves: each member gets a few presence envelopes a second
     const seconds = (performance.now() - start) / 1000;
     // 1,020 changes; at most 2 one by one, then one summary, per second (and one more for the second under way).
     const bound = 3 * (Math.ceil(seconds) + 1);
-    for (const w of watchers) assert.ok(w.envelopes <= bound, `${w.envelopes} presence envelopes in ${seconds.toFixed(1)} s (bound ${bound}) for 1,020 changes`);
+    for (const w of watchers)
+      assert.ok(w.envelopes <= bound, `${w.envelopes} presence envelopes in ${seconds.toFixed(1)} s (bound ${bound}) for 1,020 changes`);
   } finally {
     for (const w of watchers) w.client.close();
     late?.client.close();

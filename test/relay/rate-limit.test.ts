@@ -92,7 +92,7 @@ test('a stall of the event loop does not punish clients that kept to the rate; a
   assert.equal(flooded, 300);
 });
 
-test('a stall measured in two parts (the clock\'s timer fires while the backlog is read) keeps the tokens of the first', () => {
+test("a stall measured in two parts (the clock's timer fires while the backlog is read) keeps the tokens of the first", () => {
   // Seen with SIGSTOP: the backlog's first messages got the stall's credit, then the clock's timer added a
   // few ms of stall more, and the next message's top-up cut the bucket back to the burst.
   const { clock, advance, stall } = stallingClock();

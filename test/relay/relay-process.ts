@@ -43,7 +43,10 @@ export function killAll(): void {
 
 /** Runs the command to completion (for --help and bad flags). */
 export async function runServeCommand(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exit & { stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI_MAIN, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI_MAIN, 'serve', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.add(child);
   let stdout = '';
   let stderr = '';
@@ -62,9 +65,16 @@ export interface StartOptions {
 }
 
 /** Starts the relay with `args` (after --port 0 --host 127.0.0.1) and waits for its listening line. */
-export async function startRelay(args: string[] = [], env: NodeJS.ProcessEnv = {}, { fileLimit, cli = CLI_MAIN }: StartOptions = {}): Promise<RelayProcess> {
+export async function startRelay(
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  { fileLimit, cli = CLI_MAIN }: StartOptions = {},
+): Promise<RelayProcess> {
   const command = [cli, 'serve', '--port', '0', '--host', '127.0.0.1', ...args];
-  const [file, argv] = fileLimit === undefined ? [process.execPath, command] : ['/bin/sh', ['-c', `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, ...command]];
+  const [file, argv] =
+    fileLimit === undefined
+      ? [process.execPath, command]
+      : ['/bin/sh', ['-c', `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, ...command]];
   const child = spawn(file, argv, {
     env: { ...process.env, PORT: '', WAVECAST_TOKEN: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -80,7 +90,10 @@ export async function startRelay(args: string[] = [], env: NodeJS.ProcessEnv = {
   });
   const url = await new Promise<string>((resolve, reject) => {
     let stdout = '';
-    const timer = setTimeout(() => fail(new Error(`the relay printed no listening line within 30 s; stdout: ${stdout}; stderr: ${stderr}`)), 30_000);
+    const timer = setTimeout(
+      () => fail(new Error(`the relay printed no listening line within 30 s; stdout: ${stdout}; stderr: ${stderr}`)),
+      30_000,
+    );
     const onData = (chunk: string) => {
       stdout += chunk;
       // (A build from before the chat page's address was added ends the line with the URL: --cli may run one.)
@@ -132,7 +145,10 @@ export type Received = { data: Buffer; isBinary: boolean; text: string };
  * that has not been taken yet (whether it already arrived or is still to come), and takes it and every
  * message before it; `messages` keeps them all, so a test can check the whole sequence.
  */
-export function record(client: WsClient): { messages: Received[]; next(predicate?: (m: Received) => boolean, timeoutMs?: number): Promise<Received> } {
+export function record(client: WsClient): {
+  messages: Received[];
+  next(predicate?: (m: Received) => boolean, timeoutMs?: number): Promise<Received>;
+} {
   const messages: Received[] = [];
   let cursor = 0;
   let waiter: { predicate: (m: Received) => boolean; resolve: (m: Received) => void } | null = null;
@@ -181,7 +197,10 @@ export async function closed(client: WsClient, timeoutMs = 5_000): Promise<{ cod
 }
 
 /** The HTTP status (and headers, body) a WebSocket upgrade was refused with. */
-export async function refusedUpgrade(url: string, options: WsClient.ClientOptions = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+export async function refusedUpgrade(
+  url: string,
+  options: WsClient.ClientOptions = {},
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   const client = new WsClient(url, options);
   client.on('error', () => {});
   const [, response] = await once<[unknown, import('node:http').IncomingMessage]>(client, 'unexpected-response');

@@ -37,8 +37,20 @@ test('no flags: localhost:3000 with the safe defaults', () => {
 
 test('connection flags: per address, timeouts in seconds, public URLs', () => {
   const { relay } = settings([
-    '--max-connections-per-ip', '0', '--handshake-timeout', '2.5', '--request-timeout', '0', '--keep-alive-timeout', '1',
-    '--idle-timeout', '0', '--public-url', 'https://chat.example.com', '--public-url', 'http://10.0.0.5:8080/',
+    '--max-connections-per-ip',
+    '0',
+    '--handshake-timeout',
+    '2.5',
+    '--request-timeout',
+    '0',
+    '--keep-alive-timeout',
+    '1',
+    '--idle-timeout',
+    '0',
+    '--public-url',
+    'https://chat.example.com',
+    '--public-url',
+    'http://10.0.0.5:8080/',
   ]);
   assert.equal(relay.maxConnectionsPerIp, 0);
   assert.equal(relay.handshakeTimeout, 2_500);
@@ -49,8 +61,18 @@ test('connection flags: per address, timeouts in seconds, public URLs', () => {
 });
 
 test('history flags: count, age in seconds, bytes', () => {
-  assert.deepEqual(settings(['--history', '0', '--history-ttl', '0', '--history-bytes', '1000', '--history-total-bytes', '5000', '--max-channels', '10']).relay.history, { limit: 0, ttl: 0, maxBytes: 1000, maxTotalBytes: 5000, maxChannels: 10 });
-  assert.deepEqual(settings(['--history', '500', '--history-ttl', '1.5']).relay.history, { limit: 500, ttl: 1500, maxBytes: 1_048_576, maxTotalBytes: 64 * 1_048_576, maxChannels: 100_000 });
+  assert.deepEqual(
+    settings(['--history', '0', '--history-ttl', '0', '--history-bytes', '1000', '--history-total-bytes', '5000', '--max-channels', '10'])
+      .relay.history,
+    { limit: 0, ttl: 0, maxBytes: 1000, maxTotalBytes: 5000, maxChannels: 10 },
+  );
+  assert.deepEqual(settings(['--history', '500', '--history-ttl', '1.5']).relay.history, {
+    limit: 500,
+    ttl: 1500,
+    maxBytes: 1_048_576,
+    maxTotalBytes: 64 * 1_048_576,
+    maxChannels: 100_000,
+  });
   assert.equal(settings(['--max-channels-per-connection', '3']).relay.maxChannelsPerConnection, 3);
 });
 
@@ -58,7 +80,10 @@ test('PORT and WAVECAST_TOKEN come from the environment; flags win', () => {
   assert.equal(settings([], { PORT: '8080' }).relay.port, 8080);
   assert.equal(settings(['--port', '0'], { PORT: '8080' }).relay.port, 0);
   assert.equal(settings([], { WAVECAST_TOKEN: 'abc' }).relay.token, 'abc');
-  assert.deepEqual(settings(['--origin', 'https://a.example', '--origin', 'http://b.example:8080']).relay.origins, ['https://a.example', 'http://b.example:8080']);
+  assert.deepEqual(settings(['--origin', 'https://a.example', '--origin', 'http://b.example:8080']).relay.origins, [
+    'https://a.example',
+    'http://b.example:8080',
+  ]);
 });
 
 test('bad values are usage errors that say what is wrong', () => {
@@ -91,7 +116,11 @@ test('bad values are usage errors that say what is wrong', () => {
     [['--tls-cert', '/nonexistent/c.pem', '--tls-key', '/nonexistent/k.pem'], /--tls-cert: cannot read \/nonexistent\/c.pem \(ENOENT\)/],
   ];
   for (const [argv, message] of cases) {
-    assert.throws(() => settings(argv), (error: unknown) => error instanceof UsageError && message.test(error.message), argv.join(' '));
+    assert.throws(
+      () => settings(argv),
+      (error: unknown) => error instanceof UsageError && message.test(error.message),
+      argv.join(' '),
+    );
   }
 });
 

@@ -80,8 +80,8 @@ test('SIGTERM delivers what was queued for a client that was not reading, closes
   got.messages.forEach((m, i) => assert.ok(m.text.startsWith(`${String(i).padStart(4, '0')}:`), `message ${i} in order`));
   const exit = await relay.exited;
   assert.deepEqual(exit, { code: 0, signal: null });
-  assert.match(relay.stderr(), /info  SIGTERM received: shutting down/);
-  assert.match(relay.stderr(), /info  relay stopped/);
+  assert.match(relay.stderr(), /info {2}SIGTERM received: shutting down/);
+  assert.match(relay.stderr(), /info {2}relay stopped/);
 });
 
 test('SIGINT (Ctrl-C) shuts down the same way: 1001 to clients, exit 0', async () => {

@@ -22,7 +22,10 @@ function token(sub: string, name: string): Promise<string> {
 const bearer = (value: string) => ({ headers: { Authorization: `Bearer ${value}` } });
 
 async function api(node: RelayProcess, method: string, body: object = {}, key = API_KEY): Promise<{ status: number; body: any }> {
-  const response = await http(node.http, 'POST', `/api/${method}`, { headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await http(node.http, 'POST', `/api/${method}`, {
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   let parsed: unknown = response.body;
   try {
     parsed = JSON.parse(response.body);
@@ -60,7 +63,9 @@ test('only the api key opens the API and /metrics; a client token does not', { t
   }
 });
 
-test('one node: publish to many channels, history, presence with user ids, channels, disconnect and remove', { timeout: 30_000 }, async () => {
+test('one node: publish to many channels, history, presence with user ids, channels, disconnect and remove', {
+  timeout: 30_000,
+}, async () => {
   const relay = await startRelay(['--jwt-secret', SECRET, '--api-key', API_KEY]);
   try {
     const ada = await v1(relay, bearer(await token('ada', 'Ada')));
@@ -75,17 +80,39 @@ test('one node: publish to many channels, history, presence with user ids, chann
 
     const published = await api(relay, 'publish', { channels: ['a', 'b'], data: 'from the backend' });
     assert.equal(published.status, 200);
-    assert.deepEqual(published.body.results.map((r: { channel: string; seq: number }) => [r.channel, r.seq]), [['a', 1], ['b', 1]]);
+    assert.deepEqual(
+      published.body.results.map((r: { channel: string; seq: number }) => [r.channel, r.seq]),
+      [
+        ['a', 1],
+        ['b', 1],
+      ],
+    );
     const message = await bob.next('message');
     assert.equal(message.data, 'from the backend');
     assert.equal(message.from, undefined, 'a backend message has no user');
     assert.equal((await api(relay, 'publish', { channel: 'a', data: 'AP8=', binary: true })).body.results[0].seq, 2);
     const history = await api(relay, 'history', { channel: 'a', since: 1 });
-    assert.deepEqual(history.body.messages.map((m: { seq: number; data: string; binary?: boolean }) => [m.seq, m.data, m.binary]), [[2, 'AP8=', true]]);
+    assert.deepEqual(
+      history.body.messages.map((m: { seq: number; data: string; binary?: boolean }) => [m.seq, m.data, m.binary]),
+      [[2, 'AP8=', true]],
+    );
 
     const presence = await api(relay, 'presence', { channel: 'a' });
-    assert.deepEqual(presence.body, { channel: 'a', online: 2, names: ['Ada', 'Bob'], users: [{ user: 'ada', name: 'Ada' }, { user: 'bob', name: 'Bob' }] });
-    assert.deepEqual((await api(relay, 'channels')).body, { channels: [{ channel: 'a', online: 2 }, { channel: 'b', online: 2 }] });
+    assert.deepEqual(presence.body, {
+      channel: 'a',
+      online: 2,
+      names: ['Ada', 'Bob'],
+      users: [
+        { user: 'ada', name: 'Ada' },
+        { user: 'bob', name: 'Bob' },
+      ],
+    });
+    assert.deepEqual((await api(relay, 'channels')).body, {
+      channels: [
+        { channel: 'a', online: 2 },
+        { channel: 'b', online: 2 },
+      ],
+    });
 
     // Remove ada from a: her v1 connection leaves it (told why), her other channels stay.
     assert.deepEqual((await api(relay, 'remove', { user: 'ada', channel: 'a' })).body, { user: 'ada', channel: 'a', removed: 1 });
@@ -109,9 +136,22 @@ test('one node: publish to many channels, history, presence with user ids, chann
 });
 
 for (const kind of BROKERS) {
-  test(`${kind.name} cluster: a user disconnected and removed through one node's API, on the other node; presence with user ids of both`, { timeout: 60_000 }, async () => {
+  test(`${kind.name} cluster: a user disconnected and removed through one node's API, on the other node; presence with user ids of both`, {
+    timeout: 60_000,
+  }, async () => {
     const prefix = uniquePrefix('api');
-    const args = [kind.flag, kind.shared, '--cluster-prefix', prefix, '--presence-heartbeat', '0.3', '--jwt-secret', SECRET, '--api-key', API_KEY];
+    const args = [
+      kind.flag,
+      kind.shared,
+      '--cluster-prefix',
+      prefix,
+      '--presence-heartbeat',
+      '0.3',
+      '--jwt-secret',
+      SECRET,
+      '--api-key',
+      API_KEY,
+    ];
     const [one, two] = await Promise.all([startRelay(args), startRelay(args)]);
     try {
       const ada = await v1(two!, bearer(await token('ada', 'Ada')));
@@ -124,7 +164,10 @@ for (const kind of BROKERS) {
       await bob.next('joined');
 
       await until('node one sees ada on room', async () => (await api(one!, 'presence', { channel: 'room' })).body.users.length === 2);
-      assert.deepEqual((await api(one!, 'presence', { channel: 'room' })).body.users, [{ user: 'ada', name: 'Ada' }, { user: 'bob', name: 'Bob' }]);
+      assert.deepEqual((await api(one!, 'presence', { channel: 'room' })).body.users, [
+        { user: 'ada', name: 'Ada' },
+        { user: 'bob', name: 'Bob' },
+      ]);
       await until('node one lists both channels', async () => (await api(one!, 'channels')).body.channels.length === 2);
 
       // Published on node one, delivered on node two.

@@ -18,7 +18,10 @@ const read = (r: RelayUnderTest) => clients(r).reduce((sum, ws) => sum + ((ws._s
 
 async function relayWithHistory(count: number, size: number, maxBackpressure = 1 << 20, room = 100): Promise<RelayUnderTest> {
   // Room for the live messages too: nothing is dropped from the history during a test.
-  const r = await startRelay({ maxPayload: 65536, historyLimit: count + room }, { history: { limit: count + room, ttl: 0, maxBytes: 1 << 30 }, maxBackpressure });
+  const r = await startRelay(
+    { maxPayload: 65536, historyLimit: count + room },
+    { history: { limit: count + room, ttl: 0, maxBytes: 1 << 30 }, maxBackpressure },
+  );
   const payload = Buffer.alloc(size, 'r');
   for (let i = 0; i < count; i++) r.relay.publish('deep', payload, false, 'http');
   return r;
@@ -30,7 +33,9 @@ async function handled(r: RelayUnderTest, written: () => number): Promise<void> 
   for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-test('connections that never read and rejoin since 0 again and again: the relay queues about one part each', { timeout: 60_000 }, async () => {
+test('connections that never read and rejoin since 0 again and again: the relay queues about one part each', {
+  timeout: 60_000,
+}, async () => {
   // A history of 6 MB (100 messages of 60 KB): each join's replay is 6 MB.
   const r = await relayWithHistory(100, 60_000, 64 << 20);
   const attackers: RawV1[] = [];
@@ -50,14 +55,19 @@ test('connections that never read and rejoin since 0 again and again: the relay 
     // 100 joins of a 6 MB replay each: before, the relay queued all of it that the kernel did not take
     // (hundreds of MB); now, what one part leaves per connection, whatever the kernel took.
     assert.ok(held < 5 * 256 * 1024, `${held} bytes queued for 5 connections that do not read`);
-    assert.ok(attackers.every((a) => !a.socket.destroyed), 'nobody was cut: they are paced, not dropped');
+    assert.ok(
+      attackers.every((a) => !a.socket.destroyed),
+      'nobody was cut: they are paced, not dropped',
+    );
   } finally {
     for (const a of attackers) await a.destroy();
     await r.relay.close(100);
   }
 });
 
-test('a slow reader recovering a large history gets every message once, in order, live ones included, while little is queued for it', { timeout: 60_000 }, async () => {
+test('a slow reader recovering a large history gets every message once, in order, live ones included, while little is queued for it', {
+  timeout: 60_000,
+}, async () => {
   // 400 messages of 20 KB: an 8 MB replay.
   const r = await relayWithHistory(400, 20_000);
   const c = await RawV1.open(r.port);
@@ -82,19 +92,31 @@ test('a slow reader recovering a large history gets every message once, in order
     await c.until(() => c.envelopes.filter((e) => e.type === 'message').length >= published, `${published} messages`);
     assert.ok(maxQueued < 512 * 1024, `at most ${maxQueued} bytes were queued for the reader (the replay is 8 MB)`);
     const messages = c.envelopes.filter((e) => e.type === 'message').map((e) => e.seq as number);
-    assert.deepEqual(messages, Array.from({ length: published }, (_, i) => i + 1), 'each once, in order');
+    assert.deepEqual(
+      messages,
+      Array.from({ length: published }, (_, i) => i + 1),
+      'each once, in order',
+    );
     const at = c.envelopes.findIndex((e) => e.type === 'joined');
     const joined = c.envelopes[at]!;
     assert.equal(joined.recovered, 400);
     // Those numbered by the joined envelope came before it, the others after.
-    assert.equal(c.envelopes.slice(0, at).filter((e) => e.type === 'message').at(-1)!.seq, joined.seq);
+    assert.equal(
+      c.envelopes
+        .slice(0, at)
+        .filter((e) => e.type === 'message')
+        .at(-1)!.seq,
+      joined.seq,
+    );
   } finally {
     await c.destroy();
     await r.relay.close(100);
   }
 });
 
-test('live messages held for a replay are bounded: past --max-backpressure the client is closed with 1013, and recovers with since', { timeout: 60_000 }, async () => {
+test('live messages held for a replay are bounded: past --max-backpressure the client is closed with 1013, and recovers with since', {
+  timeout: 60_000,
+}, async () => {
   const r = await relayWithHistory(200, 20_000, 256 * 1024, 300);
   const c = await RawV1.open(r.port);
   try {
@@ -105,20 +127,31 @@ test('live messages held for a replay are bounded: past --max-backpressure the c
     for (let i = 0; i < 40; i++) r.relay.publish('deep', Buffer.alloc(10_000, 'l'), false, 'http');
     // The client is being closed (it does not read the close frame yet): what comes now is not held for it.
     for (let i = 0; i < 200; i++) r.relay.publish('deep', Buffer.alloc(10_000, 'l'), false, 'http');
-    const hub = (r.relay as unknown as { _v1: { _channels: Map<string, { members: Map<unknown, { pending: unknown[] | null; pendingBytes: number }> }> } })._v1;
+    const hub = (
+      r.relay as unknown as {
+        _v1: { _channels: Map<string, { members: Map<unknown, { pending: unknown[] | null; pendingBytes: number }> }> };
+      }
+    )._v1;
     const held = [...hub._channels.get('deep')!.members.values()].map((m) => m.pendingBytes);
     assert.deepEqual(held, [0], 'nothing held for a client past the bound');
     c.socket.resume();
     await c.until(() => c.closeCode !== null, 'the close', 30_000);
     assert.equal(c.closeCode, 1013);
     const first = c.envelopes.filter((e) => e.type === 'message').map((e) => e.seq as number);
-    assert.deepEqual(first, Array.from({ length: first.length }, (_, i) => i + 1), 'what came is in order, with no hole');
+    assert.deepEqual(
+      first,
+      Array.from({ length: first.length }, (_, i) => i + 1),
+      'what came is in order, with no hole',
+    );
     await c.destroy();
     const back = await RawV1.open(r.port);
     back.sendJson({ type: 'join', channel: 'deep', since: first.length, epoch: r.relay.history.epoch });
     await back.until(() => back.envelopes.some((e) => e.type === 'joined'), 'joined', 30_000);
     const rest = back.envelopes.filter((e) => e.type === 'message').map((e) => e.seq as number);
-    assert.deepEqual([...first, ...rest], Array.from({ length: 440 }, (_, i) => i + 1));
+    assert.deepEqual(
+      [...first, ...rest],
+      Array.from({ length: 440 }, (_, i) => i + 1),
+    );
     await back.destroy();
   } finally {
     await r.relay.close(100);

@@ -75,7 +75,10 @@ test('a message published during a slow replay arrives once, after the replay', 
     await done;
     await relay.publish('race', Buffer.from('e'), false, 'http');
     await afterDone;
-    assert.deepEqual(got.map((e) => (e.type === 'message' ? `${e.seq}:${e.data}` : e.type)), ['2:b', '3:c', '4:d', 'joined', '5:e']);
+    assert.deepEqual(
+      got.map((e) => (e.type === 'message' ? `${e.seq}:${e.data}` : e.type)),
+      ['2:b', '3:c', '4:d', 'joined', '5:e'],
+    );
     client.close();
   } finally {
     await relay.close(1000);

@@ -21,15 +21,25 @@ test('a slow wavecast.v1 client is closed with 1013, not skipped, and recovers e
     assert.equal(slow.closeCode, 1013);
     const first = slow.envelopes.filter((e) => e.type === 'message').map((e) => e.seq as number);
     assert.ok(first.length < total, 'some messages were held back');
-    assert.deepEqual(first, first.map((_, i) => i + 1), 'what came before the close is in order, with no hole');
+    assert.deepEqual(
+      first,
+      first.map((_, i) => i + 1),
+      'what came before the close is in order, with no hole',
+    );
     await slow.destroy();
 
     const back = await RawV1.open(r.port);
     back.sendJson({ type: 'join', channel: 'firehose', since: first.length, epoch: r.relay.history.epoch });
     await back.until(() => back.envelopes.some((e) => e.type === 'joined'), 'joined');
     const rest = back.envelopes.filter((e) => e.type === 'message').map((e) => e.seq as number);
-    assert.deepEqual([...first, ...rest], Array.from({ length: total }, (_, i) => i + 1));
-    assert.equal(back.envelopes.some((e) => e.type === 'gap'), false);
+    assert.deepEqual(
+      [...first, ...rest],
+      Array.from({ length: total }, (_, i) => i + 1),
+    );
+    assert.equal(
+      back.envelopes.some((e) => e.type === 'gap'),
+      false,
+    );
     await back.destroy();
   } finally {
     await r.relay.close(100);

@@ -14,29 +14,52 @@ test('the subprotocol is negotiated; plain clients, HTTP and v1 share one sequen
     assert.equal(a.client.protocol, 'wavecast.v1');
     a.send({ type: 'join', channel: 'room', name: 'Ada' });
     const joined = await a.next('joined');
-    assert.deepEqual({ ...joined, epoch: typeof joined.epoch, you: typeof joined.you }, { type: 'joined', channel: 'room', epoch: 'string', seq: 0, recovered: 0, presence: { count: 1, names: ['Ada'] }, you: 'string' });
+    assert.deepEqual(
+      { ...joined, epoch: typeof joined.epoch, you: typeof joined.you },
+      { type: 'joined', channel: 'room', epoch: 'string', seq: 0, recovered: 0, presence: { count: 1, names: ['Ada'] }, you: 'string' },
+    );
 
     const plain = await connect(`${relay.url}/room`);
     assert.equal(plain.protocol, '');
     const plainLog = record(plain);
     plain.send('from plain');
-    const post = await http(relay.http, 'POST', '/channels/room/messages', { headers: { 'Content-Type': 'text/plain' }, body: 'from http' });
+    const post = await http(relay.http, 'POST', '/channels/room/messages', {
+      headers: { 'Content-Type': 'text/plain' },
+      body: 'from http',
+    });
     assert.equal(post.status, 200);
     assert.equal(JSON.parse(post.body).seq, 2);
     a.send({ type: 'publish', channel: 'room', data: 'from v1', id: 'r1' });
-    assert.deepEqual((await a.next('ack')), { type: 'ack', id: 'r1', channel: 'room', seq: 3 });
+    assert.deepEqual(await a.next('ack'), { type: 'ack', id: 'r1', channel: 'room', seq: 3 });
     // The ack comes after the message itself.
-    assert.deepEqual(a.messages('room'), [[1, 'from plain'], [2, 'from http'], [3, 'from v1']]);
+    assert.deepEqual(a.messages('room'), [
+      [1, 'from plain'],
+      [2, 'from http'],
+      [3, 'from v1'],
+    ]);
     // The relay stamps a v1 connection's messages with the id its joined envelope gave it (and only those).
-    assert.deepEqual(a.all.filter((e) => e.type === 'message').map((e) => e.from), [undefined, undefined, joined.you]);
+    assert.deepEqual(
+      a.all.filter((e) => e.type === 'message').map((e) => e.from),
+      [undefined, undefined, joined.you],
+    );
     const kept = JSON.parse((await http(relay.http, 'GET', '/channels/room/messages?since=2')).body);
     assert.equal(kept.messages[0].from, joined.you);
     const m = a.all.find((e) => e.type === 'message')!;
     assert.equal(typeof m.time, 'number');
     assert.equal((await plainLog.next((r) => r.text === 'from v1')).isBinary, false, 'plain clients get a v1 message as its text');
 
-    await http(relay.http, 'POST', '/channels/room/messages', { headers: { 'Content-Type': 'application/octet-stream' }, body: Buffer.from([0, 255]) });
-    assert.deepEqual(await a.next('message', (e) => e.seq === 4), { type: 'message', channel: 'room', seq: 4, time: (a.all.at(-1) as Envelope).time, data: 'AP8=', binary: true });
+    await http(relay.http, 'POST', '/channels/room/messages', {
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: Buffer.from([0, 255]),
+    });
+    assert.deepEqual(await a.next('message', (e) => e.seq === 4), {
+      type: 'message',
+      channel: 'room',
+      seq: 4,
+      time: (a.all.at(-1) as Envelope).time,
+      data: 'AP8=',
+      binary: true,
+    });
     plain.close();
     a.client.close();
   } finally {
@@ -62,14 +85,26 @@ test('rejoining with since gets exactly what was missed, in order, before live m
     await reader.next('message', (e) => e.seq === 6);
     writer.send({ type: 'publish', channel: 'feed', data: 'm7', id: 1 });
     await reader.next('message', (e) => e.seq === 7);
-    assert.deepEqual(reader.messages('feed'), [[3, 'm3'], [4, 'm4'], [5, 'm5'], [6, 'm6'], [7, 'm7']]);
+    assert.deepEqual(reader.messages('feed'), [
+      [3, 'm3'],
+      [4, 'm4'],
+      [5, 'm5'],
+      [6, 'm6'],
+      [7, 'm7'],
+    ]);
     assert.ok(!reader.all.some((e) => e.type === 'gap'));
 
     const history = await http(relay.http, 'GET', '/channels/feed/messages?since=5');
     assert.equal(history.status, 200);
     const body = JSON.parse(history.body);
     assert.equal(body.latest, 7);
-    assert.deepEqual(body.messages.map((m: { seq: number; data: string }) => [m.seq, m.data]), [[6, 'm6'], [7, 'm7']]);
+    assert.deepEqual(
+      body.messages.map((m: { seq: number; data: string }) => [m.seq, m.data]),
+      [
+        [6, 'm6'],
+        [7, 'm7'],
+      ],
+    );
     assert.equal(body.lost, undefined);
     assert.equal((await http(relay.http, 'GET', '/channels/feed/messages?since=x')).status, 400);
     writer.client.close();
@@ -82,19 +117,27 @@ test('rejoining with since gets exactly what was missed, in order, before live m
 test('too old: a typed gap names the lost range, then what is kept follows', { timeout: 30_000 }, async () => {
   const relay = await startRelay(['--history', '3']);
   try {
-    for (let i = 1; i <= 6; i++) await http(relay.http, 'POST', '/channels/news/messages', { headers: { 'Content-Type': 'text/plain' }, body: `n${i}` });
+    for (let i = 1; i <= 6; i++)
+      await http(relay.http, 'POST', '/channels/news/messages', { headers: { 'Content-Type': 'text/plain' }, body: `n${i}` });
     const reader = await v1(relay);
     reader.send({ type: 'join', channel: 'news', since: 1 });
     const gap = await reader.next('gap');
     assert.deepEqual([gap.from, gap.to, gap.reason], [2, 3, 'expired']);
     await reader.next('joined');
-    assert.deepEqual(reader.messages('news'), [[4, 'n4'], [5, 'n5'], [6, 'n6']]);
+    assert.deepEqual(reader.messages('news'), [
+      [4, 'n4'],
+      [5, 'n5'],
+      [6, 'n6'],
+    ]);
     const types = reader.all.map((e) => e.type);
     assert.deepEqual(types, ['gap', 'message', 'message', 'message', 'joined']);
 
     const body = JSON.parse((await http(relay.http, 'GET', '/channels/news/messages?since=0')).body);
     assert.deepEqual(body.lost, { from: 1, to: 3 });
-    assert.deepEqual(body.messages.map((m: { seq: number }) => m.seq), [4, 5, 6]);
+    assert.deepEqual(
+      body.messages.map((m: { seq: number }) => m.seq),
+      [4, 5, 6],
+    );
 
     // A since from another epoch (the relay restarted): a reset gap, then everything kept.
     const other = await v1(relay);
@@ -102,7 +145,10 @@ test('too old: a typed gap names the lost range, then what is kept follows', { t
     const reset = await other.next('gap', (e) => e.reason === 'reset');
     assert.equal(reset.from, 3);
     await other.next('joined');
-    assert.deepEqual(other.messages('news').map(([seq]) => seq), [4, 5, 6]);
+    assert.deepEqual(
+      other.messages('news').map(([seq]) => seq),
+      [4, 5, 6],
+    );
     reader.client.close();
     other.client.close();
   } finally {
@@ -146,7 +192,13 @@ test('errors come as typed envelopes and the connection stays usable', { timeout
     c.send({ type: 'shout' });
     assert.equal((await c.next('error')).code, 'unknown_type');
     c.send({ type: 'publish', channel: 'z', data: 'x', id: 9 });
-    assert.deepEqual(await c.next('error'), { type: 'error', code: 'not_joined', message: 'Join "z" before publishing to it', id: 9, channel: 'z' });
+    assert.deepEqual(await c.next('error'), {
+      type: 'error',
+      code: 'not_joined',
+      message: 'Join "z" before publishing to it',
+      id: 9,
+      channel: 'z',
+    });
     c.send({ type: 'join', channel: 'z' });
     await c.next('joined');
     c.send({ type: 'join', channel: 'z' });

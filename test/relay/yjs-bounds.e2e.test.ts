@@ -68,7 +68,20 @@ test('a read-only document: editors get its content, their changes are refused (
 });
 
 test('bounds: update size (1009, 413), document size (4413, 413), rate (1008), open documents (503), each with its reason', async () => {
-  const relay = await startRelay(['--data-dir', tempDir(), '--doc-max-update', '4096', '--doc-max-bytes', '8192', '--doc-rate-limit', '5', '--doc-rate-burst', '10', '--docs-max-open', '3']);
+  const relay = await startRelay([
+    '--data-dir',
+    tempDir(),
+    '--doc-max-update',
+    '4096',
+    '--doc-max-bytes',
+    '8192',
+    '--doc-rate-limit',
+    '5',
+    '--doc-rate-burst',
+    '10',
+    '--docs-max-open',
+    '3',
+  ]);
   try {
     // A message over --doc-max-update.
     const big = await connect(`${relay.url}/docs/a`);
@@ -85,7 +98,11 @@ test('bounds: update size (1009, 413), document size (4413, 413), rate (1008), o
     await agree([ada, bob], (t) => t.length === 3000);
     ada.text.insert(0, 'y'.repeat(3000));
     await agree([ada, bob], (t) => t.length === 6000);
-    const adaClosed = new Promise<{ code: number; reason: string }>((resolve) => ada.provider.once('connection-close', (event: { code: number; reason: string } | null) => resolve({ code: event?.code ?? 0, reason: event?.reason ?? '' })));
+    const adaClosed = new Promise<{ code: number; reason: string }>((resolve) =>
+      ada.provider.once('connection-close', (event: { code: number; reason: string } | null) =>
+        resolve({ code: event?.code ?? 0, reason: event?.reason ?? '' }),
+      ),
+    );
     ada.text.insert(0, 'z'.repeat(3000));
     const { code, reason } = await adaClosed;
     assert.equal(code, 4413);

@@ -47,7 +47,15 @@ async function type(page: Page, text: string, where: 'start' | 'end'): Promise<v
  */
 function editorText(wanted?: string): string | boolean {
   // The tests are compiled without the DOM's types.
-  const document = (globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ cloneNode(deep: boolean): { querySelectorAll(s: string): Iterable<{ remove(): void }>; textContent: string } }> } }).document;
+  const document = (
+    globalThis as unknown as {
+      document: {
+        querySelectorAll(
+          s: string,
+        ): Iterable<{ cloneNode(deep: boolean): { querySelectorAll(s: string): Iterable<{ remove(): void }>; textContent: string } }>;
+      };
+    }
+  ).document;
   const lines = [...document.querySelectorAll('.cm-content .cm-line')].map((line) => {
     const copy = line.cloneNode(true);
     for (const caret of copy.querySelectorAll('.cm-ySelectionCaret')) caret.remove();
@@ -68,10 +76,15 @@ async function allShow(pages: Page[], expected: string): Promise<void> {
 
 /** Waits until an element the selector finds has the text. */
 async function shows(page: Page, selector: string, text: string): Promise<void> {
-  await page.locator(selector, { hasText: new RegExp(`^${text}$`) }).first().waitFor({ timeout: 15_000 });
+  await page
+    .locator(selector, { hasText: new RegExp(`^${text}$`) })
+    .first()
+    .waitFor({ timeout: 15_000 });
 }
 
-test('two editor pages typing at once converge, show each other\'s names and cursors, and merge what one typed offline', { timeout: 90_000 }, async () => {
+test("two editor pages typing at once converge, show each other's names and cursors, and merge what one typed offline", {
+  timeout: 90_000,
+}, async () => {
   const relay = await startRelay(['--data-dir', tempDir()]);
   try {
     const ada = await open(relay, 'team notes', 'Ada');
@@ -102,7 +115,7 @@ test('two editor pages typing at once converge, show each other\'s names and cur
 
     // A y-websocket editor in Node reads the same text.
     const node = await editor(relay.url, 'team notes');
-    await until(node.doc, () => node.text.toString() === merged, 'the Node editor to read the pages\' text');
+    await until(node.doc, () => node.text.toString() === merged, "the Node editor to read the pages' text");
     destroy(node);
     await Promise.all([ada.context.close(), grace.context.close()]);
   } finally {

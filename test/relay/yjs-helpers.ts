@@ -81,11 +81,23 @@ export async function agree(editors: Editor[], check: (text: string) => boolean 
 
 /** Waits until every editor's text equals `expected`. */
 export async function allRead(editors: Editor[], expected: string): Promise<void> {
-  await Promise.all(editors.map((e, i) => until(e.doc, () => e.text.toString() === expected, `editor ${i} to read ${JSON.stringify(expected)} (has ${JSON.stringify(e.text.toString())})`)));
+  await Promise.all(
+    editors.map((e, i) =>
+      until(
+        e.doc,
+        () => e.text.toString() === expected,
+        `editor ${i} to read ${JSON.stringify(expected)} (has ${JSON.stringify(e.text.toString())})`,
+      ),
+    ),
+  );
 }
 
 /** Waits until the provider's awareness holds a state matching `check`. */
-export function awarenessHas(provider: WebsocketProvider, check: (state: Record<string, unknown>) => boolean, timeoutMs = 5_000): Promise<void> {
+export function awarenessHas(
+  provider: WebsocketProvider,
+  check: (state: Record<string, unknown>) => boolean,
+  timeoutMs = 5_000,
+): Promise<void> {
   const has = () => [...provider.awareness.getStates().values()].some((state) => check(state as Record<string, unknown>));
   if (has()) return Promise.resolve();
   return new Promise((resolve, reject) => {

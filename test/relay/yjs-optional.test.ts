@@ -10,7 +10,9 @@ import { ROOT } from './relay-process.js';
 function staticImports(file: string): string[] {
   const source = readFileSync(file, 'utf8');
   // `import … from '…'`, `export … from '…'` and `import '…'`; dynamic import() is left out on purpose.
-  return [...source.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm)].map((m) => (m[1] ?? m[2])!);
+  return [...source.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm)].map(
+    (m) => (m[1] ?? m[2])!,
+  );
 }
 
 function reach(entry: string): { files: Set<string>; packages: Set<string> } {

@@ -17,7 +17,7 @@ after(destroyAll);
 
 after(removeTempDirs);
 
-test('two y-websocket editors typing at once converge, and each sees the other\'s name (awareness)', async () => {
+test("two y-websocket editors typing at once converge, and each sees the other's name (awareness)", async () => {
   const relay = await startRelay(['--data-dir', tempDir()]);
   try {
     const ada = await editor(relay.url, 'notes', { user: 'Ada' });
@@ -81,7 +81,10 @@ test('a relay restart keeps every document: stopped gracefully, or killed right 
   assert.equal(again.text.toString(), 'first document');
   assert.equal(again2.text.toString(), 'second document');
   // A backend's update is answered once stored: a kill right after loses nothing.
-  const posted = await http(relay.http, 'POST', '/docs/three', { headers: { 'Content-Type': 'application/octet-stream' }, body: Buffer.from(textUpdate('stored before the kill')) });
+  const posted = await http(relay.http, 'POST', '/docs/three', {
+    headers: { 'Content-Type': 'application/octet-stream' },
+    body: Buffer.from(textUpdate('stored before the kill')),
+  });
   assert.equal(posted.status, 200, posted.body);
   destroy(again, again2);
   await relay.stop('SIGKILL');
@@ -106,12 +109,19 @@ test('a backend reads a document as JSON, as text and as a Yjs update, and appli
     ada.doc.getArray('tags').push(['q3', 'draft']);
     // The relay applies a change before it passes it on: once another editor has it, so has the relay.
     const watcher = await editor(relay.url, 'report', { params: { token: 's3cret' } });
-    await until(watcher.doc, () => watcher.doc.getArray('tags').length === 2 && watcher.doc.getMap('meta').size === 1 && watcher.doc.getText('text').length > 0, 'the watcher to have everything');
+    await until(
+      watcher.doc,
+      () => watcher.doc.getArray('tags').length === 2 && watcher.doc.getMap('meta').size === 1 && watcher.doc.getText('text').length > 0,
+      'the watcher to have everything',
+    );
 
     assert.equal((await http(relay.http, 'GET', '/docs/report')).status, 401);
     const json = await http(relay.http, 'GET', '/docs/report', { headers: auth });
     assert.equal(json.status, 200);
-    assert.deepEqual(JSON.parse(json.body), { doc: 'report', types: { meta: { owner: 'Ada' }, tags: ['q3', 'draft'], text: 'Quarterly report' } });
+    assert.deepEqual(JSON.parse(json.body), {
+      doc: 'report',
+      types: { meta: { owner: 'Ada' }, tags: ['q3', 'draft'], text: 'Quarterly report' },
+    });
     const text = await http(relay.http, 'GET', '/docs/report?text=text', { headers: auth });
     assert.deepEqual([text.status, text.headers['content-type'], text.body], [200, 'text/plain; charset=utf-8', 'Quarterly report']);
     assert.equal((await http(relay.http, 'GET', '/docs/report?text=nope', { headers: auth })).status, 404);
@@ -125,12 +135,18 @@ test('a backend reads a document as JSON, as text and as a Yjs update, and appli
     const before = Y.encodeStateVector(copy);
     copy.getText('text').insert(0, 'Final ');
     const change = Y.encodeStateAsUpdate(copy, before);
-    const posted = await http(relay.http, 'POST', '/docs/report', { headers: { ...auth, 'Content-Type': 'application/octet-stream' }, body: Buffer.from(change) });
+    const posted = await http(relay.http, 'POST', '/docs/report', {
+      headers: { ...auth, 'Content-Type': 'application/octet-stream' },
+      body: Buffer.from(change),
+    });
     assert.equal(posted.status, 200, posted.body);
     assert.deepEqual(JSON.parse(posted.body), { doc: 'report', applied: change.length });
-    await until(ada.doc, () => ada.text.toString() === 'Final Quarterly report', 'the backend\'s change to reach the editor');
+    await until(ada.doc, () => ada.text.toString() === 'Final Quarterly report', "the backend's change to reach the editor");
 
-    const notYjs = await http(relay.http, 'POST', '/docs/report', { headers: { ...auth, 'Content-Type': 'application/octet-stream' }, body: Buffer.from('not an update at all') });
+    const notYjs = await http(relay.http, 'POST', '/docs/report', {
+      headers: { ...auth, 'Content-Type': 'application/octet-stream' },
+      body: Buffer.from('not an update at all'),
+    });
     assert.equal(notYjs.status, 400, notYjs.body);
     const asText = await http(relay.http, 'POST', '/docs/report', { headers: { ...auth, 'Content-Type': 'text/plain' }, body: 'hello' });
     assert.equal(asText.status, 415);

@@ -85,7 +85,10 @@ test("policy 'close': a slow client that reads again finds a 1008 close with a r
   assert.equal(frame.payload.readUInt16BE(0), 1008);
   assert.match(frame.payload.subarray(2).toString(), /^Too slow: over 262144 bytes were waiting to be sent to this client$/);
   // Everything queued before the close arrived, in order, without gaps.
-  assert.deepEqual(seqs, seqs.map((_, i) => i));
+  assert.deepEqual(
+    seqs,
+    seqs.map((_, i) => i),
+  );
   raw.socket.destroy();
   await once(socket, 'close');
   await wss.close({ timeout: 100 });
@@ -117,7 +120,10 @@ test("policy 'drop': messages are skipped and counted while a client is backed u
   assert.equal(drops.length, 50, `no drops after ${published} publishes`);
   assert.ok(maxQueued <= BOUND + FRAME, `queued ${maxQueued} bytes, bound ${BOUND}`);
   assert.equal(socket.readyState, WebSocket.OPEN, 'the drop policy keeps the connection');
-  assert.ok(drops.every(([ws], i) => ws === socket && drops[i]![1] === i + 1), 'each drop names the socket and its running count');
+  assert.ok(
+    drops.every(([ws], i) => ws === socket && drops[i]![1] === i + 1),
+    'each drop names the socket and its running count',
+  );
   assert.equal(wss.stats.droppedMessages, 50);
 
   // The client reads again: its queue empties, 'drain' says how much it missed, and delivery resumes.
@@ -136,10 +142,20 @@ test("policy 'drop': messages are skipped and counted while a client is backed u
   assert.equal(wss.publish('feed', message(published)), 2);
   await gotLast;
   assert.equal(seqs.length, published + 1 - 50, 'every message not dropped arrived');
-  assert.ok(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!), 'in publish order');
+  assert.ok(
+    seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!),
+    'in publish order',
+  );
   await healthyDone;
-  assert.deepEqual(healthySeqs, healthySeqs.map((_, i) => i), 'a client that keeps up gets everything, in order');
-  assert.ok(drops.every(([ws]) => ws === socket), 'only the slow client had messages dropped');
+  assert.deepEqual(
+    healthySeqs,
+    healthySeqs.map((_, i) => i),
+    'a client that keeps up gets everything, in order',
+  );
+  assert.ok(
+    drops.every(([ws]) => ws === socket),
+    'only the slow client had messages dropped',
+  );
   raw.socket.destroy();
   await closeAll(wss, healthy.client);
 });
@@ -190,7 +206,11 @@ for (const policy of ['drop', 'close'] as const) {
         data.writeUInt32BE(i, 0);
         assert.equal(wss.publish('burst', data), 5, `publish ${i} reached every reader`);
       }
-      for (const seqs of await Promise.all(arrived)) assert.deepEqual(seqs, Array.from({ length: BURST }, (_, i) => i));
+      for (const seqs of await Promise.all(arrived))
+        assert.deepEqual(
+          seqs,
+          Array.from({ length: BURST }, (_, i) => i),
+        );
       assert.equal(drops, 0);
       assert.equal(wss.stats.slowClientCloses, 0);
       await closeAll(wss, ...pairs.map((p) => p.client));
@@ -215,7 +235,11 @@ test("socket.send() passes the same gate: policy 'close' closes a client that st
   assert.ok(maxQueued <= BOUND + FRAME, `queued ${maxQueued} bytes, bound ${BOUND}`);
   assert.equal(wss.stats.slowClientCloses, 1);
   await nextTurn();
-  assert.deepEqual(errors, ['The connection was closed: the client is too slow (maxBackpressure)'], 'the send that did not fit is called back with an error');
+  assert.deepEqual(
+    errors,
+    ['The connection was closed: the client is too slow (maxBackpressure)'],
+    'the send that did not fit is called back with an error',
+  );
   raw.socket.destroy();
   await once(socket, 'close');
   await wss.close({ timeout: 100 });
@@ -245,7 +269,10 @@ test("socket.send() under policy 'drop': sends that do not fit are dropped, call
   readFrames(raw, (frame) => seqs.push(frame.payload.readUInt32BE(0)));
   const [, missed] = await drained;
   assert.equal(missed, 10);
-  assert.ok(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!), 'what was not dropped arrives in order');
+  assert.ok(
+    seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!),
+    'what was not dropped arrives in order',
+  );
   raw.socket.destroy();
   await once(socket, 'close');
   await wss.close({ timeout: 100 });
@@ -277,12 +304,18 @@ test('the gate decides at the first frame of a message: a fragmented message sta
   await Promise.all([drained, finished]);
   assert.equal(endResult, undefined);
   assert.equal(droppedResult, 'The message was dropped: the client is too slow (maxBackpressure)');
-  assert.ok(results.every((r) => r === undefined), 'every fragment was sent');
+  assert.ok(
+    results.every((r) => r === undefined),
+    'every fragment was sent',
+  );
   const last = frames[frames.length - 1]!;
   assert.equal(last.fin, true);
   assert.equal(last.payload.toString(), ':end');
   assert.equal(frames[0]!.opcode, 0x2);
-  assert.ok(frames.slice(1).every((f) => f.opcode === 0x0), 'one message: the first frame, then continuations');
+  assert.ok(
+    frames.slice(1).every((f) => f.opcode === 0x0),
+    'one message: the first frame, then continuations',
+  );
   raw.socket.destroy();
   await once(socket, 'close');
   await wss.close({ timeout: 100 });

@@ -53,7 +53,10 @@ test('the broadcast example relays every message to every client, as text', asyn
   await Promise.all(allIn);
   for (const list of received) {
     assert.deepEqual(list.map(([text]) => text).sort(), ['hello from 0 ✓', 'hello from 1 ✓', 'hello from 2 ✓']);
-    assert.ok(list.every(([, isBinary]) => isBinary === false), 'text relayed as text, not binary');
+    assert.ok(
+      list.every(([, isBinary]) => isBinary === false),
+      'text relayed as text, not binary',
+    );
   }
   // A peer that breaks the protocol does not bring the program down (it has no 'error' listener).
   const rogue = await open(url);

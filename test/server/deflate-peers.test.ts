@@ -79,7 +79,12 @@ function nextMessages(socket: WebSocket, count: number): Promise<{ data: Buffer;
 
 /** What the server sends a peer, which echoes each message back: large text, small text, large binary. */
 const OUTGOING: { data: Buffer; isBinary: boolean }[] = [
-  { data: Buffer.from(JSON.stringify({ users: Array.from({ length: 200 }, (_, i) => ({ id: i, name: `user ${i}`, online: i % 3 === 0 })) })), isBinary: false },
+  {
+    data: Buffer.from(
+      JSON.stringify({ users: Array.from({ length: 200 }, (_, i) => ({ id: i, name: `user ${i}`, online: i % 3 === 0 })) }),
+    ),
+    isBinary: false,
+  },
   { data: Buffer.from('short and plain'), isBinary: false },
   { data: Buffer.concat([noise(4000, 21), noise(4000, 21), Buffer.from('é€😀 and text, text, text '.repeat(50))]), isBinary: true },
 ];
@@ -158,7 +163,9 @@ asyncio.run(main(sys.argv[1], json.loads(sys.argv[2])))
 
 function runPython(params: Record<string, unknown> | null): Promise<{ extensions: string; echoed: number; reply: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', ['-c', PYTHON_CLIENT, `ws://127.0.0.1:${port}/ws`, JSON.stringify(params)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/python3', ['-c', PYTHON_CLIENT, `ws://127.0.0.1:${port}/ws`, JSON.stringify(params)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk));

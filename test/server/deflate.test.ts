@@ -9,12 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket as WsClient, WebSocketServer as WsServer } from 'ws';
 import { WebSocket } from '../../src/connection/websocket.js';
 import { WebSocketServer, type ServerOptions } from '../../src/server/websocket-server.js';
-import {
-  acceptDeflateResponse,
-  deflateOffer,
-  resolveDeflateOptions,
-  type PerMessageDeflateOptions,
-} from '../../src/protocol/deflate.js';
+import { acceptDeflateResponse, deflateOffer, resolveDeflateOptions, type PerMessageDeflateOptions } from '../../src/protocol/deflate.js';
 import { createDeflateCompression, type DeflateCodec } from '../../src/connection/deflate-codec.js';
 import { Opcode } from '../../src/protocol/frame.js';
 import { handshake, noise, rawHandshake, zeroBomb, type RawPeer } from '../helpers/deflate.js';
@@ -48,7 +43,10 @@ async function stopServer(wss: WebSocketServer | WsServer): Promise<void> {
 }
 
 /** Resolves with a ws client once it is open, and the server's Sec-WebSocket-Extensions answer. */
-async function wsClient(port: number, perMessageDeflate: boolean | PerMessageDeflateOptions): Promise<{ client: WsClient; response: string | undefined }> {
+async function wsClient(
+  port: number,
+  perMessageDeflate: boolean | PerMessageDeflateOptions,
+): Promise<{ client: WsClient; response: string | undefined }> {
   const client = new WsClient(`ws://127.0.0.1:${port}/`, { perMessageDeflate: perMessageDeflate as never });
   const upgraded = once<[IncomingMessage]>(client, 'upgrade');
   const opened = once(client, 'open');
@@ -61,7 +59,11 @@ async function wsClient(port: number, perMessageDeflate: boolean | PerMessageDef
  * Our WebSocket in the client role: the handshake is done by hand with the offer deflate.ts builds, the
  * response is checked by deflate.ts, and the socket is handed to the connection (as src/client/ will).
  */
-async function ourClient(port: number, option: boolean | PerMessageDeflateOptions, maxPayload = 0): Promise<{ ws: WebSocket; response: string | undefined }> {
+async function ourClient(
+  port: number,
+  option: boolean | PerMessageDeflateOptions,
+  maxPayload = 0,
+): Promise<{ ws: WebSocket; response: string | undefined }> {
   const options = resolveDeflateOptions(option);
   const hs = await handshake(port, options ? deflateOffer(options) : undefined);
   assert.match(hs.status, / 101 /);
@@ -71,7 +73,9 @@ async function ourClient(port: number, option: boolean | PerMessageDeflateOption
   const ws = new WebSocket(null);
   ws._isServer = false;
   ws._extensions = accepted.agreement?.response ?? '';
-  const compression = accepted.agreement ? createDeflateCompression(accepted.agreement.params, options!, { isServer: false, maxPayload }) : null;
+  const compression = accepted.agreement
+    ? createDeflateCompression(accepted.agreement.params, options!, { isServer: false, maxPayload })
+    : null;
   ws._setSocket(hs.socket, hs.head, { maxPayload }, compression);
   hs.socket.resume();
   return { ws, response };
@@ -105,10 +109,7 @@ function messages(target: Peer, count: number, timeoutMs = 10_000): Promise<{ da
  * of 3000 bytes (beyond a 9- or 10-bit window), and each is sent twice (the second copy refers to the
  * first unless the sender resets its context).
  */
-const PROBES = [
-  Buffer.concat([noise(3000, 11), noise(3000, 11)]),
-  Buffer.from('{"type":"chat","text":"hello hello hello"} '.repeat(80)),
-];
+const PROBES = [Buffer.concat([noise(3000, 11), noise(3000, 11)]), Buffer.from('{"type":"chat","text":"hello hello hello"} '.repeat(80))];
 
 function echo(ws: Peer): void {
   ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
@@ -194,7 +195,10 @@ describe('interop with ws: ws client, our server', () => {
       socket.send(probe);
       socket.send(probe);
     }
-    assert.deepEqual((await got).map((m) => m.data), [PROBES[0], PROBES[0], PROBES[1], PROBES[1]]);
+    assert.deepEqual(
+      (await got).map((m) => m.data),
+      [PROBES[0], PROBES[0], PROBES[1], PROBES[1]],
+    );
     client.close();
     await stopServer(wss);
   });
@@ -267,7 +271,10 @@ async function stopWsServerClean(wss: WsServer): Promise<void> {
 
 // ---------------------------------------------------------------- the wire, seen from a raw peer
 
-async function rawPair(options: ServerOptions, offer: string | undefined = 'permessage-deflate'): Promise<{ wss: WebSocketServer; socket: WebSocket; peer: RawPeer }> {
+async function rawPair(
+  options: ServerOptions,
+  offer: string | undefined = 'permessage-deflate',
+): Promise<{ wss: WebSocketServer; socket: WebSocket; peer: RawPeer }> {
   const { wss, port } = await startServer(options);
   const connected = once<[WebSocket]>(wss, 'connection');
   const peer = await rawHandshake(port, offer);
@@ -331,7 +338,10 @@ describe('the wire', () => {
     socket.send('small', { fin: false });
     socket.send('large '.repeat(1000), { fin: true });
     const frames = await peer.waitForFrames(2);
-    assert.deepEqual(frames.map((f) => f.rsv1), [false, false]);
+    assert.deepEqual(
+      frames.map((f) => f.rsv1),
+      [false, false],
+    );
     assert.equal(Buffer.concat(frames.map((f) => f.payload)).toString(), 'small' + 'large '.repeat(1000));
     await stopServer(wss);
   });
@@ -350,7 +360,10 @@ describe('the wire', () => {
     peer.send(Opcode.Binary, Buffer.from([0x00]), { rsv1: true }); // an empty compressed message
     peer.send(Opcode.Text, Buffer.from('Hello'));
     const all = await got;
-    assert.deepEqual(all.map((m) => m.data.toString()), ['Hello', 'Hello', 'Hello', 'Hello', 'Hello', 'Hello', 'Hello', '', 'Hello']);
+    assert.deepEqual(
+      all.map((m) => m.data.toString()),
+      ['Hello', 'Hello', 'Hello', 'Hello', 'Hello', 'Hello', 'Hello', '', 'Hello'],
+    );
     assert.equal(all[7]!.isBinary, true);
     peer.socket.destroy();
     await stopServer(wss);
@@ -358,10 +371,13 @@ describe('the wire', () => {
 
   test('RSV1 on a continuation or a control frame, or without negotiation, closes with 1002', async () => {
     const cases: [string | undefined, (peer: RawPeer) => void][] = [
-      ['permessage-deflate', (p) => {
-        p.send(Opcode.Text, hex('f2 48'), { rsv1: true, fin: false });
-        p.send(Opcode.Continuation, hex('cd c9 c9 07 00'), { rsv1: true });
-      }],
+      [
+        'permessage-deflate',
+        (p) => {
+          p.send(Opcode.Text, hex('f2 48'), { rsv1: true, fin: false });
+          p.send(Opcode.Continuation, hex('cd c9 c9 07 00'), { rsv1: true });
+        },
+      ],
       ['permessage-deflate', (p) => p.send(Opcode.Ping, Buffer.from('x'), { rsv1: true })],
       [undefined, (p) => p.send(Opcode.Text, hex('f2 48 cd c9 c9 07 00'), { rsv1: true })],
     ];
@@ -387,7 +403,10 @@ describe('the wire', () => {
       assert.equal(await peer.closeCode(), 1007);
     }
     assert.equal(errors.length, 3);
-    assert.deepEqual(errors.map((e) => (e as { closeCode: number }).closeCode), [1007, 1007, 1007]);
+    assert.deepEqual(
+      errors.map((e) => (e as { closeCode: number }).closeCode),
+      [1007, 1007, 1007],
+    );
     await stopServer(wss);
   });
 

@@ -86,23 +86,23 @@ test('a flood of pings from a peer that does not read leaves at most a bounded b
   const { raw, socket } = await acceptRaw(wss, port);
   raw.socket.on('error', noop);
   try {
-  const PINGS = 100_000; // 13 MB of pings, far more than the kernel's buffers hold
-  let maxQueued = 0;
-  socket.on('ping', () => (maxQueued = Math.max(maxQueued, socket.bufferedAmount)));
-  const last = Buffer.from(`last ping ${'.'.repeat(100)}`);
-  const all = events(socket, 'ping', PINGS + 1, 60_000);
-  await flood(raw.socket, clientFrame(0x9, Buffer.alloc(125, 0x70)), PINGS);
-  raw.socket.write(clientFrame(0x9, last));
-  await all;
-  assert.ok(maxQueued <= 256 * 1024, `the server queued ${maxQueued} bytes of pongs for a peer that does not read`);
-  // The peer reads again: the pong for its last ping comes.
-  const gotLast = new Promise<void>((resolve) =>
-    readFrames(raw.socket, raw.rest, (frame) => {
-      if (frame.opcode === 0xa && frame.payload.equals(last)) resolve();
-    }),
-  );
-  await gotLast;
-  assert.equal(socket.readyState, WebSocket.OPEN);
+    const PINGS = 100_000; // 13 MB of pings, far more than the kernel's buffers hold
+    let maxQueued = 0;
+    socket.on('ping', () => (maxQueued = Math.max(maxQueued, socket.bufferedAmount)));
+    const last = Buffer.from(`last ping ${'.'.repeat(100)}`);
+    const all = events(socket, 'ping', PINGS + 1, 60_000);
+    await flood(raw.socket, clientFrame(0x9, Buffer.alloc(125, 0x70)), PINGS);
+    raw.socket.write(clientFrame(0x9, last));
+    await all;
+    assert.ok(maxQueued <= 256 * 1024, `the server queued ${maxQueued} bytes of pongs for a peer that does not read`);
+    // The peer reads again: the pong for its last ping comes.
+    const gotLast = new Promise<void>((resolve) =>
+      readFrames(raw.socket, raw.rest, (frame) => {
+        if (frame.opcode === 0xa && frame.payload.equals(last)) resolve();
+      }),
+    );
+    await gotLast;
+    assert.equal(socket.readyState, WebSocket.OPEN);
   } finally {
     raw.socket.destroy();
     await wss.close({ timeout: 100 });
@@ -113,20 +113,20 @@ test('a peer that floods pings and reads gets pongs, and the connection stays op
   const { wss, port } = await startServer();
   const { raw, socket } = await acceptRaw(wss, port);
   try {
-  let pongs = 0;
-  const last = Buffer.from('the last one');
-  const gotLast = new Promise<void>((resolve) =>
-    readFrames(raw.socket, raw.rest, (frame) => {
-      if (frame.opcode !== 0xa) return;
-      pongs++;
-      if (frame.payload.equals(last)) resolve();
-    }),
-  );
-  await flood(raw.socket, clientFrame(0x9, 'ping'), 20_000);
-  raw.socket.write(clientFrame(0x9, last));
-  await gotLast;
-  assert.ok(pongs > 0);
-  assert.equal(socket.readyState, WebSocket.OPEN);
+    let pongs = 0;
+    const last = Buffer.from('the last one');
+    const gotLast = new Promise<void>((resolve) =>
+      readFrames(raw.socket, raw.rest, (frame) => {
+        if (frame.opcode !== 0xa) return;
+        pongs++;
+        if (frame.payload.equals(last)) resolve();
+      }),
+    );
+    await flood(raw.socket, clientFrame(0x9, 'ping'), 20_000);
+    raw.socket.write(clientFrame(0x9, last));
+    await gotLast;
+    assert.ok(pongs > 0);
+    assert.equal(socket.readyState, WebSocket.OPEN);
   } finally {
     raw.socket.destroy();
     await wss.close({ timeout: 100 });
@@ -179,22 +179,22 @@ test('a peer that keeps streaming after our close and never answers it is cut of
   const { raw, socket } = await acceptRaw(wss, port);
   raw.socket.on('error', noop);
   try {
-  const frames: number[] = [];
-  readFrames(raw.socket, raw.rest, (frame) => frames.push(frame.opcode));
-  let received = 0;
-  socket.on('message', () => received++);
-  const closed = once<[number]>(socket, 'close', 10_000);
-  const rawClosed = closedSocket(raw.socket);
-  const streaming = flood(raw.socket, clientFrame(0x1, 'still talking'), 10_000_000);
-  await events(socket, 'message', 1000);
-  socket.close(1000, 'bye');
-  const [code] = await closed;
-  assert.equal(code, 1006, 'no closing handshake: reported as abnormal');
-  await rawClosed;
-  const sent = await streaming;
-  assert.ok(sent < 10_000_000, 'the stream was cut off');
-  assert.deepEqual(frames, [0x8], 'the close frame, then nothing more');
-  assert.ok(received >= 1000);
+    const frames: number[] = [];
+    readFrames(raw.socket, raw.rest, (frame) => frames.push(frame.opcode));
+    let received = 0;
+    socket.on('message', () => received++);
+    const closed = once<[number]>(socket, 'close', 10_000);
+    const rawClosed = closedSocket(raw.socket);
+    const streaming = flood(raw.socket, clientFrame(0x1, 'still talking'), 10_000_000);
+    await events(socket, 'message', 1000);
+    socket.close(1000, 'bye');
+    const [code] = await closed;
+    assert.equal(code, 1006, 'no closing handshake: reported as abnormal');
+    await rawClosed;
+    const sent = await streaming;
+    assert.ok(sent < 10_000_000, 'the stream was cut off');
+    assert.deepEqual(frames, [0x8], 'the close frame, then nothing more');
+    assert.ok(received >= 1000);
   } finally {
     raw.socket.destroy();
     await wss.close({ timeout: 100 });
@@ -228,7 +228,10 @@ test('oversized request heads get 431 under the default limits; large but legal 
     assert.equal(repeated.status, 400);
 
     // 300 offers the server must decline, then one it can take.
-    const offers = [...Array<string>(300).fill('permessage-deflate; server_max_window_bits=7'), 'permessage-deflate; client_max_window_bits'];
+    const offers = [
+      ...Array<string>(300).fill('permessage-deflate; server_max_window_bits=7'),
+      'permessage-deflate; client_max_window_bits',
+    ];
     const negotiated = await rawHandshake(port, { headers: { 'Sec-WebSocket-Extensions': offers.join(', ') } });
     assert.equal(negotiated.status, 101);
     assert.match(negotiated.head, /\r\nSec-WebSocket-Extensions: permessage-deflate(\r\n|;|$)/);
@@ -270,8 +273,14 @@ test('a hundred slow-loris handshakes, trickling a byte at a time, are all dropp
     assert.equal(String((await echoed)[0]), 'served');
     await allClosed;
     assert.equal(wss.stats.handshakeTimeouts, LORISES);
-    assert.ok(lorises.every((l) => l.answered === 0), 'dropped without an answer');
-    assert.ok(lorises.some((l) => l.sent > 5), 'they were trickling when dropped');
+    assert.ok(
+      lorises.every((l) => l.answered === 0),
+      'dropped without an answer',
+    );
+    assert.ok(
+      lorises.some((l) => l.sent > 5),
+      'they were trickling when dropped',
+    );
     assert.equal(socket.readyState, WebSocket.OPEN);
     await closeAll(wss, client);
   } finally {
@@ -472,15 +481,24 @@ test('twenty subscribers that stop reading are closed with 1008 at the bound whi
       do await new Promise<void>((resolve) => setImmediate(resolve));
       while (readers.some(({ socket }) => socket.bufferedAmount > BOUND / 2));
     }
-    assert.ok(stalled.every(({ socket }) => socket.readyState !== WebSocket.OPEN), `still open after ${published} publishes`);
+    assert.ok(
+      stalled.every(({ socket }) => socket.readyState !== WebSocket.OPEN),
+      `still open after ${published} publishes`,
+    );
     assert.ok(maxQueued <= BOUND + PAYLOAD + 16, `a stalled subscriber had ${maxQueued} bytes queued`);
     assert.equal(wss.stats.slowClientCloses, 20);
     // The readers get everything, in order.
     const done = readers.map(({ client }, i) =>
-      seen[i]!.length === published ? Promise.resolve() : new Promise<void>((resolve) => client.on('message', () => seen[i]!.length === published && resolve())),
+      seen[i]!.length === published
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => client.on('message', () => seen[i]!.length === published && resolve())),
     );
     await Promise.all(done);
-    for (const seqs of seen) assert.deepEqual(seqs, Array.from({ length: published }, (_, n) => n));
+    for (const seqs of seen)
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: published }, (_, n) => n),
+      );
     await closedStalled;
     await closeAll(wss, ...readers.map((r) => r.client));
   } finally {

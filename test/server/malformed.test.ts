@@ -31,8 +31,16 @@ const cases: Array<[string, Buffer, number]> = [
   ['a ping over 125 bytes', clientFrame(0x9, Buffer.alloc(126)), 1002],
   ['a continuation with no message', clientFrame(0x0, 'x'), 1002],
   ['a new message inside a fragmented one', Buffer.concat([clientFrame(0x1, 'a', { fin: false }), clientFrame(0x2, 'b')]), 1002],
-  ['invalid UTF-8', clientFrame(0x1, Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80])), 1007],
-  ['invalid UTF-8 in a fragment', Buffer.concat([clientFrame(0x1, 'ok', { fin: false }), clientFrame(0x0, Buffer.from([0xc0, 0x80]), { fin: false })]), 1007],
+  [
+    'invalid UTF-8',
+    clientFrame(0x1, Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80])),
+    1007,
+  ],
+  [
+    'invalid UTF-8 in a fragment',
+    Buffer.concat([clientFrame(0x1, 'ok', { fin: false }), clientFrame(0x0, Buffer.from([0xc0, 0x80]), { fin: false })]),
+    1007,
+  ],
   ['a close frame with a 1-byte payload', clientFrame(0x8, Buffer.from([1])), 1002],
   ['a close frame with code 1005', clientFrame(0x8, Buffer.from([0x03, 0xed])), 1002],
   ['a close frame with code 999', clientFrame(0x8, Buffer.from([0x03, 0xe7])), 1002],
@@ -54,7 +62,11 @@ test('each malformed frame gets its close code and the server keeps serving', as
     const [echo] = await once<[Buffer]>(bystander, 'message');
     assert.equal(echo.toString(), name);
   }
-  assert.deepEqual(closes, cases.map(() => 1006), 'the side that failed the connection received no close frame: 1006');
+  assert.deepEqual(
+    closes,
+    cases.map(() => 1006),
+    'the side that failed the connection received no close frame: 1006',
+  );
   bystander.close();
   await once(bystander, 'close');
   await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -56,7 +56,12 @@ async function stopServer(wss: WebSocketServer): Promise<void> {
 }
 
 /** A ws client subscribed to `topic`, and its socket on the server side. */
-async function wsSubscriber(wss: WebSocketServer, port: number, perMessageDeflate: unknown, topic = 'news'): Promise<{ client: WsClient; socket: WebSocket }> {
+async function wsSubscriber(
+  wss: WebSocketServer,
+  port: number,
+  perMessageDeflate: unknown,
+  topic = 'news',
+): Promise<{ client: WsClient; socket: WebSocket }> {
   const accepted = once<[WebSocket]>(wss, 'connection');
   const client = new WsClient(`ws://127.0.0.1:${port}/`, { perMessageDeflate: perMessageDeflate as never });
   const [[socket]] = await Promise.all([accepted, once(client, 'open')]);
@@ -65,7 +70,12 @@ async function wsSubscriber(wss: WebSocketServer, port: number, perMessageDeflat
 }
 
 /** A raw peer that offers `extensions`, subscribed to `topic`: it sees every frame as written (RSV1, payload). */
-async function rawSubscriber(wss: WebSocketServer, port: number, extensions: string, topic = 'news'): Promise<{ peer: RawPeer; socket: WebSocket }> {
+async function rawSubscriber(
+  wss: WebSocketServer,
+  port: number,
+  extensions: string,
+  topic = 'news',
+): Promise<{ peer: RawPeer; socket: WebSocket }> {
   const accepted = once<[WebSocket]>(wss, 'connection');
   const peer = await rawHandshake(port, extensions);
   const [socket] = await accepted;
@@ -85,6 +95,7 @@ type CompressShared = TopicRegistry['_compressShared'];
  * each waits until release() is called; `onFill` runs right after a group's frames are filled in.
  */
 function watchCompressions(wss: WebSocketServer, options: { hold?: boolean; onFill?: (shared: SharedFrames) => void } = {}) {
+  // biome-ignore lint/complexity/useLiteralKeys: a private member, reachable by index only
   const registry = wss['_topics'] as TopicRegistry;
   const original: CompressShared = registry._compressShared.bind(registry);
   const calls: { windowBits: number; shared: SharedFrames; recipients: number }[] = [];
@@ -151,7 +162,8 @@ function messages(client: WsClient, count: number, timeoutMs = 10_000): Promise<
 /** A JSON document of about `rows` × 40 bytes that deflate shrinks well. */
 function feed(seq: number, rows: number): string {
   const items = [];
-  for (let k = 0; k < rows; k++) items.push({ seq, k, user: `user${k % 17}`, text: `message ${k} of feed ${seq}`, at: 1_700_000_000_000 + k * 31 });
+  for (let k = 0; k < rows; k++)
+    items.push({ seq, k, user: `user${k % 17}`, text: `message ${k} of feed ${seq}`, at: 1_700_000_000_000 + k * 31 });
   return JSON.stringify({ seq, items });
 }
 
@@ -248,7 +260,10 @@ describe('shared compression with serverNoContextTakeover', () => {
     assert.ok(narrowFrames[0]!.rsv1 && narrowFrames[0]!.payload.length > 6000, 'the 9-bit window does not');
     assert.ok(narrowFrames[0]!.payload.equals(narrowFrames[1]!.payload));
     // What a peer that inflates with a 9-bit window can read.
-    const inflated = inflateRawSync(Buffer.concat([narrowFrames[0]!.payload, TAIL]), { windowBits: 9, finishFlush: constants.Z_SYNC_FLUSH });
+    const inflated = inflateRawSync(Buffer.concat([narrowFrames[0]!.payload, TAIL]), {
+      windowBits: 9,
+      finishFlush: constants.Z_SYNC_FLUSH,
+    });
     assert.ok(inflated.equals(data));
     await stopServer(wss);
   });
@@ -338,7 +353,9 @@ describe('order while zlib works', () => {
     await stopServer(wss);
   });
 
-  test('mixed subscribers get thousands of mixed publishes, broadcasts and direct sends intact and in order', { timeout: 120_000 }, async () => {
+  test('mixed subscribers get thousands of mixed publishes, broadcasts and direct sends intact and in order', {
+    timeout: 120_000,
+  }, async () => {
     // No serverNoContextTakeover on the server: each client decides by what it offers.
     const { wss, port } = await startServer({ perMessageDeflate: true });
     const watch = watchCompressions(wss);
@@ -408,7 +425,9 @@ describe('order while zlib works', () => {
       assert.equal(got.length, COUNT);
       for (let i = 0; i < COUNT; i++) {
         if (!got[i]!.data.equals(expected[i]!.data) || got[i]!.isBinary !== expected[i]!.isBinary) {
-          assert.fail(`message ${i}: got ${got[i]!.data.subarray(0, 40).toString()}… (binary ${got[i]!.isBinary}), expected ${expected[i]!.data.subarray(0, 40).toString()}…`);
+          assert.fail(
+            `message ${i}: got ${got[i]!.data.subarray(0, 40).toString()}… (binary ${got[i]!.isBinary}), expected ${expected[i]!.data.subarray(0, 40).toString()}…`,
+          );
         }
       }
     }

@@ -21,6 +21,9 @@ test('publishes stay in order behind compressed sends to the same subscriber', a
     }
   }
   const got = await nextMessages(client, expected.length);
-  assert.deepEqual(got.map(([text]) => text), expected);
+  assert.deepEqual(
+    got.map(([text]) => text),
+    expected,
+  );
   await closeAll(wss, client);
 });

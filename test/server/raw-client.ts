@@ -53,7 +53,9 @@ export async function rawConnect(port: number, path = '/'): Promise<RawClient> {
   const end = buffered.indexOf('\r\n\r\n');
   const response = buffered.subarray(0, end).toString();
   buffered = buffered.subarray(end + 4);
-  const expected = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  const expected = createHash('sha1')
+    .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+    .digest('base64');
   if (!response.startsWith('HTTP/1.1 101') || !response.includes(expected)) throw new Error(`bad handshake response: ${response}`);
 
   async function nextFrame(): Promise<ServerFrame> {
@@ -69,7 +71,11 @@ export async function rawConnect(port: number, path = '/'): Promise<RawClient> {
           offset = 10;
         }
         if ((length < 126 || offset > 2) && buffered.length >= offset + length) {
-          const frame = { opcode: buffered[0]! & 0x0f, fin: (buffered[0]! & 0x80) !== 0, payload: Buffer.from(buffered.subarray(offset, offset + length)) };
+          const frame = {
+            opcode: buffered[0]! & 0x0f,
+            fin: (buffered[0]! & 0x80) !== 0,
+            payload: Buffer.from(buffered.subarray(offset, offset + length)),
+          };
           buffered = buffered.subarray(offset + length);
           return frame;
         }
@@ -95,7 +101,11 @@ export async function rawConnect(port: number, path = '/'): Promise<RawClient> {
 }
 
 /** A masked client frame. */
-export function clientFrame(opcode: number, payload: Buffer | string = Buffer.alloc(0), options: { fin?: boolean; rsv?: number; mask?: boolean } = {}): Buffer {
+export function clientFrame(
+  opcode: number,
+  payload: Buffer | string = Buffer.alloc(0),
+  options: { fin?: boolean; rsv?: number; mask?: boolean } = {},
+): Buffer {
   const data = Buffer.from(payload);
   const masked = options.mask ?? true;
   const head: number[] = [((options.fin ?? true) ? 0x80 : 0) | ((options.rsv ?? 0) << 4) | opcode];

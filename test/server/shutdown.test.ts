@@ -113,7 +113,10 @@ test('plain close(callback) leaves open connections alone, as ws does', async ()
 test('close options are checked, and closing a closed server again resolves', async () => {
   const { wss } = await startServer();
   assert.throws(() => wss.close({ code: 1005 }), { name: 'TypeError', message: 'First argument must be a valid error code number' });
-  assert.throws(() => wss.close({ reason: 'x'.repeat(200) }), { name: 'RangeError', message: 'The message must not be greater than 123 bytes' });
+  assert.throws(() => wss.close({ reason: 'x'.repeat(200) }), {
+    name: 'RangeError',
+    message: 'The message must not be greater than 123 bytes',
+  });
   await wss.close({});
   await wss.close({ timeout: 10 });
   const [error] = await new Promise<[Error | undefined]>((resolve) => wss.close((e) => resolve([e])));

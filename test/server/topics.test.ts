@@ -29,8 +29,14 @@ test('publish reaches exactly the subscribers of the topic', async () => {
   assert.equal(wss.publish('sport', 'goal'), 1);
   assert.equal(wss.publish('weather', 'rain'), 0);
   assert.equal(wss.publish('news', 'second'), 2);
-  assert.deepEqual(await gotA, [['first', false], ['second', false]]);
-  assert.deepEqual(await gotB, [['first', false], ['second', false]]);
+  assert.deepEqual(await gotA, [
+    ['first', false],
+    ['second', false],
+  ]);
+  assert.deepEqual(await gotB, [
+    ['first', false],
+    ['second', false],
+  ]);
   assert.deepEqual(await gotC, [['goal', false]]);
   await closeAll(wss, a.client, b.client, c.client);
 });
@@ -75,8 +81,15 @@ test('except leaves out the sender; broadcast reaches every client', async () =>
   assert.equal(wss.publish('chat', 'to b only', { except: [a.socket, c.socket] }), 1);
   assert.equal(wss.broadcast('everyone', { except: new Set([a.socket]) }), 2);
   assert.equal(wss.broadcast('all'), 3);
-  assert.deepEqual(await gotB, [['from a', false], ['to b only', false], ['everyone', false]]);
-  assert.deepEqual(await gotC, [['from a', false], ['everyone', false]]);
+  assert.deepEqual(await gotB, [
+    ['from a', false],
+    ['to b only', false],
+    ['everyone', false],
+  ]);
+  assert.deepEqual(await gotC, [
+    ['from a', false],
+    ['everyone', false],
+  ]);
   assert.deepEqual(await gotA, [['all', false]]);
   await closeAll(wss, a.client, b.client, c.client);
 });
@@ -179,8 +192,14 @@ test('per subscriber, published messages and direct sends arrive in the order th
     }
     if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
-  assert.deepEqual((await gotA).map(([text]) => text), expected);
-  assert.deepEqual((await gotB).map(([text]) => text), expected.filter((m) => m.startsWith('published')));
+  assert.deepEqual(
+    (await gotA).map(([text]) => text),
+    expected,
+  );
+  assert.deepEqual(
+    (await gotB).map(([text]) => text),
+    expected.filter((m) => m.startsWith('published')),
+  );
   await closeAll(wss, a.client, b.client);
 });
 
@@ -213,7 +232,10 @@ test('topics work with clientTracking off, and only on server-side sockets', asy
   const got = nextMessages(a.client, 2);
   assert.equal(wss.publish('x', 'hello'), 1);
   assert.equal(wss.broadcast('to all'), 1);
-  assert.deepEqual(await got, [['hello', false], ['to all', false]]);
+  assert.deepEqual(await got, [
+    ['hello', false],
+    ['to all', false],
+  ]);
   const closed = once(a.socket, 'close');
   a.client.close();
   await closed;

@@ -47,7 +47,10 @@ const stop = (wss: WebSocketServer) => new Promise<void>((resolve) => wss.close(
 function upgradeHead(key: string, extra = ''): string {
   return `GET /room?id=7 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
 }
-const acceptOf = (key: string) => createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+const acceptOf = (key: string) =>
+  createHash('sha1')
+    .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+    .digest('base64');
 
 test('a plain HTTP request is answered 426 with an Upgrade header', async () => {
   const { wss, port } = await start();
@@ -59,7 +62,11 @@ test('a plain HTTP request is answered 426 with an Upgrade header', async () => 
 
 test('malformed heads are answered 400, oversized ones 431, and the server keeps upgrading', async () => {
   const { wss, port } = await start({ maxHeaderSize: 1024 });
-  for (const bad of ['GET / HTTP/1.1\r\nUpgrade: websocket\r\n folded\r\n\r\n', 'BAD REQUEST LINE\r\n\r\n', 'GET / HTTP/1.1\r\nNo colon here\r\n\r\n']) {
+  for (const bad of [
+    'GET / HTTP/1.1\r\nUpgrade: websocket\r\n folded\r\n\r\n',
+    'BAD REQUEST LINE\r\n\r\n',
+    'GET / HTTP/1.1\r\nNo colon here\r\n\r\n',
+  ]) {
     assert.match(await exchange(port, [bad], (r) => r.includes('\r\n\r\n')), /^HTTP\/1\.1 400 /, JSON.stringify(bad));
   }
   const big = `GET / HTTP/1.1\r\nX-Big: ${'a'.repeat(2000)}\r\n\r\n`;
@@ -121,7 +128,9 @@ test('a peer that half-closes (FIN, no close frame) is closed with 1006 and its 
   const servers = [(await start()).wss, new WebSocketServer({ server: httpServer })];
   for (const wss of servers) {
     const port = ((wss.options.server ?? wss).address() as { port: number }).port;
-    const closed = new Promise<number>((resolve) => wss.once('connection', (ws: WebSocket) => ws.on('close', (code: number) => resolve(code))));
+    const closed = new Promise<number>((resolve) =>
+      wss.once('connection', (ws: WebSocket) => ws.on('close', (code: number) => resolve(code))),
+    );
     const socket = connect(port, '127.0.0.1');
     await once(socket, 'connect');
     socket.write(upgradeHead(randomBytes(16).toString('base64')));

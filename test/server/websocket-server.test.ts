@@ -302,7 +302,10 @@ test('verifyClient, sync and async, with a custom status', async () => {
   await stop(asyncServer.wss);
 });
 
-function httpGet(port: number, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
+function httpGet(
+  port: number,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/', headers }, async (res) => {
       let body = '';

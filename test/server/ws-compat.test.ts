@@ -22,7 +22,9 @@ async function answer(port: number, lines: string[], path = '/'): Promise<string
     socket.destroy();
     return '101';
   }
-  const extra = ['Sec-WebSocket-Version', 'Retry-After'].map((name) => [name, new RegExp(`^${name}: (.*)$`, 'im').exec(head)?.[1]]).filter(([, value]) => value !== undefined);
+  const extra = ['Sec-WebSocket-Version', 'Retry-After']
+    .map((name) => [name, new RegExp(`^${name}: (.*)$`, 'im').exec(head)?.[1]])
+    .filter(([, value]) => value !== undefined);
   return `${status} ${body}${extra.map(([name, value]) => ` (${name}: ${value})`).join('')}`;
 }
 
@@ -39,7 +41,12 @@ test('what the handshake accepts and how it refuses, in the order ws checks', as
       'no key, no version': await answer(port, [...upgrade]),
       'a bad key': await answer(port, [...upgrade, 'Sec-WebSocket-Key: not-a-key', 'Sec-WebSocket-Version: 13']),
       'Upgrade: h2c': await answer(port, ['Upgrade: h2c', 'Connection: Upgrade', `Sec-WebSocket-Key: ${KEY}`, 'Sec-WebSocket-Version: 13']),
-      'repeated subprotocols': await answer(port, [...upgrade, `Sec-WebSocket-Key: ${KEY}`, 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Protocol: a, a']),
+      'repeated subprotocols': await answer(port, [
+        ...upgrade,
+        `Sec-WebSocket-Key: ${KEY}`,
+        'Sec-WebSocket-Version: 13',
+        'Sec-WebSocket-Protocol: a, a',
+      ]),
       // (ws's node:http server would keep the connection alive after its answer; this asks it not to.)
       'a plain request': await answer(port, ['Connection: close']),
     };
@@ -64,7 +71,10 @@ test('verifyClient and path refusals: 401 by default, the status, body and heade
     const syncServer = await listening(impl, { verifyClient: () => false });
     const asyncServer = await listening(impl, {
       path: '/only',
-      verifyClient: (info: { origin: string; req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void) => {
+      verifyClient: (
+        info: { origin: string; req: IncomingMessage },
+        done: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void,
+      ) => {
         done(false, 429, `slow down, ${info.origin}`, { 'Retry-After': '120' });
       },
     });
@@ -78,7 +88,11 @@ test('verifyClient and path refusals: 401 by default, the status, body and heade
     await shutDown(asyncServer.wss);
     return result;
   });
-  assert.deepEqual(seen, { sync: '401 Unauthorized', async: '429 slow down, https://app.example (Retry-After: 120)', wrongPath: '400 Bad Request' });
+  assert.deepEqual(seen, {
+    sync: '401 Unauthorized',
+    async: '429 slow down, https://app.example (Retry-After: 120)',
+    wrongPath: '400 Bad Request',
+  });
 });
 
 test('handleUpgrade() twice with one socket throws, as in ws, instead of answering twice', async () => {
@@ -129,7 +143,16 @@ test('the options object has the defaults of ws', async () => {
     const wss = new impl.WebSocketServer({ noServer: true });
     const options = wss.options as Record<string, unknown>;
     const shown: Record<string, unknown> = {};
-    for (const name of ['allowSynchronousEvents', 'autoPong', 'maxPayload', 'skipUTF8Validation', 'perMessageDeflate', 'clientTracking', 'closeTimeout', 'noServer']) {
+    for (const name of [
+      'allowSynchronousEvents',
+      'autoPong',
+      'maxPayload',
+      'skipUTF8Validation',
+      'perMessageDeflate',
+      'clientTracking',
+      'closeTimeout',
+      'noServer',
+    ]) {
       shown[name] = options[name];
     }
     shown.WebSocket = options.WebSocket === impl.WebSocket;
@@ -161,7 +184,9 @@ test('an HTTP request to a server with a WebSocketServer attached still gets the
         let text = '';
         for await (const chunk of response) text += chunk;
         resolve(text);
-      }).on('error', reject).end();
+      })
+        .on('error', reject)
+        .end();
     });
     await new Promise<void>((resolve) => wss.close(() => resolve()));
     await closeServer(http);

@@ -5,12 +5,25 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runRelaySoak } from '../../soak/relay-run.js';
 
-test('clients dropped and reconnecting while HTTP and WebSocket publish: every message once, in order, none lost', { timeout: 120_000 }, async () => {
-  const report = await runRelaySoak({ clients: 60, channels: 6, durationMs: 2000, httpPerSecond: 100, wsPerSecond: 100, dropsPerSecond: 15, history: 1000 });
+test('clients dropped and reconnecting while HTTP and WebSocket publish: every message once, in order, none lost', {
+  timeout: 120_000,
+}, async () => {
+  const report = await runRelaySoak({
+    clients: 60,
+    channels: 6,
+    durationMs: 2000,
+    httpPerSecond: 100,
+    wsPerSecond: 100,
+    dropsPerSecond: 15,
+    history: 1000,
+  });
   const { load } = report;
   assert.ok(load.terminated + load.dropped > 10, `${load.terminated + load.dropped} drops`);
   assert.ok(load.reconnects >= load.terminated + load.dropped, `${load.reconnects} reconnects for ${load.terminated + load.dropped} drops`);
-  assert.ok(report.httpPublished > 100 && load.published > 100, `published ${report.httpPublished} over HTTP, ${load.published} over WebSocket`);
+  assert.ok(
+    report.httpPublished > 100 && load.published > 100,
+    `published ${report.httpPublished} over HTTP, ${load.published} over WebSocket`,
+  );
   assert.ok(load.received > 0);
   assert.equal(report.httpFailed, 0);
   assert.equal(load.losses, 0, 'messages lost');

@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSoak } from '../../soak/run.js';
 
-test('publishing to 400 churning connections, then close({ code: 1001 }): nothing lost, nothing half-open, heap back', { timeout: 120_000 }, async () => {
+test('publishing to 400 churning connections, then close({ code: 1001 }): nothing lost, nothing half-open, heap back', {
+  timeout: 120_000,
+}, async () => {
   const report = await runSoak({
     connections: 400,
     durationMs: 2000,

@@ -5,7 +5,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const src = fileURLToPath(new URL('../../../src/', import.meta.url));
-const sources = (folder: string) => readdirSync(src + folder).filter((name) => name.endsWith('.ts')).map((name) => ({ name: `${folder}/${name}`, text: readFileSync(`${src}${folder}/${name}`, 'utf8') }));
+const sources = (folder: string) =>
+  readdirSync(src + folder)
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => ({ name: `${folder}/${name}`, text: readFileSync(`${src}${folder}/${name}`, 'utf8') }));
 const imports = (text: string) => [...text.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s+'([^']+)'/gms)].map((match) => match[1]!);
 
 test('the v1 module imports nothing and uses neither Buffer nor any Node API', () => {
@@ -19,7 +22,10 @@ test('the v1 module imports nothing and uses neither Buffer nor any Node API', (
 
 test('the browser client imports only itself and the v1 module', () => {
   const files = sources('browser');
-  assert.ok(files.some(({ text }) => imports(text).includes('../v1/protocol.js')), 'the browser client uses the v1 module');
+  assert.ok(
+    files.some(({ text }) => imports(text).includes('../v1/protocol.js')),
+    'the browser client uses the v1 module',
+  );
   for (const { name, text } of files) {
     for (const from of imports(text)) assert.match(from, /^\.\/[\w-]+\.js$|^\.\.\/v1\/[\w-]+\.js$/, `${name} imports ${from}`);
   }

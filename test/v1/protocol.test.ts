@@ -11,10 +11,16 @@ const code = (value: unknown, max?: number) => {
 };
 
 test('the four client envelopes parse', () => {
-  assert.deepEqual(parse({ type: 'join', channel: 'lobby', since: 4, epoch: 'e', name: 'Ada' }), { ok: true, envelope: { type: 'join', channel: 'lobby', since: 4, epoch: 'e', name: 'Ada' } });
+  assert.deepEqual(parse({ type: 'join', channel: 'lobby', since: 4, epoch: 'e', name: 'Ada' }), {
+    ok: true,
+    envelope: { type: 'join', channel: 'lobby', since: 4, epoch: 'e', name: 'Ada' },
+  });
   assert.deepEqual(parse({ type: 'join', channel: '' }), { ok: true, envelope: { type: 'join', channel: '' } });
   assert.deepEqual(parse({ type: 'leave', channel: 'a/b' }), { ok: true, envelope: { type: 'leave', channel: 'a/b' } });
-  assert.deepEqual(parse({ type: 'publish', channel: 'x', data: 'hi', id: 7 }), { ok: true, envelope: { type: 'publish', channel: 'x', data: 'hi', id: 7 } });
+  assert.deepEqual(parse({ type: 'publish', channel: 'x', data: 'hi', id: 7 }), {
+    ok: true,
+    envelope: { type: 'publish', channel: 'x', data: 'hi', id: 7 },
+  });
   assert.deepEqual(parse({ type: 'ping', id: 'p1' }), { ok: true, envelope: { type: 'ping', id: 'p1' } });
 });
 
@@ -58,17 +64,45 @@ test('a channel name or a presence name that is not valid Unicode (a lone surrog
 });
 
 test('messages: the data as given, binary flagged only when true', () => {
-  assert.deepEqual(messageEnvelope({ channel: 'c', seq: 3, time: 9, data: 'hi', binary: false }), { type: 'message', channel: 'c', seq: 3, time: 9, data: 'hi' });
-  assert.deepEqual(messageEnvelope({ channel: 'c', seq: 4, time: 9, data: 'AQI=', binary: true }), { type: 'message', channel: 'c', seq: 4, time: 9, data: 'AQI=', binary: true });
+  assert.deepEqual(messageEnvelope({ channel: 'c', seq: 3, time: 9, data: 'hi', binary: false }), {
+    type: 'message',
+    channel: 'c',
+    seq: 3,
+    time: 9,
+    data: 'hi',
+  });
+  assert.deepEqual(messageEnvelope({ channel: 'c', seq: 4, time: 9, data: 'AQI=', binary: true }), {
+    type: 'message',
+    channel: 'c',
+    seq: 4,
+    time: 9,
+    data: 'AQI=',
+    binary: true,
+  });
 });
 
 test('UTF-8 lengths without Buffer agree with Buffer.byteLength, lone surrogates included', () => {
-  for (const text of ['', 'ascii', 'é', '\u07ff', '\u0800', '€', '😀', 'a😀b', '\ud800', '\udc00', '\ud800x', 'x\udfff', '\ud83d\ud83d\ude00', 'é'.repeat(1000)]) {
+  for (const text of [
+    '',
+    'ascii',
+    'é',
+    '\u07ff',
+    '\u0800',
+    '€',
+    '😀',
+    'a😀b',
+    '\ud800',
+    '\udc00',
+    '\ud800x',
+    'x\udfff',
+    '\ud83d\ud83d\ude00',
+    'é'.repeat(1000),
+  ]) {
     assert.equal(utf8Length(text), Buffer.byteLength(text), JSON.stringify(text));
   }
 });
 
-test('a publish is bounded by its data\'s UTF-8 bytes, not its UTF-16 length', () => {
+test("a publish is bounded by its data's UTF-8 bytes, not its UTF-16 length", () => {
   const publish = (data: string, max: number) => parseClientEnvelope(JSON.stringify({ type: 'publish', channel: 'c', data }), max);
   assert.equal(publish('é'.repeat(50), 100).ok, true); // 100 bytes
   assert.equal(publish('é'.repeat(51), 101).ok, false); // 102 bytes, 51 units
@@ -89,10 +123,16 @@ test('a gap names its range and reason', () => {
   assert.match(gap.message, /2 to 5/);
 });
 
-test('a message envelope is encoded as JSON.stringify would, escapes, binary and the publisher\'s id included', () => {
+test("a message envelope is encoded as JSON.stringify would, escapes, binary and the publisher's id included", () => {
   const cases = [
     { channel: 'lobby', seq: 1, time: 1_700_000_000_000, data: Buffer.from('hello'), binary: false },
-    { channel: 'a/"quoted"\\room', seq: 9_007_199_254_740_991, time: 0, data: Buffer.from('line\nbreak "quote" \u2028 tab\t é 😀 \u0001'), binary: false },
+    {
+      channel: 'a/"quoted"\\room',
+      seq: 9_007_199_254_740_991,
+      time: 0,
+      data: Buffer.from('line\nbreak "quote" \u2028 tab\t é 😀 \u0001'),
+      binary: false,
+    },
     { channel: 'bin', seq: 42, time: 5, data: Buffer.from([0, 255, 10, 34]), binary: true },
     { channel: '', seq: 0, time: 1, data: Buffer.alloc(0), binary: false },
     // A wavecast.v1 publisher's id, text and binary.

@@ -36,7 +36,11 @@ export function linkDocs(cluster: RelayCluster, hub: DocHub, log: Logger): DocPe
         adapter.publish(DOC_PREFIX + doc, Buffer.from(message.buffer, message.byteOffset, message.byteLength), true);
       } catch (error) {
         // Too large for the broker (NATS's max_payload), say: the others read it from the store.
-        log.warn('a document message could not be sent to the other nodes', { doc, bytes: message.length, error: String((error as Error)?.message ?? error) });
+        log.warn('a document message could not be sent to the other nodes', {
+          doc,
+          bytes: message.length,
+          error: String((error as Error)?.message ?? error),
+        });
       }
     },
   };

@@ -34,7 +34,10 @@ export interface DocsHttpOptions {
 /** The chat page's policy, but for style attributes: CodeMirror and y-codemirror.next colour the others' cursors with them. */
 const EDIT_SECURITY_HEADERS = {
   ...PAGE_SECURITY_HEADERS,
-  'Content-Security-Policy': PAGE_SECURITY_HEADERS['Content-Security-Policy'].replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+  'Content-Security-Policy': PAGE_SECURITY_HEADERS['Content-Security-Policy'].replace(
+    "style-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+  ),
 };
 
 const EDIT_FILES: ReadonlyArray<[path: string, file: string, type: string]> = [
@@ -48,7 +51,11 @@ export function createDocsHandler(options: DocsHttpOptions): (request: IncomingM
   return (request, response) => {
     request.on('error', () => response.destroy());
     route(options, page, request, response).catch((error: unknown) => {
-      options.log.error('document request failed', { method: request.method, url: request.url, error: String((error as Error)?.message ?? error) });
+      options.log.error('document request failed', {
+        method: request.method,
+        url: request.url,
+        error: String((error as Error)?.message ?? error),
+      });
       if (!response.headersSent) send(response, 503, 'The document could not be read or stored; try again\n');
       else response.destroy();
     });
@@ -66,11 +73,13 @@ async function route(options: DocsHttpOptions, page: PageAssets, request: Incomi
   if (!path.startsWith(DOCS_PREFIX)) {
     if (!readOnly) return send(response, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
     const asset = page.get(path.startsWith(EDIT_PREFIX) ? '/edit' : path);
-    if (asset === undefined || !page.built) return send(response, 503, 'The editor page has not been built: run npm run build, then restart the relay\n');
+    if (asset === undefined || !page.built)
+      return send(response, 503, 'The editor page has not been built: run npm run build, then restart the relay\n');
     const headers = { 'Content-Type': asset.type, 'Cache-Control': 'no-cache' };
     return send(response, 200, asset.body, path.startsWith(EDIT_PREFIX) ? { ...headers, ...EDIT_SECURITY_HEADERS } : headers);
   }
-  if (!readOnly && method !== 'POST') return send(response, 405, 'Read a document with GET, apply an update to it with POST\n', { Allow: 'GET, HEAD, POST' });
+  if (!readOnly && method !== 'POST')
+    return send(response, 405, 'Read a document with GET, apply an update to it with POST\n', { Allow: 'GET, HEAD, POST' });
   if (!readOnly && options.closing()) return refuseBody(response, { status: 503, body: 'The relay is shutting down' });
   const origin = readOnly ? null : options.access.checkOrigin(request);
   const identity = origin ?? (await options.access.identify(request, false));
@@ -80,29 +89,41 @@ async function route(options: DocsHttpOptions, page: PageAssets, request: Incomi
   const permission = narrow(identity!, name.doc, await decide(options.docAccess, request, name.doc));
   if (typeof permission !== 'string') return refuseBody(response, permission);
   if (readOnly) return read(options, response, name.doc, params);
-  if (permission !== 'read-write') return refuseBody(response, { status: 403, body: `The document ${JSON.stringify(name.doc)} is read-only for you` });
+  if (permission !== 'read-write')
+    return refuseBody(response, { status: 403, body: `The document ${JSON.stringify(name.doc)} is read-only for you` });
   return apply(options, request, response, name.doc);
 }
 
 async function read(options: DocsHttpOptions, response: ServerResponse, doc: string, params: URLSearchParams): Promise<void> {
   const format = params.get('format') ?? 'json';
   const textOf = params.get('text');
-  if (format !== 'json' && format !== 'update') return send(response, 400, `format must be json or update, not ${JSON.stringify(format.slice(0, 32))}\n`);
+  if (format !== 'json' && format !== 'update')
+    return send(response, 400, `format must be json or update, not ${JSON.stringify(format.slice(0, 32))}\n`);
   const headers = { 'Cache-Control': 'no-store' };
   await options.hub.use(doc, (shared) => {
-    if (format === 'update') return send(response, 200, Buffer.from(Y.encodeStateAsUpdate(shared.ydoc)), { ...headers, 'Content-Type': 'application/octet-stream' });
+    if (format === 'update')
+      return send(response, 200, Buffer.from(Y.encodeStateAsUpdate(shared.ydoc)), {
+        ...headers,
+        'Content-Type': 'application/octet-stream',
+      });
     if (textOf !== null) {
       const text = sharedText(shared.ydoc, textOf);
       if (text === undefined) return send(response, 404, `The document has no shared type named ${JSON.stringify(textOf.slice(0, 64))}\n`);
       return send(response, 200, text, headers);
     }
-    return send(response, 200, JSON.stringify({ doc, types: documentJson(shared.ydoc) }) + '\n', { ...headers, 'Content-Type': 'application/json' });
+    return send(response, 200, JSON.stringify({ doc, types: documentJson(shared.ydoc) }) + '\n', {
+      ...headers,
+      'Content-Type': 'application/json',
+    });
   });
 }
 
 async function apply(options: DocsHttpOptions, request: IncomingMessage, response: ServerResponse, doc: string): Promise<void> {
   if (bodyKind(request.headers['content-type']) !== 'binary') {
-    return refuseBody(response, { status: 415, body: 'Send a Yjs update (Y.encodeStateAsUpdate, or a doc\'s "update" event) as application/octet-stream' });
+    return refuseBody(response, {
+      status: 415,
+      body: 'Send a Yjs update (Y.encodeStateAsUpdate, or a doc\'s "update" event) as application/octet-stream',
+    });
   }
   const body = await readBody(request, response, options.maxUpdateBytes);
   if (body === null) return;

@@ -16,7 +16,15 @@ import type { Logger } from '../log.js';
 import { RateLimiter, type Bucket, type RateLimit } from '../rate-limit.js';
 import type { DocPermission } from './access.js';
 import { FROM_CLUSTER, FROM_HTTP, SharedDoc } from './document.js';
-import { awarenessMessage, permissionDeniedMessage, readDocMessage, step1Message, step2Message, updateMessage, type DocMessage } from './protocol.js';
+import {
+  awarenessMessage,
+  permissionDeniedMessage,
+  readDocMessage,
+  step1Message,
+  step2Message,
+  updateMessage,
+  type DocMessage,
+} from './protocol.js';
 import { isEmptyUpdate, type DocStore } from './store.js';
 
 export interface DocBounds {
@@ -67,7 +75,15 @@ interface Editor {
 }
 
 export class DocHub {
-  readonly stats: DocStats = { connectionsOpened: 0, connectionsClosed: 0, updatesApplied: 0, updatesRefused: 0, loads: 0, unloads: 0, storeFailures: 0 };
+  readonly stats: DocStats = {
+    connectionsOpened: 0,
+    connectionsClosed: 0,
+    updatesApplied: 0,
+    updatesRefused: 0,
+    loads: 0,
+    unloads: 0,
+    storeFailures: 0,
+  };
   private readonly _docs = new Map<string, SharedDoc>();
   private readonly _editors = new Map<WebSocket, Editor>();
   private readonly _limiter: RateLimiter;
@@ -178,7 +194,8 @@ export class DocHub {
           break;
         case 'awareness':
           applyAwarenessUpdate(doc.awareness, message.update, ws);
-          if (editor.clients.size > this._bounds.maxClientsPerConnection) ws.close(1008, `One connection may speak for at most ${this._bounds.maxClientsPerConnection} awareness clients`);
+          if (editor.clients.size > this._bounds.maxClientsPerConnection)
+            ws.close(1008, `One connection may speak for at most ${this._bounds.maxClientsPerConnection} awareness clients`);
           break;
         case 'query-awareness': {
           const states = doc.awareness.getStates();
@@ -216,7 +233,8 @@ export class DocHub {
   private _check(doc: SharedDoc, update: Uint8Array): string | null {
     // Read through before anything is applied: Yjs applies a malformed update up to where it breaks.
     Y.parseUpdateMeta(update);
-    if (!doc.fits(update.length, this._bounds.maxDocBytes)) return `The document would pass its size limit of ${this._bounds.maxDocBytes} bytes`;
+    if (!doc.fits(update.length, this._bounds.maxDocBytes))
+      return `The document would pass its size limit of ${this._bounds.maxDocBytes} bytes`;
     return null;
   }
 
@@ -260,7 +278,11 @@ export class DocHub {
       doc.restore(await this._store.load(doc.name));
       await listening;
     } catch (error) {
-      this._log.error('a document could not be loaded', { doc: doc.name, store: this._store.description, error: String((error as Error)?.message ?? error) });
+      this._log.error('a document could not be loaded', {
+        doc: doc.name,
+        store: this._store.description,
+        error: String((error as Error)?.message ?? error),
+      });
       if (this._docs.get(doc.name) === doc) this._docs.delete(doc.name);
       this._peers?.unlisten(doc.name);
       doc.destroy();
@@ -309,7 +331,11 @@ export class DocHub {
     doc.lastAppend = this._store.append(doc.name, update).catch((error: unknown) => {
       doc.unstored = true;
       this.stats.storeFailures++;
-      this._log.error('an update could not be stored (kept in memory; stored again when the document is compacted)', { doc: doc.name, store: this._store.description, error: String((error as Error)?.message ?? error) });
+      this._log.error('an update could not be stored (kept in memory; stored again when the document is compacted)', {
+        doc: doc.name,
+        store: this._store.description,
+        error: String((error as Error)?.message ?? error),
+      });
     });
     if (doc.compactionDue && doc.compacting === null) void this._compact(doc);
   }
@@ -319,7 +345,11 @@ export class DocHub {
       await doc.compact(this._store);
     } catch (error) {
       this.stats.storeFailures++;
-      this._log.error('a document could not be compacted', { doc: doc.name, store: this._store.description, error: String((error as Error)?.message ?? error) });
+      this._log.error('a document could not be compacted', {
+        doc: doc.name,
+        store: this._store.description,
+        error: String((error as Error)?.message ?? error),
+      });
     }
   }
 
@@ -430,7 +460,8 @@ export class DocHub {
 
   private _localClients(doc: SharedDoc): number[] {
     const ids: number[] = [];
-    for (const editor of this._editors.values()) if (editor.doc === doc) for (const id of editor.clients) if (doc.awareness.states.has(id)) ids.push(id);
+    for (const editor of this._editors.values())
+      if (editor.doc === doc) for (const id of editor.clients) if (doc.awareness.states.has(id)) ids.push(id);
     return ids;
   }
 

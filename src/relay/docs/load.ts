@@ -20,7 +20,8 @@ export interface DocsContext {
   otherConnections: () => number;
 }
 
-const MISSING = 'Collaborative documents need the yjs and y-protocols packages (optional peer dependencies of wavecast): npm install yjs y-protocols';
+const MISSING =
+  'Collaborative documents need the yjs and y-protocols packages (optional peer dependencies of wavecast): npm install yjs y-protocols';
 
 export async function startDocs(settings: DocsSettings, context: DocsContext): Promise<DocsEndpoint> {
   let service: typeof import('./service.js');
@@ -54,7 +55,9 @@ function unavailable(): DocsEndpoint {
     handleUpgrade(_request: IncomingMessage, socket: Duplex) {
       const body = `${MISSING}\n`;
       socket.on('error', () => socket.destroy());
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
     },
     handleRequest(_request: IncomingMessage, response: ServerResponse) {
       response.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${MISSING}\n`);

@@ -36,7 +36,8 @@ export function readDocMessage(data: Uint8Array): DocMessage {
         const syncType = decoding.readVarUint(decoder);
         const body = decoding.readVarUint8Array(decoder);
         if (syncType === sync.messageYjsSyncStep1) return { kind: 'step1', stateVector: body };
-        if (syncType === sync.messageYjsSyncStep2 || syncType === sync.messageYjsUpdate) return { kind: 'update', update: body, step2: syncType === sync.messageYjsSyncStep2 };
+        if (syncType === sync.messageYjsSyncStep2 || syncType === sync.messageYjsUpdate)
+          return { kind: 'update', update: body, step2: syncType === sync.messageYjsSyncStep2 };
         throw new DocProtocolError(`unknown sync message type ${syncType}`);
       }
       case MESSAGE_AWARENESS:

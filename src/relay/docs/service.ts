@@ -53,7 +53,12 @@ export class DocService implements DocsEndpoint {
       authenticate: (request) => this._admit(access, request),
     });
     this._wss.on('authError', (error: unknown) => log.error('document upgrade check failed', { error: String(error) }));
-    this.hub = new DocHub(this._wss, _store, { maxDocBytes: _settings.maxDocBytes, maxOpen: _settings.maxOpen, rate: _settings.rate, maxClientsPerConnection: 8, maxQueued: 64 }, log);
+    this.hub = new DocHub(
+      this._wss,
+      _store,
+      { maxDocBytes: _settings.maxDocBytes, maxOpen: _settings.maxOpen, rate: _settings.rate, maxClientsPerConnection: 8, maxQueued: 64 },
+      log,
+    );
     if (_context.cluster !== undefined) this.hub.setPeers(linkDocs(_context.cluster, this.hub, log));
     this._wss.on('connection', (ws: WebSocket, request: IncomingMessage, admitted: Admitted) => {
       this.hub.accept(ws, admitted.doc, admitted.permission, peerOf(request));
@@ -62,7 +67,14 @@ export class DocService implements DocsEndpoint {
         ws.on('close', () => this._expiry.unwatch(ws));
       }
     });
-    this._handler = createDocsHandler({ hub: this.hub, access: _context.access, docAccess: access, maxUpdateBytes: _settings.maxUpdateBytes, log, closing: () => this._closing !== null });
+    this._handler = createDocsHandler({
+      hub: this.hub,
+      access: _context.access,
+      docAccess: access,
+      maxUpdateBytes: _settings.maxUpdateBytes,
+      log,
+      closing: () => this._closing !== null,
+    });
   }
 
   static async start(settings: DocsSettings, context: DocsContext): Promise<DocService> {
@@ -124,8 +136,13 @@ export class DocService implements DocsEndpoint {
     const lines = [
       ['wavecast_docs_open', 'gauge', 'Collaborative documents open on this node', this.hub.openCount],
       ['wavecast_docs_editors', 'gauge', 'Editor connections to documents on this node', this.hub.editorCount],
-      ['wavecast_docs_updates_total', 'counter', 'Document updates applied from this node\'s editors and backends', stats.updatesApplied],
-      ['wavecast_docs_updates_refused_total', 'counter', 'Document updates refused (read-only access, document size)', stats.updatesRefused],
+      ['wavecast_docs_updates_total', 'counter', "Document updates applied from this node's editors and backends", stats.updatesApplied],
+      [
+        'wavecast_docs_updates_refused_total',
+        'counter',
+        'Document updates refused (read-only access, document size)',
+        stats.updatesRefused,
+      ],
       ['wavecast_docs_store_failures_total', 'counter', 'Appends and compactions the document store failed', stats.storeFailures],
     ] as const;
     return lines.map(([name, type, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`).join('');
@@ -155,7 +172,9 @@ async function openStore(settings: DocStoreSettings, context: DocsContext): Prom
     }
     case 'postgres': {
       const { PostgresDocStore } = await import('./store-postgres.js');
-      return PostgresDocStore.open(settings.url, (error) => context.log.warn('a PostgreSQL connection of the document store failed; the next query opens another', { error: error.message }));
+      return PostgresDocStore.open(settings.url, (error) =>
+        context.log.warn('a PostgreSQL connection of the document store failed; the next query opens another', { error: error.message }),
+      );
     }
     case 'redis': {
       const [{ RedisDocStore }, { RedisLink }] = await Promise.all([import('./store-redis.js'), import('../../cluster/redis-link.js')]);

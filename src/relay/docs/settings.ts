@@ -69,6 +69,7 @@ export function pathOf(target: string | undefined): string {
 export function docName(encoded: string): { ok: true; doc: string } | { ok: false; message: string } {
   if (encoded === '') return { ok: false, message: `Name the document: ${DOCS_PREFIX}<name>` };
   const checked = decodeChannel(encoded);
-  if (!checked.ok) return { ok: false, message: checked.message.replace(/Channel name/g, 'Document name').replace(/channel name/g, 'document name') };
+  if (!checked.ok)
+    return { ok: false, message: checked.message.replace(/Channel name/g, 'Document name').replace(/channel name/g, 'document name') };
   return { ok: true, doc: checked.channel };
 }

@@ -42,7 +42,10 @@ export class FileDocStore implements DocStore {
   /** The directory made and locked (null: not yet, or the last attempt failed). */
   private _opened: Promise<FileHandle> | null = null;
 
-  constructor(dir: string, private readonly _options: FileStoreOptions = {}) {
+  constructor(
+    dir: string,
+    private readonly _options: FileStoreOptions = {},
+  ) {
     this._dir = resolve(dir);
     this._docs = join(this._dir, 'docs');
     this.description = `files under ${this._dir}`;
@@ -54,7 +57,9 @@ export class FileDocStore implements DocStore {
       try {
         await mkdir(this._docs, { recursive: true });
       } catch (error) {
-        throw new Error(`Cannot use the data directory ${this._dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+        throw new Error(`Cannot use the data directory ${this._dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
+          cause: error,
+        });
       }
       return takeLock(join(this._dir, 'wavecast.lock'));
     })();
@@ -77,7 +82,12 @@ export class FileDocStore implements DocStore {
       }
       const parsed = parseFile(data, doc);
       if (parsed.end < data.length) {
-        this._options.warn?.('a document file ended in a torn or corrupt record: cut off', { doc, file: path, kept: parsed.end, dropped: data.length - parsed.end });
+        this._options.warn?.('a document file ended in a torn or corrupt record: cut off', {
+          doc,
+          file: path,
+          kept: parsed.end,
+          dropped: data.length - parsed.end,
+        });
         if (parsed.end === 0) await unlink(path);
         else await truncate(path, parsed.end);
       }
@@ -197,7 +207,9 @@ async function takeLock(path: string): Promise<FileHandle> {
     }
     const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
     if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
-      throw new Error(`The data directory ${join(path, '..')} is in use by another relay (pid ${holder}): give each relay its own --data-dir, or share documents through --postgres`);
+      throw new Error(
+        `The data directory ${join(path, '..')} is in use by another relay (pid ${holder}): give each relay its own --data-dir, or share documents through --postgres`,
+      );
     }
     await unlink(path).catch(() => undefined); // left by a process that is gone
   }

@@ -25,7 +25,9 @@ interface Messages extends AsyncIterable<JsMsg> {
 
 interface JetStream {
   publish(subject: string, data: Uint8Array, options: Record<string, unknown>): Promise<{ seq: number }>;
-  consumers: { get(stream: string, options: Record<string, unknown>): Promise<{ consume(options?: Record<string, unknown>): Promise<Messages> }> };
+  consumers: {
+    get(stream: string, options: Record<string, unknown>): Promise<{ consume(options?: Record<string, unknown>): Promise<Messages> }>;
+  };
 }
 
 interface JetStreamManager {
@@ -80,7 +82,9 @@ export class NatsDocStore implements DocStore {
       return store;
     } catch (error) {
       await shared.close();
-      throw new Error(`NATS at ${shared.url} has no usable JetStream for documents (start nats-server with -js): ${describeError(error)}`, { cause: error });
+      throw new Error(`NATS at ${shared.url} has no usable JetStream for documents (start nats-server with -js): ${describeError(error)}`, {
+        cause: error,
+      });
     }
   }
 

@@ -60,7 +60,10 @@ export class PostgresDocStore implements DocStore {
   }
 
   async append(doc: string, update: Uint8Array): Promise<void> {
-    await this._pool.query(`INSERT INTO ${TABLE} (doc, data) VALUES ($1, $2)`, [doc, Buffer.from(update.buffer, update.byteOffset, update.byteLength)]);
+    await this._pool.query(`INSERT INTO ${TABLE} (doc, data) VALUES ($1, $2)`, [
+      doc,
+      Buffer.from(update.buffer, update.byteOffset, update.byteLength),
+    ]);
   }
 
   async compact(doc: string, state: Uint8Array): Promise<number> {
@@ -69,7 +72,10 @@ export class PostgresDocStore implements DocStore {
       await client.query('BEGIN');
       const { rows } = await client.query<{ id: string; data: Buffer }>(`SELECT id, data FROM ${TABLE} WHERE doc = $1 ORDER BY id`, [doc]);
       const merged = mergeAll([...rows.map((row) => row.data), state]);
-      await client.query(`INSERT INTO ${TABLE} (doc, data) VALUES ($1, $2)`, [doc, Buffer.from(merged.buffer, merged.byteOffset, merged.byteLength)]);
+      await client.query(`INSERT INTO ${TABLE} (doc, data) VALUES ($1, $2)`, [
+        doc,
+        Buffer.from(merged.buffer, merged.byteOffset, merged.byteLength),
+      ]);
       if (rows.length > 0) await client.query(`DELETE FROM ${TABLE} WHERE id = ANY($1::bigint[])`, [rows.map((row) => row.id)]);
       await client.query('COMMIT');
       client.release();

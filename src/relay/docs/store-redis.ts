@@ -47,7 +47,10 @@ export class RedisDocStore implements DocStore {
   }
 
   async append(doc: string, update: Uint8Array): Promise<void> {
-    await this._client.sendCommand(['XADD', this._key(doc), '*', 'u', Buffer.from(update.buffer, update.byteOffset, update.byteLength)], BINARY);
+    await this._client.sendCommand(
+      ['XADD', this._key(doc), '*', 'u', Buffer.from(update.buffer, update.byteOffset, update.byteLength)],
+      BINARY,
+    );
   }
 
   async compact(doc: string, state: Uint8Array): Promise<number> {
@@ -68,7 +71,10 @@ export class RedisDocStore implements DocStore {
   async wipe(): Promise<void> {
     let cursor = '0';
     do {
-      const [next, keys] = (await this._client.sendCommand(['SCAN', cursor, 'MATCH', `${this._prefix}docs:*`, 'COUNT', '1000'])) as [string, string[]];
+      const [next, keys] = (await this._client.sendCommand(['SCAN', cursor, 'MATCH', `${this._prefix}docs:*`, 'COUNT', '1000'])) as [
+        string,
+        string[],
+      ];
       cursor = next;
       if (keys.length > 0) await this._client.sendCommand(['DEL', ...keys]);
     } while (cursor !== '0');

@@ -12,10 +12,7 @@ export interface ChatLine {
   text: string;
 }
 
-export type Incoming =
-  | { kind: 'chat'; name: string; text: string }
-  | { kind: 'text'; text: string }
-  | { kind: 'binary'; bytes: number };
+export type Incoming = { kind: 'chat'; name: string; text: string } | { kind: 'text'; text: string } | { kind: 'binary'; bytes: number };
 
 export const MAX_NAME_LENGTH = 32;
 export const MAX_TEXT_LENGTH = 2000;
@@ -30,7 +27,6 @@ export { MAX_CHANNEL_BYTES };
 /** Why the relay would refuse a channel name (null: it would not), in words for the page. */
 export function channelProblem(channel: string): string | null {
   if (/\p{Cs}/u.test(channel)) return 'The channel name is not valid text.';
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(channel)) return 'The channel name may not contain control characters.';
   const bytes = new TextEncoder().encode(channel).length;
   if (bytes > MAX_CHANNEL_BYTES) return `The channel name is too long: ${bytes} bytes, at most ${MAX_CHANNEL_BYTES} (UTF-8).`;
@@ -40,7 +36,12 @@ export function channelProblem(channel: string): string | null {
 /** Reads a message from the channel: a chat line from a page, or whatever a plain client sent. */
 export function decodeIncoming(data: unknown): Incoming {
   if (typeof data !== 'string') {
-    const bytes = data instanceof ArrayBuffer ? data.byteLength : typeof (data as { size?: unknown })?.size === 'number' ? (data as { size: number }).size : 0;
+    const bytes =
+      data instanceof ArrayBuffer
+        ? data.byteLength
+        : typeof (data as { size?: unknown })?.size === 'number'
+          ? (data as { size: number }).size
+          : 0;
     return { kind: 'binary', bytes };
   }
   if (data.startsWith('{')) {
@@ -62,8 +63,10 @@ export function decodeIncoming(data: unknown): Incoming {
 
 /** A name as shown: one line, trimmed, at most MAX_NAME_LENGTH characters. */
 export function cleanName(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  return name.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, MAX_NAME_LENGTH);
+  return name
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .trim()
+    .slice(0, MAX_NAME_LENGTH);
 }
 
 /** The channel the page opens on: ?channel=…, else the #fragment, else "lobby". */

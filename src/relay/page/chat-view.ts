@@ -58,7 +58,8 @@ export class MessageList {
     item.dataset.state = state;
     const label = item.querySelector<HTMLElement>('.state');
     if (label === null) return;
-    label.textContent = state === 'queued' ? 'waiting for the connection' : state === 'sending' ? 'sending…' : `not sent: ${reason} (click to try again)`;
+    label.textContent =
+      state === 'queued' ? 'waiting for the connection' : state === 'sending' ? 'sending…' : `not sent: ${reason} (click to try again)`;
   }
 
   /** Takes a pending line away (it is shown as delivered in its place in the relay's order). */
@@ -136,12 +137,10 @@ export class MessageList {
     if (!item.classList.contains('msg')) return;
     const previous = item.previousElementSibling as HTMLElement | null;
     const continues =
-      previous !== null &&
-      previous.classList.contains('msg') &&
+      previous?.classList.contains('msg') &&
       previous.dataset.key === item.dataset.key &&
       previous.classList.contains('mine') === item.classList.contains('mine') &&
       Math.abs(Number(item.dataset.time) - Number(previous.dataset.time)) < GROUP_WINDOW;
     item.classList.toggle('cont', continues);
   }
 }
-

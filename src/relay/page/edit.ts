@@ -26,9 +26,14 @@ const ui = {
 };
 
 const ydoc = new Y.Doc();
-const provider = new WebsocketProvider(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/docs`, encodeURIComponent(docName), ydoc, {
-  params: token !== null ? { token } : {},
-});
+const provider = new WebsocketProvider(
+  `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/docs`,
+  encodeURIComponent(docName),
+  ydoc,
+  {
+    params: token !== null ? { token } : {},
+  },
+);
 const text = ydoc.getText('text');
 const colour = COLOURS[ydoc.clientID % COLOURS.length]!;
 const readOnly = new Compartment();
