@@ -132,9 +132,20 @@ function start(): void {
       }
     }
     if (g.reason === 'expired' && !joinedOnce) view.notice('Earlier messages are no longer kept.');
-    else view.notice(g.reason === 'reset' ? 'The relay restarted: messages sent while you were away may be missing.' : `Messages ${g.from} to ${g.to} were missed and are no longer available.`, true);
+    else
+      view.notice(
+        g.reason === 'reset'
+          ? 'The relay restarted: messages sent while you were away may be missing.'
+          : `Messages ${g.from} to ${g.to} were missed and are no longer available.`,
+        true,
+      );
   });
   next.on('error', (e) => {
+    if (e.code === 'unauthorized') {
+      // A relay that checks identities (JWT) takes the connection, then wants a token before the join.
+      askForToken();
+      return;
+    }
     if (e.code === 'bad_channel') {
       // Joining again would be refused again: back to the form, with the relay's reason.
       leave();
@@ -287,6 +298,11 @@ function onSocketState(event: ClientEvents['state']): void {
       waitStatus(Date.now() + event.delay);
       ui.online.textContent = '';
       if (event.code === 1006) checkToken();
+      // The relay closed for the token: it expired (4001) or none came in time (4002).
+      else if (event.code === 4001 || event.code === 4002) {
+        askForToken();
+        break;
+      }
       if (!outage && event.previous === 'open') {
         outage = true;
         view.notice(`${describeClose(event.code ?? 1006, event.reason ?? '')} What you type is sent when the connection is back.`);
@@ -326,7 +342,8 @@ function onJoined(j: ClientEvents['joined']): void {
     view.notice(`The relay knows you as ${name}.`);
   }
   if (!joinedOnce) view.notice(`Connected to #${channel}.`);
-  else if (outage) view.notice(j.recovered > 0 ? `Reconnected: ${j.recovered} missed message${j.recovered === 1 ? '' : 's'} above.` : 'Reconnected.');
+  else if (outage)
+    view.notice(j.recovered > 0 ? `Reconnected: ${j.recovered} missed message${j.recovered === 1 ? '' : 's'} above.` : 'Reconnected.');
   joinedOnce = true;
   outage = false;
   // Lines the relay acked but did not send back before this (it counts them as seen): shown as delivered.
@@ -458,7 +475,17 @@ function onMessage(incoming: ChannelMessage): void {
   let mine = incoming.from !== undefined && ownIds.has(incoming.from);
   const message = incoming.binary ? ({ kind: 'binary', bytes: base64Length(incoming.data) } as const) : decodeIncoming(incoming.data);
   if (message.kind === 'binary') {
-    shownNow(incoming.seq, view.message({ seq: incoming.seq, time: incoming.time, name: null, text: `binary message, ${message.bytes} bytes`, binary: true, mine: false }));
+    shownNow(
+      incoming.seq,
+      view.message({
+        seq: incoming.seq,
+        time: incoming.time,
+        name: null,
+        text: `binary message, ${message.bytes} bytes`,
+        binary: true,
+        mine: false,
+      }),
+    );
     return;
   }
   if (message.kind === 'text') {
