@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The project's one test command (`npm test`): checks formatting and lint (Biome, biome.jsonc), builds the
-// package (`npm run build`: dist/, with the relay's chat page) and the tests, brings up what the tests need when it is missing (scripts/ensure-env.sh), then
-// runs every test with Node's test runner.
+// package (`npm run build`: dist/, with the relay's chat page) and the tests, brings up what the tests need
+// when it is missing (scripts/ensure-env.sh), then runs every test with Node's test runner.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
