@@ -1,6 +1,7 @@
 // What `wavecast connect` prints, as pure functions: received messages for a terminal (marked, coloured,
 // control characters made visible) or for a pipe (as they are, one per line), close codes in words,
 // and the parsing of -H "Name: value" headers.
+import { HANDSHAKE_HEADERS } from '../client/request.js';
 import { isToken } from '../protocol/handshake.js';
 
 /** ANSI colours; `paint` leaves text alone when colours are off. */
@@ -83,16 +84,6 @@ export function describeClose(code: number, reason: string): string {
 export function isNormalClose(code: number): boolean {
   return code === 1000 || code === 1001 || code === 1005;
 }
-
-/** Headers the client writes itself for the opening handshake. */
-const HANDSHAKE_HEADERS = new Set([
-  'connection',
-  'upgrade',
-  'sec-websocket-key',
-  'sec-websocket-version',
-  'sec-websocket-protocol',
-  'sec-websocket-extensions',
-]);
 
 /**
  * Reads -H values ("Name: value") into request headers; a name given twice gets both values. Returns

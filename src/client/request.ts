@@ -4,7 +4,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { sameHost, type Target } from './url.js';
 
 /** The handshake's own headers: a user's header of the same name (in any case) is replaced. */
-const HANDSHAKE_HEADERS = new Set([
+export const HANDSHAKE_HEADERS: ReadonlySet<string> = new Set([
   'connection',
   'upgrade',
   'sec-websocket-key',
