@@ -11,6 +11,9 @@ import { killAll, startRelay, v1 } from './relay-process.js';
 
 let browser: Browser;
 
+// The page's document, inside functions run in the page (the tests are compiled without the DOM's types).
+declare const document: any;
+
 before(async () => {
   browser = await launchBrowser();
 });
@@ -75,6 +78,15 @@ test('two users with tokens: each line carries its verified sender, and a typed 
     await stranger.fill('#name', 'Alice');
     await stranger.click('#join-button');
     await stranger.waitForSelector('#token-form:not([hidden])');
+    // A token signed with another key: the upgrade is refused (401), and the page asks again.
+    const forged = await new jose.SignJWT({ sub: 'u-alice', name: 'Alice', subscribe: ['room:*'], publish: ['room:*'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode('another-secret-of-32-characters!'));
+    const impostor = await openChat(browser, relay, channel, { query: `token=${forged}` });
+    await impostor.fill('#name', 'Alice');
+    await impostor.click('#join-button');
+    await impostor.waitForFunction(() => document.getElementById('token-reason').textContent === 'The relay did not accept the token.');
+    await impostor.close();
     await alice.close();
     await mallory.close();
     await stranger.close();
