@@ -27,4 +27,4 @@ await build({
   outfile: `${to}/edit.js`,
   target: ['es2022', 'chrome105', 'firefox105', 'safari16'],
 });
-for (const file of ['index.html', 'chat.css', 'edit.html', 'edit.css']) copyFileSync(`${from}/${file}`, `${to}/${file}`);
+for (const file of ['index.html', 'theme.css', 'chat.css', 'edit.html', 'edit.css']) copyFileSync(`${from}/${file}`, `${to}/${file}`);

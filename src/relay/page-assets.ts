@@ -1,4 +1,4 @@
-// The chat page's files, built by `npm run build` into dist/relay/page/ (index.html, chat.js, chat.css),
+// The chat page's files, built by `npm run build` into dist/relay/page/ (index.html, chat.js, chat.css, theme.css),
 // read once at start-up and served from memory. A relay run from sources that were never built serves a
 // page saying so instead of failing.
 import { readFileSync } from 'node:fs';
@@ -14,6 +14,8 @@ const FILES: ReadonlyArray<[path: string, file: string, type: string]> = [
   ['/', 'index.html', 'text/html; charset=utf-8'],
   ['/chat.js', 'chat.js', 'text/javascript; charset=utf-8'],
   ['/chat.css', 'chat.css', 'text/css; charset=utf-8'],
+  // The look the chat page and the editor page (/edit/<name>) share.
+  ['/theme.css', 'theme.css', 'text/css; charset=utf-8'],
 ];
 
 const NOT_BUILT = `<!doctype html>

@@ -89,6 +89,11 @@ test("two editor pages typing at once converge, show each other's names and curs
   try {
     const ada = await open(relay, 'team notes', 'Ada');
     const grace = await open(relay, 'team notes', 'Grace');
+    // The look it shares with the chat page (theme.css): the page's panel colour, and the bar painted with it.
+    const look = (await ada.page.evaluate(
+      "[getComputedStyle(document.documentElement).getPropertyValue('--panel').trim(), getComputedStyle(document.querySelector('.bar')).backgroundColor]",
+    )) as [string, string];
+    assert.deepEqual(look, ['#ffffff', 'rgb(255, 255, 255)']);
     await type(ada.page, '[shared] ', 'start');
     await allShow([ada.page, grace.page], '[shared] ');
     // Both type at once, one at the start, the other at the end.
