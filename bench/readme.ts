@@ -31,10 +31,15 @@ const NAMES: Record<string, string> = {
   'serve-v1': '`wavecast serve`, `wavecast.v1` clients',
   'serve-plain': '`wavecast serve`, plain clients',
   'socket.io': 'Socket.IO 4',
+  'wavecast-base': 'Wavecast (base build)',
+  'serve-v1-base': '`wavecast serve` (base build), `wavecast.v1` clients',
 };
 
 /** The servers whose ratio gets a column of its own, per group. */
-const COMPARED: Record<ServerGroup, string[]> = { library: ['wavecast'], relay: ['serve-v1', 'serve-plain'] };
+const COMPARED: Record<ServerGroup, string[]> = {
+  library: ['wavecast', 'wavecast-base'],
+  relay: ['serve-v1', 'serve-plain', 'serve-v1-base'],
+};
 
 function table(group: ServerGroup, summary: ScenarioSummary[], order: string[]): string {
   const rows = summary.filter((sc) => sc.group === group);

@@ -5,9 +5,9 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { dirname, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Child, ChildFailure } from './lib/proc.js';
-import { machineCpu, machineInfo, openFilesLimit, type MachineInfo } from './lib/machine.js';
+import { describeCheckout, machineCpu, machineInfo, openFilesLimit, type MachineInfo } from './lib/machine.js';
 import { BASELINES, SCENARIOS, type Scenario, type ServerGroup, type ServerSample } from './scenarios.js';
 import type { GenConfig, GenResult, GenToRunner, MemoryUsage, ServerToRunner } from './lib/types.js';
 import { UsageError, type FlagValues } from '../src/cli/args.js';
@@ -176,6 +176,31 @@ function peers(): Peer[] {
     });
   }
   const relay = join(HERE, 'servers', 'relay.js');
+  const base = process.env.WAVECAST_BASE;
+  if (base) {
+    // Another build of Wavecast (a checkout with its dist/ built), run beside this one in the same rounds:
+    // the before-and-after of a change, side by side in one run.
+    const at = `${resolve(base)} (${describeCheckout(base)})`;
+    list.push(
+      {
+        name: 'wavecast-base',
+        group: 'library',
+        script: wslike,
+        args: (m, h) => [pathToFileURL(join(resolve(base), 'dist', 'index.js')).href, m, ...http(h)],
+        env: process.env,
+        note: `Wavecast built at ${at}`,
+      },
+      {
+        name: 'serve-v1-base',
+        group: 'relay',
+        script: relay,
+        args: () => [],
+        env: { ...process.env, WAVECAST_ROOT: resolve(base) },
+        note: `\`wavecast serve\` built at ${at}, wavecast.v1 clients`,
+        gen: { protocol: 'v1' },
+      },
+    );
+  }
   list.push(
     {
       name: 'serve-v1',

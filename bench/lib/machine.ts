@@ -16,9 +16,9 @@ export interface MachineInfo {
   openFilesLimit: number | null;
 }
 
-function git(args: string[]): string {
+function git(args: string[], cwd?: string): string {
   try {
-    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     return '';
   }
@@ -64,6 +64,12 @@ export function machineInfo(): MachineInfo {
     },
     openFilesLimit: openFilesLimit(),
   };
+}
+
+/** A checkout's commit (short), with "dirty" when it has uncommitted changes: for a `*-base` server's note. */
+export function describeCheckout(dir: string): string {
+  const commit = git(['rev-parse', '--short=12', 'HEAD'], dir) || 'unknown commit';
+  return git(['status', '--porcelain'], dir) === '' ? `commit ${commit}` : `commit ${commit}, dirty`;
 }
 
 /** Busy and total CPU time of the whole machine so far (Linux /proc/stat, in clock ticks); null elsewhere. */

@@ -3,7 +3,7 @@
 // is on (the default, 100 messages per channel); the limits a benchmark would trip are lifted: no rate
 // limit per connection, no limit of connections per address (every client comes from 127.0.0.1). Its
 // clients are wavecast.v1 or plain, chosen by the load generator.
-// Usage: node relay.js
+// Usage: node relay.js (WAVECAST_ROOT=<checkout> to run another build of it)
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { installControl, ready } from './control.js';
@@ -16,7 +16,8 @@ interface ServeIo {
 }
 
 installControl();
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+// WAVECAST_ROOT: another checkout's build (the runner's `*-base` servers, set from WAVECAST_BASE).
+const ROOT = process.env.WAVECAST_ROOT ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const serve = (await import(pathToFileURL(join(ROOT, 'dist', 'cli', 'serve.js')).href)) as {
   runServe(argv: string[], io: ServeIo): Promise<number>;
 };
