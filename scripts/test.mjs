@@ -29,6 +29,15 @@ rmSync('build', { recursive: true, force: true });
 run('npx', ['tsc', '-p', 'tsconfig.json']);
 if (existsSync('scripts/ensure-env.sh') && !process.env.WAVECAST_SKIP_ENV) run('bash', ['scripts/ensure-env.sh']);
 let files = findTests('build/test').sort();
-if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
+if (filters.length) {
+  // A filter names tests as their sources or their compiled files: test/relay/v1.e2e.test.ts, relay/v1, v1.e2e.
+  const wanted = filters.map((x) => x.replace(/\.ts$/, '.js'));
+  files = files.filter((f) => wanted.some((x) => f.includes(x)));
+  if (files.length === 0) {
+    // node --test without files would run every test it finds: say so instead.
+    console.error(`no test file matches ${filters.join(', ')}`);
+    process.exit(1);
+  }
+}
 // A test that hangs fails after 120 s instead of blocking the run (a test may set a timeout of its own).
 run(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=120000', ...files]);

@@ -7,6 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { networkInterfaces } from 'node:os';
+import { headerValue } from '../protocol/handshake.js';
 import { OriginList } from '../server/admission.js';
 import { ANONYMOUS, type Identity } from './identity.js';
 import type { ConnectProxy } from './connect-proxy.js';
@@ -157,7 +158,7 @@ export class Access {
   /** Null when the request's Origin (if any) may use the relay, else a 403. */
   checkOrigin(request: IncomingMessage): Denial | null {
     if (this._origins === null) return null;
-    const refusal = this._origins.check(header(request, 'origin'));
+    const refusal = this._origins.check(headerValue(request, 'origin'));
     return refusal === null ? null : { status: refusal.status, body: refusal.body };
   }
 }
@@ -166,13 +167,8 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
-function header(request: IncomingMessage, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
 function bearerToken(request: IncomingMessage): string | undefined {
-  const value = header(request, 'authorization');
+  const value = headerValue(request, 'authorization');
   if (value === undefined) return undefined;
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(value);
   return match ? match[1] : undefined;
