@@ -26,7 +26,7 @@ import { createRequestHandler, oneAtATime } from './http-routes.js';
 import type { Logger } from './log.js';
 import { RelayMetrics, renderMetrics, type BrokerMetrics } from './metrics.js';
 import { loadPageAssets, type PageAssets } from './page-assets.js';
-import { MemoryHistory, type HistoryStore, type StoredMessage } from './history.js';
+import { MemoryHistory, sameBounds, type HistoryStore, type StoredMessage } from './history.js';
 import { PlainRelay } from './plain-relay.js';
 import { V1_PROTOCOL } from '../v1/protocol.js';
 import { channelOfTopic, V1Hub } from './v1-session.js';
@@ -88,8 +88,8 @@ export interface RelayOptions {
   metricsChannels: number;
   log: Logger;
   /**
-   * History kept per channel (ignored when `historyStore` is given): `maxTotalBytes` bounds all channels
-   * together, overheads counted; `maxChannels` the channels with a record (default RELAY_DEFAULTS.maxChannels).
+   * History kept per channel (ignored when `historyStore` is given; a namespace may set its own `limit`
+   * and `ttl`): `maxTotalBytes` bounds all channels together, overheads counted; `maxChannels` the channels with a record (default RELAY_DEFAULTS.maxChannels).
    */
   history: { limit: number; ttl: number; maxBytes: number; maxTotalBytes?: number; maxChannels?: number };
   /** Most channels one wavecast.v1 connection may join (default RELAY_DEFAULTS.maxChannelsPerConnection). */
@@ -186,9 +186,13 @@ export class Relay {
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
+    // Each channel's bounds: its namespace's size and age, else the flags'.
+    const bounds = _options.namespaces?.historyBounds(_options.history) ?? sameBounds(_options.history);
     this.history =
-      this._cluster?.store ?? _options.historyStore ?? new MemoryHistory({ maxChannels: RELAY_DEFAULTS.maxChannels, ..._options.history });
-    this._startSweep();
+      this._cluster?.store ??
+      _options.historyStore ??
+      new MemoryHistory({ maxChannels: RELAY_DEFAULTS.maxChannels, ..._options.history, perChannel: bounds });
+    this._startSweep(bounds.shortestTtl);
     const watch = this._cluster === null ? null : this._watch(this._cluster);
     this._clock.start();
     const postLimiter = new AddressRateLimiter(new RateLimiter(_options.httpRateLimit ?? RELAY_DEFAULTS.httpRateLimit, this._clock));
@@ -382,10 +386,9 @@ export class Relay {
     return relay;
   }
 
-  /** Sweeps the history a few times per ttl (at most once a second, at least once a minute). */
-  private _startSweep(): void {
+  /** Sweeps the history a few times per (shortest) ttl (at most once a second, at least once a minute). */
+  private _startSweep(ttl: number): void {
     const history = this.history;
-    const ttl = this._options.history.ttl;
     if (history.sweep === undefined || !(ttl > 0)) return;
     let running = false;
     this._sweep = setInterval(

@@ -2,7 +2,10 @@
 // tests: --port 0 on 127.0.0.1, the port read from the listening line on stdout. Helpers for `ws`
 // clients and HTTP requests against it. No sleeps: every wait is for an event, bounded by a timeout.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WsClient from 'ws';
 import { once } from '../helpers/net.js';
@@ -34,6 +37,15 @@ export interface RelayProcess {
 }
 
 const running = new Set<ChildProcess>();
+
+let configDir: string | undefined;
+/** Writes a --config file of `value` (JSON) in a temporary directory; returns its path. */
+export function configFile(value: object, name = `config-${Math.random().toString(36).slice(2)}.json`): string {
+  configDir ??= mkdtempSync(join(tmpdir(), 'wavecast-config-'));
+  const file = join(configDir, name);
+  writeFileSync(file, JSON.stringify(value));
+  return file;
+}
 
 /** Kills whatever a test left running (call from after()). */
 export function killAll(): void {
