@@ -416,6 +416,13 @@ export class V1Hub {
     if (verified.expires !== null) authed.exp = Math.floor(verified.expires / 1000);
     if (envelope.id !== undefined) authed.id = envelope.id;
     this._send(session, authed);
+    // A fresh token may allow less: the channels it no longer allows are left, each told with `forbidden`.
+    for (const channel of [...session.channels.keys()]) {
+      const refusal = this._namespaces.subscribeRefusal(verified, channel);
+      if (refusal === null) continue;
+      this._leave(session, channel);
+      this._send(session, errorEnvelope('forbidden', `Left ${JSON.stringify(channel)}: ${refusal}`, undefined, channel));
+    }
   }
 
   private _publish(session: Session, envelope: PublishEnvelope): void {

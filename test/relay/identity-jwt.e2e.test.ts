@@ -233,6 +233,45 @@ test('expiry: a plain client is closed with 4001 at exp; a wavecast.v1 client st
   }
 });
 
+test('a fresh token that allows fewer channels: the connection leaves those, told with forbidden, and stays open', {
+  timeout: 30_000,
+}, async () => {
+  const relay = await startRelay(['--jwt-secret', SECRET]);
+  try {
+    const ada = await v1(relay, bearer(await hs256({ sub: 'ada', ...ROOMS, exp: now() + 60 })));
+    const bob = await v1(relay, bearer(await hs256({ sub: 'bob', ...ROOMS })));
+    for (const channel of ['room:1', 'room:2']) {
+      bob.send({ type: 'join', channel });
+      await bob.next('joined', (e) => e.channel === channel);
+      ada.send({ type: 'join', channel });
+      await ada.next('joined', (e) => e.channel === channel);
+    }
+    ada.send({ type: 'auth', token: await hs256({ sub: 'ada', subscribe: ['room:2'], publish: ['room:*'], exp: now() + 120 }), id: 'r' });
+    await ada.next('authed');
+    assert.deepEqual(await ada.next('error'), {
+      type: 'error',
+      code: 'forbidden',
+      message: 'Left "room:1": User "ada" may not subscribe to "room:1"',
+      channel: 'room:1',
+    });
+    // The others see her leave room:1; she gets no more of it, and still gets room:2.
+    const left = await bob.next('presence', (e) => e.channel === 'room:1' && e.event === 'leave');
+    assert.equal(left.count, 1);
+    bob.send({ type: 'publish', channel: 'room:1', data: 'not for ada' });
+    bob.send({ type: 'publish', channel: 'room:2', data: 'for ada' });
+    assert.equal((await ada.next('message')).data, 'for ada');
+    assert.deepEqual(ada.messages('room:1'), []);
+    ada.send({ type: 'publish', channel: 'room:1', data: 'x', id: 2 });
+    assert.equal((await ada.next('error', (e) => e.id === 2)).code, 'not_joined');
+    ada.send({ type: 'join', channel: 'room:1' });
+    assert.equal((await ada.next('error', (e) => e.channel === 'room:1')).code, 'forbidden');
+    ada.client.close();
+    bob.client.close();
+  } finally {
+    await relay.stop();
+  }
+});
+
 test('without JWT flags the relay stays open: anonymous connections, names from the join', { timeout: 30_000 }, async () => {
   const relay = await startRelay();
   try {
