@@ -18,6 +18,7 @@ import type { Identity } from './identity.js';
 import { JwtVerifier, type JwtSettings } from './jwt.js';
 import { channelOfTarget, type ChannelWatch } from './channel.js';
 import type { ClusterCommand, RelayCluster } from './cluster.js';
+import { change } from './cluster-presence.js';
 import { createServerApi } from './server-api.js';
 import type { Namespaces } from './namespaces.js';
 import { ConnectProxy, type ConnectProxySettings } from './connect-proxy.js';
@@ -330,7 +331,7 @@ export class Relay {
       },
       command: (command) => this._carryOut(command),
       localChannels: () => [...new Set([...this._plainCounts.keys(), ...this._cluster!.feed.channels])],
-      presenceChanged: (channel, event, name) => this._v1.announce(channel, event, name),
+      presenceChanged: (channel, event, name, user) => this._v1.announce(channel, event, name, user),
     });
     this._wss.on('connection', (ws: WebSocket, request: IncomingMessage, admitted: Admitted) => {
       this._gate.upgraded(request.socket);
@@ -599,20 +600,20 @@ export class Relay {
   /** What a cluster node tells of local clients: the feed listens to their channels, presence is shared. */
   private _watch(cluster: RelayCluster): ChannelWatch {
     return {
-      joined: (channel, name) => {
+      joined: (channel, name, user) => {
         if (name === null) this._plainCounts.set(channel, (this._plainCounts.get(channel) ?? 0) + 1);
         const ready = cluster.feed.retain(channel);
-        cluster.presence.localChanged(channel, name === null ? undefined : { event: 'join', name });
+        cluster.presence.localChanged(channel, name === null ? undefined : change('join', name, user));
         return ready;
       },
-      left: (channel, name) => {
+      left: (channel, name, user) => {
         if (name === null) {
           const count = (this._plainCounts.get(channel) ?? 1) - 1;
           if (count > 0) this._plainCounts.set(channel, count);
           else this._plainCounts.delete(channel);
         }
         cluster.feed.release(channel);
-        cluster.presence.localChanged(channel, name === null ? undefined : { event: 'leave', name });
+        cluster.presence.localChanged(channel, name === null ? undefined : change('leave', name, user));
       },
       remote: (channel) => cluster.presence.remote(channel),
     };

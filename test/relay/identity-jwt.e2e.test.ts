@@ -164,10 +164,14 @@ test('wavecast.v1: a join or publish not granted is a forbidden error and the co
     bob.send({ type: 'join', channel: 'room:1', name: 'Ada' });
     const bobJoined = await bob.next('joined');
     assert.deepEqual(bobJoined.presence, { count: 2, names: ['Ada', 'Bob'] });
-    assert.deepEqual(await ada.next('presence'), { type: 'presence', channel: 'room:1', event: 'join', name: 'Bob', count: 2 });
+    // Presence events carry the verified user id beside the name.
+    const bobEvent = (event: string, count: number) => ({ type: 'presence', channel: 'room:1', event, name: 'Bob', user: 'u-bob', count });
+    assert.deepEqual(await ada.next('presence'), bobEvent('join', 2));
     bob.send({ type: 'publish', channel: 'room:1', data: 'hello', id: 1 });
     const seen = await ada.next('message', (e) => e.data === 'hello');
     assert.equal(seen.from, 'u-bob');
+    bob.send({ type: 'leave', channel: 'room:1' });
+    assert.deepEqual(await ada.next('presence'), bobEvent('leave', 1));
     ada.send({ type: 'ping', id: 'still-open' });
     await ada.next('pong');
     ada.client.close();
