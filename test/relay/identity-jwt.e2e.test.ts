@@ -4,11 +4,11 @@
 // the `auth` envelope, expiry (4001) and refresh.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as jose from 'jose';
-import { closed, connect, http, killAll, record, refusedUpgrade, runServeCommand, startRelay, v1 } from './relay-process.js';
+import { closed, connect, http, killAll, record, refusedUpgrade, ROOT, runServeCommand, startRelay, v1 } from './relay-process.js';
 import { removeTempDirs, tempDir, textUpdate } from './yjs-helpers.js';
 
 after(() => {
@@ -106,6 +106,26 @@ test('a key file that cannot be used, or a short secret, stops the start with a 
   const short = await runServeCommand(['--port', '0', '--jwt-secret', 'short']);
   assert.equal(short.code, 2);
   assert.match(short.stderr, /--jwt-secret must be at least 16 characters/);
+});
+
+test('without the optional jose package, a relay asked for JWT tokens does not start and says to install it', {
+  timeout: 30_000,
+}, async () => {
+  // This build, copied where no node_modules can be found: jose cannot be loaded, as when it is not installed.
+  const alone = tempDir();
+  cpSync(join(ROOT, 'dist'), join(alone, 'dist'), { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(alone, 'package.json'));
+  const cli = join(alone, 'dist', 'cli', 'main.js');
+  const { NODE_PATH: _, ...env } = process.env;
+  const started = await runServeCommand(['--port', '0', '--host', '127.0.0.1', '--jwt-secret', SECRET], env, cli);
+  assert.equal(started.code, 1);
+  assert.match(
+    started.stderr,
+    /cannot start the relay: JWT tokens \(--jwt-secret, --jwt-key\) need the jose package \(an optional peer dependency of wavecast\): npm install jose/,
+  );
+  // The same copy starts without JWT flags: it was jose that was missing, nothing else.
+  const open = await startRelay([], {}, { cli });
+  await open.stop();
 });
 
 test('permissions: a plain upgrade to a channel not granted is 403; publishing without the right closes a plain client with 1008', {

@@ -53,9 +53,13 @@ export function killAll(): void {
   running.clear();
 }
 
-/** Runs the command to completion (for --help and bad flags). */
-export async function runServeCommand(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exit & { stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI_MAIN, 'serve', ...args], {
+/** Runs the command (of this build, or of `cli`) to completion (for --help and bad flags). */
+export async function runServeCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cli = CLI_MAIN,
+): Promise<Exit & { stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [cli, 'serve', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
