@@ -98,8 +98,9 @@ export interface ClientEvents {
    * Who is on a channel, after each join or leave; under churn, after a summary of a second's joins and
    * leaves (`joined`, `left`) or a snapshot of everyone there; on a channel too large to list under heavy
    * churn, `more` counts changes the relay did not list (`names` may then be off; `count` is exact).
+   * With users on, a join or leave carries the verified `user` id of who came or went.
    */
-  presence: ChannelPresence & { event?: 'join' | 'leave'; name?: string; joined?: string[]; left?: string[]; more?: number };
+  presence: ChannelPresence & { event?: 'join' | 'leave'; name?: string; user?: string; joined?: string[]; left?: string[]; more?: number };
   /** A publish was dropped from the full offline queue. */
   dropped: { channel: string; data: string; id?: string | number };
   /** The relay stored a publish sent with an `id`: it has this sequence number on the channel. */
@@ -503,13 +504,15 @@ export class WavecastClient {
           if (i !== -1) joined.names.splice(i, 1);
         }
         joined.names.sort();
-        this._emit('presence', {
+        const change: ClientEvents['presence'] = {
           channel,
           count: Number(e.count),
           names: [...joined.names],
           event: e.event === 'join' ? 'join' : 'leave',
           name,
-        });
+        };
+        if (typeof e.user === 'string') change.user = e.user;
+        this._emit('presence', change);
         return;
       }
       case 'error': {

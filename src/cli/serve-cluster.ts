@@ -6,6 +6,7 @@ import type { BrokerAdapter } from '../cluster/broker-adapter.js';
 import type { Logger } from '../relay/log.js';
 import type { RelayCluster } from '../relay/cluster.js';
 import type { SharedHistory } from '../relay/history-shared.js';
+import type { ChannelBounds, HistoryBounds } from '../relay/history.js';
 
 export interface ClusterSettings {
   broker: 'redis' | 'nats';
@@ -16,7 +17,8 @@ export interface ClusterSettings {
   presenceInterval: number;
   /** Presence updates per channel sent at once per second (more are merged). */
   presenceUpdates?: number;
-  history: { limit: number; ttl: number; maxBytes: number };
+  /** The history's bounds: the same for every channel, or per channel (namespaces). */
+  history: HistoryBounds | ChannelBounds;
 }
 
 /** Connects to the broker; rejects with an error naming the URL when it cannot be reached. */

@@ -13,7 +13,7 @@ import { listenFailure, listeningLine, pageUrl } from './serve-address.js';
 import { checkDocsFlags, DOCS_FLAGS } from './serve-docs.js';
 import { DOCS_UNAVAILABLE } from '../relay/docs/load.js';
 import { JWT_UNAVAILABLE } from '../relay/jwt.js';
-import { Namespaces } from '../relay/namespaces.js';
+import { MAX_HISTORY, Namespaces } from '../relay/namespaces.js';
 
 const USAGE = 'wavecast serve [options]';
 const DESCRIPTION = `Runs the Wavecast relay. Every path is a channel: a WebSocket client on ws://HOST:PORT/<channel> gets
@@ -67,7 +67,7 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
     type: 'string',
     value: 'FILE',
     description:
-      'channel namespaces (JSON): per channel-name prefix, who may publish (clients or backend) and subscribe (anyone, users, or by a token claim), presence and join/leave envelopes on or off, anonymous access (see docs/auth.md) (default: none, every channel open as the tokens allow)',
+      'channel namespaces (JSON): per channel-name prefix, who may publish (clients or backend) and subscribe (anyone, users, or by a token claim), presence and join/leave envelopes on or off, anonymous access, history size and age (see docs/auth.md) (default: none, every channel open as the tokens allow)',
   },
   'api-key': {
     type: 'string',
@@ -176,13 +176,14 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
     type: 'number',
     default: 100,
     value: 'N',
-    description: 'messages kept per channel for clients that reconnect (wavecast.v1) and GET /channels/<channel>/messages (0: none)',
+    description:
+      'messages kept per channel for clients that reconnect (wavecast.v1) and GET /channels/<channel>/messages (0: none); a --config namespace may set its own',
   },
   'history-ttl': {
     type: 'number',
     default: 3600,
     value: 'SECONDS',
-    description: 'longest a message is kept in the history (0: no age limit)',
+    description: 'longest a message is kept in the history (0: no age limit); a --config namespace may set its own',
   },
   'history-bytes': {
     type: 'number',
@@ -497,7 +498,7 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   }
   const heartbeat = number(flags, 'heartbeat', 0);
   const metricsChannels = integer(flags, 'metrics-channels', 0, 10_000);
-  const historyLimit = integer(flags, 'history', 0, 1_000_000);
+  const historyLimit = integer(flags, 'history', 0, MAX_HISTORY);
   const historyTtl = number(flags, 'history-ttl', 0);
   const historyBytes = integer(flags, 'history-bytes', 0, Number.MAX_SAFE_INTEGER);
   const historyTotalBytes = integer(flags, 'history-total-bytes', 0, Number.MAX_SAFE_INTEGER);
@@ -515,7 +516,9 @@ export function checkFlags(flags: FlagValues): ServeSettings {
   const workers = integer(flags, 'workers', 1, 256);
   let clusterSettings: ClusterSettings | undefined;
   // Whole milliseconds: Redis's PEXPIRE and JetStream's max_age take integers.
-  const history = { limit: historyLimit, ttl: Math.ceil(historyTtl * 1000), maxBytes: historyBytes };
+  const flagBounds = { limit: historyLimit, ttl: Math.ceil(historyTtl * 1000), maxBytes: historyBytes };
+  // Each channel's: its namespace's size and age where the config sets them.
+  const history = namespaces?.historyBounds(flagBounds) ?? flagBounds;
   if (redis !== undefined) {
     if (!/^rediss?:\/\/\S+$/.test(redis)) throw new UsageError(`--redis needs a URL such as redis://127.0.0.1:6379, not "${redis}"`);
     clusterSettings = { broker: 'redis', url: redis, prefix, presenceInterval: presenceHeartbeat * 1000, presenceUpdates, history };

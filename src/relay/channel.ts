@@ -34,11 +34,12 @@ function truncate(text: string): string {
 /**
  * Told when a local client comes onto a channel or goes (a cluster node uses it to listen to the channel
  * on the broker and to tell other nodes of presence). `name` is the wavecast.v1 name, null for a plain
- * client. `joined` resolves once messages from every node reach this node in order.
+ * client; `user` the verified user id of a wavecast.v1 member that has one. `joined` resolves once
+ * messages from every node reach this node in order.
  */
 export interface ChannelWatch {
-  joined(channel: string, name: string | null): Promise<void>;
-  left(channel: string, name: string | null): void;
+  joined(channel: string, name: string | null, user?: string): Promise<void>;
+  left(channel: string, name: string | null, user?: string): void;
   /** Members of the channel on other nodes. */
   remote(channel: string): { names: string[]; plain: number };
 }

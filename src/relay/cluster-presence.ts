@@ -26,8 +26,20 @@ export interface ChannelPresence {
   users?: Array<[string, string]>;
 }
 
+/** One join or leave: the wavecast.v1 name, and the verified user id of a member that has one. */
+export interface PresenceChange {
+  event: 'join' | 'leave';
+  name: string;
+  user?: string;
+}
+
+/** A change as a delta carries it (no `user` key for a member without one). */
+export function change(event: 'join' | 'leave', name: string, user?: string): PresenceChange {
+  return user === undefined ? { event, name } : { event, name, user };
+}
+
 export type PresenceMessage =
-  | { t: 'd'; n: string; v: number; c: string; s: ChannelPresence; e?: { event: 'join' | 'leave'; name: string } }
+  | { t: 'd'; n: string; v: number; c: string; s: ChannelPresence; e?: PresenceChange }
   | { t: 'h'; n: string; v: number }
   | { t: 'q'; n: string; to?: string }
   | { t: 'f'; n: string; v: number; s: Record<string, ChannelPresence> }
@@ -42,8 +54,8 @@ export interface ClusterPresenceOptions {
   /** This node's own members of a channel, and the channels it has members on. */
   local(channel: string): ChannelPresence;
   localChannels(): string[];
-  /** Someone on another node joined or left a channel (to tell this node's v1 members). */
-  changed(channel: string, event: 'join' | 'leave', name: string): void;
+  /** Someone on another node joined or left a channel (to tell this node's v1 members); `user` when known. */
+  changed(channel: string, event: 'join' | 'leave', name: string, user?: string): void;
   /** Deltas of one channel sent at once per second (default 5); later ones in that second are merged. */
   updates?: number;
   now?: () => number;
@@ -89,11 +101,11 @@ export class ClusterPresence {
   }
 
   /** This node's members of `channel` changed: told at once, or merged into the channel's next paced delta. */
-  localChanged(channel: string, change?: { event: 'join' | 'leave'; name: string }): void {
+  localChanged(channel: string, change?: PresenceChange): void {
     if (this._pacer.offer(channel)) this._sendDelta(channel, change);
   }
 
-  private _sendDelta(channel: string, change?: { event: 'join' | 'leave'; name: string }): void {
+  private _sendDelta(channel: string, change?: PresenceChange): void {
     const message: PresenceMessage = { t: 'd', n: this._options.nodeId, v: ++this._version, c: channel, s: this._options.local(channel) };
     if (change !== undefined) message.e = change;
     this._options.send(message);
@@ -172,24 +184,26 @@ export class ClusterPresence {
   }
 
   /** Replaces a node's state of a channel; tells of each name that came or went. */
-  private _set(node: RemoteNode, channel: string, state: ChannelPresence, change?: { event: 'join' | 'leave'; name: string }): void {
-    const before = node.channels.get(channel)?.names ?? [];
+  private _set(node: RemoteNode, channel: string, state: ChannelPresence, change?: PresenceChange): void {
+    const old = node.channels.get(channel);
+    const before = old?.names ?? [];
     if (state.names.length === 0 && state.plain === 0) node.channels.delete(channel);
     else node.channels.set(channel, { names: [...state.names], plain: state.plain, ...userPairs(state.users) });
     if (change !== undefined) {
-      this._options.changed(channel, change.event, change.name);
+      this._options.changed(channel, change.event, change.name, typeof change.user === 'string' ? change.user : undefined);
       return;
     }
     const { joined, left } = difference(before, state.names);
-    for (const name of left) this._options.changed(channel, 'leave', name);
-    for (const name of joined) this._options.changed(channel, 'join', name);
+    for (const name of left) this._options.changed(channel, 'leave', name, userNamed(old?.users, name));
+    for (const name of joined) this._options.changed(channel, 'join', name, userNamed(state.users, name));
   }
 
   private _drop(id: string): void {
     const node = this._nodes.get(id);
     if (node === undefined) return;
     this._nodes.delete(id);
-    for (const [channel, state] of node.channels) for (const name of state.names) this._options.changed(channel, 'leave', name);
+    for (const [channel, state] of node.channels)
+      for (const name of state.names) this._options.changed(channel, 'leave', name, userNamed(state.users, name));
   }
 
   private _tick(): void {
@@ -231,4 +245,18 @@ function difference(before: readonly string[], after: readonly string[]): { join
   const left: string[] = [];
   for (const [name, n] of counts) for (let i = 0; i < n; i++) left.push(name);
   return { joined, left };
+}
+
+/**
+ * The user id of the members named `name` among [user id, name] pairs, when they are all one user (a
+ * change merged into a state, or a dropped node's members, is known by name only); else undefined.
+ */
+function userNamed(users: Array<[string, string]> | undefined, name: string): string | undefined {
+  let found: string | undefined;
+  for (const [user, named] of users ?? []) {
+    if (named !== name) continue;
+    if (found !== undefined && found !== user) return undefined;
+    found = user;
+  }
+  return found;
 }

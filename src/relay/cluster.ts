@@ -52,8 +52,8 @@ export interface RelayClusterHooks {
   /** This node's members of a channel, and the channels it has members on. */
   local(channel: string): ChannelPresence;
   localChannels(): string[];
-  /** Someone on another node joined or left. */
-  presenceChanged(channel: string, event: 'join' | 'leave', name: string): void;
+  /** Someone on another node joined or left (`user`: the verified user id, when known). */
+  presenceChanged(channel: string, event: 'join' | 'leave', name: string, user?: string): void;
   /** Another node's server API asked every node to do this. */
   command?(command: ClusterCommand): void;
 }

@@ -6,16 +6,18 @@
 // hash is the first 24 hex digits of the channel name's SHA-256, so any name fits the rules for stream
 // names and subjects). The stream's own sequence number is the channel's sequence number: JetStream
 // assigns it when it stores the message, atomically, so two nodes can never get the same number and
-// no number is handed out without its message. The stream's limits are the history's bounds: max_msgs
-// (--history), max_age (--history-ttl), max_bytes (--history-bytes), discarding the oldest; a stream keeps
-// its last sequence number when its limits have removed every message, and across server restarts.
+// no number is handed out without its message. The stream's limits are the channel's history bounds
+// (its namespace's, else the flags): max_msgs (--history), max_age (--history-ttl), max_bytes
+// (--history-bytes), discarding the oldest; a stream found with other bounds (the config changed) is
+// given those in force. A stream keeps its last sequence number when its limits have removed every
+// message, and across server restarts.
 //
 // Idle channels' streams are deleted (a stream costs the server about 60 KB of memory): a sweep (every
-// node, a few times per --history-ttl) lists the streams and retires each whose messages have all expired
-// and that has had none for the ttl: it moves the stream to the subject `<prefix>.retired.<hash>` (so no
-// publish can land in it meanwhile; one that raced it is refused and retried by its publisher), checks
-// that nothing landed, raises the floor of the channel's bucket to the stream's last number, and deletes
-// it. Floors are messages `<prefix>.meta.floor.<bucket>` (1,024 buckets of channel hashes, the highest
+// node, a few times per shortest ttl) lists the streams and retires each whose messages have all expired
+// and that has had none for its own ttl (its max_age): it moves the stream to the subject
+// `<prefix>.retired.<hash>` (so no publish can land in it meanwhile; one that raced it is refused and
+// retried by its publisher), checks that nothing landed, raises the floor of the channel's bucket to the
+// stream's last number, and deletes it. Floors are messages `<prefix>.meta.floor.<bucket>` (1,024 buckets of channel hashes, the highest
 // number of any deleted stream in the bucket). A channel whose stream is made again starts after its
 // bucket's floor: the stream is made on `<prefix>.staging.<hash>`, purged up to floor + 1 (which sets its
 // first number), then moved to its subject; so its numbers go on above every number it had, and a client's
@@ -249,7 +251,7 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
       return historyRead([], await this._floor(hash), start);
     }
     const latest = state.last_seq;
-    const { limit, ttl } = this._options.bounds;
+    const { limit, ttl } = this._bounds.of(channel);
     const oldest = ttl > 0 ? Date.now() - ttl : -Infinity;
     const messages: StoredMessage[] = [];
     if (limit > 0) {
@@ -290,11 +292,11 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
 
   /**
    * Deletes the streams of idle channels (see the top), finishes retiring those a node left half retired
-   * and making those left half made. Without a ttl nothing expires, and nothing is deleted.
+   * and making those left half made. Each stream's ttl is its own max_age (its channel's, set when it was
+   * made). Without a ttl for any channel nothing expires, and nothing is deleted.
    */
   async sweep(): Promise<void> {
-    const ttl = this._options.bounds.ttl;
-    if (!(ttl > 0)) return;
+    if (!(this._bounds.shortestTtl > 0)) return;
     const jsm = this._manager();
     const now = Date.now();
     const mine = `${this._streamPrefix}_h_`;
@@ -309,7 +311,7 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
       else if (subject === this._subject('staging', hash)) {
         if (now - Date.parse(info.created) > STAGING_GRACE)
           await jsm.streams.update(info.config.name, { ...info.config, subjects: [this._subject('history', hash)] });
-      } else if (info.state.messages === 0 && Math.max(Date.parse(info.created), Date.parse(info.state.last_ts)) < now - ttl) {
+      } else if (info.state.messages === 0 && idleSince(info) < now - ttlOf(info)) {
         await this._retire(jsm, info, hash);
       }
     };
@@ -423,14 +425,22 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
     } catch (error) {
       if (apiCode(error) !== STREAM_NOT_FOUND) throw error;
     }
+    const { limit, ttl, maxBytes } = this._bounds.of(channel);
+    // max_msgs 0 would mean "no limit": with history 0 one message is stored and none is read.
+    const bounds = { max_msgs: Math.max(1, limit), max_age: ttl * 1_000_000, max_bytes: maxBytes > 0 ? maxBytes : -1 };
     if (existing !== null) {
-      if (existing.config.subjects?.[0] === subject) return;
-      throw new Error(`The history stream of ${JSON.stringify(channel).slice(0, 100)} is being retired or made by another node; try again`);
+      if (existing.config.subjects?.[0] !== subject)
+        throw new Error(
+          `The history stream of ${JSON.stringify(channel).slice(0, 100)} is being retired or made by another node; try again`,
+        );
+      // Made before the channel's bounds changed (a new config or flags): it takes the ones in force.
+      if (existing.config.max_msgs !== bounds.max_msgs || existing.config.max_age !== bounds.max_age)
+        await jsm.streams.update(stream, { ...existing.config, ...bounds });
+      return;
     }
     // A new stream: if the store was wiped, the epoch must be new too before any number is handed out.
     await this._checkEpoch();
     const floor = await this._floor(hash);
-    const { limit, ttl, maxBytes } = this._options.bounds;
     const config = {
       name: stream,
       subjects: [floor > 0 ? this._subject('staging', hash) : subject],
@@ -438,10 +448,7 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
       storage: 'file',
       retention: 'limits',
       discard: 'old',
-      // max_msgs 0 would mean "no limit": with --history 0 one message is stored and none is read.
-      max_msgs: Math.max(1, limit),
-      max_age: ttl * 1_000_000,
-      max_bytes: maxBytes > 0 ? maxBytes : -1,
+      ...bounds,
       num_replicas: 1,
     };
     try {
@@ -529,6 +536,17 @@ export class NatsHistory extends SharedHistoryBase implements SharedHistory {
     this._live();
     return this._jsm!;
   }
+}
+
+/** When a stream last changed: made, or its newest message stored (ms). */
+function idleSince(info: StreamInfo): number {
+  return Math.max(Date.parse(info.created), Date.parse(info.state.last_ts));
+}
+
+/** A stream's ttl: its max_age, in ms (0: none, never idle). */
+function ttlOf(info: StreamInfo): number {
+  const age = Number(info.config.max_age ?? 0) / 1_000_000;
+  return age > 0 ? age : Number.POSITIVE_INFINITY;
 }
 
 export function apiCode(error: unknown): number | undefined {

@@ -12,7 +12,8 @@
 //   <prefix>history:seen           a bitmap of 2^20 bits (128 KiB): the bit of every channel name's hash
 //                                  that was ever appended to
 //
-// With --history-ttl, a channel's three keys expire together once it has been idle that long (each append
+// The bounds are the channel's own (its namespace's, else the --history flags), passed with each call.
+// With a ttl, a channel's three keys expire together once it has been idle that long (each append
 // pushes the expiry back), so an idle channel leaves nothing behind. A channel that comes back after that
 // must not number from 1 again (a client holding one of its old numbers would be fed another message
 // under it): when its counter is missing and its bit in `seen` is set, it starts above `top`, which is
@@ -151,7 +152,7 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
 
   async append(channel: string, data: Buffer, binary: boolean, from?: string): Promise<StoredMessage> {
     const time = Date.now();
-    const { limit, ttl, maxBytes } = this._options.bounds;
+    const { limit, ttl, maxBytes } = this._bounds.of(channel);
     const reply = (await this._script(APPEND, this._keys(channel), [
       newEpoch(),
       String(time),
@@ -178,7 +179,7 @@ export class RedisHistory extends SharedHistoryBase implements SharedHistory {
     ];
     this._epoch = reply[0].toString();
     const latest = Number(reply[1]);
-    const ttl = this._options.bounds.ttl;
+    const { ttl } = this._bounds.of(channel);
     const oldest = ttl > 0 ? Date.now() - ttl : -Infinity;
     const messages: StoredMessage[] = [];
     for (const [id, fields] of reply[2]) {

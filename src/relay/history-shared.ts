@@ -1,13 +1,23 @@
 // What the shared history stores (Redis Streams, NATS JetStream) have in common beyond HistoryStore:
-// a connection to open and close, a link state for /healthz and /metrics, and the same bounds.
+// a connection to open and close, a link state for /healthz and /metrics, and the same bounds (per channel).
 import { randomBytes } from 'node:crypto';
 import { describeError, hidePassword } from '../cluster/broker-adapter.js';
 import type { LinkState } from '../cluster/link.js';
-import type { HistoryRead, HistoryStore, StoredMessage } from './history.js';
+import {
+  channelBounds,
+  type ChannelBounds,
+  type HistoryBounds,
+  type HistoryRead,
+  type HistoryStore,
+  type StoredMessage,
+} from './history.js';
 
 export interface SharedHistoryOptions {
-  /** Per channel: most messages kept (0: none), longest kept (ms, 0: no age limit), most payload bytes. */
-  bounds: { limit: number; ttl: number; maxBytes: number };
+  /**
+   * Per channel: most messages kept (0: none), longest kept (ms, 0: no age limit), most payload bytes;
+   * the same for every channel, or each channel's own (its namespace's).
+   */
+  bounds: HistoryBounds | ChannelBounds;
   /** How long connect() may take (ms, default 5000). */
   connectTimeout?: number;
 }
@@ -38,6 +48,8 @@ export function newEpoch(): string {
 /** The epoch, the link state and its listeners, and the URL, as both shared stores keep them. */
 export abstract class SharedHistoryBase {
   readonly url: string;
+  /** Each channel's bounds. */
+  protected readonly _bounds: ChannelBounds;
   protected _epoch = '';
   protected _state: LinkState = 'idle';
   private readonly _listeners = new Set<(state: LinkState) => void>();
@@ -49,6 +61,7 @@ export abstract class SharedHistoryBase {
     protected readonly _options: SharedHistoryOptions,
   ) {
     this.url = hidePassword(_rawUrl);
+    this._bounds = channelBounds(_options.bounds);
   }
 
   get epoch(): string {

@@ -1,7 +1,7 @@
 // Channel history: every message published on a channel gets the next sequence number of that channel
 // and is kept for a while, so a client that comes back can be sent exactly what it missed, or be told
 // which range is gone. The relay talks to a store through HistoryStore only; MemoryHistory is the default
-// (bounded by count, age and bytes per channel). A shared store (Redis Streams, NATS JetStream) can
+// (bounded by count, age and bytes per channel; count and age may differ per namespace). A shared store (Redis Streams, NATS JetStream) can
 // replace it (history-redis.ts, history-nats.ts): its methods may return promises, and the relay keeps
 // the order of appends it started (in a cluster, the order of the sequence numbers).
 
@@ -62,13 +62,42 @@ export interface HistoryStore {
   sweep?(): void | Promise<void>;
 }
 
-export interface MemoryHistoryOptions {
-  /** Most messages kept per channel (0: none kept, sequence numbers still given). */
+/** What a channel's history keeps. */
+export interface HistoryBounds {
+  /** Most messages kept (0: none kept, sequence numbers still given). */
   limit: number;
   /** Longest a message is kept (ms; 0: no age limit). */
   ttl: number;
-  /** Most payload bytes kept per channel. */
+  /** Most payload bytes kept. */
   maxBytes: number;
+}
+
+/**
+ * The bounds of each channel: the same for every channel (the --history flags), or per namespace where
+ * a config sets them (Namespaces.historyBounds).
+ */
+export interface ChannelBounds {
+  of(channel: string): HistoryBounds;
+  /** The shortest ttl above 0 any channel has (ms; 0 when no channel has an age limit): sweeps go by it. */
+  readonly shortestTtl: number;
+}
+
+/** The same bounds for every channel. */
+export function sameBounds(bounds: HistoryBounds): ChannelBounds {
+  return { of: () => bounds, shortestTtl: Math.max(bounds.ttl, 0) };
+}
+
+/** Bounds as a store is given them: one set for all channels, or per channel. */
+export function channelBounds(bounds: HistoryBounds | ChannelBounds): ChannelBounds {
+  return 'of' in bounds ? bounds : sameBounds(bounds);
+}
+
+export interface MemoryHistoryOptions extends HistoryBounds {
+  /**
+   * Bounds per channel (limit and ttl; maxBytes stays the one above); default: `limit`, `ttl` and
+   * `maxBytes` for every channel.
+   */
+  perChannel?: ChannelBounds;
   /**
    * Most bytes of memory for all channels together, counting what each kept message and each channel's
    * record really cost (payload plus MESSAGE_OVERHEAD, CHANNEL_OVERHEAD plus the name) (default: no bound
@@ -103,6 +132,9 @@ interface ChannelLog {
   bytes: number;
   /** When the newest message was appended (ms). */
   last: number;
+  /** The channel's own bounds. */
+  limit: number;
+  ttl: number;
 }
 
 /** Bits of the filter of freed channel names (128 KiB). */
@@ -124,9 +156,11 @@ export class MemoryHistory implements HistoryStore {
    */
   private _floor = 0;
   private _freed: Uint8Array | null = null;
+  private readonly _bounds: ChannelBounds;
 
   constructor(private readonly _options: MemoryHistoryOptions) {
     this._now = _options.now ?? Date.now;
+    this._bounds = _options.perChannel ?? sameBounds(_options);
     this.epoch = _options.epoch ?? Math.random().toString(36).slice(2, 10) + this._now().toString(36);
   }
 
@@ -139,7 +173,7 @@ export class MemoryHistory implements HistoryStore {
     const message: StoredMessage = { channel, seq: ++log.seq, time: this._now(), data, binary };
     if (from !== undefined) message.from = from;
     log.last = message.time;
-    if (this._options.limit > 0 && data.length <= this._options.maxBytes) {
+    if (log.limit > 0 && data.length <= this._options.maxBytes) {
       // A copy: the data may be a view of a buffer its owner reuses.
       log.items.push({ ...message, data: ownCopy(data) });
       log.bytes += data.length;
@@ -195,17 +229,18 @@ export class MemoryHistory implements HistoryStore {
   }
 
   /**
-   * Frees the records of channels idle past the ttl: every message they kept has expired, and so has the
-   * time a client could ask for it. Walks from the least recently written channel and stops at the first
-   * that is not idle, so a sweep costs what it frees. Does nothing without a ttl.
+   * Frees the records of channels idle past their ttl: every message they kept has expired, and so has
+   * the time a client could ask for it. Walks from the least recently written channel and stops at the
+   * first idle for less than the shortest ttl (no later one can be past its own), so a sweep costs what
+   * it frees, plus the idle channels of namespaces with a longer ttl or none. Does nothing without a ttl.
    */
   sweep(): void {
-    const { ttl } = this._options;
-    if (ttl <= 0) return;
-    const oldest = this._now() - ttl;
+    const shortest = this._bounds.shortestTtl;
+    if (shortest <= 0) return;
+    const now = this._now();
     for (const [channel, log] of this._logs) {
-      if (log.last >= oldest) break;
-      this._free(channel, log);
+      if (log.last >= now - shortest) break;
+      if (log.ttl > 0 && log.last < now - log.ttl) this._free(channel, log);
     }
   }
 
@@ -217,7 +252,8 @@ export class MemoryHistory implements HistoryStore {
       this._free(quietest, log);
     }
     this._totalBytes += channelCost(channel);
-    return { seq: this._wasFreed(channel) ? this._floor : 0, items: [], head: 0, bytes: 0, last: 0 };
+    const { limit, ttl } = this._bounds.of(channel);
+    return { seq: this._wasFreed(channel) ? this._floor : 0, items: [], head: 0, bytes: 0, last: 0, limit, ttl };
   }
 
   /** Forgets a channel's record; its numbers are remembered by the floor and the filter. */
@@ -261,7 +297,8 @@ export class MemoryHistory implements HistoryStore {
   }
 
   private _prune(log: ChannelLog): void {
-    const { limit, ttl, maxBytes } = this._options;
+    const { limit, ttl } = log;
+    const { maxBytes } = this._options;
     const oldest = ttl > 0 ? this._now() - ttl : -Infinity;
     while (log.head < log.items.length) {
       const item = log.items[log.head]!;

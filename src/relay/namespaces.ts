@@ -1,20 +1,25 @@
 // Channel namespaces (--config FILE): rules per channel-name prefix, and the one place that decides
-// whether an identity may subscribe to or publish on a channel. Without a config (or for a channel in
+// whether an identity may subscribe to or publish on a channel, and what history a channel keeps. Without a config (or for a channel in
 // no namespace) the rule is the token's own lists (`subscribe`, `publish`), which an open relay's
 // anonymous connections pass for every channel: today's open relay.
 //
 //   {"namespaces": {
 //     "news:":  {"publish": "backend", "presence": false},
 //     "team:":  {"subscribe": {"claim": "teams"}, "joinLeave": false},
-//     "staff:": {"subscribe": "users", "anonymous": false}
+//     "staff:": {"subscribe": "users", "anonymous": false},
+//     "live:":  {"history": 0},
+//     "log:":   {"history": 1000, "historyTtl": 86400}
 //   }}
 //
 // publish: "clients" (default: as the token allows) or "backend" (only the server API and the api key);
 // subscribe: "anyone" (default: as the token allows), "users" (any verified user), or {"claim": NAME}
 // (a user whose claim NAME, a list, holds the channel's name after the prefix);
 // presence: false (no names, no join/leave envelopes); joinLeave: false (names, but no join/leave
-// envelopes); anonymous: false (connections without a verified user may not use it).
+// envelopes); anonymous: false (connections without a verified user may not use it); history: most
+// messages kept per channel (0: none; default --history); historyTtl: longest kept, in seconds (0: no age
+// limit; default --history-ttl). The bytes kept per channel stay --history-bytes for every channel.
 import { readFileSync } from 'node:fs';
+import { sameBounds, type ChannelBounds, type HistoryBounds } from './history.js';
 import type { Identity } from './identity.js';
 
 export interface Namespace {
@@ -24,9 +29,26 @@ export interface Namespace {
   presence: boolean;
   joinLeave: boolean;
   anonymous: boolean;
+  /** Most messages kept per channel (null: the --history flag's). */
+  history: number | null;
+  /** Longest a message is kept (ms; null: the --history-ttl flag's). */
+  historyTtl: number | null;
 }
 
-const DEFAULT: Omit<Namespace, 'prefix'> = { publish: 'clients', subscribe: 'anyone', presence: true, joinLeave: true, anonymous: true };
+const DEFAULT: Omit<Namespace, 'prefix'> = {
+  publish: 'clients',
+  subscribe: 'anyone',
+  presence: true,
+  joinLeave: true,
+  anonymous: true,
+  history: null,
+  historyTtl: null,
+};
+
+/** Most messages kept per channel that --history or a namespace may ask for. */
+export const MAX_HISTORY = 1_000_000;
+/** Longest a namespace may keep a message (s): a year. */
+const MAX_HISTORY_TTL = 366 * 24 * 3600;
 
 /** Most namespaces a config may have. */
 const MAX_NAMESPACES = 1000;
@@ -89,6 +111,21 @@ export class Namespaces {
         if (typeof r[key] !== 'boolean') fail(`${JSON.stringify(prefix)}: "${key}" is true or false`);
         namespace[key] = r[key] as boolean;
       }
+      if (r.history !== undefined) {
+        const n = r.history;
+        if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_HISTORY)
+          fail(
+            `${JSON.stringify(prefix)}: "history" is a whole number of messages from 0 (none kept) to ${MAX_HISTORY}, not ${JSON.stringify(n)}`,
+          );
+        namespace.history = n as number;
+      }
+      if (r.historyTtl !== undefined) {
+        const t = r.historyTtl;
+        if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > MAX_HISTORY_TTL)
+          fail(`${JSON.stringify(prefix)}: "historyTtl" is seconds from 0 (no age limit) to ${MAX_HISTORY_TTL}, not ${JSON.stringify(t)}`);
+        // Whole milliseconds: Redis's PEXPIRE and JetStream's max_age take integers.
+        namespace.historyTtl = Math.ceil((t as number) * 1000);
+      }
       list.push(namespace);
     }
     return new Namespaces(list);
@@ -98,6 +135,28 @@ export class Namespaces {
   of(channel: string): Namespace {
     for (const namespace of this._list) if (channel.startsWith(namespace.prefix)) return namespace;
     return { prefix: '', ...DEFAULT };
+  }
+
+  /**
+   * Each channel's history bounds: its namespace's size and age where the config sets them, else
+   * `flags` (the --history flags; the bytes bound is always theirs).
+   */
+  historyBounds(flags: HistoryBounds): ChannelBounds {
+    const own = new Map<string, HistoryBounds>();
+    for (const namespace of this._list)
+      if (namespace.history !== null || namespace.historyTtl !== null)
+        own.set(namespace.prefix, {
+          limit: namespace.history ?? flags.limit,
+          ttl: namespace.historyTtl ?? flags.ttl,
+          maxBytes: flags.maxBytes,
+        });
+    if (own.size === 0) return sameBounds(flags);
+    // A channel whose namespace sets neither has the flags' (rules are not taken from shorter prefixes).
+    const ttls = [flags.ttl, ...[...own.values()].map((bounds) => bounds.ttl)].filter((ttl) => ttl > 0);
+    return {
+      of: (channel) => own.get(this.of(channel).prefix) ?? flags,
+      shortestTtl: ttls.length > 0 ? Math.min(...ttls) : 0,
+    };
   }
 
   /** Null when the identity may subscribe to the channel, else why not. */

@@ -18,6 +18,7 @@ import type { Identity } from './identity.js';
 import { JwtVerifier, type JwtSettings } from './jwt.js';
 import { channelOfTarget, type ChannelWatch } from './channel.js';
 import type { ClusterCommand, RelayCluster } from './cluster.js';
+import { change } from './cluster-presence.js';
 import { createServerApi } from './server-api.js';
 import type { Namespaces } from './namespaces.js';
 import { ConnectProxy, type ConnectProxySettings } from './connect-proxy.js';
@@ -26,7 +27,7 @@ import { createRequestHandler, oneAtATime } from './http-routes.js';
 import type { Logger } from './log.js';
 import { RelayMetrics, renderMetrics, type BrokerMetrics } from './metrics.js';
 import { loadPageAssets, type PageAssets } from './page-assets.js';
-import { MemoryHistory, type HistoryStore, type StoredMessage } from './history.js';
+import { MemoryHistory, sameBounds, type HistoryStore, type StoredMessage } from './history.js';
 import { PlainRelay } from './plain-relay.js';
 import { V1_PROTOCOL } from '../v1/protocol.js';
 import { channelOfTopic, V1Hub } from './v1-session.js';
@@ -88,8 +89,8 @@ export interface RelayOptions {
   metricsChannels: number;
   log: Logger;
   /**
-   * History kept per channel (ignored when `historyStore` is given): `maxTotalBytes` bounds all channels
-   * together, overheads counted; `maxChannels` the channels with a record (default RELAY_DEFAULTS.maxChannels).
+   * History kept per channel (ignored when `historyStore` is given; a namespace may set its own `limit`
+   * and `ttl`): `maxTotalBytes` bounds all channels together, overheads counted; `maxChannels` the channels with a record (default RELAY_DEFAULTS.maxChannels).
    */
   history: { limit: number; ttl: number; maxBytes: number; maxTotalBytes?: number; maxChannels?: number };
   /** Most channels one wavecast.v1 connection may join (default RELAY_DEFAULTS.maxChannelsPerConnection). */
@@ -186,9 +187,13 @@ export class Relay {
     const page = _options.page ?? loadPageAssets();
     if (!page.built) log.warn('the chat page has not been built (run npm run build); GET / explains this');
     this._secure = _options.tls !== undefined;
+    // Each channel's bounds: its namespace's size and age, else the flags'.
+    const bounds = _options.namespaces?.historyBounds(_options.history) ?? sameBounds(_options.history);
     this.history =
-      this._cluster?.store ?? _options.historyStore ?? new MemoryHistory({ maxChannels: RELAY_DEFAULTS.maxChannels, ..._options.history });
-    this._startSweep();
+      this._cluster?.store ??
+      _options.historyStore ??
+      new MemoryHistory({ maxChannels: RELAY_DEFAULTS.maxChannels, ..._options.history, perChannel: bounds });
+    this._startSweep(bounds.shortestTtl);
     const watch = this._cluster === null ? null : this._watch(this._cluster);
     this._clock.start();
     const postLimiter = new AddressRateLimiter(new RateLimiter(_options.httpRateLimit ?? RELAY_DEFAULTS.httpRateLimit, this._clock));
@@ -326,7 +331,7 @@ export class Relay {
       },
       command: (command) => this._carryOut(command),
       localChannels: () => [...new Set([...this._plainCounts.keys(), ...this._cluster!.feed.channels])],
-      presenceChanged: (channel, event, name) => this._v1.announce(channel, event, name),
+      presenceChanged: (channel, event, name, user) => this._v1.announce(channel, event, name, user),
     });
     this._wss.on('connection', (ws: WebSocket, request: IncomingMessage, admitted: Admitted) => {
       this._gate.upgraded(request.socket);
@@ -382,10 +387,9 @@ export class Relay {
     return relay;
   }
 
-  /** Sweeps the history a few times per ttl (at most once a second, at least once a minute). */
-  private _startSweep(): void {
+  /** Sweeps the history a few times per (shortest) ttl (at most once a second, at least once a minute). */
+  private _startSweep(ttl: number): void {
     const history = this.history;
-    const ttl = this._options.history.ttl;
     if (history.sweep === undefined || !(ttl > 0)) return;
     let running = false;
     this._sweep = setInterval(
@@ -596,20 +600,20 @@ export class Relay {
   /** What a cluster node tells of local clients: the feed listens to their channels, presence is shared. */
   private _watch(cluster: RelayCluster): ChannelWatch {
     return {
-      joined: (channel, name) => {
+      joined: (channel, name, user) => {
         if (name === null) this._plainCounts.set(channel, (this._plainCounts.get(channel) ?? 0) + 1);
         const ready = cluster.feed.retain(channel);
-        cluster.presence.localChanged(channel, name === null ? undefined : { event: 'join', name });
+        cluster.presence.localChanged(channel, name === null ? undefined : change('join', name, user));
         return ready;
       },
-      left: (channel, name) => {
+      left: (channel, name, user) => {
         if (name === null) {
           const count = (this._plainCounts.get(channel) ?? 1) - 1;
           if (count > 0) this._plainCounts.set(channel, count);
           else this._plainCounts.delete(channel);
         }
         cluster.feed.release(channel);
-        cluster.presence.localChanged(channel, name === null ? undefined : { event: 'leave', name });
+        cluster.presence.localChanged(channel, name === null ? undefined : change('leave', name, user));
       },
       remote: (channel) => cluster.presence.remote(channel),
     };

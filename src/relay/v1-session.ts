@@ -34,6 +34,7 @@ import {
   type MessageEnvelope,
   type JoinEnvelope,
   type JoinedEnvelope,
+  type PresenceEnvelope,
   type PresenceInfo,
   type PresenceSummaryEnvelope,
   type PublishEnvelope,
@@ -298,9 +299,9 @@ export class V1Hub {
     return removed;
   }
 
-  /** Someone on another node joined or left: tells this node's members of the channel. */
-  announce(channel: string, event: 'join' | 'leave', name: string): void {
-    this._announce(channel, null, event, name);
+  /** Someone on another node joined or left (`user`: the verified user id): tells this node's members of the channel. */
+  announce(channel: string, event: 'join' | 'leave', name: string, user?: string): void {
+    this._announce(channel, null, event, name, user);
   }
 
   /**
@@ -416,6 +417,13 @@ export class V1Hub {
     if (verified.expires !== null) authed.exp = Math.floor(verified.expires / 1000);
     if (envelope.id !== undefined) authed.id = envelope.id;
     this._send(session, authed);
+    // A fresh token may allow less: the channels it no longer allows are left, each told with `forbidden`.
+    for (const channel of [...session.channels.keys()]) {
+      const refusal = this._namespaces.subscribeRefusal(verified, channel);
+      if (refusal === null) continue;
+      this._leave(session, channel);
+      this._send(session, errorEnvelope('forbidden', `Left ${JSON.stringify(channel)}: ${refusal}`, undefined, channel));
+    }
   }
 
   private _publish(session: Session, envelope: PublishEnvelope): void {
@@ -493,8 +501,9 @@ export class V1Hub {
       this._channels.set(channel, state);
     }
     state.members.set(session, membership);
-    this._announce(channel, session, 'join', membership.name);
-    const ready = this._options.watch?.joined(channel, membership.name);
+    const user = session.identity?.user ?? undefined;
+    this._announce(channel, session, 'join', membership.name, user);
+    const ready = this._options.watch?.joined(channel, membership.name, user);
     this._recover(session, membership, envelope, ready).catch((error: unknown) => {
       this._options.log.error('history read failed', { channel, error: String(error) });
       if (session.channels.get(channel) === membership) this._leave(session, channel);
@@ -621,15 +630,16 @@ export class V1Hub {
       this._channels.delete(channel);
       this._presencePacer.forget(channel);
     }
-    this._options.watch?.left(channel, membership.name);
-    this._announce(channel, session, 'leave', membership.name);
+    const user = session.identity?.user ?? undefined;
+    this._options.watch?.left(channel, membership.name, user);
+    this._announce(channel, session, 'leave', membership.name, user);
   }
 
   /**
    * Tells the other members of a channel that someone joined or left: at once while the channel's
    * presence pacer allows it, otherwise held for the summary it sends at the end of the second.
    */
-  private _announce(channel: string, except: Session | null, event: 'join' | 'leave', name: string): void {
+  private _announce(channel: string, except: Session | null, event: 'join' | 'leave', name: string, user?: string): void {
     const state = this._channels.get(channel);
     if (state === undefined) return;
     state.version++;
@@ -637,7 +647,9 @@ export class V1Hub {
     const namespace = this._namespaces.of(channel);
     if (!namespace.presence || !namespace.joinLeave) return;
     if (this._presencePacer.offer(channel)) {
-      const text = encode({ type: 'presence', channel, event, name, count: this._count(channel, state) });
+      const envelope: PresenceEnvelope = { type: 'presence', channel, event, name, count: this._count(channel, state) };
+      if (user !== undefined) envelope.user = user;
+      const text = encode(envelope);
       for (const session of state.members.keys()) {
         if (session !== except && session.ws.readyState === session.ws.OPEN) session.ws.send(text);
       }

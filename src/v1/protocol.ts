@@ -154,6 +154,8 @@ export interface PresenceEnvelope {
   channel: string;
   event: 'join' | 'leave';
   name: string;
+  /** The verified user id of who joined or left (with users on; absent for a connection without a user). */
+  user?: string;
   count: number;
 }
 /**

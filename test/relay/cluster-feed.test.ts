@@ -179,6 +179,65 @@ test('presence: deltas of other nodes, a full resync when one was missed, goodby
   assert.deepEqual(a.p.remote('lobby'), { names: [], plain: 0 });
 });
 
+test("presence: the user ids of other nodes' members come with their joins and leaves, sent one by one, merged or dropped", () => {
+  const events: string[] = [];
+  const a = new ClusterPresence({
+    nodeId: 'A',
+    interval: 1000,
+    send: () => undefined,
+    local: () => ({ names: [], plain: 0 }),
+    localChannels: () => [],
+    changed: (channel, event, name, user) => events.push(`${channel} ${event} ${name} ${user}`),
+  });
+  // One by one: the change names its user; a member without one has none.
+  a.receive({
+    t: 'd',
+    n: 'B',
+    v: 1,
+    c: 'room',
+    s: { names: ['Ada'], plain: 0, users: [['u-ada', 'Ada']] },
+    e: { event: 'join', name: 'Ada', user: 'u-ada' },
+  });
+  a.receive({
+    t: 'd',
+    n: 'B',
+    v: 2,
+    c: 'room',
+    s: { names: ['Ada', 'Guest'], plain: 0, users: [['u-ada', 'Ada']] },
+    e: { event: 'join', name: 'Guest' },
+  });
+  // Merged (no change named): the user is found by name, when that name is one user's.
+  a.receive({
+    t: 'd',
+    n: 'B',
+    v: 3,
+    c: 'room',
+    s: {
+      names: ['Ada', 'Guest', 'Bob', 'Sam', 'Sam'],
+      plain: 0,
+      users: [
+        ['u-ada', 'Ada'],
+        ['u-bob', 'Bob'],
+        ['u-sam1', 'Sam'],
+        ['u-sam2', 'Sam'],
+      ],
+    },
+  });
+  a.receive({ t: 'x', n: 'B' });
+  assert.deepEqual(events, [
+    'room join Ada u-ada',
+    'room join Guest undefined',
+    'room join Bob u-bob',
+    'room join Sam undefined',
+    'room join Sam undefined',
+    'room leave Ada u-ada',
+    'room leave Guest undefined',
+    'room leave Bob u-bob',
+    'room leave Sam undefined',
+    'room leave Sam undefined',
+  ]);
+});
+
 test('presence: a node silent for three heartbeats is dropped with its members', async () => {
   const a = presence('A', 20);
   a.p.start();

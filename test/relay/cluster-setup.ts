@@ -4,6 +4,7 @@
 import { RedisHistory } from '../../src/relay/history-redis.js';
 import { NatsHistory } from '../../src/relay/history-nats.js';
 import type { SharedHistory } from '../../src/relay/history-shared.js';
+import type { ChannelBounds } from '../../src/relay/history.js';
 import { PrivateBroker, SHARED_NATS, SHARED_REDIS } from '../cluster/setup.js';
 
 export type Bounds = { limit: number; ttl: number; maxBytes: number };
@@ -13,7 +14,7 @@ export interface BrokerKind {
   flag: '--redis' | '--nats';
   shared: string;
   /** A store of this broker's history under `prefix` (as `--cluster-prefix prefix` makes it). */
-  store(prefix: string, bounds: Bounds, url?: string): SharedHistory;
+  store(prefix: string, bounds: Bounds | ChannelBounds, url?: string): SharedHistory;
   /** A private server on a free port that keeps its data when it is killed and started again. */
   persistent(): Promise<PrivateBroker>;
 }

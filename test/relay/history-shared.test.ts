@@ -5,6 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SharedHistory } from '../../src/relay/history-shared.js';
+import type { ChannelBounds } from '../../src/relay/history.js';
+import { Namespaces } from '../../src/relay/namespaces.js';
 import { uniquePrefix } from '../cluster/setup.js';
 import { BROKERS, channelsHeld, until, type Bounds, type BrokerKind } from './cluster-setup.js';
 
@@ -14,7 +16,7 @@ const texts = (messages: { data: Buffer }[]) => messages.map((m) => m.data.toStr
 /** Two connected stores (two nodes) under a fresh prefix; wiped and closed after `body`. */
 async function withStores(
   kind: BrokerKind,
-  bounds: Bounds,
+  bounds: Bounds | ChannelBounds,
   body: (a: SharedHistory, b: SharedHistory, prefix: string) => Promise<void>,
 ): Promise<void> {
   const prefix = uniquePrefix('hist');
@@ -162,6 +164,53 @@ for (const kind of BROKERS) {
         [[again.seq, 'again']],
       );
       assert.equal((await a.append('never-seen-before', Buffer.from('x'), false)).seq, 1, 'a new channel still starts at 1');
+    });
+  });
+
+  test(`${kind.name} history: namespaces keep their own size and age, history 0 tells a returning client what it missed`, {
+    timeout: 30_000,
+  }, async () => {
+    const flags = { limit: 3, ttl: 0, maxBytes: 1 << 20 };
+    const namespaces = Namespaces.parse({
+      namespaces: { 'big:': { history: 6 }, 'brief:': { history: 10, historyTtl: 1.5 }, 'none:': { history: 0 } },
+    });
+    await withStores(kind, namespaces.historyBounds(flags), async (a, b, prefix) => {
+      const append = async (channel: string) => {
+        for (let i = 1; i <= 8; i++) await (i % 2 === 0 ? a : b).append(channel, Buffer.from(String(i)), false);
+      };
+      for (const channel of ['big:a', 'plain', 'none:a']) await append(channel);
+      assert.deepEqual(texts((await b.read('big:a', 0)).messages), ['3', '4', '5', '6', '7', '8']);
+      assert.deepEqual(texts((await a.read('plain', 0)).messages), ['6', '7', '8']);
+      assert.deepEqual(await a.read('none:a', 2), { messages: [], latest: 8, lost: { from: 3, to: 8 } });
+      const held = await channelsHeld(kind, prefix);
+      // brief: keeps up to 10 messages for a second and a half; then they are gone and its channel is freed.
+      await append('brief:a');
+      assert.equal((await a.read('brief:a', 0)).messages.length, 8);
+      await until("brief:'s messages are past their age and its channel is freed", async () => {
+        await a.sweep?.();
+        return (await a.read('brief:a', 0)).messages.length === 0 && (await channelsHeld(kind, prefix)) === held;
+      });
+      const read = await b.read('brief:a', 4);
+      assert.deepEqual([read.messages, read.lost?.from], [[], 5], 'a client since 4 is told of a gap from 5');
+      assert.deepEqual(texts((await b.read('big:a', 0)).messages), ['3', '4', '5', '6', '7', '8']);
+      assert.deepEqual(texts((await b.read('plain', 0)).messages), ['6', '7', '8']);
+    });
+  });
+
+  test(`${kind.name} history: a channel's new bounds (a changed config) apply to what it already keeps`, async () => {
+    const flags = { limit: 3, ttl: 0, maxBytes: 1 << 20 };
+    await withStores(kind, flags, async (a, _b, prefix) => {
+      for (let i = 1; i <= 5; i++) await a.append('room:1', Buffer.from(String(i)), false);
+      assert.deepEqual(texts((await a.read('room:1', 0)).messages), ['3', '4', '5']);
+      // A node started later with a config giving room: 10 messages.
+      const later = kind.store(prefix, Namespaces.parse({ namespaces: { 'room:': { history: 10 } } }).historyBounds(flags));
+      await later.connect();
+      try {
+        for (let i = 6; i <= 12; i++) await later.append('room:1', Buffer.from(String(i)), false);
+        assert.deepEqual(texts((await later.read('room:1', 0)).messages), ['3', '4', '5', '6', '7', '8', '9', '10', '11', '12']);
+      } finally {
+        await later.close();
+      }
     });
   });
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CHANNEL_OVERHEAD, MESSAGE_OVERHEAD, MemoryHistory } from '../../src/relay/history.js';
+import { Namespaces } from '../../src/relay/namespaces.js';
 
 function store(options: Partial<{ limit: number; ttl: number; maxBytes: number }> = {}) {
   let now = 1_000;
@@ -145,4 +146,28 @@ test('channels with a record are bounded: past maxChannels the quietest is freed
   );
   assert.deepEqual(history.read('c0', 0), { messages: [], latest: 1, lost: { from: 1, to: 1 } });
   assert.equal(history.append('c0', Buffer.from('y'), false).seq, 2);
+});
+
+test("namespaces keep their own history size and age; other channels keep the flags'", () => {
+  let now = 1_000;
+  const flags = { limit: 3, ttl: 0, maxBytes: 1024 };
+  const namespaces = Namespaces.parse({
+    namespaces: { 'big:': { history: 5 }, 'short:': { history: 10, historyTtl: 1 }, 'none:': { history: 0 }, 'big:own:': {} },
+  });
+  const history = new MemoryHistory({ ...flags, epoch: 'e1', now: () => now, perChannel: namespaces.historyBounds(flags) });
+  for (const channel of ['big:a', 'short:a', 'none:a', 'plain', 'big:own:a'])
+    for (let i = 1; i <= 8; i++) history.append(channel, Buffer.from(String(i)), false);
+  assert.deepEqual(texts(history.read('big:a', 0).messages), ['4', '5', '6', '7', '8']);
+  assert.deepEqual(texts(history.read('short:a', 0).messages), ['1', '2', '3', '4', '5', '6', '7', '8']);
+  assert.deepEqual(texts(history.read('plain', 0).messages), ['6', '7', '8']);
+  // The longest prefix's rules, not inherited from a shorter one.
+  assert.deepEqual(texts(history.read('big:own:a', 0).messages), ['6', '7', '8']);
+  // History 0: numbers still given, nothing kept; a client since 2 is told exactly what it missed.
+  assert.deepEqual(history.read('none:a', 2), { messages: [], latest: 8, lost: { from: 3, to: 8 } });
+  now += 1_001;
+  assert.deepEqual(history.read('short:a', 6), { messages: [], latest: 8, lost: { from: 7, to: 8 } });
+  assert.equal(history.size('big:a').messages, 5, 'no age limit outside short:');
+  // The sweep frees short:'s idle channel by its own ttl, though the flags set none.
+  history.sweep();
+  assert.equal(history.channels, 4);
 });

@@ -4,11 +4,11 @@
 // the `auth` envelope, expiry (4001) and refresh.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as jose from 'jose';
-import { closed, connect, http, killAll, record, refusedUpgrade, runServeCommand, startRelay, v1 } from './relay-process.js';
+import { closed, connect, http, killAll, record, refusedUpgrade, ROOT, runServeCommand, startRelay, v1 } from './relay-process.js';
 import { removeTempDirs, tempDir, textUpdate } from './yjs-helpers.js';
 
 after(() => {
@@ -108,6 +108,26 @@ test('a key file that cannot be used, or a short secret, stops the start with a 
   assert.match(short.stderr, /--jwt-secret must be at least 16 characters/);
 });
 
+test('without the optional jose package, a relay asked for JWT tokens does not start and says to install it', {
+  timeout: 30_000,
+}, async () => {
+  // This build, copied where no node_modules can be found: jose cannot be loaded, as when it is not installed.
+  const alone = tempDir();
+  cpSync(join(ROOT, 'dist'), join(alone, 'dist'), { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(alone, 'package.json'));
+  const cli = join(alone, 'dist', 'cli', 'main.js');
+  const { NODE_PATH: _, ...env } = process.env;
+  const started = await runServeCommand(['--port', '0', '--host', '127.0.0.1', '--jwt-secret', SECRET], env, cli);
+  assert.equal(started.code, 1);
+  assert.match(
+    started.stderr,
+    /cannot start the relay: JWT tokens \(--jwt-secret, --jwt-key\) need the jose package \(an optional peer dependency of wavecast\): npm install jose/,
+  );
+  // The same copy starts without JWT flags: it was jose that was missing, nothing else.
+  const open = await startRelay([], {}, { cli });
+  await open.stop();
+});
+
 test('permissions: a plain upgrade to a channel not granted is 403; publishing without the right closes a plain client with 1008', {
   timeout: 30_000,
 }, async () => {
@@ -164,10 +184,14 @@ test('wavecast.v1: a join or publish not granted is a forbidden error and the co
     bob.send({ type: 'join', channel: 'room:1', name: 'Ada' });
     const bobJoined = await bob.next('joined');
     assert.deepEqual(bobJoined.presence, { count: 2, names: ['Ada', 'Bob'] });
-    assert.deepEqual(await ada.next('presence'), { type: 'presence', channel: 'room:1', event: 'join', name: 'Bob', count: 2 });
+    // Presence events carry the verified user id beside the name.
+    const bobEvent = (event: string, count: number) => ({ type: 'presence', channel: 'room:1', event, name: 'Bob', user: 'u-bob', count });
+    assert.deepEqual(await ada.next('presence'), bobEvent('join', 2));
     bob.send({ type: 'publish', channel: 'room:1', data: 'hello', id: 1 });
     const seen = await ada.next('message', (e) => e.data === 'hello');
     assert.equal(seen.from, 'u-bob');
+    bob.send({ type: 'leave', channel: 'room:1' });
+    assert.deepEqual(await ada.next('presence'), bobEvent('leave', 1));
     ada.send({ type: 'ping', id: 'still-open' });
     await ada.next('pong');
     ada.client.close();
@@ -228,6 +252,45 @@ test('expiry: a plain client is closed with 4001 at exp; a wavecast.v1 client st
     refreshed.send({ type: 'ping', id: 1 });
     await refreshed.next('pong');
     refreshed.client.close();
+  } finally {
+    await relay.stop();
+  }
+});
+
+test('a fresh token that allows fewer channels: the connection leaves those, told with forbidden, and stays open', {
+  timeout: 30_000,
+}, async () => {
+  const relay = await startRelay(['--jwt-secret', SECRET]);
+  try {
+    const ada = await v1(relay, bearer(await hs256({ sub: 'ada', ...ROOMS, exp: now() + 60 })));
+    const bob = await v1(relay, bearer(await hs256({ sub: 'bob', ...ROOMS })));
+    for (const channel of ['room:1', 'room:2']) {
+      bob.send({ type: 'join', channel });
+      await bob.next('joined', (e) => e.channel === channel);
+      ada.send({ type: 'join', channel });
+      await ada.next('joined', (e) => e.channel === channel);
+    }
+    ada.send({ type: 'auth', token: await hs256({ sub: 'ada', subscribe: ['room:2'], publish: ['room:*'], exp: now() + 120 }), id: 'r' });
+    await ada.next('authed');
+    assert.deepEqual(await ada.next('error'), {
+      type: 'error',
+      code: 'forbidden',
+      message: 'Left "room:1": User "ada" may not subscribe to "room:1"',
+      channel: 'room:1',
+    });
+    // The others see her leave room:1; she gets no more of it, and still gets room:2.
+    const left = await bob.next('presence', (e) => e.channel === 'room:1' && e.event === 'leave');
+    assert.equal(left.count, 1);
+    bob.send({ type: 'publish', channel: 'room:1', data: 'not for ada' });
+    bob.send({ type: 'publish', channel: 'room:2', data: 'for ada' });
+    assert.equal((await ada.next('message')).data, 'for ada');
+    assert.deepEqual(ada.messages('room:1'), []);
+    ada.send({ type: 'publish', channel: 'room:1', data: 'x', id: 2 });
+    assert.equal((await ada.next('error', (e) => e.id === 2)).code, 'not_joined');
+    ada.send({ type: 'join', channel: 'room:1' });
+    assert.equal((await ada.next('error', (e) => e.channel === 'room:1')).code, 'forbidden');
+    ada.client.close();
+    bob.client.close();
   } finally {
     await relay.stop();
   }

@@ -3,25 +3,16 @@
 // off; the defaults keep the open relay; a bad config stops the start with what is wrong.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as jose from 'jose';
 import { Namespaces } from '../../src/relay/namespaces.js';
 import { ANONYMOUS } from '../../src/relay/identity.js';
-import { closed, connect, http, killAll, refusedUpgrade, runServeCommand, startRelay, v1 } from './relay-process.js';
+import { closed, configFile, connect, http, killAll, refusedUpgrade, runServeCommand, startRelay, v1 } from './relay-process.js';
 
 after(killAll);
 
 const SECRET = 'a-test-secret-of-32-characters!!';
 const API_KEY = 'backend-key-of-32-characters!!!!';
-const dir = mkdtempSync(join(tmpdir(), 'wavecast-ns-'));
-
-function config(value: object): string {
-  const file = join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify(value));
-  return file;
-}
 
 const CONFIG = {
   namespaces: {
@@ -38,7 +29,7 @@ function token(claims: object): Promise<string> {
 const bearer = (value: string) => ({ headers: { Authorization: `Bearer ${value}` } });
 
 test('with users: backend-only publishing, subscribe by claim or for any user, join/leave envelopes off', { timeout: 30_000 }, async () => {
-  const relay = await startRelay(['--jwt-secret', SECRET, '--api-key', API_KEY, '--config', config(CONFIG)]);
+  const relay = await startRelay(['--jwt-secret', SECRET, '--api-key', API_KEY, '--config', configFile(CONFIG)]);
   try {
     // Ada's token lists no channels of her own: the namespaces grant them.
     const ada = await v1(relay, bearer(await token({ sub: 'ada', teams: ['42'], publish: ['*'], subscribe: ['news:*'] })));
@@ -82,7 +73,7 @@ test('with users: backend-only publishing, subscribe by claim or for any user, j
 });
 
 test('without users: the defaults stay open; anonymous access off and presence off apply', { timeout: 30_000 }, async () => {
-  const relay = await startRelay(['--config', config(CONFIG)]);
+  const relay = await startRelay(['--config', configFile(CONFIG)]);
   try {
     const staff = await refusedUpgrade(`${relay.url}/staff:room`);
     assert.deepEqual([staff.status, staff.body], [403, '"staff:room" is for signed-in users only']);
@@ -110,9 +101,9 @@ test('a config is checked: the longest prefix wins; unknown rules and bad values
     () => Namespaces.parse({ namespaces: { 'a:': { subscribe: 'everyone' } } }),
     /"subscribe" is "anyone", "users" or \{"claim": "NAME"\}/,
   );
-  const bad = await runServeCommand(['--port', '0', '--config', config({ namespaces: { 'x:': { presence: 'no' } } })]);
+  const bad = await runServeCommand(['--port', '0', '--config', configFile({ namespaces: { 'x:': { presence: 'no' } } })]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /"x:": "presence" is true or false/);
-  const missing = await runServeCommand(['--port', '0', '--config', join(dir, 'none.json')]);
+  const missing = await runServeCommand(['--port', '0', '--config', join(dirname(configFile({})), 'none.json')]);
   assert.match(missing.stderr, /--config .*none\.json: ENOENT/);
 });

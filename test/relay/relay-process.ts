@@ -2,7 +2,10 @@
 // tests: --port 0 on 127.0.0.1, the port read from the listening line on stdout. Helpers for `ws`
 // clients and HTTP requests against it. No sleeps: every wait is for an event, bounded by a timeout.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WsClient from 'ws';
 import { once } from '../helpers/net.js';
@@ -35,15 +38,28 @@ export interface RelayProcess {
 
 const running = new Set<ChildProcess>();
 
+let configDir: string | undefined;
+/** Writes a --config file of `value` (JSON) in a temporary directory; returns its path. */
+export function configFile(value: object, name = `config-${Math.random().toString(36).slice(2)}.json`): string {
+  configDir ??= mkdtempSync(join(tmpdir(), 'wavecast-config-'));
+  const file = join(configDir, name);
+  writeFileSync(file, JSON.stringify(value));
+  return file;
+}
+
 /** Kills whatever a test left running (call from after()). */
 export function killAll(): void {
   for (const child of running) child.kill('SIGKILL');
   running.clear();
 }
 
-/** Runs the command to completion (for --help and bad flags). */
-export async function runServeCommand(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exit & { stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI_MAIN, 'serve', ...args], {
+/** Runs the command (of this build, or of `cli`) to completion (for --help and bad flags). */
+export async function runServeCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cli = CLI_MAIN,
+): Promise<Exit & { stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [cli, 'serve', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

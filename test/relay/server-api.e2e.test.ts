@@ -162,6 +162,15 @@ for (const kind of BROKERS) {
       const bob = await v1(one!, bearer(await token('bob', 'Bob')));
       bob.send({ type: 'join', channel: 'room' });
       await bob.next('joined');
+      // A join on the other node reaches ada with bob's user id.
+      assert.deepEqual(await ada.next('presence'), {
+        type: 'presence',
+        channel: 'room',
+        event: 'join',
+        name: 'Bob',
+        user: 'bob',
+        count: 2,
+      });
 
       await until('node one sees ada on room', async () => (await api(one!, 'presence', { channel: 'room' })).body.users.length === 2);
       assert.deepEqual((await api(one!, 'presence', { channel: 'room' })).body.users, [
@@ -177,6 +186,14 @@ for (const kind of BROKERS) {
 
       assert.deepEqual((await api(one!, 'remove', { user: 'ada', channel: 'room' })).body.removed, 0, 'none on node one');
       assert.deepEqual(await ada.next('left'), { type: 'left', channel: 'room', reason: 'removed' });
+      assert.deepEqual(await bob.next('presence', (e) => e.event === 'leave'), {
+        type: 'presence',
+        channel: 'room',
+        event: 'leave',
+        name: 'Ada',
+        user: 'ada',
+        count: 1,
+      });
       const adaClosed = closed(ada.client);
       const adaPlainClosed = closed(adaPlain);
       await api(one!, 'disconnect', { user: 'ada' });
