@@ -210,12 +210,13 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
 
   publish(topic: string, payload: Buffer, binary: boolean, stamp?: ClusterStamp): void {
     const topicBytes = checkTopic(topic);
-    this._checkMessageSize(messageBytes(topicBytes, payload.length, stamp));
+    const bytes = messageBytes(topicBytes, payload.length, stamp);
+    this._checkMessageSize(bytes);
     if (this._state !== 'connected') {
       this.stats.dropped++;
       return;
     }
-    const message = encodeMessage(this._nodeIdBytes, topic, topicBytes, payload, binary, stamp);
+    const message = encodeMessage(this._nodeIdBytes, topic, topicBytes, payload, binary, stamp, bytes);
     try {
       if (this._brokerPublish(topic, message)) this.stats.published++;
       else this.stats.dropped++;

@@ -75,7 +75,10 @@ export function messageBytes(topicBytes: number, payloadBytes: number, stamp?: C
   return HEADER_BYTES + topicBytes + (stamp === undefined ? 0 : checkStamp(stamp)) + payloadBytes;
 }
 
-/** Builds the one Buffer that carries a message. `topicBytes` is checkTopic(topic); a stamp is checked. */
+/**
+ * Builds the one Buffer that carries a message. `topicBytes` is checkTopic(topic); `bytes` is
+ * messageBytes(topicBytes, payload.length, stamp), which checks the stamp (pass it when it is known).
+ */
 export function encodeMessage(
   nodeId: Buffer,
   topic: string,
@@ -83,9 +86,10 @@ export function encodeMessage(
   payload: Uint8Array,
   binary: boolean,
   stamp?: ClusterStamp,
+  bytes: number = messageBytes(topicBytes, payload.length, stamp),
 ): Buffer {
   if (nodeId.length !== NODE_ID_BYTES) throw new RangeError(`A node id is ${NODE_ID_BYTES} bytes`);
-  const message = Buffer.allocUnsafe(messageBytes(topicBytes, payload.length, stamp));
+  const message = Buffer.allocUnsafe(bytes);
   message[0] = WIRE_VERSION;
   message[1] = (binary ? FLAG_BINARY : 0) | (stamp === undefined ? 0 : FLAG_STAMP | (stamp.from === undefined ? 0 : FLAG_FROM));
   nodeId.copy(message, 2);
