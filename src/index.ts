@@ -38,7 +38,7 @@ export type {
 export { UpgradeRejection } from './server/admission.js';
 export type { AuthenticateHook, AuthenticateInfo } from './server/admission.js';
 export type { PublishOptions } from './server/topics.js';
-export type { ClusterAdapter, ClusterNode } from './server/cluster-hook.js';
+export type { ClusterAdapter, ClusterNode, ClusterStamp } from './server/cluster-hook.js';
 export { InProcessAdapter, InProcessBus } from './cluster/in-process.js';
 export { BrokerAdapter } from './cluster/broker-adapter.js';
 export type {

@@ -3,9 +3,9 @@
 // lines. A subclass only talks to its broker's client library.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { ClusterAdapter, ClusterNode } from '../server/cluster-hook.js';
+import type { ClusterAdapter, ClusterNode, ClusterStamp } from '../server/cluster-hook.js';
 import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_RECONNECT_DELAY, type BrokerLink, type LinkState } from './link.js';
-import { checkTopic, decodeMessage, encodeMessage, HEADER_BYTES, NODE_ID_BYTES } from './wire.js';
+import { checkTopic, decodeMessage, encodeMessage, messageBytes, NODE_ID_BYTES } from './wire.js';
 
 /** The adapter's link state (the one LinkState of cluster/link.ts): `idle` until `connect()` is called. */
 export type AdapterState = LinkState;
@@ -208,14 +208,15 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
     if (this._state === 'connected' || this._state === 'reconnecting') this._brokerUnsubscribe(topic);
   }
 
-  publish(topic: string, payload: Buffer, binary: boolean): void {
+  publish(topic: string, payload: Buffer, binary: boolean, stamp?: ClusterStamp): void {
     const topicBytes = checkTopic(topic);
-    this._checkMessageSize(HEADER_BYTES + topicBytes + payload.length);
+    const bytes = messageBytes(topicBytes, payload.length, stamp);
+    this._checkMessageSize(bytes);
     if (this._state !== 'connected') {
       this.stats.dropped++;
       return;
     }
-    const message = encodeMessage(this._nodeIdBytes, topic, topicBytes, payload, binary);
+    const message = encodeMessage(this._nodeIdBytes, topic, topicBytes, payload, binary, stamp, bytes);
     try {
       if (this._brokerPublish(topic, message)) this.stats.published++;
       else this.stats.dropped++;
@@ -255,7 +256,7 @@ export abstract class BrokerAdapter extends EventEmitter implements ClusterAdapt
     if (node === null || this._state === 'closed') return;
     this.stats.received++;
     try {
-      node.deliver(decoded.topic, decoded.payload, decoded.binary);
+      node.deliver(decoded.topic, decoded.payload, decoded.binary, decoded.stamp);
     } catch (error) {
       this._log('error', `Delivering a message on ${JSON.stringify(decoded.topic)} failed: ${describeError(error)}`);
     }

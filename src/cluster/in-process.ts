@@ -3,7 +3,7 @@
 // the servers of one process, as a broker would between processes: asynchronously (in a microtask),
 // in publish order, to the servers whose clients subscribe to the topic, never back to the publisher.
 // Useful to run several servers in one process, and to test code written for a cluster.
-import type { ClusterAdapter, ClusterNode } from '../server/cluster-hook.js';
+import type { ClusterAdapter, ClusterNode, ClusterStamp } from '../server/cluster-hook.js';
 
 /** Links the InProcessAdapters made on it. */
 export class InProcessBus {
@@ -51,10 +51,10 @@ export class InProcessAdapter implements ClusterAdapter {
     this._topics.delete(topic);
   }
 
-  publish(topic: string, payload: Buffer, binary: boolean): void {
+  publish(topic: string, payload: Buffer, binary: boolean, stamp?: ClusterStamp): void {
     for (const member of this.bus._members) {
       if (member === this || !member._topics.has(topic)) continue;
-      queueMicrotask(() => member._node?.deliver(topic, payload, binary));
+      queueMicrotask(() => member._node?.deliver(topic, payload, binary, stamp));
     }
   }
 }

@@ -2,10 +2,10 @@
 // The relay is the adapter's ClusterNode (its WebSocketServer has no adapter: every message the relay
 // sends between nodes is its own, stamped with the channel's sequence number and epoch):
 //
-//   topic "\0m\0<channel>"  one message of a channel: [1][seq: f64][time: f64][epoch length: u8][epoch][payload],
-//                           or, for a message a wavecast.v1 connection published, [2][seq][time][epoch
-//                           length][epoch][from length: u8][from][payload] (text or binary as the
-//                           adapter's flag says); a node listens only to channels it has clients on
+//   topic "\0m\0<channel>"  one message of a channel, as published (text or binary), with the adapter's
+//                           stamp (cluster/wire.ts) saying its sequence number, time, epoch and, for a
+//                           message a wavecast.v1 connection published, its publisher ("from"); a node
+//                           listens only to channels it has clients on
 //   topic "\0p"             presence (cluster-presence.ts), JSON; every node listens
 //   topic "\0a"             a server API command for every node (disconnect a user, remove a user from a
 //                           channel), JSON; every node listens
@@ -14,7 +14,7 @@
 // the others'); the adapter does not bring them back.
 import type { BrokerAdapter } from '../cluster/broker-adapter.js';
 import { worstState, type LinkState } from '../cluster/link.js';
-import type { ClusterNode } from '../server/cluster-hook.js';
+import type { ClusterNode, ClusterStamp } from '../server/cluster-hook.js';
 import { ClusterFeed } from './cluster-feed.js';
 import { ClusterPresence, type ChannelPresence, type PresenceMessage } from './cluster-presence.js';
 import type { StoredMessage } from './history.js';
@@ -27,9 +27,6 @@ const COMMAND_TOPIC = '\u0000a';
 
 /** What the server API asks of every node. */
 export type ClusterCommand = { op: 'disconnect'; user: string } | { op: 'remove'; user: string; channel: string };
-/** The wire format of a message without a publisher id, and with one. */
-const WIRE_VERSION = 1;
-const WIRE_VERSION_FROM = 2;
 
 export interface RelayClusterOptions {
   adapter: BrokerAdapter;
@@ -144,22 +141,10 @@ export class RelayCluster implements ClusterNode {
 
   /** Carries a message this node stamped to the other nodes. */
   publish(message: StoredMessage): void {
-    const epoch = Buffer.from(message.epoch ?? this.store.epoch);
-    const from = message.from === undefined ? null : Buffer.from(message.from);
-    const head = 18 + epoch.length + (from === null ? 0 : 1 + from.length);
-    const payload = Buffer.allocUnsafe(head + message.data.length);
-    payload[0] = from === null ? WIRE_VERSION : WIRE_VERSION_FROM;
-    payload.writeDoubleBE(message.seq, 1);
-    payload.writeDoubleBE(message.time, 9);
-    payload[17] = epoch.length;
-    epoch.copy(payload, 18);
-    if (from !== null) {
-      payload[18 + epoch.length] = from.length;
-      from.copy(payload, 19 + epoch.length);
-    }
-    message.data.copy(payload, head);
+    const stamp: ClusterStamp = { seq: message.seq, time: message.time, epoch: message.epoch ?? this.store.epoch };
+    if (message.from !== undefined) stamp.from = message.from;
     try {
-      this.adapter.publish(MESSAGE_PREFIX + message.channel, payload, message.binary);
+      this.adapter.publish(MESSAGE_PREFIX + message.channel, message.data, message.binary, stamp);
     } catch (error) {
       // Stored already: other nodes will read it from the history when they notice the hole.
       this._log.warn('a message could not be carried to the other nodes', { channel: message.channel, error: String(error) });
@@ -194,7 +179,7 @@ export class RelayCluster implements ClusterNode {
     return [PRESENCE_TOPIC, COMMAND_TOPIC, ...(this._feed?.channels ?? []).map((channel) => MESSAGE_PREFIX + channel)];
   }
 
-  deliver(topic: string, payload: Buffer, binary: boolean): number {
+  deliver(topic: string, payload: Buffer, binary: boolean, stamp?: ClusterStamp): number {
     for (const [prefix, deliver] of this._routes) {
       if (!topic.startsWith(prefix)) continue;
       deliver(topic, payload);
@@ -217,28 +202,21 @@ export class RelayCluster implements ClusterNode {
       this._presence?.receive(message);
       return 0;
     }
-    const version = payload[0];
-    if (!topic.startsWith(MESSAGE_PREFIX) || payload.length < 18 || (version !== WIRE_VERSION && version !== WIRE_VERSION_FROM)) return 0;
-    const epochLength = payload[17]!;
-    let head = 18 + epochLength;
-    let from: string | undefined;
-    if (version === WIRE_VERSION_FROM) {
-      if (payload.length <= head) return 0;
-      const fromLength = payload[head]!;
-      from = payload.subarray(head + 1, head + 1 + fromLength).toString();
-      head += 1 + fromLength;
+    if (!topic.startsWith(MESSAGE_PREFIX)) return 0;
+    if (stamp === undefined) {
+      this._log.warn('ignored a channel message from another node without a stamp', { topic: topic.slice(MESSAGE_PREFIX.length) });
+      return 0;
     }
-    if (payload.length < head) return 0;
     const message: StoredMessage = {
       channel: topic.slice(MESSAGE_PREFIX.length),
-      seq: payload.readDoubleBE(1),
-      time: payload.readDoubleBE(9),
-      epoch: payload.subarray(18, 18 + epochLength).toString(),
+      seq: stamp.seq,
+      time: stamp.time,
+      epoch: stamp.epoch,
       // A copy: the adapter's buffer is not ours to keep (held messages live on).
-      data: Buffer.from(payload.subarray(head)),
+      data: Buffer.from(payload),
       binary,
     };
-    if (from !== undefined) message.from = from;
+    if (stamp.from !== undefined) message.from = stamp.from;
     return this._feed?.offer(message, false) ?? 0;
   }
 

@@ -1,6 +1,7 @@
 // Who a connection is and what it may do: the verified user (from a JWT, a connect proxy's answer, or
 // nobody in particular for an open relay or one with a shared --token) and the channel and document
 // patterns it may subscribe to, publish on, and read or write. Pure: no sockets, no timers.
+import { MAX_STAMP_TEXT_BYTES } from '../cluster/wire.js';
 
 /** Names and patterns: an exact name, or a pattern with "*" standing for any run of characters. */
 export class Patterns {
@@ -76,8 +77,8 @@ export type ClaimsResult = { ok: true; identity: Identity } | { ok: false; reaso
 export function identityOfClaims(claims: Record<string, unknown>): ClaimsResult {
   const sub = claims.sub;
   if (typeof sub !== 'string' || sub === '') return { ok: false, reason: 'The token has no "sub" (user id)' };
-  // (The cluster's wire format carries a message's `from` in at most 255 bytes.)
-  if (sub.length > MAX_USER_LENGTH || Buffer.byteLength(sub) > 255 || hasControl(sub))
+  // (The cluster's wire format carries a message's `from` in at most MAX_STAMP_TEXT_BYTES, 255 bytes.)
+  if (sub.length > MAX_USER_LENGTH || Buffer.byteLength(sub) > MAX_STAMP_TEXT_BYTES || hasControl(sub))
     return { ok: false, reason: `"sub" must be at most ${MAX_USER_LENGTH} characters (255 bytes of UTF-8), without control characters` };
   let name = sub;
   if (claims.name !== undefined) {

@@ -26,17 +26,35 @@ export interface ClusterAdapter {
    * A local publish, to carry to the other nodes (the server delivers it locally itself). `binary`
    * says whether it goes out as a binary or a text message. May throw (a TypeError or RangeError) for
    * a message the adapter cannot carry; the publish then fails before anything is delivered.
+   * `stamp` is what a layer above the server attached to the message (the server's own publishes
+   * have none); an adapter carries it to the other nodes as it is, without reading it.
    */
-  publish(topic: string, payload: Buffer, binary: boolean): void;
+  publish(topic: string, payload: Buffer, binary: boolean, stamp?: ClusterStamp): void;
+}
+
+/**
+ * What a layer above the server (the relay) may attach to a message it carries between nodes: the
+ * message's place in a channel's history. Adapters carry it in their wire format; the server ignores it.
+ */
+export interface ClusterStamp {
+  /** Sequence number: a non-negative safe integer. */
+  seq: number;
+  /** When the message was accepted, in ms since 1970. */
+  time: number;
+  /** The epoch the number belongs to (at most 255 bytes of UTF-8). */
+  epoch: string;
+  /** Who published it (at most 255 bytes of UTF-8), when that is known. */
+  from?: string;
 }
 
 /** What an adapter can do with the server it is attached to. */
 export interface ClusterNode {
   /**
    * Delivers a message another node published to this server's local subscribers of `topic` (and to
-   * nobody else; it is not handed back to the adapter). Returns how many connections got it.
+   * nobody else; it is not handed back to the adapter). `stamp` is the one the publisher attached, if
+   * any. Returns how many connections got it.
    */
-  deliver(topic: string, payload: Buffer, binary: boolean): number;
+  deliver(topic: string, payload: Buffer, binary: boolean, stamp?: ClusterStamp): number;
   /** The topics that have local subscribers now. */
   readonly topics: string[];
 }
@@ -102,6 +120,7 @@ export class ClusterHook implements ClusterNode, TopicWatcher {
     return this._registry.publish(topic, payload, { ...options, binary });
   }
 
+  /** A message of another node: to local subscribers, as a plain publish (a stamp means nothing to the server). */
   deliver(topic: string, payload: Buffer, binary: boolean): number {
     if (!this._attached) return 0;
     return this._registry.publish(topic, payload, { binary });

@@ -9,7 +9,18 @@ import { connect as natsConnect } from 'nats';
 import { WebSocketServer } from '../../src/index.js';
 import { NatsAdapter } from '../../src/cluster/nats.js';
 import { once } from '../helpers/net.js';
-import { client, closeNodes, freePort, PrivateBroker, SHARED_NATS, startNode, uniquePrefix, type Inbox, type Node } from './setup.js';
+import {
+  checkStampsCarried,
+  client,
+  closeNodes,
+  PortHold,
+  PrivateBroker,
+  SHARED_NATS,
+  startNode,
+  uniquePrefix,
+  type Inbox,
+  type Node,
+} from './setup.js';
 
 async function cluster(count: number, prefix: string, url = SHARED_NATS): Promise<{ adapters: NatsAdapter[]; nodes: Node[] }> {
   const adapters: NatsAdapter[] = [];
@@ -164,11 +175,33 @@ test('a message on the subject that is not in the wire format is counted and ign
 });
 
 test('when NATS cannot be reached at start, connect() rejects naming the URL, and a server refuses the adapter', async () => {
-  const port = await freePort();
-  const adapter = new NatsAdapter({ url: `nats://127.0.0.1:${port}` });
-  await assert.rejects(adapter.connect(), { message: `Cannot reach NATS at nats://127.0.0.1:${port}: ECONNREFUSED` });
-  assert.throws(() => new WebSocketServer({ noServer: true, adapter }), /The NATS adapter is idle: await adapter.connect\(\)/);
-  await adapter.close();
+  // A port held for this test, on which nothing listens: connecting to it is refused.
+  const hold = await PortHold.take();
+  const port = hold.port;
+  try {
+    const adapter = new NatsAdapter({ url: `nats://127.0.0.1:${port}` });
+    await assert.rejects(adapter.connect(), { message: `Cannot reach NATS at nats://127.0.0.1:${port}: ECONNREFUSED` });
+    assert.throws(() => new WebSocketServer({ noServer: true, adapter }), /The NATS adapter is idle: await adapter.connect\(\)/);
+    await adapter.close();
+  } finally {
+    hold.release();
+  }
+});
+
+test('a stamp travels with its message through NATS; a broken one is counted and ignored', async () => {
+  const prefix = uniquePrefix('nats');
+  const other = await natsConnect({ servers: SHARED_NATS });
+  try {
+    await checkStampsCarried(
+      () => new NatsAdapter({ url: SHARED_NATS, prefix }),
+      async (adapter, topic, bytes) => {
+        other.publish((adapter as NatsAdapter).subject(topic), bytes);
+        await other.flush();
+      },
+    );
+  } finally {
+    await other.close();
+  }
 });
 
 test('bad options are refused with clear errors', () => {

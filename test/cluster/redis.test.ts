@@ -8,7 +8,7 @@ import { createClient } from 'redis';
 import { WebSocketServer } from '../../src/index.js';
 import { RedisAdapter } from '../../src/cluster/redis.js';
 import { once } from '../helpers/net.js';
-import { client, closeNodes, freePort, SHARED_REDIS, startNode, uniquePrefix, type Inbox, type Node } from './setup.js';
+import { checkStampsCarried, client, closeNodes, PortHold, SHARED_REDIS, startNode, uniquePrefix, type Inbox, type Node } from './setup.js';
 
 const admin = createClient({ url: SHARED_REDIS });
 
@@ -152,25 +152,31 @@ test("each publisher's messages arrive in publish order, thousands of them, on e
 });
 
 test('when Redis cannot be reached at start, connect() rejects naming the URL, and a server refuses the adapter', async () => {
-  const port = await freePort();
-  const adapter = new RedisAdapter({ url: `redis://127.0.0.1:${port}` });
-  await assert.rejects(adapter.connect(), {
-    message: `Cannot reach Redis at redis://127.0.0.1:${port}: ECONNREFUSED`,
-    code: 'WAVECAST_BROKER_UNREACHABLE',
-  });
-  assert.equal(adapter.state, 'idle');
-  assert.throws(
-    () => new WebSocketServer({ noServer: true, adapter }),
-    /The Redis adapter is idle: await adapter.connect\(\) before giving it to a WebSocketServer/,
-  );
-  const secret = new RedisAdapter({ url: `redis://user:hunter2@127.0.0.1:${port}` });
-  await assert.rejects(secret.connect(), (error: Error) => {
-    assert.equal(error.message, `Cannot reach Redis at redis://user:***@127.0.0.1:${port}: ECONNREFUSED`);
-    return true;
-  });
-  await adapter.close();
-  await secret.close();
-  await assert.rejects(adapter.connect(), /closed/);
+  // A port held for this test, on which nothing listens: connecting to it is refused.
+  const hold = await PortHold.take();
+  const port = hold.port;
+  try {
+    const adapter = new RedisAdapter({ url: `redis://127.0.0.1:${port}` });
+    await assert.rejects(adapter.connect(), {
+      message: `Cannot reach Redis at redis://127.0.0.1:${port}: ECONNREFUSED`,
+      code: 'WAVECAST_BROKER_UNREACHABLE',
+    });
+    assert.equal(adapter.state, 'idle');
+    assert.throws(
+      () => new WebSocketServer({ noServer: true, adapter }),
+      /The Redis adapter is idle: await adapter.connect\(\) before giving it to a WebSocketServer/,
+    );
+    const secret = new RedisAdapter({ url: `redis://user:hunter2@127.0.0.1:${port}` });
+    await assert.rejects(secret.connect(), (error: Error) => {
+      assert.equal(error.message, `Cannot reach Redis at redis://user:***@127.0.0.1:${port}: ECONNREFUSED`);
+      return true;
+    });
+    await adapter.close();
+    await secret.close();
+    await assert.rejects(adapter.connect(), /closed/);
+  } finally {
+    hold.release();
+  }
 });
 
 test('a message on the channel that is not in the wire format is counted and ignored', async () => {
@@ -190,6 +196,16 @@ test('a message on the channel that is not in the wire format is counted and ign
   assert.ok(lines.some((l) => l.startsWith('info: Connected to Redis at redis://127.0.0.1:6379 as node ')));
   assert.equal(inbox.messages.length, 0);
   await shutdown([adapter], [node], [inbox]);
+});
+
+test('a stamp travels with its message through Redis; a broken one is counted and ignored', async () => {
+  const prefix = `${uniquePrefix('redis')}:`;
+  await checkStampsCarried(
+    () => new RedisAdapter({ url: SHARED_REDIS, prefix }),
+    async (_adapter, topic, bytes) => {
+      await admin.publish(prefix + topic, bytes);
+    },
+  );
 });
 
 test('bad options are refused with clear errors', () => {

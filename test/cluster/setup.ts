@@ -1,14 +1,17 @@
 // Shared set-up for the cluster tests: WebSocketServer nodes with an adapter each, `ws` clients that
 // record what they receive, unique topic names per run (the Redis and NATS servers on 6379 and 4222 are
-// shared with other tests), and private brokers on free ports for the tests that kill one.
+// shared with other tests), and private brokers on ports held for them, for the tests that kill one.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect as netConnect } from 'node:net';
+import { createServer, connect as netConnect, type AddressInfo, type Server, type Socket } from 'node:net';
 import type WsClient from 'ws';
-import type { ClusterAdapter } from '../../src/server/cluster-hook.js';
+import assert from 'node:assert/strict';
+import type { BrokerAdapter } from '../../src/cluster/broker-adapter.js';
+import { checkTopic, encodeMessage } from '../../src/cluster/wire.js';
+import type { ClusterAdapter, ClusterNode, ClusterStamp } from '../../src/server/cluster-hook.js';
 import type { WebSocketServer } from '../../src/server/websocket-server.js';
 import type { WebSocket } from '../../src/connection/websocket.js';
 import { startServer, connectPair } from '../server/setup.js';
@@ -87,40 +90,115 @@ export async function closeNodes(nodes: Node[], inboxes: Inbox[]): Promise<void>
   await Promise.all(nodes.map((node) => node.wss.close({ timeout: 200 })));
 }
 
+// ---------------------------------------------------------------- stamps
+
+interface Delivery {
+  topic: string;
+  payload: string;
+  binary: boolean;
+  stamp: ClusterStamp | undefined;
+}
+
+/** A ClusterNode (what the relay is to its adapter) that records what the adapter delivers. */
+class RecordingNode implements ClusterNode {
+  readonly deliveries: Delivery[] = [];
+  readonly topics: string[] = [];
+  private _waiter: (() => void) | null = null;
+
+  deliver(topic: string, payload: Buffer, binary: boolean, stamp?: ClusterStamp): number {
+    this.deliveries.push({ topic, payload: payload.toString(), binary, stamp });
+    this._waiter?.();
+    return 1;
+  }
+
+  /** Resolves once `count` deliveries in all have arrived. */
+  async waitFor(count: number): Promise<void> {
+    while (this.deliveries.length < count) await new Promise<void>((resolve) => (this._waiter = resolve));
+  }
+}
+
+/**
+ * Two adapters on one broker: a stamped publish on one reaches the other with its stamp, a plain one
+ * without, in order; a message from the broker whose stamp is cut short is counted as malformed,
+ * logged, and delivered to nobody. `inject` publishes raw bytes on the broker as `topic`.
+ */
+export async function checkStampsCarried(
+  make: () => BrokerAdapter,
+  inject: (adapter: BrokerAdapter, topic: string, bytes: Buffer) => Promise<void>,
+): Promise<void> {
+  const [sender, receiver] = [make(), make()];
+  await Promise.all([sender.connect(), receiver.connect()]);
+  const node = new RecordingNode();
+  try {
+    receiver.attach(node);
+    receiver.subscribe('\u0000m\u0000room');
+    await receiver.synced();
+    const stamp: ClusterStamp = { seq: 41, time: 1_765_000_000_000, epoch: 'e1', from: 'ann 😀' };
+    sender.publish('\u0000m\u0000room', Buffer.from('stamped'), false, stamp);
+    sender.publish('\u0000m\u0000room', Buffer.from('plain'), true);
+    sender.publish('\u0000m\u0000room', Buffer.from('no from'), false, { seq: 42, time: 1, epoch: 'e1' });
+    await node.waitFor(3);
+    assert.deepEqual(node.deliveries, [
+      { topic: '\u0000m\u0000room', payload: 'stamped', binary: false, stamp },
+      { topic: '\u0000m\u0000room', payload: 'plain', binary: true, stamp: undefined },
+      { topic: '\u0000m\u0000room', payload: 'no from', binary: false, stamp: { seq: 42, time: 1, epoch: 'e1' } },
+    ]);
+    assert.throws(
+      () => sender.publish('\u0000m\u0000room', Buffer.from('x'), false, { ...stamp, epoch: 'x'.repeat(300) }),
+      /Stamp epoch too long/,
+    );
+
+    const whole = encodeMessage(Buffer.alloc(8), '\u0000m\u0000room', checkTopic('\u0000m\u0000room'), Buffer.alloc(0), false, stamp);
+    const logged = new Promise<string>((resolve) => receiver.once('log', (_level: string, line: string) => resolve(line)));
+    await inject(receiver, '\u0000m\u0000room', whole.subarray(0, whole.length - 2));
+    assert.match(await logged, /not in Wavecast's wire format: the stamp's publisher id length 8 runs past the end/);
+    assert.equal(receiver.stats.malformed, 1);
+    sender.publish('\u0000m\u0000room', Buffer.from('after'), false, { ...stamp, seq: 43 });
+    await node.waitFor(4);
+    assert.equal(node.deliveries.length, 4, 'the malformed message reached nobody');
+    assert.equal(node.deliveries[3]?.payload, 'after');
+  } finally {
+    receiver.detach(node);
+    await Promise.all([sender.close(), receiver.close()]);
+  }
+}
+
 // ---------------------------------------------------------------- private brokers
 
 /**
- * A TCP port nothing listens on right now, for what cannot listen on port 0 itself (redis-server, whose
- * port 0 means no TCP at all) or a URL that must refuse connections. Another process may take it before
- * it is used: a broker started on it is started again on another port when it was taken (startOnFreePort).
+ * A TCP port on 127.0.0.1 held for this test until release(), for what cannot listen on port 0 itself
+ * (redis-server, whose port 0 means no TCP at all) or a URL that must refuse connections. The hold is a
+ * connected socket whose local port it is (bound with SO_REUSEADDR, as libuv binds): nothing listens on
+ * the port, so a connection to it is refused; listen(0) and outgoing connections never get it, so no
+ * other test can take it; and a broker told to listen on it can (redis-server and nats-server bind with
+ * SO_REUSEADDR too, which Linux allows beside a socket that is not listening). Unref'd: a hold that is
+ * never released does not keep the process alive.
  */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
+export class PortHold {
+  private constructor(
+    readonly port: number,
+    private readonly _server: Server,
+    private readonly _sockets: Socket[],
+  ) {}
 
-/** Whether something accepts TCP connections on 127.0.0.1:port. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
+  static async take(): Promise<PortHold> {
+    const server = createServer();
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    // localAddress makes Node bind the socket before connecting, and so with SO_REUSEADDR.
+    const socket = netConnect({ port, host: '127.0.0.1', localAddress: '127.0.0.1' });
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const peer = await accepted;
+    for (const handle of [server, socket, peer]) handle.unref();
+    if (socket.localPort === undefined) throw new Error('the holding socket has no local port');
+    return new PortHold(socket.localPort, server, [socket, peer]);
+  }
 
-/** Polls (every 50 ms, at most `timeoutMs`) until a broker accepts connections on `port`. */
-export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await accepts(port))) {
-    if (Date.now() > deadline) throw new Error(`nothing accepted connections on 127.0.0.1:${port} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  /** Lets the port go. */
+  release(): void {
+    for (const socket of this._sockets) socket.destroy();
+    this._server.close();
   }
 }
 
@@ -131,16 +209,24 @@ export class PrivateBroker {
 
   private constructor(
     readonly kind: 'redis' | 'nats',
-    readonly port: number,
-    readonly monitorPort: number | null,
+    /** The broker's port and its monitoring port, held for it from start to dispose() (also while it is killed). */
+    private readonly _holds: PortHold[],
     /** A folder of its own where it keeps its data across restarts (Redis: an append-only file; NATS: JetStream). */
     readonly dataDir: string | null = null,
   ) {}
 
+  get port(): number {
+    return this._holds[0]!.port;
+  }
+
+  get monitorPort(): number | null {
+    return this._holds[1]?.port ?? null;
+  }
+
   /** With `persistent`, Redis keeps its data in an append-only file (fsync always) across restarts. */
   static async redis(persistent = false): Promise<PrivateBroker> {
     const dir = persistent ? mkdtempSync(join(tmpdir(), 'wavecast-redis-')) : null;
-    return startOnFreePort(async () => new PrivateBroker('redis', await freePort(), null, dir));
+    return PrivateBroker._started(new PrivateBroker('redis', [await PortHold.take()], dir));
   }
 
   /**
@@ -149,7 +235,18 @@ export class PrivateBroker {
    */
   static async nats(monitor = false, jetstream = false): Promise<PrivateBroker> {
     const dir = jetstream ? mkdtempSync(join(tmpdir(), 'wavecast-nats-')) : null;
-    return startOnFreePort(async () => new PrivateBroker('nats', await freePort(), monitor ? await freePort() : null, dir));
+    const holds = [await PortHold.take(), ...(monitor ? [await PortHold.take()] : [])];
+    return PrivateBroker._started(new PrivateBroker('nats', holds, dir));
+  }
+
+  private static async _started(broker: PrivateBroker): Promise<PrivateBroker> {
+    try {
+      await broker.start();
+      return broker;
+    } catch (error) {
+      await broker.dispose();
+      throw error;
+    }
   }
 
   /** Kills the broker and starts it again with its data gone (a broker that lost its disk). */
@@ -162,10 +259,11 @@ export class PrivateBroker {
     await this.start();
   }
 
-  /** Kills the broker and deletes its data folder. */
+  /** Kills the broker, deletes its data folder and lets its ports go. */
   async dispose(): Promise<void> {
     await this.kill();
     if (this.dataDir !== null) rmSync(this.dataDir, { recursive: true, force: true });
+    for (const hold of this._holds) hold.release();
   }
 
   get url(): string {
@@ -200,15 +298,30 @@ export class PrivateBroker {
     const command = existsSync(installed) ? installed : installed.slice(installed.lastIndexOf('/') + 1);
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this._process = child;
+    this._output = '';
     child.stdout?.on('data', (chunk: Buffer) => (this._output = (this._output + chunk.toString()).slice(-4000)));
     child.stderr?.on('data', (chunk: Buffer) => (this._output = (this._output + chunk.toString()).slice(-4000)));
-    const failed = new Promise<never>((_, reject) => {
-      child.once('error', (error) => reject(new Error(`${command} did not start: ${error.message}`)));
-      child.once('exit', (code) => reject(new Error(`${command} exited (${code}) at start: ${this._output}`)));
+    // Ready once it says so (both print it after binding every port they were given, monitoring included).
+    const ready = this.kind === 'redis' ? /Ready to accept connections/ : /Server is ready/;
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (ready.test(this._output)) done(null);
+      };
+      const done = (error: Error | null): void => {
+        child.stdout?.off('data', check);
+        child.stderr?.off('data', check);
+        child.off('error', failed);
+        child.off('exit', exited);
+        if (error === null) resolve();
+        else reject(error);
+      };
+      const failed = (error: Error): void => done(new Error(`${command} did not start: ${error.message}`));
+      const exited = (code: number | null): void => done(new Error(`${command} exited (${code}) at start: ${this._output}`));
+      child.stdout?.on('data', check);
+      child.stderr?.on('data', check);
+      child.once('error', failed);
+      child.once('exit', exited);
     });
-    failed.catch(() => undefined);
-    await Promise.race([waitForPort(this.port), failed]);
-    if (this.monitorPort !== null) await Promise.race([waitForPort(this.monitorPort), failed]);
   }
 
   /** Kills the broker (SIGKILL: no goodbye to clients) and waits until it has exited. */
@@ -233,18 +346,5 @@ export class PrivateBroker {
     const body = (await response.json()) as { connections?: Array<{ name?: string; subscriptions_list?: string[] }> };
     const connection = (body.connections ?? []).find((c) => c.name === name);
     return connection?.subscriptions_list ?? [];
-  }
-}
-
-/** Starts a broker on a port freePort() gave; when something took the port meanwhile, on another one. */
-async function startOnFreePort(make: () => Promise<PrivateBroker>): Promise<PrivateBroker> {
-  for (let attempt = 1; ; attempt++) {
-    const broker = await make();
-    try {
-      await broker.start();
-      return broker;
-    } catch (error) {
-      if (attempt >= 5 || !/in use|address already/i.test(String((error as Error).message))) throw error;
-    }
   }
 }

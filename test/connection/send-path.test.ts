@@ -30,11 +30,12 @@ test('bufferedAmount after send() and after close() on a socket that takes every
     socket.close(1000);
     return [afterSend, socket.bufferedAmount];
   };
+  // Both 'close' events are awaited from before the closes start: either client may close first.
+  const closed = Promise.all([once(a.client, 'close'), once(theirs.client, 'close')]);
   const oursSeen = observed(a.socket);
   assert.deepEqual(oursSeen, observed(theirs.socket));
   assert.deepEqual(oursSeen, [0, 0]);
-  await once(a.client, 'close');
-  await once(theirs.client, 'close');
+  await closed;
   await ours.wss.close();
   theirs.server.close();
 });

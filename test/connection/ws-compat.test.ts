@@ -8,7 +8,7 @@ import { deepStrictEqual } from 'node:assert';
 import type Ws from 'ws';
 import { rawFrame } from '../protocol/parser-helpers.js';
 import { rawConnect } from '../server/raw-client.js';
-import { connected, describeError, listening, overDuplex, sameAsWs, shutDown, trace } from '../helpers/ws-compat.js';
+import { connected, describeError, ioSettled, listening, overDuplex, sameAsWs, shutDown, trace } from '../helpers/ws-compat.js';
 
 test('a received text message is a genuine Buffer: deepStrictEqual to Buffer.from, the Buffer prototype', async () => {
   const seen = await sameAsWs(async (impl) => {
@@ -390,8 +390,11 @@ test('pause() and resume(): isPaused says what the user asked; messages wait whi
     states.push(`paused ${client.isPaused}`);
     const got: string[] = [];
     client.on('message', (data: Buffer) => got.push(data.toString()));
-    peer.send('while paused');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const written = new Promise((resolve) => peer.send('while paused', resolve));
+    await written;
+    // The message has reached the client's socket and the event loop has polled it since: not a
+    // timer, but what a paused socket must not hand out has had every chance to come.
+    await ioSettled(impl, wss, url);
     states.push(`received while paused: ${got.length}`);
     const arrived = new Promise((resolve) => client.once('message', resolve));
     client.resume();
@@ -412,8 +415,8 @@ test('terminate() on a paused socket: what had arrived is still handed out befor
     const events = trace(client);
     const written = new Promise((resolve) => peer.send('sent while paused', resolve));
     await written;
-    // Nothing can be awaited on a paused socket: give the bytes a moment to reach it.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Nothing can be awaited on a paused socket: wait until the event loop has polled it since the bytes came.
+    await ioSettled(impl, wss, url);
     client.terminate();
     const result = await events;
     await shutDown(wss);

@@ -101,6 +101,23 @@ export async function connected(
   return { client, peer, request };
 }
 
+/**
+ * Resolves once this process has read what had reached its sockets before the call: a message goes
+ * round a second connection to `wss` (it can only come back through a poll of the event loop that also
+ * saw every socket readable before it was sent), then one more turn passes, so every socket readable in
+ * that poll has been read. For a test whose point is that a socket did NOT hand something out (a paused
+ * one), or that needs bytes to have arrived at a socket that reads nothing: no timer guessing how long
+ * "long enough" is, which a slow machine or a GC pause would break.
+ */
+export async function ioSettled(impl: Implementation, wss: WsServer, url: string): Promise<void> {
+  const { client, peer } = await connected(impl, wss, url);
+  const echoed = new Promise((resolve) => client.once('message', resolve));
+  peer.send('settled');
+  await echoed;
+  await new Promise((resolve) => setImmediate(resolve));
+  client.terminate();
+}
+
 /** Closes a server of `impl` and everything connected to it. */
 export async function shutDown(wss: WsServer): Promise<void> {
   for (const client of wss.clients ?? []) client.terminate();

@@ -2,12 +2,16 @@
 // in sequence order, once; a hole nobody fills is read from the history after the grace period; what the
 // history lost is skipped; a node's own early publishes are not skipped; an epoch change resets. Presence:
 // deltas, resynchronisation on a missed delta, goodbyes, and a silent node dropped after 3 heartbeats.
+// And what the node does with a channel message from the broker that has no stamp to number it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClusterFeed } from '../../src/relay/cluster-feed.js';
 import { ClusterPresence, type PresenceMessage } from '../../src/relay/cluster-presence.js';
 import { MemoryHistory, type StoredMessage } from '../../src/relay/history.js';
 import { createLogger } from '../../src/relay/log.js';
+import { RelayCluster } from '../../src/relay/cluster.js';
+import type { BrokerAdapter } from '../../src/cluster/broker-adapter.js';
+import type { SharedHistory } from '../../src/relay/history-shared.js';
 import { until } from './cluster-setup.js';
 
 const quiet = createLogger({ write: () => undefined });
@@ -290,4 +294,17 @@ test('presence under churn: a node sends a few deltas per channel a second, and 
   assert.deepEqual(a.p.remote('lobby').names.sort(), names.sort());
   a.p.stop();
   b.p.stop();
+});
+
+test('a channel message from another node without the stamp that numbers it is logged and dropped', () => {
+  const lines: string[] = [];
+  const cluster = new RelayCluster({
+    adapter: {} as BrokerAdapter,
+    store: {} as SharedHistory,
+    log: createLogger({ write: (line) => lines.push(line) }),
+    presenceInterval: 1000,
+  });
+  assert.equal(cluster.deliver('\u0000m\u0000room', Buffer.from('unnumbered'), false), 0);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /warn.*ignored a channel message from another node without a stamp.*room/);
 });

@@ -5,7 +5,7 @@
 // its own on the shared brokers (deleted afterwards), or a private broker on a free port.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, uniquePrefix, type PrivateBroker } from '../cluster/setup.js';
+import { PortHold, uniquePrefix, type PrivateBroker } from '../cluster/setup.js';
 import { BROKERS, until, wipe, type BrokerKind } from './cluster-setup.js';
 import {
   closed,
@@ -352,8 +352,12 @@ for (const kind of BROKERS) {
   });
 
   test(`${kind.name} cannot be reached at start: an error naming the URL, exit 1`, async () => {
-    const url = `${kind.flag === '--redis' ? 'redis' : 'nats'}://127.0.0.1:${await freePort()}`;
-    const { code, stdout, stderr } = await runServeCommand(['--port', '0', '--host', '127.0.0.1', kind.flag, url]);
+    // A port held for this test, on which nothing listens: connecting to it is refused.
+    const hold = await PortHold.take();
+    const url = `${kind.flag === '--redis' ? 'redis' : 'nats'}://127.0.0.1:${hold.port}`;
+    const { code, stdout, stderr } = await runServeCommand(['--port', '0', '--host', '127.0.0.1', kind.flag, url]).finally(() =>
+      hold.release(),
+    );
     assert.equal(code, 1);
     assert.equal(stdout, '');
     assert.match(stderr, new RegExp(`cannot start the relay: Cannot reach ${kind.name} at ${url.replace(/[.]/g, '\\.')}: ECONNREFUSED`));
