@@ -139,9 +139,13 @@ test('a project outside the repository installs the packed tarball and runs the 
   const client = await run(process.execPath, ['client.cjs', url], { cwd: project });
   assert.equal(client.stdout, 'text: hello from require\ntext: hello from require\n');
 
-  // The program written for ws: with ws (from npm's cache), then with require('wavecast'); the same output.
-  const wsVersion = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'ws', 'package.json'), 'utf8')).version;
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-save', `ws@${wsVersion}`], { cwd: project, env: npmEnv() });
+  // The program written for ws: with ws (packed from this checkout's node_modules, so that no registry nor
+  // cache is needed), then with require('wavecast'); the same output.
+  const wsDir = join(ROOT, 'node_modules', 'ws');
+  const wsVersion = JSON.parse(readFileSync(join(wsDir, 'package.json'), 'utf8')).version;
+  await run('npm', ['pack', '--ignore-scripts', '--pack-destination', packDir, wsDir], { cwd: ROOT, env: npmEnv() });
+  const wsTarball = join(packDir, `ws-${wsVersion}.tgz`);
+  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-save', wsTarball], { cwd: project, env: npmEnv() });
   writeFileSync(join(project, 'with-ws.cjs'), WS_PROGRAM);
   writeFileSync(join(project, 'with-wavecast.cjs'), WS_PROGRAM.replace("require('ws')", "require('wavecast')"));
   const withWs = await run(process.execPath, ['with-ws.cjs'], { cwd: project });
