@@ -12,6 +12,8 @@ import type { ProtocolError } from '../protocol/parser.js';
 import type { ProtocolMachine } from '../protocol/machine.js';
 import { BrowserFace } from './browser-face.js';
 import { Link } from './link.js';
+import { adoptSocket, pongOnDrain, stopListening, type OwnedSocket } from './socket-listeners.js';
+export { isConnectionSocket } from './socket-listeners.js';
 import { maskKey } from './mask-keys.js';
 import { byteLengthOf, isBlob, toBuffer, type SendData } from './send-data.js';
 import { SendQueue } from './send-queue.js';
@@ -44,8 +46,6 @@ const BINARY_TYPES: readonly BinaryType[] =
   typeof Blob === 'undefined' ? ['nodebuffer', 'arraybuffer', 'fragments'] : ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
 export { DEFAULT_MAX_BUFFERED_CHUNKS } from './link.js';
 
-const kSocketOwner = Symbol('wavecast.websocket');
-
 import { connectionClock } from './clock.js';
 export { clockDiff, connectionClock } from './clock.js';
 
@@ -69,8 +69,6 @@ const FLAGS = [
 const FLAG_IS_SERVER = 1 << FLAGS.indexOf('_isServer');
 /** A message was sent or received since the server's sweep last looked (see _lastMessage). */
 const FLAG_MESSAGE_MOVED = 1 << FLAGS.indexOf('_messageMoved');
-
-type OwnedSocket = Duplex & { [kSocketOwner]?: WebSocket };
 
 /**
  * A turn's sends to one socket are corked into one write, up to this many bytes: when a further send takes
@@ -226,24 +224,9 @@ export class WebSocket extends BrowserFace {
    * handshake. Emits 'open'.
    */
   _setSocket(socket: Duplex, head: Buffer, options: ConnectionOptions, compression: MessageCompression | null = null): void {
-    const owned = socket as OwnedSocket;
-    owned[kSocketOwner] = this;
-    this._socket = owned;
+    this._socket = adoptSocket(this, socket, head);
     this._compression = compression;
     this._options = options;
-    const net = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
-    net.setTimeout?.(0);
-    net.setNoDelay?.(true);
-    if (head.length > 0) socket.unshift(head);
-    socket.on('data', socketOnData);
-    // The peer's FIN: a socket that may stay half-open (a node:http server's) must be ended by us. One
-    // that may not (net's default: our own server's, the client's) is ended by Node itself, and a
-    // listener of ours would only cost each connection an array in the socket's listener table.
-    if ((socket as Duplex & { allowHalfOpen?: boolean }).allowHalfOpen !== false) socket.on('end', socketOnEnd);
-    socket.on('close', socketOnClose);
-    socket.on('error', socketOnError);
-    // A server that read the handshake itself may have paused the socket meanwhile.
-    socket.resume();
     this._lastSeen = this._lastMessage = connectionClock();
     this._readyState = OPEN;
     this.emit('open');
@@ -616,7 +599,7 @@ export class WebSocket extends BrowserFace {
       if (socket.writableNeedDrain) {
         // The peer does not read what we send: a pong for each of its pings would pile up without
         // bound. Only its latest ping is answered, once the socket drains (RFC 6455 5.5.3 allows it).
-        if (this._pendingPong === null) socket.once('drain', socketOnDrain);
+        if (this._pendingPong === null) pongOnDrain(socket);
         this._pendingPong = Buffer.from(data);
       } else {
         this.pong(data, !this._isServer);
@@ -662,8 +645,7 @@ export class WebSocket extends BrowserFace {
     if (this._readyState === CLOSED) return;
     const socket = this._socket;
     if (socket !== null && !this._closeWhenInflated) {
-      socket.removeListener('data', socketOnData);
-      socket.removeListener('end', socketOnEnd);
+      stopListening(socket);
       // As `ws` does: what the peer sent that still waits in the socket (it was paused, or the connection
       // was terminated) is read, so that messages already received are handed out before 'close'.
       const machine = this._machine;
@@ -749,44 +731,4 @@ for (const [name, value] of [
 }
 for (const name of ['binaryType', 'bufferedAmount', 'extensions', 'isPaused', 'protocol', 'readyState', 'url']) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
-}
-
-// ---- socket listeners shared by every connection (no closures per connection) ----
-
-function socketOnData(this: OwnedSocket, chunk: Buffer): void {
-  const ws = this[kSocketOwner]!;
-  ws._lastSeen = connectionClock();
-  (ws._machine ?? ws._ensureMachine()).push(chunk);
-}
-
-function socketOnEnd(this: OwnedSocket): void {
-  const ws = this[kSocketOwner]!;
-  if (ws._readyState === OPEN) ws._readyState = CLOSING;
-  const machine = ws._ensureMachine();
-  machine.stop();
-  // What the peer sent before its end may still wait (behind an inflation): its close frame among it,
-  // which is answered before our side ends.
-  if (machine.waiting) ws._peerEnded = true;
-  else ws._endSocket();
-}
-
-function socketOnClose(this: OwnedSocket): void {
-  this[kSocketOwner]!._socketClosed();
-}
-
-function socketOnDrain(this: OwnedSocket): void {
-  const ws = this[kSocketOwner]!;
-  const data = ws._pendingPong;
-  ws._pendingPong = null;
-  if (data !== null && ws._readyState === OPEN) ws.pong(data, !ws._isServer);
-}
-
-function socketOnError(this: OwnedSocket): void {
-  // A reset or a write after the peer left: the connection is over; 'close' follows and reports 1006.
-  this.destroy();
-}
-
-/** @internal Whether a connection has taken `socket` over (handleUpgrade() was called with it before). */
-export function isConnectionSocket(socket: Duplex): boolean {
-  return (socket as OwnedSocket)[kSocketOwner] !== undefined;
 }
