@@ -4,14 +4,12 @@
 // the peer first sends something or the closing starts: an idle connection has neither.
 import type { ProtocolError } from '../protocol/parser.js';
 import { ProtocolMachine, type ProtocolHandler, type ProtocolOptions } from '../protocol/machine.js';
-import type { ConnectionOptions, MessageCompression } from './options.js';
+import { DEFAULT_MAX_BUFFERED_CHUNKS, type ConnectionOptions, type MessageCompression } from './options.js';
 import type { WebSocket } from './websocket.js';
 
 const OPEN = 1;
 const CLOSING = 2;
 const DEFAULT_CLOSE_TIMEOUT = 30_000;
-/** As in `ws`: a frame that arrives in more reads than this fails the connection. */
-export const DEFAULT_MAX_BUFFERED_CHUNKS = 256 * 1024;
 
 export class Link implements ProtocolHandler {
   /** Aborts the socket if the peer's close frame does not come in time. */
@@ -19,7 +17,7 @@ export class Link implements ProtocolHandler {
   /** Bytes given to send() after the connection stopped being open (they count in bufferedAmount). */
   afterClose = 0;
 
-  constructor(private readonly _ws: WebSocket) {}
+  constructor(private readonly ws: WebSocket) {}
 
   /** The connection's protocol machine, with this as its handler. */
   startMachine(options: ConnectionOptions, isServer: boolean, compression: MessageCompression | null): ProtocolMachine {
@@ -27,48 +25,48 @@ export class Link implements ProtocolHandler {
   }
 
   onMessage(data: Buffer, isBinary: boolean): void {
-    this._ws._emitMessage(data, isBinary);
+    this.ws._emitMessage(data, isBinary);
   }
   onPing(data: Buffer): void {
-    this._ws._receivePing(data);
+    this.ws._receivePing(data);
   }
   onPong(data: Buffer): void {
-    this._ws._receivePong(data);
+    this.ws._receivePong(data);
   }
   onClosing(): void {
-    if (this._ws._readyState === OPEN) this._ws._readyState = CLOSING;
+    if (this.ws._readyState === OPEN) this.ws._readyState = CLOSING;
   }
   onError(error: ProtocolError): void {
-    const ws = this._ws;
+    const ws = this.ws;
     // Only when listened for: a peer's bad frame never crashes the process.
     if (ws.listenerCount('error') > 0) ws.emit('error', error);
   }
   write(frames: Buffer[]): void {
-    const ws = this._ws;
+    const ws = this.ws;
     ws._writeFrames(frames);
     // Nothing more will be sent: a close frame leaves now rather than at the end of the turn.
     if (ws._corked) ws._endOfTurn();
   }
   end(): void {
-    this._ws._endSocket();
+    this.ws._endSocket();
   }
   awaitClose(): void {
     if (this.timer !== null) return;
-    const ws = this._ws;
+    const ws = this.ws;
     this.timer = setTimeout(destroySocket, ws._options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT, ws);
     this.timer.unref?.();
   }
   holdReading(hold: boolean): void {
-    this._ws._holdReading(hold);
+    this.ws._holdReading(hold);
   }
   defer(): void {
-    setImmediate(resumeEvents, this._ws._machine!);
+    setImmediate(resumeEvents, this.ws._machine!);
   }
   idle(): void {
-    this._ws._incomingDone();
+    this.ws._incomingDone();
   }
   maskKey(): Buffer {
-    return this._ws._maskKey();
+    return this.ws._maskKey();
   }
 
   /** The connection has closed: the timer is no longer needed. */

@@ -4,6 +4,9 @@
 import type { Inflater } from '../protocol/machine.js';
 import type { WebSocket } from './websocket.js';
 
+/** As in `ws`: a frame that arrives in more reads than this fails the connection. */
+export const DEFAULT_MAX_BUFFERED_CHUNKS = 256 * 1024;
+
 export interface SendOptions {
   /** Send as binary (default: true unless the data is a string or a received text message). */
   binary?: boolean;

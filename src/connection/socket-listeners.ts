@@ -9,7 +9,7 @@ const OPEN = 1;
 const CLOSING = 2;
 const kSocketOwner = Symbol('wavecast.websocket');
 
-/** @internal A socket a connection has taken over. */
+/** A socket a connection has taken over. */
 export type OwnedSocket = Duplex & { [kSocketOwner]?: WebSocket };
 
 /** Takes `socket` over for `ws`: listens to it, puts `head` (bytes after the handshake) back, starts reading. */

@@ -13,6 +13,7 @@ import type { ProtocolMachine } from '../protocol/machine.js';
 import { BrowserFace } from './browser-face.js';
 import { Link } from './link.js';
 import { adoptSocket, pongOnDrain, stopListening, type OwnedSocket } from './socket-listeners.js';
+/** @internal */
 export { isConnectionSocket } from './socket-listeners.js';
 import { maskKey } from './mask-keys.js';
 import { byteLengthOf, isBlob, toBuffer, type SendData } from './send-data.js';
@@ -31,7 +32,9 @@ export type ReadyState = 0 | 1 | 2 | 3;
 export type RawData = Buffer | ArrayBuffer | Buffer[];
 
 import type { ConnectionOptions, MessageCompression, SendOptions, ServerHost } from './options.js';
-export type { ConnectionOptions, MessageCompression, SendOptions, ServerHost } from './options.js';
+export type { ConnectionOptions, MessageCompression, SendOptions } from './options.js';
+/** @internal */
+export type { ServerHost } from './options.js';
 const DEFAULT_OPTIONS: ConnectionOptions = {};
 
 type ClientConnector = (socket: WebSocket, address: string | URL, protocols: unknown, options: unknown) => void;
@@ -44,9 +47,10 @@ const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const EMPTY = Buffer.alloc(0);
 const BINARY_TYPES: readonly BinaryType[] =
   typeof Blob === 'undefined' ? ['nodebuffer', 'arraybuffer', 'fragments'] : ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
-export { DEFAULT_MAX_BUFFERED_CHUNKS } from './link.js';
+export { DEFAULT_MAX_BUFFERED_CHUNKS } from './options.js';
 
 import { connectionClock } from './clock.js';
+/** @internal */
 export { clockDiff, connectionClock } from './clock.js';
 
 // The boolean state of a connection, packed into _flags (one idle connection is mostly these few fields):

@@ -62,7 +62,7 @@ type HeldEvent =
   | { kind: Held.Close; code: number; reason: Buffer }
   | { kind: Held.Error; error: ProtocolError };
 
-// The machine's booleans, one bit each of _state.
+// The machine's booleans, one bit each of flags.
 const CLOSE_SENT = 1;
 const CLOSE_RECEIVED = 2;
 /** The transport is gone: nothing more is handed out or written. */
@@ -87,19 +87,19 @@ export class ProtocolMachine extends Parser implements ParserHandler {
   closeCode: number = CloseCode.Abnormal;
   /** The peer's close reason (a copy). */
   closeReason: Buffer = EMPTY;
-  private _state: number;
+  private flags: number;
   /** What was received and waits its turn (behind an inflation, or deferred): null when nothing waits. */
-  private _held: HeldEvent[] | null = null;
-  private readonly _events: ProtocolHandler;
-  private readonly _inflater: Inflater | null;
+  private held: HeldEvent[] | null = null;
+  private readonly events: ProtocolHandler;
+  private readonly inflater: Inflater | null;
 
   /** `inflater` is given once permessage-deflate is negotiated (options.allowRsv1 true). */
   constructor(events: ProtocolHandler, options: ProtocolOptions, inflater: Inflater | null = null) {
     super(NO_HANDLER, options);
     this.handler = this;
-    this._events = events;
-    this._inflater = inflater;
-    this._state =
+    this.events = events;
+    this.inflater = inflater;
+    this.flags =
       (options.synchronousEvents === false ? STEPPED : 0) |
       (options.expectMasked ? 0 : MASKING) |
       (options.skipUtf8Validation ? SKIP_UTF8 : 0);
@@ -107,19 +107,19 @@ export class ProtocolMachine extends Parser implements ParserHandler {
 
   /** Our close frame has been written. */
   get closeSent(): boolean {
-    return (this._state & CLOSE_SENT) !== 0;
+    return (this.flags & CLOSE_SENT) !== 0;
   }
   /** The peer's close frame has been received. */
   get closeReceived(): boolean {
-    return (this._state & CLOSE_RECEIVED) !== 0;
+    return (this.flags & CLOSE_RECEIVED) !== 0;
   }
   /** Both close frames went through (the close is clean, RFC 6455 7.1.5). */
   get wasClean(): boolean {
-    return (this._state & (CLOSE_SENT | CLOSE_RECEIVED)) === (CLOSE_SENT | CLOSE_RECEIVED);
+    return (this.flags & (CLOSE_SENT | CLOSE_RECEIVED)) === (CLOSE_SENT | CLOSE_RECEIVED);
   }
   /** Something received waits its turn (an inflation under way, or deferred events). */
   get waiting(): boolean {
-    return this._held !== null;
+    return this.held !== null;
   }
 
   // ------------------------------------------------------------ calls from the user
@@ -130,13 +130,13 @@ export class ProtocolMachine extends Parser implements ParserHandler {
    */
   close(code?: number, reason?: string | Uint8Array): void {
     const payload = encodeClosePayload(code, reason);
-    this._events.onClosing();
-    this._sendClose(payload);
+    this.events.onClosing();
+    this.writeClose(payload);
   }
 
   /** close() again while closing: the transport may end once both close frames are through (or no more can come). */
   closeAgain(): void {
-    if ((this._state & CLOSE_SENT) !== 0 && ((this._state & CLOSE_RECEIVED) !== 0 || this.finished)) this._events.end();
+    if ((this.flags & CLOSE_SENT) !== 0 && ((this.flags & CLOSE_RECEIVED) !== 0 || this.finished)) this.events.end();
   }
 
   /**
@@ -145,103 +145,99 @@ export class ProtocolMachine extends Parser implements ParserHandler {
    */
   fail(error: ProtocolError): void {
     this.stop();
-    if (this._held !== null) this._held.length = 0;
-    if ((this._state & GONE) !== 0) return;
-    const events = this._events;
+    if (this.held !== null) this.held.length = 0;
+    if ((this.flags & GONE) !== 0) return;
+    const events = this.events;
     events.onClosing();
     // Writing our close frame also starts waiting for the peer's (when it went before, the wait had started).
-    if ((this._state & CLOSE_SENT) === 0) this._sendClose(encodeClosePayload(error.closeCode));
+    if ((this.flags & CLOSE_SENT) === 0) this.writeClose(encodeClosePayload(error.closeCode));
     events.end();
     events.onError(error);
   }
 
   /** The transport is gone: nothing more is read, handed out or written. */
   gone(): void {
-    this._state |= GONE;
+    this.flags |= GONE;
     this.stop();
   }
 
   /** With synchronousEvents false: hands out the event handler.defer() was asked for, then what follows it. */
   resumeEvents(): void {
-    this._state &= ~RUNNING;
-    const held = this._held;
+    this.flags &= ~RUNNING;
+    const held = this.held;
     if (held === null) return;
     const event = held.shift();
-    if (event !== undefined && (this._state & GONE) === 0) this._dispatch(event);
-    this._next();
+    if (event !== undefined && (this.flags & GONE) === 0) this.dispatch(event);
+    this.handOut();
   }
 
   // ------------------------------------------------------------ from the parser (ParserHandler)
 
-  /** @internal */
+  /** Called by the parser (as all the on… methods below). */
   onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
-    if (this._held === null && !compressed && (this._state & STEPPED) === 0) this._events.onMessage(data, isBinary);
-    else this._hold({ kind: Held.Message, data, isBinary, compressed });
+    if (this.held === null && !compressed && (this.flags & STEPPED) === 0) this.events.onMessage(data, isBinary);
+    else this.hold({ kind: Held.Message, data, isBinary, compressed });
   }
-  /** @internal */
   onPing(data: Buffer): void {
-    if (this._held === null && (this._state & STEPPED) === 0) this._events.onPing(data);
-    else this._hold({ kind: Held.Ping, data });
+    if (this.held === null && (this.flags & STEPPED) === 0) this.events.onPing(data);
+    else this.hold({ kind: Held.Ping, data });
   }
-  /** @internal */
   onPong(data: Buffer): void {
-    if (this._held === null && (this._state & STEPPED) === 0) this._events.onPong(data);
-    else this._hold({ kind: Held.Pong, data });
+    if (this.held === null && (this.flags & STEPPED) === 0) this.events.onPong(data);
+    else this.hold({ kind: Held.Pong, data });
   }
-  /** @internal */
   onClose(code: number, reason: Buffer): void {
-    if (this._held === null) this._closeReceived(code, reason);
-    else this._hold({ kind: Held.Close, code, reason });
+    if (this.held === null) this.receiveClose(code, reason);
+    else this.hold({ kind: Held.Close, code, reason });
   }
-  /** @internal */
   onError(error: ProtocolError): void {
-    if (this._held === null) this.fail(error);
-    else this._hold({ kind: Held.Error, error });
+    if (this.held === null) this.fail(error);
+    else this.hold({ kind: Held.Error, error });
   }
 
   // ------------------------------------------------------------ the closing handshake
 
-  private _closeReceived(code: number, reason: Buffer): void {
-    this._state |= CLOSE_RECEIVED;
+  private receiveClose(code: number, reason: Buffer): void {
+    this.flags |= CLOSE_RECEIVED;
     this.closeCode = code;
     // A copy: the reason is a view of the chunk it came in, which the connection would keep alive.
     this.closeReason = reason.length === 0 ? EMPTY : Buffer.from(reason);
-    this._events.onClosing();
+    this.events.onClosing();
     // Answered with the same code (none for 1005); once both close frames are through, the transport ends.
-    if ((this._state & CLOSE_SENT) === 0) this._sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code, reason));
-    else this._events.end();
+    if ((this.flags & CLOSE_SENT) === 0) this.writeClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code, reason));
+    else this.events.end();
   }
 
-  private _sendClose(payload: Buffer): void {
-    if ((this._state & (CLOSE_SENT | GONE)) !== 0) return;
-    this._state |= CLOSE_SENT;
-    const events = this._events;
-    const maskKey = (this._state & MASKING) !== 0 ? events.maskKey() : null;
+  private writeClose(payload: Buffer): void {
+    if ((this.flags & (CLOSE_SENT | GONE)) !== 0) return;
+    this.flags |= CLOSE_SENT;
+    const events = this.events;
+    const maskKey = (this.flags & MASKING) !== 0 ? events.maskKey() : null;
     events.write(encodeFrame(payload, { opcode: Opcode.Close, fin: true, rsv1: false, maskKey }));
-    if ((this._state & CLOSE_RECEIVED) !== 0) events.end();
+    if ((this.flags & CLOSE_RECEIVED) !== 0) events.end();
     events.awaitClose();
   }
 
   // ------------------------------------------------------------ what waits its turn
 
-  private _hold(event: HeldEvent): void {
-    (this._held ??= []).push(event);
-    if ((this._state & RUNNING) === 0) this._next();
+  private hold(event: HeldEvent): void {
+    (this.held ??= []).push(event);
+    if ((this.flags & RUNNING) === 0) this.handOut();
   }
 
-  private _dispatch(event: HeldEvent): void {
+  private dispatch(event: HeldEvent): void {
     switch (event.kind) {
       case Held.Message:
-        this._events.onMessage(event.data, event.isBinary);
+        this.events.onMessage(event.data, event.isBinary);
         break;
       case Held.Ping:
-        this._events.onPing(event.data);
+        this.events.onPing(event.data);
         break;
       case Held.Pong:
-        this._events.onPong(event.data);
+        this.events.onPong(event.data);
         break;
       case Held.Close:
-        this._closeReceived(event.code, event.reason);
+        this.receiveClose(event.code, event.reason);
         break;
       case Held.Error:
         this.fail(event.error);
@@ -250,66 +246,66 @@ export class ProtocolMachine extends Parser implements ParserHandler {
   }
 
   /** Hands out what waits, until an inflation or a deferral makes the rest wait again. */
-  private _next(): void {
-    const held = this._held!;
+  private handOut(): void {
+    const held = this.held!;
     while (held.length > 0) {
-      if ((this._state & GONE) !== 0) {
+      if ((this.flags & GONE) !== 0) {
         held.length = 0;
         break;
       }
       const event = held[0]!;
       if (event.kind === Held.Message && event.compressed) {
         held.shift();
-        this._inflate(event.data, event.isBinary);
+        this.inflate(event.data, event.isBinary);
         return;
       }
-      if ((this._state & STEPPED) !== 0 && event.kind <= Held.Pong) {
+      if ((this.flags & STEPPED) !== 0 && event.kind <= Held.Pong) {
         // Handed out in a later turn (resumeEvents()), one per turn.
-        this._state |= RUNNING;
-        this._events.holdReading(true);
-        this._events.defer();
+        this.flags |= RUNNING;
+        this.events.holdReading(true);
+        this.events.defer();
         return;
       }
       held.shift();
-      this._dispatch(event);
+      this.dispatch(event);
     }
-    this._events.holdReading(false);
-    this._idle();
+    this.events.holdReading(false);
+    this.settle();
   }
 
-  private _idle(): void {
-    this._held = null;
-    this._events.idle();
+  private settle(): void {
+    this.held = null;
+    this.events.idle();
   }
 
-  private _inflate(data: Buffer, isBinary: boolean): void {
-    this._state |= RUNNING;
-    this._events.holdReading(true);
-    this._inflater!.decompress(data, true, (error, result) => {
-      this._state &= ~RUNNING;
-      const held = this._held!;
-      if ((this._state & GONE) !== 0) {
+  private inflate(data: Buffer, isBinary: boolean): void {
+    this.flags |= RUNNING;
+    this.events.holdReading(true);
+    this.inflater!.decompress(data, true, (error, result) => {
+      this.flags &= ~RUNNING;
+      const held = this.held!;
+      if ((this.flags & GONE) !== 0) {
         held.length = 0;
-        this._idle();
+        this.settle();
         return;
       }
       if (error) {
         held.length = 0;
         this.fail(error instanceof ProtocolError ? error : new ProtocolError(error.message, CloseCode.InvalidPayload, 'Z_DATA_ERROR'));
-        this._idle();
+        this.settle();
         return;
       }
-      if (!isBinary && (this._state & SKIP_UTF8) === 0 && result!.length > 0 && !isUtf8(result!)) {
+      if (!isBinary && (this.flags & SKIP_UTF8) === 0 && result!.length > 0 && !isUtf8(result!)) {
         held.length = 0;
         this.fail(new ProtocolError('Invalid WebSocket frame: invalid UTF-8 sequence', CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8'));
-        this._idle();
+        this.settle();
         return;
       }
       // As in `ws`, a text message that took an inflation to read is handed out at once, even without
       // synchronous events: the inflation already gave it a turn of its own.
-      if ((this._state & STEPPED) !== 0 && isBinary) held.unshift({ kind: Held.Message, data: result!, isBinary, compressed: false });
-      else this._events.onMessage(result!, isBinary);
-      this._next();
+      if ((this.flags & STEPPED) !== 0 && isBinary) held.unshift({ kind: Held.Message, data: result!, isBinary, compressed: false });
+      else this.events.onMessage(result!, isBinary);
+      this.handOut();
     });
   }
 }
