@@ -1,15 +1,20 @@
-// One WebSocket connection over a Duplex: the state machine, sending (corked per event-loop turn; what
-// must wait its turn, behind a compression or a fragmented message, goes through the connection's
-// SendQueue), ping/pong, the closing handshake and its timer. Server and client share this class; the
+// One WebSocket connection over a Duplex: it drives the protocol machine (protocol/machine.ts: the closing
+// handshake, failing with a close code, the order of what is received) over the socket, and sends (corked per
+// event-loop turn; what must wait its turn, behind a compression or a fragmented message, goes through the
+// connection's SendQueue). Server and client share this class; the
 // `ws` package's face (EventEmitter events) and the browser's face (onmessage, addEventListener) are the
 // same object.
 import type { ClientRequestArgs } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CloseCode, encodeClosePayload } from '../protocol/close.js';
+import { CloseCode } from '../protocol/close.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, encodeTextFrame } from '../protocol/frame.js';
-import { Parser, type ProtocolError, type ParserHandler, type ParserOptions } from '../protocol/parser.js';
+import type { ProtocolError } from '../protocol/parser.js';
+import type { ProtocolMachine } from '../protocol/machine.js';
 import { BrowserFace } from './browser-face.js';
-import { Held, IncomingQueue, type HeldEvent } from './incoming.js';
+import { Link } from './link.js';
+import { adoptSocket, pongOnDrain, stopListening, type OwnedSocket } from './socket-listeners.js';
+/** @internal */
+export { isConnectionSocket } from './socket-listeners.js';
 import { maskKey } from './mask-keys.js';
 import { byteLengthOf, isBlob, toBuffer, type SendData } from './send-data.js';
 import { SendQueue } from './send-queue.js';
@@ -26,69 +31,11 @@ export type ReadyState = 0 | 1 | 2 | 3;
 /** A received binary message: a Buffer ('nodebuffer', the default), an ArrayBuffer or Buffer[] ('fragments'); a Blob with binaryType 'blob'. */
 export type RawData = Buffer | ArrayBuffer | Buffer[];
 
-export interface SendOptions {
-  /** Send as binary (default: true unless the data is a string or a received text message). */
-  binary?: boolean;
-  /** False to send a fragment; the message ends with a send whose fin is true. */
-  fin?: boolean;
-  /** Mask the frame (default: true on a client, false on a server). */
-  mask?: boolean;
-  /** Compress with permessage-deflate when negotiated (default true). */
-  compress?: boolean;
-}
-
-/** permessage-deflate as the connection uses it; set once negotiated. */
-export interface MessageCompression {
-  /** Messages smaller than this are sent uncompressed. */
-  readonly threshold: number;
-  compress(data: Buffer, fin: boolean, callback: (error: Error | null, result?: Buffer) => void): void;
-  /** Inflates one message; fails with a ProtocolError (1009 or 1007) past maxPayload or on a bad stream. */
-  decompress(data: Buffer, fin: boolean, callback: (error: Error | null, result?: Buffer) => void): void;
-  /** Frees zlib resources; called once the connection has closed. */
-  cleanup(): void;
-}
-
-/**
- * How a connection reads and closes. A server hands the same object to all its connections (it is never
- * changed), so that these settings cost nothing per connection.
- */
-export interface ConnectionOptions {
-  maxPayload?: number;
-  skipUTF8Validation?: boolean;
-  /** Answer pings automatically (default true). */
-  autoPong?: boolean;
-  /** How long to wait for the peer's half of the closing handshake before destroying the socket (ms). */
-  closeTimeout?: number;
-  /** Hand out several messages, pings and pongs in one turn of the event loop (default true). */
-  allowSynchronousEvents?: boolean;
-  /** Fills each frame's 4-byte masking key (a client's; default: random bytes from crypto). */
-  generateMask?: (mask: Buffer) => void;
-  /** Most frames one message may come in (0, the default: no limit); more close the connection with 1008. */
-  maxFragments?: number;
-  /** Most reads one frame may arrive in (default 262144, 0: no limit); more close the connection with 1008. */
-  maxBufferedChunks?: number;
-}
+import type { ConnectionOptions, MessageCompression, SendOptions, ServerHost } from './options.js';
+export type { ConnectionOptions, MessageCompression, SendOptions } from './options.js';
+/** @internal */
+export type { ServerHost } from './options.js';
 const DEFAULT_OPTIONS: ConnectionOptions = {};
-
-/**
- * @internal The server that accepted a connection, as the connection reaches it: subscribe() and
- * unsubscribe() go to its topics, and it is told of the close. Declared here so that connection/ never
- * imports server/.
- */
-export interface ServerHost {
-  _subscribe(ws: WebSocket, topic: string): boolean;
-  _unsubscribe(ws: WebSocket, topic: string): boolean;
-  _isSubscribed(ws: WebSocket, topic: string): boolean;
-  /** The topics `ws` is subscribed to, in the order it subscribed. */
-  _topicsOf(ws: WebSocket): string[];
-  /** The connection has closed (topics, limits and shutdown need to know). */
-  _clientClosed(ws: WebSocket): void;
-  /**
-   * Whether a message of `bytes` may be queued for `ws` (the server's slow-client policy, which every path
-   * that writes to a peer passes). False when it is not: the policy has dropped it or closed `ws`.
-   */
-  _admit(ws: WebSocket, bytes: number): boolean;
-}
 
 type ClientConnector = (socket: WebSocket, address: string | URL, protocols: unknown, options: unknown) => void;
 
@@ -98,45 +45,21 @@ const CLOSING = 2;
 const CLOSED = 3;
 const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const EMPTY = Buffer.alloc(0);
-const DEFAULT_CLOSE_TIMEOUT = 30_000;
 const BINARY_TYPES: readonly BinaryType[] =
   typeof Blob === 'undefined' ? ['nodebuffer', 'arraybuffer', 'fragments'] : ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
-/** As in `ws`: a frame that arrives in more reads than this fails the connection. */
-export const DEFAULT_MAX_BUFFERED_CHUNKS = 256 * 1024;
+export { DEFAULT_MAX_BUFFERED_CHUNKS } from './options.js';
 
-const kSocketOwner = Symbol('wavecast.websocket');
+import { connectionClock } from './clock.js';
+/** @internal */
+export { clockDiff, connectionClock } from './clock.js';
 
-// Times kept per connection (when it last heard from its peer, when it sent a heartbeat ping) are ms
-// since this module loaded, as 32-bit integers, which V8 keeps in the field itself, where a Date.now()
-// would be a separate 16-byte number object per connection. The clock wraps after 24.8 days, so times
-// are compared through clockDiff(), which is right for any two times less than 24.8 days apart.
-const CLOCK_BASE = Date.now();
-/** @internal The clock of _lastSeen and _pingSentAt (ms, wrapping 32-bit). */
-export function connectionClock(): number {
-  return (Date.now() - CLOCK_BASE) | 0;
-}
-/** @internal `later - earlier` in ms, for two readings of connectionClock(). */
-export function clockDiff(later: number, earlier: number): number {
-  return (later - earlier) | 0;
-}
-
-/** @internal What only a closing or closed connection needs: made when its closing starts. */
-interface ClosingState {
-  code: number;
-  reason: Buffer;
-  timer: NodeJS.Timeout | null;
-  /** Bytes given to send() after the connection stopped being open (they count in bufferedAmount). */
-  afterClose: number;
-}
 // The boolean state of a connection, packed into _flags (one idle connection is mostly these few fields):
 // bit i of WebSocket#_flags is FLAGS[i]; the accessors are defined after the class.
 const FLAGS = [
   '_corked',
   '_isServer',
   '_awaitingPong',
-  '_closeFrameSent',
   '_endRequested',
-  '_closeFrameReceived',
   '_fragmenting',
   '_closeWhenInflated',
   '_compressFragments',
@@ -151,8 +74,6 @@ const FLAG_IS_SERVER = 1 << FLAGS.indexOf('_isServer');
 /** A message was sent or received since the server's sweep last looked (see _lastMessage). */
 const FLAG_MESSAGE_MOVED = 1 << FLAGS.indexOf('_messageMoved');
 
-type OwnedSocket = Duplex & { [kSocketOwner]?: WebSocket };
-
 /**
  * A turn's sends to one socket are corked into one write, up to this many bytes: when a further send takes
  * them past it, they are handed to the socket at once, so that what the kernel takes leaves now and only what
@@ -162,38 +83,7 @@ type OwnedSocket = Duplex & { [kSocketOwner]?: WebSocket };
  */
 const FLUSH_AT = 64 * 1024;
 
-/**
- * Hands the parser's calls to the connection without exposing them on the public object. While something
- * the peer sent earlier still waits (see incoming.ts), what comes after it waits behind it.
- */
-class Receiver implements ParserHandler {
-  constructor(private readonly ws: WebSocket) {}
-  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
-    this.ws._receiveMessage(data, isBinary, compressed);
-  }
-  onPing(data: Buffer): void {
-    const ws = this.ws;
-    if (ws._incoming !== null || !ws._syncEvents) ws._hold({ kind: Held.Ping, data });
-    else ws._receivePing(data);
-  }
-  onPong(data: Buffer): void {
-    const ws = this.ws;
-    if (ws._incoming !== null || !ws._syncEvents) ws._hold({ kind: Held.Pong, data });
-    else ws._receivePong(data);
-  }
-  onClose(code: number, reason: Buffer): void {
-    const ws = this.ws;
-    if (ws._incoming !== null) ws._hold({ kind: Held.Close, code, reason });
-    else ws._receiveClose(code, reason);
-  }
-  onError(error: ProtocolError): void {
-    const ws = this.ws;
-    if (ws._incoming !== null) ws._hold({ kind: Held.Error, error });
-    else ws._fail(error);
-  }
-}
-
-// It is a TurnMember (turn.ts) and an IncomingHost (incoming.ts) by its shape: no `implements`, so that the
+// It is a TurnMember (turn.ts) by its shape: no `implements`, so that the
 // published declarations name none of the internals.
 export class WebSocket extends BrowserFace {
   // The ready-state constants: read-only, enumerable values on the class and its prototype (defined
@@ -216,7 +106,13 @@ export class WebSocket extends BrowserFace {
    */
   _flags = FLAG_IS_SERVER;
   /** @internal */ _socket: OwnedSocket | null = null;
-  /** @internal */ _parser: Parser | null = null;
+  /**
+   * @internal The protocol machine (and frame parser), made with _link when the peer first sends something or
+   * the closing starts: an idle connection has none.
+   */
+  _machine: ProtocolMachine | null = null;
+  /** @internal The machine's handler: the close timer, bytes sent after close. */
+  _link: Link | null = null;
   /** @internal */ declare _corked: boolean;
   /** @internal Bytes written to the socket since it was corked for this turn (not backlog yet). */
   _corkedBytes = 0;
@@ -251,11 +147,6 @@ export class WebSocket extends BrowserFace {
   _sendQueue: SendQueue | null = null;
   /** @internal The latest ping not answered yet because the peer is not reading (sent on 'drain'). */
   _pendingPong: Buffer | null = null;
-  /**
-   * @internal What the peer sent that waits its turn (behind an inflation, or deferred): made on first
-   * need, null again once empty.
-   */
-  _incoming: IncomingQueue | null = null;
 
   /** @internal binaryType, as three of the _flags ('nodebuffer' when none is set). */
   declare private _binaryArrayBuffer: boolean;
@@ -265,16 +156,10 @@ export class WebSocket extends BrowserFace {
   declare private _paused: boolean;
   /** @internal The peer ended its side while what it sent before still waited: ours ends once that is handed out. */
   declare _peerEnded: boolean;
-  /** @internal Close code and reason, the close timer, sends after close: null until the closing starts. */
-  private _closing: ClosingState | null = null;
-  /** @internal */
-  declare private _closeFrameSent: boolean;
   /** @internal end() was asked of the socket (or queued behind a compression). */
   declare private _endRequested: boolean;
   /** @internal */
-  declare private _closeFrameReceived: boolean;
-  /** @internal */
-  private _options: ConnectionOptions = DEFAULT_OPTIONS;
+  _options: ConnectionOptions = DEFAULT_OPTIONS;
   /** @internal */
   declare private _fragmenting: boolean;
   /** @internal The socket closed while what the peer sent before still waited its turn: 'close' waits for it. */
@@ -331,9 +216,7 @@ export class WebSocket extends BrowserFace {
    */
   get bufferedAmount(): number {
     const socket = this._socket;
-    return (
-      (socket ? socket.writableLength - this._corkedBytes : 0) + (this._closing?.afterClose ?? 0) + (this._sendQueue?.queuedBytes ?? 0)
-    );
+    return (socket ? socket.writableLength - this._corkedBytes : 0) + (this._link?.afterClose ?? 0) + (this._sendQueue?.queuedBytes ?? 0);
   }
   /** Whether pause() was called (and resume() not since). */
   get isPaused(): boolean {
@@ -345,24 +228,9 @@ export class WebSocket extends BrowserFace {
    * handshake. Emits 'open'.
    */
   _setSocket(socket: Duplex, head: Buffer, options: ConnectionOptions, compression: MessageCompression | null = null): void {
-    const owned = socket as OwnedSocket;
-    owned[kSocketOwner] = this;
-    this._socket = owned;
+    this._socket = adoptSocket(this, socket, head);
     this._compression = compression;
     this._options = options;
-    const net = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
-    net.setTimeout?.(0);
-    net.setNoDelay?.(true);
-    if (head.length > 0) socket.unshift(head);
-    socket.on('data', socketOnData);
-    // The peer's FIN: a socket that may stay half-open (a node:http server's) must be ended by us. One
-    // that may not (net's default: our own server's, the client's) is ended by Node itself, and a
-    // listener of ours would only cost each connection an array in the socket's listener table.
-    if ((socket as Duplex & { allowHalfOpen?: boolean }).allowHalfOpen !== false) socket.on('end', socketOnEnd);
-    socket.on('close', socketOnClose);
-    socket.on('error', socketOnError);
-    // A server that read the handshake itself may have paused the socket meanwhile.
-    socket.resume();
     this._lastSeen = this._lastMessage = connectionClock();
     this._readyState = OPEN;
     this.emit('open');
@@ -586,7 +454,8 @@ export class WebSocket extends BrowserFace {
 
   /** @internal */
   private _sendAfterClose(length: number, callback?: (error?: Error) => void): void {
-    this._closingState().afterClose += length;
+    this._ensureMachine();
+    this._link!.afterClose += length;
     if (callback) {
       const state = READY_STATES[this._readyState];
       process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this._readyState} (${state})`));
@@ -651,32 +520,10 @@ export class WebSocket extends BrowserFace {
       return;
     }
     if (this._readyState === CLOSING) {
-      if (this._closeFrameSent && (this._closeFrameReceived || this._parser?.finished)) this._endSocket();
+      this._machine?.closeAgain();
       return;
     }
-    const payload = encodeClosePayload(code, reason);
-    this._readyState = CLOSING;
-    this._sendClose(payload);
-  }
-
-  /** @internal */
-  private _sendClose(payload: Buffer): void {
-    if (this._closeFrameSent || !this._socket) return;
-    this._closeFrameSent = true;
-    const frame = encodeFrame(payload, { opcode: Opcode.Close, fin: true, rsv1: false, maskKey: this._isServer ? null : this._maskKey() });
-    this._writeFrames(frame);
-    // Nothing more will be sent: the close frame leaves now rather than at the end of the turn.
-    if (this._corked) this._flush();
-    if (this._closeFrameReceived) this._endSocket();
-    this._startCloseTimer();
-  }
-
-  /** @internal */
-  private _startCloseTimer(): void {
-    const closing = this._closingState();
-    if (closing.timer !== null) return;
-    closing.timer = setTimeout(destroySocket, this._options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT, this);
-    closing.timer.unref?.();
+    this._ensureMachine().close(code, reason);
   }
 
   /**
@@ -702,59 +549,16 @@ export class WebSocket extends BrowserFace {
   resume(): void {
     if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
     this._paused = false;
-    if (this._incoming === null) this._socket?.resume();
+    if (!this._machine?.waiting) this._socket?.resume();
   }
 
-  // ---------------------------------------------------------------- receiving (called by Receiver)
+  // ---------------------------------------------------------------- receiving (called by the Link)
 
-  /** @internal Synchronous events (allowSynchronousEvents, default true). */
-  get _syncEvents(): boolean {
-    return this._options.allowSynchronousEvents !== false;
-  }
-  /** @internal */
-  get _skipUtf8Validation(): boolean {
-    return this._options.skipUTF8Validation === true;
-  }
-  /** @internal The connection has closed: nothing more is handed out. */
-  get _gone(): boolean {
-    return this._readyState === CLOSED;
-  }
-
-  /** @internal */
-  _receiveMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
-    if (this._incoming === null && !compressed && this._options.allowSynchronousEvents !== false) this._emitMessage(data, isBinary);
-    else this._hold({ kind: Held.Message, data, isBinary, compressed });
-  }
-
-  /** @internal Queues what the peer sent behind what waits already (see incoming.ts). */
-  _hold(event: HeldEvent): void {
-    (this._incoming ??= new IncomingQueue(this)).push(event);
-  }
-
-  /** @internal Inflates a message for the IncomingQueue. */
-  _inflateMessage(data: Buffer, callback: (error: Error | null, result?: Buffer) => void): void {
-    this._compression!.decompress(data, true, callback);
-  }
-
-  /** @internal Hands out an event that waited its turn. */
-  _dispatch(event: HeldEvent): void {
-    switch (event.kind) {
-      case Held.Message:
-        this._emitMessage(event.data, event.isBinary);
-        break;
-      case Held.Ping:
-        this._receivePing(event.data);
-        break;
-      case Held.Pong:
-        this._receivePong(event.data);
-        break;
-      case Held.Close:
-        this._receiveClose(event.code, event.reason);
-        break;
-      case Held.Error:
-        this._fail(event.error);
-        break;
-    }
+  /** @internal The machine and its Link, made on first need. */
+  _ensureMachine(): ProtocolMachine {
+    if (this._machine !== null) return this._machine;
+    const link = (this._link = new Link(this));
+    return (this._machine = link.startMachine(this._options, this._isServer, this._compression));
   }
 
   /** @internal Reading stops while events wait, so that what waits stays bounded per connection. */
@@ -765,16 +569,15 @@ export class WebSocket extends BrowserFace {
     else if (!this._paused && (this._readyState === OPEN || this._readyState === CLOSING)) socket.resume();
   }
 
-  /** @internal Nothing waits any more. */
+  /** @internal Nothing received waits any more. */
   _incomingDone(): void {
-    this._incoming = null;
     // Its close frame (if it sent one) has been answered by now: our side may end.
     if (this._peerEnded) this._endSocket();
     if (this._closeWhenInflated) this._socketClosed();
   }
 
   /** @internal */
-  private _emitMessage(data: Buffer, isBinary: boolean): void {
+  _emitMessage(data: Buffer, isBinary: boolean): void {
     this._lastSeen = connectionClock();
     this._flags |= FLAG_MESSAGE_MOVED;
     // As in `ws`, binaryType shapes binary messages only; text always comes as a TextMessage (a Buffer).
@@ -800,7 +603,7 @@ export class WebSocket extends BrowserFace {
       if (socket.writableNeedDrain) {
         // The peer does not read what we send: a pong for each of its pings would pile up without
         // bound. Only its latest ping is answered, once the socket drains (RFC 6455 5.5.3 allows it).
-        if (this._pendingPong === null) socket.once('drain', socketOnDrain);
+        if (this._pendingPong === null) pongOnDrain(socket);
         this._pendingPong = Buffer.from(data);
       } else {
         this.pong(data, !this._isServer);
@@ -816,37 +619,14 @@ export class WebSocket extends BrowserFace {
     this.emit('pong', data);
   }
 
-  /** @internal */
-  _receiveClose(code: number, reason: Buffer): void {
-    this._closeFrameReceived = true;
-    const closing = this._closingState();
-    closing.code = code;
-    // A copy: the reason is a view of the chunk it came in, which the connection would keep alive.
-    closing.reason = reason.length === 0 ? EMPTY : Buffer.from(reason);
-    if (this._readyState === OPEN) this._readyState = CLOSING;
-    if (!this._closeFrameSent) {
-      this._sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code, reason));
-    } else {
-      this._endSocket();
-    }
-  }
-
   /**
-   * @internal Fails the connection, as `ws` does: a close frame with the error's code and no reason, the
-   * socket ended, then 'error' (only when listened for: a peer's bad frame never crashes the process). No
-   * close frame came from the peer, so 'close' reports 1006 (RFC 6455 7.1.5); the peer sees the code.
+   * @internal Fails the connection, as `ws` does (see ProtocolMachine#fail): a close frame with the error's
+   * code and no reason, the socket ended, then 'error' (only when listened for). No close frame came from
+   * the peer, so 'close' reports 1006 (RFC 6455 7.1.5); the peer sees the code.
    */
   _fail(error: ProtocolError): void {
-    this._stopParsing();
-    this._incoming?.clear();
-    if (this._readyState === CLOSED) return;
-    this._readyState = CLOSING;
-    if (this._socket !== null) {
-      if (!this._closeFrameSent) this._sendClose(encodeClosePayload(error.closeCode));
-      this._endSocket();
-      this._startCloseTimer();
-    }
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this._readyState === CLOSED) this._machine?.gone();
+    else this._ensureMachine().fail(error);
   }
 
   /**
@@ -857,29 +637,11 @@ export class WebSocket extends BrowserFace {
     if (this._readyState === CLOSED) return;
     if (this._readyState === OPEN) {
       this._readyState = CLOSING;
-      this._startCloseTimer();
+      this._ensureMachine();
+      this._link!.awaitClose();
     }
     this._socket?.end();
     if (this.listenerCount('error') > 0) this.emit('error', error);
-  }
-
-  /**
-   * @internal Makes the parser, on the first bytes from the peer: a connection that stays idle never
-   * pays for one.
-   */
-  _startParsing(): Parser {
-    return (this._parser = new Parser(new Receiver(this), parserOptions(this._options, this._isServer, this._compression !== null)));
-  }
-
-  /** @internal */
-  private _closingState(): ClosingState {
-    return (this._closing ??= { code: CloseCode.Abnormal, reason: EMPTY, timer: null, afterClose: 0 });
-  }
-
-  /** @internal Nothing the peer sends is read any more. */
-  _stopParsing(): void {
-    if (this._parser === null) this._parser = STOPPED_PARSER;
-    else this._parser.stop();
   }
 
   /** @internal The socket is gone: the connection is closed. */
@@ -887,18 +649,18 @@ export class WebSocket extends BrowserFace {
     if (this._readyState === CLOSED) return;
     const socket = this._socket;
     if (socket !== null && !this._closeWhenInflated) {
-      socket.removeListener('data', socketOnData);
-      socket.removeListener('end', socketOnEnd);
+      stopListening(socket);
       // As `ws` does: what the peer sent that still waits in the socket (it was paused, or the connection
       // was terminated) is read, so that messages already received are handed out before 'close'.
-      const parser = this._parser;
-      if (socket.readableLength > 0 && (parser === null || !parser.finished)) {
+      const machine = this._machine;
+      if (socket.readableLength > 0 && (machine === null || !machine.finished)) {
         for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
-          (this._parser ?? this._startParsing()).push(chunk);
+          this._ensureMachine().push(chunk);
         }
       }
     }
-    if (this._incoming !== null) {
+    const machine = this._machine;
+    if (machine?.waiting) {
       // A message that arrived before the end (often in the same read as the peer's close frame) is
       // still being inflated, or waits its turn: it is delivered first, and 'close' follows.
       if (this._readyState === OPEN) this._readyState = CLOSING;
@@ -907,18 +669,14 @@ export class WebSocket extends BrowserFace {
     }
     this._closeWhenInflated = false;
     if (this._readyState === OPEN) this._readyState = CLOSING;
-    const closing = this._closing;
-    if (closing !== null && closing.timer !== null) {
-      clearTimeout(closing.timer);
-      closing.timer = null;
-    }
-    this._stopParsing();
+    this._link?.stopTimer();
+    machine?.gone();
     // As in `ws`, the callbacks of sends that never left are called (with an error) before 'close'.
     this._sendQueue?.fail();
     this._compression?.cleanup();
     this._readyState = CLOSED;
     this._host?._clientClosed(this);
-    this.emit('close', closing?.code ?? CloseCode.Abnormal, closing?.reason ?? EMPTY);
+    this.emit('close', machine?.closeCode ?? CloseCode.Abnormal, machine?.closeReason ?? EMPTY);
   }
 
   /**
@@ -935,7 +693,7 @@ export class WebSocket extends BrowserFace {
 
   /** @internal */
   protected _wasClean(): boolean {
-    return this._closeFrameSent && this._closeFrameReceived;
+    return this._machine?.wasClean ?? false;
   }
 }
 
@@ -977,70 +735,4 @@ for (const [name, value] of [
 }
 for (const name of ['binaryType', 'bufferedAmount', 'extensions', 'isPaused', 'protocol', 'readyState', 'url']) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
-}
-
-/**
- * The parser options of the connections that share a ConnectionOptions object (a server's), one per role and
- * compression: made once, so that a parser holds a reference to shared settings, not a copy.
- */
-const PARSER_OPTIONS = new WeakMap<ConnectionOptions, (ParserOptions | undefined)[]>();
-function parserOptions(options: ConnectionOptions, isServer: boolean, compressed: boolean): ParserOptions {
-  let kinds = PARSER_OPTIONS.get(options);
-  if (kinds === undefined) PARSER_OPTIONS.set(options, (kinds = []));
-  const index = (isServer ? 2 : 0) + (compressed ? 1 : 0);
-  return (kinds[index] ??= {
-    expectMasked: isServer,
-    maxPayload: options.maxPayload ?? 0,
-    allowRsv1: compressed,
-    skipUtf8Validation: options.skipUTF8Validation ?? false,
-    maxFragments: options.maxFragments ?? 0,
-    maxBufferedChunks: options.maxBufferedChunks ?? DEFAULT_MAX_BUFFERED_CHUNKS,
-  });
-}
-
-/** The parser of every connection stopped before the peer sent anything. */
-const STOPPED_PARSER = new Parser({ onMessage() {}, onPing() {}, onPong() {}, onClose() {}, onError() {} }, { expectMasked: true });
-STOPPED_PARSER.stop();
-
-// ---- socket listeners shared by every connection (no closures per connection) ----
-
-function socketOnData(this: OwnedSocket, chunk: Buffer): void {
-  const ws = this[kSocketOwner]!;
-  ws._lastSeen = connectionClock();
-  (ws._parser ?? ws._startParsing()).push(chunk);
-}
-
-function socketOnEnd(this: OwnedSocket): void {
-  const ws = this[kSocketOwner]!;
-  if (ws._readyState === OPEN) ws._readyState = CLOSING;
-  ws._stopParsing();
-  // What the peer sent before its end may still wait (behind an inflation): its close frame among it,
-  // which is answered before our side ends.
-  if (ws._incoming !== null) ws._peerEnded = true;
-  else ws._endSocket();
-}
-
-function socketOnClose(this: OwnedSocket): void {
-  this[kSocketOwner]!._socketClosed();
-}
-
-function socketOnDrain(this: OwnedSocket): void {
-  const ws = this[kSocketOwner]!;
-  const data = ws._pendingPong;
-  ws._pendingPong = null;
-  if (data !== null && ws._readyState === OPEN) ws.pong(data, !ws._isServer);
-}
-
-function socketOnError(this: OwnedSocket): void {
-  // A reset or a write after the peer left: the connection is over; 'close' follows and reports 1006.
-  this.destroy();
-}
-
-/** @internal Whether a connection has taken `socket` over (handleUpgrade() was called with it before). */
-export function isConnectionSocket(socket: Duplex): boolean {
-  return (socket as OwnedSocket)[kSocketOwner] !== undefined;
-}
-
-function destroySocket(ws: WebSocket): void {
-  ws._socket?.destroy();
 }

@@ -101,7 +101,8 @@ const DONE = 2;
 
 export class Parser {
   private readonly options: ResolvedParserOptions;
-  private readonly handler: ParserHandler;
+  /** Told of what is parsed; a subclass (the connection's state machine, machine.ts) may be its own. */
+  protected handler: ParserHandler;
   private state = HEADER;
 
   // A header split across chunks is gathered here.
@@ -155,7 +156,7 @@ export class Parser {
     if (maxBufferedChunks > 0 && this.state !== DONE) {
       if (this.state === HEADER && this.headerFill === 0) this.frameChunks = 0;
       else if (this.frameChunks >= maxBufferedChunks) {
-        this.fail('Too many buffered chunks', CloseCode.PolicyViolation, 'WS_ERR_TOO_MANY_BUFFERED_PARTS');
+        this.violation('Too many buffered chunks', CloseCode.PolicyViolation, 'WS_ERR_TOO_MANY_BUFFERED_PARTS');
         return;
       }
       this.frameChunks++;
@@ -220,33 +221,38 @@ export class Parser {
     const fin = (b0 & 0x80) !== 0;
     const rsv1 = (b0 & 0x40) !== 0;
     const opcode = b0 & 0x0f;
-    if ((b0 & 0x30) !== 0) return this.fail(`${INVALID}RSV2 and RSV3 must be clear`, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_2_3');
+    if ((b0 & 0x30) !== 0)
+      return this.violation(`${INVALID}RSV2 and RSV3 must be clear`, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_2_3');
     const options = this.options;
-    if (rsv1 && !options.allowRsv1) return this.fail(RSV1_SET, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
+    if (rsv1 && !options.allowRsv1) return this.violation(RSV1_SET, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
 
     let length = b1 & 0x7f;
     if (opcode === Opcode.Continuation) {
-      if (rsv1) return this.fail(RSV1_SET, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
-      if (this.messageOpcode === 0) return this.fail(`${INVALID}invalid opcode 0`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
+      if (rsv1) return this.violation(RSV1_SET, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
+      if (this.messageOpcode === 0) return this.violation(`${INVALID}invalid opcode 0`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
     } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
       if (this.messageOpcode !== 0)
-        return this.fail(`${INVALID}invalid opcode ${opcode}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
+        return this.violation(`${INVALID}invalid opcode ${opcode}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
     } else if (opcode === Opcode.Close || opcode === Opcode.Ping || opcode === Opcode.Pong) {
-      if (!fin) return this.fail(`${INVALID}FIN must be set`, CloseCode.ProtocolError, 'WS_ERR_EXPECTED_FIN');
-      if (rsv1) return this.fail(RSV1_SET, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
+      if (!fin) return this.violation(`${INVALID}FIN must be set`, CloseCode.ProtocolError, 'WS_ERR_EXPECTED_FIN');
+      if (rsv1) return this.violation(RSV1_SET, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_RSV_1');
       // A close frame's payload is empty or holds a two-byte code.
       if (length > MAX_CONTROL_PAYLOAD || (length === 1 && opcode === Opcode.Close)) {
-        return this.fail(`${INVALID}invalid payload length ${length}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH');
+        return this.violation(
+          `${INVALID}invalid payload length ${length}`,
+          CloseCode.ProtocolError,
+          'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH',
+        );
       }
     } else {
-      return this.fail(`${INVALID}invalid opcode ${opcode}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
+      return this.violation(`${INVALID}invalid opcode ${opcode}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_OPCODE');
     }
 
     const masked = (b1 & 0x80) !== 0;
     if (masked !== options.expectMasked) {
       return options.expectMasked
-        ? this.fail(`${INVALID}MASK must be set`, CloseCode.ProtocolError, 'WS_ERR_EXPECTED_MASK')
-        : this.fail(`${INVALID}MASK must be clear`, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_MASK');
+        ? this.violation(`${INVALID}MASK must be set`, CloseCode.ProtocolError, 'WS_ERR_EXPECTED_MASK')
+        : this.violation(`${INVALID}MASK must be clear`, CloseCode.ProtocolError, 'WS_ERR_UNEXPECTED_MASK');
     }
 
     let o = offset + 2;
@@ -257,7 +263,7 @@ export class Parser {
       const high = buf.readUInt32BE(o);
       // Above 2^53 - 1 (the most significant bit set included), as `ws` reports it.
       if (high > 0x1fffff)
-        return this.fail(
+        return this.violation(
           'Unsupported WebSocket frame: payload length > 2^53 - 1',
           CloseCode.MessageTooBig,
           'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
@@ -269,7 +275,7 @@ export class Parser {
     if (opcode < 0x8) {
       const total = (opcode === Opcode.Continuation ? this.messageLength : 0) + length;
       if (options.maxPayload > 0 && total > options.maxPayload) {
-        return this.fail(MAX_PAYLOAD_EXCEEDED, CloseCode.MessageTooBig, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+        return this.violation(MAX_PAYLOAD_EXCEEDED, CloseCode.MessageTooBig, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
       }
       if (opcode !== Opcode.Continuation) {
         this.messageOpcode = opcode;
@@ -319,7 +325,7 @@ export class Parser {
   }
 
   private badText(): boolean {
-    return this.fail(INVALID_UTF8, CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8');
+    return this.violation(INVALID_UTF8, CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8');
   }
 
   /**
@@ -337,7 +343,7 @@ export class Parser {
     }
     const maxFragments = this.options.maxFragments;
     if (maxFragments > 0 && ++this.messageFrames > maxFragments) {
-      return this.fail('Too many message fragments', CloseCode.PolicyViolation, 'WS_ERR_TOO_MANY_BUFFERED_PARTS');
+      return this.violation('Too many message fragments', CloseCode.PolicyViolation, 'WS_ERR_TOO_MANY_BUFFERED_PARTS');
     }
     if (view !== null) {
       if (this.fin && (this.message === null || this.message.length === 0)) return this.deliver(view, false);
@@ -369,7 +375,7 @@ export class Parser {
       if (payload.length > 0) {
         code = (payload[0]! << 8) | payload[1]!;
         if (!isValidWireCloseCode(code))
-          return this.fail(`${INVALID}invalid status code ${code}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_CLOSE_CODE');
+          return this.violation(`${INVALID}invalid status code ${code}`, CloseCode.ProtocolError, 'WS_ERR_INVALID_CLOSE_CODE');
         reason = payload.subarray(2);
         if (!this.options.skipUtf8Validation && !isUtf8(reason)) return this.badText();
       }
@@ -382,7 +388,7 @@ export class Parser {
     return this.state !== DONE;
   }
 
-  private fail(message: string, closeCode: number, code: string): false {
+  private violation(message: string, closeCode: number, code: string): false {
     this.stop();
     this.handler.onError(new ProtocolError(message, closeCode, code));
     return false;

@@ -1,0 +1,82 @@
+// The socket's listeners, shared by every connection (no closures per connection): they find their
+// WebSocket through a symbol on the socket and hand it what the socket reports (bytes, the peer's end, the
+// close, a drain that a pending pong waits for, an error).
+import type { Duplex } from 'node:stream';
+import { connectionClock } from './clock.js';
+import type { WebSocket } from './websocket.js';
+
+const OPEN = 1;
+const CLOSING = 2;
+const kSocketOwner = Symbol('wavecast.websocket');
+
+/** A socket a connection has taken over. */
+export type OwnedSocket = Duplex & { [kSocketOwner]?: WebSocket };
+
+/** Takes `socket` over for `ws`: listens to it, puts `head` (bytes after the handshake) back, starts reading. */
+export function adoptSocket(ws: WebSocket, socket: Duplex, head: Buffer): OwnedSocket {
+  const owned = socket as OwnedSocket;
+  owned[kSocketOwner] = ws;
+  const net = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
+  net.setTimeout?.(0);
+  net.setNoDelay?.(true);
+  if (head.length > 0) socket.unshift(head);
+  socket.on('data', socketOnData);
+  // The peer's FIN: a socket that may stay half-open (a node:http server's) must be ended by us. One
+  // that may not (net's default: our own server's, the client's) is ended by Node itself, and a
+  // listener of ours would only cost each connection an array in the socket's listener table.
+  if ((socket as Duplex & { allowHalfOpen?: boolean }).allowHalfOpen !== false) socket.on('end', socketOnEnd);
+  socket.on('close', socketOnClose);
+  socket.on('error', socketOnError);
+  // A server that read the handshake itself may have paused the socket meanwhile.
+  socket.resume();
+  return owned;
+}
+
+/** Nothing more the socket reads is handed to the connection (it has closed). */
+export function stopListening(socket: Duplex): void {
+  socket.removeListener('data', socketOnData);
+  socket.removeListener('end', socketOnEnd);
+}
+
+/** Answers the connection's latest pending ping (WebSocket#_pendingPong) once `socket` drains. */
+export function pongOnDrain(socket: Duplex): void {
+  socket.once('drain', socketOnDrain);
+}
+
+function socketOnData(this: OwnedSocket, chunk: Buffer): void {
+  const ws = this[kSocketOwner]!;
+  ws._lastSeen = connectionClock();
+  (ws._machine ?? ws._ensureMachine()).push(chunk);
+}
+
+function socketOnEnd(this: OwnedSocket): void {
+  const ws = this[kSocketOwner]!;
+  if (ws._readyState === OPEN) ws._readyState = CLOSING;
+  const machine = ws._ensureMachine();
+  machine.stop();
+  // What the peer sent before its end may still wait (behind an inflation): its close frame among it,
+  // which is answered before our side ends.
+  if (machine.waiting) ws._peerEnded = true;
+  else ws._endSocket();
+}
+
+function socketOnClose(this: OwnedSocket): void {
+  this[kSocketOwner]!._socketClosed();
+}
+
+function socketOnDrain(this: OwnedSocket): void {
+  const ws = this[kSocketOwner]!;
+  const data = ws._pendingPong;
+  ws._pendingPong = null;
+  if (data !== null && ws._readyState === OPEN) ws.pong(data, !ws._isServer);
+}
+
+function socketOnError(this: OwnedSocket): void {
+  // A reset or a write after the peer left: the connection is over; 'close' follows and reports 1006.
+  this.destroy();
+}
+
+/** @internal Whether a connection has taken `socket` over (handleUpgrade() was called with it before). */
+export function isConnectionSocket(socket: Duplex): boolean {
+  return (socket as OwnedSocket)[kSocketOwner] !== undefined;
+}
