@@ -3,7 +3,6 @@
 // SendQueue), ping/pong, the closing handshake and its timer. Server and client share this class; the
 // `ws` package's face (EventEmitter events) and the browser's face (onmessage, addEventListener) are the
 // same object.
-import type { ClientRequestArgs } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, encodeClosePayload } from '../protocol/close.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, encodeTextFrame } from '../protocol/frame.js';
@@ -15,7 +14,6 @@ import { byteLengthOf, isBlob, toBuffer, type SendData } from './send-data.js';
 import { SendQueue } from './send-queue.js';
 import { atEndOfTurn } from './turn.js';
 import type { SharedFrames } from './shared-frames.js';
-import type { ClientOptions } from './client-options.js';
 import type { WebSocketEventMethods } from './websocket-events.js';
 import { isTextMessage, toTextMessage } from './text-message.js';
 
@@ -89,8 +87,6 @@ export interface ServerHost {
    */
   _admit(ws: WebSocket, bytes: number): boolean;
 }
-
-type ClientConnector = (socket: WebSocket, address: string | URL, protocols: unknown, options: unknown) => void;
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -194,7 +190,8 @@ class Receiver implements ParserHandler {
 }
 
 // It is a TurnMember (turn.ts) and an IncomingHost (incoming.ts) by its shape: no `implements`, so that the
-// published declarations name none of the internals.
+// published declarations name none of the internals. A new one has no socket: a server hands it the upgraded
+// one (_setSocket); the public class (client/websocket.ts) extends it with the constructor that dials.
 export class WebSocket extends BrowserFace {
   // The ready-state constants: read-only, enumerable values on the class and its prototype (defined
   // after the class), as WebIDL makes them.
@@ -206,9 +203,6 @@ export class WebSocket extends BrowserFace {
   declare readonly OPEN: 1;
   declare readonly CLOSING: 2;
   declare readonly CLOSED: 3;
-
-  /** @internal Set by the client module: starts the opening handshake for `new WebSocket(url)`. */
-  static _connect: ClientConnector | null = null;
 
   /**
    * @internal The connection's booleans (_corked, _isServer, …), one bit each: they are accessors on the
@@ -282,16 +276,9 @@ export class WebSocket extends BrowserFace {
   /** @internal Whether the fragmented message being sent is compressed (decided by its first fragment). */
   declare private _compressFragments: boolean;
 
-  constructor(address: null);
-  constructor(address: string | URL, options?: ClientOptions | ClientRequestArgs);
-  constructor(address: string | URL, protocols?: string | string[], options?: ClientOptions | ClientRequestArgs);
-  constructor(address: string | URL | null, protocols?: unknown, options?: unknown) {
+  // biome-ignore lint/complexity/noUselessConstructor: the default one would hand its arguments (a server's `new WebSocket(null, undefined, options)`) to EventEmitter as its options.
+  constructor() {
     super();
-    if (address !== null) {
-      this._isServer = false;
-      if (WebSocket._connect === null) throw new Error('The WebSocket client is not loaded');
-      WebSocket._connect(this, address, protocols, options);
-    }
   }
 
   get readyState(): ReadyState {

@@ -76,8 +76,11 @@ export interface ServerOptions extends RealtimeOptions {
   maxBufferedChunks?: number;
   /** Accepted for `ws`'s sake; Wavecast never holds more than one automatic pong per connection. */
   maxPendingAutoPongs?: number;
-  /** The class to create connections with (a subclass of WebSocket). */
-  WebSocket?: typeof WebSocket;
+  /**
+   * The class to make connections with: WebSocket or a subclass of it, called as `new WebSocket(null,
+   * undefined, options)` as `ws` does. The package's WebSocketServer defaults to the package's WebSocket.
+   */
+  WebSocket?: WebSocketClass;
 
   // ---- real-time server options (beyond `ws`; the others are in RealtimeOptions) ----
   /** Largest request header block accepted, in bytes (only when the server makes its own HTTP server; 431 beyond it). */
@@ -92,6 +95,9 @@ export interface ServerOptions extends RealtimeOptions {
    */
   adapter?: ClusterAdapter;
 }
+
+/** A class a server can make its connections with (see ServerOptions.WebSocket). */
+export type WebSocketClass = new (address: null, protocols: undefined, options: ServerOptions) => WebSocket;
 
 export type UpgradeCallback = (ws: WebSocket, request: IncomingMessage, auth?: unknown) => void;
 
@@ -129,7 +135,7 @@ export class WebSocketServer extends EventEmitter {
   /** @internal */
   private readonly _connectionOptions: ConnectionOptions;
   /** @internal */
-  private readonly _WebSocket: typeof WebSocket;
+  private readonly _WebSocket: WebSocketClass;
   /** @internal Every open connection, tracked or not (the same set as `clients` when clientTracking is on). */
   private readonly _connections: Set<WebSocket>;
   /** @internal */
@@ -369,11 +375,7 @@ export class WebSocketServer extends EventEmitter {
     socket.removeListener('error', destroyOnError);
     this._sweeper.handshakeEnded(socket);
 
-    const ws = new (this._WebSocket as new (address: null, protocols: undefined, options: unknown) => WebSocket)(
-      null,
-      undefined,
-      this.options,
-    );
+    const ws = new this._WebSocket(null, undefined, this.options);
     ws._protocol = protocol ?? '';
     // As `ws.extensions` says in `ws`: the names of the extensions in use.
     ws._extensions = deflate !== null ? 'permessage-deflate' : '';
