@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   DEFAULT_MAX_BUFFERED_CHUNKS,
@@ -32,7 +32,7 @@ import { createStats, type ServerStats } from './stats.js';
 import { Sweeper } from './sweep.js';
 import { TopicRegistry, type PublishOptions } from './topics.js';
 import type { ServerEventMethods } from './server-events.js';
-import { abortHandshake, createUpgradeServer, DEFAULT_MAX_HEADER_SIZE, destroyOnError } from './upgrade-server.js';
+import { abortHandshake, createUpgradeServer, destroyOnError } from './upgrade-server.js';
 import { AddressLimit } from './address-limit.js';
 
 export interface VerifyClientInfo<Request extends IncomingMessage = IncomingMessage> {
@@ -119,7 +119,7 @@ export class WebSocketServer extends EventEmitter {
   readonly stats: ServerStats;
 
   /** @internal */
-  private _server: HttpServer | HttpsServer | NetServer | null = null;
+  private _server: HttpServer | HttpsServer | null = null;
   /** @internal */
   private _removeListeners: (() => void) | null = null;
   /** @internal */
@@ -208,7 +208,7 @@ export class WebSocketServer extends EventEmitter {
     if (options.port != null) {
       // A server of our own does nothing but upgrade (upgrade-server.ts). Every TCP connection is a
       // handshake to be, and its clock starts at accept (slow-loris).
-      const server = createUpgradeServer(options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, onUpgrade);
+      const server = createUpgradeServer(options.maxHeaderSize);
       server.on('connection', (socket: Socket) => {
         if (this._admitAddress(socket)) this._sweeper.handshakeStarted(socket, false);
       });
@@ -216,7 +216,6 @@ export class WebSocketServer extends EventEmitter {
       server.listen(options.port, options.host, options.backlog, callback);
     } else if (options.server) {
       // The user's HTTP server: the clock starts at the upgrade request.
-      options.server.on('upgrade', onUpgrade);
       this._server = options.server;
     }
     if (this._server) {
@@ -225,6 +224,7 @@ export class WebSocketServer extends EventEmitter {
       const onError = (error: Error) => this.emit('error', error);
       server.on('listening', onListening);
       server.on('error', onError);
+      server.on('upgrade', onUpgrade);
       this._removeListeners = () => {
         server.removeListener('listening', onListening);
         server.removeListener('error', onError);
