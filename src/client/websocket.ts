@@ -18,8 +18,9 @@ export class WebSocket extends Connection {
   }
 }
 
-// The ready-state constants, own enumerable values of the class as WebIDL and `ws` have them (they are
-// read through the base class otherwise).
+// The ready-state constants, own read-only enumerable values of the class and of its prototype, as WebIDL
+// and `ws` have them (otherwise they would be read through the base class).
 for (const name of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const) {
   Object.defineProperty(WebSocket, name, { enumerable: true, value: Connection[name] });
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value: Connection[name] });
 }
