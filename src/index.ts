@@ -9,7 +9,12 @@ import { createWebSocketStream } from './connection/stream.js';
 import type { CloseEventShape, ErrorEventShape, MessageEventShape, OpenEventShape } from './connection/events.js';
 import type { AddEventListenerOptions, WebSocketEventMap as EventMap } from './connection/browser-face.js';
 import { WebSocketServer as ServerBase } from './server/websocket-server.js';
-import type { ServerOptions as ServerOptionsType, VerifyClientAsync, VerifyClientSync } from './server/websocket-server.js';
+import type {
+  ServerOptions as ServerOptionsType,
+  VerifyClientAsync,
+  VerifyClientSync,
+  WebSocketClass as SocketClass,
+} from './server/websocket-server.js';
 import type { PerMessageDeflateOptions as PerMessageDeflateOptionsType } from './protocol/deflate.js';
 import type { FinishRequest } from './client/client-options.js';
 
@@ -19,9 +24,9 @@ import type { FinishRequest } from './client/client-options.js';
  * `instanceof WebSocket`. (server/ cannot name the client's class itself: server/ and client/ never import
  * each other.)
  */
-class WebSocketServer extends ServerBase {
-  constructor(options: ServerOptionsType = {}, callback?: () => void) {
-    super(options.WebSocket === undefined ? { ...options, WebSocket } : options, callback);
+class WebSocketServer<T extends SocketClass = typeof WebSocket> extends ServerBase<T> {
+  constructor(options: ServerOptionsType<T> = {}, callback?: () => void) {
+    super(options.WebSocket === undefined ? { ...options, WebSocket: WebSocket as SocketClass as T } : options, callback);
   }
 }
 
@@ -88,7 +93,7 @@ declare module './client/websocket.js' {
     type BinaryType = BinaryTypeName;
     type CertMeta = string | string[] | Buffer | Buffer[];
     type ClientOptions = ClientOptionsType;
-    type ServerOptions = ServerOptionsType;
+    type ServerOptions<T extends SocketClass = typeof WebSocket> = ServerOptionsType<T>;
     type PerMessageDeflateOptions = PerMessageDeflateOptionsType;
     type VerifyClientCallbackSync<Request extends IncomingMessage = IncomingMessage> = VerifyClientSync<Request>;
     type VerifyClientCallbackAsync<Request extends IncomingMessage = IncomingMessage> = VerifyClientAsync<Request>;

@@ -48,7 +48,7 @@ export type VerifyClientAsync<Request extends IncomingMessage = IncomingMessage>
   callback: VerifyClientCallback,
 ) => void;
 
-export interface ServerOptions extends RealtimeOptions {
+export interface ServerOptions<T extends WebSocketClass = WebSocketClass> extends RealtimeOptions {
   port?: number;
   host?: string;
   backlog?: number;
@@ -80,7 +80,7 @@ export interface ServerOptions extends RealtimeOptions {
    * The class to make connections with: WebSocket or a subclass of it, called as `new WebSocket(null,
    * undefined, options)` as `ws` does. The package's WebSocketServer defaults to the package's WebSocket.
    */
-  WebSocket?: WebSocketClass;
+  WebSocket?: T;
 
   // ---- real-time server options (beyond `ws`; the others are in RealtimeOptions) ----
   /** Largest request header block accepted, in bytes (only when the server makes its own HTTP server; 431 beyond it). */
@@ -97,9 +97,9 @@ export interface ServerOptions extends RealtimeOptions {
 }
 
 /** A class a server can make its connections with (see ServerOptions.WebSocket). */
-export type WebSocketClass = new (address: null, protocols: undefined, options: ServerOptions) => WebSocket;
+export type WebSocketClass = new (address: null, protocols: undefined, options: unknown) => WebSocket;
 
-export type UpgradeCallback = (ws: WebSocket, request: IncomingMessage, auth?: unknown) => void;
+export type UpgradeCallback<Socket extends WebSocket = WebSocket> = (ws: Socket, request: IncomingMessage, auth?: unknown) => void;
 
 const RUNNING = 0;
 const CLOSING = 1;
@@ -108,12 +108,12 @@ const CLOSED = 2;
 const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 
 // A ServerHost (connection/websocket.ts) by its shape: no `implements`, so that the published declarations
-// name none of the internals.
-export class WebSocketServer extends EventEmitter {
+// name none of the internals. T is the class of its sockets (the `WebSocket` option), as in `@types/ws`.
+export class WebSocketServer<T extends WebSocketClass = WebSocketClass> extends EventEmitter {
   /** The options, with `ws`'s defaults filled in. */
   readonly options: ServerOptions & { maxPayload: number; clientTracking: boolean };
   /** The connected sockets; as in `ws`, undefined with `clientTracking: false`. */
-  readonly clients: Set<WebSocket>;
+  readonly clients: Set<InstanceType<T>>;
 
   /** What the server's policies did: dropped messages, slow-client closes, timeouts, refusals. */
   readonly stats: ServerStats;
@@ -153,7 +153,7 @@ export class WebSocketServer extends EventEmitter {
   /** @internal maxConnectionsPerIp, when set. */
   private readonly _addressLimit: AddressLimit | null;
 
-  constructor(options: ServerOptions = {}, callback?: () => void) {
+  constructor(options: ServerOptions<T> = {}, callback?: () => void) {
     super();
     const modes = [options.port != null, options.server != null, options.noServer === true].filter(Boolean).length;
     if (modes !== 1) {
@@ -176,7 +176,7 @@ export class WebSocketServer extends EventEmitter {
     };
     this._connections = new Set();
     // A lie to the type system, as `ws`'s own types tell it: the set is there only with clientTracking.
-    this.clients = (this.options.clientTracking ? this._connections : undefined) as Set<WebSocket>;
+    this.clients = (this.options.clientTracking ? this._connections : undefined) as Set<InstanceType<T>>;
     this._WebSocket = options.WebSocket ?? WebSocket;
     this._deflate = resolveDeflateOptions(options.perMessageDeflate ?? false);
     this.stats = createStats();
@@ -256,7 +256,7 @@ export class WebSocketServer extends EventEmitter {
    * socket (and, when an `authenticate` hook is set, what it returned). For `noServer` mode and custom
    * routing.
    */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback<InstanceType<T>>): void {
     socket.on('error', destroyOnError);
     if (!this._admitAddress(socket)) return;
     this._sweeper.handshakeStarted(socket, true);
@@ -343,7 +343,7 @@ export class WebSocketServer extends EventEmitter {
     key: string,
     protocols: string[],
     deflate: DeflateAgreement | null,
-    callback: UpgradeCallback,
+    callback: UpgradeCallback<InstanceType<T>>,
     auth: unknown,
   ): void {
     if (!socket.readable || !socket.writable) {
@@ -389,7 +389,7 @@ export class WebSocketServer extends EventEmitter {
     ws._host = this;
     this._connections.add(ws);
     this._sweeper.wake();
-    callback(ws, req, auth);
+    callback(ws as InstanceType<T>, req, auth);
   }
 
   /** @internal Called by a connection as it closes. */
@@ -579,12 +579,12 @@ export class WebSocketServer extends EventEmitter {
 }
 
 // Its EventEmitter methods, typed with its events (types only).
-export interface WebSocketServer {
-  on: ServerEventMethods<WebSocketServer, this>['on'];
-  once: ServerEventMethods<WebSocketServer, this>['once'];
-  off: ServerEventMethods<WebSocketServer, this>['off'];
-  addListener: ServerEventMethods<WebSocketServer, this>['addListener'];
-  removeListener: ServerEventMethods<WebSocketServer, this>['removeListener'];
+export interface WebSocketServer<T extends WebSocketClass = WebSocketClass> {
+  on: ServerEventMethods<WebSocketServer<T>, this, InstanceType<T>>['on'];
+  once: ServerEventMethods<WebSocketServer<T>, this, InstanceType<T>>['once'];
+  off: ServerEventMethods<WebSocketServer<T>, this, InstanceType<T>>['off'];
+  addListener: ServerEventMethods<WebSocketServer<T>, this, InstanceType<T>>['addListener'];
+  removeListener: ServerEventMethods<WebSocketServer<T>, this, InstanceType<T>>['removeListener'];
 }
 
 /** A handshake past handshakeTimeout: an upgrade request still being decided is answered 408; a request

@@ -101,12 +101,13 @@ test('a subclass given as the WebSocket option is the class of the server socket
     const wss = new Server({ port: 0, host: '127.0.0.1', WebSocket: Tagged });
     assert.equal(wss.options.WebSocket, Tagged);
     const url = await listening(wss);
-    const accepted = once<[WebSocket]>(wss, 'connection');
+    const accepted = new Promise<Tagged>((resolve) => wss.once('connection', resolve));
     const client = new WebSocket(url);
-    const [socket] = await accepted;
+    const socket = await accepted;
     assert.ok(socket instanceof Tagged);
     assert.ok(socket instanceof WebSocket);
-    assert.equal((socket as Tagged).label(), `untagged:${WebSocket.OPEN}`);
+    // Typed as the subclass (no cast), as @types/ws types it.
+    assert.equal(socket.label(), `untagged:${WebSocket.OPEN}`);
     assert.ok(wss.clients.has(socket));
     // The subclass's socket is a working connection.
     const received = once<[Buffer]>(client, 'message');
