@@ -107,7 +107,7 @@ export const connectionTarget: Target = {
         const bytes = applyByteMutations(encodeSpecs(applyFrameMutations(specs, frameMutations)), byteMutations);
 
         const socket = new MemorySocket();
-        const ws = new WebSocket(null);
+        const ws = new WebSocket();
         const compression = createDeflateCompression(params, options, { isServer: true, maxPayload: MAX_PAYLOAD });
         const received: Array<{ data: Buffer; isBinary: boolean }> = [];
         const errors: ProtocolError[] = [];

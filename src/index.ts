@@ -2,16 +2,33 @@
 // what `require('wavecast')` returns) is `WebSocket`, carrying `WebSocket`, `WebSocketServer`, `Server`
 // and `createWebSocketStream`, and the type names of `@types/ws` (`WebSocket.RawData`, ...).
 import type { IncomingMessage } from 'node:http';
-import { WebSocket } from './connection/websocket.js';
+import { WebSocket } from './client/websocket.js';
 import type { BinaryType as BinaryTypeName, RawData as RawDataType } from './connection/websocket.js';
-import type { ClientOptions as ClientOptionsType } from './connection/client-options.js';
+import type { ClientOptions as ClientOptionsType } from './client/client-options.js';
 import { createWebSocketStream } from './connection/stream.js';
 import type { CloseEventShape, ErrorEventShape, MessageEventShape, OpenEventShape } from './connection/events.js';
 import type { AddEventListenerOptions, WebSocketEventMap as EventMap } from './connection/browser-face.js';
-import { WebSocketServer } from './server/websocket-server.js';
-import type { ServerOptions as ServerOptionsType, VerifyClientAsync, VerifyClientSync } from './server/websocket-server.js';
+import { WebSocketServer as ServerBase } from './server/websocket-server.js';
+import type {
+  ServerOptions as ServerOptionsType,
+  VerifyClientAsync,
+  VerifyClientSync,
+  WebSocketClass as SocketClass,
+} from './server/websocket-server.js';
 import type { PerMessageDeflateOptions as PerMessageDeflateOptionsType } from './protocol/deflate.js';
-import type { FinishRequest } from './connection/client-options.js';
+import type { FinishRequest } from './client/client-options.js';
+
+/**
+ * The server users import: it makes its connections with the package's WebSocket unless given another
+ * class as the `WebSocket` option (a subclass of it, as in `ws`), so that the sockets it accepts are
+ * `instanceof WebSocket`. (server/ cannot name the client's class itself: server/ and client/ never import
+ * each other.)
+ */
+class WebSocketServer<T extends SocketClass = typeof WebSocket> extends ServerBase<T> {
+  constructor(options: ServerOptionsType<T> = {}, callback?: () => void) {
+    super(options.WebSocket === undefined ? { ...options, WebSocket: WebSocket as SocketClass as T } : options, callback);
+  }
+}
 
 export { WebSocket, createWebSocketStream, WebSocketServer };
 export type { BinaryType, RawData, SendData, SendOptions, ConnectionOptions } from './connection/websocket.js';
@@ -59,12 +76,10 @@ export { ProtocolError } from './protocol/parser.js';
 export type { ProtocolErrorConstructor } from './protocol/parser.js';
 export type { PerMessageDeflateOptions } from './protocol/deflate.js';
 export { CloseCode } from './protocol/close.js';
-// Loading the client module makes `new WebSocket(url)` a client.
-import './client/connect.js';
-export type { ClientOptions, FinishRequest } from './connection/client-options.js';
+export type { ClientOptions, FinishRequest } from './client/client-options.js';
 
 // The shape of `ws`'s module: the class carries the rest of the API.
-declare module './connection/websocket.js' {
+declare module './client/websocket.js' {
   namespace WebSocket {
     /** The class itself, as `require('wavecast').WebSocket`. */
     const WebSocket: WebSocketClass;
@@ -78,7 +93,7 @@ declare module './connection/websocket.js' {
     type BinaryType = BinaryTypeName;
     type CertMeta = string | string[] | Buffer | Buffer[];
     type ClientOptions = ClientOptionsType;
-    type ServerOptions = ServerOptionsType;
+    type ServerOptions<T extends SocketClass = typeof WebSocket> = ServerOptionsType<T>;
     type PerMessageDeflateOptions = PerMessageDeflateOptionsType;
     type VerifyClientCallbackSync<Request extends IncomingMessage = IncomingMessage> = VerifyClientSync<Request>;
     type VerifyClientCallbackAsync<Request extends IncomingMessage = IncomingMessage> = VerifyClientAsync<Request>;

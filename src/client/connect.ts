@@ -248,7 +248,7 @@ class Handshake {
   }
 }
 
-/** The connector behind `new WebSocket(address, protocols, options)`. Throws only for bad arguments. */
+/** Opens `ws` as a client: what `new WebSocket(address, protocols, options)` does. Throws only for bad arguments. */
 export function connect(ws: WebSocket, address: string | URL, protocols: unknown, options: unknown): void {
   if (protocols !== null && typeof protocols === 'object' && !Array.isArray(protocols)) {
     // The `ws` form new WebSocket(url, options).
@@ -261,6 +261,7 @@ export function connect(ws: WebSocket, address: string | URL, protocols: unknown
   const target = parseTarget(address);
   const list = parseProtocols(protocols);
   const settings = readOptions(options);
+  ws._isServer = false;
   ws._url = target.url.href;
   const handshake = new Handshake(ws, target, list, settings);
   ws._abortHandshake = (message) => handshake.abort(message);
@@ -271,8 +272,6 @@ export function connect(ws: WebSocket, address: string | URL, protocols: unknown
     throw error;
   }
 }
-
-WebSocket._connect = connect;
 
 function connectPlain(options: ClientRequestArgs): Duplex {
   if (options.socketPath) return netConnect({ ...options, path: options.socketPath } as NetConnectOpts);

@@ -4,7 +4,7 @@ import type { PerMessageDeflateOptions } from '../protocol/deflate.js';
 import type { ClientRequest, OutgoingHttpHeaders } from 'node:http';
 import { DEFAULT_MAX_BUFFERED_CHUNKS, type ConnectionOptions, type WebSocket } from '../connection/websocket.js';
 
-export type { ClientOptions } from '../connection/client-options.js';
+export type { ClientOptions } from './client-options.js';
 
 export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 export const DEFAULT_MAX_REDIRECTS = 10;

@@ -4,7 +4,6 @@
 // connection's SendQueue). Server and client share this class; the
 // `ws` package's face (EventEmitter events) and the browser's face (onmessage, addEventListener) are the
 // same object.
-import type { ClientRequestArgs } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/close.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, encodeTextFrame } from '../protocol/frame.js';
@@ -20,7 +19,6 @@ import { byteLengthOf, isBlob, toBuffer, type SendData } from './send-data.js';
 import { SendQueue } from './send-queue.js';
 import { atEndOfTurn } from './turn.js';
 import type { SharedFrames } from './shared-frames.js';
-import type { ClientOptions } from './client-options.js';
 import type { WebSocketEventMethods } from './websocket-events.js';
 import { isTextMessage, toTextMessage } from './text-message.js';
 
@@ -36,8 +34,6 @@ export type { ConnectionOptions, MessageCompression, SendOptions } from './optio
 /** @internal */
 export type { ServerHost } from './options.js';
 const DEFAULT_OPTIONS: ConnectionOptions = {};
-
-type ClientConnector = (socket: WebSocket, address: string | URL, protocols: unknown, options: unknown) => void;
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -83,8 +79,9 @@ const FLAG_MESSAGE_MOVED = 1 << FLAGS.indexOf('_messageMoved');
  */
 const FLUSH_AT = 64 * 1024;
 
-// It is a TurnMember (turn.ts) by its shape: no `implements`, so that the
-// published declarations name none of the internals.
+// It is a TurnMember (turn.ts) by its shape: no `implements`, so that the published declarations name none
+// of the internals. A new one has no socket: a server hands it the upgraded one (_setSocket); the public class
+// (client/websocket.ts) extends it with the constructor that dials.
 export class WebSocket extends BrowserFace {
   // The ready-state constants: read-only, enumerable values on the class and its prototype (defined
   // after the class), as WebIDL makes them.
@@ -96,9 +93,6 @@ export class WebSocket extends BrowserFace {
   declare readonly OPEN: 1;
   declare readonly CLOSING: 2;
   declare readonly CLOSED: 3;
-
-  /** @internal Set by the client module: starts the opening handshake for `new WebSocket(url)`. */
-  static _connect: ClientConnector | null = null;
 
   /**
    * @internal The connection's booleans (_corked, _isServer, …), one bit each: they are accessors on the
@@ -167,16 +161,9 @@ export class WebSocket extends BrowserFace {
   /** @internal Whether the fragmented message being sent is compressed (decided by its first fragment). */
   declare private _compressFragments: boolean;
 
-  constructor(address: null);
-  constructor(address: string | URL, options?: ClientOptions | ClientRequestArgs);
-  constructor(address: string | URL, protocols?: string | string[], options?: ClientOptions | ClientRequestArgs);
-  constructor(address: string | URL | null, protocols?: unknown, options?: unknown) {
+  // biome-ignore lint/complexity/noUselessConstructor: the default one would hand its arguments (a server's `new WebSocket(null, undefined, options)`) to EventEmitter as its options.
+  constructor() {
     super();
-    if (address !== null) {
-      this._isServer = false;
-      if (WebSocket._connect === null) throw new Error('The WebSocket client is not loaded');
-      WebSocket._connect(this, address, protocols, options);
-    }
   }
 
   get readyState(): ReadyState {

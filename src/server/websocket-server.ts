@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   DEFAULT_MAX_BUFFERED_CHUNKS,
@@ -32,7 +32,7 @@ import { createStats, type ServerStats } from './stats.js';
 import { Sweeper } from './sweep.js';
 import { TopicRegistry, type PublishOptions } from './topics.js';
 import type { ServerEventMethods } from './server-events.js';
-import { abortHandshake, createUpgradeServer, DEFAULT_MAX_HEADER_SIZE, destroyOnError } from './upgrade-server.js';
+import { abortHandshake, createUpgradeServer, destroyOnError } from './upgrade-server.js';
 import { AddressLimit } from './address-limit.js';
 
 export interface VerifyClientInfo<Request extends IncomingMessage = IncomingMessage> {
@@ -48,7 +48,7 @@ export type VerifyClientAsync<Request extends IncomingMessage = IncomingMessage>
   callback: VerifyClientCallback,
 ) => void;
 
-export interface ServerOptions extends RealtimeOptions {
+export interface ServerOptions<T extends WebSocketClass = WebSocketClass> extends RealtimeOptions {
   port?: number;
   host?: string;
   backlog?: number;
@@ -76,8 +76,11 @@ export interface ServerOptions extends RealtimeOptions {
   maxBufferedChunks?: number;
   /** Accepted for `ws`'s sake; Wavecast never holds more than one automatic pong per connection. */
   maxPendingAutoPongs?: number;
-  /** The class to create connections with (a subclass of WebSocket). */
-  WebSocket?: typeof WebSocket;
+  /**
+   * The class to make connections with: WebSocket or a subclass of it, called as `new WebSocket(null,
+   * undefined, options)` as `ws` does. The package's WebSocketServer defaults to the package's WebSocket.
+   */
+  WebSocket?: T;
 
   // ---- real-time server options (beyond `ws`; the others are in RealtimeOptions) ----
   /** Largest request header block accepted, in bytes (only when the server makes its own HTTP server; 431 beyond it). */
@@ -93,7 +96,10 @@ export interface ServerOptions extends RealtimeOptions {
   adapter?: ClusterAdapter;
 }
 
-export type UpgradeCallback = (ws: WebSocket, request: IncomingMessage, auth?: unknown) => void;
+/** A class a server can make its connections with (see ServerOptions.WebSocket). */
+export type WebSocketClass = new (address: null, protocols: undefined, options: unknown) => WebSocket;
+
+export type UpgradeCallback<Socket extends WebSocket = WebSocket> = (ws: Socket, request: IncomingMessage, auth?: unknown) => void;
 
 const RUNNING = 0;
 const CLOSING = 1;
@@ -102,18 +108,18 @@ const CLOSED = 2;
 const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 
 // A ServerHost (connection/websocket.ts) by its shape: no `implements`, so that the published declarations
-// name none of the internals.
-export class WebSocketServer extends EventEmitter {
+// name none of the internals. T is the class of its sockets (the `WebSocket` option), as in `@types/ws`.
+export class WebSocketServer<T extends WebSocketClass = WebSocketClass> extends EventEmitter {
   /** The options, with `ws`'s defaults filled in. */
   readonly options: ServerOptions & { maxPayload: number; clientTracking: boolean };
   /** The connected sockets; as in `ws`, undefined with `clientTracking: false`. */
-  readonly clients: Set<WebSocket>;
+  readonly clients: Set<InstanceType<T>>;
 
   /** What the server's policies did: dropped messages, slow-client closes, timeouts, refusals. */
   readonly stats: ServerStats;
 
   /** @internal */
-  private _server: HttpServer | HttpsServer | NetServer | null = null;
+  private _server: HttpServer | HttpsServer | null = null;
   /** @internal */
   private _removeListeners: (() => void) | null = null;
   /** @internal */
@@ -129,7 +135,7 @@ export class WebSocketServer extends EventEmitter {
   /** @internal */
   private readonly _connectionOptions: ConnectionOptions;
   /** @internal */
-  private readonly _WebSocket: typeof WebSocket;
+  private readonly _WebSocket: WebSocketClass;
   /** @internal Every open connection, tracked or not (the same set as `clients` when clientTracking is on). */
   private readonly _connections: Set<WebSocket>;
   /** @internal */
@@ -147,7 +153,7 @@ export class WebSocketServer extends EventEmitter {
   /** @internal maxConnectionsPerIp, when set. */
   private readonly _addressLimit: AddressLimit | null;
 
-  constructor(options: ServerOptions = {}, callback?: () => void) {
+  constructor(options: ServerOptions<T> = {}, callback?: () => void) {
     super();
     const modes = [options.port != null, options.server != null, options.noServer === true].filter(Boolean).length;
     if (modes !== 1) {
@@ -170,7 +176,7 @@ export class WebSocketServer extends EventEmitter {
     };
     this._connections = new Set();
     // A lie to the type system, as `ws`'s own types tell it: the set is there only with clientTracking.
-    this.clients = (this.options.clientTracking ? this._connections : undefined) as Set<WebSocket>;
+    this.clients = (this.options.clientTracking ? this._connections : undefined) as Set<InstanceType<T>>;
     this._WebSocket = options.WebSocket ?? WebSocket;
     this._deflate = resolveDeflateOptions(options.perMessageDeflate ?? false);
     this.stats = createStats();
@@ -202,7 +208,7 @@ export class WebSocketServer extends EventEmitter {
     if (options.port != null) {
       // A server of our own does nothing but upgrade (upgrade-server.ts). Every TCP connection is a
       // handshake to be, and its clock starts at accept (slow-loris).
-      const server = createUpgradeServer(options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, onUpgrade);
+      const server = createUpgradeServer(options.maxHeaderSize);
       server.on('connection', (socket: Socket) => {
         if (this._admitAddress(socket)) this._sweeper.handshakeStarted(socket, false);
       });
@@ -210,7 +216,6 @@ export class WebSocketServer extends EventEmitter {
       server.listen(options.port, options.host, options.backlog, callback);
     } else if (options.server) {
       // The user's HTTP server: the clock starts at the upgrade request.
-      options.server.on('upgrade', onUpgrade);
       this._server = options.server;
     }
     if (this._server) {
@@ -219,6 +224,7 @@ export class WebSocketServer extends EventEmitter {
       const onError = (error: Error) => this.emit('error', error);
       server.on('listening', onListening);
       server.on('error', onError);
+      server.on('upgrade', onUpgrade);
       this._removeListeners = () => {
         server.removeListener('listening', onListening);
         server.removeListener('error', onError);
@@ -250,7 +256,7 @@ export class WebSocketServer extends EventEmitter {
    * socket (and, when an `authenticate` hook is set, what it returned). For `noServer` mode and custom
    * routing.
    */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback<InstanceType<T>>): void {
     socket.on('error', destroyOnError);
     if (!this._admitAddress(socket)) return;
     this._sweeper.handshakeStarted(socket, true);
@@ -337,7 +343,7 @@ export class WebSocketServer extends EventEmitter {
     key: string,
     protocols: string[],
     deflate: DeflateAgreement | null,
-    callback: UpgradeCallback,
+    callback: UpgradeCallback<InstanceType<T>>,
     auth: unknown,
   ): void {
     if (!socket.readable || !socket.writable) {
@@ -369,11 +375,7 @@ export class WebSocketServer extends EventEmitter {
     socket.removeListener('error', destroyOnError);
     this._sweeper.handshakeEnded(socket);
 
-    const ws = new (this._WebSocket as new (address: null, protocols: undefined, options: unknown) => WebSocket)(
-      null,
-      undefined,
-      this.options,
-    );
+    const ws = new this._WebSocket(null, undefined, this.options);
     ws._protocol = protocol ?? '';
     // As `ws.extensions` says in `ws`: the names of the extensions in use.
     ws._extensions = deflate !== null ? 'permessage-deflate' : '';
@@ -387,7 +389,7 @@ export class WebSocketServer extends EventEmitter {
     ws._host = this;
     this._connections.add(ws);
     this._sweeper.wake();
-    callback(ws, req, auth);
+    callback(ws as InstanceType<T>, req, auth);
   }
 
   /** @internal Called by a connection as it closes. */
@@ -577,12 +579,12 @@ export class WebSocketServer extends EventEmitter {
 }
 
 // Its EventEmitter methods, typed with its events (types only).
-export interface WebSocketServer {
-  on: ServerEventMethods<WebSocketServer, this>['on'];
-  once: ServerEventMethods<WebSocketServer, this>['once'];
-  off: ServerEventMethods<WebSocketServer, this>['off'];
-  addListener: ServerEventMethods<WebSocketServer, this>['addListener'];
-  removeListener: ServerEventMethods<WebSocketServer, this>['removeListener'];
+export interface WebSocketServer<T extends WebSocketClass = WebSocketClass> {
+  on: ServerEventMethods<WebSocketServer<T>, this, InstanceType<T>>['on'];
+  once: ServerEventMethods<WebSocketServer<T>, this, InstanceType<T>>['once'];
+  off: ServerEventMethods<WebSocketServer<T>, this, InstanceType<T>>['off'];
+  addListener: ServerEventMethods<WebSocketServer<T>, this, InstanceType<T>>['addListener'];
+  removeListener: ServerEventMethods<WebSocketServer<T>, this, InstanceType<T>>['removeListener'];
 }
 
 /** A handshake past handshakeTimeout: an upgrade request still being decided is answered 408; a request

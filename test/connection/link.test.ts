@@ -13,7 +13,7 @@ const KEY = Buffer.from([1, 2, 3, 4]);
 /** A server-side connection over a MemorySocket, and its 'close' as a promise of [code, reason, wasClean]. */
 function open(options: ConnectionOptions = {}): { ws: WebSocket; socket: MemorySocket; closed: Promise<[number, string, boolean]> } {
   const socket = new MemorySocket();
-  const ws = new WebSocket(null);
+  const ws = new WebSocket();
   let wasClean = false;
   ws.addEventListener('close', (event) => {
     wasClean = (event as { wasClean: boolean }).wasClean;

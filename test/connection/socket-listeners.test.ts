@@ -19,7 +19,7 @@ function closed(ws: WebSocket): Promise<number> {
 
 test('a socket is known as taken over once a connection has it; the bytes after the handshake are read first', async () => {
   const socket = new MemorySocket();
-  const ws = new WebSocket(null);
+  const ws = new WebSocket();
   const messages: string[] = [];
   ws.on('message', (data: Buffer) => messages.push(data.toString()));
   assert.equal(isConnectionSocket(socket), false);
@@ -35,7 +35,7 @@ test('a socket is known as taken over once a connection has it; the bytes after 
 test('the peer`s end on a socket that may stay half-open ends ours; close reports 1006', async () => {
   const socket = new MemorySocket();
   assert.equal(socket.allowHalfOpen, true);
-  const ws = new WebSocket(null);
+  const ws = new WebSocket();
   ws._setSocket(socket, Buffer.alloc(0), {});
   const done = closed(ws);
   socket.push(null);
@@ -45,7 +45,7 @@ test('the peer`s end on a socket that may stay half-open ends ours; close report
 
 test('an error on the socket destroys it; close reports 1006 and no error is thrown', async () => {
   const socket = new MemorySocket();
-  const ws = new WebSocket(null);
+  const ws = new WebSocket();
   ws._setSocket(socket, Buffer.alloc(0), {});
   const done = closed(ws);
   socket.emit('error', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));

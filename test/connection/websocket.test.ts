@@ -150,7 +150,7 @@ async function compressed(data: Buffer): Promise<Buffer> {
  */
 async function receive(bytes: Buffer): Promise<string[]> {
   const socket = new MemorySocket();
-  const ws = new WebSocket(null);
+  const ws = new WebSocket();
   const events: string[] = [];
   ws.on('message', (data: Buffer) => events.push(`message ${data.toString()}`));
   const closed = new Promise<void>((resolve) =>

@@ -64,6 +64,16 @@ takesWs(client);
 const typed: WebSocket = fromWsTypes;
 const state: 0 | 1 | 2 | 3 = typed.readyState;
 console.log(state, WebSocket.CONNECTING, typed.CLOSED);
+// A subclass as the server's WebSocket option, as with @types/ws: its sockets are typed as the subclass.
+class Tagged extends WebSocket {
+  tag = '';
+}
+const tagged: WebSocketServer<typeof Tagged> = new WebSocketServer({ noServer: true, WebSocket: Tagged });
+tagged.on('connection', (socket) => console.log(socket.tag.length));
+tagged.clients.forEach((client) => console.log(client.tag, client instanceof WebSocket));
+tagged.handleUpgrade({} as never, {} as never, Buffer.alloc(0), (socket) => console.log(socket.tag));
+const plain: WebSocketServer = wss;
+plain.on('connection', (socket: WebSocket) => takesWs(socket));
 `;
 
 const CJS = `import WebSocket = require('wavecast');

@@ -70,7 +70,7 @@ async function ourClient(
   const response = hs.headers['sec-websocket-extensions'];
   const accepted = acceptDeflateResponse(response, options);
   assert.ok(accepted.ok, accepted.ok ? '' : accepted.message);
-  const ws = new WebSocket(null);
+  const ws = new WebSocket();
   ws._isServer = false;
   ws._extensions = accepted.agreement?.response ?? '';
   const compression = accepted.agreement

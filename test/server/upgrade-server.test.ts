@@ -1,6 +1,7 @@
-// The server of `new WebSocketServer({ port })` reads request heads itself: what any HTTP client can send
-// it gets the right answer, a head split anywhere still upgrades, and the connection event gets a real
-// http.IncomingMessage.
+// The server of `new WebSocketServer({ port })` (node:http's, serving only upgrades): what any HTTP client
+// can send it gets the right answer and nothing holds the connection after a refusal, a head split anywhere
+// still upgrades, bytes sent behind the head reach the WebSocket, and the connection event gets node:http's
+// IncomingMessage.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IncomingMessage } from 'node:http';
@@ -52,11 +53,14 @@ const acceptOf = (key: string) =>
     .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
     .digest('base64');
 
-test('a plain HTTP request is answered 426 with an Upgrade header', async () => {
+test('a plain HTTP request is answered 426 with an Upgrade header, and its keep-alive connection is closed', async () => {
   const { wss, port } = await start();
-  const reply = await exchange(port, ['GET / HTTP/1.1\r\nHost: x\r\n\r\n'], (r) => r.includes('this is a WebSocket server'));
+  // An HTTP/1.1 request keeps its connection by default; a second request behind it gets no answer.
+  const reply = await exchange(port, ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /again HTTP/1.1\r\nHost: x\r\n\r\n'], () => false);
   assert.match(reply, /^HTTP\/1\.1 426 /);
   assert.match(reply, /\r\nUpgrade: websocket\r\n/i);
+  assert.match(reply, /\r\nConnection: close\r\n/i);
+  assert.equal(reply.match(/HTTP\/1\.1 /g)?.length, 1, 'one answer, then the connection was closed');
   await stop(wss);
 });
 

@@ -1,12 +1,12 @@
 // The options of `new WebSocket(url, protocols, options)`: the `ws` package's ClientOptions, typed so that
 // options written against `@types/ws` are accepted as they are. Declared beside the class whose constructor
-// takes them; client/options.ts checks them and fills in the defaults. Any other option of `http.request()`
+// takes them (websocket.ts); options.ts checks them and fills in the defaults. Any other option of `http.request()`
 // or `tls.connect()` (the constructor also takes a ClientRequestArgs) goes to them as given.
 import type { Agent, ClientRequest, ClientRequestArgs, OutgoingHttpHeaders } from 'node:http';
 import type { createConnection as netCreateConnection } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { PerMessageDeflateOptions } from '../protocol/deflate.js';
-import type { WebSocket } from './websocket.js';
+import type { WebSocket } from '../connection/websocket.js';
 
 /** Sends each opening handshake request instead of `request.end()` (to set last headers, say). */
 export type FinishRequest = (request: ClientRequest, websocket: WebSocket) => void;
