@@ -17,7 +17,7 @@ export class SlowClientGate implements DeliveryGate {
   constructor(
     private readonly _max: number,
     private readonly _policy: BackpressurePolicy,
-    private readonly _events: EventEmitter,
+    private readonly _server: EventEmitter,
     private readonly _stats: ServerStats,
   ) {}
 
@@ -55,7 +55,7 @@ export class SlowClientGate implements DeliveryGate {
     this._backedUp.set(ws, dropped);
     if (before === undefined) this._watchDrain(ws);
     this._stats.droppedMessages++;
-    this._events.emit('drop', ws, dropped);
+    this._server.emit('drop', ws, dropped);
     return false;
   }
 
@@ -70,7 +70,7 @@ export class SlowClientGate implements DeliveryGate {
       const dropped = this._backedUp.get(ws);
       this._backedUp.delete(ws);
       if (error || dropped === undefined || ws._readyState !== WebSocket.OPEN) return;
-      this._events.emit('drain', ws, dropped);
+      this._server.emit('drain', ws, dropped);
     });
   }
 }
