@@ -11,13 +11,24 @@ export interface TurnMember {
 let turn = 0;
 let scheduled = false;
 let corked: TurnMember[] = [];
+/** How many connections the last turn that ended had in its list (wrote to). */
+let lastTurnMembers = 0;
 
 function endTurn(): void {
   scheduled = false;
   turn = (turn + 1) | 0;
   const list = corked;
   corked = [];
+  lastTurnMembers = list.length;
   for (const member of list) member._endOfTurn();
+}
+
+/**
+ * Whether the process is quiet: the last turn that ended wrote to one connection at most (low load, where
+ * a write waiting for the turn's end only adds latency; under load the turn's writes are worth coalescing).
+ */
+export function quietProcess(): boolean {
+  return lastTurnMembers <= 1;
 }
 
 function schedule(): void {

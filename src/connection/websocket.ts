@@ -17,7 +17,7 @@ export { isConnectionSocket } from './socket-listeners.js';
 import { maskKey } from './mask-keys.js';
 import { byteLengthOf, isBlob, toBuffer, type SendData } from './send-data.js';
 import { SendQueue } from './send-queue.js';
-import { atEndOfTurn } from './turn.js';
+import { atEndOfTurn, quietProcess } from './turn.js';
 import type { SharedFrames } from './shared-frames.js';
 import type { WebSocketEventMethods } from './websocket-events.js';
 import { isTextMessage, toTextMessage } from './text-message.js';
@@ -65,6 +65,9 @@ const FLAGS = [
   '_paused',
   '_peerEnded',
   '_messageMoved',
+  '_wroteThisTurn',
+  '_severalThisTurn',
+  '_severalLastTurn',
 ] as const;
 const FLAG_IS_SERVER = 1 << FLAGS.indexOf('_isServer');
 /** A message was sent or received since the server's sweep last looked (see _lastMessage). */
@@ -78,6 +81,8 @@ const FLAG_MESSAGE_MOVED = 1 << FLAGS.indexOf('_messageMoved');
  * inside the read that produced it (an echo of 1 MiB messages) cost 2-3x the server CPU per MB.
  */
 const FLUSH_AT = 64 * 1024;
+/** Largest first write of a turn that may go to the socket at once rather than corked (see _writeNow). */
+const WRITE_AT_ONCE = 16 * 1024 + 16;
 
 // It is a TurnMember (turn.ts) by its shape: no `implements`, so that the published declarations name none
 // of the internals. A new one has no socket: a server hands it the upgraded one (_setSocket); the public class
@@ -134,6 +139,10 @@ export class WebSocket extends BrowserFace {
    */
   _lastMessage = 0;
   /** @internal */ declare _messageMoved: boolean;
+  /** @internal This turn has written here (the connection is in the turn's list), more than once, and so had the last turn that wrote. */
+  declare _wroteThisTurn: boolean;
+  /** @internal */ declare _severalThisTurn: boolean;
+  /** @internal */ declare _severalLastTurn: boolean;
   /**
    * @internal The ordered send path for what cannot be written at once (compressions, shared publishes,
    * frames held behind a fragmented message); made on first need, so that an idle connection has none.
@@ -375,14 +384,25 @@ export class WebSocket extends BrowserFace {
     else this._writeNow(frames, callback);
   }
 
-  /** @internal Writes frames to the socket now (the SendQueue calls it when their turn has come). */
+  /**
+   * @internal Writes frames to the socket now (the SendQueue calls it when their turn has come). A turn's
+   * writes to one socket are corked into one. At low load, where the last turn wrote to one connection at
+   * most and to this one once, a small first write goes out at once instead of waiting for the turn's end
+   * (which would only add latency); under load the turn's writes leave together.
+   */
   _writeNow(frames: Buffer[], callback?: (error?: Error) => void): void {
     const socket = this._socket!;
+    const first = !this._wroteThisTurn;
+    if (first) {
+      this._wroteThisTurn = true;
+      atEndOfTurn(this);
+    } else {
+      this._severalThisTurn = true;
+    }
     // A socket still holding what it refused earlier gains nothing from corking: it writes when it drains.
-    if (!this._corked && socket.writableLength < FLUSH_AT) {
+    if (!this._corked && socket.writableLength < FLUSH_AT && (!first || this._severalLastTurn || !quietProcess() || !isSmall(frames))) {
       this._corked = true;
       socket.cork();
-      atEndOfTurn(this);
     }
     const before = socket.writableLength;
     const last = frames.length - 1;
@@ -398,6 +418,11 @@ export class WebSocket extends BrowserFace {
 
   /** @internal The turn has ended: what it corked is handed to the socket. */
   _endOfTurn(): void {
+    if (this._wroteThisTurn) {
+      this._severalLastTurn = this._severalThisTurn;
+      this._wroteThisTurn = false;
+      this._severalThisTurn = false;
+    }
     if (this._corked) this._flush();
   }
 
@@ -691,6 +716,13 @@ export interface WebSocket {
   off: WebSocketEventMethods<WebSocket, this>['off'];
   addListener: WebSocketEventMethods<WebSocket, this>['addListener'];
   removeListener: WebSocketEventMethods<WebSocket, this>['removeListener'];
+}
+
+/** Whether frames are small enough to write at once, from inside a read (a large message waits for the turn's end). */
+function isSmall(frames: Buffer[]): boolean {
+  let bytes = 0;
+  for (const frame of frames) bytes += frame.length;
+  return bytes <= WRITE_AT_ONCE;
 }
 
 // The accessors of the booleans packed into _flags (listed in FLAGS above).

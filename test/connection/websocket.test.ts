@@ -180,3 +180,50 @@ test('a compressed message and a close frame in one read: the message, then clos
 test('a compressed message and then the end of the stream, without a close frame: the message, then 1006', async () => {
   assert.deepEqual(await receive(await compressed(Buffer.from('cut off'))), ['message cut off', 'close 1006']);
 });
+
+test('at low load a lone small send is written at once; a second send in the turn, or any send after a busy turn, waits for the turn to end', async () => {
+  const open = (): { ws: WebSocket; socket: MemorySocket } => {
+    const socket = new MemorySocket();
+    const ws = new WebSocket();
+    ws._setSocket(socket, Buffer.alloc(0), {}, null);
+    return { ws, socket };
+  };
+  const a = open();
+  const b = open();
+  const turnEnds = async (): Promise<void> => {
+    await nextTurn();
+    await nextTurn();
+  };
+  // A turn that wrote to one connection, once: the process is quiet.
+  a.ws.send('warm');
+  await turnEnds();
+  const before = a.socket.written.length;
+  a.ws.send('x');
+  assert.equal(a.socket.written.length, before + 1, 'the lone send is written at once');
+  a.ws.send('y');
+  assert.equal(a.socket.written.length, before + 1, 'the second send of the turn is corked');
+  await turnEnds();
+  assert.equal(
+    Buffer.concat(a.socket.written.slice(before + 1))
+      .toString()
+      .slice(-1),
+    'y',
+  );
+  // This connection wrote twice in its last turn: its next turn corks from the first send.
+  const afterTwo = a.socket.written.length;
+  a.ws.send('p');
+  assert.equal(a.socket.written.length, afterTwo, 'corked after a turn of several writes');
+  await turnEnds();
+  assert.equal(a.socket.written.length, afterTwo + 1);
+  // Two connections written in one turn: under load, the next turn's first sends are corked too.
+  a.ws.send('q');
+  b.ws.send('q');
+  await turnEnds();
+  const afterLoad = a.socket.written.length;
+  a.ws.send('r');
+  assert.equal(a.socket.written.length, afterLoad, 'corked after a turn that wrote to two connections');
+  await turnEnds();
+  assert.equal(a.socket.written.length, afterLoad + 1);
+  a.ws.terminate();
+  b.ws.terminate();
+});
