@@ -1,3 +1,4 @@
+// The benchmark's statistics over rounds: median, min, max.
 export function median(values: number[]): number {
   const xs = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (xs.length === 0) return NaN;

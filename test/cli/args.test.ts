@@ -1,3 +1,5 @@
+// The commands' flags (cli/args.ts): defaults, environment variables, both value forms, clear errors and the closest
+// known flag.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError, closestFlag, helpText, parseArgs, type FlagSpec } from '../../src/cli/args.js';

@@ -1,3 +1,5 @@
+// Close codes and close payloads (protocol/close.ts, RFC 6455 5.5.1 and 7.4): which codes may be sent or received, and
+// how a payload is built and read.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeClosePayload, isValidWireCloseCode } from '../../src/protocol/close.js';

@@ -1,3 +1,5 @@
+// Frame headers and masking (protocol/frame.ts): encoding round-trips through the parser, zero-copy payloads, the mask
+// XOR at every alignment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { COPY_THRESHOLD, Opcode, encodeFrame, mask, maskWord } from '../../src/protocol/frame.js';

@@ -1,3 +1,5 @@
+// The opening handshake (protocol/handshake.ts): the accept key, request and response checks as ws answers them, token
+// lists and extension headers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {

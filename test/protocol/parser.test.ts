@@ -1,3 +1,5 @@
+// The streaming frame parser (protocol/parser.ts): lengths, any split of the byte stream, fragmentation, protocol
+// errors and their close codes, UTF-8, close frames, maxPayload, message assembly.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Parser } from '../../src/protocol/parser.js';

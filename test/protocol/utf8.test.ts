@@ -1,3 +1,4 @@
+// The incremental UTF-8 validator (protocol/utf8.ts) for fragmented text, against buffer.isUtf8 and at every split.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';

@@ -1,3 +1,5 @@
+// Channel names and tokens from a plain upgrade's request (relay/access.ts): the path as the channel, bad names
+// refused, where the token is read from.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';

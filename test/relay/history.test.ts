@@ -1,3 +1,5 @@
+// The relay's in-memory history (relay/history.ts): sequence numbers, reads after `since`, the count, age and byte
+// bounds and the lost ranges they make.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CHANNEL_OVERHEAD, MESSAGE_OVERHEAD, MemoryHistory } from '../../src/relay/history.js';

@@ -1,3 +1,4 @@
+// The relay's log lines (relay/log.ts), as text and as JSON.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../src/relay/log.js';

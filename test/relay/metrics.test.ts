@@ -1,3 +1,4 @@
+// The relay's Prometheus metrics (relay/metrics.ts): HELP and TYPE lines, the busiest channels, escaped labels.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RelayMetrics, busiest, escapeLabel, renderMetrics } from '../../src/relay/metrics.js';

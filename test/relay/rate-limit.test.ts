@@ -1,3 +1,4 @@
+// The relay's token-bucket rate limits (relay/rate-limit.ts): bursts, refill by wall-clock time, bad settings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AddressRateLimiter, LoopClock, RateLimiter } from '../../src/relay/rate-limit.js';
