@@ -139,10 +139,12 @@ export class WebSocket extends BrowserFace {
    */
   _lastMessage = 0;
   /** @internal */ declare _messageMoved: boolean;
-  /** @internal This turn has written here (the connection is in the turn's list), more than once, and so had the last turn that wrote. */
+  /** @internal This turn has written here (the connection is in the turn's list). */
   declare _wroteThisTurn: boolean;
-  /** @internal */ declare _severalThisTurn: boolean;
-  /** @internal */ declare _severalLastTurn: boolean;
+  /** @internal This turn has written here more than once. */
+  declare _severalThisTurn: boolean;
+  /** @internal The last turn that wrote here wrote more than once: this turn corks from its first write. */
+  declare _severalLastTurn: boolean;
   /**
    * @internal The ordered send path for what cannot be written at once (compressions, shared publishes,
    * frames held behind a fragmented message); made on first need, so that an idle connection has none.

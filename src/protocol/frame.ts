@@ -142,11 +142,8 @@ export function maskWord(
   length: number,
 ): void {
   if (length >= SIMD_FROM && simdMask !== null) {
-    const b0 = keyByte(key, maskOffset);
-    const b1 = keyByte(key, maskOffset + 1);
-    const b2 = keyByte(key, maskOffset + 2);
-    const b3 = keyByte(key, maskOffset + 3);
-    simdMask(source, b0 | (b1 << 8) | (b2 << 16) | (b3 << 24), target, targetOffset, length);
+    // WebAssembly is little-endian whatever the machine.
+    simdMask(source, keyWord(key, maskOffset, true), target, targetOffset, length);
     return;
   }
   let i = 0;
@@ -167,12 +164,7 @@ export function maskWord(
     const words = (length - lead) >>> 2;
     const src32 = new Uint32Array(source.buffer, sAddr + lead, words);
     const dst32 = new Uint32Array(target.buffer, tAddr + lead, words);
-    const k = maskOffset + lead;
-    const b0 = keyByte(key, k);
-    const b1 = keyByte(key, k + 1);
-    const b2 = keyByte(key, k + 2);
-    const b3 = keyByte(key, k + 3);
-    const word = LITTLE_ENDIAN ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0 : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+    const word = keyWord(key, maskOffset + lead, LITTLE_ENDIAN);
     let w = 0;
     for (const end = words - 3; w < end; w += 4) {
       dst32[w] = src32[w]! ^ word;
@@ -193,6 +185,18 @@ export function maskWord(
  * as fast where the JavaScript loop must copy first, 3x at 4 KiB and beyond).
  */
 const SIMD_FROM = 128;
+
+/**
+ * The four key bytes that apply from position `k` on, as one 32-bit word laid out in memory: the first of
+ * them in the lowest byte when `littleEndian`, in the highest otherwise.
+ */
+function keyWord(key: number, k: number, littleEndian: boolean): number {
+  const b0 = keyByte(key, k);
+  const b1 = keyByte(key, k + 1);
+  const b2 = keyByte(key, k + 2);
+  const b3 = keyByte(key, k + 3);
+  return littleEndian ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0 : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+}
 
 /** Byte `position & 3` of a key kept as a number. */
 function keyByte(key: number, position: number): number {

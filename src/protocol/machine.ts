@@ -105,14 +105,6 @@ export class ProtocolMachine extends Parser implements ParserHandler {
       (options.skipUtf8Validation ? SKIP_UTF8 : 0);
   }
 
-  /** Our close frame has been written. */
-  get closeSent(): boolean {
-    return (this.flags & CLOSE_SENT) !== 0;
-  }
-  /** The peer's close frame has been received. */
-  get closeReceived(): boolean {
-    return (this.flags & CLOSE_RECEIVED) !== 0;
-  }
   /** Both close frames went through (the close is clean, RFC 6455 7.1.5). */
   get wasClean(): boolean {
     return (this.flags & (CLOSE_SENT | CLOSE_RECEIVED)) === (CLOSE_SENT | CLOSE_RECEIVED);
@@ -278,29 +270,30 @@ export class ProtocolMachine extends Parser implements ParserHandler {
     this.events.idle();
   }
 
+  /** An inflation ended the waiting: what waits behind it is dropped, the connection failed with `failure` if any. */
+  private abandon(failure: ProtocolError | null): void {
+    this.held!.length = 0;
+    if (failure !== null) this.fail(failure);
+    this.settle();
+  }
+
   private inflate(data: Buffer, isBinary: boolean): void {
     this.flags |= RUNNING;
     this.events.holdReading(true);
     this.inflater!.decompress(data, true, (error, result) => {
       this.flags &= ~RUNNING;
-      const held = this.held!;
-      if ((this.flags & GONE) !== 0) {
-        held.length = 0;
-        this.settle();
-        return;
-      }
+      if ((this.flags & GONE) !== 0) return this.abandon(null);
       if (error) {
-        held.length = 0;
-        this.fail(error instanceof ProtocolError ? error : new ProtocolError(error.message, CloseCode.InvalidPayload, 'Z_DATA_ERROR'));
-        this.settle();
-        return;
+        return this.abandon(
+          error instanceof ProtocolError ? error : new ProtocolError(error.message, CloseCode.InvalidPayload, 'Z_DATA_ERROR'),
+        );
       }
       if (!isBinary && (this.flags & SKIP_UTF8) === 0 && result!.length > 0 && !isUtf8(result!)) {
-        held.length = 0;
-        this.fail(new ProtocolError('Invalid WebSocket frame: invalid UTF-8 sequence', CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8'));
-        this.settle();
-        return;
+        return this.abandon(
+          new ProtocolError('Invalid WebSocket frame: invalid UTF-8 sequence', CloseCode.InvalidPayload, 'WS_ERR_INVALID_UTF8'),
+        );
       }
+      const held = this.held!;
       // As in `ws`, a text message that took an inflation to read is handed out at once, even without
       // synchronous events: the inflation already gave it a turn of its own.
       if ((this.flags & STEPPED) !== 0 && isBinary) held.unshift({ kind: Held.Message, data: result!, isBinary, compressed: false });
