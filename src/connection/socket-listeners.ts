@@ -46,7 +46,7 @@ export function pongOnDrain(socket: Duplex): void {
 function socketOnData(this: OwnedSocket, chunk: Buffer): void {
   const ws = this[kSocketOwner]!;
   ws._lastSeen = connectionClock();
-  (ws._machine ?? ws._ensureMachine()).push(chunk);
+  (ws._link ?? ws._ensureLink()).push(chunk);
 }
 
 function socketOnEnd(this: OwnedSocket): void {

@@ -10,7 +10,7 @@ import { MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, encodeTextFrame } from '../pr
 import type { ProtocolError } from '../protocol/parser.js';
 import type { ProtocolMachine } from '../protocol/machine.js';
 import { BrowserFace } from './browser-face.js';
-import { Link } from './link.js';
+import { type Link, linkFor } from './link.js';
 import { adoptSocket, pongOnDrain, stopListening, type OwnedSocket } from './socket-listeners.js';
 /** @internal */
 export { isConnectionSocket } from './socket-listeners.js';
@@ -106,11 +106,10 @@ export class WebSocket extends BrowserFace {
   _flags = FLAG_IS_SERVER;
   /** @internal */ _socket: OwnedSocket | null = null;
   /**
-   * @internal The protocol machine (and frame parser), made with _link when the peer first sends something or
-   * the closing starts: an idle connection has none.
+   * @internal The protocol machine (and frame parser) with its handler (the close timer, bytes sent after the
+   * close), taken when the peer sends something or the closing starts, and given back when what it sent
+   * ends at a message boundary with nothing waiting (link.ts): a connection at rest has none.
    */
-  _machine: ProtocolMachine | null = null;
-  /** @internal The machine's handler: the close timer, bytes sent after close. */
   _link: Link | null = null;
   /** @internal */ declare _corked: boolean;
   /** @internal Bytes written to the socket since it was corked for this turn (not backlog yet). */
@@ -468,8 +467,7 @@ export class WebSocket extends BrowserFace {
 
   /** @internal */
   private _sendAfterClose(length: number, callback?: (error?: Error) => void): void {
-    this._ensureMachine();
-    this._link!.afterClose += length;
+    this._ensureLink().afterClose += length;
     if (callback) {
       const state = READY_STATES[this._readyState];
       process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this._readyState} (${state})`));
@@ -534,7 +532,7 @@ export class WebSocket extends BrowserFace {
       return;
     }
     if (this._readyState === CLOSING) {
-      this._machine?.closeAgain();
+      this._link?.machine.closeAgain();
       return;
     }
     this._ensureMachine().close(code, reason);
@@ -563,16 +561,19 @@ export class WebSocket extends BrowserFace {
   resume(): void {
     if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
     this._paused = false;
-    if (!this._machine?.waiting) this._socket?.resume();
+    if (!this._link?.machine.waiting) this._socket?.resume();
   }
 
   // ---------------------------------------------------------------- receiving (called by the Link)
 
-  /** @internal The machine and its Link, made on first need. */
+  /** @internal The Link (and machine), taken on first need. */
+  _ensureLink(): Link {
+    return (this._link ??= linkFor(this));
+  }
+
+  /** @internal The protocol machine, taken on first need. */
   _ensureMachine(): ProtocolMachine {
-    if (this._machine !== null) return this._machine;
-    const link = (this._link = new Link(this));
-    return (this._machine = link.startMachine(this._options, this._isServer, this._compression));
+    return (this._link ??= linkFor(this)).machine;
   }
 
   /** @internal Reading stops while events wait, so that what waits stays bounded per connection. */
@@ -639,7 +640,7 @@ export class WebSocket extends BrowserFace {
    * the peer, so 'close' reports 1006 (RFC 6455 7.1.5); the peer sees the code.
    */
   _fail(error: ProtocolError): void {
-    if (this._readyState === CLOSED) this._machine?.gone();
+    if (this._readyState === CLOSED) this._link?.machine.gone();
     else this._ensureMachine().fail(error);
   }
 
@@ -651,8 +652,7 @@ export class WebSocket extends BrowserFace {
     if (this._readyState === CLOSED) return;
     if (this._readyState === OPEN) {
       this._readyState = CLOSING;
-      this._ensureMachine();
-      this._link!.awaitClose();
+      this._ensureLink().awaitClose();
     }
     this._socket?.end();
     if (this.listenerCount('error') > 0) this.emit('error', error);
@@ -666,14 +666,13 @@ export class WebSocket extends BrowserFace {
       stopListening(socket);
       // As `ws` does: what the peer sent that still waits in the socket (it was paused, or the connection
       // was terminated) is read, so that messages already received are handed out before 'close'.
-      const machine = this._machine;
-      if (socket.readableLength > 0 && (machine === null || !machine.finished)) {
+      if (socket.readableLength > 0 && !this._link?.machine.finished) {
         for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
-          this._ensureMachine().push(chunk);
+          this._ensureLink().push(chunk);
         }
       }
     }
-    const machine = this._machine;
+    const machine = this._link?.machine;
     if (machine?.waiting) {
       // A message that arrived before the end (often in the same read as the peer's close frame) is
       // still being inflated, or waits its turn: it is delivered first, and 'close' follows.
@@ -707,7 +706,7 @@ export class WebSocket extends BrowserFace {
 
   /** @internal */
   protected _wasClean(): boolean {
-    return this._machine?.wasClean ?? false;
+    return this._link?.machine.wasClean ?? false;
   }
 }
 

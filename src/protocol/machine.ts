@@ -75,6 +75,14 @@ const STEPPED = 16;
 const MASKING = 32;
 const SKIP_UTF8 = 64;
 
+function optionFlags(options: ProtocolOptions): number {
+  return (
+    (options.synchronousEvents === false ? STEPPED : 0) |
+    (options.expectMasked ? 0 : MASKING) |
+    (options.skipUtf8Validation ? SKIP_UTF8 : 0)
+  );
+}
+
 const EMPTY = Buffer.alloc(0);
 const NO_HANDLER: ParserHandler = { onMessage() {}, onPing() {}, onPong() {}, onClose() {}, onError() {} };
 
@@ -90,8 +98,8 @@ export class ProtocolMachine extends Parser implements ParserHandler {
   private flags: number;
   /** What was received and waits its turn (behind an inflation, or deferred): null when nothing waits. */
   private held: HeldEvent[] | null = null;
-  private readonly events: ProtocolHandler;
-  private readonly inflater: Inflater | null;
+  private events: ProtocolHandler;
+  private inflater: Inflater | null;
 
   /** `inflater` is given once permessage-deflate is negotiated (options.allowRsv1 true). */
   constructor(events: ProtocolHandler, options: ProtocolOptions, inflater: Inflater | null = null) {
@@ -99,10 +107,25 @@ export class ProtocolMachine extends Parser implements ParserHandler {
     this.handler = this;
     this.events = events;
     this.inflater = inflater;
-    this.flags =
-      (options.synchronousEvents === false ? STEPPED : 0) |
-      (options.expectMasked ? 0 : MASKING) |
-      (options.skipUtf8Validation ? SKIP_UTF8 : 0);
+    this.flags = optionFlags(options);
+  }
+
+  /**
+   * Nothing is under way: no frame or message partly read, nothing received waiting its turn, no close frame
+   * either way, not failed. Such a machine holds nothing of its connection but the handler, options and
+   * inflater it was made with: a connection at rest may give it up, and another may take it (reuse()).
+   */
+  get atRest(): boolean {
+    return this.held === null && (this.flags & (CLOSE_SENT | CLOSE_RECEIVED | GONE | RUNNING)) === 0 && this.betweenMessages;
+  }
+
+  /** A machine at rest (atRest) serves another connection: it is then as new, made with these arguments. */
+  reuse(events: ProtocolHandler, options: ProtocolOptions, inflater: Inflater | null): void {
+    if (!this.atRest) throw new Error('a protocol machine is reused only at rest');
+    this.reset(options);
+    this.events = events;
+    this.inflater = inflater;
+    this.flags = optionFlags(options);
   }
 
   /** Both close frames went through (the close is clean, RFC 6455 7.1.5). */

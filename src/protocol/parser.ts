@@ -100,7 +100,9 @@ const PAYLOAD = 1;
 const DONE = 2;
 
 export class Parser {
-  private readonly options: ResolvedParserOptions;
+  private options: ResolvedParserOptions;
+  /** What `options` was completed from (a parser given the same object again keeps its completed form). */
+  private optionsGiven: ParserOptions;
   /** Told of what is parsed; a subclass (the connection's state machine, machine.ts) may be its own. */
   protected handler: ParserHandler;
   private state = HEADER;
@@ -137,6 +139,27 @@ export class Parser {
   constructor(handler: ParserHandler, options: ParserOptions) {
     this.handler = handler;
     this.options = resolveOptions(options);
+    this.optionsGiven = options;
+  }
+
+  /**
+   * True between two messages: no frame, no part of a header and no fragmented message read but not
+   * handed out, and not stopped. Nothing the next bytes need is kept, so they may go to a parser that has
+   * just been reset (see reset()).
+   */
+  get betweenMessages(): boolean {
+    return this.state === HEADER && this.headerFill === 0 && this.messageOpcode === 0;
+  }
+
+  /**
+   * Takes other options for the bytes to come. Only between messages (betweenMessages): the parser is then
+   * as a new one made with `options`, except for the scratch buffers it keeps.
+   */
+  protected reset(options: ParserOptions): void {
+    if (options !== this.optionsGiven) {
+      this.options = resolveOptions(options);
+      this.optionsGiven = options;
+    }
   }
 
   /** True after a close frame or a protocol error: further input is ignored. */

@@ -30,10 +30,9 @@ interface Run {
   errors: ProtocolError[];
 }
 
-function machine(options: Partial<ProtocolOptions> = {}, inflater: Inflater | null = null): Run {
-  const events: string[] = [];
-  const errors: ProtocolError[] = [];
-  const handler: ProtocolHandler = {
+/** A handler that records what the machine asks for into `events` (and the errors into `errors`). */
+function recordingHandler(events: string[], errors: ProtocolError[] = []): ProtocolHandler {
+  return {
     onMessage: (data, isBinary) => events.push(`message ${isBinary ? 'binary' : 'text'} ${data.toString()}`),
     onPing: (data) => events.push(`ping ${data.toString()}`),
     onPong: (data) => events.push(`pong ${data.toString()}`),
@@ -50,7 +49,12 @@ function machine(options: Partial<ProtocolOptions> = {}, inflater: Inflater | nu
     idle: () => events.push('idle'),
     maskKey: () => KEY,
   };
-  const m = new ProtocolMachine(handler, { expectMasked: true, ...options }, inflater);
+}
+
+function machine(options: Partial<ProtocolOptions> = {}, inflater: Inflater | null = null): Run {
+  const events: string[] = [];
+  const errors: ProtocolError[] = [];
+  const m = new ProtocolMachine(recordingHandler(events, errors), { expectMasked: true, ...options }, inflater);
   return { machine: m, events, errors };
 }
 
@@ -329,5 +333,82 @@ describe('deferred events (synchronousEvents false)', () => {
     events.length = 0;
     m.resumeEvents();
     assert.deepEqual(events, ['ping p', 'closing', 'write close 1000', 'end', 'await close', 'resume reading', 'idle']);
+  });
+});
+
+describe('at rest, and reused for another connection', () => {
+  test('at rest only between messages with nothing under way: not in a header, a payload, a fragmented message, an inflation or a close', () => {
+    const { machine: m } = machine();
+    assert.equal(m.atRest, true);
+    const frame = rawFrame({ opcode: TEXT, payload: 'hello' });
+    m.push(frame.subarray(0, 1));
+    assert.equal(m.atRest, false, 'part of a header');
+    m.push(frame.subarray(1, 7));
+    assert.equal(m.atRest, false, 'part of a payload');
+    m.push(frame.subarray(7));
+    assert.equal(m.atRest, true);
+    m.push(rawFrame({ opcode: TEXT, payload: 'first part', fin: false }));
+    assert.equal(m.atRest, false, 'a fragmented message');
+    m.push(rawFrame({ opcode: CONT, payload: ', last' }));
+    assert.equal(m.atRest, true);
+    m.push(rawFrame({ opcode: PING, payload: 'p' }));
+    assert.equal(m.atRest, true, 'a ping leaves nothing under way');
+
+    const inflater = manualInflater();
+    const deflating = machine({ allowRsv1: true }, inflater).machine;
+    deflating.push(rawFrame({ opcode: BINARY, payload: 'z', rsv1: true }));
+    assert.equal(deflating.atRest, false, 'an inflation');
+    inflater.pending[0]!.callback(null, Buffer.from('x'));
+    assert.equal(deflating.atRest, true);
+
+    const closing = machine().machine;
+    closing.close(1000);
+    assert.equal(closing.atRest, false, 'our close frame sent');
+    const closed = machine().machine;
+    closed.push(rawFrame({ opcode: CLOSE, payload: closePayload(1000) }));
+    assert.equal(closed.atRest, false, 'the peer`s close frame received');
+    const failed = machine().machine;
+    failed.push(rawFrame({ opcode: 3 }));
+    assert.equal(failed.atRest, false, 'failed');
+    const gone = machine().machine;
+    gone.gone();
+    assert.equal(gone.atRest, false, 'the transport gone');
+  });
+
+  test('a reused machine hands out to its new handler only, with the new options (role, maxPayload, compression)', () => {
+    const first = machine({ maxPayload: 4 });
+    const m = first.machine;
+    m.push(rawFrame({ opcode: TEXT, payload: 'abc' }));
+    assert.deepEqual(first.events, ['message text abc']);
+    const second: string[] = [];
+    m.reuse(recordingHandler(second), { expectMasked: false, maxPayload: 0 }, null);
+    // A client's options now: unmasked frames, no limit; the first handler hears nothing more.
+    m.push(rawFrame({ opcode: TEXT, payload: 'longer than four', maskKey: null }));
+    assert.deepEqual(second, ['message text longer than four']);
+    assert.deepEqual(first.events, ['message text abc']);
+    // Its close frames are masked, as a client's.
+    m.close(1000);
+    assert.deepEqual(second.slice(1), ['closing', 'write close 1000 (masked)', 'await close']);
+
+    // Reused with compression: a compressed message goes to the new inflater.
+    const plain = machine().machine;
+    const third: string[] = [];
+    const inflater = manualInflater();
+    plain.reuse(recordingHandler(third), { expectMasked: true, allowRsv1: true }, inflater);
+    plain.push(rawFrame({ opcode: TEXT, payload: 'z', rsv1: true }));
+    assert.equal(inflater.pending.length, 1);
+    inflater.pending[0]!.callback(null, Buffer.from('inflated'));
+    assert.deepEqual(third, ['hold reading', 'message text inflated', 'resume reading', 'idle']);
+    // And back to one without: RSV1 is a protocol error again.
+    const fourth: string[] = [];
+    plain.reuse(recordingHandler(fourth), { expectMasked: true }, null);
+    plain.push(rawFrame({ opcode: TEXT, payload: 'z', rsv1: true }));
+    assert.deepEqual(fourth, ['closing', 'write close 1002', 'await close', 'end', 'error 1002']);
+  });
+
+  test('reuse() refuses a machine that is not at rest', () => {
+    const { machine: m, events } = machine();
+    m.push(rawFrame({ opcode: TEXT, payload: 'part', fin: false }));
+    assert.throws(() => m.reuse(recordingHandler(events), { expectMasked: true }, null), /only at rest/);
   });
 });
