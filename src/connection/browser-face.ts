@@ -40,7 +40,7 @@ export abstract class BrowserFace extends EventEmitter {
   ): void;
   addEventListener(type: string, listener: EventListenerLike<any>, options?: AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerLike<any>, options?: AddEventListenerOptions): void {
-    this.#addWrapper(type, listener, options?.once === true, false);
+    addWrapper(this, type, listener, options?.once === true, false);
   }
 
   removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventListenerLike<WebSocketEventMap[K]>): void;
@@ -54,82 +54,85 @@ export abstract class BrowserFace extends EventEmitter {
     }
   }
 
-  #addWrapper(type: string, listener: EventListenerLike<any>, once: boolean, handler: boolean): void {
-    if (listener === null || listener === undefined) return;
-    if (!handler) {
-      // As EventTarget does: the same listener for the same type is added once.
-      for (const wrapper of this.listeners(type) as Wrapper[]) if (wrapper[kListener] === listener && !wrapper[kHandler]) return;
-    }
-    let wrapper: Wrapper;
-    if (type === 'message') {
-      wrapper = function (this: BrowserFace, data: unknown, isBinary: boolean) {
-        callListener(listener, this, targetEvent(new MessageEvent('message', { data: this._eventData(data, isBinary) }), this));
-      };
-    } else if (type === 'close') {
-      wrapper = function (this: BrowserFace, code: number, reason: Buffer) {
-        const event = new CloseEvent('close', { code, reason: reason.toString(), wasClean: this._wasClean() });
-        callListener(listener, this, targetEvent(event, this));
-      };
-    } else if (type === 'error') {
-      wrapper = function (this: BrowserFace, error: Error) {
-        callListener(listener, this, targetEvent(new ErrorEvent('error', { error, message: error?.message }), this));
-      };
-    } else if (type === 'open') {
-      wrapper = function (this: BrowserFace) {
-        callListener(listener, this, targetEvent(new WebSocketEvent('open'), this));
-      };
-    } else {
-      return;
-    }
-    wrapper[kListener] = listener;
-    wrapper[kHandler] = handler;
-    if (once) this.once(type, wrapper);
-    else this.on(type, wrapper);
-  }
-
-  #getHandler(type: string): any {
-    for (const wrapper of this.listeners(type) as Wrapper[]) if (wrapper[kHandler]) return wrapper[kListener];
-    return null;
-  }
-
-  #setHandler(type: string, handler: unknown): void {
-    for (const wrapper of this.listeners(type) as Wrapper[]) {
-      if (wrapper[kHandler]) {
-        this.removeListener(type, wrapper);
-        break;
-      }
-    }
-    if (typeof handler === 'function') this.#addWrapper(type, handler as EventListenerLike<any>, false, true);
-  }
-
   get onopen(): EventHandler<OpenEventShape> | null {
-    return this.#getHandler('open');
+    return getHandler(this, 'open');
   }
   set onopen(handler: EventHandler<OpenEventShape> | null) {
-    this.#setHandler('open', handler);
+    setHandler(this, 'open', handler);
   }
   get onmessage(): EventHandler<MessageEventShape> | null {
-    return this.#getHandler('message');
+    return getHandler(this, 'message');
   }
   set onmessage(handler: EventHandler<MessageEventShape> | null) {
-    this.#setHandler('message', handler);
+    setHandler(this, 'message', handler);
   }
   get onclose(): EventHandler<CloseEventShape> | null {
-    return this.#getHandler('close');
+    return getHandler(this, 'close');
   }
   set onclose(handler: EventHandler<CloseEventShape> | null) {
-    this.#setHandler('close', handler);
+    setHandler(this, 'close', handler);
   }
   get onerror(): EventHandler<ErrorEventShape> | null {
-    return this.#getHandler('error');
+    return getHandler(this, 'error');
   }
   set onerror(handler: EventHandler<ErrorEventShape> | null) {
-    this.#setHandler('error', handler);
+    setHandler(this, 'error', handler);
   }
 }
 
 // WebIDL attributes are enumerable accessors.
 for (const name of ['onopen', 'onmessage', 'onclose', 'onerror']) Object.defineProperty(BrowserFace.prototype, name, { enumerable: true });
+
+// The helpers of the event-handler attributes and addEventListener are functions, not private methods: a
+// class with private methods gives each instance a brand field, 8 bytes on every connection.
+
+function addWrapper(face: BrowserFace, type: string, listener: EventListenerLike<any>, once: boolean, handler: boolean): void {
+  if (listener === null || listener === undefined) return;
+  if (!handler) {
+    // As EventTarget does: the same listener for the same type is added once.
+    for (const wrapper of face.listeners(type) as Wrapper[]) if (wrapper[kListener] === listener && !wrapper[kHandler]) return;
+  }
+  let wrapper: Wrapper;
+  if (type === 'message') {
+    wrapper = function (this: BrowserFace, data: unknown, isBinary: boolean) {
+      callListener(listener, this, targetEvent(new MessageEvent('message', { data: this._eventData(data, isBinary) }), this));
+    };
+  } else if (type === 'close') {
+    wrapper = function (this: BrowserFace, code: number, reason: Buffer) {
+      const event = new CloseEvent('close', { code, reason: reason.toString(), wasClean: this._wasClean() });
+      callListener(listener, this, targetEvent(event, this));
+    };
+  } else if (type === 'error') {
+    wrapper = function (this: BrowserFace, error: Error) {
+      callListener(listener, this, targetEvent(new ErrorEvent('error', { error, message: error?.message }), this));
+    };
+  } else if (type === 'open') {
+    wrapper = function (this: BrowserFace) {
+      callListener(listener, this, targetEvent(new WebSocketEvent('open'), this));
+    };
+  } else {
+    return;
+  }
+  wrapper[kListener] = listener;
+  wrapper[kHandler] = handler;
+  if (once) face.once(type, wrapper);
+  else face.on(type, wrapper);
+}
+
+function getHandler(face: BrowserFace, type: string): any {
+  for (const wrapper of face.listeners(type) as Wrapper[]) if (wrapper[kHandler]) return wrapper[kListener];
+  return null;
+}
+
+function setHandler(face: BrowserFace, type: string, handler: unknown): void {
+  for (const wrapper of face.listeners(type) as Wrapper[]) {
+    if (wrapper[kHandler]) {
+      face.removeListener(type, wrapper);
+      break;
+    }
+  }
+  if (typeof handler === 'function') addWrapper(face, type, handler as EventListenerLike<any>, false, true);
+}
 
 function callListener(listener: EventListenerLike<any>, target: unknown, event: WebSocketEvent): void {
   if (typeof listener === 'function') listener.call(target, event);

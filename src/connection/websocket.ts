@@ -114,7 +114,8 @@ export class WebSocket extends BrowserFace {
   /** @internal */ declare _corked: boolean;
   /** @internal Bytes written to the socket since it was corked for this turn (not backlog yet). */
   _corkedBytes = 0;
-  /** @internal */ _readyState: number = CONNECTING;
+  /** @internal CONNECTING, OPEN, CLOSING or CLOSED: two bits of _flags (READY_STATE_SHIFT), CONNECTING at first. */
+  declare _readyState: number;
   /** @internal */ declare _isServer: boolean;
   /** @internal */ _protocol = '';
   /** @internal */ _extensions = '';
@@ -737,6 +738,18 @@ FLAGS.forEach((name, bit) => {
       this._flags = on ? this._flags | flag : this._flags & ~flag;
     },
   });
+});
+
+// The ready state, the two bits of _flags above the booleans.
+const READY_STATE_SHIFT = FLAGS.length;
+if (READY_STATE_SHIFT + 2 > 31) throw new Error('the flags and the ready state take more than 31 bits');
+Object.defineProperty(WebSocket.prototype, '_readyState', {
+  get(this: WebSocket): number {
+    return (this._flags >>> READY_STATE_SHIFT) & 3;
+  },
+  set(this: WebSocket, state: number) {
+    this._flags = (this._flags & ~(3 << READY_STATE_SHIFT)) | (state << READY_STATE_SHIFT);
+  },
 });
 
 const BINARY_TYPE_FLAGS =
