@@ -16,8 +16,10 @@ export type OwnedSocket = Duplex & { [kSocketOwner]?: WebSocket };
 export function adoptSocket(ws: WebSocket, socket: Duplex, head: Buffer): OwnedSocket {
   const owned = socket as OwnedSocket;
   owned[kSocketOwner] = ws;
-  const net = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
-  net.setTimeout?.(0);
+  const net = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void; timeout?: number };
+  // An inactivity timeout set on the socket before (a node:http server's `timeout`) is cleared; a socket
+  // that has none is left alone (setTimeout(0) would still add a property to it).
+  if (net.timeout) net.setTimeout?.(0);
   net.setNoDelay?.(true);
   if (head.length > 0) socket.unshift(head);
   socket.on('data', socketOnData);
