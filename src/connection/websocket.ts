@@ -352,7 +352,7 @@ export class WebSocket extends BrowserFace {
 
   /**
    * @internal Writes frames built once for many connections (a publish), in order with this connection's
-   * own sends. Returns false when the connection is not open.
+   * own sends (see _writeNow for when they leave at once). Returns false when the connection is not open.
    */
   _sendPrepared(frames: Buffer[], bytes: number): boolean {
     if (this._readyState !== OPEN) return false;
@@ -360,7 +360,8 @@ export class WebSocket extends BrowserFace {
     // ORDER: a publish must not overtake a message of ours that is still being compressed: _writeFrames
     // queues it behind that compression.
     if (this._fragmenting) this._queue().hold(frames, bytes);
-    else this._writeFrames(frames);
+    else if (this._sendQueue?.busy) this._sendQueue.push(frames, undefined);
+    else this._writeNow(frames, undefined, true);
     return true;
   }
 
@@ -388,11 +389,14 @@ export class WebSocket extends BrowserFace {
 
   /**
    * @internal Writes frames to the socket now (the SendQueue calls it when their turn has come). A turn's
-   * writes to one socket are corked into one. At low load, where the last turn wrote to one connection at
-   * most and to this one once, a small first write goes out at once instead of waiting for the turn's end
-   * (which would only add latency); under load the turn's writes leave together.
+   * writes to one socket are corked into one. A small first write goes out at once instead of waiting for
+   * the turn's end (which would only add latency) when the last turn wrote to this connection once at most
+   * and either the process is quiet (the last turn wrote to one connection at most) or the write is part of
+   * a fan-out (`fanOut`: one message framed once for many connections, a publish, where the next message
+   * is not coalesced with it anyway); otherwise the turn's writes leave together. Writing from inside the
+   * read at once for every send costs CPU (echo -13 %, chat -21 % when measured), a fan-out's does not.
    */
-  _writeNow(frames: Buffer[], callback?: (error?: Error) => void): void {
+  _writeNow(frames: Buffer[], callback?: (error?: Error) => void, fanOut = false): void {
     const socket = this._socket!;
     const first = !this._wroteThisTurn;
     if (first) {
@@ -402,7 +406,11 @@ export class WebSocket extends BrowserFace {
       this._severalThisTurn = true;
     }
     // A socket still holding what it refused earlier gains nothing from corking: it writes when it drains.
-    if (!this._corked && socket.writableLength < FLUSH_AT && (!first || this._severalLastTurn || !quietProcess() || !isSmall(frames))) {
+    if (
+      !this._corked &&
+      socket.writableLength < FLUSH_AT &&
+      (!first || this._severalLastTurn || (!fanOut && !quietProcess()) || !isSmall(frames))
+    ) {
       this._corked = true;
       socket.cork();
     }

@@ -227,3 +227,45 @@ test('at low load a lone small send is written at once; a second send in the tur
   a.ws.terminate();
   b.ws.terminate();
 });
+
+test('a publish to a connection that got one write in its last turn is written at once, even under load; after several, it is corked', async () => {
+  const open = (): { ws: WebSocket; socket: MemorySocket } => {
+    const socket = new MemorySocket();
+    const ws = new WebSocket();
+    ws._setSocket(socket, Buffer.alloc(0), {}, null);
+    return { ws, socket };
+  };
+  const a = open();
+  const b = open();
+  const turnEnds = async (): Promise<void> => {
+    await nextTurn();
+    await nextTurn();
+  };
+  const frames = encodeFrame(Buffer.from('news'), { opcode: 0x1, fin: true, rsv1: false, maskKey: null });
+  // A busy turn: both connections written, once each.
+  a.ws.send('one');
+  b.ws.send('one');
+  await turnEnds();
+  const beforeA = a.socket.written.length;
+  const beforeB = b.socket.written.length;
+  // One message to many (a publish): nothing to coalesce it with, so it leaves at once for each.
+  assert.equal(a.ws._sendPrepared(frames, 6), true);
+  assert.equal(b.ws._sendPrepared(frames, 6), true);
+  assert.equal(a.socket.written.length, beforeA + 1, 'written at once');
+  assert.equal(b.socket.written.length, beforeB + 1, 'written at once');
+  // A second write in the same turn is corked until the turn ends.
+  a.ws.send('two');
+  assert.equal(a.socket.written.length, beforeA + 1, 'the second write of the turn is corked');
+  await turnEnds();
+  assert.equal(a.socket.written.length, beforeA + 2);
+  // The last turn wrote to `a` twice: a publish now waits for the turn's end, with what else it gets.
+  const afterTwo = a.socket.written.length;
+  a.ws._sendPrepared(frames, 6);
+  a.ws.send('three');
+  assert.equal(a.socket.written.length, afterTwo, 'corked after a turn of several writes');
+  await turnEnds();
+  assert.equal(a.socket.written.length, afterTwo + 2, 'both at the end of the turn');
+  assert.equal(Buffer.concat(a.socket.written.slice(afterTwo)).subarray(-5).toString(), 'three');
+  a.ws.terminate();
+  b.ws.terminate();
+});
