@@ -360,8 +360,7 @@ export class WebSocket extends BrowserFace {
     // ORDER: a publish must not overtake a message of ours that is still being compressed: _writeFrames
     // queues it behind that compression.
     if (this._fragmenting) this._queue().hold(frames, bytes);
-    else if (this._sendQueue?.busy) this._sendQueue.push(frames, undefined);
-    else this._writeNow(frames, undefined, true);
+    else this._writeFrames(frames, undefined, true);
     return true;
   }
 
@@ -378,13 +377,13 @@ export class WebSocket extends BrowserFace {
   }
 
   /**
-   * @internal Writes ready frames, corking the socket until the end of this event-loop turn. While a
-   * compression (or a shared publish) is under way they wait behind it.
+   * @internal Writes ready frames, corking the socket until the end of this event-loop turn (`fanOut`: see
+   * _writeNow). While a compression (or a shared publish) is under way they wait behind it.
    */
-  _writeFrames(frames: Buffer[], callback?: (error?: Error) => void): void {
+  _writeFrames(frames: Buffer[], callback?: (error?: Error) => void, fanOut = false): void {
     const queue = this._sendQueue;
     if (queue?.busy) queue.push(frames, callback);
-    else this._writeNow(frames, callback);
+    else this._writeNow(frames, callback, fanOut);
   }
 
   /**
@@ -582,7 +581,7 @@ export class WebSocket extends BrowserFace {
 
   /** @internal The protocol machine, taken on first need. */
   _ensureMachine(): ProtocolMachine {
-    return (this._link ??= linkFor(this)).machine;
+    return this._ensureLink().machine;
   }
 
   /** @internal Reading stops while events wait, so that what waits stays bounded per connection. */

@@ -181,19 +181,23 @@ test('a compressed message and then the end of the stream, without a close frame
   assert.deepEqual(await receive(await compressed(Buffer.from('cut off'))), ['message cut off', 'close 1006']);
 });
 
+/** A server-side connection over a MemorySocket, open. */
+function openOnMemory(): { ws: WebSocket; socket: MemorySocket } {
+  const socket = new MemorySocket();
+  const ws = new WebSocket();
+  ws._setSocket(socket, Buffer.alloc(0), {}, null);
+  return { ws, socket };
+}
+
+/** Resolves once the current turn (and the one its end schedules) has ended. */
+async function turnEnds(): Promise<void> {
+  await nextTurn();
+  await nextTurn();
+}
+
 test('at low load a lone small send is written at once; a second send in the turn, or any send after a busy turn, waits for the turn to end', async () => {
-  const open = (): { ws: WebSocket; socket: MemorySocket } => {
-    const socket = new MemorySocket();
-    const ws = new WebSocket();
-    ws._setSocket(socket, Buffer.alloc(0), {}, null);
-    return { ws, socket };
-  };
-  const a = open();
-  const b = open();
-  const turnEnds = async (): Promise<void> => {
-    await nextTurn();
-    await nextTurn();
-  };
+  const a = openOnMemory();
+  const b = openOnMemory();
   // A turn that wrote to one connection, once: the process is quiet.
   a.ws.send('warm');
   await turnEnds();
@@ -229,18 +233,8 @@ test('at low load a lone small send is written at once; a second send in the tur
 });
 
 test('a publish to a connection that got one write in its last turn is written at once, even under load; after several, it is corked', async () => {
-  const open = (): { ws: WebSocket; socket: MemorySocket } => {
-    const socket = new MemorySocket();
-    const ws = new WebSocket();
-    ws._setSocket(socket, Buffer.alloc(0), {}, null);
-    return { ws, socket };
-  };
-  const a = open();
-  const b = open();
-  const turnEnds = async (): Promise<void> => {
-    await nextTurn();
-    await nextTurn();
-  };
+  const a = openOnMemory();
+  const b = openOnMemory();
   const frames = encodeFrame(Buffer.from('news'), { opcode: 0x1, fin: true, rsv1: false, maskKey: null });
   // A busy turn: both connections written, once each.
   a.ws.send('one');
