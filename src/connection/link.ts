@@ -118,6 +118,11 @@ const spare: Link[] = [];
  */
 const SPARE_LINKS = 64;
 
+/** @internal How many Links wait in the pool (at most SPARE_LINKS; for tests). */
+export function spareLinks(): number {
+  return spare.length;
+}
+
 /** A Link (and machine) for `ws`: one from the pool when there is one, made as new otherwise. */
 export function linkFor(ws: WebSocket): Link {
   const options = protocolOptions(ws._options, ws._isServer, ws._compression !== null);

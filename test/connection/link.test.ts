@@ -2,13 +2,14 @@
 // frame leaves at once, the close timer cuts off a peer that never answers and is stopped by one that does,
 // and what is sent after the close counts in bufferedAmount. A connection holds its Link only while
 // something is under way, and Links given back serve other connections (each with its own options) without
-// anything of one reaching another.
+// anything of one reaching another; the pool of Links given back stays bounded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants, deflateRawSync } from 'node:zlib';
 import { WebSocket } from '../../src/connection/websocket.js';
 import type { ConnectionOptions } from '../../src/connection/options.js';
 import { createDeflateCompression } from '../../src/connection/deflate-codec.js';
+import { spareLinks } from '../../src/connection/link.js';
 import { resolveDeflateOptions } from '../../src/protocol/deflate.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { MemorySocket } from '../helpers/memory-socket.js';
@@ -216,4 +217,23 @@ test('with permessage-deflate, the Link is given back once the inflation is done
   assert.deepEqual(await got, ['squeezed '.repeat(20)]);
   assert.equal(ws._link, null);
   ws.terminate();
+});
+
+test('the pool of Links given back stays bounded: 200 connections mid-frame at once, then all at rest, leave at most 64', async () => {
+  const connections = Array.from({ length: 200 }, () => open());
+  await new Promise((resolve) => setImmediate(resolve));
+  // Each its own bytes: the machine unmasks what it is given in place.
+  const frames = connections.map(() => frame(0x1, 'held across two reads'));
+  connections.forEach(({ socket }, i) => socket.push(frames[i]!.subarray(0, 5)));
+  for (const { ws } of connections) assert.notEqual(ws._link, null, 'each holds its own Link mid-frame');
+  const received = connections.map(({ ws }) => messages(ws, 1));
+  connections.forEach(({ socket }, i) => socket.push(frames[i]!.subarray(5)));
+  assert.deepEqual(
+    await Promise.all(received),
+    connections.map(() => ['held across two reads']),
+  );
+  for (const { ws } of connections) assert.equal(ws._link, null);
+  assert.ok(spareLinks() <= 64, `${spareLinks()} Links kept`);
+  assert.ok(spareLinks() > 0);
+  for (const { ws } of connections) ws.terminate();
 });
