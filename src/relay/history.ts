@@ -4,6 +4,7 @@
 // (bounded by count, age and bytes per channel; count and age may differ per namespace). A shared store (Redis Streams, NATS JetStream) can
 // replace it (history-redis.ts, history-nats.ts): its methods may return promises, and the relay keeps
 // the order of appends it started (in a cluster, the order of the sequence numbers).
+import { MessageLog } from './history-log.js';
 
 /** A message as the history keeps it. */
 export interface StoredMessage {
@@ -99,11 +100,12 @@ export interface MemoryHistoryOptions extends HistoryBounds {
    */
   perChannel?: ChannelBounds;
   /**
-   * Most bytes of memory for all channels together, counting what each kept message and each channel's
-   * record really cost (payload plus MESSAGE_OVERHEAD, CHANNEL_OVERHEAD plus the name) (default: no bound
-   * beyond the per-channel ones). Past it, the oldest messages of the channels that have gone longest
-   * without a message are dropped, then those channels' records (a client that asks for them gets a gap,
-   * as for any message no longer kept).
+   * Most bytes of memory for all channels together, counting what each channel really holds (its
+   * record, CHANNEL_OVERHEAD plus the name, and the slots and byte ring of its kept messages, used or
+   * not) (default: no bound beyond the per-channel ones). Before a channel's memory grows past it, the
+   * oldest messages of the channels that have gone longest without a message are dropped, then those
+   * channels' records (a client that asks for them gets a gap, as for any message no longer kept), and
+   * last the channel's own oldest.
    */
   maxTotalBytes?: number;
   /** Most channels with a record (numbers and history) (default: no bound); past it the quietest is freed. */
@@ -115,27 +117,10 @@ export interface MemoryHistoryOptions extends HistoryBounds {
 }
 
 /**
- * Memory a kept message costs beyond its payload: its record, its Buffer and the array slot (measured:
- * about 300 bytes of heap for a message of 0 bytes, 530 of RSS with what the heap keeps in reserve).
+ * Memory a channel's record costs beyond its name and its messages' slots and ring (measured: about 270
+ * bytes of heap for the record, and the arrays that hold its messages about 250 more once it keeps one).
  */
-export const MESSAGE_OVERHEAD = 512;
-/** Memory a channel's record costs beyond its name (measured: about 270 bytes of heap). */
 export const CHANNEL_OVERHEAD = 512;
-
-interface ChannelLog {
-  /** The newest sequence number handed out. */
-  seq: number;
-  /** Kept messages, oldest first, from index `head`. */
-  items: StoredMessage[];
-  head: number;
-  /** Payload bytes of the kept messages. */
-  bytes: number;
-  /** When the newest message was appended (ms). */
-  last: number;
-  /** The channel's own bounds. */
-  limit: number;
-  ttl: number;
-}
 
 /** Bits of the filter of freed channel names (128 KiB). */
 const FREED_BITS = 1 << 20;
@@ -143,9 +128,9 @@ const FREED_BITS = 1 << 20;
 export class MemoryHistory implements HistoryStore {
   readonly epoch: string;
   /** Channel logs, the one with the oldest last message first. */
-  private readonly _logs = new Map<string, ChannelLog>();
+  private readonly _logs = new Map<string, MessageLog>();
   private readonly _now: () => number;
-  /** Memory counted for all channels: payloads and overheads. */
+  /** Memory counted for all channels: records and what their logs hold. */
   private _totalBytes = 0;
   /**
    * A channel whose record was freed may come back: its numbers must then go on above every number it
@@ -173,19 +158,33 @@ export class MemoryHistory implements HistoryStore {
     const message: StoredMessage = { channel, seq: ++log.seq, time: this._now(), data, binary };
     if (from !== undefined) message.from = from;
     log.last = message.time;
-    if (log.limit > 0 && data.length <= this._options.maxBytes) {
-      // A copy: the data may be a view of a buffer its owner reuses.
-      log.items.push({ ...message, data: ownCopy(data) });
-      log.bytes += data.length;
-      this._totalBytes += data.length + MESSAGE_OVERHEAD;
-    } else {
+    const length = data.length;
+    const { maxBytes, maxTotalBytes } = this._options;
+    const before = log.cost;
+    if (!(log.limit > 0 && length <= maxBytes)) {
       // Not kept: neither is anything before it, so what is kept never has a hole.
-      while (log.head < log.items.length) this._dropOldest(log);
-      log.items = [];
-      log.head = 0;
+      log.clear();
+      this._totalBytes += log.cost - before;
+      return message;
     }
-    this._prune(log);
-    this._bound();
+    // Room by the channel's own bounds first: what they would drop after this message goes now.
+    const oldest = log.ttl > 0 ? message.time - log.ttl : Number.NEGATIVE_INFINITY;
+    while (log.count > 0 && (log.count >= log.limit || log.bytes + length > maxBytes || log.oldestTime < oldest)) log.dropOldest();
+    this._totalBytes += log.cost - before;
+    let growth = log.growthFor(length);
+    if (growth > 0 && maxTotalBytes !== undefined && this._totalBytes + growth > maxTotalBytes) {
+      // Then from the quietest channels, and last from its own oldest (which leaves room in its ring).
+      this._bound(growth, log);
+      while (log.count > 0 && this._totalBytes + growth > maxTotalBytes) {
+        this._drop(log);
+        growth = log.growthFor(length);
+      }
+      // Not even this one fits (nothing else is kept now).
+      if (this._totalBytes + growth > maxTotalBytes) return message;
+    }
+    const held = log.cost;
+    log.push(message.time, data, binary, from);
+    this._totalBytes += log.cost - held;
     return message;
   }
 
@@ -194,14 +193,8 @@ export class MemoryHistory implements HistoryStore {
     const start = Math.max(0, since);
     if (log === undefined) return historyRead([], this.latest(channel), start);
     this._prune(log);
-    const latest = log.seq;
-    const first = log.head < log.items.length ? log.items[log.head]!.seq : latest + 1;
-    const messages: StoredMessage[] = [];
-    for (let i = log.head; i < log.items.length; i++) {
-      const item = log.items[i]!;
-      if (item.seq > start) messages.push(item);
-    }
-    return historyRead(messages, latest, start, first);
+    const messages: StoredMessage[] = log.after(start).map((m) => ({ channel, ...m }));
+    return historyRead(messages, log.seq, start, log.firstSeq);
   }
 
   latest(channel: string): number {
@@ -215,10 +208,10 @@ export class MemoryHistory implements HistoryStore {
     const log = this._logs.get(channel);
     if (log === undefined) return { messages: 0, bytes: 0 };
     this._prune(log);
-    return { messages: log.items.length - log.head, bytes: log.bytes };
+    return { messages: log.count, bytes: log.bytes };
   }
 
-  /** Memory counted for all channels: payloads, MESSAGE_OVERHEAD per kept message, CHANNEL_OVERHEAD per channel. */
+  /** Memory counted for all channels: CHANNEL_OVERHEAD and the name per channel, and what their logs hold. */
   get totalBytes(): number {
     return this._totalBytes;
   }
@@ -244,23 +237,23 @@ export class MemoryHistory implements HistoryStore {
     }
   }
 
-  private _create(channel: string): ChannelLog {
+  private _create(channel: string): MessageLog {
     const max = this._options.maxChannels;
     if (max !== undefined && this._logs.size >= max) {
       // The channel quiet the longest gives way.
-      const [quietest, log] = this._logs.entries().next().value as [string, ChannelLog];
+      const [quietest, log] = this._logs.entries().next().value as [string, MessageLog];
       this._free(quietest, log);
     }
     this._totalBytes += channelCost(channel);
     const { limit, ttl } = this._bounds.of(channel);
-    return { seq: this._wasFreed(channel) ? this._floor : 0, items: [], head: 0, bytes: 0, last: 0, limit, ttl };
+    return new MessageLog(this._wasFreed(channel) ? this._floor : 0, limit, ttl);
   }
 
   /** Forgets a channel's record; its numbers are remembered by the floor and the filter. */
-  private _free(channel: string, log: ChannelLog): void {
-    while (log.head < log.items.length) this._dropOldest(log);
+  private _free(channel: string, log: MessageLog): void {
+    this._totalBytes -= log.cost + channelCost(channel);
+    log.clear();
     this._logs.delete(channel);
-    this._totalBytes -= channelCost(channel);
     this._floor = Math.max(this._floor, log.seq);
     this._freed ??= new Uint8Array(FREED_BITS / 8);
     const bit = hashName(channel) % FREED_BITS;
@@ -274,43 +267,32 @@ export class MemoryHistory implements HistoryStore {
   }
 
   /**
-   * While over maxTotalBytes: drops the oldest messages of the least recently written channels, and
-   * frees the records of those left empty.
+   * While the memory counted plus `extra` is over maxTotalBytes: drops the oldest messages of the least
+   * recently written channels other than `keep`, and frees the records of those left empty.
    */
-  private _bound(): void {
-    const max = this._options.maxTotalBytes;
-    if (max === undefined || this._totalBytes <= max) return;
+  private _bound(extra: number, keep: MessageLog): void {
+    const max = this._options.maxTotalBytes!;
     for (const [channel, log] of this._logs) {
-      while (this._totalBytes > max && log.head < log.items.length) this._dropOldest(log);
+      if (this._totalBytes + extra <= max) return;
+      if (log === keep) continue;
+      while (this._totalBytes + extra > max && log.count > 0) this._drop(log);
       // Emptied (or holding nothing): the record goes too.
-      if (log.head === log.items.length) this._free(channel, log);
-      if (this._totalBytes <= max) break;
+      if (log.count === 0) this._free(channel, log);
     }
   }
 
-  private _dropOldest(log: ChannelLog): void {
-    const item = log.items[log.head]!;
-    log.bytes -= item.data.length;
-    this._totalBytes -= item.data.length + MESSAGE_OVERHEAD;
-    log.items[log.head] = undefined as unknown as StoredMessage;
-    log.head++;
+  /** Drops what the channel's own bounds no longer allow (its age limit: the others hold on append). */
+  private _prune(log: MessageLog): void {
+    if (log.ttl <= 0) return;
+    const oldest = this._now() - log.ttl;
+    while (log.count > 0 && log.oldestTime < oldest) this._drop(log);
   }
 
-  private _prune(log: ChannelLog): void {
-    const { limit, ttl } = log;
-    const { maxBytes } = this._options;
-    const oldest = ttl > 0 ? this._now() - ttl : -Infinity;
-    while (log.head < log.items.length) {
-      const item = log.items[log.head]!;
-      const count = log.items.length - log.head;
-      if (count > limit || log.bytes > maxBytes || item.time < oldest) this._dropOldest(log);
-      else break;
-    }
-    // Compact once the dropped part is as big as the kept part.
-    if (log.head > 0 && log.head * 2 >= log.items.length) {
-      log.items = log.items.slice(log.head);
-      log.head = 0;
-    }
+  /** Drops a channel's oldest message, counting the memory its log gives back. */
+  private _drop(log: MessageLog): void {
+    const before = log.cost;
+    log.dropOldest();
+    this._totalBytes += log.cost - before;
   }
 }
 
@@ -327,15 +309,4 @@ export function hashName(name: string): number {
     hash = Math.imul(hash, 0x01000193);
   }
   return hash >>> 0;
-}
-
-/**
- * A copy with its own memory. Buffer.from() takes small copies from a shared 8 KiB pool, and one kept
- * message keeps its whole pool block alive: history bounded by payload bytes would hold up to 8 KiB per
- * message of a few bytes.
- */
-function ownCopy(data: Buffer): Buffer {
-  const copy = Buffer.allocUnsafeSlow(data.length);
-  data.copy(copy);
-  return copy;
 }
