@@ -292,16 +292,20 @@ async function traffic(cfg: GenConfig, conns: Conn[]): Promise<string> {
 
 /**
  * Fan-out, one publish at a time: the first connection publishes; the next publish goes out once every
- * connection has it. Every delivery's time since the publish is a sample; so is the time to the last.
+ * connection has it, and (with `cfg.rate`) no sooner than 1/rate s after the previous one, so that every
+ * server gets the same offered load and the generator is not the limit. Every delivery's time since the
+ * publish is a sample; so is the time to the last.
  */
 async function oneAtATime(cfg: GenConfig, conns: Conn[]) {
   const publisher = conns[0]!;
   const n = conns.length;
+  const interval = cfg.rate > 0 ? 1000 / cfg.rate : 0;
   const latencies: { ms: number; at: number }[] = [];
   const samples = new Samples();
   let got = 0;
   let start = 0;
   const publish = () => {
+    if (!gen.running) return;
     got = 0;
     start = performance.now();
     publisher.toSend = 1;
@@ -312,7 +316,9 @@ async function oneAtATime(cfg: GenConfig, conns: Conn[]) {
     if (gen.measuring) samples.push(now - start);
     if (++got === n) {
       latencies.push({ ms: now - start, at: now });
-      if (gen.running) publish();
+      const wait = start + interval - now;
+      if (wait <= 0) publish();
+      else setTimeout(publish, wait);
     }
   };
   gen.running = true;

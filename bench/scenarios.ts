@@ -215,8 +215,9 @@ function memoryScenario(n: number, options: { big?: boolean; traffic?: boolean; 
 }
 
 /** One publish at a time: the next once every subscriber has the previous. */
-function oneAtATime(n: number, name: string): Scenario {
+function oneAtATime(n: number, name: string, rate = 0): Scenario {
   const count = n.toLocaleString('en-US');
+  const offered = (rate * n).toLocaleString('en-US');
   return {
     name,
     title: `one 64-byte message at a time to ${count} subscriber${n > 1 ? 's' : ''}`,
@@ -224,12 +225,17 @@ function oneAtATime(n: number, name: string): Scenario {
     group: 'library',
     description:
       `${count} connection${n > 1 ? 's' : ''} subscribed to one topic; the first publishes a 64-byte text message and ` +
-      'the next as soon as every subscriber (itself included) has the previous; the time from publish to each ' +
+      'the next as soon as every subscriber (itself included) has the previous' +
+      (rate > 0
+        ? `, but no sooner than 1/${rate} s after it (at most ${rate} publishes, ${offered} deliveries a second: the ` +
+          'same offered load for every server, and the load generator is not the limit)'
+        : '') +
+      '; the time from publish to each ' +
       'delivery is taken in the generator that published (one clock); Wavecast uses wss.publish, ws loops over ' +
       'wss.clients with send, raw writes one frame to each',
     serverMode: 'publish',
     kind: 'fanout',
-    gen: { connections: n, payloadSize: 64, concurrency: 128 },
+    gen: { connections: n, payloadSize: 64, concurrency: 128, rate },
     procs: 1,
     multiProc: false,
     seconds: THROUGHPUT,
@@ -377,8 +383,8 @@ export const SCENARIOS: Scenario[] = [
   memoryScenario(10_000, { traffic: true, http: true }),
   memoryScenario(50_000, { big: true }),
   oneAtATime(1, 'latency-1'),
-  oneAtATime(100, 'latency-100'),
-  oneAtATime(1_000, 'latency-1k'),
+  oneAtATime(100, 'latency-100', 500),
+  oneAtATime(1_000, 'latency-1k', 50),
   {
     ...oneAtATime(10_000, 'fanout-10k'),
     title: 'publish one 64-byte message to 10,000 subscribers, one publish at a time',
