@@ -196,7 +196,7 @@ export const SERVE_FLAGS: Record<string, FlagSpec> = {
     default: 67108864,
     value: 'BYTES',
     description:
-      'most memory the history of all channels together may take, counting about 512 bytes a message and a channel beyond payloads (the quietest channels lose their oldest first); in memory only: with a broker, its own limits apply',
+      'most memory the history of all channels together may take, counting what each channel holds (about 512 bytes, its name, and for its kept messages 32 bytes each and a ring of their bytes; the quietest channels lose their oldest first); in memory only: with a broker, its own limits apply',
   },
   'max-channels': {
     type: 'number',
