@@ -186,7 +186,10 @@ export class MessageLog {
   private _place(length: number): number {
     const size = this._ringSize;
     if (this._bytes === 0) return length <= size ? 0 : -1;
-    const head = this._oldestPayloadOffset();
+    // The oldest message's offset: where its payload starts, or for an empty one where the ring's next
+    // payload was to go when it came (every later payload lies from there on, round the end at most once),
+    // so the free room computed from it is never more than there is.
+    const head = this._store!.readDoubleLE(this._first * SLOT + 8);
     if (this._tail > head) {
       // Not wrapped: free after the tail, and before the oldest.
       if (this._tail + length <= size) return this._tail;
@@ -194,16 +197,6 @@ export class MessageLog {
     }
     // Wrapped: free between the tail and the oldest.
     return this._tail + length <= head ? this._tail : -1;
-  }
-
-  /** The offset of the oldest kept payload that has bytes (the log keeps some). */
-  private _oldestPayloadOffset(): number {
-    const store = this._store!;
-    for (let k = 0; k < this._count; k++) {
-      const i = ((this._first + k) % this._slots) * SLOT;
-      if (store.readDoubleLE(i + 16) >= 2) return store.readDoubleLE(i + 8);
-    }
-    return this._tail;
   }
 
   private _slotsFor(count: number): number {
@@ -235,7 +228,7 @@ export class MessageLog {
         const length = this._length(slot);
         const at = old.readDoubleLE(i + 8);
         old.copy(store, k * SLOT, i, i + SLOT);
-        store.writeDoubleLE(length > 0 ? tail : 0, k * SLOT + 8);
+        store.writeDoubleLE(tail, k * SLOT + 8);
         if (length > 0) old.copy(store, ring + tail, oldRing + at, oldRing + at + length);
         tail += length;
         if (from !== null) from[k] = this._from![slot];
