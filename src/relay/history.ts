@@ -162,17 +162,15 @@ export class MemoryHistory implements HistoryStore {
     log.last = message.time;
     const length = data.length;
     const { maxBytes, maxTotalBytes } = this._options;
-    const before = log.cost;
     if (!(log.limit > 0 && length <= maxBytes)) {
       // Not kept: neither is anything before it, so what is kept never has a hole.
+      this._totalBytes -= log.cost;
       log.clear();
-      this._totalBytes += log.cost - before;
       return message;
     }
     // Room by the channel's own bounds first: what they would drop after this message goes now.
-    const oldest = log.ttl > 0 ? message.time - log.ttl : Number.NEGATIVE_INFINITY;
-    while (log.count > 0 && (log.count >= log.limit || log.bytes + length > maxBytes || log.oldestTime < oldest)) log.dropOldest();
-    this._totalBytes += log.cost - before;
+    this._prune(log, message.time);
+    while (log.count > 0 && (log.count >= log.limit || log.bytes + length > maxBytes)) this._drop(log);
     let growth = log.growthFor(length);
     if (growth > 0 && maxTotalBytes !== undefined && this._totalBytes + growth > maxTotalBytes) {
       // Then from the quietest channels, and last from its own oldest (which leaves room in its ring).
@@ -283,10 +281,10 @@ export class MemoryHistory implements HistoryStore {
     }
   }
 
-  /** Drops what the channel's own bounds no longer allow (its age limit: the others hold on append). */
-  private _prune(log: MessageLog): void {
+  /** Drops what the channel's own bounds no longer allow at `now` (its age limit: the others hold on append). */
+  private _prune(log: MessageLog, now = this._now()): void {
     if (log.ttl <= 0) return;
-    const oldest = this._now() - log.ttl;
+    const oldest = now - log.ttl;
     while (log.count > 0 && log.oldestTime < oldest) this._drop(log);
   }
 
