@@ -193,8 +193,7 @@ export class MemoryHistory implements HistoryStore {
     const start = Math.max(0, since);
     if (log === undefined) return historyRead([], this.latest(channel), start);
     this._prune(log);
-    const messages: StoredMessage[] = log.after(start).map((m) => ({ channel, ...m }));
-    return historyRead(messages, log.seq, start, log.firstSeq);
+    return historyRead(log.after(channel, start), log.seq, start, log.firstSeq);
   }
 
   latest(channel: string): number {
