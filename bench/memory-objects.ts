@@ -1,50 +1,66 @@
-// What a connection keeps on the server's heap, object by object: a server (Wavecast from dist/, or ws)
-// runs in this process, the load generator in a child opens the connections (after a warm-up, as in the
-// memory scenarios) and, with --traffic, has each send a few echoed messages and a ping; a heap snapshot
-// is taken before and after, and the growth is printed per connection, by kind of object.
-// Usage: node build/bench/memory-objects.js [--module wavecast|ws] [--connections N] [--traffic N] [--http]
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// What a connection keeps on the server's heap, object by object: one of the benchmark's echo servers
+// (Wavecast from dist/, ws, or the raw node:net server) runs in a child process, exactly as the memory
+// scenarios run it; the load generator in another opens the connections (after the same warm-up) and,
+// with --traffic, has each send a few echoed messages and a ping; the server writes a heap snapshot
+// before and after, and the growth is printed per connection, by kind of object.
+// Usage: node build/bench/memory-objects.js [--server wavecast|ws|raw] [--connections N] [--traffic N] [--http]
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readFileSync, rmSync } from 'node:fs';
-import { writeHeapSnapshot } from 'node:v8';
 import { Child } from './lib/proc.js';
-import type { GenConfig, GenToRunner } from './lib/types.js';
+import type { GenConfig, GenToRunner, ServerToRunner } from './lib/types.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
 interface Snapshot {
-  snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+  snapshot: { meta: { node_fields: string[]; node_types: [string[]]; edge_fields: string[] } };
   nodes: number[];
+  edges: number[];
   strings: string[];
 }
 
-/** Bytes and count of objects per kind (type and constructor name) in a heap snapshot file. */
+/** Kinds of object that are another object's backing store: counted as `<kind> of <holder's kind>`. */
+const BACKING = /^(hidden system \/ PropertyArray|array \(object properties\)|array \(object elements\))$/;
+
+/**
+ * Bytes and count of objects per kind (type and constructor name) in a heap snapshot file; a property or
+ * element store is named with the kind of object that holds it (a listener table's dictionary shows as
+ * `array (object properties) of Object`), so that what it costs is seen beside its owner.
+ */
 export function objectsByKind(file: string): Map<string, { count: number; bytes: number }> {
   const snap = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
   const fields = snap.snapshot.meta.node_fields;
-  const [typeAt, nameAt, sizeAt] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f)) as [number, number, number];
+  const [typeAt, nameAt, sizeAt, edgeCountAt] = ['type', 'name', 'self_size', 'edge_count'].map((f) => fields.indexOf(f)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  const edgeFields = snap.snapshot.meta.edge_fields.length;
+  const toAt = snap.snapshot.meta.edge_fields.indexOf('to_node');
   const types = snap.snapshot.meta.node_types[0];
+  const kindOf = (i: number) => `${types[snap.nodes[i + typeAt]!]} ${snap.strings[snap.nodes[i + nameAt]!]!.slice(0, 60)}`;
+  // Who holds each backing store: the first object with an edge to it.
+  const holder = new Map<number, number>();
+  for (let i = 0, e = 0; i < snap.nodes.length; i += fields.length) {
+    const edges = snap.nodes[i + edgeCountAt]!;
+    for (let k = 0; k < edges; k++, e += edgeFields) {
+      const to = snap.edges[e + toAt]!;
+      if (!holder.has(to) && BACKING.test(kindOf(to))) holder.set(to, i);
+    }
+  }
   const kinds = new Map<string, { count: number; bytes: number }>();
   for (let i = 0; i < snap.nodes.length; i += fields.length) {
-    const kind = `${types[snap.nodes[i + typeAt]!]} ${snap.strings[snap.nodes[i + nameAt]!]!.slice(0, 60)}`;
+    let kind = kindOf(i);
+    const owner = holder.get(i);
+    if (owner !== undefined && BACKING.test(kind)) kind += ` of ${kindOf(owner).replace(/^object /, '')}`;
     const entry = kinds.get(kind) ?? { count: 0, bytes: 0 };
     entry.count++;
     entry.bytes += snap.nodes[i + sizeAt]!;
     kinds.set(kind, entry);
   }
   return kinds;
-}
-
-/** Writes a heap snapshot (after full collections) and returns its file: read it once every snapshot is taken. */
-function snapshot(): string {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error('run with node --expose-gc');
-  gc();
-  gc();
-  return writeHeapSnapshot();
 }
 
 /** Reads and deletes a snapshot file. */
@@ -56,35 +72,40 @@ function read(file: string): Map<string, { count: number; bytes: number }> {
   }
 }
 
+/** The bench server processes this can look into: the same scripts and arguments as the runner's peers. */
+function serverProcess(name: string, http: boolean): { script: string; args: string[]; env: NodeJS.ProcessEnv } {
+  const on = http ? ['http'] : [];
+  const wslike = join(HERE, 'servers', 'wslike.js');
+  switch (name) {
+    case 'wavecast':
+      return { script: wslike, args: ['wavecast', 'echo', ...on], env: process.env };
+    case 'ws':
+      return { script: wslike, args: ['ws', 'echo', ...on], env: process.env };
+    case 'raw':
+      return { script: join(HERE, 'servers', 'raw.js'), args: ['echo', ...on], env: process.env };
+    default:
+      throw new Error(`unknown server ${name}; expected wavecast, ws or raw`);
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      module: { type: 'string', default: 'wavecast' },
+      server: { type: 'string', default: 'wavecast' },
       connections: { type: 'string', default: '2000' },
       traffic: { type: 'string', default: '3' },
       http: { type: 'boolean', default: false },
     },
   });
   const n = Number(values.connections);
-  const root = resolve(HERE, '../..');
-  const specifier = values.module === 'wavecast' ? pathToFileURL(join(root, 'dist', 'index.js')).href : values.module!;
-  const { WebSocketServer } = (await import(specifier)) as {
-    WebSocketServer: new (
-      options: object,
-    ) => {
-      on(event: string, listener: (...args: never[]) => void): void;
-      address(): AddressInfo;
-    };
+  const { script, args, env } = serverProcess(values.server!, values.http!);
+  const server = Child.fork<ServerToRunner>('server', script, args, { env, execArgv: ['--expose-gc'] });
+  const { port } = await Promise.race([server.next('ready', 20_000), server.died]);
+  /** A heap snapshot of the server (after full collections); its file, to read once every snapshot is taken. */
+  const snapshot = async (): Promise<string> => {
+    server.send({ cmd: 'snapshot' });
+    return (await Promise.race([server.next('snapshot', 120_000), server.died])).file;
   };
-  const http = values.http ? createServer() : null;
-  const wss = new WebSocketServer(http ? { server: http } : { port: 0, host: '127.0.0.1' });
-  wss.on('connection', (socket: { on(e: 'message', l: (d: Buffer, b: boolean) => void): void; send(d: Buffer, o: object): void }) =>
-    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary })),
-  );
-  const port = await new Promise<number>((done) => {
-    if (http) http.listen(0, '127.0.0.1', () => done((http.address() as AddressInfo).port));
-    else wss.on('listening', () => done(wss.address().port));
-  });
   const gen = Child.fork<GenToRunner>('load generator', join(HERE, 'loadgen.js'), []);
   const config: GenConfig = {
     kind: 'idle',
@@ -111,10 +132,10 @@ async function main(): Promise<void> {
   await Promise.race([gen.next('warmed', 60_000), gen.died]);
   // Both snapshots are written before either is read: what reading the first builds (a table of every kind
   // of object) would otherwise be on the heap when the second is taken, and count as the connections'.
-  const beforeFile = snapshot();
+  const beforeFile = await snapshot();
   gen.send({ cmd: 'proceed' });
   const connected = await Promise.race([gen.next('connected', 120_000), gen.died]);
-  const afterFile = snapshot();
+  const afterFile = await snapshot();
   const before = read(beforeFile);
   const after = read(afterFile);
   const rows: [string, number, number][] = [];
@@ -123,13 +144,15 @@ async function main(): Promise<void> {
     if (a.bytes - b.bytes >= 8 * n) rows.push([kind, (a.count - b.count) / n, (a.bytes - b.bytes) / n]);
   }
   rows.sort((x, y) => y[2] - x[2]);
-  const total = rows.reduce((sum, r) => sum + r[2], 0);
-  console.log(`${values.module}${values.http ? ' on node:http' : ''}: ${n} connections (${connected.verified})`);
-  console.log(`heap growth per connection, by kind of object (rows of 8 B/conn or more; ${Math.round(total)} B/conn in all):\n`);
+  // `synthetic` and `native` rows are Node's C++ objects as the snapshot sizes them, outside V8's heapUsed.
+  const onHeap = rows.filter((r) => !/^(synthetic|native) /.test(r[0])).reduce((sum, r) => sum + r[2], 0);
+  console.log(`${values.server}${values.http ? ' on node:http' : ''}: ${n} connections (${connected.verified})`);
+  console.log(`heap growth per connection, by kind of object (rows of 8 B/conn or more; ${Math.round(onHeap)} B/conn on V8's heap):\n`);
   for (const [kind, count, bytes] of rows)
     console.log(`${String(Math.round(bytes)).padStart(6)} B  ${count.toFixed(2).padStart(6)} objects  ${kind}`);
   await gen.stop();
-  process.exit(0);
+  server.send({ cmd: 'exit' });
+  await server.exited;
 }
 
 main().catch((error: unknown) => {

@@ -93,4 +93,5 @@ export type ServerToRunner =
   | { type: 'unsupported'; reason: string }
   | { type: 'error'; message: string }
   | { type: 'mem'; usage: MemoryUsage; gc: boolean }
+  | { type: 'snapshot'; file: string }
   | { type: 'cpu'; usage: CpuSample; at: number };

@@ -1,5 +1,6 @@
 // What every benchmark server process shares: it tells the runner its port (IPC and a `PORT n` line on
 // stdout), answers the runner's questions about memory and CPU, and reports errors instead of hiding them.
+import { writeHeapSnapshot } from 'node:v8';
 
 export type ServerMode = 'echo' | 'deflate' | 'broadcast' | 'publish';
 
@@ -48,6 +49,15 @@ export function installControl(): void {
           gc();
         }
         send({ type: 'mem', usage: process.memoryUsage(), gc: Boolean(gc) });
+        break;
+      }
+      case 'snapshot': {
+        // For memory-objects: a heap snapshot after full collections, written to a file the asker reads.
+        if (gc) {
+          gc();
+          gc();
+        }
+        send({ type: 'snapshot', file: writeHeapSnapshot() });
         break;
       }
       case 'cpu':
