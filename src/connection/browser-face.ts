@@ -26,7 +26,32 @@ export interface AddEventListenerOptions {
   once?: boolean;
 }
 
-export abstract class BrowserFace extends EventEmitter {
+/**
+ * The emitter's listener table. EventEmitter starts every emitter's table as a `{ __proto__: null }` literal,
+ * which V8 keeps as a hash table (about 200 B more per connection than the fields it holds); an object made
+ * by a constructor keeps its keys as fast properties, and with a prototype that is empty and has none of its
+ * own (not even `constructor`), a lookup of 'toString' or 'constructor' finds nothing, as in the literal.
+ */
+class ListenerTable {}
+Object.setPrototypeOf(ListenerTable.prototype, null);
+Reflect.deleteProperty(ListenerTable.prototype, 'constructor');
+
+/**
+ * EventEmitter as connections inherit it: the same prototype (every method is EventEmitter's, `instanceof
+ * EventEmitter` holds) and the same static side, with a constructor that gives a connection only the two
+ * fields a listener needs, its table and their count. EventEmitter's own would add three more to every
+ * connection (_maxListeners and two symbol-keyed flags) whose unset values its methods read from the
+ * prototype all the same: the default listener limit, and `EventEmitter.captureRejections` as it is when an
+ * event is emitted.
+ */
+function ConnectionEmitter(this: { _events: object; _eventsCount: number }): void {
+  this._events = new ListenerTable();
+  this._eventsCount = 0;
+}
+ConnectionEmitter.prototype = EventEmitter.prototype;
+Object.setPrototypeOf(ConnectionEmitter, EventEmitter);
+
+export abstract class BrowserFace extends (ConnectionEmitter as unknown as typeof EventEmitter) {
   /** @internal Whether both close frames were exchanged (CloseEvent.wasClean). */
   protected abstract _wasClean(): boolean;
 

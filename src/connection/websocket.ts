@@ -35,6 +35,16 @@ export type { ConnectionOptions, MessageCompression, SendOptions } from './optio
 export type { ServerHost } from './options.js';
 const DEFAULT_OPTIONS: ConnectionOptions = {};
 
+/** @internal What a connection's opening handshake settled (WebSocket#_opening). */
+export interface Opening {
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly url: string;
+  /** Called by close()/terminate() while a client's handshake is under way. */
+  readonly abort: ((message: string) => void) | null;
+}
+const NOT_OPENED: Opening = Object.freeze({ protocol: '', extensions: '', url: '', abort: null });
+
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
@@ -117,12 +127,17 @@ export class WebSocket extends BrowserFace {
   /** @internal CONNECTING, OPEN, CLOSING or CLOSED: two bits of _flags (READY_STATE_SHIFT), CONNECTING at first. */
   declare _readyState: number;
   /** @internal */ declare _isServer: boolean;
-  /** @internal */ _protocol = '';
-  /** @internal */ _extensions = '';
-  /** @internal */ _url = '';
-  /** @internal */ _compression: MessageCompression | null = null;
+  /**
+   * @internal What the opening handshake settled (subprotocol, extensions, URL), in one record that a server
+   * shares between the connections it opened alike; the four fields below are accessors over it.
+   */
+  _opening: Opening = NOT_OPENED;
+  /** @internal */ declare _protocol: string;
+  /** @internal */ declare _extensions: string;
+  /** @internal */ declare _url: string;
   /** @internal Called by close()/terminate() while the client handshake is under way. */
-  _abortHandshake: ((message: string) => void) | null = null;
+  declare _abortHandshake: ((message: string) => void) | null;
+  /** @internal */ _compression: MessageCompression | null = null;
   /** @internal When the peer was last heard from (connectionClock()), for the server's sweep. */
   _lastSeen = 0;
   /** @internal */ declare _awaitingPong: boolean;
@@ -172,7 +187,7 @@ export class WebSocket extends BrowserFace {
   /** @internal Whether the fragmented message being sent is compressed (decided by its first fragment). */
   declare private _compressFragments: boolean;
 
-  // biome-ignore lint/complexity/noUselessConstructor: the default one would hand its arguments (a server's `new WebSocket(null, undefined, options)`) to EventEmitter as its options.
+  // biome-ignore lint/complexity/noUselessConstructor: it gives the class its own signature (no arguments) instead of EventEmitter's (options), so that a server's `new WebSocket(null, undefined, options)` type-checks against the client class.
   constructor() {
     super();
   }
@@ -746,6 +761,24 @@ FLAGS.forEach((name, bit) => {
     },
   });
 });
+
+// What the opening handshake settled: accessors over the _opening record, which is never changed in place (a
+// server shares it): setting one of them gives the connection a record of its own.
+for (const [name, key] of [
+  ['_protocol', 'protocol'],
+  ['_extensions', 'extensions'],
+  ['_url', 'url'],
+  ['_abortHandshake', 'abort'],
+] as const) {
+  Object.defineProperty(WebSocket.prototype, name, {
+    get(this: WebSocket) {
+      return this._opening[key];
+    },
+    set(this: WebSocket, value: never) {
+      this._opening = { ...this._opening, [key]: value };
+    },
+  });
+}
 
 // The ready state, the two bits of _flags above the booleans.
 const READY_STATE_SHIFT = FLAGS.length;

@@ -12,6 +12,7 @@ import {
   WebSocket,
   isConnectionSocket,
   type ConnectionOptions,
+  type Opening,
   type SendData,
 } from '../connection/websocket.js';
 import { createDeflateCompression } from '../connection/deflate-codec.js';
@@ -152,6 +153,8 @@ export class WebSocketServer<T extends WebSocketClass = WebSocketClass> extends 
   private readonly _maxConnections: number;
   /** @internal maxConnectionsPerIp, when set. */
   private readonly _addressLimit: AddressLimit | null;
+  /** @internal The opening record given to the last connection, shared by the next ones that open alike. */
+  private _lastOpening: Opening | null = null;
 
   constructor(options: ServerOptions<T> = {}, callback?: () => void) {
     super();
@@ -376,10 +379,8 @@ export class WebSocketServer<T extends WebSocketClass = WebSocketClass> extends 
     this._sweeper.handshakeEnded(socket);
 
     const ws = new this._WebSocket(null, undefined, this.options);
-    ws._protocol = protocol ?? '';
     // As `ws.extensions` says in `ws`: the names of the extensions in use.
-    ws._extensions = deflate !== null ? 'permessage-deflate' : '';
-    ws._url = req.url ?? '/';
+    ws._opening = this._openingFor(protocol ?? '', deflate !== null ? 'permessage-deflate' : '', req.url ?? '/');
     const compression = deflate
       ? createDeflateCompression(deflate.params, this._deflate!, { isServer: true, maxPayload: this.options.maxPayload })
       : null;
@@ -460,6 +461,13 @@ export class WebSocketServer<T extends WebSocketClass = WebSocketClass> extends 
   }
 
   // ---------------------------------------------------------------- refusals
+
+  /** @internal What a connection's handshake settled: the last connection's record again when it settled the same. */
+  private _openingFor(protocol: string, extensions: string, url: string): Opening {
+    const last = this._lastOpening;
+    if (last !== null && last.protocol === protocol && last.extensions === extensions && last.url === url) return last;
+    return (this._lastOpening = Object.freeze({ protocol, extensions, url, abort: null }));
+  }
 
   /** @internal */
   private _atCapacity(): boolean {

@@ -411,3 +411,38 @@ test('the browser face on a server socket: onmessage, addEventListener, onclose'
   assert.deepEqual(events, ['onmessage:abc:string', 'listener:abc']);
   await stop(wss);
 });
+
+test("each connection reports its own handshake's protocol, extensions and url, however many open alike", async () => {
+  const wss = new WebSocketServer({
+    port: 0,
+    host: '127.0.0.1',
+    handleProtocols: (protocols: Set<string>) => [...protocols][0] ?? false,
+    perMessageDeflate: true,
+  });
+  await once(wss, 'listening');
+  const { port } = wss.address() as { port: number };
+  const opened = [
+    { path: '/a', protocols: ['one'], deflate: false },
+    { path: '/a', protocols: ['one'], deflate: false },
+    { path: '/b', protocols: ['one'], deflate: false },
+    { path: '/b', protocols: ['two'], deflate: false },
+    { path: '/b', protocols: ['two'], deflate: true },
+    { path: '/a', protocols: ['one'], deflate: false },
+  ];
+  const pairs = [];
+  for (const { path, protocols, deflate } of opened) {
+    const accepted = once<[WebSocket]>(wss, 'connection');
+    const client = new WS(`ws://127.0.0.1:${port}${path}`, protocols, { perMessageDeflate: deflate });
+    const [[socket]] = await Promise.all([accepted, once(client, 'open')]);
+    pairs.push({ client, socket });
+  }
+  assert.deepEqual(
+    pairs.map(({ socket }) => [socket.url, socket.protocol, socket.extensions]),
+    opened.map(({ path, protocols, deflate }) => [path, protocols[0], deflate ? 'permessage-deflate' : '']),
+  );
+  for (const { client, socket } of pairs) {
+    client.terminate();
+    await once(socket, 'close');
+  }
+  wss.close();
+});
