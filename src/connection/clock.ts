@@ -4,7 +4,7 @@
 // would be a separate 16-byte number object per connection. The clock wraps after 24.8 days, so times
 // are compared through clockDiff(), which is right for any two times less than 24.8 days apart.
 const CLOCK_BASE = Date.now();
-/** @internal The clock of _lastSeen and _pingSentAt (ms, wrapping 32-bit). */
+/** @internal The clock of _lastSeen and _lastMessage (ms, wrapping 32-bit). */
 export function connectionClock(): number {
   return (Date.now() - CLOCK_BASE) | 0;
 }

@@ -40,14 +40,24 @@ export function stopListening(socket: Duplex): void {
   socket.removeListener('end', socketOnEnd);
 }
 
-/** Answers the connection's latest pending ping (WebSocket#_pendingPong) once `socket` drains. */
-export function pongOnDrain(socket: Duplex): void {
-  socket.once('drain', socketOnDrain);
+/**
+ * The latest ping of each connection whose peer does not read what it is sent, answered once its socket
+ * drains: rare, so kept here rather than in a field of every connection (weakly: a connection that closes
+ * first takes its entry with it).
+ */
+const pendingPongs = new WeakMap<WebSocket, Buffer>();
+
+/** Answers `data`, the connection's latest ping, once its socket drains (a later ping replaces it). */
+export function pongOnDrain(ws: WebSocket, socket: Duplex, data: Buffer): void {
+  if (!pendingPongs.has(ws)) socket.once('drain', socketOnDrain);
+  pendingPongs.set(ws, data);
 }
 
 function socketOnData(this: OwnedSocket, chunk: Buffer): void {
   const ws = this[kSocketOwner]!;
+  // The peer is alive: what the heartbeat reads (an answer to its ping or anything else).
   ws._lastSeen = connectionClock();
+  ws._awaitingPong = false;
   (ws._link ?? ws._ensureLink()).push(chunk);
 }
 
@@ -68,9 +78,9 @@ function socketOnClose(this: OwnedSocket): void {
 
 function socketOnDrain(this: OwnedSocket): void {
   const ws = this[kSocketOwner]!;
-  const data = ws._pendingPong;
-  ws._pendingPong = null;
-  if (data !== null && ws._readyState === OPEN) ws.pong(data, !ws._isServer);
+  const data = pendingPongs.get(ws);
+  pendingPongs.delete(ws);
+  if (data !== undefined && ws._readyState === OPEN) ws.pong(data, !ws._isServer);
 }
 
 function socketOnError(this: OwnedSocket): void {

@@ -35,15 +35,20 @@ export type { ConnectionOptions, MessageCompression, SendOptions } from './optio
 export type { ServerHost } from './options.js';
 const DEFAULT_OPTIONS: ConnectionOptions = {};
 
-/** @internal What a connection's opening handshake settled (WebSocket#_opening). */
+/**
+ * @internal What a connection was opened with (WebSocket#_opening): what its handshake settled, the server
+ * that accepted it and its options; a server's connections that opened alike share one.
+ */
 export interface Opening {
   readonly protocol: string;
   readonly extensions: string;
   readonly url: string;
   /** Called by close()/terminate() while a client's handshake is under way. */
   readonly abort: ((message: string) => void) | null;
+  readonly host: ServerHost | null;
+  readonly options: ConnectionOptions;
 }
-const NOT_OPENED: Opening = Object.freeze({ protocol: '', extensions: '', url: '', abort: null });
+const NOT_OPENED: Opening = Object.freeze({ protocol: '', extensions: '', url: '', abort: null, host: null, options: DEFAULT_OPTIONS });
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -128,8 +133,9 @@ export class WebSocket extends BrowserFace {
   declare _readyState: number;
   /** @internal */ declare _isServer: boolean;
   /**
-   * @internal What the opening handshake settled (subprotocol, extensions, URL), in one record that a server
-   * shares between the connections it opened alike; the four fields below are accessors over it.
+   * @internal What the connection was opened with (subprotocol, extensions, URL, server, options), in one
+   * record that a server shares between the connections it opened alike; the fields below declared with it
+   * (_protocol … _abortHandshake, _host, _options) are accessors over it.
    */
   _opening: Opening = NOT_OPENED;
   /** @internal */ declare _protocol: string;
@@ -138,16 +144,19 @@ export class WebSocket extends BrowserFace {
   /** @internal Called by close()/terminate() while the client handshake is under way. */
   declare _abortHandshake: ((message: string) => void) | null;
   /** @internal */ _compression: MessageCompression | null = null;
-  /** @internal When the peer was last heard from (connectionClock()), for the server's sweep. */
+  /**
+   * @internal For the server's heartbeat (connectionClock()): when the peer was last heard from, or, while
+   * _awaitingPong, when the ping that waits for an answer was sent. Anything read from the peer sets it
+   * and clears _awaitingPong (socket-listeners.ts), so one field serves both.
+   */
   _lastSeen = 0;
-  /** @internal */ declare _awaitingPong: boolean;
+  /** @internal A heartbeat ping was sent and nothing has been read from the peer since. */
+  declare _awaitingPong: boolean;
   /**
    * @internal The server that accepted this connection (tracked in `clients` or not): subscribe() goes
-   * to its topics, and it is told of the close. Null on a client.
+   * to its topics, and it is told of the close. Null on a client. In _opening.
    */
-  _host: ServerHost | null = null;
-  /** @internal When the server's heartbeat sent its last unanswered ping (connectionClock()). */
-  _pingSentAt = 0;
+  declare _host: ServerHost | null;
   /**
    * @internal When a message (not a control frame) last went either way, for the server's idleTimeout
    * (connectionClock()). Sends and receives only set _messageMoved, a bit; the sweep turns it into a time.
@@ -165,8 +174,6 @@ export class WebSocket extends BrowserFace {
    * frames held behind a fragmented message); made on first need, so that an idle connection has none.
    */
   _sendQueue: SendQueue | null = null;
-  /** @internal The latest ping not answered yet because the peer is not reading (sent on 'drain'). */
-  _pendingPong: Buffer | null = null;
 
   /** @internal binaryType, as three of the _flags ('nodebuffer' when none is set). */
   declare private _binaryArrayBuffer: boolean;
@@ -178,8 +185,8 @@ export class WebSocket extends BrowserFace {
   declare _peerEnded: boolean;
   /** @internal end() was asked of the socket (or queued behind a compression). */
   declare private _endRequested: boolean;
-  /** @internal */
-  _options: ConnectionOptions = DEFAULT_OPTIONS;
+  /** @internal In _opening. */
+  declare _options: ConnectionOptions;
   /** @internal */
   declare private _fragmenting: boolean;
   /** @internal The socket closed while what the peer sent before still waited its turn: 'close' waits for it. */
@@ -243,7 +250,7 @@ export class WebSocket extends BrowserFace {
   _setSocket(socket: Duplex, head: Buffer, options: ConnectionOptions, compression: MessageCompression | null = null): void {
     this._socket = adoptSocket(this, socket, head);
     this._compression = compression;
-    this._options = options;
+    if (this._options !== options) this._options = options;
     this._lastSeen = this._lastMessage = connectionClock();
     this._readyState = OPEN;
     this.emit('open');
@@ -616,7 +623,6 @@ export class WebSocket extends BrowserFace {
 
   /** @internal */
   _emitMessage(data: Buffer, isBinary: boolean): void {
-    this._lastSeen = connectionClock();
     this._flags |= FLAG_MESSAGE_MOVED;
     // As in `ws`, binaryType shapes binary messages only; text always comes as a TextMessage (a Buffer).
     let out: RawData | Blob;
@@ -635,14 +641,12 @@ export class WebSocket extends BrowserFace {
 
   /** @internal */
   _receivePing(data: Buffer): void {
-    this._lastSeen = connectionClock();
     if (this._options.autoPong !== false && this._readyState === OPEN) {
       const socket = this._socket!;
       if (socket.writableNeedDrain) {
         // The peer does not read what we send: a pong for each of its pings would pile up without
         // bound. Only its latest ping is answered, once the socket drains (RFC 6455 5.5.3 allows it).
-        if (this._pendingPong === null) pongOnDrain(socket);
-        this._pendingPong = Buffer.from(data);
+        pongOnDrain(this, socket, Buffer.from(data));
       } else {
         this.pong(data, !this._isServer);
       }
@@ -652,8 +656,6 @@ export class WebSocket extends BrowserFace {
 
   /** @internal */
   _receivePong(data: Buffer): void {
-    this._lastSeen = connectionClock();
-    this._awaitingPong = false;
     this.emit('pong', data);
   }
 
@@ -762,13 +764,15 @@ FLAGS.forEach((name, bit) => {
   });
 });
 
-// What the opening handshake settled: accessors over the _opening record, which is never changed in place (a
+// What the connection was opened with: accessors over the _opening record, which is never changed in place (a
 // server shares it): setting one of them gives the connection a record of its own.
 for (const [name, key] of [
   ['_protocol', 'protocol'],
   ['_extensions', 'extensions'],
   ['_url', 'url'],
   ['_abortHandshake', 'abort'],
+  ['_host', 'host'],
+  ['_options', 'options'],
 ] as const) {
   Object.defineProperty(WebSocket.prototype, name, {
     get(this: WebSocket) {

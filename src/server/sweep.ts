@@ -140,23 +140,21 @@ export class Sweeper {
     }
     if (this._watchConnections) {
       const { heartbeat, idleTimeout } = this._options;
-      const clock = connectionClock(); // the clock of _lastSeen and _pingSentAt
+      const clock = connectionClock(); // the clock of _lastSeen
       for (const ws of this._connections) {
         if (ws._readyState !== WebSocket.OPEN) continue;
-        const seen = ws._lastSeen;
         if (heartbeat !== null) {
+          // Reading anything from the peer clears _awaitingPong and sets _lastSeen (socket-listeners.ts):
+          // while it is set, _lastSeen is when the ping was sent.
           if (ws._awaitingPong) {
-            if (clockDiff(seen, ws._pingSentAt) > 0) {
-              ws._awaitingPong = false; // something arrived after the ping: the peer is alive
-            } else if (clockDiff(clock, ws._pingSentAt) >= heartbeat.timeout) {
+            if (clockDiff(clock, ws._lastSeen) >= heartbeat.timeout) {
               this._stats.heartbeatTimeouts++;
               ws.terminate();
               continue;
             }
-          }
-          if (!ws._awaitingPong && clockDiff(clock, seen) >= heartbeat.interval) {
+          } else if (clockDiff(clock, ws._lastSeen) >= heartbeat.interval) {
             ws._awaitingPong = true;
-            ws._pingSentAt = clock;
+            ws._lastSeen = clock;
             ws.ping();
           }
         }

@@ -385,9 +385,8 @@ export class WebSocketServer<T extends WebSocketClass = WebSocketClass> extends 
       ? createDeflateCompression(deflate.params, this._deflate!, { isServer: true, maxPayload: this.options.maxPayload })
       : null;
     ws._setSocket(socket, head, this._connectionOptions, compression);
-    // Every connection reports its close to the server (topics, limits, shutdown need it); only tracked
-    // ones are in `clients`, which is then the same set as `_connections`.
-    ws._host = this;
+    // Every connection reports its close to the server (its _opening names it as the host: topics, limits,
+    // shutdown need it); only tracked ones are in `clients`, which is then the same set as `_connections`.
     this._connections.add(ws);
     this._sweeper.wake();
     callback(ws as InstanceType<T>, req, auth);
@@ -466,7 +465,8 @@ export class WebSocketServer<T extends WebSocketClass = WebSocketClass> extends 
   private _openingFor(protocol: string, extensions: string, url: string): Opening {
     const last = this._lastOpening;
     if (last !== null && last.protocol === protocol && last.extensions === extensions && last.url === url) return last;
-    return (this._lastOpening = Object.freeze({ protocol, extensions, url, abort: null }));
+    const options = this._connectionOptions;
+    return (this._lastOpening = Object.freeze({ protocol, extensions, url, abort: null, host: this, options }));
   }
 
   /** @internal */

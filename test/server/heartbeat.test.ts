@@ -46,6 +46,19 @@ test('a peer that answers pings stays connected', async () => {
   await closeAll(wss, client);
 });
 
+test('a peer that does not answer pings but sends messages is alive: anything it sends counts', async () => {
+  const { wss, port } = await startServer({ heartbeat: { interval: 20, timeout: 60 } });
+  const { client, socket } = await connectPair(wss, port, { autoPong: false });
+  let received = 0;
+  socket.on('message', () => received++);
+  client.on('ping', () => client.send('still here'));
+  await pings(client, 6);
+  assert.equal(socket.readyState, WebSocket.OPEN);
+  assert.equal(wss.stats.heartbeatTimeouts, 0);
+  assert.ok(received >= 5, `the messages sent in answer arrived (${received})`);
+  await closeAll(wss, client);
+});
+
 test('idleTimeout closes a connection that sends nothing, with a reason', async () => {
   const { wss, port } = await startServer({ idleTimeout: 60 });
   const { client } = await connectPair(wss, port);
