@@ -292,8 +292,8 @@ export class WebSocket extends BrowserFace {
     // bytes) is always admitted: only one with a backlog pays for the policy's check.
     if (
       !continuation &&
-      this._host !== null &&
       (this._sendQueue !== null || this._socket!.writableLength > this._corkedBytes) &&
+      this._host !== null &&
       !this._host._admit(this, length)
     ) {
       if (callback)
