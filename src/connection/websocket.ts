@@ -13,7 +13,7 @@ import { BrowserFace } from './browser-face.js';
 import { type Link, linkFor } from './link.js';
 import { adoptSocket, pongOnDrain, stopListening, type OwnedSocket } from './socket-listeners.js';
 /** @internal */
-export { isConnectionSocket } from './socket-listeners.js';
+export { isConnectionSocket, reserveSocketOwner } from './socket-listeners.js';
 import { maskKey } from './mask-keys.js';
 import { byteLengthOf, isBlob, toBuffer, type SendData } from './send-data.js';
 import { SendQueue } from './send-queue.js';

@@ -7,6 +7,7 @@
 import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorResponse } from '../protocol/handshake.js';
+import { reserveSocketOwner } from '../connection/websocket.js';
 
 // As `ws`'s server answers it.
 const NOT_AN_UPGRADE = STATUS_CODES[426]!;
@@ -16,6 +17,8 @@ export function createUpgradeServer(maxHeaderSize: number | undefined): Server {
   const options: ServerOptions = { requestTimeout: 0, headersTimeout: 0 };
   if (maxHeaderSize !== undefined) options.maxHeaderSize = maxHeaderSize;
   const server = createServer(options, answerNotAnUpgrade);
+  // Before node:http's own listener: the socket's connection field comes first (see reserveSocketOwner).
+  server.prependListener('connection', reserveSocketOwner);
   server.on('clientError', answerClientError);
   return server;
 }
