@@ -1,14 +1,17 @@
 // What a connection keeps on the server's heap, object by object: one of the benchmark's echo servers
-// (Wavecast from dist/, ws, or the raw node:net server) runs in a child process, exactly as the memory
-// scenarios run it; the load generator in another opens the connections (after the same warm-up) and,
-// with --traffic, has each send a few echoed messages and a ping; the server writes a heap snapshot
-// before and after, and the growth is printed per connection, by kind of object.
-// Usage: node build/bench/memory-objects.js [--server wavecast|ws|raw] [--connections N] [--traffic N] [--http]
+// (Wavecast from dist/, ws with or without its addons, the raw node:net server; any library server of the
+// runner, wavecast-base too when WAVECAST_BASE names a built checkout) runs in a child process, exactly as
+// the memory scenarios run it; the load generator in another opens the connections (after the same
+// warm-up) and, with --traffic, has each send a few echoed messages and a ping; the server writes a heap
+// snapshot before and after, and the growth is printed per connection, by kind of object.
+// Usage: node build/bench/memory-objects.js [--server wavecast|ws|ws+bufferutil|raw|…] [--connections N]
+//        [--traffic N] [--http]
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readFileSync, rmSync } from 'node:fs';
 import { Child } from './lib/proc.js';
+import { peers } from './lib/peers.js';
 import type { GenConfig, GenToRunner, ServerToRunner } from './lib/types.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -72,20 +75,12 @@ function read(file: string): Map<string, { count: number; bytes: number }> {
   }
 }
 
-/** The bench server processes this can look into: the same scripts and arguments as the runner's peers. */
-function serverProcess(name: string, http: boolean): { script: string; args: string[]; env: NodeJS.ProcessEnv } {
-  const on = http ? ['http'] : [];
-  const wslike = join(HERE, 'servers', 'wslike.js');
-  switch (name) {
-    case 'wavecast':
-      return { script: wslike, args: ['wavecast', 'echo', ...on], env: process.env };
-    case 'ws':
-      return { script: wslike, args: ['ws', 'echo', ...on], env: process.env };
-    case 'raw':
-      return { script: join(HERE, 'servers', 'raw.js'), args: ['echo', ...on], env: process.env };
-    default:
-      throw new Error(`unknown server ${name}; expected wavecast, ws or raw`);
-  }
+/** An echo server of the benchmark's (a library peer: wavecast, ws, ws+bufferutil, raw, …), started as the runner starts it. */
+function echoServer(name: string, http: boolean): { script: string; args: string[]; env: NodeJS.ProcessEnv } {
+  const libraries = peers().filter((p) => p.group === 'library');
+  const peer = libraries.find((p) => p.name === name);
+  if (peer === undefined) throw new Error(`unknown server ${name}; expected one of ${libraries.map((p) => p.name).join(', ')}`);
+  return { script: peer.script, args: peer.args('echo', http), env: peer.env };
 }
 
 async function main(): Promise<void> {
@@ -98,7 +93,7 @@ async function main(): Promise<void> {
     },
   });
   const n = Number(values.connections);
-  const { script, args, env } = serverProcess(values.server!, values.http!);
+  const { script, args, env } = echoServer(values.server!, values.http!);
   const server = Child.fork<ServerToRunner>('server', script, args, { env, execArgv: ['--expose-gc'] });
   const { port } = await Promise.race([server.next('ready', 20_000), server.died]);
   /** A heap snapshot of the server (after full collections); its file, to read once every snapshot is taken. */

@@ -5,10 +5,11 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { dirname, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Child, ChildFailure } from './lib/proc.js';
-import { describeCheckout, machineCpu, machineInfo, openFilesLimit, type MachineInfo } from './lib/machine.js';
-import { BASELINES, SCENARIOS, type Scenario, type ServerGroup, type ServerSample } from './scenarios.js';
+import { peers, type Peer } from './lib/peers.js';
+import { machineCpu, machineInfo, openFilesLimit, type MachineInfo } from './lib/machine.js';
+import { BASELINES, SCENARIOS, type Scenario, type ServerSample } from './scenarios.js';
 import type { GenConfig, GenResult, GenToRunner, MemoryUsage, ServerToRunner } from './lib/types.js';
 import { UsageError, type FlagValues } from '../src/cli/args.js';
 import { benchHelp, readBenchFlags } from '../src/cli/bench.js';
@@ -66,27 +67,6 @@ function parseArgs(argv: string[]): Options {
   };
 }
 
-// ---- servers ----
-interface Peer {
-  name: string;
-  group: ServerGroup;
-  script: string;
-  /** The server's arguments for a scenario's mode, on its own server or on a node:http server. */
-  args: (mode: string, http: boolean) => string[];
-  env: NodeJS.ProcessEnv;
-  note: string;
-  /** What the load generator does differently for this server (the relays' client protocol). */
-  gen?: Partial<GenConfig>;
-  /** Runs only when named with --server. */
-  optIn?: boolean;
-}
-
-function envWithout(...names: string[]): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const n of names) delete env[n];
-  return env;
-}
-
 function latestMtime(dir: string): number {
   let latest = 0;
   if (!existsSync(dir)) return 0;
@@ -116,121 +96,6 @@ async function wavecastProblem(): Promise<{ skip: string | null; warning: string
   const stale = latestMtime(join(ROOT, 'src')) > statSync(dist).mtimeMs;
   const warning = 'dist/ is older than src/ (the last build failed or was not run): numbers are for the old build';
   return { skip: null, warning: stale ? warning : null };
-}
-
-function peers(): Peer[] {
-  const wslike = join(HERE, 'servers', 'wslike.js');
-  const noAddons = { ...process.env, WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' };
-  const http = (on: boolean) => (on ? ['http'] : []);
-  const list: Peer[] = [
-    {
-      name: 'wavecast',
-      group: 'library',
-      script: wslike,
-      args: (m, h) => ['wavecast', m, ...http(h)],
-      env: process.env,
-      note: 'the built package (dist/)',
-    },
-    {
-      name: 'ws',
-      group: 'library',
-      script: wslike,
-      args: (m, h) => ['ws', m, ...http(h)],
-      env: noAddons,
-      note: 'ws without native addons (WS_NO_BUFFER_UTIL, WS_NO_UTF_8_VALIDATE)',
-    },
-    {
-      name: 'ws+bufferutil',
-      group: 'library',
-      script: wslike,
-      args: (m, h) => ['ws', m, ...http(h)],
-      env: envWithout('WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'),
-      note: 'ws with bufferutil and utf-8-validate',
-    },
-    {
-      name: 'raw',
-      group: 'library',
-      script: join(HERE, 'servers', 'raw.js'),
-      args: (m, h) => [m, ...http(h)],
-      env: process.env,
-      note: 'minimal node:net server with the same per-turn write coalescing: the ceiling on Node',
-    },
-    {
-      name: 'raw-direct',
-      group: 'library',
-      script: join(HERE, 'servers', 'raw.js'),
-      args: (m, h) => [m, ...http(h), 'direct'],
-      env: process.env,
-      note: 'the raw server writing every frame at once, uncoalesced (only with --server raw-direct)',
-      optIn: true,
-    },
-  ];
-  if (process.env.UWS_PATH) {
-    list.push({
-      name: 'uws',
-      group: 'library',
-      script: join(HERE, 'servers', 'uws.js'),
-      args: (m, h) => [m, ...http(h)],
-      env: process.env,
-      note: `uWebSockets.js from ${process.env.UWS_PATH}`,
-    });
-  }
-  const relay = join(HERE, 'servers', 'relay.js');
-  const base = process.env.WAVECAST_BASE;
-  if (base) {
-    // Another build of Wavecast (a checkout with its dist/ built), run beside this one in the same rounds:
-    // the before-and-after of a change, side by side in one run.
-    const at = `${resolve(base)} (${describeCheckout(base)})`;
-    list.push(
-      {
-        name: 'wavecast-base',
-        group: 'library',
-        script: wslike,
-        args: (m, h) => [pathToFileURL(join(resolve(base), 'dist', 'index.js')).href, m, ...http(h)],
-        env: process.env,
-        note: `Wavecast built at ${at}`,
-      },
-      {
-        name: 'serve-v1-base',
-        group: 'relay',
-        script: relay,
-        args: () => [],
-        env: { ...process.env, WAVECAST_ROOT: resolve(base) },
-        note: `\`wavecast serve\` built at ${at}, wavecast.v1 clients`,
-        gen: { protocol: 'v1' },
-      },
-    );
-  }
-  list.push(
-    {
-      name: 'serve-v1',
-      group: 'relay',
-      script: relay,
-      args: () => [],
-      env: process.env,
-      note: '`wavecast serve` (dist/) with wavecast.v1 clients',
-      gen: { protocol: 'v1' },
-    },
-    {
-      name: 'serve-plain',
-      group: 'relay',
-      script: relay,
-      args: () => [],
-      env: process.env,
-      note: '`wavecast serve` (dist/) with plain clients',
-      gen: { protocol: 'plain' },
-    },
-    {
-      name: 'socket.io',
-      group: 'relay',
-      script: join(HERE, 'servers', 'socketio.js'),
-      args: () => [],
-      env: process.env,
-      note: 'Socket.IO 4 on the websocket transport (engine.io on ws, with bufferutil)',
-      gen: { protocol: 'socketio' },
-    },
-  );
-  return list;
 }
 
 // ---- progress ----
