@@ -250,7 +250,7 @@ export class WebSocket extends BrowserFace {
   _setSocket(socket: Duplex, head: Buffer, options: ConnectionOptions, compression: MessageCompression | null = null): void {
     this._socket = adoptSocket(this, socket, head);
     this._compression = compression;
-    if (this._options !== options) this._options = options;
+    this._options = options;
     this._lastSeen = this._lastMessage = connectionClock();
     this._readyState = OPEN;
     this.emit('open');
@@ -765,7 +765,7 @@ FLAGS.forEach((name, bit) => {
 });
 
 // What the connection was opened with: accessors over the _opening record, which is never changed in place (a
-// server shares it): setting one of them gives the connection a record of its own.
+// server shares it): setting one of them to a new value gives the connection a record of its own.
 for (const [name, key] of [
   ['_protocol', 'protocol'],
   ['_extensions', 'extensions'],
@@ -779,7 +779,7 @@ for (const [name, key] of [
       return this._opening[key];
     },
     set(this: WebSocket, value: never) {
-      this._opening = { ...this._opening, [key]: value };
+      if (this._opening[key] !== value) this._opening = { ...this._opening, [key]: value };
     },
   });
 }

@@ -392,6 +392,14 @@ export class WebSocketServer<T extends WebSocketClass = WebSocketClass> extends 
     callback(ws as InstanceType<T>, req, auth);
   }
 
+  /** @internal What a connection's handshake settled: the last connection's record again when it settled the same. */
+  private _openingFor(protocol: string, extensions: string, url: string): Opening {
+    const last = this._lastOpening;
+    if (last !== null && last.protocol === protocol && last.extensions === extensions && last.url === url) return last;
+    const options = this._connectionOptions;
+    return (this._lastOpening = Object.freeze({ protocol, extensions, url, abort: null, host: this, options }));
+  }
+
   /** @internal Called by a connection as it closes. */
   _clientClosed(ws: WebSocket): void {
     this._connections.delete(ws);
@@ -460,14 +468,6 @@ export class WebSocketServer<T extends WebSocketClass = WebSocketClass> extends 
   }
 
   // ---------------------------------------------------------------- refusals
-
-  /** @internal What a connection's handshake settled: the last connection's record again when it settled the same. */
-  private _openingFor(protocol: string, extensions: string, url: string): Opening {
-    const last = this._lastOpening;
-    if (last !== null && last.protocol === protocol && last.extensions === extensions && last.url === url) return last;
-    const options = this._connectionOptions;
-    return (this._lastOpening = Object.freeze({ protocol, extensions, url, abort: null, host: this, options }));
-  }
 
   /** @internal */
   private _atCapacity(): boolean {
